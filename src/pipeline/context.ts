@@ -1,0 +1,50 @@
+// Builds the per-stage context (signal, log, progress, ledger, rng, error policy).
+import { DataError, PtychoflowError } from '../errors.js';
+import { type Logger, silentLogger } from '../util/log.js';
+import { Rng } from '../util/rng.js';
+import { TensorLedger } from './ledger.js';
+import type { ErrorPolicy, ProgressEvent, RoutedError, StageContext } from './types.js';
+
+export interface ContextOptions {
+  id: string;
+  signal: AbortSignal;
+  seed: number;
+  log?: Logger;
+  ledger?: TensorLedger;
+  progress?: (event: ProgressEvent) => void;
+  baseDir?: string;
+  outDir?: string;
+  backend?: string;
+  /** Most routed errors kept in memory per stage (the count is always exact). */
+  maxRouted?: number;
+}
+
+export function createStageContext(o: ContextOptions): StageContext {
+  const stats: { errors: number; routed: RoutedError[] } = { errors: 0, routed: [] };
+  const maxRouted = o.maxRouted ?? 10_000;
+  const progress = o.progress;
+  return {
+    id: o.id,
+    signal: o.signal,
+    log: (o.log ?? silentLogger).child(o.id),
+    progress: (event) => progress?.({ ...event, stage: o.id }),
+    ledger: o.ledger ?? new TensorLedger(),
+    rng: Rng.derive(o.seed, 'stage', o.id),
+    seed: o.seed,
+    baseDir: o.baseDir ?? process.cwd(),
+    outDir: o.outDir ?? process.cwd(),
+    backend: o.backend ?? 'unknown',
+    stats,
+    badRecord(policy: ErrorPolicy, error: Error & { code?: string }, record?: number | string): void {
+      if (policy === 'fail') {
+        if (error instanceof PtychoflowError) throw error;
+        throw new DataError(error.code ?? 'BAD_RECORD', error.message, { stage: o.id, cause: error });
+      }
+      stats.errors++;
+      if (policy === 'route' && stats.routed.length < maxRouted) {
+        const routed: RoutedError = { stage: o.id, code: error.code ?? 'BAD_RECORD', message: error.message, ...(record === undefined ? {} : { record }) };
+        stats.routed.push(routed);
+      }
+    },
+  };
+}
