@@ -96,3 +96,14 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 export function isPtychoflowError(e: unknown): e is PtychoflowError {
   return e instanceof PtychoflowError;
 }
+
+/** The message of anything thrown (Errors, strings, other values). */
+export function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === 'string') return e;
+  try {
+    return JSON.stringify(e);
+  } catch {
+    return Object.prototype.toString.call(e);
+  }
+}

@@ -1,11 +1,12 @@
 // The tensor ledger: which stage holds how many live tensors and bytes.
 //
-// The runner brackets every step of every stage (each `next()` of its
-// iterator, and a sink's own work) with `enter`/`exit`; the change in
-// `tf.memory()` over a step, minus what nested steps already accounted for, is
-// charged to that stage. So tensorify is charged for the batches it creates and
-// the sink is credited when it disposes them. The ledger also keeps the peak
-// over the run, enforces `memory.tensor_bytes`, and reports leaks at the end.
+// `tensorify` (the only data stage that creates tensors) registers what it
+// creates with `track`, and the TensorBatch's dispose releases it, so the
+// ledger knows exactly which stage's tensors are alive. Global use is sampled
+// from `tf.memory()` by `check`, which the runner calls after every record a
+// stage yields and sinks call during long work (training steps); it keeps the
+// peak and enforces `memory.tensor_bytes`. A strict enter/exit stack cannot
+// attribute work here: prefetching interleaves stages asynchronously.
 import * as tf from '@tensorflow/tfjs';
 import { BudgetError } from '../errors.js';
 
@@ -25,20 +26,10 @@ export interface LedgerReport {
   by_stage: Record<string, { tensors: number; bytes: number; peak_bytes: number }>;
 }
 
-interface Frame {
-  stage: string;
-  tensors: number;
-  bytes: number;
-  /** What nested frames accounted for, to subtract from this one. */
-  childTensors: number;
-  childBytes: number;
-}
-
 export class TensorLedger {
   private readonly baseTensors: number;
   private readonly baseBytes: number;
   private readonly stages = new Map<string, StageTensors>();
-  private readonly stack: Frame[] = [];
   private peakCount = 0;
   private peakBytes = 0;
 
@@ -55,37 +46,28 @@ export class TensorLedger {
     return { tensors: m.numTensors - this.baseTensors, bytes: m.numBytes - this.baseBytes };
   }
 
-  enter(stage: string): void {
-    const m = tf.memory();
-    this.stack.push({ stage, tensors: m.numTensors, bytes: m.numBytes, childTensors: 0, childBytes: 0 });
-  }
-
-  /** Closes the step opened by the matching `enter`, charges the stage, and checks the budget. */
-  exit(stage: string): void {
-    const frame = this.stack.pop();
-    if (frame === undefined || frame.stage !== stage) {
-      throw new Error(`ledger: exit(${stage}) does not match enter(${frame?.stage ?? 'nothing'})`);
-    }
-    const m = tf.memory();
-    const dT = m.numTensors - frame.tensors;
-    const dB = m.numBytes - frame.bytes;
-    const parent = this.stack[this.stack.length - 1];
-    if (parent !== undefined) {
-      parent.childTensors += dT;
-      parent.childBytes += dB;
-    }
-    this.charge(stage, dT - frame.childTensors, dB - frame.childBytes);
+  /**
+   * Registers tensors a stage created; returns the function that releases them
+   * (call it when they are disposed).
+   */
+  track(stage: string, tensors: readonly tf.Tensor[]): () => void {
+    let bytes = 0;
+    for (const t of tensors) bytes += t.size * bytesPerElement(t.dtype);
+    this.charge(stage, tensors.length, bytes);
     this.check(stage);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.charge(stage, -tensors.length, -bytes);
+    };
   }
 
-  /** Runs `fn` as one step of `stage`. */
+  /** Runs `fn` for `stage`, then checks the budget. */
   async measure<T>(stage: string, fn: () => Promise<T>): Promise<T> {
-    this.enter(stage);
-    try {
-      return await fn();
-    } finally {
-      this.exit(stage);
-    }
+    const out = await fn();
+    this.check(stage);
+    return out;
   }
 
   /**
@@ -132,6 +114,10 @@ export class TensorLedger {
       by_stage: by,
     };
   }
+}
+
+function bytesPerElement(dtype: tf.DataType): number {
+  return dtype === 'complex64' ? 8 : dtype === 'string' ? 0 : 4;
 }
 
 export function fmtBytes(n: number): string {

@@ -127,6 +127,10 @@ export interface StreamMeta {
 export interface Stream<T> {
   readonly meta: StreamMeta;
   open(signal: AbortSignal): AsyncIterable<T>;
+  /** Named extra outputs (e.g. split's `validation`), addressed in pipeline files as `id.name`. */
+  readonly outputs?: Readonly<Record<string, Stream<unknown>>>;
+  /** Releases what the stream holds open (files, spill dirs); the runner calls it once at the end. */
+  close?(): Promise<void>;
 }
 
 /** Progress of long work, rendered by the CLI (bar on a TTY, lines otherwise). */

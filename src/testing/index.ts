@@ -51,7 +51,7 @@ export async function createStage(
 ): Promise<Stream<unknown>> {
   const parsed: unknown = def.options.parse(options ?? {});
   if (def.kind === 'sink') throw new Error(`${def.type} is a sink: use runSink`);
-  return def.create(parsed as never, { ctx, inputs });
+  return def.create(parsed, { ctx, inputs });
 }
 
 /** Runs a sink with parsed options over its inputs and returns its result. */
@@ -63,7 +63,7 @@ export async function runSink(
 ): Promise<Json> {
   if (def.kind !== 'sink') throw new Error(`${def.type} is not a sink`);
   const parsed: unknown = def.options.parse(options ?? {});
-  return def.create(parsed as never, { ctx, inputs });
+  return def.create(parsed, { ctx, inputs });
 }
 
 /**

@@ -1,0 +1,10 @@
+// The public API of ptychoflow for people who script rather than write
+// pipeline files. See README.md ("Programmatic use").
+export * from './pipeline/types.js';
+export * from './errors.js';
+export { Rng, deriveSeed } from './util/rng.js';
+export { createLogger, silentLogger, type Logger, type LogLevel } from './util/log.js';
+export { TensorLedger } from './pipeline/ledger.js';
+export { loadPlan, runPipelineFile, runPlan, Registry, loadPlugins, formatProblems } from './pipeline/index.js';
+export type { RunOptions, RunOutcome, RunSummary, PipelinePlan } from './pipeline/index.js';
+export { builtinRegistry, builtinComponents } from './components.js';
