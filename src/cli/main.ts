@@ -4,7 +4,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { builtinRegistry } from '../components.js';
 import { AbortError, isPtychoflowError, messageOf } from '../errors.js';
-import { inspectFile } from '../io/inspect.js';
 import { loadPlan } from '../pipeline/index.js';
 import { loadPlugins, type Registry } from '../pipeline/registry.js';
 import { runPlan, type RunSummary } from '../pipeline/run.js';
@@ -162,6 +161,7 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
     .argument('<file>', '.npz or .npy file')
     .option('--json', 'print one JSON object')
     .action(async (file: string, o: { json?: boolean }) => {
+      const { inspectFile } = await import('../io/inspect.js');
       const report = await inspectFile(file);
       if (o.json === true) {
         stdout.write(JSON.stringify(report) + '\n');

@@ -70,6 +70,13 @@ export class TensorLedger {
     return out;
   }
 
+  /** Updates the peak without enforcing the budget (for points where the caller did not allocate). */
+  observe(): void {
+    const { tensors, bytes } = this.live();
+    if (tensors > this.peakCount) this.peakCount = tensors;
+    if (bytes > this.peakBytes) this.peakBytes = bytes;
+  }
+
   /**
    * Updates the peak and enforces the budget; sinks that run long tensor work
    * between records (training steps) call this themselves.

@@ -215,8 +215,8 @@ export function validatePipeline(loaded: LoadedFile, registry: Registry, sets: r
   };
 
   for (const e of loaded.doc.errors) {
-    const pos = e.linePos?.[0];
-    problems.push({ path: [], message: e.message.split('\n')[0] ?? e.message, ...(pos ? { line: pos.line, col: pos.col } : {}) });
+    const pos = loaded.lines.linePos(e.pos[0]);
+    problems.push({ path: [], message: e.message.split('\n')[0] ?? e.message, line: pos.line, col: pos.col });
   }
   if (problems.length > 0) throw fail(loaded.file, problems);
 

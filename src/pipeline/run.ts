@@ -5,7 +5,7 @@
 // streams closed), and the error names the stage it came from.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { selectBackend, type BackendInfo } from '../backend/select.js';
+import type { BackendInfo } from '../backend/select.js';
 import { AbortError, messageOf, PtychoflowError, StageError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { createStageContext } from './context.js';
@@ -92,12 +92,17 @@ function instrument<T>(stream: Stream<T>, producer: Meter, consumer: Meter | und
           let taken = 0;
           return {
             async next(): Promise<IteratorResult<T>> {
-              signal.throwIfAborted();
+              if (signal.aborted) {
+                // A consumer whose next() throws never calls return(): close the inner stream here.
+                await inner.return?.();
+                signal.throwIfAborted();
+              }
               if (limit !== undefined && taken >= limit) {
                 await inner.return?.();
                 return { done: true, value: undefined };
               }
               clock.enter();
+              const before = ledger.live().bytes;
               let r: IteratorResult<T>;
               try {
                 r = await inner.next();
@@ -110,7 +115,9 @@ function instrument<T>(stream: Stream<T>, producer: Meter, consumer: Meter | und
                 taken++;
                 producer.out++;
                 if (consumer !== undefined) consumer.in++;
-                ledger.check(producer.id);
+                // Only a stage whose own pull allocated can be blamed for crossing the budget.
+                if (ledger.live().bytes > before) ledger.check(producer.id);
+                else ledger.observe();
               }
               return r;
             },
@@ -178,7 +185,9 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
   let failure: unknown;
 
   try {
-    const backend = await (opts.selectBackend ?? selectBackend)(requested, log);
+    // Loaded on demand: validating or listing stages needs no compute backend.
+    const select = opts.selectBackend ?? (await import('../backend/select.js')).selectBackend;
+    const backend = await select(requested, log);
     backendName = backend.name;
     log.info(`backend: ${backend.name}${requested === 'auto' ? ' (auto)' : ''}`);
     mkdirSync(outDir, { recursive: true });
