@@ -2,8 +2,43 @@
 // registers it by side effect; this list is the registry's single source.
 import { Registry } from './pipeline/registry.js';
 import type { ComponentDef } from './pipeline/types.js';
+import evaluate from './sinks/evaluate.js';
+import images from './sinks/images.js';
+import infer from './sinks/infer.js';
+import train from './sinks/train.js';
+import writeErrors from './sinks/write-errors.js';
+import writeNpz from './sinks/write-npz.js';
+import json from './sources/json.js';
+import npz from './sources/npz.js';
+import simulate from './sources/simulate.js';
+import batch from './transforms/batch.js';
+import group from './transforms/group.js';
+import normalize from './transforms/normalize.js';
+import poisson from './transforms/poisson.js';
+import prefetch from './transforms/prefetch.js';
+import shuffle from './transforms/shuffle.js';
+import split from './transforms/split.js';
+import tensorify from './transforms/tensorify.js';
 
-export const builtinComponents: readonly ComponentDef[] = [];
+export const builtinComponents: readonly ComponentDef[] = [
+  npz,
+  json,
+  simulate,
+  normalize,
+  poisson,
+  group,
+  split,
+  shuffle,
+  batch,
+  prefetch,
+  tensorify,
+  train,
+  infer,
+  evaluate,
+  images,
+  writeNpz,
+  writeErrors,
+] as ComponentDef[];
 
 export function builtinRegistry(): Registry {
   const r = new Registry();

@@ -11,6 +11,7 @@ import { createLogger, formatFields, type LogLevel } from '../util/log.js';
 import { describeStage, stageMarkdown, stageText } from './describe.js';
 import { createProgressRenderer } from './progress.js';
 import { BACKENDS } from '../pipeline/load.js';
+import type { BackendName } from '../backend/select.js';
 
 export interface CliIO {
   stdout: NodeJS.WriteStream;
@@ -95,7 +96,7 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
           signal: controller.signal,
           log,
           progress,
-          ...(o.backend !== undefined ? { backend: o.backend } : {}),
+          ...(o.backend !== undefined ? { backend: o.backend as BackendName } : {}),
           ...(o.limit !== undefined ? { limit: o.limit } : {}),
           ...(o.output !== undefined ? { outDir: o.output } : {}),
         });

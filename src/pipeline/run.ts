@@ -5,7 +5,7 @@
 // streams closed), and the error names the stage it came from.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { BackendInfo } from '../backend/select.js';
+import type { BackendInfo, BackendName } from '../backend/select.js';
 import { AbortError, messageOf, PtychoflowError, StageError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { createStageContext } from './context.js';
@@ -18,13 +18,13 @@ export interface RunOptions {
   log?: Logger;
   progress?: (event: ProgressEvent) => void;
   /** Overrides the file's `backend`. */
-  backend?: string;
+  backend?: BackendName;
   /** Caps every source at this many records (a quick look at a big scan). */
   limit?: number;
   /** Overrides the file's `output` directory (absolute, or relative to the cwd). */
   outDir?: string;
   /** Backend selection, injectable for tests. */
-  selectBackend?: (name: string, log: Logger) => Promise<Pick<BackendInfo, 'name'>>;
+  selectBackend?: (name: BackendName, log: Logger) => Promise<Pick<BackendInfo, 'name'>>;
 }
 
 export interface StageSummary {
@@ -180,7 +180,7 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
   const opened: Stream<unknown>[] = [];
   const sinkResults: Record<string, Json> = {};
   const clock = new Clock();
-  let backendName = requested;
+  let backendName: string = requested;
   let ledger: TensorLedger | undefined;
   let failure: unknown;
 

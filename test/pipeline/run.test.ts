@@ -22,7 +22,7 @@ function registry(): Registry {
   return r;
 }
 
-const cpu: RunOptions['selectBackend'] = async () => {
+const cpu: NonNullable<RunOptions['selectBackend']> = async () => {
   await tf.setBackend('cpu');
   return { name: 'cpu' };
 };
