@@ -1,0 +1,130 @@
+// `inspect`: what an .npz or .npy holds — per array shape, dtype, order and
+// streaming statistics (min/max/mean; mean |z| for complex; fraction true for
+// bool) — and whether an .npz meets the canonical contract. Statistics are
+// accumulated chunk by chunk, so big arrays are never loaded whole.
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { FormatError } from '../errors.js';
+import { checkCanonical } from './canonical.js';
+import { decodeElements, dtypeInfo, locateError, parseNpyHeader, sizeOf, type NpyHeader } from './npy.js';
+import { openNpz } from './npz.js';
+import { readAt } from './zip.js';
+
+export interface ArrayReport {
+  shape: number[];
+  dtype: string;
+  fortran_order: boolean;
+  size: number;
+  min?: number;
+  max?: number;
+  /** Real: mean value; bool: fraction true. */
+  mean?: number;
+  /** Complex: mean modulus. */
+  mean_abs?: number;
+}
+
+export interface InspectReport {
+  file: string;
+  format: 'npz' | 'npy';
+  arrays: Record<string, ArrayReport>;
+  contract: { ok: boolean; problems: string[] };
+}
+
+const CHUNK = 1 << 22;
+
+/** Streams the data chunks of one array through running statistics. */
+async function arrayStats(h: NpyHeader, chunks: AsyncIterable<Uint8Array>): Promise<ArrayReport> {
+  const info = dtypeInfo(h.descr);
+  const size = sizeOf(h.shape);
+  const out: ArrayReport = { shape: h.shape, dtype: h.descr, fortran_order: h.fortranOrder, size };
+  let min = Infinity, max = -Infinity, sum = 0, seen = 0;
+  let carry = new Uint8Array(0);
+  for await (const chunk of chunks) {
+    const bytes = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    const whole = Math.min(Math.floor(bytes.length / info.itemsize), size - seen);
+    const values = decodeElements(bytes, h.descr, whole);
+    if (info.complex) {
+      for (let k = 0; k < whole; k++) sum += Math.hypot(values[2 * k] as number, values[2 * k + 1] as number);
+    } else {
+      for (let k = 0; k < whole; k++) {
+        const v = Number(values[k]!);
+        if (v < min) min = v;
+        if (v > max) max = v;
+        sum += v;
+      }
+    }
+    seen += whole;
+    carry = bytes.slice(whole * info.itemsize);
+  }
+  if (size === 0) return out;
+  if (info.complex) out.mean_abs = sum / size;
+  else if (info.kind === 'b') out.mean = sum / size;
+  else Object.assign(out, { min, max, mean: sum / size });
+  return out;
+}
+
+async function inspectNpy(file: string): Promise<InspectReport> {
+  const label = path.basename(file);
+  const fh = await open(file, 'r');
+  try {
+    const { size: fileSize } = await stat(file);
+    let head = await readAt(fh, 0, Math.min(fileSize, 4096));
+    let h: NpyHeader;
+    try {
+      try {
+        h = parseNpyHeader(head);
+      } catch (e) {
+        if ((e as FormatError).code !== 'TRUNCATED' || head.length >= fileSize) throw e;
+        head = await readAt(fh, 0, Math.min(fileSize, 1 << 24));
+        h = parseNpyHeader(head);
+      }
+      const header = h;
+      const dataBytes = sizeOf(header.shape) * dtypeInfo(header.descr).itemsize;
+      if (header.headerLength + dataBytes > fileSize) throw new FormatError('TRUNCATED', `array data is truncated (needs ${dataBytes} bytes, have ${fileSize - header.headerLength})`);
+      const chunks = async function* (): AsyncIterable<Uint8Array> {
+        for (let p = 0; p < dataBytes; p += CHUNK) yield readAt(fh, header.headerLength + p, Math.min(CHUNK, dataBytes - p));
+      };
+      const report = await arrayStats(header, chunks());
+      return { file, format: 'npy', arrays: { [path.basename(file, '.npy')]: report }, contract: { ok: true, problems: [] } };
+    } catch (e) {
+      throw locateError(e, label);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function inspectNpz(file: string): Promise<InspectReport> {
+  const npz = await openNpz(file);
+  try {
+    const arrays: Record<string, ArrayReport> = {};
+    const headers = new Map<string, NpyHeader>();
+    for (const name of npz.entries()) {
+      const h = npz.header(name);
+      headers.set(name, h);
+      try {
+        arrays[name] = await arrayStats(h, npz.chunks(name, CHUNK));
+      } catch (e) {
+        throw locateError(e, path.basename(file), name);
+      }
+    }
+    const check = checkCanonical(headers);
+    return { file, format: 'npz', arrays, contract: { ok: check.problems.length === 0, problems: check.problems.map((p) => `[${p.key}] ${p.message} (${p.hint})`) } };
+  } finally {
+    await npz.close();
+  }
+}
+
+/** Describes an .npz or .npy file; throws a FormatError naming the file (and entry) when it cannot be read. */
+export async function inspectFile(file: string): Promise<InspectReport> {
+  const head = await open(file, 'r').then(async (fh) => {
+    try {
+      return await readAt(fh, 0, 6);
+    } finally {
+      await fh.close();
+    }
+  });
+  if (head[0] === 0x93 && head[1] === 0x4e) return inspectNpy(file);
+  if (file.toLowerCase().endsWith('.npy')) return inspectNpy(file);
+  return inspectNpz(file);
+}

@@ -1,0 +1,211 @@
+// NPZ reading: the zip directory and every array's NPY header at open, then
+// positioned reads of just the bytes asked for. Stored entries are read in
+// place; a deflated entry is inflated once (streaming, CRC-checked) into a
+// spill file that then serves positioned reads, so no whole array sits in
+// memory unless `readArray` asks for it. CRC-32 is checked on every full read.
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { inflateRawSync, constants as zc } from 'node:zlib';
+import { FormatError } from '../errors.js';
+import { crc32 } from './crc32.js';
+import { decodeNpy, locateError, parseNpyHeader, type NpyArray, type NpyHeader } from './npy.js';
+import { inflateToFile, SpillDir } from './spill.js';
+import { entryDataOffset, readAt, readZipDirectory, type ZipEntry } from './zip.js';
+
+export type { NpyArray, NpyHeader } from './npy.js';
+
+export interface NpzReader {
+  readonly path: string;
+  /** Array names (entry names without `.npy`). */
+  entries(): string[];
+  /** Header of an array; throws the FormatError found at open if the header is bad. */
+  header(name: string): NpyHeader;
+  /** Zip-level facts about an array's entry. */
+  entryInfo(name: string): { method: number; size: number; compressedSize: number; crc32: number };
+  /** The whole array, decoded (CRC-checked). */
+  readArray(name: string): Promise<NpyArray>;
+  /** Raw bytes `[byteOffset, byteOffset + byteLength)` of the array data (after the NPY header). */
+  readRange(name: string, byteOffset: number, byteLength: number): Promise<Uint8Array>;
+  /**
+   * The array data in chunks of `chunkBytes` (the last may be shorter); when the
+   * iteration runs to the end, the entry's CRC-32 is checked.
+   */
+  chunks(name: string, chunkBytes: number): AsyncIterable<Uint8Array>;
+  close(): Promise<void>;
+}
+
+interface Slot {
+  zip: ZipEntry;
+  offset: number;
+  header?: NpyHeader;
+  error?: unknown;
+  spill?: Promise<FileHandle>;
+}
+
+/** First bytes of an entry, enough to hold the NPY header. */
+async function entryHead(fh: FileHandle, slot: Slot, file: string, key: string): Promise<NpyHeader> {
+  let want = 4096;
+  for (;;) {
+    const take = Math.min(want, slot.zip.compressedSize);
+    const raw = await readAt(fh, slot.offset, take);
+    let bytes: Uint8Array = raw;
+    if (slot.zip.method === 8) {
+      try {
+        bytes = inflateRawSync(raw, { finishFlush: zc.Z_SYNC_FLUSH });
+      } catch (e) {
+        throw new FormatError('CORRUPT_ENTRY', `deflated data is corrupt (${(e as Error).message})`, { file, key, cause: e });
+      }
+    }
+    try {
+      return parseNpyHeader(bytes);
+    } catch (e) {
+      const code = (e as FormatError).code;
+      if (code !== 'TRUNCATED' || take >= slot.zip.compressedSize) throw locateError(e, file, key);
+      want *= 8;
+    }
+  }
+}
+
+class Reader implements NpzReader {
+  private readonly spillDir: SpillDir;
+  private closed = false;
+  constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    private readonly slots: Map<string, Slot>,
+    tmpDir: string | undefined,
+  ) {
+    this.spillDir = new SpillDir(tmpDir);
+  }
+
+  private label(): string {
+    return path.basename(this.path);
+  }
+
+  private slot(name: string): Slot {
+    if (this.closed) throw new FormatError('CLOSED', 'the archive is closed', { file: this.label(), key: name });
+    const s = this.slots.get(name);
+    if (s === undefined) throw new FormatError('MISSING_KEY', `no array named '${name}' (have: ${[...this.slots.keys()].join(', ')})`, { file: this.label(), key: name });
+    return s;
+  }
+
+  entries(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  header(name: string): NpyHeader {
+    const s = this.slot(name);
+    if (s.header === undefined) throw s.error;
+    return s.header;
+  }
+
+  entryInfo(name: string): { method: number; size: number; compressedSize: number; crc32: number } {
+    const z = this.slot(name).zip;
+    return { method: z.method, size: z.size, compressedSize: z.compressedSize, crc32: z.crc32 };
+  }
+
+  /** Spill file of a deflated entry (inflated on first use). */
+  private spill(name: string, s: Slot): Promise<FileHandle> {
+    s.spill ??= (async () => {
+      const dest = await this.spillDir.file(`${name}.npy`);
+      await inflateToFile({ source: this.path, start: s.offset, compressedSize: s.zip.compressedSize, size: s.zip.size, crc32: s.zip.crc32, dest, file: this.label(), key: name });
+      return open(dest, 'r');
+    })();
+    s.spill.catch(() => undefined);
+    return s.spill;
+  }
+
+  /** Raw entry bytes (NPY header included) at `pos`. */
+  private async raw(name: string, s: Slot, pos: number, length: number): Promise<Uint8Array> {
+    const bytes = s.zip.method === 0 ? await readAt(this.fh, s.offset + pos, length) : await readAt(await this.spill(name, s), pos, length);
+    if (bytes.length !== length) throw new FormatError('TRUNCATED', `entry is truncated (wanted ${length} bytes at ${pos}, got ${bytes.length})`, { file: this.label(), key: name });
+    return bytes;
+  }
+
+  async readArray(name: string): Promise<NpyArray> {
+    const s = this.slot(name);
+    this.header(name);
+    const bytes = await this.raw(name, s, 0, s.zip.size);
+    if (s.zip.method === 0 && crc32(bytes) !== s.zip.crc32) throw new FormatError('CRC_MISMATCH', 'CRC-32 does not match: the entry is corrupt', { file: this.label(), key: name, hint: 're-save the archive' });
+    try {
+      return decodeNpy(bytes);
+    } catch (e) {
+      throw locateError(e, this.label(), name);
+    }
+  }
+
+  async readRange(name: string, byteOffset: number, byteLength: number): Promise<Uint8Array> {
+    const s = this.slot(name);
+    const h = this.header(name);
+    const dataBytes = s.zip.size - h.headerLength;
+    if (byteOffset < 0 || byteLength < 0 || byteOffset + byteLength > dataBytes) {
+      throw new FormatError('OUT_OF_RANGE', `range [${byteOffset}, ${byteOffset + byteLength}) lies outside the ${dataBytes} data bytes`, { file: this.label(), key: name });
+    }
+    return this.raw(name, s, h.headerLength + byteOffset, byteLength);
+  }
+
+  async *chunks(name: string, chunkBytes: number): AsyncIterable<Uint8Array> {
+    const s = this.slot(name);
+    const h = this.header(name);
+    const step = Math.max(1, Math.floor(chunkBytes));
+    let crc = s.zip.method === 0 ? crc32(await this.raw(name, s, 0, h.headerLength)) : 0;
+    for (let pos = h.headerLength; pos < s.zip.size; pos += step) {
+      const bytes = await this.raw(name, s, pos, Math.min(step, s.zip.size - pos));
+      if (s.zip.method === 0) crc = crc32(bytes, crc);
+      yield bytes;
+    }
+    // Deflated entries were CRC-checked while they were inflated.
+    if (s.zip.method === 0 && crc !== s.zip.crc32) throw new FormatError('CRC_MISMATCH', 'CRC-32 does not match: the entry is corrupt', { file: this.label(), key: name, hint: 're-save the archive' });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.slots.values()) {
+      if (s.spill !== undefined) await (await s.spill.catch(() => undefined))?.close();
+    }
+    await this.fh.close();
+    await this.spillDir.remove();
+  }
+}
+
+export interface OpenNpzOptions {
+  /** Where spill directories for deflated entries go (default os.tmpdir()). */
+  tmpDir?: string;
+}
+
+/** Opens an NPZ: reads the zip directory and every NPY header. */
+export async function openNpz(file: string, options: OpenNpzOptions = {}): Promise<NpzReader> {
+  const label = path.basename(file);
+  // ENOENT and friends pass through unchanged: callers know which option named the file.
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await stat(file);
+    const dir = await readZipDirectory(fh, size, label);
+    const slots = new Map<string, Slot>();
+    for (const z of dir) {
+      if (!z.name.endsWith('.npy')) continue;
+      const key = z.name.slice(0, -4);
+      const slot: Slot = { zip: z, offset: await entryDataOffset(fh, z, label) };
+      try {
+        slot.header = await entryHead(fh, slot, label, key);
+      } catch (e) {
+        slot.error = locateError(e, label, key);
+      }
+      slots.set(key, slot);
+    }
+    return new Reader(file, fh, slots, options.tmpDir);
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
+
+/** Reads a whole .npy file. */
+export async function readNpyFile(file: string): Promise<NpyArray> {
+  try {
+    return decodeNpy(await readFile(file));
+  } catch (e) {
+    throw locateError(e, path.basename(file));
+  }
+}

@@ -1,0 +1,68 @@
+// Spill files for deflated NPZ entries: an entry is inflated once, streaming
+// (read stream → inflateRaw → CRC check → file), into a private temp directory
+// so that later reads are positioned reads of the spill file; the directory is
+// removed when the owner closes.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createInflateRaw } from 'node:zlib';
+import { FormatError } from '../errors.js';
+import { crc32 } from './crc32.js';
+
+/** A lazily created temp directory (under os.tmpdir()) that holds spill files. */
+export class SpillDir {
+  private dir: Promise<string> | undefined;
+  private counter = 0;
+  /** `root`: where the directory is made (default os.tmpdir()). */
+  constructor(private readonly root: string = os.tmpdir()) {}
+
+  /** A fresh file path inside the directory (creating it on first use). */
+  async file(stem: string): Promise<string> {
+    this.dir ??= mkdtemp(path.join(this.root, 'ptychoflow-spill-'));
+    const dir = await this.dir;
+    return path.join(dir, `${this.counter++}-${stem.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+  }
+
+  async remove(): Promise<void> {
+    if (this.dir === undefined) return;
+    const dir = await this.dir.catch(() => undefined);
+    this.dir = undefined;
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface InflateJob {
+  source: string;
+  /** File offset and length of the raw deflate data. */
+  start: number;
+  compressedSize: number;
+  size: number;
+  crc32: number;
+  dest: string;
+  /** For error messages. */
+  file: string;
+  key: string;
+}
+
+/** Inflates a raw-deflate byte range of `source` into `dest`, checking size and CRC-32 as it streams. */
+export async function inflateToFile(job: InflateJob): Promise<void> {
+  let crc = 0, n = 0;
+  const check = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      crc = crc32(chunk, crc);
+      n += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const input = job.compressedSize > 0 ? createReadStream(job.source, { start: job.start, end: job.start + job.compressedSize - 1 }) : Readable.from([]);
+  try {
+    await pipeline(input, createInflateRaw(), check, createWriteStream(job.dest));
+  } catch (e) {
+    throw new FormatError('CORRUPT_ENTRY', `deflated data is corrupt (${(e as Error).message})`, { file: job.file, key: job.key, cause: e, hint: 're-save the archive' });
+  }
+  if (n !== job.size) throw new FormatError('CORRUPT_ENTRY', `inflated to ${n} bytes, the directory says ${job.size}`, { file: job.file, key: job.key, hint: 're-save the archive' });
+  if (crc !== job.crc32) throw new FormatError('CRC_MISMATCH', 'CRC-32 does not match: the entry is corrupt', { file: job.file, key: job.key, hint: 're-save the archive' });
+}

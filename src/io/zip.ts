@@ -1,0 +1,96 @@
+// Zip reading for NPZ: the end-of-central-directory record (with its zip64
+// variant), the central directory (zip64 extra fields honoured) and each
+// entry's local header, all by positioned reads of a FileHandle. Only what an
+// NPZ needs: stored (0) and deflated (8) entries, no encryption, one disk.
+import type { FileHandle } from 'node:fs/promises';
+import { FormatError } from '../errors.js';
+
+export interface ZipEntry {
+  name: string;
+  /** 0 stored, 8 deflated. */
+  method: number;
+  crc32: number;
+  compressedSize: number;
+  size: number;
+  localHeaderOffset: number;
+}
+
+const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
+const u32 = (b: Uint8Array, o: number): number => (u16(b, o) + u16(b, o + 2) * 65536) >>> 0;
+const u64 = (b: Uint8Array, o: number): number => u32(b, o) + u32(b, o + 4) * 4294967296;
+
+/** Reads exactly `length` bytes at `position` (fewer only at end of file). */
+export async function readAt(fh: FileHandle, position: number, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(out, got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === length ? out : out.subarray(0, got);
+}
+
+/** Parses the central directory of the zip open as `fh` (size `fileSize`). */
+export async function readZipDirectory(fh: FileHandle, fileSize: number, file: string): Promise<ZipEntry[]> {
+  const fail = (code: string, msg: string): FormatError => new FormatError(code, msg, { file, hint: 'the file is not a readable zip/npz archive; re-save it with numpy.savez' });
+  const tailLen = Math.min(fileSize, 22 + 65535 + 20);
+  const tail = await readAt(fh, fileSize - tailLen, tailLen);
+  let eocd = -1;
+  for (let o = tail.length - 22; o >= 0; o--) {
+    if (tail[o] === 0x50 && tail[o + 1] === 0x4b && tail[o + 2] === 5 && tail[o + 3] === 6) { eocd = o; break; }
+  }
+  if (eocd < 0) {
+    const head = await readAt(fh, 0, 4);
+    const isZip = head[0] === 0x50 && head[1] === 0x4b;
+    throw fail(isZip ? 'TRUNCATED_ZIP' : 'NOT_ZIP', isZip ? 'zip archive is truncated (no end of central directory)' : 'not a zip/npz file');
+  }
+  let count = u16(tail, eocd + 10);
+  let cdSize = u32(tail, eocd + 12);
+  let cdOffset = u32(tail, eocd + 16);
+  const loc = eocd - 20;
+  if (loc >= 0 && u32(tail, loc) === 0x07064b50) {
+    const z64 = u64(tail, loc + 8);
+    const rec = await readAt(fh, z64, 56);
+    if (rec.length < 56 || u32(rec, 0) !== 0x06064b50) throw fail('BAD_ZIP', 'zip64 end of central directory is missing');
+    count = u64(rec, 32);
+    cdSize = u64(rec, 40);
+    cdOffset = u64(rec, 48);
+  }
+  if (cdOffset + cdSize > fileSize) throw fail('TRUNCATED_ZIP', 'zip archive is truncated (central directory beyond the end of the file)');
+  const cd = await readAt(fh, cdOffset, cdSize);
+  const entries: ZipEntry[] = [];
+  let o = 0;
+  for (let k = 0; k < count; k++) {
+    if (o + 46 > cd.length || u32(cd, o) !== 0x02014b50) throw fail('BAD_ZIP', `zip central directory is corrupt at entry ${k}`);
+    const flags = u16(cd, o + 8), method = u16(cd, o + 10);
+    const nameLen = u16(cd, o + 28), extraLen = u16(cd, o + 30), commentLen = u16(cd, o + 32);
+    const name = new TextDecoder().decode(cd.subarray(o + 46, o + 46 + nameLen));
+    let compressedSize = u32(cd, o + 20), size = u32(cd, o + 24), localHeaderOffset = u32(cd, o + 42);
+    let e = o + 46 + nameLen;
+    const extraEnd = e + extraLen;
+    while (e + 4 <= extraEnd) {
+      const id = u16(cd, e), len = u16(cd, e + 2);
+      if (id === 1) {
+        let p = e + 4;
+        if (size === 0xffffffff) { size = u64(cd, p); p += 8; }
+        if (compressedSize === 0xffffffff) { compressedSize = u64(cd, p); p += 8; }
+        if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(cd, p);
+      }
+      e += 4 + len;
+    }
+    if (flags & 1) throw new FormatError('ENCRYPTED', 'encrypted zip entries are not supported', { file, key: name });
+    if (method !== 0 && method !== 8) throw new FormatError('UNSUPPORTED_COMPRESSION', `zip compression method ${method} is not supported (stored or deflated only)`, { file, key: name });
+    if (localHeaderOffset + 30 + compressedSize > fileSize) throw new FormatError('TRUNCATED_ZIP', 'zip entry lies beyond the end of the file (truncated archive)', { file, key: name });
+    entries.push({ name, method, crc32: u32(cd, o + 16), compressedSize, size, localHeaderOffset });
+    o = extraEnd + commentLen;
+  }
+  return entries;
+}
+
+/** File offset where an entry's (compressed) data begins, from its local header. */
+export async function entryDataOffset(fh: FileHandle, entry: ZipEntry, file: string): Promise<number> {
+  const h = await readAt(fh, entry.localHeaderOffset, 30);
+  if (h.length < 30 || u32(h, 0) !== 0x04034b50) throw new FormatError('BAD_ZIP', 'zip local header is corrupt', { file, key: entry.name });
+  return entry.localHeaderOffset + 30 + u16(h, 26) + u16(h, 28);
+}

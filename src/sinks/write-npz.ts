@@ -1,0 +1,121 @@
+// The `write-npz` sink: writes a frame stream as a canonical NPZ (SPEC §2) that
+// numpy and our npz source read back. Stored archives: patterns are appended to
+// the `diffraction` entry as they arrive (NpzStreamWriter), its shape taken from
+// the stream's declared count and shrunk in place if fewer records came (bad
+// records skipped upstream). When the count is unknown, or the archive is
+// deflated (a deflated header cannot be rewritten), patterns go to a spill file
+// first. Positions are kept (small) and written after the patterns.
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { DataError, OptionsError } from '../errors.js';
+import { NpzStreamWriter } from '../io/npz-writer.js';
+import { SpillDir } from '../io/spill.js';
+import { readAt } from '../io/zip.js';
+import { defineSink, type Complex2D, type Frame, type ScanMeta } from '../pipeline/types.js';
+
+const COPY_BYTES = 4 << 20;
+
+function interleave(c: Complex2D): Float32Array {
+  const out = new Float32Array(2 * c.re.length);
+  for (let k = 0; k < c.re.length; k++) {
+    out[2 * k] = c.re[k]!;
+    out[2 * k + 1] = c.im[k]!;
+  }
+  return out;
+}
+
+/** Grows a Float64Array list as positions arrive (amortised doubling). */
+class Column {
+  data = new Float64Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+  values(): Float64Array {
+    return this.data.subarray(0, this.length);
+  }
+}
+
+export default defineSink({
+  kind: 'sink',
+  type: 'write-npz',
+  description: 'Writes a frame stream as a canonical NPZ (diffraction, xcoords, ycoords, probeGuess, objectGuess, scan_index).',
+  options: z
+    .object({
+      path: z.string().min(1).default('scan.npz').describe('Output .npz, relative to the run output directory.'),
+      compress: z.boolean().default(false).describe('Deflate the entries (numpy savez_compressed) instead of storing them.'),
+    })
+    .strict(),
+  async create(options, { ctx, inputs }) {
+    const input = inputs[0];
+    if (input === undefined) throw new OptionsError('NO_INPUT', 'write-npz needs one input stream', { stage: ctx.id });
+    if (input.meta.record !== 'frame') throw new OptionsError('BAD_INPUT', `write-npz writes frame streams, got '${input.meta.record}' records`, { stage: ctx.id, hint: 'connect it to a source or a frame transform (before group/batch)' });
+    const scan: ScanMeta | undefined = input.meta.scan;
+    if (scan === undefined) throw new OptionsError('NO_SCAN', 'the input stream carries no scan metadata (probe, N)', { stage: ctx.id });
+    const target = path.resolve(ctx.outDir, options.path);
+    const N = scan.N, frameValues = N * N;
+    const declared = input.meta.count;
+    const xs = new Column(), ys = new Column(), ids = new Column();
+    const writer = await NpzStreamWriter.create(target, { compress: options.compress });
+    const spillDir = new SpillDir();
+    let spill: FileHandle | undefined;
+    let spillPos = 0;
+    try {
+      const direct = declared !== undefined && !options.compress;
+      if (direct) await writer.beginArray('diffraction', '<f4', [declared, N, N]);
+      else spill = await open(await spillDir.file('frames.f4'), 'w+');
+      for await (const f of input.open(ctx.signal) as AsyncIterable<Frame>) {
+        ctx.signal.throwIfAborted();
+        if (f.amplitude.length !== frameValues) throw new DataError('BAD_PATTERN', `frame ${f.index} has ${f.amplitude.length} values, expected ${N}×${N}`, { stage: ctx.id, file: target, key: 'diffraction' });
+        if (declared !== undefined && xs.length >= declared) throw new DataError('COUNT_MISMATCH', `the stream yields more than the ${declared} frames it declared`, { stage: ctx.id, file: target, key: 'diffraction' });
+        if (spill === undefined) await writer.write(f.amplitude);
+        else {
+          const bytes = new Uint8Array(f.amplitude.buffer, f.amplitude.byteOffset, f.amplitude.byteLength);
+          await spill.write(bytes, 0, bytes.length, spillPos);
+          spillPos += bytes.length;
+        }
+        xs.push(f.x);
+        ys.push(f.y);
+        ids.push(f.scanIndex ?? 0);
+      }
+      const n = xs.length;
+      if (direct && n !== declared) {
+        ctx.log.info(`the stream declared ${declared} frames and yielded ${n} (records set aside upstream): diffraction reshaped to (${n}, ${N}, ${N})`);
+        await writer.shrinkOpenArray([n, N, N]);
+      }
+      if (spill !== undefined) {
+        await writer.beginArray('diffraction', '<f4', [n, N, N]);
+        for (let pos = 0; pos < spillPos; pos += COPY_BYTES) await writer.writeBytes(await readAt(spill, pos, Math.min(COPY_BYTES, spillPos - pos)));
+      }
+      await writer.endArray();
+      const arrays = ['diffraction'];
+      const put = async (name: string, descr: string, shape: number[], data: Float64Array | Float32Array | BigInt64Array): Promise<void> => {
+        await writer.beginArray(name, descr, shape);
+        await writer.write(data);
+        await writer.endArray();
+        arrays.push(name);
+      };
+      await put('xcoords', '<f8', [n], xs.values());
+      await put('ycoords', '<f8', [n], ys.values());
+      await put('probeGuess', '<c8', [scan.probe.height, scan.probe.width], interleave(scan.probe));
+      if (scan.object !== undefined) await put('objectGuess', '<c8', [scan.object.height, scan.object.width], interleave(scan.object));
+      await put('scan_index', '<i8', [n], BigInt64Array.from(ids.values(), (v) => BigInt(Math.trunc(v))));
+      await writer.close();
+      const { size } = await stat(target);
+      ctx.log.info(`wrote ${n} frames to ${target}`, { bytes: size });
+      return { path: target, arrays, bytes: size };
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    } finally {
+      await spill?.close();
+      await spillDir.remove();
+    }
+  },
+});

@@ -1,0 +1,236 @@
+// The `npz` source: a scan in the canonical NPZ (SPEC §2), legacy layouts fixed
+// with a logged note. Positions, probe and object are read at create (small);
+// patterns stay on disk and are read per open, in blocks, through a FrameStore
+// (positioned reads; deflated archives via a spill file). Each pattern is
+// checked as it is read (NaN, Inf, negative, size) and a bad one goes through
+// the stage's error policy. A full sequential pass also checks the CRC-32.
+import path from 'node:path';
+import { z } from 'zod';
+import { DataError } from '../errors.js';
+import { checkCanonical, type PatternLayout } from '../io/canonical.js';
+import { dtypeInfo, toFloat32, type NpyArray, type NpyHeader } from '../io/npy.js';
+import { openNpz, type NpzReader } from '../io/npz.js';
+import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
+
+/** Frames read per positioned read on a sequential pass. */
+const BLOCK_BYTES = 4 << 20;
+
+/** A complex (or real) 2-D array as Complex2D (squeezing leading/trailing 1-axes). */
+export function toComplex2D(a: NpyArray, file: string, key: string): Complex2D {
+  const shape = a.shape.filter((d, k) => !(d === 1 && a.shape.length > 2 && (k === 0 || k === a.shape.length - 1)));
+  const [height, width] = shape;
+  if (shape.length !== 2 || height === undefined || width === undefined) throw new DataError('BAD_SHAPE', `expected a 2-D array, got (${a.shape.join(', ')})`, { file, key, hint: 'save it as an (H, W) array' });
+  const n = height * width, complex = dtypeInfo(a.descr).complex;
+  const re = new Float32Array(n), im = new Float32Array(n);
+  for (let k = 0; k < n; k++) {
+    re[k] = Number(complex ? a.data[2 * k]! : a.data[k]!);
+    im[k] = complex ? Number(a.data[2 * k + 1]!) : 0;
+  }
+  return { height, width, re, im };
+}
+
+async function readComplex2D(npz: NpzReader, key: string, file: string): Promise<Complex2D> {
+  return toComplex2D(await npz.readArray(key), file, key);
+}
+
+async function readVector(npz: NpzReader, key: string, count: number): Promise<Float64Array> {
+  const a = await npz.readArray(key);
+  const out = new Float64Array(count);
+  for (let k = 0; k < count; k++) out[k] = Number(a.data[k]!);
+  return out;
+}
+
+/** Random access to the patterns of an open NPZ. */
+export class NpzFrameStore implements FrameStore {
+  readonly N: number;
+  /** Archive key holding the patterns. */
+  readonly key: string;
+  private readonly frameBytes: number;
+  private strided: Float32Array | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly npz: NpzReader,
+    private readonly layout: PatternLayout,
+    readonly count: number,
+    private readonly intensity: boolean,
+  ) {
+    this.N = layout.N;
+    this.key = layout.key;
+    this.frameBytes = layout.N * layout.N * dtypeInfo(layout.descr).itemsize;
+  }
+
+  /** Converts raw pattern bytes to float32 amplitudes. */
+  private convert(bytes: Uint8Array): Float32Array {
+    const a = toFloat32(bytes, this.layout.descr, this.N * this.N);
+    if (this.intensity) for (let k = 0; k < a.length; k++) a[k] = Math.sqrt(a[k]!);
+    return a;
+  }
+
+  /**
+   * Legacy (N, N, n) or Fortran-order patterns are not contiguous on disk; they
+   * are gathered once into memory in (n, N, N) order (legacy files are small).
+   */
+  private async gathered(): Promise<Float32Array> {
+    if (this.strided !== undefined) return this.strided;
+    const a = await this.npz.readArray(this.layout.key);
+    const { n, N } = this.layout;
+    const src = a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as ArrayLike<number | bigint>, Number);
+    let out = src;
+    if (this.layout.transposed) {
+      out = new Float32Array(src.length);
+      for (let r = 0; r < N; r++) for (let c = 0; c < N; c++) for (let j = 0; j < n; j++) out[(j * N + r) * N + c] = src[(r * N + c) * n + j]!;
+    }
+    if (this.intensity) for (let k = 0; k < out.length; k++) out[k] = Math.sqrt(out[k]!);
+    this.strided = out;
+    return out;
+  }
+
+  private check(index: number): void {
+    if (this.closed) throw new DataError('STORE_CLOSED', 'the frame store is closed', { file: path.basename(this.npz.path), key: this.layout.key });
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) throw new DataError('BAD_INDEX', `frame index ${index} is outside 0..${this.count - 1}`, { file: path.basename(this.npz.path), key: this.layout.key });
+  }
+
+  async read(index: number): Promise<Float32Array> {
+    const [a] = await this.readMany([index]);
+    return a!;
+  }
+
+  /** Reads frames, one positioned read per run of consecutive indices (capped at BLOCK_BYTES). */
+  async readMany(indices: readonly number[]): Promise<Float32Array[]> {
+    for (const i of indices) this.check(i);
+    const NN = this.N * this.N;
+    if (this.layout.storage === 'strided') {
+      const all = await this.gathered();
+      return indices.map((i) => all.slice(i * NN, (i + 1) * NN));
+    }
+    const order = [...new Set(indices)].sort((a, b) => a - b);
+    const got = new Map<number, Float32Array>();
+    const maxRun = Math.max(1, Math.floor(BLOCK_BYTES / this.frameBytes));
+    for (let k = 0; k < order.length;) {
+      let end = k + 1;
+      while (end < order.length && order[end] === order[end - 1]! + 1 && end - k < maxRun) end++;
+      const first = order[k]!, len = end - k;
+      const bytes = await this.npz.readRange(this.layout.key, first * this.frameBytes, len * this.frameBytes);
+      for (let j = 0; j < len; j++) got.set(first + j, this.convert(bytes.subarray(j * this.frameBytes, (j + 1) * this.frameBytes)));
+      k = end;
+    }
+    return indices.map((i) => got.get(i)!);
+  }
+
+  /** Patterns in order, in blocks; a complete pass checks the entry's CRC-32. */
+  async *sequential(signal: AbortSignal): AsyncGenerator<{ index: number; amplitude: Float32Array }> {
+    const NN = this.N * this.N;
+    if (this.layout.storage === 'strided') {
+      const all = await this.gathered();
+      for (let i = 0; i < this.count; i++) {
+        signal.throwIfAborted();
+        yield { index: i, amplitude: all.slice(i * NN, (i + 1) * NN) };
+      }
+      return;
+    }
+    const per = Math.max(1, Math.floor(BLOCK_BYTES / this.frameBytes));
+    let index = 0;
+    for await (const block of this.npz.chunks(this.layout.key, per * this.frameBytes)) {
+      for (let o = 0; o + this.frameBytes <= block.length; o += this.frameBytes) {
+        if (index >= this.count) return;
+        signal.throwIfAborted();
+        yield { index, amplitude: this.convert(block.subarray(o, o + this.frameBytes)) };
+        index++;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.strided = undefined;
+    await this.npz.close();
+  }
+}
+
+/** Why a pattern cannot be used, or undefined when it is fine. */
+export function patternProblem(a: Float32Array, N: number): string | undefined {
+  if (a.length !== N * N) return `pattern has ${a.length} values, expected ${N}×${N}`;
+  for (let k = 0; k < a.length; k++) {
+    const v = a[k]!;
+    if (Number.isNaN(v)) return `pattern holds NaN (pixel ${k})`;
+    if (!Number.isFinite(v)) return `pattern holds Inf (pixel ${k})`;
+    if (v < 0) return `pattern holds a negative amplitude ${v} (pixel ${k})`;
+  }
+  return undefined;
+}
+
+async function openScan(file: string, ctx: StageContext, input: 'amplitude' | 'intensity', limit: number | undefined): Promise<{ scan: ScanMeta; store: NpzFrameStore; scanIndex?: Float64Array }> {
+  const label = path.basename(file);
+  let npz: NpzReader;
+  try {
+    npz = await openNpz(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError('FILE_NOT_FOUND', 'file not found', { stage: ctx.id, file, hint: 'the path is relative to the pipeline file' });
+    throw e;
+  }
+  try {
+    const headers = new Map<string, NpyHeader>();
+    for (const k of npz.entries()) headers.set(k, npz.header(k));
+    const check = checkCanonical(headers);
+    const first = check.problems[0];
+    if (first !== undefined || check.layout === undefined) {
+      const more = check.problems.length > 1 ? ` (+${check.problems.length - 1} more: ${check.problems.slice(1).map((p) => `[${p.key}] ${p.message}`).join('; ')})` : '';
+      throw new DataError('CONTRACT', `${first?.message ?? 'not a canonical scan'}${more}`, { stage: ctx.id, file: label, key: first?.key ?? 'diffraction', hint: first?.hint ?? 'see docs/formats.md' });
+    }
+    for (const note of check.notes) ctx.log.info(`${label}: ${note}`);
+    const layout = check.layout;
+    if (layout.integer && input === 'amplitude') ctx.log.info(`${label}: integer patterns taken as amplitudes; set input: intensity if they are counts`);
+    if (input === 'intensity') ctx.log.info(`${label}: input is intensity: patterns converted to amplitude by a square root`);
+    const count = limit === undefined ? layout.n : Math.min(limit, layout.n);
+    const xcoords = await readVector(npz, 'xcoords', count);
+    const ycoords = await readVector(npz, 'ycoords', count);
+    const probe = await readComplex2D(npz, 'probeGuess', label);
+    const object = headers.has('objectGuess') ? await readComplex2D(npz, 'objectGuess', label) : undefined;
+    const scanIndex = headers.has('scan_index') ? await readVector(npz, 'scan_index', count) : undefined;
+    const store = new NpzFrameStore(npz, layout, count, input === 'intensity');
+    const scan: ScanMeta = { N: layout.N, count, xcoords, ycoords, probe, ...(object === undefined ? {} : { object }), origin: file, notes: { dtype: layout.descr, input, patterns_in_file: layout.n } };
+    return { scan, store, ...(scanIndex === undefined ? {} : { scanIndex }) };
+  } catch (e) {
+    await npz.close();
+    throw e;
+  }
+}
+
+export default defineSource({
+  kind: 'source',
+  type: 'npz',
+  description: 'Reads a scan from a canonical NPZ (diffraction, xcoords, ycoords, probeGuess[, objectGuess]); patterns stay on disk.',
+  options: z
+    .object({
+      path: z.string().min(1).describe('The .npz file, relative to the pipeline file.'),
+      on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
+      input: z.enum(['amplitude', 'intensity']).default('amplitude').describe('What the patterns hold: amplitude, or intensity/counts (square-rooted on read).'),
+      limit: z.number().int().positive().optional().describe('Read at most this many patterns (the first ones).'),
+    })
+    .strict(),
+  async create(options, { ctx }) {
+    const file = path.resolve(ctx.baseDir, options.path);
+    const { scan, store, scanIndex } = await openScan(file, ctx, options.input, options.limit);
+    const label = path.basename(file);
+    const key = store.key;
+    return {
+      meta: { record: 'frame', scan, frames: store, count: scan.count },
+      open(signal: AbortSignal): AsyncIterable<Frame> {
+        return (async function* () {
+          for await (const { index, amplitude } of store.sequential(signal)) {
+            const problem = patternProblem(amplitude, scan.N);
+            if (problem !== undefined) {
+              ctx.badRecord(options.on_error, new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, { stage: ctx.id, file: label, key, hint: 'fix the data or set on_error: skip or route' }), index);
+              continue;
+            }
+            const frame: Frame = { index, x: scan.xcoords[index]!, y: scan.ycoords[index]!, amplitude, ...(scanIndex === undefined ? {} : { scanIndex: scanIndex[index]! }) };
+            yield frame;
+          }
+        })();
+      },
+      close: () => store.close(),
+    };
+  },
+});

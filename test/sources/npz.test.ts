@@ -1,0 +1,199 @@
+// The npz source over the fixtures: canonical stored/deflated scans, the legacy
+// fixes (diff3d, integer counts, (N, N, n), (n, N, N, 1)), refusals naming file
+// and key, bad patterns under each error policy, re-iteration, the FrameStore,
+// and the CRC check of a full sequential pass.
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DataError, FormatError } from '../../src/errors.js';
+import { openNpz } from '../../src/io/npz.js';
+import { writeNpz } from '../../src/io/npz-writer.js';
+import type { Frame, Stream, StreamMeta } from '../../src/pipeline/types.js';
+import npzSource from '../../src/sources/npz.js';
+import { collectStream, createStage, testContext } from '../../src/testing/index.js';
+import { createLogger } from '../../src/util/log.js';
+
+const FIX = path.resolve(import.meta.dirname, '../fixtures/npz');
+
+function ctxWithLog(lines: string[]): ReturnType<typeof testContext> {
+  return testContext({ id: 'scan', baseDir: FIX, log: createLogger('info', (_l, _s, m) => lines.push(m)) });
+}
+
+async function source(options: Record<string, unknown>, ctx = testContext({ id: 'scan', baseDir: FIX })): Promise<Stream<Frame>> {
+  return (await createStage(npzSource, options, [], ctx)) as Stream<Frame>;
+}
+
+async function close(s: Stream<unknown>): Promise<void> {
+  await s.close?.();
+}
+
+for (const file of ['canonical_stored.npz', 'canonical_deflated.npz']) {
+  test(`${file}: frames, scan meta and frame store match the archive`, async (t) => {
+    const s = await source({ path: file });
+    const npz = await openNpz(path.join(FIX, file));
+    try {
+      const meta: StreamMeta = s.meta;
+      t.is(meta.record, 'frame');
+      t.is(meta.count, 36);
+      const scan = meta.scan!;
+      t.is(scan.N, 32);
+      t.is(scan.count, 36);
+      t.is(scan.origin, path.join(FIX, file));
+      t.is(scan.probe.width, 32);
+      t.is(scan.object?.height, 96);
+      const diff = (await npz.readArray('diffraction')).data as Float32Array;
+      const xc = (await npz.readArray('xcoords')).data as Float64Array;
+      const frames = await collectStream(s);
+      t.is(frames.length, 36);
+      for (const f of frames) {
+        t.is(f.x, xc[f.index]!);
+        t.deepEqual(f.amplitude, diff.subarray(f.index * 1024, (f.index + 1) * 1024));
+      }
+      const again = await collectStream(s);
+      t.deepEqual(again.map((f) => f.index), frames.map((f) => f.index), 're-iterable');
+      const store = meta.frames!;
+      const picked = await store.readMany([30, 2, 3, 4, 2]);
+      t.deepEqual(picked.map((a) => a[0]), [30, 2, 3, 4, 2].map((i) => diff[i * 1024]));
+      t.deepEqual(await store.read(35), diff.subarray(35 * 1024));
+      await t.throwsAsync(store.read(36), { instanceOf: DataError });
+    } finally {
+      await npz.close();
+      await close(s);
+    }
+  });
+}
+
+test('legacy diff3d with integer counts: accepted with notes; input: intensity takes the square root', async (t) => {
+  const lines: string[] = [];
+  const s = await source({ path: 'legacy_diff3d.npz', input: 'intensity' }, ctxWithLog(lines));
+  const npz = await openNpz(path.join(FIX, 'legacy_diff3d.npz'));
+  try {
+    const raw = (await npz.readArray('diff3d')).data as Uint16Array;
+    const frames = await collectStream(s);
+    t.is(frames.length, 36);
+    const f = frames[7]!;
+    for (let k = 0; k < 1024; k += 37) t.is(f.amplitude[k], Math.fround(Math.sqrt(raw[7 * 1024 + k]!)));
+    t.true(lines.some((l) => l.includes("legacy key 'diff3d'")), lines.join('\n'));
+    t.true(lines.some((l) => l.includes('integer data')), lines.join('\n'));
+  } finally {
+    await npz.close();
+    await close(s);
+  }
+});
+
+test('(N, N, n) is transposed and (n, N, N, 1) squeezed, each with a note', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pf-npzsrc-'));
+  try {
+    const n = 5, N = 4;
+    const frames = new Float32Array(n * N * N).map((_, k) => k);
+    const nnN = new Float32Array(n * N * N);
+    for (let j = 0; j < n; j++) for (let p = 0; p < N * N; p++) nnN[p * n + j] = frames[j * N * N + p]!;
+    const common = {
+      xcoords: { shape: [n], data: Float64Array.of(1, 2, 3, 4, 5) },
+      ycoords: { shape: [n], data: Float64Array.of(5, 4, 3, 2, 1) },
+      probeGuess: { shape: [N, N], data: new Float32Array(2 * N * N).fill(1), descr: '<c8' },
+    };
+    await writeNpz(path.join(dir, 'nnn.npz'), { diffraction: { shape: [N, N, n], data: nnN }, ...common });
+    await writeNpz(path.join(dir, 'sq.npz'), { diffraction: { shape: [n, N, N, 1], data: frames, descr: '<f8' }, ...common });
+    for (const [file, note] of [['nnn.npz', 'transposed'], ['sq.npz', 'squeezed']] as const) {
+      const lines: string[] = [];
+      const s = await source({ path: file }, testContext({ id: 'scan', baseDir: dir, log: createLogger('info', (_l, _s, m) => lines.push(m)) }));
+      try {
+        const got = await collectStream(s);
+        t.is(got.length, n);
+        for (const f of got) t.deepEqual(f.amplitude, frames.subarray(f.index * N * N, (f.index + 1) * N * N), `${file} frame ${f.index}`);
+        t.deepEqual(await s.meta.frames!.read(3), frames.subarray(3 * N * N, 4 * N * N));
+        t.true(lines.some((l) => l.includes(note)), lines.join('\n'));
+      } finally {
+        await close(s);
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const refused: [string, RegExp, string][] = [
+  ['bad_missing_diffraction.npz', /missing/, 'diffraction'],
+  ['bad_coords_length.npz', /33 entries but there are 36 patterns/, 'xcoords'],
+  ['bad_object_array.npz', /pickle/, 'obj'],
+  ['bad_header.npz', /header/, 'diffraction'],
+];
+for (const [file, message, key] of refused) {
+  test(`${file} is refused naming file and key`, async (t) => {
+    const e = await t.throwsAsync(source({ path: file }), { instanceOf: DataError, message });
+    t.is(e.key, key);
+    t.true(e.message.startsWith(`${file} [${key}]`), e.message);
+  });
+}
+
+test('bad_truncated.npz and bad_not_a_zip.npz are refused as FormatErrors naming the file', async (t) => {
+  for (const file of ['bad_truncated.npz', 'bad_not_a_zip.npz']) {
+    const e = await t.throwsAsync(source({ path: file }), { instanceOf: FormatError });
+    t.true(e.message.startsWith(file), e.message);
+  }
+});
+
+test('bad_crc.npz: a full sequential pass reports the CRC mismatch of diffraction', async (t) => {
+  const s = await source({ path: 'bad_crc.npz' });
+  try {
+    const e = await t.throwsAsync(collectStream(s), { instanceOf: FormatError, message: /CRC-32/ });
+    t.is(e.key, 'diffraction');
+  } finally {
+    await close(s);
+  }
+});
+
+test('bad_nan_frames.npz: route yields 34 good frames and routes 5 and 9; fail throws; skip counts', async (t) => {
+  const ctx = testContext({ id: 'scan', baseDir: FIX });
+  const s = await source({ path: 'bad_nan_frames.npz', on_error: 'route' }, ctx);
+  try {
+    const frames = await collectStream(s);
+    t.is(frames.length, 34);
+    t.false(frames.some((f) => f.index === 5 || f.index === 9));
+    t.is(ctx.stats.errors, 2);
+    t.deepEqual(ctx.stats.routed.map((r) => r.record), [5, 9]);
+    t.regex(ctx.stats.routed[0]!.message, /NaN/);
+    t.regex(ctx.stats.routed[1]!.message, /negative/);
+  } finally {
+    await close(s);
+  }
+  const failing = await source({ path: 'bad_nan_frames.npz' });
+  try {
+    const e = await t.throwsAsync(collectStream(failing), { instanceOf: DataError, message: /pattern 5: .*NaN/ });
+    t.true(e.message.startsWith('bad_nan_frames.npz [diffraction]'), e.message);
+  } finally {
+    await close(failing);
+  }
+  const skipCtx = testContext({ id: 'scan', baseDir: FIX });
+  const skipping = await source({ path: 'bad_nan_frames.npz', on_error: 'skip' }, skipCtx);
+  try {
+    t.is((await collectStream(skipping)).length, 34);
+    t.is(skipCtx.stats.errors, 2);
+    t.is(skipCtx.stats.routed.length, 0);
+  } finally {
+    await close(skipping);
+  }
+});
+
+test('limit reads the first patterns only; unknown options are rejected', async (t) => {
+  const s = await source({ path: 'canonical_stored.npz', limit: 10 });
+  try {
+    t.is(s.meta.scan!.count, 10);
+    t.is(s.meta.scan!.xcoords.length, 10);
+    t.is((await collectStream(s)).length, 10);
+  } finally {
+    await close(s);
+  }
+  await t.throwsAsync(source({ path: 'canonical_stored.npz', bogus: 1 }));
+  await t.throwsAsync(source({ path: 'nope.npz' }), { instanceOf: DataError, message: /not found/ });
+});
+
+test('close() closes the store; reads after close are refused', async (t) => {
+  const s = await source({ path: 'canonical_deflated.npz' });
+  await s.meta.frames!.read(0);
+  await close(s);
+  await t.throwsAsync(s.meta.frames!.read(0), { instanceOf: DataError, message: /closed/ });
+  await close(s);
+});
