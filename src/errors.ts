@@ -107,3 +107,8 @@ export function messageOf(e: unknown): string {
     return Object.prototype.toString.call(e);
   }
 }
+
+/** A compute backend that was asked for by name cannot be loaded or initialised. */
+export class BackendError extends PtychoflowError {
+  override name = 'BackendError';
+}

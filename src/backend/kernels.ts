@@ -1,0 +1,77 @@
+// The project's extra kernels: for wasm, what tfjs-backend-wasm 4.22 lacks (or
+// gets wrong, or runs slowly) for training the PtychoPINN network and its
+// physics, found by test/backend/coverage.test.ts, which runs forward +
+// gradient of every op the model reaches on wasm against cpu; for the native
+// 'tensorflow' backend, the Transform kernel tfjs-node lacks. Registration is
+// global to the tfjs-core instance: once per process, idempotent.
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { conv2DBackpropFilterConfig } from './kernels/conv2d-backprop-filter.js';
+import { conv2DBackpropInputConfig } from './kernels/conv2d-backprop-input.js';
+import { maxPoolGradConfig } from './kernels/max-pool-grad.js';
+import { tensorflowTransformConfig } from './kernels/tensorflow-transform.js';
+import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
+
+/** Kernels wasm does not have at all (kept as they are if a later wasm version adds its own). */
+const ADDED: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, unsortedSegmentSumConfig];
+
+/** Kernels wasm has but gets wrong; replaced. */
+const REPLACED: readonly tf.KernelConfig[] = [maxPoolGradConfig];
+
+/** Kernels wasm has but are slow in common cases; wrapped (the original serves the rest). */
+const WRAPPED: readonly { kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelConfig }[] = [
+  { kernelName: tf.Conv2DBackpropInput, wrap: conv2DBackpropInputConfig },
+];
+
+/** Our kernel funcs, to recognise a registration that already happened. */
+const ours = new Set<tf.KernelFunc>();
+
+/** Names of the kernels this module provides for 'wasm'. */
+export const WASM_KERNEL_NAMES: readonly string[] = [...[...ADDED, ...REPLACED].map((k) => k.kernelName), ...WRAPPED.map((k) => k.kernelName)];
+
+function install(config: tf.KernelConfig): void {
+  if (tf.getKernel(config.kernelName, 'wasm') !== undefined) tf.unregisterKernel(config.kernelName, 'wasm');
+  tf.registerKernel(config);
+  ours.add(config.kernelFunc);
+}
+
+/**
+ * Registers the project's wasm kernels; returns the names newly registered
+ * (empty on later calls). Works before or after the wasm backend initialises.
+ */
+export function registerWasmKernels(): string[] {
+  const added: string[] = [];
+  for (const config of ADDED) {
+    const current = tf.getKernel(config.kernelName, 'wasm');
+    if (current !== undefined) continue;
+    install(config);
+    added.push(config.kernelName);
+  }
+  for (const config of REPLACED) {
+    const current = tf.getKernel(config.kernelName, 'wasm');
+    if (current !== undefined && ours.has(current.kernelFunc)) continue;
+    install(config);
+    added.push(config.kernelName);
+  }
+  for (const { kernelName, wrap } of WRAPPED) {
+    const current = tf.getKernel(kernelName, 'wasm');
+    if (current === undefined || ours.has(current.kernelFunc)) continue;
+    install(wrap(current));
+    added.push(kernelName);
+  }
+  return added;
+}
+
+/** Kernels the native 'tensorflow' backend (tfjs-node 4.22) lacks; registered only where missing. */
+const NATIVE_ADDED: readonly tf.KernelConfig[] = [tensorflowTransformConfig];
+
+/** Registers the project's kernels for the native 'tensorflow' backend; returns the names newly registered. */
+export function registerTensorflowKernels(): string[] {
+  const added: string[] = [];
+  for (const config of NATIVE_ADDED) {
+    if (tf.getKernel(config.kernelName, 'tensorflow') !== undefined) continue;
+    tf.registerKernel(config);
+    added.push(config.kernelName);
+  }
+  return added;
+}

@@ -1,0 +1,67 @@
+// MaxPoolGrad for wasm, replacing the package's own. tfjs-backend-wasm 4.22's
+// kernel starts each window's search for the maximum at 0, so in a window whose
+// values are all negative the gradient goes to the window's first element
+// instead of its maximum (the cpu backend and TensorFlow get it right; found by
+// test/backend/coverage.test.ts). The network pools ReLU outputs (≥ 0), where
+// the two agree, but the kernel is global. This one loops over the wasm heap:
+// first maximum of each window's in-bounds elements (as cpu), padding never
+// wins; O(output × window), a few ms at the network's sizes.
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+interface Attrs {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  const attrs = args.attrs as unknown as Attrs;
+  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+  const { effectiveFilterHeight: KH, effectiveFilterWidth: KW, dilationHeight: dh, dilationWidth: dw } = info;
+  const { top, left } = info.padInfo;
+  const dx = backend.makeOutput(input.shape, 'float32');
+  const out = backend.typedArrayFromHeap(dx);
+  out.fill(0);
+  const x = backend.typedArrayFromHeap(input);
+  const g = backend.typedArrayFromHeap(dy);
+  for (let b = 0; b < B; b++) {
+    for (let oy = 0; oy < OH; oy++) {
+      const y0 = oy * sh - top;
+      for (let ox = 0; ox < OW; ox++) {
+        const x0 = ox * sw - left;
+        const gBase = ((b * OH + oy) * OW + ox) * C;
+        for (let c = 0; c < C; c++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let ky = 0; ky < KH; ky += dh) {
+            const y = y0 + ky;
+            if (y < 0 || y >= H) continue;
+            for (let kx = 0; kx < KW; kx += dw) {
+              const xx = x0 + kx;
+              if (xx < 0 || xx >= W) continue;
+              const i = ((b * H + y) * W + xx) * C + c;
+              const v = x[i]!;
+              if (v > best || at < 0) {
+                best = v;
+                at = i;
+              }
+            }
+          }
+          if (at >= 0) out[at] = out[at]! + g[gBase + c]!;
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+export const maxPoolGradConfig: tf.KernelConfig = {
+  kernelName: tf.MaxPoolGrad,
+  backendName: 'wasm',
+  kernelFunc: maxPoolGrad as unknown as tf.KernelFunc,
+};

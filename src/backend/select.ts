@@ -1,0 +1,114 @@
+// Chooses and initialises the tfjs backend for a run: 'auto' takes the first of
+// tensorflow-gpu, tensorflow, wasm, cpu that loads; a backend asked for by name
+// must load or the run stops with a BackendError saying how to install it.
+// The native packages are optional dependencies (their install downloads
+// libtensorflow), so a failed import is the normal case and logged at debug.
+// Both native packages register the same backend name ('tensorflow') and bind a
+// native library each, so at most one of them is ever imported per process.
+import * as tf from '@tensorflow/tfjs';
+import { BackendError, messageOf } from '../errors.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { registerTensorflowKernels, registerWasmKernels } from './kernels.js';
+
+export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  /** tfjs backend name in use: 'tensorflow' | 'wasm' | 'cpu'. */
+  name: string;
+  requested: string;
+  /** npm package that provides it (absent for cpu, which ships with tfjs). */
+  package?: string;
+  /** What was tried in order, with the reason each failure was skipped. */
+  tried: { name: string; error?: string }[];
+  /** Worker threads of the wasm backend (1: single-threaded build). */
+  threads?: number;
+}
+
+type Concrete = Exclude<BackendName, 'auto'>;
+
+const PACKAGES: Record<Concrete, string | undefined> = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+  wasm: '@tensorflow/tfjs-backend-wasm',
+  cpu: undefined,
+};
+
+const HINTS: Record<Concrete, string> = {
+  'tensorflow-gpu': 'install it with `npm install @tensorflow/tfjs-node-gpu@4.22` (needs CUDA 11.2 + cuDNN 8 and internet access to fetch libtensorflow), or use backend: auto',
+  tensorflow: 'install it with `npm install @tensorflow/tfjs-node@4.22` (fetches libtensorflow while installing), or use backend: auto',
+  wasm: 'reinstall dependencies (`npm ci`): @tensorflow/tfjs-backend-wasm is a regular dependency',
+  cpu: 'the cpu backend ships with @tensorflow/tfjs; reinstall dependencies',
+};
+
+/** The native package imported in this process, if any (never two). */
+let nativeLoaded: string | undefined;
+
+async function load(name: Concrete): Promise<void> {
+  const pkg = PACKAGES[name];
+  if (name === 'tensorflow-gpu' || name === 'tensorflow') {
+    // The CPU build is satisfied by whichever native package is loaded (same
+    // backend); asking for the GPU build after the CPU one cannot be.
+    if (nativeLoaded !== undefined && nativeLoaded !== pkg && name === 'tensorflow-gpu') {
+      throw new Error(`${nativeLoaded} is already loaded in this process; ${pkg!} cannot be loaded next to it`);
+    }
+    if (nativeLoaded === undefined) {
+      // A variable specifier: the packages are optional and may be absent at type-check time.
+      const specifier: string = pkg!;
+      await import(specifier);
+      nativeLoaded = pkg;
+    }
+    // A native package built against another @tensorflow/tfjs-core registers its
+    // backend on that copy, invisible to ours.
+    if (tf.findBackendFactory('tensorflow') === null) {
+      throw new Error(`${pkg!} loaded but registered no 'tensorflow' backend on this @tensorflow/tfjs-core ${tf.version_core}; its tfjs-core version differs (run \`npm ls @tensorflow/tfjs-core\` and align versions)`);
+    }
+    registerTensorflowKernels();
+  } else if (name === 'wasm') {
+    await import('@tensorflow/tfjs-backend-wasm');
+    registerWasmKernels();
+  }
+  const backend = name === 'tensorflow-gpu' ? 'tensorflow' : name;
+  const ok = await tf.setBackend(backend);
+  if (!ok) throw new Error(`tf.setBackend('${backend}') failed to initialise`);
+  await tf.ready();
+}
+
+async function wasmThreads(): Promise<number> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  return wasm.getThreadsCount();
+}
+
+/** Selects, loads and initialises a backend; see the module comment for the order. */
+export async function selectBackend(name: BackendName, log: Logger = silentLogger): Promise<BackendInfo> {
+  if (!BACKEND_NAMES.includes(name)) {
+    throw new BackendError('BACKEND_UNKNOWN', `unknown backend '${String(name)}'`, { key: 'backend', hint: `use one of ${BACKEND_NAMES.join(', ')}` });
+  }
+  const candidates: Concrete[] = name === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] : [name];
+  const tried: BackendInfo['tried'] = [];
+  for (const candidate of candidates) {
+    // With one native package loaded, its sibling must not be imported too.
+    if (name === 'auto' && candidate === 'tensorflow' && nativeLoaded === PACKAGES['tensorflow-gpu']) continue;
+    try {
+      await load(candidate);
+    } catch (e) {
+      const error = messageOf(e);
+      tried.push({ name: candidate, error });
+      if (name !== 'auto') {
+        throw new BackendError('BACKEND_UNAVAILABLE', `backend '${candidate}' cannot be loaded: ${error}`, { key: 'backend', hint: HINTS[candidate], cause: e });
+      }
+      const native = candidate === 'tensorflow-gpu' || candidate === 'tensorflow';
+      if (native) log.debug(`backend ${candidate} unavailable, trying the next`, { error });
+      else log.warn(`backend ${candidate} unavailable, trying the next`, { error });
+      continue;
+    }
+    tried.push({ name: candidate });
+    const info: BackendInfo = { name: tf.getBackend(), requested: name, tried };
+    const pkg = candidate === 'tensorflow' || candidate === 'tensorflow-gpu' ? nativeLoaded : PACKAGES[candidate];
+    if (pkg !== undefined) info.package = pkg;
+    if (candidate === 'wasm') info.threads = await wasmThreads();
+    log.info('compute backend', { backend: info.name, requested: name, ...(pkg !== undefined ? { package: pkg } : {}) });
+    return info;
+  }
+  throw new BackendError('BACKEND_UNAVAILABLE', 'no compute backend could be initialised', { key: 'backend', hint: 'reinstall dependencies (`npm ci`)' });
+}
