@@ -1,0 +1,285 @@
+// Centred, unitary 2-D DFT on plain typed arrays, for simulation and other
+// host-side work where tensors would only add overhead:
+//   fft2Shifted(x)  = fftshift(FFT2(x)) / N      (zero frequency at (⌊N/2⌋, ⌊N/2⌋))
+//   ifft2Shifted(X) = Σ e^{+2πi·} (ifftshift(X)) / N  (its exact inverse)
+// This is the same map as the tensor fft2c in fft.ts. Powers of two use an
+// iterative radix-2 transform; any other N goes through Bluestein's chirp-z
+// algorithm on a power-of-two length. Plans (twiddles, bit reversal, chirps and
+// scratch buffers) are cached per N; the work is done in float64 and rounded to
+// float32 only on output.
+import { OptionsError } from '../errors.js';
+
+interface Radix2 {
+  readonly n: number;
+  /** Twiddles exp(−2πik/len) of every stage, stage len at offset len/2 − 1 (read in order). */
+  readonly twRe: Float64Array;
+  readonly twIm: Float64Array;
+  /** Bit-reversal permutation as a list of swaps (i < j). */
+  readonly swapA: Uint32Array;
+  readonly swapB: Uint32Array;
+}
+
+interface Bluestein {
+  readonly inner: Radix2;
+  readonly chirpRe: Float64Array;
+  readonly chirpIm: Float64Array;
+  /** FFT of the chirp kernel, and of the kernel for the inverse transform. */
+  readonly kRe: Float64Array;
+  readonly kIm: Float64Array;
+  readonly kInvRe: Float64Array;
+  readonly kInvIm: Float64Array;
+  readonly aRe: Float64Array;
+  readonly aIm: Float64Array;
+}
+
+interface Plan {
+  readonly N: number;
+  readonly radix2: Radix2 | undefined;
+  readonly blue: Bluestein | undefined;
+  /** N×N work buffers. */
+  readonly wr: Float64Array;
+  readonly wi: Float64Array;
+  /** shift[k] = (k + ⌊N/2⌋) mod N. */
+  readonly shift: Uint32Array;
+}
+
+const plans = new Map<number, Plan>();
+const radix2Plans = new Map<number, Radix2>();
+
+const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
+
+function radix2Plan(n: number): Radix2 {
+  let p = radix2Plans.get(n);
+  if (p !== undefined) return p;
+  const twRe = new Float64Array(Math.max(1, n - 1)), twIm = new Float64Array(Math.max(1, n - 1));
+  for (let len = 2; len <= n; len <<= 1) {
+    const half = len >> 1;
+    for (let k = 0; k < half; k++) {
+      twRe[half - 1 + k] = Math.cos((2 * Math.PI * k) / len);
+      twIm[half - 1 + k] = -Math.sin((2 * Math.PI * k) / len);
+    }
+  }
+  const bits = Math.round(Math.log2(n));
+  const a: number[] = [], b: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let r = 0;
+    for (let k = 0; k < bits; k++) r |= ((i >> k) & 1) << (bits - 1 - k);
+    if (r > i) { a.push(i); b.push(r); }
+  }
+  p = { n, twRe, twIm, swapA: Uint32Array.from(a), swapB: Uint32Array.from(b) };
+  radix2Plans.set(n, p);
+  return p;
+}
+
+/** In-place unscaled DFT of re/im[off .. off+n); forward exp(−2πi·), inverse exp(+2πi·). */
+function radix2(p: Radix2, re: Float64Array, im: Float64Array, off: number, inverse: boolean): void {
+  const { n, twRe, twIm, swapA, swapB } = p;
+  for (let s = 0; s < swapA.length; s++) {
+    const i = off + swapA[s]!, j = off + swapB[s]!;
+    const tr = re[i]!, ti = im[i]!;
+    re[i] = re[j]!; im[i] = im[j]!;
+    re[j] = tr; im[j] = ti;
+  }
+  if (n < 2) return;
+  const end = off + n;
+  const sg = inverse ? -1 : 1;
+  if (n === 2) {
+    const ar = re[off]!, ai = im[off]!, br = re[off + 1]!, bi = im[off + 1]!;
+    re[off] = ar + br; im[off] = ai + bi;
+    re[off + 1] = ar - br; im[off + 1] = ai - bi;
+    return;
+  }
+  // Stages len = 2 and 4 together: their twiddles are 1 and ∓i, so no multiplies.
+  for (let a = off; a < end; a += 4) {
+    const x0r = re[a]!, x0i = im[a]!, x1r = re[a + 1]!, x1i = im[a + 1]!;
+    const x2r = re[a + 2]!, x2i = im[a + 2]!, x3r = re[a + 3]!, x3i = im[a + 3]!;
+    const y0r = x0r + x1r, y0i = x0i + x1i, y1r = x0r - x1r, y1i = x0i - x1i;
+    const y2r = x2r + x3r, y2i = x2i + x3i, y3r = x2r - x3r, y3i = x2i - x3i;
+    const tr = sg * y3i, ti = -sg * y3r;
+    re[a] = y0r + y2r; im[a] = y0i + y2i;
+    re[a + 2] = y0r - y2r; im[a + 2] = y0i - y2i;
+    re[a + 1] = y1r + tr; im[a + 1] = y1i + ti;
+    re[a + 3] = y1r - tr; im[a + 3] = y1i - ti;
+  }
+  for (let len = 8; len <= n; len <<= 1) {
+    const half = len >> 1, base = half - 1;
+    for (let start = off; start < end; start += len) {
+      for (let k = 0; k < half; k++) {
+        const wr = twRe[base + k]!, wi = sg * twIm[base + k]!;
+        const a = start + k, b = a + half;
+        const br = re[b]!, bi = im[b]!;
+        const xr = br * wr - bi * wi, xi = br * wi + bi * wr;
+        const ar = re[a]!, ai = im[a]!;
+        re[b] = ar - xr; im[b] = ai - xi;
+        re[a] = ar + xr; im[a] = ai + xi;
+      }
+    }
+  }
+}
+
+function makePlan(N: number): Plan {
+  const shift = new Uint32Array(N);
+  for (let k = 0; k < N; k++) shift[k] = (k + (N >> 1)) % N;
+  const work = { wr: new Float64Array(N * N), wi: new Float64Array(N * N), shift };
+  if (isPow2(N)) return { N, radix2: radix2Plan(N), blue: undefined, ...work };
+  // Bluestein: X[k] = c[k] · Σ_n (x[n] c[n]) · conj(c[k−n]), c[n] = exp(−iπn²/N),
+  // a linear convolution evaluated with power-of-two FFTs of length M ≥ 2N−1.
+  // The inverse uses conj(c) and the kernel c.
+  let M = 1;
+  while (M < 2 * N - 1) M <<= 1;
+  const inner = radix2Plan(M);
+  const chirpRe = new Float64Array(N), chirpIm = new Float64Array(N);
+  for (let n = 0; n < N; n++) {
+    const ang = (Math.PI * ((n * n) % (2 * N))) / N; // reduce n² first: keeps the angle exact
+    chirpRe[n] = Math.cos(ang);
+    chirpIm[n] = -Math.sin(ang);
+  }
+  const kernel = (sign: number): [Float64Array, Float64Array] => {
+    const kr = new Float64Array(M), ki = new Float64Array(M);
+    for (let n = 0; n < N; n++) {
+      const j = n === 0 ? 0 : M - n;
+      kr[n] = kr[j] = chirpRe[n]!;
+      ki[n] = ki[j] = sign * chirpIm[n]!;
+    }
+    radix2(inner, kr, ki, 0, false);
+    return [kr, ki];
+  };
+  const [kRe, kIm] = kernel(-1), [kInvRe, kInvIm] = kernel(1);
+  const blue = { inner, chirpRe, chirpIm, kRe, kIm, kInvRe, kInvIm, aRe: new Float64Array(M), aIm: new Float64Array(M) };
+  return { N, radix2: undefined, blue, ...work };
+}
+
+function planFor(N: number): Plan {
+  let p = plans.get(N);
+  if (p === undefined) {
+    p = makePlan(N);
+    plans.set(N, p);
+  }
+  return p;
+}
+
+/** Unscaled 1-D DFT of re/im[off .. off+N) by Bluestein, in place. */
+function bluestein(p: Plan, b: Bluestein, re: Float64Array, im: Float64Array, off: number, inverse: boolean): void {
+  const N = p.N, M = b.inner.n, s = inverse ? -1 : 1;
+  const { aRe, aIm, chirpRe, chirpIm } = b;
+  const kr = inverse ? b.kInvRe : b.kRe, ki = inverse ? b.kInvIm : b.kIm;
+  for (let n = 0; n < N; n++) {
+    const cr = chirpRe[n]!, ci = s * chirpIm[n]!, xr = re[off + n]!, xi = im[off + n]!;
+    aRe[n] = xr * cr - xi * ci;
+    aIm[n] = xr * ci + xi * cr;
+  }
+  aRe.fill(0, N); aIm.fill(0, N);
+  radix2(b.inner, aRe, aIm, 0, false);
+  for (let k = 0; k < M; k++) {
+    const ar = aRe[k]!, ai = aIm[k]!, wr = kr[k]!, wi = ki[k]!;
+    aRe[k] = ar * wr - ai * wi;
+    aIm[k] = ar * wi + ai * wr;
+  }
+  radix2(b.inner, aRe, aIm, 0, true);
+  for (let k = 0; k < N; k++) {
+    const cr = chirpRe[k]!, ci = s * chirpIm[k]!, yr = aRe[k]! / M, yi = aIm[k]! / M;
+    re[off + k] = yr * cr - yi * ci;
+    im[off + k] = yr * ci + yi * cr;
+  }
+}
+
+function rows(p: Plan, inverse: boolean): void {
+  const { N, wr, wi } = p;
+  for (let r = 0; r < N; r++) {
+    if (p.radix2 !== undefined) radix2(p.radix2, wr, wi, r * N, inverse);
+    else bluestein(p, p.blue!, wr, wi, r * N, inverse);
+  }
+}
+
+function transpose(a: Float64Array, N: number): void {
+  for (let r = 0; r < N; r++) {
+    for (let c = r + 1; c < N; c++) {
+      const i = r * N + c, j = c * N + r, t = a[i]!;
+      a[i] = a[j]!;
+      a[j] = t;
+    }
+  }
+}
+
+/**
+ * Unscaled 2-D DFT of p.wr/p.wi: rows, transpose, rows. The result is left
+ * TRANSPOSED (w[kx·N + ky] = X[ky][kx]); the output loops read it that way.
+ */
+function transform2dT(p: Plan, inverse: boolean): void {
+  rows(p, inverse);
+  transpose(p.wr, p.N);
+  transpose(p.wi, p.N);
+  rows(p, inverse);
+}
+
+function check(re: Float32Array, im: Float32Array, N: number, fn: string): void {
+  if (!Number.isInteger(N) || N < 1) throw new OptionsError('FFT_SIZE', `${fn}: N must be a positive integer, got ${N}`);
+  if (re.length !== N * N || im.length !== N * N) {
+    throw new OptionsError('FFT_SIZE', `${fn}: expected ${N}×${N} = ${N * N} values in re and im, got ${re.length} and ${im.length}`);
+  }
+}
+
+/** fftshift(FFT2(x)) / N for an N×N row-major complex field; returns new arrays. */
+export function fft2Shifted(re: Float32Array, im: Float32Array, N: number): { re: Float32Array; im: Float32Array } {
+  check(re, im, N, 'fft2Shifted');
+  const p = planFor(N);
+  p.wr.set(re);
+  p.wi.set(im);
+  transform2dT(p, false);
+  const { wr, wi, shift } = p, scale = 1 / N;
+  const outRe = new Float32Array(N * N), outIm = new Float32Array(N * N);
+  for (let kx = 0; kx < N; kx++) {
+    const col = shift[kx]!, src = kx * N;
+    for (let ky = 0; ky < N; ky++) {
+      const d = shift[ky]! * N + col;
+      outRe[d] = wr[src + ky]! * scale;
+      outIm[d] = wi[src + ky]! * scale;
+    }
+  }
+  return { re: outRe, im: outIm };
+}
+
+/** IFFT2(ifftshift(X)) · N: the inverse of fft2Shifted; returns new arrays. */
+export function ifft2Shifted(re: Float32Array, im: Float32Array, N: number): { re: Float32Array; im: Float32Array } {
+  check(re, im, N, 'ifft2Shifted');
+  const p = planFor(N);
+  const { wr, wi, shift } = p;
+  // ifftshift: frequency f sits at shifted index (f + ⌊N/2⌋) mod N.
+  for (let r = 0; r < N; r++) {
+    const src = shift[r]! * N, dst = r * N;
+    for (let c = 0; c < N; c++) {
+      wr[dst + c] = re[src + shift[c]!]!;
+      wi[dst + c] = im[src + shift[c]!]!;
+    }
+  }
+  transform2dT(p, true);
+  const scale = 1 / N;
+  const outRe = new Float32Array(N * N), outIm = new Float32Array(N * N);
+  for (let x = 0; x < N; x++) {
+    const src = x * N;
+    for (let y = 0; y < N; y++) {
+      outRe[y * N + x] = wr[src + y]! * scale;
+      outIm[y * N + x] = wi[src + y]! * scale;
+    }
+  }
+  return { re: outRe, im: outIm };
+}
+
+/** |fftshift(FFT2(x))| / N: the far-field amplitude of SPEC §1, into `out` when given. */
+export function farFieldAmplitude(re: Float32Array, im: Float32Array, N: number, out: Float32Array = new Float32Array(N * N)): Float32Array {
+  check(re, im, N, 'farFieldAmplitude');
+  if (out.length !== N * N) throw new OptionsError('FFT_SIZE', `farFieldAmplitude: output holds ${out.length} values, expected ${N * N}`);
+  const p = planFor(N);
+  p.wr.set(re);
+  p.wi.set(im);
+  transform2dT(p, false);
+  const { wr, wi, shift } = p, scale = 1 / N;
+  for (let kx = 0; kx < N; kx++) {
+    const col = shift[kx]!, src = kx * N;
+    for (let ky = 0; ky < N; ky++) {
+      const a = wr[src + ky]!, b = wi[src + ky]!;
+      out[shift[ky]! * N + col] = Math.sqrt(a * a + b * b) * scale;
+    }
+  }
+  return out;
+}
