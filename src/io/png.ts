@@ -1,0 +1,281 @@
+// PNG in and out, and the small amount of raster plotting the sinks need:
+// false-colour images with a labelled colour bar, line plots with axes and a
+// legend, and side-by-side composition. Text uses a built-in 5×7 bitmap font
+// (upper-case letters, digits, a few symbols; lower case is drawn upper case),
+// drawn at 2× so that tick labels stay legible. NaN pixels are drawn magenta.
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { PNG } from 'pngjs';
+import { FormatError, OptionsError } from '../errors.js';
+
+export interface RgbaImage { rgba: Uint8Array; width: number; height: number }
+type RGB = readonly [number, number, number];
+
+/** Writes an RGBA image as an 8-bit PNG (temp file + rename, so no half-written files). */
+export async function writePng(path: string, rgba: Uint8Array, width: number, height: number): Promise<void> {
+  if (rgba.length !== width * height * 4) throw new OptionsError('BAD_SHAPE', `writePng: ${rgba.length} bytes do not make a ${width}×${height} RGBA image`, { file: path });
+  const png = new PNG({ width, height });
+  png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(tmp, PNG.sync.write(png));
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Reads a PNG (any colour type, 1–16 bit) as luminance in [0, 1] (Rec. 709 weights). */
+export async function readGrayPng(path: string): Promise<{ width: number; height: number; data: Float32Array }> {
+  const buf = await readFile(path);
+  let png: { width: number; height: number; data: unknown; depth?: number; colorType?: number };
+  try {
+    png = PNG.sync.read(buf, { skipRescale: true });
+  } catch (e) {
+    throw new FormatError('BAD_PNG', `not a readable PNG: ${(e as Error).message}`, { file: path, cause: e });
+  }
+  const { width, height } = png, px = png.data as ArrayLike<number>;
+  const max = png.colorType === 3 ? 255 : 2 ** (png.depth ?? 8) - 1;
+  const data = new Float32Array(width * height);
+  for (let i = 0; i < data.length; i++) data[i] = (0.2126 * px[4 * i]! + 0.7152 * px[4 * i + 1]! + 0.0722 * px[4 * i + 2]!) / max;
+  return { width, height, data };
+}
+
+// ---- raster and text -------------------------------------------------------
+
+/** 5×7 glyphs: 7 rows, two hex digits each, bit 4 = leftmost column. */
+const FONT: Record<string, string> = {
+  '0': '0E11131519110E', '1': '040C040404040E', '2': '0E11010204081F', '3': '1F02040201110E', '4': '02060A121F0202',
+  '5': '1F101E0101110E', '6': '0608101E11110E', '7': '1F010204080808', '8': '0E11110E11110E', '9': '0E11110F01020C',
+  A: '0E11111F111111', B: '1E11111E11111E', C: '0E11101010110E', D: '1C12111111121C', E: '1F10101E10101F',
+  F: '1F10101E101010', G: '0E11101711110F', H: '1111111F111111', I: '0E04040404040E', J: '0702020202120C',
+  K: '11121418141211', L: '1010101010101F', M: '111B1515111111', N: '11111915131111', O: '0E11111111110E',
+  P: '1E11111E101010', Q: '0E11111115120D', R: '1E11111E141211', S: '0F10100E01011E', T: '1F040404040404',
+  U: '1111111111110E', V: '11111111110A04', W: '1111111515150A', X: '11110A040A1111', Y: '11110A04040404',
+  Z: '1F01020408101F', '.': '00000000000C0C', '-': '0000001F000000', '+': '0004041F040400', ':': '000C0C000C0C00',
+  '(': '02040808080402', ')': '08040202020408', '/': '00010204081000', '=': '00001F001F0000', ',': '000000000C0408',
+  _: '0000000000001F', '%': '18190204081303', 'π': '00001F0A0A0A13', '[': '0E08080808080E', ']': '0E02020202020E',
+  '?': '0E110102040004', ' ': '00000000000000', '×': '0000110A040A11', '<': '02040810080402', '>': '08040201020408',
+  '!': '04040404040004', "'": '04040800000000', σ: '00000F1211110E',
+};
+const BLACK: RGB = [0, 0, 0];
+const TS = 2; // text scale
+const glyphH = 7 * TS;
+export const textWidth = (s: string, scale = TS): number => Math.max(0, s.length * 6 * scale - scale);
+
+class Raster {
+  readonly rgba: Uint8Array;
+  constructor(readonly width: number, readonly height: number) { this.rgba = new Uint8Array(width * height * 4).fill(255); }
+  set(x: number, y: number, c: RGB): void {
+    x = Math.round(x); y = Math.round(y);
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
+    const o = 4 * (y * this.width + x);
+    this.rgba[o] = c[0]; this.rgba[o + 1] = c[1]; this.rgba[o + 2] = c[2]; this.rgba[o + 3] = 255;
+  }
+  rect(x: number, y: number, w: number, h: number, c: RGB): void { for (let j = 0; j < h; j++) for (let i = 0; i < w; i++) this.set(x + i, y + j, c); }
+  frame(x: number, y: number, w: number, h: number, c: RGB): void { this.rect(x, y, w, 1, c); this.rect(x, y + h - 1, w, 1, c); this.rect(x, y, 1, h, c); this.rect(x + w - 1, y, 1, h, c); }
+  line(x0: number, y0: number, x1: number, y1: number, c: RGB, thick = 1, dash = 0): void {
+    const steps = Math.max(1, Math.ceil(Math.hypot(x1 - x0, y1 - y0) * 2));
+    for (let s = 0; s <= steps; s++) {
+      if (dash > 0 && Math.floor(s / (2 * dash)) % 2 === 1) continue;
+      const x = x0 + ((x1 - x0) * s) / steps, y = y0 + ((y1 - y0) * s) / steps;
+      for (let j = 0; j < thick; j++) for (let i = 0; i < thick; i++) this.set(Math.floor(x - thick / 2 + 0.5) + i, Math.floor(y - thick / 2 + 0.5) + j, c);
+    }
+  }
+  blit(img: RgbaImage, x0: number, y0: number): void {
+    for (let y = 0; y < img.height; y++) for (let x = 0; x < img.width; x++) {
+      const o = 4 * (y * img.width + x);
+      this.set(x0 + x, y0 + y, [img.rgba[o]!, img.rgba[o + 1]!, img.rgba[o + 2]!]);
+    }
+  }
+  /** Text with its top-left corner at (x, y); `vertical` runs bottom-to-top from (x, y) = bottom-left. */
+  text(s: string, x: number, y: number, c: RGB = BLACK, vertical = false, scale = TS): void {
+    [...s.toUpperCase()].forEach((ch, k) => {
+      const g = FONT[ch] ?? FONT['?']!;
+      for (let r = 0; r < 7; r++) {
+        const bits = parseInt(g.slice(2 * r, 2 * r + 2), 16);
+        for (let col = 0; col < 5; col++) {
+          if (((bits >> (4 - col)) & 1) === 0) continue;
+          const gx = k * 6 + col;
+          for (let j = 0; j < scale; j++) for (let i = 0; i < scale; i++) {
+            if (vertical) this.set(x + r * scale + j, y - gx * scale - i, c);
+            else this.set(x + gx * scale + i, y + r * scale + j, c);
+          }
+        }
+      }
+    });
+  }
+  image(): RgbaImage { return { rgba: this.rgba, width: this.width, height: this.height }; }
+}
+
+// ---- colour maps and ticks -------------------------------------------------
+
+const MAPS: Record<'gray' | 'viridis' | 'twilight', RGB[]> = {
+  gray: [[0, 0, 0], [255, 255, 255]],
+  viridis: [[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141], [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]],
+  // A twilight-like cyclic map: both ends are the same light grey, so −π and π look alike.
+  twilight: [[226, 217, 226], [150, 170, 205], [95, 110, 180], [85, 55, 140], [47, 20, 54], [120, 40, 70], [175, 85, 75], [210, 160, 140], [226, 217, 226]],
+};
+export type Colormap = keyof typeof MAPS;
+const NAN_COLOUR: RGB = [255, 0, 255];
+
+export function colour(map: Colormap, t: number): RGB {
+  if (!Number.isFinite(t)) return NAN_COLOUR;
+  const a = MAPS[map], u = Math.min(1, Math.max(0, t)) * (a.length - 1), i = Math.min(a.length - 2, Math.floor(u)), f = u - i;
+  const p = a[i]!, q = a[i + 1]!;
+  return [Math.round(p[0] + (q[0] - p[0]) * f), Math.round(p[1] + (q[1] - p[1]) * f), Math.round(p[2] + (q[2] - p[2]) * f)];
+}
+
+/** About `target` round tick values (1, 2, 5 × 10^k steps) inside [lo, hi]. */
+export function niceTicks(lo: number, hi: number, target = 5): { ticks: number[]; step: number } {
+  if (!(hi > lo)) return { ticks: [lo], step: 1 };
+  const raw = (hi - lo) / target, mag = 10 ** Math.floor(Math.log10(raw)), n = raw / mag;
+  const step = (n < 1.5 ? 1 : n < 3.5 ? 2 : n < 7.5 ? 5 : 10) * mag, ticks: number[] = [];
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) ticks.push(k * step);
+  return { ticks, step };
+}
+
+/** Short label for a tick value given the tick spacing (exponent form for very large or small values). */
+export function formatTick(v: number, step: number): string {
+  if (Math.abs(v) < step * 1e-6) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e5 || a < 1e-3) {
+    const digits = Math.min(3, Math.max(0, Math.floor(Math.log10(a)) - Math.floor(Math.log10(step))));
+    return v.toExponential(digits).replace('e+', 'e');
+  }
+  return v.toFixed(Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9))));
+}
+
+function finiteRange(v: ArrayLike<number>): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < v.length; i++) { const x = v[i]!; if (Number.isFinite(x)) { if (x < lo) lo = x; if (x > hi) hi = x; } }
+  return lo <= hi ? [lo, hi] : [0, 1];
+}
+
+// ---- figures ---------------------------------------------------------------
+
+export interface RenderOptions { colormap: Colormap; min?: number; max?: number; colorbar?: boolean; title?: string; scale?: number }
+
+/** False-colour rendering of a width×height image, with an optional title and labelled colour bar. */
+export function renderImage(values: ArrayLike<number>, width: number, height: number, opts: RenderOptions): RgbaImage {
+  if (values.length !== width * height) throw new OptionsError('BAD_SHAPE', `renderImage: ${values.length} values do not make ${width}×${height}`);
+  const s = Math.max(1, Math.round(opts.scale ?? Math.min(8, Math.floor(320 / Math.max(width, height)))));
+  let [lo, hi] = finiteRange(values);
+  if (opts.min !== undefined) lo = opts.min;
+  if (opts.max !== undefined) hi = opts.max;
+  if (!(hi > lo)) { const d = Math.abs(lo) > 0 ? Math.abs(lo) * 0.5 : 0.5; lo -= d; hi += d; }
+  const pad = 10, titleH = opts.title === undefined ? 0 : glyphH + 8, iw = width * s, ih = height * s;
+  const { ticks, step } = niceTicks(lo, hi, Math.max(3, Math.min(6, Math.floor(ih / 40))));
+  const labels = ticks.map((t) => formatTick(t, step)), labelW = Math.max(0, ...labels.map((l) => textWidth(l)));
+  const barW = opts.colorbar === true ? 12 + 16 + 8 + labelW : 0;
+  const W = Math.max(2 * pad + iw + barW, 2 * pad + textWidth(opts.title ?? '')), H = 2 * pad + titleH + ih;
+  const r = new Raster(W, H), y0 = pad + titleH;
+  if (opts.title !== undefined) r.text(opts.title, Math.round((W - textWidth(opts.title)) / 2), pad);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    const c = colour(opts.colormap, (values[y * width + x]! - lo) / (hi - lo));
+    r.rect(pad + x * s, y0 + y * s, s, s, c);
+  }
+  if (opts.colorbar === true) {
+    const bx = pad + iw + 12;
+    for (let y = 0; y < ih; y++) r.rect(bx, y0 + y, 16, 1, colour(opts.colormap, 1 - y / Math.max(1, ih - 1)));
+    r.frame(bx - 1, y0 - 1, 18, ih + 2, BLACK);
+    ticks.forEach((t, k) => {
+      const ty = y0 + Math.round((1 - (t - lo) / (hi - lo)) * (ih - 1));
+      r.rect(bx + 16, ty, 4, 1, BLACK);
+      r.text(labels[k]!, bx + 16 + 8, Math.min(H - glyphH, Math.max(0, ty - glyphH / 2)));
+    });
+  }
+  return r.image();
+}
+
+export interface Series { name: string; x: number[]; y: number[] }
+export interface PlotOptions {
+  title: string; xlabel: string; ylabel: string; logY?: boolean;
+  /** Horizontal reference lines (e.g. FRC thresholds), drawn dashed with their label. */
+  hlines?: { y: number; label?: string }[];
+  width?: number; height?: number; xmin?: number; xmax?: number; ymin?: number; ymax?: number;
+}
+const PALETTE: RGB[] = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75]];
+
+/** Line plot with axes, ticks, labels, optional log y axis, reference lines and a legend. */
+export function linePlot(series: readonly Series[], opts: PlotOptions): RgbaImage {
+  const W = opts.width ?? 640, H = opts.height ?? 420, log = opts.logY === true;
+  const ty = (v: number): number => (log ? (v > 0 ? Math.log10(v) : NaN) : v);
+  const xs = series.flatMap((s) => s.x), ys = [...series.flatMap((s) => s.y), ...(opts.hlines ?? []).map((h) => h.y)].map(ty);
+  const [xa, xb] = finiteRange(xs), x0 = opts.xmin ?? xa, x1r = opts.xmax ?? xb, x1 = x1r > x0 ? x1r : x0 + 1;
+  let [y0, y1] = finiteRange(ys);
+  if (opts.ymin !== undefined) y0 = ty(opts.ymin);
+  if (opts.ymax !== undefined) y1 = ty(opts.ymax);
+  if (!(y1 > y0)) { y0 -= 0.5; y1 += 0.5; } else if (!log && opts.ymin === undefined && opts.ymax === undefined) { const m = (y1 - y0) * 0.05; y0 -= m; y1 += m; }
+  const yt = log ? { ticks: Array.from({ length: Math.floor(y1) - Math.ceil(y0) + 1 }, (_, k) => Math.ceil(y0) + k), step: 1 } : niceTicks(y0, y1, 5);
+  const ylabels = yt.ticks.map((t) => (log ? `1e${t}` : formatTick(t, yt.step)));
+  const xt = niceTicks(x0, x1, 6), xlabels = xt.ticks.map((t) => formatTick(t, xt.step));
+  const L = 10 + glyphH + 8 + Math.max(0, ...ylabels.map((l) => textWidth(l))) + 8, T = 10 + glyphH + 10, R = W - 30, B = H - (10 + glyphH + 8 + glyphH + 8);
+  const px = (x: number): number => L + ((x - x0) / (x1 - x0)) * (R - L), py = (y: number): number => B - ((y - y0) / (y1 - y0)) * (B - T);
+  const r = new Raster(W, H);
+  r.text(opts.title, Math.round((W - textWidth(opts.title)) / 2), 10);
+  yt.ticks.forEach((t, k) => {
+    const y = Math.round(py(t));
+    r.rect(L, y, R - L, 1, [225, 225, 225]); r.rect(L - 5, y, 5, 1, BLACK);
+    r.text(ylabels[k]!, L - 8 - textWidth(ylabels[k]!), y - glyphH / 2);
+  });
+  xt.ticks.forEach((t, k) => {
+    const x = Math.round(px(t));
+    r.rect(x, T, 1, B - T, [225, 225, 225]); r.rect(x, B, 1, 5, BLACK);
+    r.text(xlabels[k]!, Math.round(x - textWidth(xlabels[k]!) / 2), B + 8);
+  });
+  r.frame(L, T, R - L + 1, B - T + 1, BLACK);
+  r.text(opts.xlabel, Math.round((L + R - textWidth(opts.xlabel)) / 2), H - 10 - glyphH);
+  r.text(opts.ylabel, 10, Math.round((T + B + textWidth(opts.ylabel)) / 2), BLACK, true);
+  const inside = (y: number): number => Math.min(B, Math.max(T, y));
+  for (const h of opts.hlines ?? []) {
+    const y = py(ty(h.y));
+    if (!(y >= T && y <= B)) continue;
+    r.line(L, y, R, y, [110, 110, 110], 1, 4);
+    if (h.label !== undefined) r.text(h.label, L + 6, Math.round(y) - glyphH - 3, [90, 90, 90]);
+  }
+  series.forEach((s, k) => {
+    const c = PALETTE[k % PALETTE.length]!;
+    for (let i = 1; i < Math.min(s.x.length, s.y.length); i++) {
+      const a = ty(s.y[i - 1]!), b = ty(s.y[i]!);
+      if (!Number.isFinite(a) || !Number.isFinite(b) || !Number.isFinite(s.x[i - 1]!) || !Number.isFinite(s.x[i]!)) continue;
+      r.line(px(s.x[i - 1]!), inside(py(a)), px(s.x[i]!), inside(py(b)), c, 2);
+    }
+  });
+  if (series.length > 0) {
+    const lw = 30 + Math.max(...series.map((s) => textWidth(s.name))) + 12, lh = series.length * (glyphH + 6) + 8;
+    // Put the legend in the inside corner that hides the fewest data points.
+    const corners = [[R - lw - 8, T + 8], [R - lw - 8, B - lh - 8], [L + 8, B - lh - 8], [L + 8, T + 8]] as const;
+    const hidden = corners.map(([cx, cy]) => series.reduce((n, s) => n + s.x.filter((x, i) => {
+      const X = px(x), Y = py(ty(s.y[i]!));
+      return X >= cx - 4 && X <= cx + lw + 4 && Y >= cy - 4 && Y <= cy + lh + 4;
+    }).length, 0));
+    const [lx, ly] = corners[hidden.indexOf(Math.min(...hidden))]!;
+    r.rect(lx, ly, lw, lh, [255, 255, 255]); r.frame(lx, ly, lw, lh, [150, 150, 150]);
+    series.forEach((s, k) => {
+      const y = ly + 6 + k * (glyphH + 6);
+      r.line(lx + 6, y + glyphH / 2, lx + 26, y + glyphH / 2, PALETTE[k % PALETTE.length]!, 2);
+      r.text(s.name, lx + 32, y);
+    });
+  }
+  return r.image();
+}
+
+/** Lays images out on a grid (row-major), each under its optional title, with an optional figure title. */
+export function sideBySide(images: readonly RgbaImage[], opts: { titles?: readonly string[]; columns?: number; title?: string; gap?: number } = {}): RgbaImage {
+  if (images.length === 0) throw new OptionsError('BAD_OPTION', 'sideBySide: no images');
+  const cols = Math.max(1, Math.min(images.length, opts.columns ?? images.length)), rows = Math.ceil(images.length / cols), gap = opts.gap ?? 10;
+  const tH = opts.titles === undefined ? 0 : glyphH + 6, cw = Math.max(...images.map((i, k) => Math.max(i.width, textWidth(opts.titles?.[k] ?? '')))), ch = Math.max(...images.map((i) => i.height)) + tH;
+  const head = opts.title === undefined ? 0 : glyphH + 12;
+  const W = Math.max(cols * cw + (cols + 1) * gap, textWidth(opts.title ?? '') + 2 * gap), H = head + rows * ch + (rows + 1) * gap;
+  const r = new Raster(W, H);
+  if (opts.title !== undefined) r.text(opts.title, Math.round((W - textWidth(opts.title)) / 2), gap);
+  images.forEach((img, k) => {
+    const x = gap + (k % cols) * (cw + gap), y = head + gap + Math.floor(k / cols) * (ch + gap), t = opts.titles?.[k];
+    if (t !== undefined) r.text(t, x + Math.round((cw - textWidth(t)) / 2), y);
+    r.blit(img, x + Math.floor((cw - img.width) / 2), y + tH);
+  });
+  return r.image();
+}

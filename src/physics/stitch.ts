@@ -1,0 +1,94 @@
+// The whole-object canvas for inference (SPEC §6): each predicted N×N patch adds
+// its central M×M region at its absolute scan position into a value canvas and a
+// weight canvas; the result is their ratio. Sub-pixel positions are splatted
+// bilinearly, so integer positions are exact. This canvas is the only
+// dataset-sized buffer of an inference run (object size, not patterns × size).
+import type { Complex2D } from '../pipeline/types.js';
+import { OptionsError } from '../errors.js';
+
+export interface StitchOptions {
+  /** Pattern size of the patches that will be added. */
+  N: number;
+  /** Side of the central region kept from each patch (default N/2). */
+  M?: number;
+  /** Object coordinates of canvas pixel (0, 0): position (x, y) lands at column x − originX, row y − originY. */
+  originX?: number;
+  originY?: number;
+}
+
+export interface CanvasLayout { height: number; width: number; originX: number; originY: number }
+
+/**
+ * A canvas that holds every patch of a scan: the bounding box of the positions
+ * ± N/2 (the whole patch window), plus one pixel for the bilinear spill.
+ */
+export function canvasSizeFor(xcoords: ArrayLike<number>, ycoords: ArrayLike<number>, N: number): CanvasLayout {
+  if (xcoords.length === 0 || xcoords.length !== ycoords.length) {
+    throw new OptionsError('BAD_COORDS', `canvasSizeFor: need equal, non-empty coordinate lists (got ${xcoords.length} and ${ycoords.length})`);
+  }
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < xcoords.length; i++) {
+    const x = xcoords[i]!, y = ycoords[i]!;
+    if (!Number.isFinite(x) || !Number.isFinite(y)) throw new OptionsError('BAD_COORDS', `canvasSizeFor: position ${i} is not finite`);
+    x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+  }
+  const originX = Math.floor(x0 - N / 2), originY = Math.floor(y0 - N / 2);
+  return { originX, originY, width: Math.ceil(x1 + N / 2) - originX + 1, height: Math.ceil(y1 + N / 2) - originY + 1 };
+}
+
+export class StitchCanvas {
+  readonly height: number;
+  readonly width: number;
+  readonly N: number;
+  readonly M: number;
+  readonly originX: number;
+  readonly originY: number;
+  // float32 accumulators: the canvas is the one dataset-sized buffer, and the few
+  // dozen additions per pixel stay far inside float32 precision.
+  private readonly re: Float32Array;
+  private readonly im: Float32Array;
+  private readonly weight: Float32Array;
+
+  constructor(height: number, width: number, opts: StitchOptions) {
+    const M = opts.M ?? Math.floor(opts.N / 2);
+    if (!(Number.isInteger(height) && Number.isInteger(width) && height > 0 && width > 0)) throw new OptionsError('BAD_SHAPE', `StitchCanvas: bad canvas size ${height}×${width}`);
+    if (!(Number.isInteger(M) && M > 0 && M <= opts.N)) throw new OptionsError('BAD_OPTION', `StitchCanvas: M must be an integer in 1..N=${opts.N}, got ${M}`);
+    this.height = height; this.width = width; this.N = opts.N; this.M = M;
+    this.originX = opts.originX ?? 0; this.originY = opts.originY ?? 0;
+    this.re = new Float32Array(height * width); this.im = new Float32Array(height * width); this.weight = new Float32Array(height * width);
+  }
+
+  /** Adds the central M×M region of an N×N patch (row-major) centred at scan position (cx, cy). */
+  add(re: Float32Array, im: Float32Array, N: number, cx: number, cy: number): void {
+    if (N !== this.N || re.length !== N * N || im.length !== N * N) throw new OptionsError('BAD_SHAPE', `StitchCanvas.add: expected an ${this.N}×${this.N} patch, got N=${N} with ${re.length} values`);
+    if (!Number.isFinite(cx) || !Number.isFinite(cy)) throw new OptionsError('BAD_COORDS', `StitchCanvas.add: position (${cx}, ${cy}) is not finite`);
+    // Patch pixel (r, c) sits at object (cy − N/2 + r, cx − N/2 + c) (SPEC §1).
+    const fy = cy - N / 2 - this.originY, fx = cx - N / 2 - this.originX;
+    const iy = Math.floor(fy), ix = Math.floor(fx), wy = fy - iy, wx = fx - ix;
+    const lo = Math.floor((N - this.M) / 2), hi = lo + this.M;
+    const taps: [number, number, number][] = [[0, 0, (1 - wy) * (1 - wx)], [0, 1, (1 - wy) * wx], [1, 0, wy * (1 - wx)], [1, 1, wy * wx]];
+    for (const [dy, dx, wt] of taps) {
+      if (wt === 0) continue;
+      for (let r = lo; r < hi; r++) {
+        const y = iy + r + dy;
+        if (y < 0 || y >= this.height) continue;
+        for (let c = lo; c < hi; c++) {
+          const x = ix + c + dx;
+          if (x < 0 || x >= this.width) continue;
+          const o = y * this.width + x, p = r * N + c;
+          this.re[o] = this.re[o]! + wt * re[p]!; this.im[o] = this.im[o]! + wt * im[p]!; this.weight[o] = this.weight[o]! + wt;
+        }
+      }
+    }
+  }
+
+  /** Weighted average of everything added; uncovered pixels (weight ≤ 1e-9) are 0 with covered[i] = 0. */
+  result(): { object: Complex2D; weight: Float32Array; covered: Uint8Array } {
+    const n = this.height * this.width, re = new Float32Array(n), im = new Float32Array(n), covered = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const w = this.weight[i]!;
+      if (w > 1e-9) { re[i] = this.re[i]! / w; im[i] = this.im[i]! / w; covered[i] = 1; }
+    }
+    return { object: { height: this.height, width: this.width, re, im }, weight: Float32Array.from(this.weight), covered };
+  }
+}

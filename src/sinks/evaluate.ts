@@ -1,0 +1,171 @@
+// The `evaluate` sink (SPEC §7): scores the object an `infer` sink wrote (its
+// NPZ, run with `after: [infer]`) against a ground truth — the scan's
+// objectGuess or an array in another NPZ (e.g. a reference reconstruction) —
+// and writes metrics.json, the FRC curve and a truth/reconstruction figure.
+// It reads only its input's metadata (truth, scan positions), never its records.
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { DataError, OptionsError } from '../errors.js';
+import { openNpz } from '../io/npz.js';
+import { linePlot, renderImage, sideBySide, writePng } from '../io/png.js';
+import { evaluateObject, type CropBox, type EvalResult } from '../physics/metrics.js';
+import { defineSink, type Complex2D, type Json, type ScanMeta } from '../pipeline/types.js';
+
+const box = z.object({ x0: z.number(), y0: z.number(), x1: z.number(), y1: z.number() }).strict();
+
+const options = z.object({
+  reconstruction: z.string().default('reconstruction.npz').describe('NPZ written by the infer sink, relative to the run output directory'),
+  reconstruction_key: z.string().default('object').describe('complex array in the reconstruction NPZ'),
+  truth: z.string().default('scan').describe("'scan' = the objectGuess of the input scan, or the path of an NPZ (relative to the pipeline file)"),
+  truth_key: z.string().optional().describe('array in the truth NPZ (default: objectGuess, else object)'),
+  crop: z.union([z.literal('scan'), z.literal('none'), box]).default('scan').describe("'scan' = scan box ± crop_margin, 'none', or {x0,y0,x1,y1} in object pixels"),
+  crop_margin: z.number().nonnegative().optional().describe('pixels added around the scan box (default N/4, the half-width of the stitched M = N/2 centre)'),
+  register: z.boolean().default(true).describe('register the reconstruction with sub-pixel phase correlation first'),
+  register_on: z.enum(['complex', 'amplitude']).default('complex').describe('fields used for registration'),
+  upsample: z.number().int().min(1).max(1000).default(50).describe('registration precision is 1/upsample pixels'),
+  phase_align: z.enum(['plane', 'mean', 'none']).default('plane').describe('what to remove from the phase difference before scoring'),
+  amplitude_scale: z.enum(['mean_ratio', 'none']).default('mean_ratio').describe('scale the reconstructed amplitude by mean(truth)/mean(recon)'),
+  metrics: z.string().default('metrics.json').describe('metrics JSON, relative to the output directory'),
+  frc_png: z.string().default('frc.png').describe('FRC curve image, relative to the output directory'),
+  figure_png: z.string().default('comparison.png').describe('truth/reconstruction figure, relative to the output directory'),
+}).strict();
+
+/** A 2-D complex (or real) array from an NPZ; (H,W,1) and (1,H,W) are squeezed. */
+async function readComplex(file: string, key: string | undefined, fallbacks: readonly string[], stage: string): Promise<Complex2D & { origin?: [number, number] }> {
+  const npz = await openNpz(file);
+  try {
+    const names = npz.entries(), name = key ?? fallbacks.find((k) => names.includes(k));
+    if (name === undefined || !names.includes(name)) {
+      throw new DataError('MISSING_KEY', `no array '${key ?? fallbacks.join("' or '")}' (has: ${names.join(', ')})`, { stage, file, hint: 'set the *_key option to the array that holds the object' });
+    }
+    const a = await npz.readArray(name), shape = [...a.shape];
+    while (shape.length > 2 && shape[0] === 1) shape.shift();
+    while (shape.length > 2 && shape[shape.length - 1] === 1) shape.pop();
+    if (shape.length !== 2) throw new DataError('BAD_SHAPE', `expected a 2-D object, got shape (${a.shape.join(', ')})`, { stage, file, key: name });
+    const [h, w] = shape as [number, number], complex = a.descr.includes('c'), n = h * w;
+    const re = new Float32Array(n), im = new Float32Array(n), d = a.data as ArrayLike<number | bigint>;
+    for (let i = 0; i < n; i++) {
+      re[i] = Number(complex ? d[2 * i]! : d[i]!);
+      if (complex) im[i] = Number(d[2 * i + 1]!);
+    }
+    const out: Complex2D & { origin?: [number, number] } = { height: h, width: w, re, im };
+    if (names.includes('origin')) {
+      const o = (await npz.readArray('origin')).data as ArrayLike<number | bigint>;
+      if (o.length === 2) out.origin = [Number(o[0]), Number(o[1])];
+    }
+    return out;
+  } finally {
+    await npz.close();
+  }
+}
+
+/** Places a canvas whose pixel (0,0) is object pixel (ox, oy) on an h×w object grid (uncovered → 0). */
+function toObjectFrame(c: Complex2D, ox: number, oy: number, h: number, w: number): Complex2D {
+  const re = new Float32Array(h * w), im = new Float32Array(h * w), dx = Math.round(ox), dy = Math.round(oy);
+  for (let y = 0; y < h; y++) {
+    const sy = y - dy;
+    if (sy < 0 || sy >= c.height) continue;
+    for (let x = 0; x < w; x++) {
+      const sx = x - dx;
+      if (sx < 0 || sx >= c.width) continue;
+      re[y * w + x] = c.re[sy * c.width + sx]!; im[y * w + x] = c.im[sy * c.width + sx]!;
+    }
+  }
+  return { height: h, width: w, re, im };
+}
+
+function scanCrop(scan: ScanMeta, margin: number | undefined): CropBox {
+  const m = margin ?? scan.N / 4;
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < scan.xcoords.length; i++) {
+    x0 = Math.min(x0, scan.xcoords[i]!); x1 = Math.max(x1, scan.xcoords[i]!);
+    y0 = Math.min(y0, scan.ycoords[i]!); y1 = Math.max(y1, scan.ycoords[i]!);
+  }
+  return { x0: Math.floor(x0 - m), y0: Math.floor(y0 - m), x1: Math.ceil(x1 + m), y1: Math.ceil(y1 + m) };
+}
+
+/** JSON numbers cannot be ±Infinity or NaN: those become null (PSNR null = identical images). */
+const finite = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);
+
+export function metricsJson(r: EvalResult): Json {
+  const s = (x: EvalResult['amplitude']): Json => ({ mae: finite(x.mae), mse: finite(x.mse), psnr: finite(x.psnr), ssim: finite(x.ssim), data_range: finite(x.data_range) });
+  return {
+    shift: r.shift, crop: { ...r.crop }, amplitude: s(r.amplitude), phase: s(r.phase),
+    amplitude_factor: finite(r.amplitude_factor), phase_plane: { a: r.phase_plane.a, b: r.phase_plane.b, c: r.phase_plane.c },
+    frc: { frc_half: finite(r.frc.frc_half), frc_17: finite(r.frc.frc_17), frc_half_ring: r.frc.frc_half_ring, frc_17_ring: r.frc.frc_17_ring, size: r.frc.size, freq: r.frc.freq, curve: r.frc.curve.map((v) => finite(v)) },
+  };
+}
+
+async function atomicWrite(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try { await writeFile(tmp, text); await rename(tmp, file); } catch (e) { await rm(tmp, { force: true }); throw e; }
+}
+
+export default defineSink({
+  kind: 'sink',
+  type: 'evaluate',
+  description: 'Score a reconstruction NPZ against the ground truth: registration, phase plane, MAE/MSE/PSNR/SSIM, FRC; writes metrics.json and figures',
+  arity: { min: 0, max: 1 },
+  options,
+  async create(o, { ctx, inputs }) {
+    const scan = inputs[0]?.meta.scan, stage = ctx.id;
+    let truth: Complex2D, truthLabel: string;
+    if (o.truth === 'scan') {
+      if (scan?.object === undefined) {
+        throw new DataError('NO_TRUTH', `the input scan (${scan?.origin ?? 'no input stream'}) has no objectGuess to evaluate against`, {
+          stage, hint: "give the source an NPZ with an 'objectGuess' array, or set the evaluate option `truth` to an NPZ path (and `truth_key`)",
+        });
+      }
+      truth = scan.object; truthLabel = `objectGuess of ${scan.origin}`;
+    } else {
+      const file = path.resolve(ctx.baseDir, o.truth);
+      truth = await readComplex(file, o.truth_key, ['objectGuess', 'object'], stage); truthLabel = file;
+    }
+    ctx.signal.throwIfAborted();
+    const reconFile = path.resolve(ctx.outDir, o.reconstruction);
+    const raw = await readComplex(reconFile, o.reconstruction_key, [], stage);
+    if (raw.origin === undefined && (raw.height !== truth.height || raw.width !== truth.width)) {
+      ctx.log.warn('reconstruction has no origin and another shape than the truth: assuming both start at object pixel (0, 0)', { recon: `${raw.height}x${raw.width}`, truth: `${truth.height}x${truth.width}` });
+    }
+    const recon = toObjectFrame(raw, raw.origin?.[0] ?? 0, raw.origin?.[1] ?? 0, truth.height, truth.width);
+    let crop: CropBox | undefined;
+    if (o.crop === 'scan' && scan !== undefined) crop = scanCrop(scan, o.crop_margin);
+    else if (typeof o.crop === 'object') crop = o.crop;
+    if (crop !== undefined && (Math.min(crop.x1, truth.width) - Math.max(crop.x0, 0) < 16 || Math.min(crop.y1, truth.height) - Math.max(crop.y0, 0) < 16)) {
+      throw new OptionsError('BAD_CROP', `crop ${JSON.stringify(crop)} leaves less than 16×16 pixels of the ${truth.height}×${truth.width} object`, { stage, hint: 'check the crop option and that the truth belongs to this scan' });
+    }
+    const r = evaluateObject(truth, recon, {
+      ...(crop === undefined ? {} : { crop }), register: o.register, register_on: o.register_on, upsample: o.upsample, phase_align: o.phase_align, amplitude_scale: o.amplitude_scale,
+    });
+    ctx.signal.throwIfAborted();
+    const files = { metrics: path.resolve(ctx.outDir, o.metrics), frc_png: path.resolve(ctx.outDir, o.frc_png), figure_png: path.resolve(ctx.outDir, o.figure_png) };
+    for (const f of Object.values(files)) await mkdir(path.dirname(f), { recursive: true });
+    const result = { truth: truthLabel, reconstruction: reconFile, ...(metricsJson(r) as Record<string, Json>), files, note: 'psnr null = infinite (identical); frc_half/frc_17 null = never crosses (resolution at the Nyquist limit, 2 px)' } as Json;
+    await atomicWrite(files.metrics, `${JSON.stringify(result, null, 2)}\n`);
+    const fmt = (v: number | null): string => (v === null ? '< 2 PX' : `${v.toFixed(1)} PX`);
+    const plot = linePlot([{ name: 'FRC', x: r.frc.freq, y: r.frc.curve }], {
+      title: `FRC  0.5: ${fmt(r.frc.frc_half)}  1/7: ${fmt(r.frc.frc_17)}`, xlabel: 'spatial frequency (1/px)', ylabel: 'correlation', xmin: 0, xmax: 0.5, ymin: 0, ymax: 1.05,
+      hlines: [{ y: 0.5, label: '0.5' }, { y: 1 / 7, label: '1/7' }],
+    });
+    await writePng(files.frc_png, plot.rgba, plot.width, plot.height);
+    const im = r.images, scale = Math.max(1, Math.min(4, Math.floor(360 / Math.max(im.width, im.height))));
+    let lo = Infinity, hi = -Infinity; // the truth's range for both, so the colours compare
+    for (const v of im.truthAmp) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    const amp = { colormap: 'viridis' as const, min: lo, max: hi, colorbar: true, scale };
+    // Phase on the cyclic map over ±π, or over the truth's range when it is small (contrast).
+    let plo = Infinity, phi = -Infinity;
+    for (const v of im.truthPhase) { plo = Math.min(plo, v); phi = Math.max(phi, v); }
+    const ph = { colormap: 'twilight' as const, ...(phi - plo < Math.PI ? { min: plo, max: phi } : { min: -Math.PI, max: Math.PI }), colorbar: true, scale };
+    const wrapped = (a: Float32Array): Float32Array => a.map((v) => v - 2 * Math.PI * Math.round(v / (2 * Math.PI)));
+    const fig = sideBySide([
+      renderImage(im.truthAmp, im.width, im.height, { ...amp, title: 'truth amplitude' }),
+      renderImage(im.reconAmp, im.width, im.height, { ...amp, title: `recon amplitude ssim ${r.amplitude.ssim.toFixed(3)}` }),
+      renderImage(wrapped(im.truthPhase), im.width, im.height, { ...ph, title: 'truth phase (rad)' }),
+      renderImage(wrapped(im.reconPhase), im.width, im.height, { ...ph, title: `recon phase ssim ${r.phase.ssim.toFixed(3)}` }),
+    ], { columns: 2, title: `shift (${r.shift[0].toFixed(2)}, ${r.shift[1].toFixed(2)}) px, crop x ${r.crop.x0}-${r.crop.x1} y ${r.crop.y0}-${r.crop.y1}` });
+    await writePng(files.figure_png, fig.rgba, fig.width, fig.height);
+    ctx.log.info('evaluated', { amplitude_ssim: r.amplitude.ssim, phase_ssim: r.phase.ssim, frc_half: r.frc.frc_half });
+    return result;
+  },
+});

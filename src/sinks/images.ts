@@ -1,0 +1,69 @@
+// The `images` sink: PNG previews of a scan for a quick look at the data — the
+// first few diffraction patterns (log scale), the probe, and the ground-truth
+// object when the scan carries one. It reads only the first `count` records and
+// then closes the stream, so it is cheap on any dataset size.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { OptionsError } from '../errors.js';
+import { renderImage, sideBySide, writePng, type RgbaImage } from '../io/png.js';
+import { defineSink, type Complex2D, type Frame, type Group, type Json } from '../pipeline/types.js';
+
+const options = z.object({
+  count: z.number().int().min(1).max(64).default(4).describe('how many patterns to show (the first records of the stream)'),
+  log: z.boolean().default(true).describe('show log10(1 + amplitude) instead of the amplitude'),
+  columns: z.number().int().min(1).max(16).default(4).describe('patterns per row'),
+  patterns_png: z.string().default('patterns.png').describe('pattern grid, relative to the output directory'),
+  probe_png: z.string().default('probe.png').describe('probe amplitude and phase, relative to the output directory'),
+  object_png: z.string().default('object.png').describe('ground-truth amplitude and phase (only when the scan has one)'),
+}).strict();
+
+function ampPhase(c: Complex2D, title: string): RgbaImage {
+  const n = c.re.length, a = new Float32Array(n), p = new Float32Array(n);
+  for (let i = 0; i < n; i++) { a[i] = Math.hypot(c.re[i]!, c.im[i]!); p[i] = Math.atan2(c.im[i]!, c.re[i]!); }
+  return sideBySide([
+    renderImage(a, c.width, c.height, { colormap: 'viridis', colorbar: true }),
+    renderImage(p, c.width, c.height, { colormap: 'twilight', min: -Math.PI, max: Math.PI, colorbar: true }),
+  ], { titles: [`${title} amplitude`, `${title} phase (rad)`] });
+}
+
+export default defineSink({
+  kind: 'sink',
+  type: 'images',
+  description: 'Write PNG previews: the first diffraction patterns, the probe and the ground-truth object',
+  options,
+  async create(o, { ctx, inputs }) {
+    const input = inputs[0];
+    if (input === undefined) throw new OptionsError('MISSING_INPUT', `stage '${ctx.id}' needs an input stream`, { stage: ctx.id });
+    const out = (p: string): string => path.resolve(ctx.outDir, p);
+    const written: Record<string, string> = {};
+    const save = async (key: string, file: string, img: RgbaImage): Promise<void> => {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writePng(file, img.rgba, img.width, img.height);
+      written[key] = file;
+    };
+    const tiles: RgbaImage[] = [], titles: string[] = [];
+    const kind = input.meta.record;
+    if (kind === 'frame' || kind === 'group') {
+      for await (const rec of input.open(ctx.signal)) {
+        ctx.signal.throwIfAborted();
+        // A group's first channel stands for the group (HWC: every C-th value).
+        const g = rec as Frame & Group, C = kind === 'group' ? g.indices.length : 1, src = kind === 'group' ? g.amplitudes : g.amplitude;
+        const N = Math.round(Math.sqrt(src.length / C)), v = new Float32Array(N * N);
+        for (let i = 0; i < N * N; i++) v[i] = o.log ? Math.log10(1 + Math.max(0, src[i * C]!)) : src[i * C]!;
+        tiles.push(renderImage(v, N, N, { colormap: 'viridis', colorbar: true, scale: Math.max(1, Math.floor(160 / N)) }));
+        titles.push(`${kind} ${g.index}`);
+        if (tiles.length >= o.count) break;
+      }
+      if (tiles.length > 0) await save('patterns', out(o.patterns_png), sideBySide(tiles, { titles, columns: o.columns, title: o.log ? 'log10(1 + amplitude)' : 'amplitude' }));
+    } else {
+      ctx.log.info(`images: '${kind}' records carry no single patterns; showing the scan metadata only`);
+    }
+    const scan = input.meta.scan;
+    if (scan !== undefined) {
+      await save('probe', out(o.probe_png), ampPhase(scan.probe, 'probe'));
+      if (scan.object !== undefined) await save('object', out(o.object_png), ampPhase(scan.object, 'object'));
+    }
+    return { patterns: tiles.length, files: written } satisfies Json;
+  },
+});
