@@ -1,0 +1,223 @@
+// The `group` transform (SPEC §4): turns a scan into groups of C = gridsize²
+// neighbouring patterns. Only positions are needed up front (a flatbush KD-tree
+// over meta.scan's coordinates); member frames are read by index from
+// meta.frames through a small LRU cache, a window of groups at a time (one
+// read per run of consecutive frames), so groups are never materialised together. Group i depends only on (seed, i): its seed
+// position comes from a seeded permutation of the positions and its members
+// from Rng.derive(seed, 'group', i), so any group can be built on its own
+// (GroupIndex in meta.extra) and the order of evaluation does not matter.
+// As in the reference, members are a random C-subset of the seed's K nearest
+// neighbours kept in draw order (not sorted); unlike the reference the seed
+// position itself belongs to the candidate pool (the reference drops the
+// first hit on the assumption that it is the seed). Amplitudes are whatever
+// the store returns: after `normalize` the store is already normalised.
+import Flatbush from 'flatbush';
+import { z } from 'zod';
+import { DataError, OptionsError } from '../errors.js';
+import type { Frame, FrameStore, Group, ScanMeta, Stream } from '../pipeline/types.js';
+import { defineTransform } from '../pipeline/types.js';
+import { Rng } from '../util/rng.js';
+import { LruCache, requireInput, streamGroups, withGroupIndex, type GroupIndex } from './util.js';
+
+export interface GroupPlanOptions {
+  gridsize: number;
+  k: number;
+  nGroups?: number | undefined;
+  oversample: boolean;
+  seed: number;
+}
+
+/** Which positions each group holds: pure, positions only. */
+export class GroupPlan {
+  readonly C: number;
+  readonly count: number;
+  private readonly tree: Flatbush | undefined;
+  private readonly perms = new Map<number, Int32Array>();
+
+  constructor(readonly xs: Float64Array, readonly ys: Float64Array, readonly o: GroupPlanOptions) {
+    const n = xs.length;
+    this.C = o.gridsize * o.gridsize;
+    if (this.C > 1 && n > 0) {
+      if (o.k < this.C) throw new OptionsError('BAD_K', `k = ${o.k} neighbours cannot fill groups of C = ${this.C} (gridsize ${o.gridsize})`, { key: 'k', hint: `set k ≥ ${this.C}` });
+      if (n < this.C) throw new DataError('TOO_FEW_POSITIONS', `the scan has ${n} positions, fewer than C = ${this.C} per group`, { hint: 'use a smaller gridsize' });
+    }
+    const wanted = o.nGroups ?? n;
+    this.count = n === 0 ? 0 : o.oversample ? wanted : Math.min(wanted, n);
+    if (n > 0 && this.C > 1) {
+      this.tree = new Flatbush(n);
+      for (let i = 0; i < n; i++) this.tree.add(xs[i]!, ys[i]!, xs[i], ys[i]);
+      this.tree.finish();
+    }
+  }
+
+  /** Seed position of group i: all positions in order when every one is used, else a seeded permutation (one per round when oversampling). */
+  seedOf(i: number): number {
+    const n = this.xs.length;
+    if (this.count === n && !this.o.oversample) return i;
+    const round = Math.floor(i / n);
+    let p = this.perms.get(round);
+    if (p === undefined) {
+      p = Rng.derive(this.o.seed, 'group-seeds', round).permutation(n);
+      this.perms.set(round, p);
+    }
+    return p[i % n]!;
+  }
+
+  /** The K nearest positions to the seed of group i (nearest first). */
+  candidates(i: number): number[] {
+    const s = this.seedOf(i);
+    if (this.tree === undefined) return [s];
+    return this.tree.neighbors(this.xs[s]!, this.ys[s]!, Math.min(this.o.k, this.xs.length));
+  }
+
+  /** Member positions of group i, in draw order. */
+  members(i: number): Int32Array {
+    if (i < 0 || i >= this.count || !Number.isInteger(i)) throw new OptionsError('BAD_GROUP', `group ${i} is outside 0..${this.count - 1}`);
+    const pool = this.candidates(i);
+    if (this.C === 1) return Int32Array.of(pool[0]!);
+    const rng = Rng.derive(this.o.seed, 'group', i);
+    const out = new Int32Array(this.C);
+    for (let c = 0; c < this.C; c++) {
+      const j = c + rng.int(pool.length - c);
+      const t = pool[c]!;
+      pool[c] = pool[j]!;
+      pool[j] = t;
+      out[c] = pool[c]!;
+    }
+    return out;
+  }
+
+  /** Centre and offsets (centre − position, [x…, y…]) of a member set. */
+  geometry(indices: Int32Array): { center: [number, number]; offsets: Float32Array } {
+    const C = indices.length;
+    let cx = 0;
+    let cy = 0;
+    for (const m of indices) {
+      cx += this.xs[m]!;
+      cy += this.ys[m]!;
+    }
+    cx /= C;
+    cy /= C;
+    const offsets = new Float32Array(2 * C);
+    for (let c = 0; c < C; c++) {
+      offsets[c] = cx - this.xs[indices[c]!]!;
+      offsets[C + c] = cy - this.ys[indices[c]!]!;
+    }
+    return { center: [cx, cy], offsets };
+  }
+}
+
+/** Interleaves C frames (N×N each) into one N×N×C HWC array. */
+export function interleave(frames: readonly Float32Array[], NN: number): Float32Array {
+  const C = frames.length;
+  const out = new Float32Array(NN * C);
+  if (C === 4) {
+    // The common gridsize 2: one sequential pass over the output.
+    const [f0, f1, f2, f3] = frames as [Float32Array, Float32Array, Float32Array, Float32Array];
+    for (let p = 0, o = 0; p < NN; p++, o += 4) {
+      out[o] = f0[p]!;
+      out[o + 1] = f1[p]!;
+      out[o + 2] = f2[p]!;
+      out[o + 3] = f3[p]!;
+    }
+    return out;
+  }
+  for (let c = 0; c < C; c++) {
+    const f = frames[c]!;
+    for (let p = 0, o = c; p < NN; p++, o += C) out[o] = f[p]!;
+  }
+  return out;
+}
+
+/** GroupIndex over a plan and a frame store, reading frames through an LRU cache (shared by concurrent gets). */
+export function groupIndex(plan: GroupPlan, store: FrameStore, cacheFrames: number): GroupIndex {
+  const NN = store.N * store.N;
+  const cache = new LruCache<number, Promise<Float32Array>>(Math.max(cacheFrames, plan.C));
+  const getMany = async (ids: readonly number[]): Promise<Group[]> => {
+    const members = ids.map((i) => plan.members(i));
+    // Promises taken now: a concurrent call may evict them from the cache meanwhile.
+    const local = new Map<number, Promise<Float32Array>>();
+    const missing: number[] = [];
+    const seen = new Set<number>();
+    for (const idx of members) {
+      for (const m of idx) {
+        if (seen.has(m)) continue;
+        seen.add(m);
+        const hit = cache.get(m);
+        if (hit === undefined) missing.push(m);
+        else local.set(m, hit);
+      }
+    }
+    if (missing.length > 0) {
+      const read = store.readMany(missing);
+      missing.forEach((m, j) => {
+        const p = read.then((a) => a[j]!);
+        p.catch(() => cache.delete(m));
+        local.set(m, p);
+        cache.set(m, p);
+      });
+    }
+    const out: Group[] = [];
+    for (let k = 0; k < ids.length; k++) {
+      const indices = members[k]!;
+      const frames = await Promise.all(Array.from(indices, (m) => local.get(m)!));
+      for (const f of frames) if (f.length !== NN) throw new DataError('BAD_FRAME', `frame has ${f.length} values, expected ${store.N}×${store.N}`);
+      const { center, offsets } = plan.geometry(indices);
+      out.push({ index: ids[k]!, indices, center, offsets, amplitudes: interleave(frames, NN) });
+    }
+    return out;
+  };
+  return {
+    count: plan.count,
+    getMany,
+    get: async (i) => (await getMany([i]))[0]!,
+  };
+}
+
+export default defineTransform({
+  kind: 'transform',
+  type: 'group',
+  description: 'Groups each seed position with C = gridsize² of its K nearest neighbours; frames read by index from the source.',
+  options: z
+    .object({
+      gridsize: z.number().int().min(1).max(8).default(1).describe('Groups hold gridsize² neighbouring patterns (1: one pattern per group).'),
+      k: z.number().int().min(1).default(7).describe('Neighbour pool size: members are drawn from the seed’s K nearest positions (the seed included).'),
+      n_groups: z.number().int().positive().optional().describe('Number of groups (default: one per position).'),
+      oversample: z.boolean().default(false).describe('Allow more groups than positions (seeds reused); otherwise seeds are drawn without replacement.'),
+      seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
+      cache_frames: z.number().int().min(1).default(256).describe('Frames kept in the read cache (neighbouring groups share frames).'),
+      read_window: z.number().int().min(1).default(64).describe('Groups whose frames are read together (one read per run of consecutive frames); the next window is read while this one is consumed.'),
+    })
+    .strict(),
+  async create(o, { ctx, inputs }) {
+    const input = requireInput<Frame>(ctx, inputs, 'group', ['frame']);
+    const scan: ScanMeta | undefined = input.meta.scan;
+    const store = input.meta.frames;
+    if (scan === undefined || store === undefined) {
+      throw new OptionsError('NO_RANDOM_ACCESS', 'group needs the scan positions (meta.scan) and random access to frames (meta.frames)', { stage: ctx.id, hint: 'put group after a source that offers a frame store (npz, simulate)' });
+    }
+    const nGroups = o.n_groups;
+    if (nGroups !== undefined && nGroups > scan.count && !o.oversample && scan.count > 0) {
+      ctx.log.warn(`n_groups = ${nGroups} > ${scan.count} positions: capped at ${scan.count} (set oversample: true for more)`);
+    }
+    let plan: GroupPlan;
+    try {
+      plan = new GroupPlan(scan.xcoords, scan.ycoords, { gridsize: o.gridsize, k: o.k, nGroups, oversample: o.oversample, seed: o.seed ?? ctx.seed });
+    } catch (e) {
+      if (e instanceof OptionsError || e instanceof DataError) {
+        // The message already names the key and the hint; add the stage.
+        throw new (e instanceof OptionsError ? OptionsError : DataError)(e.code, e.message, { stage: ctx.id, cause: e });
+      }
+      throw e;
+    }
+    const index = groupIndex(plan, store, o.cache_frames);
+    ctx.log.info(`${plan.count} groups of C=${plan.C} from ${scan.count} positions (K=${o.k})`);
+    const stream: Stream<Group> = {
+      meta: { ...input.meta, record: 'group', count: plan.count, gridsize: o.gridsize, extra: withGroupIndex(input.meta, index) },
+      open(signal: AbortSignal): AsyncIterable<Group> {
+        return streamGroups(index, plan.count, (k) => k, o.read_window, signal);
+      },
+    };
+    return stream;
+  },
+});

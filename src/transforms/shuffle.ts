@@ -1,0 +1,62 @@
+// The `shuffle` transform. When the upstream offers random access to groups
+// (GroupIndex), it shuffles indices: free in memory, a fresh permutation per
+// epoch derived from (seed, epoch), epoch = how many times the stream has been
+// opened. Otherwise it shuffles through a seeded bounded buffer of
+// `buffer_size` records (also reseeded per epoch).
+import { z } from 'zod';
+import type { Stream } from '../pipeline/types.js';
+import { defineTransform } from '../pipeline/types.js';
+import { Rng } from '../util/rng.js';
+import { groupIndexOf, requireInput, streamGroups, withGroupIndex } from './util.js';
+
+/** Buffer shuffle: keeps up to `size` records, emits a random one as each new one arrives. */
+export async function* bufferShuffle<T>(source: AsyncIterable<T>, size: number, rng: Rng, signal: AbortSignal): AsyncGenerator<T> {
+  const buf: T[] = [];
+  for await (const r of source) {
+    signal.throwIfAborted();
+    if (buf.length < size) {
+      buf.push(r);
+      continue;
+    }
+    const j = rng.int(size);
+    const out = buf[j]!;
+    buf[j] = r;
+    yield out;
+  }
+  rng.shuffle(buf);
+  while (buf.length > 0) {
+    signal.throwIfAborted();
+    yield buf.pop()!;
+  }
+}
+
+export default defineTransform({
+  kind: 'transform',
+  type: 'shuffle',
+  description: 'Shuffles records: group indices when random access exists, else through a seeded bounded buffer; a new order every epoch.',
+  options: z
+    .object({
+      buffer_size: z.number().int().positive().default(1024).describe('Records held by the buffer shuffle (used when the input has no random access).'),
+      seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
+      read_window: z.number().int().min(1).default(64).describe('Groups read together when shuffling by index (the next window is read while this one is consumed).'),
+    })
+    .strict(),
+  async create(o, { ctx, inputs }) {
+    const input = requireInput<unknown>(ctx, inputs, 'shuffle', ['frame', 'group', 'batch', 'other']);
+    const seed = o.seed ?? ctx.seed;
+    const index = groupIndexOf(input.meta);
+    let epoch = 0;
+    ctx.log.debug(index === undefined ? `buffer shuffle of ${o.buffer_size} records` : `index shuffle over ${index.count} groups`);
+    const stream: Stream<unknown> = {
+      // The order is no longer the index order: downstream must not use the index.
+      meta: { ...input.meta, extra: withGroupIndex(input.meta, undefined) },
+      open(signal: AbortSignal): AsyncIterable<unknown> {
+        const rng = Rng.derive(seed, 'shuffle', epoch++);
+        if (index === undefined) return bufferShuffle(input.open(signal), o.buffer_size, rng, signal);
+        const perm = rng.permutation(index.count);
+        return streamGroups(index, perm.length, (k) => perm[k]!, o.read_window, signal);
+      },
+    };
+    return stream;
+  },
+});

@@ -1,0 +1,66 @@
+// The `tensorify` transform: the only place in sources and transforms that
+// creates tensors. Each Batch becomes a TensorBatch (X (B,N,N,C), coords
+// (B,1,2,C)) registered with the tensor ledger; the stage that receives it owns
+// it and must call dispose(). A batch created but not handed over (an error
+// between creating X and coords) is disposed here.
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import type { Batch, StageContext, Stream, TensorBatch } from '../pipeline/types.js';
+import { defineTransform } from '../pipeline/types.js';
+import { requireInput } from './util.js';
+
+/** Turns one Batch into a TensorBatch charged to `ctx.id` in the ledger. */
+export function toTensorBatch(b: Batch, ctx: Pick<StageContext, 'id' | 'ledger'>): TensorBatch {
+  const made: tf.Tensor[] = [];
+  try {
+    const X = tf.tensor4d(b.X, [b.size, b.N, b.N, b.C], 'float32');
+    made.push(X);
+    const coords = tf.tensor4d(b.coords, [b.size, 1, 2, b.C], 'float32');
+    made.push(coords);
+    const release = ctx.ledger.track(ctx.id, made);
+    let disposed = false;
+    return {
+      size: b.size,
+      N: b.N,
+      C: b.C,
+      X,
+      coords,
+      centers: b.centers,
+      indices: b.indices,
+      groups: b.groups,
+      dispose() {
+        if (disposed) return;
+        disposed = true;
+        X.dispose();
+        coords.dispose();
+        release();
+      },
+    };
+  } catch (e) {
+    for (const t of made) t.dispose();
+    throw e;
+  }
+}
+
+export default defineTransform({
+  kind: 'transform',
+  type: 'tensorify',
+  description: 'Turns batches into tensors (X, coords); the next stage owns and disposes them.',
+  options: z.object({}).strict(),
+  async create(_o, { ctx, inputs }) {
+    const input = requireInput<Batch>(ctx, inputs, 'tensorify', ['batch']);
+    const stream: Stream<TensorBatch> = {
+      meta: { ...input.meta, record: 'tensor-batch' },
+      open(signal: AbortSignal): AsyncIterable<TensorBatch> {
+        return (async function* () {
+          for await (const b of input.open(signal)) {
+            signal.throwIfAborted();
+            // Created right before the yield: once yielded, the consumer owns it.
+            yield toTensorBatch(b, ctx);
+          }
+        })();
+      },
+    };
+    return stream;
+  },
+});

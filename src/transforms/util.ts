@@ -1,0 +1,112 @@
+// Helpers the transforms share: the random-access view of a group stream
+// (GroupIndex, carried in meta.extra so shuffle and split can work on indices
+// without iterating), a small LRU cache for frames, input checks, and the
+// helper that disposes a record that owns tensors.
+import { OptionsError } from '../errors.js';
+import type { Group, StageContext, Stream, StreamMeta } from '../pipeline/types.js';
+
+/** Random access to the groups of a stream: group `get(i)` for i in 0..count-1, in any order. */
+export interface GroupIndex {
+  readonly count: number;
+  get(i: number): Promise<Group>;
+  /** Several groups at once (frames shared between them read once, in as few reads as possible). */
+  getMany(ids: readonly number[]): Promise<Group[]>;
+}
+
+/**
+ * Streams groups `order(0..count-1)` from a GroupIndex in windows of `window`
+ * groups, reading the next window while the current one is consumed. On early
+ * exit the read in flight is awaited and its error, if any, dropped.
+ */
+export async function* streamGroups(index: GroupIndex, count: number, order: (k: number) => number, window: number, signal: AbortSignal): AsyncGenerator<Group> {
+  const fetch = (start: number): Promise<Group[]> => {
+    const ids: number[] = [];
+    for (let k = start; k < Math.min(count, start + window); k++) ids.push(order(k));
+    const p = index.getMany(ids);
+    p.catch(() => undefined);
+    return p;
+  };
+  let next: Promise<Group[]> | undefined = count > 0 ? fetch(0) : undefined;
+  try {
+    for (let start = 0; next !== undefined; start += window) {
+      signal.throwIfAborted();
+      const groups: Group[] = await next;
+      next = start + window < count ? fetch(start + window) : undefined;
+      for (const g of groups) {
+        signal.throwIfAborted();
+        yield g;
+      }
+    }
+  } finally {
+    if (next !== undefined) await next.catch(() => undefined);
+  }
+}
+
+const GROUP_INDEX = 'groupIndex';
+
+/** The GroupIndex a stream offers, if its upstream supports random access. */
+export function groupIndexOf(meta: StreamMeta): GroupIndex | undefined {
+  const g = meta.extra?.[GROUP_INDEX] as GroupIndex | undefined;
+  return g !== undefined && typeof g.get === 'function' && typeof g.count === 'number' ? g : undefined;
+}
+
+/** meta.extra with the GroupIndex set (or removed when `index` is undefined). */
+export function withGroupIndex(meta: StreamMeta, index: GroupIndex | undefined): Readonly<Record<string, unknown>> {
+  const extra: Record<string, unknown> = { ...meta.extra };
+  if (index === undefined) delete extra[GROUP_INDEX];
+  else extra[GROUP_INDEX] = index;
+  return extra;
+}
+
+/** The stage's single input, checked for the record kinds it accepts. */
+export function requireInput<T>(ctx: StageContext, inputs: readonly Stream<unknown>[], stage: string, records: readonly StreamMeta['record'][]): Stream<T> {
+  const input = inputs[0];
+  if (input === undefined) throw new OptionsError('NO_INPUT', `${stage} needs one input stream`, { stage: ctx.id });
+  if (!records.includes(input.meta.record)) {
+    throw new OptionsError('WRONG_RECORD', `${stage} works on ${records.join(' or ')} records, but its input gives '${input.meta.record}' records`, {
+      stage: ctx.id,
+      hint: 'order the stages as source → normalize → group → split/shuffle → batch → tensorify',
+    });
+  }
+  return input as Stream<T>;
+}
+
+/** Disposes a record that owns tensors (a TensorBatch) when it is dropped unseen. */
+export function disposeRecord(r: unknown): void {
+  if (typeof r === 'object' && r !== null && typeof (r as { dispose?: unknown }).dispose === 'function') {
+    (r as { dispose(): void }).dispose();
+  }
+}
+
+/** A bounded least-recently-used map (Map keeps insertion order; a hit re-inserts). */
+export class LruCache<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: K): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: K, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    while (this.map.size > this.capacity) {
+      const oldest = this.map.keys().next();
+      if (oldest.done === true) break;
+      this.map.delete(oldest.value);
+    }
+  }
+
+  delete(key: K): void {
+    this.map.delete(key);
+  }
+}

@@ -1,0 +1,122 @@
+// group: members among the seed's K nearest, offsets = centre − position, HWC
+// amplitudes from the frame store, order-independent determinism, gridsize 1,
+// n_groups/oversample, bounded frame cache, empty input, early stop, abort,
+// bad options.
+import test from 'ava';
+import fc from 'fast-check';
+import { DataError, OptionsError } from '../../src/errors.js';
+import type { Frame, Group, Stream } from '../../src/pipeline/types.js';
+import { collect, collectStream, createStage, streamOf, testContext } from '../../src/testing/index.js';
+import group, { GroupPlan } from '../../src/transforms/group.js';
+import { groupIndexOf } from '../../src/transforms/util.js';
+import { frameValue, syntheticScan, thrownName } from './helpers.js';
+
+const make = async (src: Stream<Frame>, o: Record<string, unknown>, seed = 1): Promise<Stream<Group>> =>
+  (await createStage(group, o, [src], testContext({ id: 'group', seed }))) as Stream<Group>;
+
+test('property: members are distinct and among the seed’s K nearest; offsets = centre − position; amplitudes HWC', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 4, max: 40 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 4 }), fc.nat(), async (n, g, extraK, seed) => {
+      const C = g * g;
+      fc.pre(n >= C);
+      const k = C + extraK;
+      const src = syntheticScan(n, 2, seed);
+      const s = await make(src, { gridsize: g, k }, seed);
+      const { xcoords: xs, ycoords: ys } = src.meta.scan!;
+      const plan = new GroupPlan(xs, ys, { gridsize: g, k, oversample: false, seed });
+      const groups = await collectStream(s);
+      if (groups.length !== n) return false;
+      for (const gr of groups) {
+        const sd = plan.seedOf(gr.index);
+        const d = (m: number): number => Math.hypot(xs[m]! - xs[sd]!, ys[m]! - ys[sd]!);
+        const all = Array.from({ length: n }, (_, m) => d(m)).sort((a, b) => a - b);
+        const dK = all[Math.min(k, n) - 1]!;
+        if (new Set(gr.indices).size !== C) return false;
+        let cx = 0;
+        let cy = 0;
+        for (const m of gr.indices) {
+          if (d(m) > dK + 1e-9) return false;
+          cx += xs[m]! / C;
+          cy += ys[m]! / C;
+        }
+        if (Math.abs(gr.center[0] - cx) > 1e-9 || Math.abs(gr.center[1] - cy) > 1e-9) return false;
+        for (let c = 0; c < C; c++) {
+          const m = gr.indices[c]!;
+          if (Math.abs(gr.offsets[c]! - (cx - xs[m]!)) > 1e-3 || Math.abs(gr.offsets[C + c]! - (cy - ys[m]!)) > 1e-3) return false;
+          for (let p = 0; p < 4; p++) if (gr.amplitudes[p * C + c] !== Math.fround(frameValue(m, p, 4))) return false;
+        }
+      }
+      return true;
+    }),
+    { numRuns: 40 },
+  );
+  t.pass();
+});
+
+test('property: the same seed gives the same groups whatever order they are requested in', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 4, max: 30 }), fc.nat(), fc.nat(), async (n, seed, shuffleSeed) => {
+      const s = await make(syntheticScan(n, 2, 9), { gridsize: 2, k: 6 }, seed);
+      const inOrder = await collectStream(s);
+      const index = groupIndexOf(s.meta)!;
+      const fresh = groupIndexOf((await make(syntheticScan(n, 2, 9), { gridsize: 2, k: 6 }, seed)).meta)!;
+      const order = fc.sample(fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }), { numRuns: 1, seed: shuffleSeed })[0]!;
+      for (const i of order) {
+        const g = await fresh.get(i);
+        if (JSON.stringify([...g.indices]) !== JSON.stringify([...inOrder[i]!.indices])) return false;
+      }
+      return index.count === n && JSON.stringify((await collectStream(s)).map((g) => [...g.indices])) === JSON.stringify(inOrder.map((g) => [...g.indices]));
+    }),
+    { numRuns: 20 },
+  );
+  t.pass();
+});
+
+test('another seed gives other groups; gridsize 1 is one position with zero offsets', async (t) => {
+  const a = (await collectStream(await make(syntheticScan(30, 2), { gridsize: 2 }, 1))).map((g) => [...g.indices]);
+  const b = (await collectStream(await make(syntheticScan(30, 2), { gridsize: 2 }, 2))).map((g) => [...g.indices]);
+  t.notDeepEqual(a, b);
+  const ones = await collectStream(await make(syntheticScan(10, 2), {}));
+  t.deepEqual(ones.map((g) => [...g.indices]), [...Array(10).keys()].map((i) => [i]));
+  t.true(ones.every((g) => g.offsets.every((v) => v === 0)));
+});
+
+test('n_groups below the count draws distinct seeds; oversample allows more groups than positions', async (t) => {
+  const src = syntheticScan(20, 2);
+  const some = await make(src, { gridsize: 1, n_groups: 8 });
+  const got = (await collectStream(some)).map((g) => g.indices[0]);
+  t.is(got.length, 8);
+  t.is(new Set(got).size, 8);
+  t.is((await collectStream(await make(src, { gridsize: 2, n_groups: 50 }))).length, 20);
+  const over = await make(src, { gridsize: 2, n_groups: 50, oversample: true });
+  t.is(over.meta.count, 50);
+  t.is((await collectStream(over)).length, 50);
+});
+
+test('frames come through the bounded cache: far fewer reads than members', async (t) => {
+  const src = syntheticScan(200, 2);
+  await collectStream(await make(src, { gridsize: 2, cache_frames: 64 }));
+  t.true(src.stats.reads < 200 * 4 * 0.75, `reads ${src.stats.reads}`);
+  t.true(src.stats.reads >= 200);
+});
+
+test('empty input gives no groups; too few positions or k < C are clear errors', async (t) => {
+  t.deepEqual(await collectStream(await make(syntheticScan(0, 2), { gridsize: 2 })), []);
+  await t.throwsAsync(make(syntheticScan(3, 2), { gridsize: 2 }), { instanceOf: DataError, message: /fewer than C = 4/ });
+  await t.throwsAsync(make(syntheticScan(10, 2), { gridsize: 3, k: 7 }), { instanceOf: OptionsError, message: /k = 7/ });
+  await t.throwsAsync(createStage(group, {}, [streamOf<Frame>([], { record: 'frame' })]), { instanceOf: OptionsError, message: /meta.frames/ });
+  t.throws(() => group.options.parse({ gridsize: 0 }), { message: /gridsize/ });
+  t.throws(() => group.options.parse({ K: 4 }), { message: /K/ });
+});
+
+test('early stop closes the concurrent reader; abort stops it', async (t) => {
+  const s = await make(syntheticScan(100, 2), { gridsize: 2 });
+  t.is((await collect(s.open(new AbortController().signal), 5)).length, 5);
+  const ac = new AbortController();
+  let n = 0;
+  const name = await thrownName(async () => {
+    for await (const _ of s.open(ac.signal)) if (++n === 3) ac.abort();
+  });
+  t.is(name, 'AbortError');
+  t.true(n <= 3);
+});
