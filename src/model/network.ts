@@ -1,0 +1,229 @@
+// The PtychoPINN convolutional network (SPEC §5, reference model.py): an encoder
+// of [Conv3×3 ReLU, Conv3×3 ReLU, MaxPool2] blocks down to 8×8 and two
+// decoders (amplitude, phase) of [Conv3×3 ReLU, Conv3×3 ReLU, UpSample2] blocks
+// to N/2, then a head per object support. Raw tf ops on tf.variables (not
+// tf.layers) so that weight names, gradients and disposal are fully explicit.
+// The layout reproduces the reference's parameter count exactly (2,252,026 at
+// N=64, C=1, scale 2, pad_object without probe_big), including its quirk that
+// the central head reads all but the last 4 body channels (those 4 feed the
+// border branch in 'border' mode and are unused otherwise).
+import * as tf from '@tensorflow/tfjs';
+import { OptionsError } from '../errors.js';
+import { Rng } from '../util/rng.js';
+import type { ModelConfig, SupportMode } from './config.js';
+
+/** Body channels reserved for the border branch (the reference's `c_outer`). */
+const C_OUTER = 4;
+
+export interface NetworkPlan {
+  N: number;
+  /** Channels in and out: C = gridsize². */
+  C: number;
+  support: SupportMode;
+  encoder: number[];
+  /** Decoder body blocks (8×8 → N/2); empty at N = 16. */
+  body: number[];
+  /** Channels of the decoder body output (N/2 × N/2). */
+  bodyChannels: number;
+  /** Filters of the extra up-block of the 'full' head and of the border branch (reference: n_filters_scale·2048/N). */
+  upFilters: number;
+  ampActivation: ModelConfig['amp_activation'];
+}
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+}
+
+const scaled = (base: number, f: number): number => Math.max(1, Math.round(base * f));
+
+export function planNetwork(config: ModelConfig, support: SupportMode): NetworkPlan {
+  const { N, gridsize, n_filters_scale: f } = config;
+  const L = Math.log2(N / 8);
+  if (!Number.isInteger(L) || L < 1) throw new OptionsError('BAD_MODEL_CONFIG', `N must be a power of two ≥ 16, got ${N}`, { key: 'N' });
+  const encoder = Array.from({ length: L }, (_, i) => scaled(128 / 2 ** (L - 1 - i), f));
+  const body = Array.from({ length: L - 1 }, (_, j) => scaled(32 * 2 ** (L - 2 - j), f));
+  const bodyChannels = body.length > 0 ? body[body.length - 1]! : encoder[encoder.length - 1]!;
+  if (support !== 'full' && bodyChannels <= C_OUTER) {
+    throw new OptionsError('BAD_MODEL_CONFIG', `n_filters_scale ${f} leaves ${bodyChannels} decoder channels; the '${support}' head needs more than ${C_OUTER}`, {
+      key: 'n_filters_scale',
+      hint: 'raise n_filters_scale or use object_support: full',
+    });
+  }
+  return { N, C: gridsize * gridsize, support, encoder, body, bodyChannels, upFilters: scaled(2048 / N, f), ampActivation: config.amp_activation };
+}
+
+function conv(name: string, cin: number, cout: number): ParamSpec[] {
+  return [
+    { name: `${name}/kernel`, shape: [3, 3, cin, cout] },
+    { name: `${name}/bias`, shape: [cout] },
+  ];
+}
+
+/** Every weight of the network in a fixed order (the checkpoint and optimizer order). */
+export function paramSpecs(plan: NetworkPlan): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  let cin = plan.C;
+  plan.encoder.forEach((f, i) => {
+    specs.push(...conv(`encoder/block${i}/conv0`, cin, f), ...conv(`encoder/block${i}/conv1`, f, f));
+    cin = f;
+  });
+  const bottleneck = cin;
+  for (const branch of ['amp', 'phase']) {
+    cin = bottleneck;
+    plan.body.forEach((f, j) => {
+      specs.push(...conv(`${branch}/block${j}/conv0`, cin, f), ...conv(`${branch}/block${j}/conv1`, f, f));
+      cin = f;
+    });
+    if (plan.support === 'full') {
+      specs.push(...conv(`${branch}/up/conv0`, cin, plan.upFilters), ...conv(`${branch}/up/conv1`, plan.upFilters, plan.upFilters));
+      specs.push(...conv(`${branch}/head_full`, plan.upFilters, plan.C));
+    } else {
+      specs.push(...conv(`${branch}/head_center`, cin - C_OUTER, plan.C));
+      if (plan.support === 'border') {
+        specs.push(...conv(`${branch}/border/conv0`, C_OUTER, plan.upFilters), ...conv(`${branch}/border/conv1`, plan.upFilters, plan.upFilters));
+        specs.push(...conv(`${branch}/head_border`, plan.upFilters, plan.C));
+      }
+    }
+  }
+  return specs;
+}
+
+export const specSize = (s: ParamSpec): number => s.shape.reduce((a, b) => a * b, 1);
+
+/** Keras-style initial values: Glorot-uniform kernels, zero biases; one seeded stream per weight name. */
+export function initialValue(spec: ParamSpec, seed: number): Float32Array {
+  const out = new Float32Array(specSize(spec));
+  if (spec.shape.length !== 4) return out;
+  const [kh, kw, cin, cout] = spec.shape as [number, number, number, number];
+  const limit = Math.sqrt(6 / (kh * kw * (cin + cout)));
+  const rng = Rng.derive(seed, 'pinn-init', spec.name);
+  for (let i = 0; i < out.length; i++) out[i] = (2 * rng.uniform() - 1) * limit;
+  return out;
+}
+
+type Weights = ReadonlyMap<string, tf.Variable>;
+
+/**
+ * How convolution gradients are computed. 'custom': both gradients are
+ * forward Conv2Ds — the input gradient a 'same' correlation with the flipped,
+ * transposed kernel, the filter gradient a 'valid' correlation of the
+ * transposed padded input with the transposed output gradient (batch as the
+ * reduced axis). The cpu backend's Conv2DBackpropFilter is ~30× slower than its
+ * Conv2D; wasm's Conv2DBackpropInput is a plain loop ~4× slower than its
+ * XNNPACK Conv2D, and it has no Conv2DBackpropFilter without extra kernels. 'native': tf.fused.conv2d with tfjs' own
+ * gradients, for backends where they are fast.
+ */
+export type ConvImpl = 'custom' | 'native';
+let convOverride: ConvImpl | undefined;
+
+/** Forces a convolution implementation (undefined: 'native' on webgl/webgpu/tensorflow backends, else 'custom'). */
+export function setConvImpl(impl: ConvImpl | undefined): void {
+  convOverride = impl;
+}
+
+export function convImpl(): ConvImpl {
+  if (convOverride !== undefined) return convOverride;
+  const b = tf.getBackend();
+  return b === 'webgl' || b === 'tensorflow' || b === 'webgpu' ? 'native' : 'custom';
+}
+
+/** 3×3 'same' convolution, stride 1, with the filter gradient as a forward convolution. */
+const conv3x3 = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, k, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+  save([x, k]);
+  return {
+    value: tf.conv2d(x, k, 1, 'same'),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ks] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const dy4 = dy as tf.Tensor4D;
+      // dx is the 'same' correlation of dy with the kernel flipped in space and transposed in/out.
+      const dx = tf.conv2d(dy4, tf.reverse(ks, [0, 1]).transpose<tf.Tensor4D>([0, 1, 3, 2]), 1, 'same');
+      // dK[ky,kx,i,o] = Σ_{b,y,x} xpad[b,y+ky,x+kx,i]·dy[b,y,x,o]: a 'valid' correlation over (y,x) with b as the channel sum.
+      const xt = xs.pad([[0, 0], [1, 1], [1, 1], [0, 0]]).transpose<tf.Tensor4D>([3, 1, 2, 0]);
+      const dk = tf.conv2d(xt, dy4.transpose<tf.Tensor4D>([1, 2, 0, 3]), 1, 'valid').transpose([1, 2, 0, 3]);
+      return [dx, dk];
+    },
+  };
+}) as (x: tf.Tensor4D, k: tf.Tensor4D) => tf.Tensor4D;
+
+function convAt(x: tf.Tensor4D, w: Weights, name: string, activation: 'relu' | 'linear'): tf.Tensor4D {
+  const filter = w.get(`${name}/kernel`) as tf.Tensor4D;
+  const bias = w.get(`${name}/bias`) as tf.Tensor1D;
+  if (convImpl() === 'native') return tf.fused.conv2d({ x, filter, strides: 1, pad: 'same', bias, activation });
+  const y = conv3x3(x, filter).add<tf.Tensor4D>(bias);
+  return activation === 'relu' ? tf.relu(y) : y;
+}
+
+/** 2×2 max pooling (even sizes) as a reshape and a max; its gradient is elementwise, unlike MaxPoolGrad on cpu/wasm. */
+function maxPool2(x: tf.Tensor4D): tf.Tensor4D {
+  const [B, H, W, C] = x.shape;
+  return x.reshape([B * H / 2, 2, W / 2, 2, C]).max([1, 3]).reshape([B, H / 2, W / 2, C]);
+}
+
+/** Nearest-neighbour 2× upsampling by broadcasting (differentiable on every backend, unlike resize grads on wasm). */
+function upsample2(x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  return x
+    .reshape([b * h, 1, w, 1, c])
+    .mul(tf.ones([1, 2, 1, 2, 1]))
+    .reshape([b, 2 * h, 2 * w, c]);
+}
+
+function activate(x: tf.Tensor4D, kind: NetworkPlan['ampActivation'] | 'phase'): tf.Tensor4D {
+  switch (kind) {
+    case 'sigmoid':
+      return tf.sigmoid(x);
+    case 'swish':
+      return x.mul(tf.sigmoid(x));
+    case 'softplus':
+      return tf.softplus(x);
+    case 'relu':
+      return tf.relu(x);
+    case 'phase':
+      return tf.tanh(x).mul(Math.PI);
+  }
+}
+
+const borderMasks = new Map<number, Float32Array>();
+/** 1 outside the central N/2 square, 0 inside (the reference's 'border' centre mask). */
+function borderMask(N: number): tf.Tensor4D {
+  let m = borderMasks.get(N);
+  if (m === undefined) {
+    m = new Float32Array(N * N).fill(1);
+    for (let y = N / 4; y < (3 * N) / 4; y++) for (let x = N / 4; x < (3 * N) / 4; x++) m[y * N + x] = 0;
+    borderMasks.set(N, m);
+  }
+  return tf.tensor4d(m, [1, N, N, 1]);
+}
+
+function decode(z: tf.Tensor4D, plan: NetworkPlan, w: Weights, branch: 'amp' | 'phase'): tf.Tensor4D {
+  const act = branch === 'amp' ? plan.ampActivation : 'phase';
+  let x = z;
+  plan.body.forEach((_, j) => {
+    x = upsample2(convAt(convAt(x, w, `${branch}/block${j}/conv0`, 'relu'), w, `${branch}/block${j}/conv1`, 'relu'));
+  });
+  if (plan.support === 'full') {
+    const up = upsample2(convAt(convAt(x, w, `${branch}/up/conv0`, 'relu'), w, `${branch}/up/conv1`, 'relu'));
+    return activate(convAt(up, w, `${branch}/head_full`, 'linear'), act);
+  }
+  const ch = plan.bodyChannels;
+  const q = plan.N / 4;
+  const inner = x.slice([0, 0, 0, 0], [-1, -1, -1, ch - C_OUTER]);
+  const centre = activate(convAt(inner, w, `${branch}/head_center`, 'linear'), act).pad<tf.Tensor4D>([[0, 0], [q, q], [q, q], [0, 0]]);
+  if (plan.support === 'center') return centre;
+  const outer = x.slice([0, 0, 0, ch - C_OUTER], [-1, -1, -1, C_OUTER]);
+  const up = upsample2(convAt(convAt(outer, w, `${branch}/border/conv0`, 'relu'), w, `${branch}/border/conv1`, 'relu'));
+  const border = activate(convAt(up, w, `${branch}/head_border`, 'linear'), 'swish');
+  return centre.add(border.mul(borderMask(plan.N)));
+}
+
+/** Network forward: X (B,N,N,C) → amplitude and phase patches (B,N,N,C). Call inside tf.tidy. */
+export function forwardNetwork(x: tf.Tensor4D, plan: NetworkPlan, w: Weights): { amp: tf.Tensor4D; phase: tf.Tensor4D } {
+  let z = x;
+  plan.encoder.forEach((_, i) => {
+    const y = convAt(convAt(z, w, `encoder/block${i}/conv0`, 'relu'), w, `encoder/block${i}/conv1`, 'relu');
+    z = maxPool2(y);
+  });
+  return { amp: decode(z, plan, w, 'amp'), phase: decode(z, plan, w, 'phase') };
+}

@@ -1,0 +1,178 @@
+// PtychoPINN architecture and forward pass on the cpu backend: reference
+// parameter counts, output shapes for gridsize 1 and 2, value ranges, object
+// support modes, config validation, and tensor hygiene.
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs';
+import { modelConfigSchema, parseModelConfig } from '../../src/model/config.js';
+import { setConvImpl } from '../../src/model/network.js';
+import { PtychoPINN } from '../../src/model/pinn.js';
+import { OptionsError, DataError } from '../../src/errors.js';
+import { gaussianProbe, simulate, tensors } from './sim.js';
+
+test.before(async () => {
+  await tf.setBackend('cpu');
+});
+
+test.serial('parameter counts equal the reference (N=64, scale 2) for every support and gridsize', (t) => {
+  const before = tf.memory().numTensors;
+  const probe = gaussianProbe(64, 6);
+  const count = (gridsize: 1 | 2, object_support: 'center' | 'border' | 'full', N: 64 | 128 = 64): number => {
+    const m = PtychoPINN.create({ N, gridsize, object_support }, N === 64 ? probe : gaussianProbe(128, 12), 1);
+    try {
+      return m.paramCount();
+    } finally {
+      m.dispose();
+    }
+  };
+  // Reference model.summary() counts (reference study §5.3): pad_object without / with probe_big.
+  t.is(count(1, 'center'), 2_252_026);
+  t.is(count(1, 'border'), 2_331_772);
+  t.is(count(2, 'border'), 2_340_208);
+  t.is(count(1, 'border', 128), 4_661_212);
+  // Ours at gridsize 2 without the border branch, and the full-N×N head.
+  t.is(count(2, 'center'), 2_257_000);
+  t.is(count(1, 'full'), 2_399_810);
+  t.is(tf.memory().numTensors, before);
+});
+
+test.serial('forward shapes for gridsize 1 and 2; amplitude in (0,1), |phase| ≤ π, zero outside the centre', (t) => {
+  const before = tf.memory().numTensors;
+  for (const gridsize of [1, 2] as const) {
+    const d = simulate({ N: 16, gridsize, groups: 3, seed: 1 });
+    const m = PtychoPINN.create({ N: 16, gridsize, n_filters_scale: 0.25, object_support: 'center' }, d.probe, 7);
+    const { X, coords } = tensors(d);
+    const out = m.predict(X, coords);
+    t.deepEqual(out.re.shape, [3, 16, 16, gridsize * gridsize]);
+    t.deepEqual(out.im.shape, [3, 16, 16, gridsize * gridsize]);
+    const amp = tf.tidy(() => out.re.square().add(out.im.square()).sqrt().dataSync());
+    const phase = tf.tidy(() => tf.atan2(out.im, out.re).dataSync());
+    const C = gridsize * gridsize;
+    let inside = 0;
+    for (let i = 0; i < amp.length; i++) {
+      const y = Math.floor(i / (16 * C)) % 16;
+      const x = Math.floor(i / C) % 16;
+      const centre = y >= 4 && y < 12 && x >= 4 && x < 12;
+      if (centre) {
+        t.true(amp[i]! > 0 && amp[i]! < 1);
+        inside++;
+      } else t.is(amp[i], 0);
+      t.true(Math.abs(phase[i]!) <= Math.PI + 1e-6);
+    }
+    t.is(inside, 3 * 64 * C);
+    const pred = m.predictAmplitude(X, coords);
+    t.deepEqual(pred.shape, [3, 16, 16, C]);
+    t.true(Number.isFinite(m.evaluateLoss(X, coords)));
+    tf.dispose([out.re, out.im, pred, X, coords]);
+    m.dispose();
+  }
+  t.is(tf.memory().numTensors, before);
+});
+
+test.serial("'full' and 'border' supports fill the border; the border branch is not amplified", (t) => {
+  const d = simulate({ N: 16, gridsize: 1, groups: 2, seed: 2 });
+  const { X, coords } = tensors(d);
+  for (const object_support of ['full', 'border'] as const) {
+    const m = PtychoPINN.create({ N: 16, n_filters_scale: 0.25, object_support }, d.probe, 3);
+    t.is(m.supportMode, object_support);
+    const out = m.predict(X, coords);
+    const amp = tf.tidy(() => out.re.square().add(out.im.square()).sqrt().dataSync());
+    // Pixel (0,0) of the first patch is outside the central square.
+    t.true(amp[0]! > 0);
+    // Swish of a Glorot-initialised conv stays O(1): no 1000× normalisation blow-up.
+    t.true(Math.max(...amp) < 10);
+    tf.dispose([out.re, out.im]);
+    m.dispose();
+  }
+  tf.dispose([X, coords]);
+});
+
+test.serial("'auto' support follows the probe's power; pad_object is an alias", (t) => {
+  const narrow = gaussianProbe(16, 1.5);
+  const wide = gaussianProbe(16, 6);
+  const mk = (cfg: Parameters<typeof PtychoPINN.create>[0], p = narrow): string => {
+    const m = PtychoPINN.create({ N: 16, n_filters_scale: 0.25, ...cfg }, p, 1);
+    const mode = m.supportMode;
+    t.is(m.config.object_support, mode);
+    m.dispose();
+    return mode;
+  };
+  t.is(mk({}), 'center');
+  t.is(mk({}, wide), 'full');
+  t.is(mk({ pad_object: true }, wide), 'center');
+  t.is(mk({ pad_object: false }), 'full');
+  t.throws(() => mk({ pad_object: true, object_support: 'full' }), { instanceOf: OptionsError });
+});
+
+test('config: defaults are the reference ones, unknown keys and bad values are refused', (t) => {
+  const c = parseModelConfig({});
+  t.is(c.N, 64);
+  t.is(c.gridsize, 1);
+  t.is(c.n_filters_scale, 2);
+  t.is(c.amp_activation, 'sigmoid');
+  t.is(c.probe_scale, 4);
+  t.is(c.nphotons, 1e9);
+  t.false(c.trainable_probe);
+  t.is(c.loss_poisson, 1);
+  t.is(c.loss_mae, 0);
+  for (const f of Object.values(modelConfigSchema.shape)) t.truthy(f.description);
+  t.throws(() => parseModelConfig({ N: 48 as 64 }), { instanceOf: OptionsError });
+  t.throws(() => parseModelConfig({ gridsize: 4 as 1 }), { instanceOf: OptionsError });
+  t.throws(() => parseModelConfig({ nphotons: -1 }), { instanceOf: OptionsError });
+  t.throws(() => parseModelConfig({ learning_rate: 1 } as never), { instanceOf: OptionsError });
+});
+
+test.serial('wrong input shapes, a wrong-size probe and too few filters are typed errors', (t) => {
+  const d = simulate({ N: 16, gridsize: 1, groups: 2, seed: 2 });
+  t.throws(() => PtychoPINN.create({ N: 32 }, d.probe, 1), { instanceOf: DataError });
+  t.throws(() => PtychoPINN.create({ N: 16, n_filters_scale: 0.02 }, d.probe, 1), { instanceOf: OptionsError });
+  const m = PtychoPINN.create({ N: 16, gridsize: 2, n_filters_scale: 0.25 }, d.probe, 1);
+  const { X, coords } = tensors(d);
+  t.throws(() => m.predict(X, coords), { instanceOf: DataError });
+  tf.dispose([X, coords]);
+  m.dispose();
+  t.throws(() => m.probe(), { instanceOf: OptionsError });
+});
+
+test.serial('the same seed gives the same weights, another seed different ones', (t) => {
+  const p = gaussianProbe(16, 2);
+  const [a, b, c] = [5, 5, 6].map((s) => PtychoPINN.create({ N: 16, n_filters_scale: 0.25 }, p, s));
+  const w = (m: PtychoPINN): Float32Array => m.getWeights()[0]!.dataSync() as Float32Array;
+  t.deepEqual(w(a!), w(b!));
+  t.notDeepEqual(w(a!), w(c!));
+  for (const m of [a, b, c]) m!.dispose();
+});
+
+test.serial("the 'custom' convolution gradients equal tfjs' own (native) gradients", (t) => {
+  const before = tf.memory().numTensors;
+  const d = simulate({ N: 16, gridsize: 1, groups: 1, seed: 6 });
+  const m = PtychoPINN.create({ N: 16, n_filters_scale: 0.0625, object_support: 'full' }, d.probe, 2);
+  const { X, coords } = tensors(d);
+  const vars = m.trainableVariables();
+  const grads = (impl: 'custom' | 'native'): Float32Array[] => {
+    setConvImpl(impl);
+    try {
+      const { value, grads: g } = tf.variableGrads(() => tf.tidy(() => m.predictAmplitude(X, coords).square().mean()), vars);
+      const out = vars.map((v) => g[v.name]!.dataSync() as Float32Array);
+      tf.dispose([value, ...Object.values(g)]);
+      return out;
+    } finally {
+      setConvImpl(undefined);
+    }
+  };
+  const a = grads('custom');
+  const b = grads('native');
+  t.is(a.length, b.length);
+  a.forEach((ga, i) => {
+    const gb = b[i]!;
+    let err = 0;
+    let scale = 0;
+    for (let j = 0; j < ga.length; j++) {
+      err = Math.max(err, Math.abs(ga[j]! - gb[j]!));
+      scale = Math.max(scale, Math.abs(gb[j]!));
+    }
+    t.true(err <= 1e-4 * scale + 1e-9, `${m.namedVariables()[i]!.name}: max error ${err} vs scale ${scale}`);
+  });
+  tf.dispose([X, coords]);
+  m.dispose();
+  t.is(tf.memory().numTensors, before);
+});
