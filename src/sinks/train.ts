@@ -1,0 +1,279 @@
+// The `train` sink (SPEC §5): trains a PtychoPINN on a re-iterable stream of
+// TensorBatch records, one pass (one `open()`) per epoch, with Adam,
+// reduce-on-plateau and early stopping on the validation loss (the training
+// loss without a validation input), an optional time budget, and an atomic
+// checkpoint after every epoch.
+//
+// Resume: the checkpoint holds the weights, the Adam state, and the schedule
+// state (epoch, lr, plateau and early-stop counters, best loss, history). The
+// upstream `shuffle` derives each epoch's order from (seed, pass number), so a
+// resumed run first advances its inputs by one cheap pass per epoch already
+// done (open, pull one batch, close) and then trains exactly the batches the
+// uninterrupted run would have seen. On abort (SIGINT) the checkpoint on disk
+// is that of the last completed epoch; the error is rethrown.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { DataError, OptionsError } from '../errors.js';
+import { linePlot } from '../io/png.js';
+import { loadCheckpoint, makeOptimizer, saveCheckpoint } from '../model/checkpoint.js';
+import { modelConfigSchema, type ModelConfig } from '../model/config.js';
+import { PtychoPINN } from '../model/pinn.js';
+import { defineSink, type Json, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import {
+  batchesPerPass,
+  type EpochRecord,
+  forEachBatch,
+  initialState,
+  outPath,
+  relativeDifference,
+  savePng,
+  scheduleStep,
+  secondsSince,
+  shouldStop,
+  skipPass,
+  tensorBatchStream,
+  type TrainState,
+} from './util.js';
+
+/** Model options without their defaults, so that unset keys fall back to the stream (N, gridsize) and then the schema. */
+function overridable(shape: Record<string, z.ZodType>): Record<string, z.ZodType> {
+  const out: Record<string, z.ZodType> = {};
+  for (const [key, field] of Object.entries(shape)) {
+    let inner = field;
+    let dflt: unknown;
+    if (inner instanceof z.ZodDefault) {
+      dflt = (inner.def as { defaultValue: unknown }).defaultValue;
+      inner = inner.unwrap() as z.ZodType;
+    }
+    const from = key === 'N' || key === 'gridsize' ? 'from the input stream' : JSON.stringify(dflt);
+    out[key] = inner.optional().describe(`${field.description ?? inner.description ?? key} (default: ${from})`);
+  }
+  return out;
+}
+
+const modelFields = overridable(modelConfigSchema.shape);
+
+const optionsSchema = z
+  .object({
+    ...modelFields,
+    model: z.object(modelFields).strict().optional().describe('Model options as one block (same keys as the top-level model options; these win).'),
+    epochs: z.number().int().positive().default(50).describe('Most epochs (passes over the input) to train.'),
+    lr: z.number().positive().default(1e-3).describe('Adam learning rate at the start.'),
+    reduce_lr: z
+      .object({
+        factor: z.number().gt(0).lt(1).default(0.5).describe('Multiply the learning rate by this on a plateau.'),
+        patience: z.number().int().min(0).default(2).describe('Epochs without improvement before reducing (0: never reduce).'),
+        min_lr: z.number().positive().default(1e-4).describe('Lowest learning rate.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Reduce-on-plateau of the monitored loss (validation loss, else training loss).'),
+    early_stop: z
+      .object({ patience: z.number().int().min(0).default(3).describe('Epochs without improvement before stopping (0: never stop early).') })
+      .strict()
+      .prefault({})
+      .describe('Early stopping on the monitored loss.'),
+    checkpoint_dir: z.string().default('checkpoint').describe('Checkpoint directory, relative to the run output directory; rewritten after every epoch.'),
+    resume: z.boolean().default(false).describe('Continue from the checkpoint in checkpoint_dir (starts fresh when there is none).'),
+    max_minutes: z.number().positive().optional().describe('Time budget: stop after the epoch that crosses it.'),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed of the weight initialisation (default: the pipeline seed).'),
+    history: z.string().default('history.json').describe('Loss history (JSON), relative to the run output directory.'),
+    loss_plot: z.string().default('loss.png').describe('Loss curve (PNG), relative to the run output directory.'),
+  })
+  .strict();
+
+type TrainOptions = z.output<typeof optionsSchema>;
+
+function pickModelKeys(o: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(modelFields)) if (o?.[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+/** The model config: stream meta (N, gridsize), then top-level keys, then the `model` block, then schema defaults. */
+export function resolveModelConfig(options: TrainOptions, input: Stream<TensorBatch>, ctx: StageContext): ModelConfig {
+  const raw = { N: input.meta.scan?.N, gridsize: input.meta.gridsize, ...pickModelKeys(options), ...pickModelKeys(options.model) };
+  const parsed = modelConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const what = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new OptionsError('BAD_MODEL_CONFIG', `stage '${ctx.id}': model options do not validate: ${what}`, { stage: ctx.id });
+  }
+  const config = parsed.data;
+  const scanN = input.meta.scan?.N;
+  if (scanN !== undefined && config.N !== scanN) {
+    throw new OptionsError('BAD_MODEL_CONFIG', `stage '${ctx.id}': model N=${config.N} but the input patterns are ${scanN}×${scanN}`, { stage: ctx.id, key: 'N', hint: 'leave N unset to take it from the data' });
+  }
+  const g = input.meta.gridsize;
+  if (g !== undefined && config.gridsize !== g) {
+    throw new OptionsError('BAD_MODEL_CONFIG', `stage '${ctx.id}': model gridsize=${config.gridsize} but the input was grouped with gridsize ${g}`, { stage: ctx.id, key: 'gridsize', hint: 'leave gridsize unset to take it from the group stage' });
+  }
+  return config;
+}
+
+/** Mean loss over one pass of `stream`, weighted by batch size. */
+async function passLoss(stream: Stream<TensorBatch>, ctx: StageContext, step: (b: TensorBatch) => number, onBatch: (b: TensorBatch, loss: number, i: number) => void): Promise<number> {
+  let sum = 0;
+  let groups = 0;
+  await forEachBatch(stream, ctx.signal, (b, i) => {
+    const loss = step(b);
+    if (!Number.isFinite(loss)) {
+      throw new DataError('LOSS_NOT_FINITE', `stage '${ctx.id}': the loss became ${loss} at batch ${i}`, { stage: ctx.id, hint: 'lower lr, or check the input normalisation' });
+    }
+    sum += loss * b.size;
+    groups += b.size;
+    ctx.ledger.check(ctx.id);
+    onBatch(b, loss, i);
+  });
+  if (groups === 0) throw new DataError('EMPTY_INPUT', `stage '${ctx.id}': an input stream yielded no batches`, { stage: ctx.id });
+  return sum / groups;
+}
+
+function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  // tfjs optimizers read `learningRate` at every step; it is protected only in the typings.
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+}
+
+async function writeHistory(ctx: StageContext, options: TrainOptions, history: readonly EpochRecord[]): Promise<void> {
+  await writeFileAtomic(outPath(ctx, options.history), JSON.stringify(history, null, 2) + '\n');
+  const x = history.map((h) => h.epoch);
+  const series = [{ name: 'training loss', x, y: history.map((h) => h.loss) }];
+  const val = history.filter((h) => h.val_loss !== undefined);
+  if (val.length > 0) series.push({ name: 'validation loss', x: val.map((h) => h.epoch), y: val.map((h) => h.val_loss!) });
+  await savePng(outPath(ctx, options.loss_plot), linePlot(series, { title: `${ctx.id} loss`, xlabel: 'epoch', ylabel: 'loss' }));
+}
+
+export default defineSink({
+  kind: 'sink',
+  type: 'train',
+  description: 'Trains a PtychoPINN on tensor batches (input 0; optional validation input 1) with checkpoints, LR schedule and early stop.',
+  arity: { min: 1, max: 2 },
+  options: optionsSchema,
+  async create(options, { ctx, inputs }): Promise<Json> {
+    const t0 = performance.now();
+    const input = tensorBatchStream(inputs[0], ctx, 'input 0 (training batches)');
+    const validation = inputs[1] === undefined ? undefined : tensorBatchStream(inputs[1], ctx, 'input 1 (validation batches)');
+    const scan = input.meta.scan;
+    if (scan === undefined) throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (probe)`, { stage: ctx.id });
+    const normalization = input.meta.normalization ?? 1;
+    if (input.meta.normalization === undefined) ctx.log.warn('input carries no normalisation factor (no normalize stage?); recording 1');
+    const seed = options.seed ?? ctx.seed;
+    const dir = outPath(ctx, options.checkpoint_dir);
+    const resuming = options.resume && existsSync(path.join(dir, 'ptychoflow.json'));
+    if (options.resume && !resuming) ctx.log.info(`no checkpoint in ${dir}: starting fresh`);
+
+    let model: PtychoPINN | undefined;
+    let optimizer: tf.Optimizer | undefined;
+    let state: TrainState;
+    let saved = -1;
+    let saved0 = 0;
+    try {
+      if (resuming) {
+        const loaded = await loadCheckpoint(dir);
+        model = loaded.model;
+        state = stateFromSidecar(loaded.sidecar, dir);
+        if (relativeDifference(loaded.sidecar.normalization, normalization) > 1e-3) {
+          ctx.log.warn(`input normalisation ${normalization} differs from the checkpoint's ${loaded.sidecar.normalization}`);
+        }
+        optimizer = makeOptimizer(state.lr);
+        const slots = loaded.optimizerState;
+        if (slots === undefined) ctx.log.warn(`checkpoint ${dir} holds no optimizer state: Adam restarts from zero moments`);
+        else {
+          try {
+            await optimizer.setWeights(slots);
+          } finally {
+            for (const s of slots) s.tensor.dispose();
+          }
+        }
+        saved = state.epoch;
+        saved0 = state.epoch;
+        ctx.log.info(`resuming from ${dir} after epoch ${state.epoch}`);
+        for (let e = 0; e < state.epoch; e++) {
+          await skipPass(input, ctx.signal);
+          if (validation !== undefined) await skipPass(validation, ctx.signal);
+        }
+      } else {
+        const config = resolveModelConfig(options, input, ctx);
+        model = PtychoPINN.create(config, scan.probe, seed);
+        optimizer = makeOptimizer(options.lr);
+        state = initialState(options.lr, seed);
+      }
+      const m = model;
+      const opt = optimizer;
+      ctx.log.info(`model: ${m.paramCount()} parameters, support ${m.supportMode}, N=${m.config.N}, gridsize=${m.config.gridsize}`);
+
+      let stopped: 'epochs' | 'early_stop' | 'time_budget' = 'epochs';
+      let total = batchesPerPass(input.meta);
+      const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
+      const sched = { ...options.reduce_lr, stop_patience: options.early_stop.patience };
+      if (shouldStop(state, sched)) stopped = 'early_stop';
+      while (stopped === 'epochs' && state.epoch < options.epochs) {
+        ctx.signal.throwIfAborted();
+        const e = state.epoch + 1;
+        const te = performance.now();
+        let groups = 0;
+        let seen = 0;
+        setLearningRate(opt, state.lr);
+        const label = `epoch ${e}/${options.epochs}`;
+        const loss = await passLoss(input, ctx, (b) => m.trainStep(b.X, b.coords, opt), (b, l, i) => {
+          groups += b.size;
+          seen = i + 1;
+          const s = (performance.now() - te) / 1000;
+          ctx.progress({ label, done: i + 1, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss: l, lr: state.lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 } });
+        });
+        total ??= seen;
+        const valLoss = validation === undefined ? undefined : await passLoss(validation, ctx, (b) => m.evaluateLoss(b.X, b.coords), () => undefined);
+        const record: EpochRecord = { epoch: e, loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr: state.lr, seconds: secondsSince(te) };
+        state = scheduleStep(state, record, sched);
+        ctx.progress({ label, done: total ?? 0, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr: record.lr }, finished: true });
+        await saveCheckpoint(dir, m, { config: m.config, normalization, intensityScale: m.intensityScale(), epoch: state.epoch, seed, history: state.history, train: state }, opt);
+        saved = state.epoch;
+        await writeHistory(ctx, options, state.history);
+        ctx.log.info(`epoch ${e}: loss ${loss.toPrecision(6)}${valLoss !== undefined ? ` val ${valLoss.toPrecision(6)}` : ''} lr ${record.lr}`);
+        if (shouldStop(state, sched)) stopped = 'early_stop';
+        else if (secondsSince(t0) >= budget && state.epoch < options.epochs) stopped = 'time_budget';
+      }
+      const last = state.history[state.history.length - 1];
+      return {
+        checkpoint: dir,
+        epochs_run: state.epoch,
+        resumed_from: resuming ? saved0 : null,
+        final_loss: last?.loss ?? null,
+        ...(last?.val_loss !== undefined ? { final_val_loss: last.val_loss } : {}),
+        best_loss: state.best,
+        best_epoch: state.best_epoch,
+        monitor: validation === undefined ? 'loss' : 'val_loss',
+        lr: state.lr,
+        normalization,
+        intensity_scale: m.intensityScale(),
+        support_mode: m.supportMode,
+        param_count: m.paramCount(),
+        seconds: secondsSince(t0),
+        stopped,
+        history: outPath(ctx, options.history),
+        loss_plot: outPath(ctx, options.loss_plot),
+      };
+    } catch (err) {
+      if (ctx.signal.aborted) {
+        // Every completed epoch was checkpointed when it ended, so the directory already holds the last one.
+        if (saved >= 0) ctx.log.warn(`interrupted: checkpoint of epoch ${saved} kept in ${dir} (rerun with resume: true to continue)`);
+        else ctx.log.warn('interrupted before the first epoch ended: no checkpoint written');
+      }
+      throw err;
+    } finally {
+      optimizer?.dispose();
+      model?.dispose();
+    }
+  },
+});
+
+/** The training state stored with a checkpoint (see saveCheckpoint's sidecar `train`). */
+function stateFromSidecar(sidecar: { epoch: number; train?: unknown }, dir: string): TrainState {
+  const t = sidecar.train as TrainState | undefined;
+  if (t === undefined || typeof t.epoch !== 'number' || !Array.isArray(t.history)) {
+    throw new DataError('NO_TRAIN_STATE', `checkpoint ${dir} holds no training state to resume from`, { file: dir, hint: 'train without resume: true, or point checkpoint_dir at a train checkpoint' });
+  }
+  return t;
+}

@@ -1,0 +1,153 @@
+// Helpers shared by the tensor-consuming sinks (train, infer): checking that an
+// input really carries TensorBatch records, consuming such a stream while
+// disposing every batch (also on early exit), and small path/number helpers.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { OptionsError } from '../errors.js';
+import type { StageContext, Stream, StreamMeta, TensorBatch } from '../pipeline/types.js';
+import { writePng, type RgbaImage } from '../io/png.js';
+
+/** An option path resolved against the run output directory. */
+export function outPath(ctx: StageContext, p: string): string {
+  return path.resolve(ctx.outDir, p);
+}
+
+/** Throws an OptionsError unless `stream` yields TensorBatch records (i.e. comes from `tensorify`). */
+export function tensorBatchStream(stream: Stream<unknown> | undefined, ctx: StageContext, which: string): Stream<TensorBatch> {
+  if (stream === undefined) throw new OptionsError('MISSING_INPUT', `stage '${ctx.id}' needs ${which}`, { stage: ctx.id });
+  if (stream.meta.record !== 'tensor-batch') {
+    throw new OptionsError('WRONG_INPUT', `stage '${ctx.id}': ${which} carries '${stream.meta.record}' records, not tensor batches`, {
+      stage: ctx.id,
+      hint: 'end the input chain with `batch` and `tensorify`',
+    });
+  }
+  return stream as Stream<TensorBatch>;
+}
+
+/** Batches one pass yields, when the stream says (its records are batches). */
+export function batchesPerPass(meta: StreamMeta): number | undefined {
+  return meta.count !== undefined && meta.count >= 0 ? meta.count : undefined;
+}
+
+/**
+ * Opens `stream` once and hands every batch to `fn`, disposing each batch after
+ * `fn` (whether it returns, throws, or the loop ends early). Returns how many
+ * batches were seen. The signal is checked before every batch.
+ */
+export async function forEachBatch(
+  stream: Stream<TensorBatch>,
+  signal: AbortSignal,
+  fn: (batch: TensorBatch, index: number) => void | Promise<void>,
+): Promise<number> {
+  let i = 0;
+  for await (const batch of stream.open(signal)) {
+    try {
+      signal.throwIfAborted();
+      await fn(batch, i);
+    } finally {
+      batch.dispose();
+    }
+    i++;
+  }
+  return i;
+}
+
+/**
+ * Advances a stream by one pass without using it: opens it, pulls a single
+ * record (so a lazily started generator registers the pass) and closes it.
+ * Upstream `shuffle` derives each pass's order from (seed, pass number), so a
+ * resumed training run calls this once per epoch already done.
+ */
+export async function skipPass(stream: Stream<TensorBatch>, signal: AbortSignal): Promise<void> {
+  const it = stream.open(signal)[Symbol.asyncIterator]();
+  try {
+    const first = await it.next();
+    if (first.done !== true) first.value.dispose();
+  } finally {
+    await it.return?.();
+  }
+}
+
+/** |a − b| / max(|a|, |b|), 0 when both are 0. */
+export function relativeDifference(a: number, b: number): number {
+  const m = Math.max(Math.abs(a), Math.abs(b));
+  return m === 0 ? 0 : Math.abs(a - b) / m;
+}
+
+/** Writes a rendered image as PNG (atomically, via writePng). */
+export async function savePng(file: string, image: RgbaImage): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writePng(file, image.rgba, image.width, image.height);
+}
+
+/** Seconds since `t0` (a performance.now() value), rounded to ms. */
+export function secondsSince(t0: number): number {
+  return Math.round(performance.now() - t0) / 1000;
+}
+
+// ---- training schedule (reduce-on-plateau, early stop), pure and serialisable ----
+
+export interface EpochRecord {
+  /** 1-based epoch number. */
+  epoch: number;
+  loss: number;
+  val_loss?: number;
+  /** Learning rate used during the epoch. */
+  lr: number;
+  seconds: number;
+}
+
+/** Everything besides weights and Adam state that a resumed run needs (JSON-safe). */
+export interface TrainState {
+  /** Completed epochs. */
+  epoch: number;
+  /** Learning rate for the next epoch. */
+  lr: number;
+  seed: number;
+  /** Best monitored loss so far (null before the first epoch) and the epoch it came from. */
+  best: number | null;
+  best_epoch: number;
+  /** Epochs since the monitored loss last improved (plateau counter resets when the lr drops). */
+  plateau_wait: number;
+  stop_wait: number;
+  history: EpochRecord[];
+}
+
+export interface Schedule {
+  factor: number;
+  /** 0 disables the reduction. */
+  patience: number;
+  min_lr: number;
+  /** 0 disables early stopping. */
+  stop_patience: number;
+}
+
+export function initialState(lr: number, seed: number): TrainState {
+  return { epoch: 0, lr, seed, best: null, best_epoch: 0, plateau_wait: 0, stop_wait: 0, history: [] };
+}
+
+/** The state after an epoch: monitors the validation loss when there is one, else the training loss. */
+export function scheduleStep(s: TrainState, rec: EpochRecord, sched: Schedule): TrainState {
+  const monitor = rec.val_loss ?? rec.loss;
+  const improved = s.best === null || monitor < s.best;
+  let plateau = improved ? 0 : s.plateau_wait + 1;
+  let lr = s.lr;
+  if (sched.patience > 0 && plateau >= sched.patience && lr > sched.min_lr) {
+    lr = Math.max(lr * sched.factor, sched.min_lr);
+    plateau = 0;
+  }
+  return {
+    ...s,
+    epoch: rec.epoch,
+    lr,
+    best: improved ? monitor : s.best,
+    best_epoch: improved ? rec.epoch : s.best_epoch,
+    plateau_wait: plateau,
+    stop_wait: improved ? 0 : s.stop_wait + 1,
+    history: [...s.history, rec],
+  };
+}
+
+export function shouldStop(s: TrainState, sched: Schedule): boolean {
+  return sched.stop_patience > 0 && s.stop_wait >= sched.stop_patience;
+}

@@ -1,0 +1,184 @@
+// The train sink on a tiny simulated scan (simulate → normalize → group →
+// shuffle → batch → tensorify; N=16, gridsize 1, wasm backend): the loss falls,
+// a checkpoint is written after every epoch, a run interrupted after epoch 1
+// and resumed ends with the same weights as an uninterrupted run, the
+// schedule (reduce-on-plateau, early stop) follows its rules, and no tensor leaks.
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs';
+import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { TensorLedger } from '../../src/pipeline/ledger.js';
+import type { ProgressEvent, StageContext, Stream, TensorBatch } from '../../src/pipeline/types.js';
+import simulate from '../../src/sources/simulate.js';
+import batch from '../../src/transforms/batch.js';
+import group from '../../src/transforms/group.js';
+import normalize from '../../src/transforms/normalize.js';
+import shuffle from '../../src/transforms/shuffle.js';
+import tensorify from '../../src/transforms/tensorify.js';
+import train from '../../src/sinks/train.js';
+import { initialState, scheduleStep, shouldStop, type Schedule } from '../../src/sinks/util.js';
+import { createStage, runSink, testContext } from '../../src/testing/index.js';
+import { selectBackend } from '../../src/backend/select.js';
+
+// Conv training on the cpu backend is far too slow for a unit test.
+async function useFastBackend(): Promise<void> {
+  await selectBackend('wasm');
+}
+
+const N = 16;
+
+interface Chain {
+  stream: Stream<TensorBatch>;
+  ledger: TensorLedger;
+  close(): Promise<void>;
+}
+
+/**
+ * simulate → normalize → group → shuffle → batch → tensorify, built afresh (as a
+ * new process would): shuffle draws each pass's order from (seed, pass number).
+ */
+async function chain(seed: number, batchSize: number): Promise<Chain> {
+  const ledger = new TensorLedger();
+  const ctx = (id: string): StageContext => testContext({ id, seed, ledger });
+  const scan = await createStage(simulate, { N, object: { kind: 'image', size: 36 }, scan: { step: 4 }, nphotons: 1e6 }, [], ctx('scan'));
+  const norm = await createStage(normalize, {}, [scan], ctx('normalize'));
+  const groups = await createStage(group, { gridsize: 1 }, [norm], ctx('group'));
+  const shuffled = await createStage(shuffle, {}, [groups], ctx('shuffle'));
+  const batches = await createStage(batch, { batch_size: batchSize }, [shuffled], ctx('batch'));
+  const stream = (await createStage(tensorify, {}, [batches], ctx('tensorify'))) as Stream<TensorBatch>;
+  const all = [stream, batches, shuffled, groups, norm, scan];
+  return { stream, ledger, close: async () => { for (const st of all) await st.close?.(); } };
+}
+
+test.before(async () => {
+  await useFastBackend();
+});
+
+const modelOptions = { n_filters_scale: 0.25, epochs: 2, lr: 2e-3, reduce_lr: { patience: 0 }, early_stop: { patience: 0 }, seed: 11 };
+
+async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ptychoflow-train-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function finalWeights(dir: string): Promise<Float32Array[]> {
+  const { model, optimizerState } = await loadCheckpoint(dir);
+  try {
+    return model.getWeights().map((w) => w.dataSync() as Float32Array);
+  } finally {
+    model.dispose();
+    for (const s of optimizerState ?? []) s.tensor.dispose();
+  }
+}
+
+test.serial('loss falls, a checkpoint is written every epoch, resume after an interrupt matches an uninterrupted run', async (t) => {
+  const before = tf.memory().numTensors;
+
+  // Uninterrupted: 2 epochs.
+  const full = await tempDir(t);
+  const seenCheckpoints: number[] = [];
+  const events: ProgressEvent[] = [];
+  const ctxFull = testContext({
+    id: 'train',
+    outDir: full,
+    progress: (e) => {
+      events.push(e);
+      const m = /^epoch (\d+)\//.exec(e.label);
+      if (m !== null && e.done === 1 && e.finished !== true && Number(m[1]) > 1) {
+        // At the first batch of epoch k the checkpoint on disk is that of epoch k − 1.
+        seenCheckpoints.push((JSON.parse(readFileSync(path.join(full, 'checkpoint', 'ptychoflow.json'), 'utf8')) as { epoch: number }).epoch);
+      }
+    },
+  });
+  const a = await chain(5, 12);
+  const result = (await runSink(train, modelOptions, [a.stream], ctxFull)) as Record<string, unknown>;
+  await a.close();
+  t.is(result.epochs_run, 2);
+  t.is(result.stopped, 'epochs');
+  t.is(result.normalization, a.stream.meta.normalization);
+  const history = JSON.parse(await readFile(path.join(full, 'history.json'), 'utf8')) as { epoch: number; loss: number }[];
+  t.is(history.length, 2);
+  t.true(history[1]!.loss < history[0]!.loss, `loss ${history.map((h) => h.loss.toPrecision(5)).join(' → ')}`);
+  t.true((await readFile(path.join(full, 'loss.png'))).length > 100);
+  t.deepEqual(seenCheckpoints, [1]);
+  t.true(events.some((e) => e.total === a.stream.meta.count && e.total! > 1 && typeof e.info?.groups_per_s === 'number'));
+  const sidecar = JSON.parse(await readFile(path.join(full, 'checkpoint', 'ptychoflow.json'), 'utf8')) as { epoch: number };
+  t.is(sidecar.epoch, 2);
+  t.is(a.ledger.stage('tensorify').tensors, 0, 'every batch disposed');
+
+  // Interrupted during epoch 2, then resumed with a fresh chain (as in a new process).
+  const split = await tempDir(t);
+  const controller = new AbortController();
+  const ctxCut = testContext({
+    id: 'train',
+    outDir: split,
+    signal: controller.signal,
+    progress: (e) => {
+      if (e.label.startsWith('epoch 2/') && e.done >= 2) controller.abort(new Error('interrupted by test'));
+    },
+  });
+  const b = await chain(5, 12);
+  await t.throwsAsync(runSink(train, modelOptions, [b.stream], ctxCut), { message: /interrupted by test/ });
+  await b.close();
+  const cut = JSON.parse(await readFile(path.join(split, 'checkpoint', 'ptychoflow.json'), 'utf8')) as { epoch: number };
+  t.is(cut.epoch, 1);
+  t.is(b.ledger.stage('tensorify').tensors, 0, 'batches disposed on abort');
+  const c = await chain(5, 12);
+  const resumed = (await runSink(train, { ...modelOptions, resume: true }, [c.stream], testContext({ id: 'train', outDir: split }))) as Record<string, unknown>;
+  await c.close();
+  t.is(resumed.epochs_run, 2);
+  t.true(Math.abs((resumed.final_loss as number) - (result.final_loss as number)) <= 1e-5 * Math.abs(result.final_loss as number), `${String(resumed.final_loss)} vs ${String(result.final_loss)}`);
+
+  const wa = await finalWeights(path.join(full, 'checkpoint'));
+  const wb = await finalWeights(path.join(split, 'checkpoint'));
+  t.is(wa.length, wb.length);
+  let worst = 0;
+  wa.forEach((w, i) => w.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - wb[i]![k]!)))));
+  t.true(worst < 1e-5, `largest weight difference ${worst}`);
+  t.is(tf.memory().numTensors, before, 'no tensor leaked');
+});
+
+test.serial('a validation input is monitored, and a bad input is refused', async (t) => {
+  const before = tf.memory().numTensors;
+  const dir = await tempDir(t);
+  const trainData = await chain(1, 16);
+  const valData = await chain(2, 16);
+  const r = (await runSink(train, { ...modelOptions, epochs: 1 }, [trainData.stream, valData.stream], testContext({ id: 'train', outDir: dir }))) as Record<string, unknown>;
+  await trainData.close();
+  await valData.close();
+  t.is(typeof r.final_val_loss, 'number');
+  t.is(r.monitor, 'val_loss');
+  t.is(r.best_epoch, 1);
+  const frames: Stream<unknown> = { meta: { record: 'frame' }, open: () => (async function* () {})() };
+  await t.throwsAsync(runSink(train, {}, [frames], testContext({ id: 'train', outDir: dir })), { message: /tensor batches/ });
+  await t.throwsAsync(runSink(train, { N: 32 }, [trainData.stream], testContext({ id: 'train', outDir: dir })), { message: /N=32/ });
+  t.throws(() => train.options.parse({ epochs: 0 }));
+  t.throws(() => train.options.parse({ bogus: 1 }));
+  t.is(trainData.ledger.stage('tensorify').tensors + valData.ledger.stage('tensorify').tensors, 0);
+  t.is(tf.memory().numTensors, before);
+});
+
+test('schedule: lr halves after `patience` epochs without improvement, stops after the early-stop patience', (t) => {
+  const sched: Schedule = { factor: 0.5, patience: 2, min_lr: 1e-4, stop_patience: 3 };
+  let s = initialState(1e-3, 0);
+  const losses = [5, 4, 4.5, 4.2, 4.1, 4.3];
+  const lrs: number[] = [];
+  for (const [i, loss] of losses.entries()) {
+    s = scheduleStep(s, { epoch: i + 1, loss, lr: s.lr, seconds: 0 }, sched);
+    lrs.push(s.lr);
+    if (shouldStop(s, sched)) break;
+  }
+  t.deepEqual(lrs, [1e-3, 1e-3, 1e-3, 5e-4, 5e-4]);
+  t.is(s.epoch, 5);
+  t.is(s.best, 4);
+  t.is(s.best_epoch, 2);
+  t.true(shouldStop(s, sched));
+  let low = initialState(2e-4, 0);
+  for (let e = 1; e <= 6; e++) low = scheduleStep(low, { epoch: e, loss: 1, lr: low.lr, seconds: 0 }, { ...sched, stop_patience: 0 });
+  t.is(low.lr, 1e-4, 'never below min_lr');
+  t.false(shouldStop(low, { ...sched, stop_patience: 0 }));
+});
