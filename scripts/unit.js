@@ -27,8 +27,10 @@ child.on('close', (code) => {
     const m = text.match(re);
     return m === null ? 0 : Number(m[1]);
   };
-  const passed = count(/(\d+) tests? passed/);
+  // ava prints "N tests passed" only when nothing failed; count the per-test marks otherwise.
+  const marks = (re) => (text.match(re) ?? []).length;
   const failed = count(/(\d+) tests? failed/) + count(/(\d+) uncaught exceptions?/) + count(/(\d+) unhandled rejections?/);
+  const passed = count(/(\d+) tests? passed/) || marks(/^\s*✔/gm);
   const skipped = count(/(\d+) tests? skipped/);
   const status = code === 0 && failed === 0 ? code : code || 1;
   process.stdout.write(`\nunit: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);

@@ -6,7 +6,7 @@ import type { Frame } from 'ptychoflow';
 import { threshold } from './threshold.js';
 
 const frames: Frame[] = [
-  { index: 0, x: 10, y: 10, amplitude: new Float32Array([0.5, 2, 1.4, 3]) },
+  { index: 0, x: 10, y: 10, amplitude: new Float32Array([0.5, 2, 1.25, 3]) },
   { index: 1, x: 12, y: 10, amplitude: new Float32Array([1.5, 0, 7, 1.49]) },
 ];
 
@@ -15,7 +15,7 @@ test('zeroes amplitudes below the floor and keeps the rest', async (t) => {
   const got = (await collectStream(out)) as Frame[];
   t.deepEqual([...got[0]!.amplitude], [0, 2, 0, 3]);
   t.deepEqual([...got[1]!.amplitude], [1.5, 0, 7, 0]);
-  t.deepEqual([...frames[0]!.amplitude], [0.5, 2, 1.4, 3], 'input records are not modified');
+  t.deepEqual([...frames[0]!.amplitude], [0.5, 2, 1.25, 3], 'input records are not modified');
 });
 
 test('an empty stream stays empty, and bad options are refused', async (t) => {
