@@ -28,7 +28,7 @@ function fmtValue(v: number | string): string {
 
 export function formatProgress(e: ProgressEvent, elapsedS: number, width = 24): string {
   const info = Object.entries(e.info ?? {}).map(([k, v]) => `${k}=${fmtValue(v)}`).join(' ');
-  const unit = e.unit ?? '';
+  const unit = e.unit !== undefined && e.unit !== '' ? ` ${e.unit}` : '';
   const rate = elapsedS > 0 ? e.done / elapsedS : 0;
   if (e.total !== undefined && e.total > 0) {
     const frac = Math.min(1, e.done / e.total);

@@ -100,3 +100,48 @@ test('SIGINT stops the run cleanly: exit 130, cleanup ran, summary says aborted'
   t.true(existsSync(path.join(out, 'cleanup.txt')));
   t.is(lastJson(r.stdout).status, 'aborted');
 });
+
+test('inspect --json prints one JSON object with arrays, dtypes, statistics and the contract check', async (t) => {
+  const file = path.join(root, 'test/fixtures/npz/canonical_deflated.npz');
+  const r = await cli(['inspect', file, '--json']);
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  t.is(lines.length, 1);
+  const report = JSON.parse(lines[0]!) as {
+    file: string;
+    format: string;
+    arrays: Record<string, { shape: number[]; dtype: string; fortran_order: boolean; mean?: number; mean_abs?: number; min?: number }>;
+    contract: { ok: boolean; problems: string[] };
+  };
+  t.is(report.format, 'npz');
+  t.deepEqual(report.arrays.diffraction!.shape, [36, 32, 32]);
+  t.is(report.arrays.diffraction!.dtype, '<f4');
+  t.is(report.arrays.probeGuess!.dtype, '<c8');
+  t.true(typeof report.arrays.probeGuess!.mean_abs === 'number');
+  t.true(report.arrays.diffraction!.min! >= 0);
+  t.true(report.contract.ok, report.contract.problems.join('; '));
+});
+
+test('inspect names the file and exits 2 on a broken archive, without a stack trace', async (t) => {
+  const r = await cli(['inspect', path.join(root, 'test/fixtures/npz/bad_not_a_zip.npz'), '--json']);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /bad_not_a_zip\.npz/);
+  t.notRegex(r.stderr, /\n\s+at /);
+  const missing = await cli(['inspect', path.join(root, 'test/fixtures/npz/bad_missing_diffraction.npz')]);
+  t.is(missing.code, 0, 'a readable file with contract problems is reported, not refused');
+  t.regex(missing.stdout, /canonical contract: \d+ problem/);
+});
+
+test('pipelines/simulate.yaml runs from the CLI and writes a canonical NPZ that inspect accepts', async (t) => {
+  const out = path.join(root, 'out/test-simulate');
+  rmSync(out, { recursive: true, force: true });
+  const r = await cli(['run', 'pipelines/simulate.yaml', '--json', '--output', out, '--set', 'sources.sim.N=32', '--set', 'sources.sim.object.size=96', '--set', 'sources.sim.scan.step=16']);
+  t.is(r.code, 0, r.stderr);
+  const s = lastJson(r.stdout);
+  t.is(s.status, 'ok');
+  const file = path.join(out, 'scan.npz');
+  t.true(existsSync(file));
+  const ins = await cli(['inspect', file, '--json']);
+  t.is(ins.code, 0, ins.stderr);
+  t.true((JSON.parse(ins.stdout.trim()) as { contract: { ok: boolean } }).contract.ok);
+});
