@@ -8,3 +8,8 @@ export { TensorLedger } from './pipeline/ledger.js';
 export { loadPlan, runPipelineFile, runPlan, Registry, loadPlugins, formatProblems } from './pipeline/index.js';
 export type { RunOptions, RunOutcome, RunSummary, PipelinePlan } from './pipeline/index.js';
 export { builtinRegistry, builtinComponents } from './components.js';
+export { openScan, type OpenScanOptions, type BatchOptions, type ScanHandle } from './scan.js';
+export { inspectFile } from './io/inspect.js';
+export { openNpz, readNpyFile } from './io/npz.js';
+export { writeNpz } from './io/npz-writer.js';
+export { selectBackend, type BackendInfo, type BackendName } from './backend/select.js';

@@ -84,6 +84,9 @@ export async function selectBackend(name: BackendName, log: Logger = silentLogge
   if (!BACKEND_NAMES.includes(name)) {
     throw new BackendError('BACKEND_UNKNOWN', `unknown backend '${String(name)}'`, { key: 'backend', hint: `use one of ${BACKEND_NAMES.join(', ')}` });
   }
+  // tfjs prints advice banners ("install the node backend…") through console.warn
+  // unless in production mode; ptychoflow reports the backend itself.
+  tf.enableProdMode();
   const candidates: Concrete[] = name === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] : [name];
   const tried: BackendInfo['tried'] = [];
   for (const candidate of candidates) {
