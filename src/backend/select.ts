@@ -8,7 +8,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendError, messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import { registerTensorflowKernels, registerWasmKernels } from './kernels.js';
 
 export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -63,10 +62,12 @@ async function load(name: Concrete): Promise<void> {
     if (tf.findBackendFactory('tensorflow') === null) {
       throw new Error(`${pkg!} loaded but registered no 'tensorflow' backend on this @tensorflow/tfjs-core ${tf.version_core}; its tfjs-core version differs (run \`npm ls @tensorflow/tfjs-core\` and align versions)`);
     }
-    registerTensorflowKernels();
+    // Imported on use: the kernels module loads the wasm backend, which would
+    // otherwise become tfjs's default for anyone importing ptychoflow.
+    (await import('./kernels.js')).registerTensorflowKernels();
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
-    registerWasmKernels();
+    (await import('./kernels.js')).registerWasmKernels();
   }
   const backend = name === 'tensorflow-gpu' ? 'tensorflow' : name;
   const ok = await tf.setBackend(backend);

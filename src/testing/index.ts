@@ -51,6 +51,7 @@ export async function createStage(
 ): Promise<Stream<unknown>> {
   const parsed: unknown = def.options.parse(options ?? {});
   if (def.kind === 'sink') throw new Error(`${def.type} is a sink: use runSink`);
+  await tf.ready();
   return def.create(parsed, { ctx, inputs });
 }
 
@@ -63,6 +64,7 @@ export async function runSink(
 ): Promise<Json> {
   if (def.kind !== 'sink') throw new Error(`${def.type} is not a sink`);
   const parsed: unknown = def.options.parse(options ?? {});
+  await tf.ready();
   return def.create(parsed, { ctx, inputs });
 }
 
