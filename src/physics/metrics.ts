@@ -20,6 +20,12 @@ export interface EvalOptions {
   /** Register on the complex fields (robust for phase-only objects) or on amplitudes only. */
   register_on?: 'complex' | 'amplitude';
   upsample?: number;
+  /**
+   * Largest shift (pixels, per axis) registration may apply; a larger measured
+   * shift is not trusted (a poor reconstruction correlates anywhere) and the
+   * images are scored unshifted. Default: 1/8 of the smaller cropped side.
+   */
+  max_shift?: number;
   phase_align?: 'plane' | 'mean' | 'none';
   amplitude_scale?: 'mean_ratio' | 'none';
 }
@@ -29,6 +35,8 @@ export interface ScoreSet { mae: number; mse: number; /** dB; Infinity when MSE 
 export interface EvalResult {
   /** Shift [dy, dx] applied to the reconstruction to register it. */
   shift: [number, number];
+  /** A measured shift larger than max_shift, which was therefore not applied. */
+  rejected_shift?: [number, number];
   amplitude: ScoreSet;
   phase: ScoreSet;
   frc: FrcResult;
@@ -139,9 +147,15 @@ export function evaluateObject(truth: Complex2D, recon: Complex2D, opts: EvalOpt
   let crop: CropBox = { x0: Math.max(0, Math.floor(c0.x0)), y0: Math.max(0, Math.floor(c0.y0)), x1: Math.min(truth.width, Math.ceil(c0.x1)), y1: Math.min(truth.height, Math.ceil(c0.y1)) };
   let T = cut(truth, crop), R = cut(recon, crop);
   let shift: [number, number] = [0, 0];
+  let rejected: [number, number] | undefined;
   if (opts.register !== false) {
     const amp = (z: Complex2D): Complex2D => ({ ...z, re: z.re.map((r, i) => Math.hypot(r, z.im[i]!)), im: new Float32Array(z.re.length) });
     shift = opts.register_on === 'amplitude' ? registerShift(amp(T), amp(R), { upsample: opts.upsample ?? 50 }).shift : registerShift(T, deramp(T, R), { upsample: opts.upsample ?? 50 }).shift;
+    const maxShift = opts.max_shift ?? Math.min(T.height, T.width) / 8;
+    if (Math.abs(shift[0]) > maxShift || Math.abs(shift[1]) > maxShift) {
+      rejected = shift;
+      shift = [0, 0];
+    }
     if (shift[0] !== 0 || shift[1] !== 0) {
       R = shiftImage(R, shift[0], shift[1]);
       const m = Math.ceil(Math.max(Math.abs(shift[0]), Math.abs(shift[1]))); // wrapped-around border
@@ -172,7 +186,7 @@ export function evaluateObject(truth: Complex2D, recon: Complex2D, opts: EvalOpt
     outRe[i] = ra[i] * Math.cos(rp[i]); outIm[i] = ra[i] * Math.sin(rp[i]);
   }
   return {
-    shift, crop, phase_plane: plane, amplitude_factor: factor,
+    shift, ...(rejected === undefined ? {} : { rejected_shift: rejected }), crop, phase_plane: plane, amplitude_factor: factor,
     amplitude: scores(ta, ra, h, w, null),
     phase: scores(tp, rp, h, w, 2 * Math.PI),
     frc: frc(T, { height: h, width: w, re: outRe, im: outIm }),

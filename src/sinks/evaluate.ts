@@ -24,6 +24,7 @@ const options = z.object({
   register: z.boolean().default(true).describe('register the reconstruction with sub-pixel phase correlation first'),
   register_on: z.enum(['complex', 'amplitude']).default('complex').describe('fields used for registration'),
   upsample: z.number().int().min(1).max(1000).default(50).describe('registration precision is 1/upsample pixels'),
+  max_shift: z.number().positive().optional().describe('largest registration shift (px per axis) to apply; a larger one is distrusted and the images are scored unshifted (default: 1/8 of the cropped side)'),
   phase_align: z.enum(['plane', 'mean', 'none']).default('plane').describe('what to remove from the phase difference before scoring'),
   amplitude_scale: z.enum(['mean_ratio', 'none']).default('mean_ratio').describe('scale the reconstructed amplitude by mean(truth)/mean(recon)'),
   metrics: z.string().default('metrics.json').describe('metrics JSON, relative to the output directory'),
@@ -91,7 +92,7 @@ const finite = (v: number | null): number | null => (v !== null && Number.isFini
 export function metricsJson(r: EvalResult): Json {
   const s = (x: EvalResult['amplitude']): Json => ({ mae: finite(x.mae), mse: finite(x.mse), psnr: finite(x.psnr), ssim: finite(x.ssim), data_range: finite(x.data_range) });
   return {
-    shift: r.shift, crop: { ...r.crop }, amplitude: s(r.amplitude), phase: s(r.phase),
+    shift: r.shift, ...(r.rejected_shift === undefined ? {} : { rejected_shift: r.rejected_shift }), crop: { ...r.crop }, amplitude: s(r.amplitude), phase: s(r.phase),
     amplitude_factor: finite(r.amplitude_factor), phase_plane: { a: r.phase_plane.a, b: r.phase_plane.b, c: r.phase_plane.c },
     frc: { frc_half: finite(r.frc.frc_half), frc_17: finite(r.frc.frc_17), frc_half_ring: r.frc.frc_half_ring, frc_17_ring: r.frc.frc_17_ring, size: r.frc.size, freq: r.frc.freq, curve: r.frc.curve.map((v) => finite(v)) },
   };
@@ -136,9 +137,12 @@ export default defineSink({
       throw new OptionsError('BAD_CROP', `crop ${JSON.stringify(crop)} leaves less than 16×16 pixels of the ${truth.height}×${truth.width} object`, { stage, hint: 'check the crop option and that the truth belongs to this scan' });
     }
     const r = evaluateObject(truth, recon, {
-      ...(crop === undefined ? {} : { crop }), register: o.register, register_on: o.register_on, upsample: o.upsample, phase_align: o.phase_align, amplitude_scale: o.amplitude_scale,
+      ...(crop === undefined ? {} : { crop }), register: o.register, register_on: o.register_on, upsample: o.upsample, ...(o.max_shift === undefined ? {} : { max_shift: o.max_shift }), phase_align: o.phase_align, amplitude_scale: o.amplitude_scale,
     });
     ctx.signal.throwIfAborted();
+    if (r.rejected_shift !== undefined) {
+      ctx.log.warn(`registration found a shift of (${r.rejected_shift[0].toFixed(1)}, ${r.rejected_shift[1].toFixed(1)}) px, larger than max_shift: not applied (a weak reconstruction correlates anywhere); scored unshifted`);
+    }
     const files = { metrics: path.resolve(ctx.outDir, o.metrics), frc_png: path.resolve(ctx.outDir, o.frc_png), figure_png: path.resolve(ctx.outDir, o.figure_png) };
     for (const f of Object.values(files)) await mkdir(path.dirname(f), { recursive: true });
     const result = { truth: truthLabel, reconstruction: reconFile, ...(metricsJson(r) as Record<string, Json>), files, note: 'psnr null = infinite (identical); frc_half/frc_17 null = never crosses (resolution at the Nyquist limit, 2 px)' } as Json;

@@ -92,3 +92,22 @@ test('a sub-pixel shift of the reconstruction is registered back inside a crop',
   t.true(ramped.phase.ssim > 0.95, `${ramped.phase.ssim}`);
   t.throws(() => evaluateObject(z, object(32, 32, 1)), { name: 'OptionsError' });
 });
+
+test('a registration shift beyond max_shift is distrusted: scored unshifted and reported', (t) => {
+  const size = 48;
+  const truth = { height: size, width: size, re: new Float32Array(size * size), im: new Float32Array(size * size) };
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
+    const ph = Math.sin(x / 3) * Math.cos(y / 5);
+    truth.re[y * size + x] = Math.cos(ph) * (0.6 + 0.3 * Math.sin((x * y) / 40));
+    truth.im[y * size + x] = Math.sin(ph) * (0.6 + 0.3 * Math.sin((x * y) / 40));
+  }
+  // The same object shifted by 10 px: a true shift, but larger than max_shift 4.
+  const moved = shiftImage(truth, 10, 0);
+  const r = evaluateObject(truth, moved, { max_shift: 4 });
+  t.deepEqual(r.shift, [0, 0]);
+  t.truthy(r.rejected_shift);
+  t.true(Math.abs(Math.abs(r.rejected_shift![0]) - 10) < 0.1);
+  const trusted = evaluateObject(truth, moved, { max_shift: 12 });
+  t.is(trusted.rejected_shift, undefined);
+  t.true(Math.abs(Math.abs(trusted.shift[0]) - 10) < 0.1);
+});
