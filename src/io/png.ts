@@ -3,11 +3,10 @@
 // legend, and side-by-side composition. Text uses a built-in 5×7 bitmap font
 // (upper-case letters, digits, a few symbols; lower case is drawn upper case),
 // drawn at 2× so that tick labels stay legible. NaN pixels are drawn magenta.
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import { FormatError, OptionsError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export interface RgbaImage { rgba: Uint8Array; width: number; height: number }
 type RGB = readonly [number, number, number];
@@ -17,14 +16,7 @@ export async function writePng(path: string, rgba: Uint8Array, width: number, he
   if (rgba.length !== width * height * 4) throw new OptionsError('BAD_SHAPE', `writePng: ${rgba.length} bytes do not make a ${width}×${height} RGBA image`, { file: path });
   const png = new PNG({ width, height });
   png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, PNG.sync.write(png));
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(path, PNG.sync.write(png));
 }
 
 /** Reads a PNG (any colour type, 1–16 bit) as luminance in [0, 1] (Rec. 709 weights). */

@@ -3,7 +3,7 @@
 // objectGuess or an array in another NPZ (e.g. a reference reconstruction) —
 // and writes metrics.json, the FRC curve and a truth/reconstruction figure.
 // It reads only its input's metadata (truth, scan positions), never its records.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
@@ -11,6 +11,7 @@ import { openNpz } from '../io/npz.js';
 import { linePlot, renderImage, sideBySide, writePng } from '../io/png.js';
 import { evaluateObject, type CropBox, type EvalResult } from '../physics/metrics.js';
 import { defineSink, type Complex2D, type Json, type ScanMeta } from '../pipeline/types.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 const box = z.object({ x0: z.number(), y0: z.number(), x1: z.number(), y1: z.number() }).strict();
 
@@ -98,11 +99,6 @@ export function metricsJson(r: EvalResult): Json {
   };
 }
 
-async function atomicWrite(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try { await writeFile(tmp, text); await rename(tmp, file); } catch (e) { await rm(tmp, { force: true }); throw e; }
-}
-
 export default defineSink({
   kind: 'sink',
   type: 'evaluate',
@@ -146,7 +142,7 @@ export default defineSink({
     const files = { metrics: path.resolve(ctx.outDir, o.metrics), frc_png: path.resolve(ctx.outDir, o.frc_png), figure_png: path.resolve(ctx.outDir, o.figure_png) };
     for (const f of Object.values(files)) await mkdir(path.dirname(f), { recursive: true });
     const result = { truth: truthLabel, reconstruction: reconFile, ...(metricsJson(r) as Record<string, Json>), files, note: 'psnr null = infinite (identical); frc_half/frc_17 null = never crosses (resolution at the Nyquist limit, 2 px)' } as Json;
-    await atomicWrite(files.metrics, `${JSON.stringify(result, null, 2)}\n`);
+    await writeFileAtomic(files.metrics, `${JSON.stringify(result, null, 2)}\n`);
     const fmt = (v: number | null): string => (v === null ? '< 2 PX' : `${v.toFixed(1)} PX`);
     const plot = linePlot([{ name: 'FRC', x: r.frc.freq, y: r.frc.curve }], {
       title: `FRC  0.5: ${fmt(r.frc.frc_half)}  1/7: ${fmt(r.frc.frc_17)}`, xlabel: 'spatial frequency (1/px)', ylabel: 'correlation', xmin: 0, xmax: 0.5, ymin: 0, ymax: 1.05,

@@ -4,17 +4,7 @@ import test, { type ExecutionContext } from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { fft2c, ifft2c, defaultFftMethod, type FftMethod } from '../../src/physics/fft.js';
-
-/** Deterministic pseudo-random values in [-1, 1). */
-function noise(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+import { noise } from './helpers.js';
 
 /** fftshift(FFT2(x))/N for one N×N image, straight from the definition. */
 function directDft(re: Float32Array, im: Float32Array, N: number, off: number, stride: number): { re: Float64Array; im: Float64Array } {

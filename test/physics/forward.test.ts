@@ -5,16 +5,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { farFieldAmplitude, poissonNLL, maeLoss } from '../../src/physics/forward.js';
-
-function noise(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+import { noise } from './helpers.js';
 
 for (const backend of ['cpu', 'wasm']) {
   test.serial(`${backend}: farFieldAmplitude = |fftshift(FFT2(P·O))|/N per channel, and Parseval holds`, async (t) => {
