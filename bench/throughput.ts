@@ -48,7 +48,7 @@ export async function run(args: string[]): Promise<void> {
     await close();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const rec = { bench: 'throughput', N, gridsize, groups, groups_per_s: groups / seconds, bytes_per_s: bytes / seconds, memcpy_bytes_per_s: memcpy, seconds };
+  const rec = { bench: 'throughput', N, gridsize, groups, groups_per_s: groups / seconds, bytes_per_s: bytes / seconds, memcpy_bytes_per_s: memcpy, fraction_of_memcpy: bytes / seconds / memcpy, seconds };
   if (json) process.stdout.write(`${JSON.stringify(rec)}\n`);
   else {
     process.stdout.write(

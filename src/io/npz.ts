@@ -149,10 +149,24 @@ class Reader implements NpzReader {
     const h = this.header(name);
     const step = Math.max(1, Math.floor(chunkBytes));
     let crc = s.zip.method === 0 ? crc32(await this.raw(name, s, 0, h.headerLength)) : 0;
-    for (let pos = h.headerLength; pos < s.zip.size; pos += step) {
-      const bytes = await this.raw(name, s, pos, Math.min(step, s.zip.size - pos));
-      if (s.zip.method === 0) crc = crc32(bytes, crc);
-      yield bytes;
+    // One chunk read ahead, so the disk read overlaps the consumer's work.
+    const read = (pos: number): Promise<Uint8Array> | undefined => {
+      if (pos >= s.zip.size) return undefined;
+      const p = this.raw(name, s, pos, Math.min(step, s.zip.size - pos));
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = read(h.headerLength);
+    try {
+      for (let pos = h.headerLength; next !== undefined; pos += step) {
+        const bytes = await next;
+        next = read(pos + step);
+        if (s.zip.method === 0) crc = crc32(bytes, crc);
+        yield bytes;
+      }
+    } finally {
+      // An early exit leaves at most one read in flight: let it settle before the file may close.
+      if (next !== undefined) await next.catch(() => undefined);
     }
     // Deflated entries were CRC-checked while they were inflated.
     if (s.zip.method === 0 && crc !== s.zip.crc32) throw new FormatError('CRC_MISMATCH', 'CRC-32 does not match: the entry is corrupt', { file: this.label(), key: name, hint: 're-save the archive' });

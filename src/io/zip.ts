@@ -2,6 +2,7 @@
 // variant), the central directory (zip64 extra fields honoured) and each
 // entry's local header, all by positioned reads of a FileHandle. Only what an
 // NPZ needs: stored (0) and deflated (8) entries, no encryption, one disk.
+import { Buffer } from 'node:buffer';
 import type { FileHandle } from 'node:fs/promises';
 import { FormatError } from '../errors.js';
 
@@ -19,9 +20,15 @@ const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 const u32 = (b: Uint8Array, o: number): number => (u16(b, o) + u16(b, o + 2) * 65536) >>> 0;
 const u64 = (b: Uint8Array, o: number): number => u32(b, o) + u32(b, o + 4) * 4294967296;
 
-/** Reads exactly `length` bytes at `position` (fewer only at end of file). */
+/**
+ * Reads exactly `length` bytes at `position` (fewer only at end of file) into
+ * a fresh, unshared buffer at byte offset 0 (so typed views over it are
+ * aligned). The buffer is not zero-filled first: the read overwrites it, and
+ * a short read returns only the bytes read.
+ */
 export async function readAt(fh: FileHandle, position: number, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
+  // A plain Uint8Array (not a Buffer, whose slice() aliases) over unpooled memory.
+  const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
   let got = 0;
   while (got < length) {
     const { bytesRead } = await fh.read(out, got, length - got, position + got);

@@ -12,6 +12,8 @@ import { dtypeInfo, toFloat32, type NpyArray, type NpyHeader } from '../io/npy.j
 import { openNpz, type NpzReader } from '../io/npz.js';
 import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
 
+const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 /** Frames read per positioned read on a sequential pass. */
 const BLOCK_BYTES = 4 << 20;
 
@@ -46,6 +48,8 @@ export class NpzFrameStore implements FrameStore {
   /** Archive key holding the patterns. */
   readonly key: string;
   private readonly frameBytes: number;
+  /** Patterns are float32 in host byte order: frames can be views over the bytes read. */
+  private readonly f4View: boolean;
   private strided: Float32Array | undefined;
   private closed = false;
 
@@ -57,12 +61,20 @@ export class NpzFrameStore implements FrameStore {
   ) {
     this.N = layout.N;
     this.key = layout.key;
-    this.frameBytes = layout.N * layout.N * dtypeInfo(layout.descr).itemsize;
+    const info = dtypeInfo(layout.descr);
+    this.frameBytes = layout.N * layout.N * info.itemsize;
+    this.f4View = info.dtype === 'f4' && info.littleEndian && HOST_LITTLE_ENDIAN;
   }
 
-  /** Converts raw pattern bytes to float32 amplitudes. */
+  /**
+   * Converts raw pattern bytes to float32 amplitudes. `bytes` is always a
+   * fresh read this store owns, so little-endian float32 patterns at an
+   * aligned offset become a view over it (no copy; intensities are
+   * square-rooted in place).
+   */
   private convert(bytes: Uint8Array): Float32Array {
-    const a = toFloat32(bytes, this.layout.descr, this.N * this.N);
+    const NN = this.N * this.N;
+    const a = this.f4View && bytes.byteOffset % 4 === 0 && bytes.length >= 4 * NN ? new Float32Array(bytes.buffer, bytes.byteOffset, NN) : toFloat32(bytes, this.layout.descr, NN);
     if (this.intensity) for (let k = 0; k < a.length; k++) a[k] = Math.sqrt(a[k]!);
     return a;
   }
@@ -107,14 +119,22 @@ export class NpzFrameStore implements FrameStore {
     const order = [...new Set(indices)].sort((a, b) => a - b);
     const got = new Map<number, Float32Array>();
     const maxRun = Math.max(1, Math.floor(BLOCK_BYTES / this.frameBytes));
+    const runs: Promise<void>[] = [];
     for (let k = 0; k < order.length;) {
       let end = k + 1;
       while (end < order.length && order[end] === order[end - 1]! + 1 && end - k < maxRun) end++;
       const first = order[k]!, len = end - k;
-      const bytes = await this.npz.readRange(this.layout.key, first * this.frameBytes, len * this.frameBytes);
-      for (let j = 0; j < len; j++) got.set(first + j, this.convert(bytes.subarray(j * this.frameBytes, (j + 1) * this.frameBytes)));
+      // Runs are read concurrently (positioned reads do not interfere).
+      runs.push(
+        this.npz.readRange(this.layout.key, first * this.frameBytes, len * this.frameBytes).then((bytes) => {
+          for (let j = 0; j < len; j++) got.set(first + j, this.convert(bytes.subarray(j * this.frameBytes, (j + 1) * this.frameBytes)));
+        }),
+      );
       k = end;
     }
+    // allSettled first: no read may still be running when an error reaches the caller (who may close the file).
+    const settled = await Promise.allSettled(runs);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
     return indices.map((i) => got.get(i)!);
   }
 
@@ -152,7 +172,19 @@ export class NpzFrameStore implements FrameStore {
 /** Why a pattern cannot be used, or undefined when it is fine. */
 export function patternProblem(a: Float32Array, N: number): string | undefined {
   if (a.length !== N * N) return `pattern has ${a.length} values, expected ${N}×${N}`;
-  for (let k = 0; k < a.length; k++) {
+  // Clean path on the bits: a float32 is finite, not NaN and ≥ +0 exactly when
+  // its bit pattern, read as int32, lies in [0, 0x7f800000). −0 also leaves
+  // this loop; the exact checks from there on accept it.
+  const bits = new Int32Array(a.buffer, a.byteOffset, a.length);
+  const n = bits.length;
+  let k = 0;
+  while (k < n) {
+    const b = bits[k]!;
+    if (b < 0 || b >= 0x7f800000) break;
+    k++;
+  }
+  if (k === n) return undefined;
+  for (; k < a.length; k++) {
     const v = a[k]!;
     if (Number.isNaN(v)) return `pattern holds NaN (pixel ${k})`;
     if (!Number.isFinite(v)) return `pattern holds Inf (pixel ${k})`;

@@ -5,9 +5,25 @@ import { z } from 'zod';
 import { DataError } from '../errors.js';
 import type { Batch, Group, Stream } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
-import { requireInput, withGroupIndex } from './util.js';
+import { requireInput, uninitFloat32, withGroupIndex } from './util.js';
 
-/** Packs groups (same N and C) into one Batch. */
+/**
+ * The groups' amplitudes as one array without copying when they already lie
+ * back to back in one buffer (as `group` writes a window of groups), else undefined.
+ */
+function contiguous(groups: readonly Group[], per: number): Float32Array | undefined {
+  const first = groups[0]!.amplitudes;
+  for (let b = 0; b < groups.length; b++) {
+    const a = groups[b]!.amplitudes;
+    if (a.buffer !== first.buffer || a.length !== per || a.byteOffset !== first.byteOffset + 4 * b * per) return undefined;
+  }
+  return new Float32Array(first.buffer, first.byteOffset, groups.length * per);
+}
+
+/**
+ * Packs groups (same N and C) into one Batch. X is a view (no copy) when the
+ * groups' amplitudes are consecutive slices of one buffer, else a copy.
+ */
 export function packBatch(groups: readonly Group[]): Batch {
   const first = groups[0];
   if (first === undefined) throw new DataError('EMPTY_BATCH', 'cannot pack an empty list of groups');
@@ -15,7 +31,8 @@ export function packBatch(groups: readonly Group[]): Batch {
   const NN = first.amplitudes.length / C;
   const N = Math.round(Math.sqrt(NN));
   const B = groups.length;
-  const X = new Float32Array(B * NN * C);
+  const view = contiguous(groups, NN * C);
+  const X = view ?? uninitFloat32(B * NN * C);
   const coords = new Float32Array(B * 2 * C);
   const centers = new Float64Array(B * 2);
   const indices = new Int32Array(B * C);
@@ -24,7 +41,7 @@ export function packBatch(groups: readonly Group[]): Batch {
     if (g.indices.length !== C || g.amplitudes.length !== NN * C || g.offsets.length !== 2 * C) {
       throw new DataError('MIXED_GROUPS', `group ${g.index} has C=${g.indices.length}, ${g.amplitudes.length} amplitude values; the batch holds C=${C}, N=${N}`);
     }
-    X.set(g.amplitudes, b * NN * C);
+    if (view === undefined) X.set(g.amplitudes, b * NN * C);
     coords.set(g.offsets, b * 2 * C);
     centers[2 * b] = g.center[0];
     centers[2 * b + 1] = g.center[1];

@@ -17,7 +17,7 @@ import { DataError, OptionsError } from '../errors.js';
 import type { Frame, FrameStore, Group, ScanMeta, Stream } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
-import { LruCache, requireInput, streamGroups, withGroupIndex, type GroupIndex } from './util.js';
+import { LruCache, requireInput, scaledStoreOf, streamGroups, uninitFloat32, withGroupIndex, type GroupIndex } from './util.js';
 
 export interface GroupPlanOptions {
   gridsize: number;
@@ -109,29 +109,70 @@ export class GroupPlan {
 
 /** Interleaves C frames (N×N each) into one N×N×C HWC array. */
 export function interleave(frames: readonly Float32Array[], NN: number): Float32Array {
-  const C = frames.length;
-  const out = new Float32Array(NN * C);
-  if (C === 4) {
-    // The common gridsize 2: one sequential pass over the output.
-    const [f0, f1, f2, f3] = frames as [Float32Array, Float32Array, Float32Array, Float32Array];
-    for (let p = 0, o = 0; p < NN; p++, o += 4) {
-      out[o] = f0[p]!;
-      out[o + 1] = f1[p]!;
-      out[o + 2] = f2[p]!;
-      out[o + 3] = f3[p]!;
-    }
-    return out;
-  }
-  for (let c = 0; c < C; c++) {
-    const f = frames[c]!;
-    for (let p = 0, o = c; p < NN; p++, o += C) out[o] = f[p]!;
-  }
+  const out = uninitFloat32(NN * frames.length);
+  interleaveInto(frames, NN, out, 0, 1, false);
   return out;
 }
 
-/** GroupIndex over a plan and a frame store, reading frames through an LRU cache (shared by concurrent gets). */
+/**
+ * Writes C frames interleaved (HWC) into `out` from `offset`, each value
+ * taken as factor · v (factor · √v for intensities): the `normalize` scaling
+ * applied during the copy, with the same float32 result as scaling first.
+ */
+export function interleaveInto(frames: readonly Float32Array[], NN: number, out: Float32Array, offset: number, factor: number, intensity: boolean): void {
+  const C = frames.length;
+  if (intensity) {
+    for (let c = 0; c < C; c++) {
+      const f = frames[c]!;
+      for (let p = 0, o = offset + c; p < NN; p++, o += C) out[o] = factor * Math.sqrt(f[p]!);
+    }
+    return;
+  }
+  if (C === 4) {
+    // The common gridsize 2: one sequential pass over the output.
+    const [f0, f1, f2, f3] = frames as [Float32Array, Float32Array, Float32Array, Float32Array];
+    if (factor === 1) {
+      for (let p = 0, o = offset; p < NN; p++, o += 4) {
+        out[o] = f0[p]!;
+        out[o + 1] = f1[p]!;
+        out[o + 2] = f2[p]!;
+        out[o + 3] = f3[p]!;
+      }
+    } else {
+      for (let p = 0, o = offset; p < NN; p++, o += 4) {
+        out[o] = factor * f0[p]!;
+        out[o + 1] = factor * f1[p]!;
+        out[o + 2] = factor * f2[p]!;
+        out[o + 3] = factor * f3[p]!;
+      }
+    }
+    return;
+  }
+  if (C === 1) {
+    const f = frames[0]!;
+    if (factor === 1) out.set(f.subarray(0, NN), offset);
+    else for (let p = 0; p < NN; p++) out[offset + p] = factor * f[p]!;
+    return;
+  }
+  for (let c = 0; c < C; c++) {
+    const f = frames[c]!;
+    for (let p = 0, o = offset + c; p < NN; p++, o += C) out[o] = factor * f[p]!;
+  }
+}
+
+/**
+ * GroupIndex over a plan and a frame store, reading frames through an LRU
+ * cache (shared by concurrent gets). The groups of one getMany share one
+ * buffer, in order, so `packBatch` can take consecutive ones without a copy.
+ * When the store is `normalize`'s, its inner frames are read and scaled
+ * while they are interleaved.
+ */
 export function groupIndex(plan: GroupPlan, store: FrameStore, cacheFrames: number): GroupIndex {
   const NN = store.N * store.N;
+  const scaled = scaledStoreOf(store);
+  const source = scaled?.inner ?? store;
+  const factor = scaled?.factor ?? 1;
+  const intensity = scaled?.intensity ?? false;
   const cache = new LruCache<number, Promise<Float32Array>>(Math.max(cacheFrames, plan.C));
   const getMany = async (ids: readonly number[]): Promise<Group[]> => {
     const members = ids.map((i) => plan.members(i));
@@ -149,7 +190,7 @@ export function groupIndex(plan: GroupPlan, store: FrameStore, cacheFrames: numb
       }
     }
     if (missing.length > 0) {
-      const read = store.readMany(missing);
+      const read = source.readMany(missing);
       missing.forEach((m, j) => {
         const p = read.then((a) => a[j]!);
         p.catch(() => cache.delete(m));
@@ -157,13 +198,18 @@ export function groupIndex(plan: GroupPlan, store: FrameStore, cacheFrames: numb
         cache.set(m, p);
       });
     }
+    const frames = new Map<number, Float32Array>();
+    await Promise.all(Array.from(local, async ([m, p]) => frames.set(m, await p)));
+    const per = NN * plan.C;
+    const buffer = uninitFloat32(ids.length * per);
     const out: Group[] = [];
     for (let k = 0; k < ids.length; k++) {
       const indices = members[k]!;
-      const frames = await Promise.all(Array.from(indices, (m) => local.get(m)!));
-      for (const f of frames) if (f.length !== NN) throw new DataError('BAD_FRAME', `frame has ${f.length} values, expected ${store.N}×${store.N}`);
+      const fs = Array.from(indices, (m) => frames.get(m)!);
+      for (const f of fs) if (f.length !== NN) throw new DataError('BAD_FRAME', `frame has ${f.length} values, expected ${store.N}×${store.N}`);
+      interleaveInto(fs, NN, buffer, k * per, factor, intensity);
       const { center, offsets } = plan.geometry(indices);
-      out.push({ index: ids[k]!, indices, center, offsets, amplitudes: interleave(frames, NN) });
+      out.push({ index: ids[k]!, indices, center, offsets, amplitudes: buffer.subarray(k * per, (k + 1) * per) });
     }
     return out;
   };

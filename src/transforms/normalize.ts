@@ -10,11 +10,11 @@ import { z } from 'zod';
 import { DataError } from '../errors.js';
 import type { Frame, FrameStore, Stream } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
-import { requireInput } from './util.js';
+import { markScaled, requireInput, uninitFloat32 } from './util.js';
 
 /** X = factor · A (after a square root for intensities), into a new array. */
 export function scaleAmplitude(a: Float32Array, factor: number, intensity: boolean): Float32Array {
-  const out = new Float32Array(a.length);
+  const out = uninitFloat32(a.length);
   if (intensity) for (let k = 0; k < a.length; k++) out[k] = factor * Math.sqrt(a[k]!);
   else for (let k = 0; k < a.length; k++) out[k] = factor * a[k]!;
   return out;
@@ -28,8 +28,14 @@ export async function measureFactor(frames: AsyncIterable<Frame>, intensity: boo
   for await (const f of frames) {
     let e = 0;
     const a = f.amplitude;
-    if (intensity) for (let k = 0; k < a.length; k++) e += a[k]!;
-    else for (let k = 0; k < a.length; k++) e += a[k]! * a[k]!;
+    const len = a.length;
+    if (intensity) for (let k = 0; k < len; k++) e += a[k]!;
+    else {
+      for (let k = 0; k < len; k++) {
+        const v = a[k]!;
+        e += v * v;
+      }
+    }
     sum += e;
     n++;
     size = a.length;
@@ -68,17 +74,22 @@ export default defineTransform({
     }
     const k = factor;
     const inner = input.meta.frames;
+    // Marked as scaled so that `group` can read the inner frames and apply the
+    // factor while it interleaves them (one copy fewer); read() still scales.
     const frames: FrameStore | undefined =
       inner === undefined
         ? undefined
-        : {
-            count: inner.count,
-            N: inner.N,
-            read: async (i) => scaleAmplitude(await inner.read(i), k, intensity),
-            readMany: async (ids) => (await inner.readMany(ids)).map((a) => scaleAmplitude(a, k, intensity)),
-            // The inner store belongs to the source, which closes it.
-            close: async () => undefined,
-          };
+        : markScaled(
+            {
+              count: inner.count,
+              N: inner.N,
+              read: async (i) => scaleAmplitude(await inner.read(i), k, intensity),
+              readMany: async (ids) => (await inner.readMany(ids)).map((a) => scaleAmplitude(a, k, intensity)),
+              // The inner store belongs to the source, which closes it.
+              close: async () => undefined,
+            },
+            { inner, factor: k, intensity },
+          );
     const stream: Stream<Frame> = {
       meta: { ...input.meta, normalization: k * (input.meta.normalization ?? 1), ...(frames === undefined ? {} : { frames }) },
       open(signal: AbortSignal): AsyncIterable<Frame> {

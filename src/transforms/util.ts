@@ -2,8 +2,37 @@
 // (GroupIndex, carried in meta.extra so shuffle and split can work on indices
 // without iterating), a small LRU cache for frames, input checks, and the
 // helper that disposes a record that owns tensors.
+import { Buffer } from 'node:buffer';
 import { OptionsError } from '../errors.js';
-import type { Group, StageContext, Stream, StreamMeta } from '../pipeline/types.js';
+import type { FrameStore, Group, StageContext, Stream, StreamMeta } from '../pipeline/types.js';
+
+/**
+ * A Float32Array of `n` values that are NOT zeroed, for buffers the caller
+ * overwrites entirely (skips the zero-fill pass). Own memory, byte offset 0.
+ */
+export function uninitFloat32(n: number): Float32Array {
+  return new Float32Array(Buffer.allocUnsafeSlow(4 * n).buffer, 0, n);
+}
+
+/** How a store made by `normalize` derives its frames from its inner store: factor · A (· √ first for intensities). */
+export interface ScaledStore {
+  readonly inner: FrameStore;
+  readonly factor: number;
+  readonly intensity: boolean;
+}
+
+const SCALED = new WeakMap<FrameStore, ScaledStore>();
+
+/** Records that `store` returns `inner`'s frames scaled, so a reader can scale while it copies instead of reading scaled copies. */
+export function markScaled(store: FrameStore, how: ScaledStore): FrameStore {
+  SCALED.set(store, how);
+  return store;
+}
+
+/** The unscaled store and scaling behind a store made by `normalize`, if it is one. */
+export function scaledStoreOf(store: FrameStore): ScaledStore | undefined {
+  return SCALED.get(store);
+}
 
 /** Random access to the groups of a stream: group `get(i)` for i in 0..count-1, in any order. */
 export interface GroupIndex {
@@ -13,10 +42,13 @@ export interface GroupIndex {
   getMany(ids: readonly number[]): Promise<Group[]>;
 }
 
+/** Windows being read ahead of the one consumed (reads of one overlap the building of another). */
+const READ_AHEAD = 2;
+
 /**
  * Streams groups `order(0..count-1)` from a GroupIndex in windows of `window`
- * groups, reading the next window while the current one is consumed. On early
- * exit the read in flight is awaited and its error, if any, dropped.
+ * groups, reading the next windows while the current one is consumed. On early
+ * exit the reads in flight are awaited and their errors, if any, dropped.
  */
 export async function* streamGroups(index: GroupIndex, count: number, order: (k: number) => number, window: number, signal: AbortSignal): AsyncGenerator<Group> {
   const fetch = (start: number): Promise<Group[]> => {
@@ -26,19 +58,27 @@ export async function* streamGroups(index: GroupIndex, count: number, order: (k:
     p.catch(() => undefined);
     return p;
   };
-  let next: Promise<Group[]> | undefined = count > 0 ? fetch(0) : undefined;
+  const pending: Promise<Group[]>[] = [];
+  let issued = 0;
+  const fill = (): void => {
+    while (pending.length < READ_AHEAD && issued < count) {
+      pending.push(fetch(issued));
+      issued += window;
+    }
+  };
   try {
-    for (let start = 0; next !== undefined; start += window) {
+    fill();
+    for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
       signal.throwIfAborted();
       const groups: Group[] = await next;
-      next = start + window < count ? fetch(start + window) : undefined;
+      fill();
       for (const g of groups) {
         signal.throwIfAborted();
         yield g;
       }
     }
   } finally {
-    if (next !== undefined) await next.catch(() => undefined);
+    for (const p of pending) await p.catch(() => undefined);
   }
 }
 
