@@ -147,7 +147,11 @@ export class PtychoPINN {
   /** Predicted far-field amplitude in units of X, i.e. (s/s₀)·A (inside a tidy). */
   private predictedAmplitude(X: tf.Tensor4D, coords: tf.Tensor4D): tf.Tensor4D {
     let obj = this.objectPatches(X);
-    if (this.plan.C > 1) obj = reassembleAndExtract(obj.re, obj.im, coords, this.config.N);
+    if (this.plan.C > 1) {
+      // The overlap average counts only the members whose object support reaches a pixel.
+      const N = this.config.N;
+      obj = reassembleAndExtract(obj.re, obj.im, coords, N, { support: this.supportMode === 'center' ? N / 2 : N });
+    }
     let pr: tf.Tensor2D = this.probeRe as tf.Tensor2D;
     let pi: tf.Tensor2D = this.probeIm as tf.Tensor2D;
     if (this.mask !== undefined) {

@@ -7,10 +7,13 @@
 // centre − position per member; the canvas is centred on the group centre, so a
 // member sits at canvas centre − offset: placement translates by −offset,
 // extraction by +offset (then crops N×N). Canvas side P = N + 2·⌈max|offset|⌉, so no
-// member loses pixels. Numerator and overlap count are built on the same full N×N
-// support (the reference divides by a central-mask count + 0.001, which amplifies
-// anything outside the centre ~1000×; not reproduced), and each group has its own
-// canvas (the reference sums whole batches into one canvas when B·C ≥ 64).
+// member loses pixels. The overlap count is built on the patches' support (the
+// central S×S square where the network can put object: N/2 for the 'center'
+// support, N otherwise), so a member's forced-zero border does not dilute its
+// neighbours' values where they overlap it; outside every support the canvas is
+// 0 (the reference divides by a central-mask count + 0.001, which amplifies any
+// value outside the centre ~1000×; not reproduced). Each group has its own canvas
+// (the reference sums whole batches into one canvas when B·C ≥ 64).
 import * as tf from '@tensorflow/tfjs';
 import { OptionsError } from '../errors.js';
 import { sampleShifted } from './translate.js';
@@ -18,6 +21,13 @@ import { sampleShifted } from './translate.js';
 export interface ReassembleOptions {
   /** Canvas margin per side in pixels; default ⌈max|offset|⌉ (read from `offsets`). */
   pad?: number;
+  /**
+   * Side S of the central S×S square where the patches can be non-zero (the
+   * model's object support: N/2 for 'center', N otherwise); default N. A canvas
+   * pixel is averaged over the members whose support reaches it, so a member's
+   * zero border never dilutes its neighbours' values.
+   */
+  support?: number;
 }
 
 /**
@@ -50,6 +60,10 @@ export function reassembleAndExtract(
     pad = Math.ceil(m);
   }
   if (!Number.isInteger(pad) || pad < 0) throw new OptionsError('PHYSICS_OPTION', `reassembleAndExtract: pad must be a non-negative integer, got ${pad}`);
+  const S = opts.support ?? N;
+  if (!Number.isInteger(S) || S < 1 || S > N || (N - S) % 2 !== 0) {
+    throw new OptionsError('PHYSICS_OPTION', `reassembleAndExtract: support must be an integer in [1, ${N}] with N − support even, got ${S}`);
+  }
   const P = N + 2 * pad;
   return tf.tidy(() => {
     // Offsets of member c of group b at flat index b·C + c (channel-major within a group).
@@ -59,14 +73,19 @@ export function reassembleAndExtract(
     // Extraction: patch pixel i takes canvas position i + pad − offset.
     const takeAt = o.neg().add<tf.Tensor2D>(pad);
     const place = (planes: tf.Tensor4D): tf.Tensor3D => sampleShifted(planes, placeAt, [P, P]).reshape([B, C, P, P]).sum<tf.Tensor3D>(1);
-    // Overlap count = the placement of all-ones patches (full N×N support). Bilinear
-    // weights are separable, so it is Σ_c wy_c ⊗ wx_c with 1-D placement sums
-    // w[q] = Σ_i max(0, 1 − |q − pad + offset − i|) — cheaper than a third 2-D warp.
+    // Overlap count = the placement of the support mask (1 on the central S×S
+    // square). Mask and bilinear weights are separable, so it is Σ_c wy_c ⊗ wx_c
+    // with 1-D placement sums w[q] = Σ_i m(i)·max(0, 1 − |q − pad + offset − i|) —
+    // cheaper than a third 2-D warp.
     const d = new Float32Array(P * N);
     for (let q = 0; q < P; q++) for (let i = 0; i < N; i++) d[q * N + i] = q - pad - i;
     const dist = tf.tensor3d(d, [1, P, N]);
+    const lo = (N - S) / 2;
+    const m = new Float32Array(N);
+    m.fill(1, lo, lo + S);
+    const mask = tf.tensor3d(m, [1, 1, N]);
     const weights1d = (col: number): tf.Tensor3D =>
-      tf.relu(tf.scalar(1).sub(dist.add(o.slice([0, col], [B * C, 1]).reshape([B * C, 1, 1])).abs())).sum(2).reshape([B, C, P]);
+      tf.relu(tf.scalar(1).sub(dist.add(o.slice([0, col], [B * C, 1]).reshape([B * C, 1, 1])).abs())).mul(mask).sum(2).reshape([B, C, P]);
     const count = tf.matMul(weights1d(1), weights1d(0), true, false); // (B,P,P)
     const safe = tf.where(count.greater(0), count, tf.onesLike(count));
     const spread = tf.ones([1, C, 1, 1]);

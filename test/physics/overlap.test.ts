@@ -138,6 +138,48 @@ test.serial('inconsistent patches are averaged over their overlap like a host re
   t.notDeepEqual(Array.from(got2.subarray(N * N * C)), Array.from(got.subarray(N * N * C)));
 });
 
+for (const backend of ['cpu', 'wasm']) {
+  test.serial(`${backend}: with a central support, a member's zero border does not dilute its neighbours`, async (t) => {
+    await tf.setBackend(backend);
+    const before = tf.memory().numTensors;
+    // Patches of one object, zero outside their central S×S square (the model's
+    // 'center' support). Every pixel some member's square covers must come back
+    // as the object value, in every member's extracted patch.
+    const N = 16, S = 8, lo = (N - S) / 2;
+    const offs: [number, number][] = [[2, 2], [-2, 2], [2, -2], [-2, -2]];
+    const { patches, offsets } = groupPatches(grid, [[40, 40]], [offs], N);
+    const inSquare = (i: number, j: number): boolean => i >= lo && i < lo + S && j >= lo && j < lo + S;
+    for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) if (!inSquare(i, j)) for (let c = 0; c < 4; c++) patches[(i * N + j) * 4 + c] = 0;
+    const run = (support: number | undefined): Float32Array =>
+      tf.tidy(() => {
+        const re = tf.tensor4d(patches, [1, N, N, 4]);
+        const o = tf.tensor4d(offsets, [1, 1, 2, 4]);
+        return reassembleAndExtract(re, re, o, N, support === undefined ? {} : { support }).re.dataSync() as Float32Array;
+      });
+    const got = run(S);
+    let err = 0, checked = 0;
+    for (let c = 0; c < 4; c++) {
+      for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
+        // The object point of member c's pixel (i, j), in every member's frame.
+        const covered = offs.some(([ox, oy]) => inSquare(i - offs[c]![1] + oy, j - offs[c]![0] + ox));
+        if (!covered) continue;
+        checked++;
+        const x = 40 - offs[c]![0] - N / 2 + j, y = 40 - offs[c]![1] - N / 2 + i;
+        err = Math.max(err, Math.abs(got[(i * N + j) * 4 + c]! - grid(x, y)));
+      }
+    }
+    t.true(checked >= 4 * S * S, `checked ${checked}`);
+    t.true(err < 1e-5, `max error where a support covers: ${err}`);
+    // Counting the full N×N instead averages the squares with their neighbours' zeros.
+    const full = run(undefined);
+    let diluted = 0;
+    for (let k = 0; k < full.length; k++) diluted = Math.max(diluted, Math.abs(full[k]! - got[k]!));
+    t.true(diluted > 0.1, `a full-support count should dilute, max difference ${diluted}`);
+    t.throws(() => run(7), { message: /support must be/ });
+    t.is(tf.memory().numTensors, before);
+  });
+}
+
 test.serial('C = 1 is the identity; bad shapes are refused', async (t) => {
   await tf.setBackend('cpu');
   const before = tf.memory().numTensors;
