@@ -1,7 +1,7 @@
 // The CLI as a user runs it: a child process of bin/ptychoflow.js. Exit codes,
 // the JSON summary as the last stdout line, validation output, SIGINT.
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 
@@ -80,6 +80,13 @@ test('stages lists registered stages with options; plugins join the list', async
   t.regex(r.stdout, /n: integer \(≥ 0\) = 10\n\s+how many/);
   const unknown = await cli(['stages', 'no-such-stage']);
   t.is(unknown.code, 2);
+});
+
+test('docs/STAGES.md is what `stages --markdown` prints (regenerate it when an option changes)', async (t) => {
+  const r = await cli(['stages', '--markdown']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /### `group`/);
+  t.is(readFileSync(path.join(root, 'docs/STAGES.md'), 'utf8'), r.stdout, 'run: node bin/ptychoflow.js stages --markdown > docs/STAGES.md');
 });
 
 test('SIGINT stops the run cleanly: exit 130, cleanup ran, summary says aborted', async (t) => {
