@@ -17,7 +17,7 @@ import { DataError, OptionsError } from '../errors.js';
 import type { Frame, FrameStore, Group, ScanMeta, Stream } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
-import { LruCache, requireInput, scaledStoreOf, streamGroups, uninitFloat32, withGroupIndex, type GroupIndex } from './util.js';
+import { defaultReadWindow, LruCache, requireInput, scaledStoreOf, streamGroups, uninitFloat32, withGroupIndex, type GroupIndex } from './util.js';
 
 export interface GroupPlanOptions {
   gridsize: number;
@@ -215,6 +215,7 @@ export function groupIndex(plan: GroupPlan, store: FrameStore, cacheFrames: numb
   };
   return {
     count: plan.count,
+    groupBytes: NN * plan.C * 4,
     getMany,
     get: async (i) => (await getMany([i]))[0]!,
   };
@@ -232,7 +233,14 @@ export default defineTransform({
       oversample: z.boolean().default(false).describe('Allow more groups than positions (seeds reused); otherwise seeds are drawn without replacement.'),
       seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
       cache_frames: z.number().int().min(1).default(256).describe('Frames kept in the read cache (neighbouring groups share frames).'),
-      read_window: z.number().int().min(1).default(64).describe('Groups whose frames are read together (one read per run of consecutive frames); the next window is read while this one is consumed.'),
+      read_window: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .describe(
+          'Groups whose frames are read together (one read per run of consecutive frames); the next two windows are read while this one is consumed. Default: as many groups as fill 2 MiB (4 to 64), so the data in flight does not grow with N.',
+        ),
     })
     .strict(),
   async create(o, { ctx, inputs }) {
@@ -257,11 +265,12 @@ export default defineTransform({
       throw e;
     }
     const index = groupIndex(plan, store, o.cache_frames);
+    const window = o.read_window ?? defaultReadWindow(index.groupBytes);
     ctx.log.info(`${plan.count} groups of C=${plan.C} from ${scan.count} positions (K=${o.k})`);
     const stream: Stream<Group> = {
       meta: { ...input.meta, record: 'group', count: plan.count, gridsize: o.gridsize, extra: withGroupIndex(input.meta, index) },
       open(signal: AbortSignal): AsyncIterable<Group> {
-        return streamGroups(index, plan.count, (k) => k, o.read_window, signal);
+        return streamGroups(index, plan.count, (k) => k, window, signal);
       },
     };
     return stream;

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Stream } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
-import { groupIndexOf, requireInput, streamGroups, withGroupIndex } from './util.js';
+import { defaultReadWindow, groupIndexOf, requireInput, streamGroups, withGroupIndex } from './util.js';
 
 /** Buffer shuffle: keeps up to `size` records, emits a random one as each new one arrives. */
 export async function* bufferShuffle<T>(source: AsyncIterable<T>, size: number, rng: Rng, signal: AbortSignal): AsyncGenerator<T> {
@@ -38,7 +38,7 @@ export default defineTransform({
     .object({
       buffer_size: z.number().int().positive().default(1024).describe('Records held by the buffer shuffle (used when the input has no random access).'),
       seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
-      read_window: z.number().int().min(1).default(64).describe('Groups read together when shuffling by index (the next window is read while this one is consumed).'),
+      read_window: z.number().int().min(1).optional().describe('Groups read together when shuffling by index (the next windows are read while this one is consumed). Default: 2 MiB worth of groups (4 to 64), as in group.'),
     })
     .strict(),
   async create(o, { ctx, inputs }) {
@@ -54,7 +54,7 @@ export default defineTransform({
         const rng = Rng.derive(seed, 'shuffle', epoch++);
         if (index === undefined) return bufferShuffle(input.open(signal), o.buffer_size, rng, signal);
         const perm = rng.permutation(index.count);
-        return streamGroups(index, perm.length, (k) => perm[k]!, o.read_window, signal);
+        return streamGroups(index, perm.length, (k) => perm[k]!, o.read_window ?? defaultReadWindow(index.groupBytes), signal);
       },
     };
     return stream;

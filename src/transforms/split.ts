@@ -12,10 +12,7 @@ import { OptionsError } from '../errors.js';
 import type { Stream, StreamMeta } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
-import { groupIndexOf, requireInput, streamGroups, withGroupIndex, type GroupIndex } from './util.js';
-
-/** Groups read together per window (as group's default read_window). */
-const READ_WINDOW = 64;
+import { defaultReadWindow, groupIndexOf, requireInput, streamGroups, withGroupIndex, type GroupIndex } from './util.js';
 
 export const PARTS = ['train', 'validation', 'test'] as const;
 export type Part = (typeof PARTS)[number];
@@ -84,11 +81,11 @@ export default defineTransform({
       const sets = partitionIndices(index.count, f, seed);
       for (const p of PARTS) {
         const ids = sets[p];
-        const sub: GroupIndex = { count: ids.length, get: (i) => index.get(ids[i]!), getMany: (is) => index.getMany(is.map((i) => ids[i]!)) };
+        const sub: GroupIndex = { count: ids.length, groupBytes: index.groupBytes, get: (i) => index.get(ids[i]!), getMany: (is) => index.getMany(is.map((i) => ids[i]!)) };
         parts[p] = {
           meta: { ...input.meta, count: ids.length, extra: { ...withGroupIndex(input.meta, sub), split: p } },
           open: (signal: AbortSignal) =>
-            streamGroups(sub, ids.length, (k) => k, READ_WINDOW, signal),
+            streamGroups(sub, ids.length, (k) => k, defaultReadWindow(sub.groupBytes), signal),
         };
       }
       ctx.log.info(`split ${index.count} groups: ${PARTS.map((p) => `${p} ${sets[p].length}`).join(', ')}`);
