@@ -3,6 +3,14 @@
 // weight canvas; the result is their ratio. Sub-pixel positions are splatted
 // bilinearly, so integer positions are exact. This canvas is the only
 // dataset-sized buffer of an inference run (object size, not patterns × size).
+//
+// Phase alignment (option): the far field does not see a patch's global phase,
+// so a network may give each patch (each group, at gridsize > 1) its own
+// constant phase offset, and averaging such patches keeps their edges but
+// washes out the phase levels. With `alignPhase`, each patch is first turned by
+// the phase that best matches what the canvas already holds where they overlap
+// (arg Σ canvas·conj(patch)), so a scan streamed in acquisition order is stitched
+// onto one common phase reference. A patch that overlaps nothing is added as is.
 import type { Complex2D } from '../pipeline/types.js';
 import { OptionsError } from '../errors.js';
 
@@ -14,6 +22,8 @@ export interface StitchOptions {
   /** Object coordinates of canvas pixel (0, 0): position (x, y) lands at column x − originX, row y − originY. */
   originX?: number;
   originY?: number;
+  /** Turn each patch by the constant phase that best matches the canvas where they overlap (default false). */
+  alignPhase?: boolean;
 }
 
 export interface CanvasLayout { height: number; width: number; originX: number; originY: number }
@@ -43,6 +53,10 @@ export class StitchCanvas {
   readonly M: number;
   readonly originX: number;
   readonly originY: number;
+  readonly alignPhase: boolean;
+  /** Patches that were turned to match the canvas, and the sum of |turn| in radians. */
+  aligned = 0;
+  alignedRadians = 0;
   // float32 accumulators: the canvas is the one dataset-sized buffer, and the few
   // dozen additions per pixel stay far inside float32 precision.
   private readonly re: Float32Array;
@@ -55,6 +69,7 @@ export class StitchCanvas {
     if (!(Number.isInteger(M) && M > 0 && M <= opts.N)) throw new OptionsError('BAD_OPTION', `StitchCanvas: M must be an integer in 1..N=${opts.N}, got ${M}`);
     this.height = height; this.width = width; this.N = opts.N; this.M = M;
     this.originX = opts.originX ?? 0; this.originY = opts.originY ?? 0;
+    this.alignPhase = opts.alignPhase ?? false;
     this.re = new Float32Array(height * width); this.im = new Float32Array(height * width); this.weight = new Float32Array(height * width);
   }
 
@@ -67,6 +82,37 @@ export class StitchCanvas {
     const iy = Math.floor(fy), ix = Math.floor(fx), wy = fy - iy, wx = fx - ix;
     const lo = Math.floor((N - this.M) / 2), hi = lo + this.M;
     const taps: [number, number, number][] = [[0, 0, (1 - wy) * (1 - wx)], [0, 1, (1 - wy) * wx], [1, 0, wy * (1 - wx)], [1, 1, wy * wx]];
+    if (this.alignPhase) {
+      // S = Σ canvas · conj(patch) over the overlap, with the splat's own weights.
+      let sr = 0, si = 0;
+      for (const [dy, dx, wt] of taps) {
+        if (wt === 0) continue;
+        for (let r = lo; r < hi; r++) {
+          const y = iy + r + dy;
+          if (y < 0 || y >= this.height) continue;
+          for (let c = lo; c < hi; c++) {
+            const x = ix + c + dx;
+            if (x < 0 || x >= this.width) continue;
+            const o = y * this.width + x, p = r * N + c;
+            const cr = this.re[o]!, ci = this.im[o]!, pr = re[p]!, pi = im[p]!;
+            sr += wt * (cr * pr + ci * pi);
+            si += wt * (ci * pr - cr * pi);
+          }
+        }
+      }
+      if (Math.hypot(sr, si) > 1e-12) {
+        const phi = Math.atan2(si, sr), cos = Math.cos(phi), sin = Math.sin(phi);
+        const tr = new Float32Array(re.length), ti = new Float32Array(im.length);
+        for (let p = 0; p < re.length; p++) {
+          tr[p] = re[p]! * cos - im[p]! * sin;
+          ti[p] = re[p]! * sin + im[p]! * cos;
+        }
+        re = tr;
+        im = ti;
+        this.aligned++;
+        this.alignedRadians += Math.abs(phi);
+      }
+    }
     for (const [dy, dx, wt] of taps) {
       if (wt === 0) continue;
       for (let r = lo; r < hi; r++) {

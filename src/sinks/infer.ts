@@ -56,16 +56,19 @@ export interface StitchResult {
   /** Patches added (groups × channels). */
   patches: number;
   batches: number;
+  /** Patches turned to the canvas's phase (align_phase), and their mean |turn| in radians. */
+  aligned: number;
+  meanAlignRadians: number;
 }
 
 /** Predicts every batch of `input` with `predictor` and stitches the central M×M of each patch. */
 export async function stitchPredictions(
   input: Stream<TensorBatch>,
   predictor: PatchPredictor,
-  opts: { N: number; M: number; placement: CanvasPlacement; signal: AbortSignal; onBatch?: (batches: number, patches: number) => void },
+  opts: { N: number; M: number; placement: CanvasPlacement; signal: AbortSignal; alignPhase?: boolean; onBatch?: (batches: number, patches: number) => void },
 ): Promise<StitchResult> {
   const { N, M, placement } = opts;
-  const canvas = new StitchCanvas(placement.height, placement.width, { N, M, originX: placement.originX, originY: placement.originY });
+  const canvas = new StitchCanvas(placement.height, placement.width, { N, M, originX: placement.originX, originY: placement.originY, alignPhase: opts.alignPhase ?? false });
   const re = new Float32Array(N * N), im = new Float32Array(N * N);
   let patches = 0;
   const batches = await forEachBatch(input, opts.signal, async (batch, index) => {
@@ -97,7 +100,7 @@ export async function stitchPredictions(
     opts.onBatch?.(index + 1, patches);
   });
   const { object, covered } = canvas.result();
-  return { object, covered, placement, patches, batches };
+  return { object, covered, placement, patches, batches, aligned: canvas.aligned, meanAlignRadians: canvas.aligned > 0 ? canvas.alignedRadians / canvas.aligned : 0 };
 }
 
 /** Bounding box of the covered pixels (the whole canvas when nothing is covered). */
@@ -203,6 +206,12 @@ export default defineSink({
     .object({
       checkpoint: z.string().default('checkpoint').describe('Checkpoint directory (from a train sink), relative to the run output directory.'),
       stitch_size: z.number().int().positive().optional().describe('Side M of the central region of each patch that is stitched (default N/2).'),
+      align_phase: z
+        .boolean()
+        .default(false)
+        .describe(
+          "Turn each patch by the constant phase that best matches the canvas where they overlap before adding it (the far field does not fix a patch's global phase). Patches are aligned in stream order, so feed infer in scan order. Measured: no gain on the demo or on Run1084 (phase SSIM −0.01 to −0.03), hence off.",
+        ),
       npz: z.string().default('reconstruction.npz').describe('Output NPZ (object c8, amplitude f4, phase f4, probe c8, origin), relative to the output directory.'),
       amplitude_png: z.string().default('amplitude.png').describe('Amplitude image, relative to the output directory.'),
       phase_png: z.string().default('phase.png').describe('Phase image, relative to the output directory.'),
@@ -232,6 +241,7 @@ export default defineSink({
         M,
         placement,
         signal: ctx.signal,
+        alignPhase: options.align_phase,
         onBatch: (batches, patches) => {
           ctx.ledger.check(ctx.id);
           ctx.progress({ label: 'stitch', done: batches, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { patches } });
@@ -241,7 +251,7 @@ export default defineSink({
       const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
       await writeReconstruction(files, result, model.probe(), ctx.id);
       ctx.progress({ label: 'stitch', done: result.batches, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { patches: result.patches }, finished: true });
-      return { ...files, shape: [result.object.height, result.object.width], origin: [placement.originX, placement.originY], stitch_size: M, patches: result.patches, seconds: secondsSince(t0) };
+      return { ...files, shape: [result.object.height, result.object.width], origin: [placement.originX, placement.originY], stitch_size: M, patches: result.patches, ...(options.align_phase ? { phase_aligned: result.aligned, mean_phase_turn_rad: +result.meanAlignRadians.toFixed(4) } : {}), seconds: secondsSince(t0) };
     } finally {
       model.dispose();
       for (const slot of loaded.optimizerState ?? []) slot.tensor.dispose();

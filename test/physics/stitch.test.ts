@@ -55,6 +55,45 @@ test('sub-pixel positions are splatted bilinearly (weights sum to the patch area
   t.true(maxErr > 0, 'sub-pixel stitching is an interpolation, not exact');
 });
 
+test('alignPhase undoes a random global phase per patch: one common phase remains, exact for integer positions', (t) => {
+  const pos: [number, number][] = [];
+  for (let y = 12; y <= 28; y += 4) for (let x = 12; x <= 32; x += 4) pos.push([x, y]);
+  const stitch = (align: boolean): { re: Float32Array; im: Float32Array; covered: Uint8Array; aligned: number } => {
+    const canvas = new StitchCanvas(H, W, { N, alignPhase: align });
+    pos.forEach(([x, y], k) => {
+      const p = patch(x, y);
+      const th = 2.1 * Math.sin(7.3 * k + 0.4); // a different offset per patch, up to ±2.1 rad
+      const c = Math.cos(th), s = Math.sin(th);
+      const re = p.re.map((v, i) => v * c - p.im[i]! * s), im = p.re.map((v, i) => v * s + p.im[i]! * c);
+      canvas.add(re, im, N, x, y);
+    });
+    const { object, covered } = canvas.result();
+    return { re: object.re, im: object.im, covered, aligned: canvas.aligned };
+  };
+  // Error after removing the best single global phase.
+  const errAfterGlobal = (o: { re: Float32Array; im: Float32Array; covered: Uint8Array }): number => {
+    let sr = 0, si = 0;
+    for (let i = 0; i < o.re.length; i++) {
+      if (o.covered[i] === 0) continue;
+      const [a, b] = f(i % W, Math.floor(i / W));
+      sr += a * o.re[i]! + b * o.im[i]!;
+      si += a * o.im[i]! - b * o.re[i]!;
+    }
+    const phi = Math.atan2(si, sr), c = Math.cos(phi), s = Math.sin(phi);
+    let err = 0;
+    for (let i = 0; i < o.re.length; i++) {
+      if (o.covered[i] === 0) continue;
+      const [a, b] = f(i % W, Math.floor(i / W));
+      err = Math.max(err, Math.hypot(o.re[i]! - (a * c - b * s), o.im[i]! - (a * s + b * c)));
+    }
+    return err;
+  };
+  const aligned = stitch(true), plain = stitch(false);
+  t.is(aligned.aligned, pos.length - 1, 'every patch but the first overlaps the canvas');
+  t.true(errAfterGlobal(aligned) < 1e-5, `aligned error ${errAfterGlobal(aligned)}`);
+  t.true(errAfterGlobal(plain) > 0.2, `unaligned patches should disagree, error ${errAfterGlobal(plain)}`);
+});
+
 test('canvasSizeFor covers every patch window and maps positions through the origin', (t) => {
   const xs = [100.5, 140.2, 120], ys = [-20, 30.7, 0];
   const L = canvasSizeFor(xs, ys, N);
