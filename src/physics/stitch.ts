@@ -77,29 +77,14 @@ export class StitchCanvas {
   add(re: Float32Array, im: Float32Array, N: number, cx: number, cy: number): void {
     if (N !== this.N || re.length !== N * N || im.length !== N * N) throw new OptionsError('BAD_SHAPE', `StitchCanvas.add: expected an ${this.N}×${this.N} patch, got N=${N} with ${re.length} values`);
     if (!Number.isFinite(cx) || !Number.isFinite(cy)) throw new OptionsError('BAD_COORDS', `StitchCanvas.add: position (${cx}, ${cy}) is not finite`);
-    // Patch pixel (r, c) sits at object (cy − N/2 + r, cx − N/2 + c) (SPEC §1).
-    const fy = cy - N / 2 - this.originY, fx = cx - N / 2 - this.originX;
-    const iy = Math.floor(fy), ix = Math.floor(fx), wy = fy - iy, wx = fx - ix;
-    const lo = Math.floor((N - this.M) / 2), hi = lo + this.M;
-    const taps: [number, number, number][] = [[0, 0, (1 - wy) * (1 - wx)], [0, 1, (1 - wy) * wx], [1, 0, wy * (1 - wx)], [1, 1, wy * wx]];
     if (this.alignPhase) {
       // S = Σ canvas · conj(patch) over the overlap, with the splat's own weights.
       let sr = 0, si = 0;
-      for (const [dy, dx, wt] of taps) {
-        if (wt === 0) continue;
-        for (let r = lo; r < hi; r++) {
-          const y = iy + r + dy;
-          if (y < 0 || y >= this.height) continue;
-          for (let c = lo; c < hi; c++) {
-            const x = ix + c + dx;
-            if (x < 0 || x >= this.width) continue;
-            const o = y * this.width + x, p = r * N + c;
-            const cr = this.re[o]!, ci = this.im[o]!, pr = re[p]!, pi = im[p]!;
-            sr += wt * (cr * pr + ci * pi);
-            si += wt * (ci * pr - cr * pi);
-          }
-        }
-      }
+      this.splat(N, cx, cy, (o, p, wt) => {
+        const cr = this.re[o]!, ci = this.im[o]!, pr = re[p]!, pi = im[p]!;
+        sr += wt * (cr * pr + ci * pi);
+        si += wt * (ci * pr - cr * pi);
+      });
       if (Math.hypot(sr, si) > 1e-12) {
         const phi = Math.atan2(si, sr), cos = Math.cos(phi), sin = Math.sin(phi);
         const tr = new Float32Array(re.length), ti = new Float32Array(im.length);
@@ -113,6 +98,21 @@ export class StitchCanvas {
         this.alignedRadians += Math.abs(phi);
       }
     }
+    this.splat(N, cx, cy, (o, p, wt) => {
+      this.re[o] = this.re[o]! + wt * re[p]!; this.im[o] = this.im[o]! + wt * im[p]!; this.weight[o] = this.weight[o]! + wt;
+    });
+  }
+
+  /**
+   * Visits every (canvas index o, patch index p, bilinear weight) of the central
+   * M×M region of a patch at (cx, cy): patch pixel (r, c) sits at object
+   * (cy − N/2 + r, cx − N/2 + c) (SPEC §1), split over four canvas pixels.
+   */
+  private splat(N: number, cx: number, cy: number, visit: (o: number, p: number, wt: number) => void): void {
+    const fy = cy - N / 2 - this.originY, fx = cx - N / 2 - this.originX;
+    const iy = Math.floor(fy), ix = Math.floor(fx), wy = fy - iy, wx = fx - ix;
+    const lo = Math.floor((N - this.M) / 2), hi = lo + this.M;
+    const taps: [number, number, number][] = [[0, 0, (1 - wy) * (1 - wx)], [0, 1, (1 - wy) * wx], [1, 0, wy * (1 - wx)], [1, 1, wy * wx]];
     for (const [dy, dx, wt] of taps) {
       if (wt === 0) continue;
       for (let r = lo; r < hi; r++) {
@@ -121,8 +121,7 @@ export class StitchCanvas {
         for (let c = lo; c < hi; c++) {
           const x = ix + c + dx;
           if (x < 0 || x >= this.width) continue;
-          const o = y * this.width + x, p = r * N + c;
-          this.re[o] = this.re[o]! + wt * re[p]!; this.im[o] = this.im[o]! + wt * im[p]!; this.weight[o] = this.weight[o]! + wt;
+          visit(y * this.width + x, r * N + c, wt);
         }
       }
     }
