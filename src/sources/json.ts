@@ -185,7 +185,8 @@ class ManifestFrameStore implements FrameStore {
     return p;
   }
 
-  async read(i: number): Promise<Float32Array> {
+  /** Pattern i as float32 amplitudes, unchecked (the streamed path checks it under on_error). */
+  async load(i: number): Promise<Float32Array> {
     if (this.closed) throw new DataError('STORE_CLOSED', 'the frame store is closed', { file: this.label });
     if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new DataError('BAD_INDEX', `frame index ${i} is outside 0..${this.count - 1}`, { file: this.label });
     const id = this.m.fileId[i]!, at = this.m.stackIndex[i]!;
@@ -215,6 +216,17 @@ class ManifestFrameStore implements FrameStore {
       throw this.fail(i, (locateError(e, this.label) as Error).message, e);
     }
     if (this.intensity) for (let k = 0; k < a.length; k++) a[k] = Math.sqrt(a[k]!);
+    return a;
+  }
+
+  /**
+   * Pattern i, checked like streamed records (NaN, Inf, negative). A grouping
+   * stage cannot leave a member out, so a bad frame read by index is always an error.
+   */
+  async read(i: number): Promise<Float32Array> {
+    const a = await this.load(i);
+    const problem = patternProblem(a, this.N);
+    if (problem !== undefined) throw this.fail(i, `${problem}; frames read by index (group, shuffle) cannot be skipped or routed: fix or remove the pattern`);
     return a;
   }
 
@@ -299,7 +311,7 @@ export default defineSource({
             signal.throwIfAborted();
             let amplitude: Float32Array;
             try {
-              amplitude = await store.read(i);
+              amplitude = await store.load(i);
             } catch (e) {
               if (!(e instanceof DataError)) throw e;
               ctx.badRecord(options.on_error, e, i);

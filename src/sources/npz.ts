@@ -51,6 +51,8 @@ export class NpzFrameStore implements FrameStore {
   /** Patterns are float32 in host byte order: frames can be views over the bytes read. */
   private readonly f4View: boolean;
   private strided: Float32Array | undefined;
+  /** 1 for patterns already found clean (one byte per pattern). */
+  private readonly good: Uint8Array;
   private closed = false;
 
   constructor(
@@ -64,6 +66,7 @@ export class NpzFrameStore implements FrameStore {
     const info = dtypeInfo(layout.descr);
     this.frameBytes = layout.N * layout.N * info.itemsize;
     this.f4View = info.dtype === 'f4' && info.littleEndian && HOST_LITTLE_ENDIAN;
+    this.good = new Uint8Array(count);
   }
 
   /**
@@ -114,7 +117,7 @@ export class NpzFrameStore implements FrameStore {
     const NN = this.N * this.N;
     if (this.layout.storage === 'strided') {
       const all = await this.gathered();
-      return indices.map((i) => all.slice(i * NN, (i + 1) * NN));
+      return this.checked(indices, indices.map((i) => all.slice(i * NN, (i + 1) * NN)));
     }
     const order = [...new Set(indices)].sort((a, b) => a - b);
     const got = new Map<number, Float32Array>();
@@ -135,7 +138,33 @@ export class NpzFrameStore implements FrameStore {
     // allSettled first: no read may still be running when an error reaches the caller (who may close the file).
     const settled = await Promise.allSettled(runs);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
-    return indices.map((i) => got.get(i)!);
+    return this.checked(indices, indices.map((i) => got.get(i)!));
+  }
+
+  /**
+   * Frames read by index are checked like streamed ones (NaN, Inf, negative).
+   * A grouping stage cannot leave a member out, so a bad frame here is always
+   * an error, whatever the source's on_error says about streamed records.
+   */
+  private checked(indices: readonly number[], frames: Float32Array[]): Float32Array[] {
+    frames.forEach((a, j) => {
+      if (this.good[indices[j]!] === 1) return;
+      const problem = patternProblem(a, this.N);
+      if (problem !== undefined) {
+        throw new DataError('BAD_PATTERN', `pattern ${indices[j]!}: ${problem}`, {
+          file: path.basename(this.npz.path),
+          key: this.layout.key,
+          hint: 'frames read by index (group, shuffle) cannot be skipped or routed: fix or remove the pattern in the file',
+        });
+      }
+    });
+    for (const i of indices) this.good[i] = 1;
+    return frames;
+  }
+
+  /** Records that pattern `index` passed the check on a streamed pass, so reads by index need not repeat it. */
+  markChecked(index: number): void {
+    if (index >= 0 && index < this.count) this.good[index] = 1;
   }
 
   /** Patterns in order, in blocks; a complete pass checks the entry's CRC-32. */
@@ -257,6 +286,7 @@ export default defineSource({
               ctx.badRecord(options.on_error, new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, { stage: ctx.id, file: label, key, hint: 'fix the data or set on_error: skip or route' }), index);
               continue;
             }
+            store.markChecked(index);
             const frame: Frame = { index, x: scan.xcoords[index]!, y: scan.ycoords[index]!, amplitude, ...(scanIndex === undefined ? {} : { scanIndex: scanIndex[index]! }) };
             yield frame;
           }

@@ -92,6 +92,27 @@ test('a missing pattern file is a typed error naming the manifest entry; route s
   });
 });
 
+test('a bad pattern is routed when streamed but is an error when read by index', async (t) => {
+  await scene(t, async (dir) => {
+    const bad = pattern(2);
+    bad[7] = Number.NaN;
+    await writeFile(path.join(dir, 'data', 'nan.npy'), encodeNpy({ shape: [N, N], data: bad }));
+    const ctx = testContext({ id: 'scan', baseDir: dir });
+    const s = await open(dir, { probe: 'probe.npy', frames: [...frames, { x: 1, y: 2, file: 'nan.npy' }] }, { on_error: 'route' }, ctx);
+    try {
+      t.is((await collectStream(s)).length, 4);
+      t.deepEqual(ctx.stats.routed.map((r) => r.record), [4]);
+      t.regex(ctx.stats.routed[0]!.message, /pattern 4: .*NaN/);
+      const store = s.meta.frames!;
+      t.deepEqual(await store.readMany([0]), [pattern(0)]);
+      const e = await t.throwsAsync(store.readMany([0, 4]), { instanceOf: DataError, message: /nan\.npy: .*NaN/ });
+      t.is(e.key, 'frames[4]');
+    } finally {
+      await s.close?.();
+    }
+  });
+});
+
 test('malformed manifests are refused naming the entry or key', async (t) => {
   await scene(t, async (dir) => {
     await t.throwsAsync(open(dir, { probe: 'probe.npy', frames: [{ x: 1, file: 'f0.npy' }] }), { instanceOf: DataError, message: /\[frames\[0\]\].*x and y/ });

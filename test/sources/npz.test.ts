@@ -177,6 +177,22 @@ test('bad_nan_frames.npz: route yields 34 good frames and routes 5 and 9; fail t
   }
 });
 
+test('bad_nan_frames.npz: frames read by index are checked too, and a bad one is an error naming file, key and pattern', async (t) => {
+  // Even under on_error: route — a grouping stage cannot leave a member out.
+  const s = await source({ path: 'bad_nan_frames.npz', on_error: 'route' });
+  try {
+    const store = s.meta.frames!;
+    const good = await store.readMany([3, 4, 6]);
+    t.is(good.length, 3);
+    const e = await t.throwsAsync(store.readMany([4, 5, 6]), { instanceOf: DataError, message: /pattern 5: .*NaN/ });
+    t.true(e.message.startsWith('bad_nan_frames.npz [diffraction]'), e.message);
+    t.is(e.key, 'diffraction');
+    await t.throwsAsync(store.read(9), { instanceOf: DataError, message: /pattern 9: .*negative/ });
+  } finally {
+    await close(s);
+  }
+});
+
 test('limit reads the first patterns only; unknown options are rejected', async (t) => {
   const s = await source({ path: 'canonical_stored.npz', limit: 10 });
   try {
