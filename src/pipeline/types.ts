@@ -36,6 +36,12 @@ export interface FrameStore {
   read(index: number): Promise<Float32Array>;
   /** Amplitudes of several frames, in the order asked. */
   readMany(indices: readonly number[]): Promise<Float32Array[]>;
+  /**
+   * Frames dropped so far by a stage's `on_error: skip | route` on a streamed
+   * pass (e.g. the pass `normalize` makes to measure its factor); `group`
+   * leaves their positions out. Optional: a store without it drops nothing.
+   */
+  excluded?(): ReadonlySet<number>;
   close(): Promise<void>;
 }
 

@@ -136,6 +136,7 @@ interface OpenNpy {
 /** Frames of a manifest: per read, the locator says which file and which pattern. */
 class ManifestFrameStore implements FrameStore {
   private readonly cache = new Map<number, Promise<OpenNpy>>();
+  private readonly dropped = new Set<number>();
   private closed = false;
   constructor(
     private readonly m: Manifest,
@@ -226,8 +227,17 @@ class ManifestFrameStore implements FrameStore {
   async read(i: number): Promise<Float32Array> {
     const a = await this.load(i);
     const problem = patternProblem(a, this.N);
-    if (problem !== undefined) throw this.fail(i, `${problem}; frames read by index (group, shuffle) cannot be skipped or routed: fix or remove the pattern`);
+    if (problem !== undefined) throw this.fail(i, `${problem}; a frame read by index (group) is an error unless a streamed pass dropped it first (on_error: skip or route, with normalize measuring its factor): fix or remove the pattern`);
     return a;
+  }
+
+  /** Records that the stream dropped frame i (on_error skip or route), so grouping leaves it out. */
+  markDropped(i: number): void {
+    this.dropped.add(i);
+  }
+
+  excluded(): ReadonlySet<number> {
+    return this.dropped;
   }
 
   async readMany(indices: readonly number[]): Promise<Float32Array[]> {
@@ -315,11 +325,13 @@ export default defineSource({
             } catch (e) {
               if (!(e instanceof DataError)) throw e;
               ctx.badRecord(options.on_error, e, i);
+              store.markDropped(i);
               continue;
             }
             const problem = patternProblem(amplitude, N);
             if (problem !== undefined) {
               ctx.badRecord(options.on_error, new DataError('BAD_PATTERN', `pattern ${i}: ${problem}`, { stage: ctx.id, file: label, key: `frames[${i}]`, hint: 'fix the data or set on_error: skip or route' }), i);
+              store.markDropped(i);
               continue;
             }
             yield { index: i, x: m.xcoords[i]!, y: m.ycoords[i]!, amplitude };

@@ -69,6 +69,8 @@ export class NpzFrameStore implements FrameStore {
     this.good = new Uint8Array(count);
   }
 
+  private readonly dropped = new Set<number>();
+
   /**
    * Converts raw pattern bytes to float32 amplitudes. `bytes` is always a
    * fresh read this store owns, so little-endian float32 patterns at an
@@ -154,12 +156,21 @@ export class NpzFrameStore implements FrameStore {
         throw new DataError('BAD_PATTERN', `pattern ${indices[j]!}: ${problem}`, {
           file: path.basename(this.npz.path),
           key: this.layout.key,
-          hint: 'frames read by index (group, shuffle) cannot be skipped or routed: fix or remove the pattern in the file',
+          hint: 'a pattern read by index (group) is an error unless a streamed pass dropped it first (on_error: skip or route on the source, with normalize measuring its factor); or fix or remove the pattern in the file',
         });
       }
     });
     for (const i of indices) this.good[i] = 1;
     return frames;
+  }
+
+  /** Records that the stream dropped pattern `index` (on_error skip or route), so grouping leaves it out. */
+  markDropped(index: number): void {
+    this.dropped.add(index);
+  }
+
+  excluded(): ReadonlySet<number> {
+    return this.dropped;
   }
 
   /** Records that pattern `index` passed the check on a streamed pass, so reads by index need not repeat it. */
@@ -284,6 +295,7 @@ export default defineSource({
             const problem = patternProblem(amplitude, scan.N);
             if (problem !== undefined) {
               ctx.badRecord(options.on_error, new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, { stage: ctx.id, file: label, key, hint: 'fix the data or set on_error: skip or route' }), index);
+              store.markDropped(index);
               continue;
             }
             store.markChecked(index);

@@ -11,6 +11,9 @@
 // position itself belongs to the candidate pool (the reference drops the
 // first hit on the assumption that it is the seed). Amplitudes are whatever
 // the store returns: after `normalize` the store is already normalised.
+// Positions whose patterns the source dropped on an earlier streamed pass
+// (on_error skip/route; FrameStore.excluded) are left out of the plan: they are
+// neither seeds nor members, and the group count shrinks by as many.
 import Flatbush from 'flatbush';
 import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
@@ -25,34 +28,55 @@ export interface GroupPlanOptions {
   nGroups?: number | undefined;
   oversample: boolean;
   seed: number;
+  /** Positions to leave out (frames a source dropped as bad): never a seed, never a member. */
+  exclude?: ReadonlySet<number> | undefined;
 }
 
 /** Which positions each group holds: pure, positions only. */
 export class GroupPlan {
   readonly C: number;
   readonly count: number;
+  /** Positions in use (all but the excluded ones). */
+  readonly positions: number;
   private readonly tree: Flatbush | undefined;
   private readonly perms = new Map<number, Int32Array>();
+  /** Position of the k-th kept one, when some are excluded. */
+  private readonly kept: Int32Array | undefined;
 
   constructor(readonly xs: Float64Array, readonly ys: Float64Array, readonly o: GroupPlanOptions) {
-    const n = xs.length;
+    const skip = o.exclude;
+    if (skip !== undefined && skip.size > 0) {
+      const kept: number[] = [];
+      for (let i = 0; i < xs.length; i++) if (!skip.has(i)) kept.push(i);
+      this.kept = Int32Array.from(kept);
+    }
+    const n = this.kept?.length ?? xs.length;
+    this.positions = n;
     this.C = o.gridsize * o.gridsize;
     if (this.C > 1 && n > 0) {
       if (o.k < this.C) throw new OptionsError('BAD_K', `k = ${o.k} neighbours cannot fill groups of C = ${this.C} (gridsize ${o.gridsize})`, { key: 'k', hint: `set k ≥ ${this.C}` });
-      if (n < this.C) throw new DataError('TOO_FEW_POSITIONS', `the scan has ${n} positions, fewer than C = ${this.C} per group`, { hint: 'use a smaller gridsize' });
+      if (n < this.C) throw new DataError('TOO_FEW_POSITIONS', `the scan has ${n} usable positions, fewer than C = ${this.C} per group`, { hint: 'use a smaller gridsize' });
     }
     const wanted = o.nGroups ?? n;
     this.count = n === 0 ? 0 : o.oversample ? wanted : Math.min(wanted, n);
     if (n > 0 && this.C > 1) {
       this.tree = new Flatbush(n);
-      for (let i = 0; i < n; i++) this.tree.add(xs[i]!, ys[i]!, xs[i], ys[i]);
+      for (let k = 0; k < n; k++) {
+        const i = this.position(k);
+        this.tree.add(xs[i]!, ys[i]!, xs[i], ys[i]);
+      }
       this.tree.finish();
     }
   }
 
-  /** Seed position of group i: all positions in order when every one is used, else a seeded permutation (one per round when oversampling). */
-  seedOf(i: number): number {
-    const n = this.xs.length;
+  /** Scan position of the k-th position in use. */
+  private position(k: number): number {
+    return this.kept === undefined ? k : this.kept[k]!;
+  }
+
+  /** Seed of group i among the positions in use: all in order when every one is used, else a seeded permutation (one per round when oversampling). */
+  private seedIndex(i: number): number {
+    const n = this.positions;
     if (this.count === n && !this.o.oversample) return i;
     const round = Math.floor(i / n);
     let p = this.perms.get(round);
@@ -63,11 +87,17 @@ export class GroupPlan {
     return p[i % n]!;
   }
 
-  /** The K nearest positions to the seed of group i (nearest first). */
+  /** Seed position of group i. */
+  seedOf(i: number): number {
+    return this.position(this.seedIndex(i));
+  }
+
+  /** The K nearest positions in use to the seed of group i (nearest first). */
   candidates(i: number): number[] {
     const s = this.seedOf(i);
     if (this.tree === undefined) return [s];
-    return this.tree.neighbors(this.xs[s]!, this.ys[s]!, Math.min(this.o.k, this.xs.length));
+    const near = this.tree.neighbors(this.xs[s]!, this.ys[s]!, Math.min(this.o.k, this.positions));
+    return this.kept === undefined ? near : near.map((k) => this.position(k));
   }
 
   /** Member positions of group i, in draw order. */
@@ -251,12 +281,19 @@ export default defineTransform({
       throw new OptionsError('NO_RANDOM_ACCESS', 'group needs the scan positions (meta.scan) and random access to frames (meta.frames)', { stage: ctx.id, hint: 'put group after a source that offers a frame store (npz, simulate)' });
     }
     const nGroups = o.n_groups;
-    if (nGroups !== undefined && nGroups > scan.count && !o.oversample && scan.count > 0) {
-      ctx.log.warn(`n_groups = ${nGroups} > ${scan.count} positions: capped at ${scan.count} (set oversample: true for more)`);
+    // Frames the source dropped on an earlier streamed pass (on_error skip or
+    // route, seen by normalize's measuring pass) cannot be read: leave them out.
+    const exclude = store.excluded?.();
+    const usable = scan.count - (exclude?.size ?? 0);
+    if (exclude !== undefined && exclude.size > 0) {
+      ctx.log.warn(`${exclude.size} position(s) left out: their patterns were dropped by the source (${[...exclude].slice(0, 8).join(', ')}${exclude.size > 8 ? ', …' : ''})`, { excluded: exclude.size });
+    }
+    if (nGroups !== undefined && nGroups > usable && !o.oversample && usable > 0) {
+      ctx.log.warn(`n_groups = ${nGroups} > ${usable} positions: capped at ${usable} (set oversample: true for more)`);
     }
     let plan: GroupPlan;
     try {
-      plan = new GroupPlan(scan.xcoords, scan.ycoords, { gridsize: o.gridsize, k: o.k, nGroups, oversample: o.oversample, seed: o.seed ?? ctx.seed });
+      plan = new GroupPlan(scan.xcoords, scan.ycoords, { gridsize: o.gridsize, k: o.k, nGroups, oversample: o.oversample, seed: o.seed ?? ctx.seed, exclude });
     } catch (e) {
       if (e instanceof OptionsError || e instanceof DataError) {
         // The message already names the key and the hint; add the stage.
@@ -266,7 +303,7 @@ export default defineTransform({
     }
     const index = groupIndex(plan, store, o.cache_frames);
     const window = o.read_window ?? defaultReadWindow(index.groupBytes);
-    ctx.log.info(`${plan.count} groups of C=${plan.C} from ${scan.count} positions (K=${o.k})`);
+    ctx.log.info(`${plan.count} groups of C=${plan.C} from ${plan.positions} positions (K=${o.k})`);
     const stream: Stream<Group> = {
       meta: { ...input.meta, record: 'group', count: plan.count, gridsize: o.gridsize, extra: withGroupIndex(input.meta, index) },
       open(signal: AbortSignal): AsyncIterable<Group> {

@@ -85,6 +85,7 @@ export default defineTransform({
               N: inner.N,
               read: async (i) => scaleAmplitude(await inner.read(i), k, intensity),
               readMany: async (ids) => (await inner.readMany(ids)).map((a) => scaleAmplitude(a, k, intensity)),
+              ...(inner.excluded === undefined ? {} : { excluded: () => inner.excluded!() }),
               // The inner store belongs to the source, which closes it.
               close: async () => undefined,
             },

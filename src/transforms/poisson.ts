@@ -68,6 +68,7 @@ export default defineTransform({
       poissonAmplitude(amplitude, await scale(signal), Rng.derive(seed, 'poisson', index));
 
     const inner = input.meta.frames;
+    const dropped = new Set<number>();
     const frames: FrameStore | undefined = inner === undefined ? undefined : {
       count: inner.count,
       N: inner.N,
@@ -86,6 +87,7 @@ export default defineTransform({
         }
         return out;
       },
+      excluded: () => (inner.excluded === undefined ? dropped : new Set([...inner.excluded(), ...dropped])),
       // The inner store belongs to the source, which closes it.
       async close() {},
     };
@@ -101,6 +103,7 @@ export default defineTransform({
             const a = poissonAmplitude(f.amplitude, c, Rng.derive(seed, 'poisson', f.index));
             if (a === null) {
               ctx.badRecord(o.on_error, badFrame(f.index, ctx.id), f.index);
+              dropped.add(f.index);
               continue;
             }
             yield { ...f, amplitude: a };

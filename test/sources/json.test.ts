@@ -92,7 +92,7 @@ test('a missing pattern file is a typed error naming the manifest entry; route s
   });
 });
 
-test('a bad pattern is routed when streamed but is an error when read by index', async (t) => {
+test('a bad pattern is routed when streamed (and reported as excluded) but is an error when read by index', async (t) => {
   await scene(t, async (dir) => {
     const bad = pattern(2);
     bad[7] = Number.NaN;
@@ -107,6 +107,7 @@ test('a bad pattern is routed when streamed but is an error when read by index',
       t.deepEqual(await store.readMany([0]), [pattern(0)]);
       const e = await t.throwsAsync(store.readMany([0, 4]), { instanceOf: DataError, message: /nan\.npy: .*NaN/ });
       t.is(e.key, 'frames[4]');
+      t.deepEqual([...(store.excluded?.() ?? [])], [4], 'the dropped frame is reported, so group can leave it out');
     } finally {
       await s.close?.();
     }

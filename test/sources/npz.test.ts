@@ -9,8 +9,10 @@ import path from 'node:path';
 import { DataError, FormatError } from '../../src/errors.js';
 import { openNpz } from '../../src/io/npz.js';
 import { writeNpz } from '../../src/io/npz-writer.js';
-import type { Frame, Stream, StreamMeta } from '../../src/pipeline/types.js';
+import type { Frame, Group, Stream, StreamMeta } from '../../src/pipeline/types.js';
 import npzSource from '../../src/sources/npz.js';
+import group from '../../src/transforms/group.js';
+import normalize from '../../src/transforms/normalize.js';
 import { collectStream, createStage, testContext } from '../../src/testing/index.js';
 import { createLogger } from '../../src/util/log.js';
 
@@ -190,6 +192,36 @@ test('bad_nan_frames.npz: frames read by index are checked too, and a bad one is
     await t.throwsAsync(store.read(9), { instanceOf: DataError, message: /pattern 9: .*negative/ });
   } finally {
     await close(s);
+  }
+});
+
+test('bad_nan_frames.npz under route: normalize’s pass drops 5 and 9, group leaves them out and groups the other 34', async (t) => {
+  const lines: string[] = [];
+  const ctx = ctxWithLog(lines);
+  const s = await source({ path: 'bad_nan_frames.npz', on_error: 'route' }, ctx);
+  try {
+    const norm = (await createStage(normalize, {}, [s], testContext({ id: 'normalize' }))) as Stream<Frame>;
+    const gctx = ctxWithLog(lines);
+    const grouped = (await createStage(group, { gridsize: 2, k: 7 }, [norm], { ...gctx, id: 'group' })) as Stream<Group>;
+    const groups = await collectStream(grouped);
+    t.is(groups.length, 34);
+    for (const g of groups) {
+      t.false(g.indices.includes(5) || g.indices.includes(9), `group ${g.index}: ${[...g.indices].join(',')}`);
+      t.false(g.amplitudes.some((v) => !Number.isFinite(v) || v < 0));
+    }
+    t.deepEqual(ctx.stats.routed.map((r) => r.record), [5, 9]);
+    t.true(lines.some((l) => /2 position\(s\) left out.*5, 9/.test(l)), lines.join('\n'));
+  } finally {
+    await close(s);
+  }
+  // With the factor given there is no streamed pass first: the bad pattern is met by index, an error.
+  const direct = await source({ path: 'bad_nan_frames.npz', on_error: 'route' });
+  try {
+    const norm = (await createStage(normalize, { factor: 1 }, [direct])) as Stream<Frame>;
+    const grouped = (await createStage(group, { gridsize: 2, k: 7 }, [norm])) as Stream<Group>;
+    await t.throwsAsync(collectStream(grouped), { instanceOf: DataError, message: /pattern (5|9)/ });
+  } finally {
+    await close(direct);
   }
 });
 

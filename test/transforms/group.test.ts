@@ -53,6 +53,31 @@ test('property: members are distinct and among the seed’s K nearest; offsets =
   t.pass();
 });
 
+test('property: excluded positions are never seeds or members; members are among the K nearest kept positions', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 8, max: 40 }), fc.integer({ min: 1, max: 2 }), fc.nat(), fc.array(fc.nat(), { maxLength: 4 }), (n, g, seed, drops) => {
+      const C = g * g;
+      const k = C + 2;
+      const exclude = new Set(drops.map((d) => d % n));
+      const { xcoords: xs, ycoords: ys } = syntheticScan(n, 2, seed).meta.scan!;
+      const plan = new GroupPlan(xs, ys, { gridsize: g, k, oversample: false, seed, exclude });
+      const kept = Array.from({ length: n }, (_, i) => i).filter((i) => !exclude.has(i));
+      if (plan.count !== kept.length || plan.positions !== kept.length) return false;
+      const seeds = new Set<number>();
+      for (let i = 0; i < plan.count; i++) {
+        const sd = plan.seedOf(i);
+        seeds.add(sd);
+        const d = (m: number): number => Math.hypot(xs[m]! - xs[sd]!, ys[m]! - ys[sd]!);
+        const dK = kept.map(d).sort((a, b) => a - b)[Math.min(k, kept.length) - 1]!;
+        for (const m of plan.members(i)) if (exclude.has(m) || d(m) > dK + 1e-9) return false;
+      }
+      return seeds.size === kept.length && kept.every((i) => seeds.has(i));
+    }),
+    { numRuns: 60 },
+  );
+  t.pass();
+});
+
 test('property: the same seed gives the same groups whatever order they are requested in', async (t) => {
   await fc.assert(
     fc.asyncProperty(fc.integer({ min: 4, max: 30 }), fc.nat(), fc.nat(), async (n, seed, shuffleSeed) => {
