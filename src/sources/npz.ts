@@ -1,15 +1,17 @@
 // The `npz` source: a scan in the canonical NPZ (SPEC §2), legacy layouts fixed
-// with a logged note. Positions, probe and object are read at create (small);
+// with a logged note. Positions, probe and object are read at create (small; the
+// probe may come from another file, option `probe`);
 // patterns stay on disk and are read per open, in blocks, through a FrameStore
 // (positioned reads; deflated archives via a spill file). Each pattern is
 // checked as it is read (NaN, Inf, negative, size) and a bad one goes through
 // the stage's error policy. A full sequential pass also checks the CRC-32.
 import path from 'node:path';
 import { z } from 'zod';
-import { DataError } from '../errors.js';
+import { DataError, OptionsError } from '../errors.js';
 import { checkCanonical, type PatternLayout } from '../io/canonical.js';
 import { dtypeInfo, toFloat32, type NpyArray, type NpyHeader } from '../io/npy.js';
 import { openNpz, type NpzReader } from '../io/npz.js';
+import { loadProbeFile } from '../io/probe-file.js';
 import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
@@ -280,11 +282,31 @@ export default defineSource({
       on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
       input: z.enum(['amplitude', 'intensity']).default('amplitude').describe('What the patterns hold: amplitude, or intensity/counts (square-rooted on read).'),
       limit: z.number().int().positive().optional().describe('Read at most this many patterns (the first ones).'),
+      probe: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("Use this probe instead of the file's probeGuess (e.g. one refined by another reconstruction): a .npy, an .npz holding probeGuess or probe, or FILE.npz:KEY; relative to the pipeline file."),
     })
     .strict(),
   async create(options, { ctx }) {
     const file = path.resolve(ctx.baseDir, options.path);
-    const { scan, store, scanIndex } = await openScan(file, ctx, options.input, options.limit);
+    const opened = await openScan(file, ctx, options.input, options.limit);
+    const { store, scanIndex } = opened;
+    let scan = opened.scan;
+    if (options.probe !== undefined) {
+      try {
+        const { probe, origin } = await loadProbeFile(options.probe, ctx.baseDir, ctx.id);
+        if (probe.width !== scan.N || probe.height !== scan.N) {
+          throw new OptionsError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but the patterns are ${scan.N}×${scan.N}`, { stage: ctx.id, file: origin, key: 'probe', hint: 'the probe must be sampled like the patterns' });
+        }
+        ctx.log.info(`probe from ${origin} (instead of ${path.basename(file)}'s probeGuess)`);
+        scan = { ...scan, probe, notes: { ...scan.notes, probe: origin } };
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+    }
     const label = path.basename(file);
     const key = store.key;
     return {

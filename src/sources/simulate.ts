@@ -18,7 +18,8 @@ import { readGrayPng } from '../io/png.js';
 import { farFieldAmplitude } from '../physics/fftjs.js';
 import { grfObject, linesObject, objectFromImages } from '../physics/objects.js';
 import { extractPatch } from '../physics/patch.js';
-import { defaultProbe, probeFromArray } from '../physics/probegen.js';
+import { defaultProbe } from '../physics/probegen.js';
+import { loadProbeFile } from '../io/probe-file.js';
 import { randomPositions, rasterPositions, type ScanPositions } from '../physics/scanpattern.js';
 import type { Complex2D, Frame, FrameStore, ScanMeta, StageContext } from '../pipeline/types.js';
 import { defineSource } from '../pipeline/types.js';
@@ -70,7 +71,7 @@ const probeSchema = z
     }).strict(),
   ])
   .default('default')
-  .describe("'default' (defocused disk), a defocused disk with options, or a path to a .npy probe or an .npz holding probeGuess.");
+  .describe("'default' (defocused disk), a defocused disk with options, or a path to a .npy probe, an .npz holding probeGuess (or probe), or FILE.npz:KEY.");
 
 const scanSchema = z
   .object({
@@ -89,25 +90,6 @@ async function readImage(file: string, key: string, ctx: StageContext): Promise<
     return await readGrayPng(file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new OptionsError('FILE_NOT_FOUND', 'image not found', { stage: ctx.id, file, key, hint: 'paths are relative to the pipeline file' });
-    throw e;
-  }
-}
-
-async function loadProbe(file: string, ctx: StageContext): Promise<Complex2D> {
-  const io = await import('../io/npz.js');
-  try {
-    if (file.toLowerCase().endsWith('.npz')) {
-      const npz = await io.openNpz(file);
-      try {
-        if (!npz.entries().includes('probeGuess')) throw new DataError('MISSING_KEY', 'no probeGuess array', { stage: ctx.id, file, key: 'probeGuess' });
-        return probeFromArray(await npz.readArray('probeGuess'), `${file} [probeGuess]`);
-      } finally {
-        await npz.close();
-      }
-    }
-    return probeFromArray(await io.readNpyFile(file), file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new OptionsError('FILE_NOT_FOUND', 'probe file not found', { stage: ctx.id, file, key: 'probe', hint: "use 'default' or a path relative to the pipeline file" });
     throw e;
   }
 }
@@ -212,8 +194,7 @@ export default defineSource({
     let probe: Complex2D;
     let probeOrigin = 'default';
     if (typeof o.probe === 'string' && o.probe !== 'default') {
-      probeOrigin = path.resolve(ctx.baseDir, o.probe);
-      probe = await loadProbe(probeOrigin, ctx);
+      ({ probe, origin: probeOrigin } = await loadProbeFile(o.probe, ctx.baseDir, ctx.id));
       if (probe.width !== N) throw new OptionsError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but N is ${N}`, { stage: ctx.id, file: probeOrigin, hint: `set N: ${probe.width}` });
     } else {
       const p = typeof o.probe === 'string' ? { rim_phase: 2 * Math.PI } : o.probe;

@@ -3,10 +3,11 @@
 // and key, bad patterns under each error policy, re-iteration, the FrameStore,
 // and the CRC check of a full sequential pass.
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DataError, FormatError } from '../../src/errors.js';
+import { DataError, FormatError, OptionsError } from '../../src/errors.js';
+import { encodeNpy } from '../../src/io/npy.js';
 import { openNpz } from '../../src/io/npz.js';
 import { writeNpz } from '../../src/io/npz-writer.js';
 import type { Frame, Group, Stream, StreamMeta } from '../../src/pipeline/types.js';
@@ -222,6 +223,47 @@ test('bad_nan_frames.npz under route: normalize’s pass drops 5 and 9, group le
     await t.throwsAsync(collectStream(grouped), { instanceOf: DataError, message: /pattern (5|9)/ });
   } finally {
     await close(direct);
+  }
+});
+
+test('probe: a probe from another file (.npy, .npz, FILE.npz:KEY) replaces probeGuess; wrong size, missing file or key are clear errors', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pf-npzprobe-'));
+  try {
+    const n = 3, N = 4;
+    const probe = Float32Array.from({ length: 2 * N * N }, (_, k) => (k % 7) - 3);
+    await writeNpz(path.join(dir, 'scan.npz'), {
+      diffraction: { shape: [n, N, N], data: new Float32Array(n * N * N).fill(1) },
+      xcoords: { shape: [n], data: Float64Array.of(1, 2, 3) },
+      ycoords: { shape: [n], data: Float64Array.of(3, 2, 1) },
+      probeGuess: { shape: [N, N], data: new Float32Array(2 * N * N).fill(1), descr: '<c8' },
+    });
+    await writeFile(path.join(dir, 'p.npy'), encodeNpy({ shape: [N, N], data: probe, descr: '<c8' }));
+    await writeNpz(path.join(dir, 'recon.npz'), { object: { shape: [2, 2], data: new Float32Array(8), descr: '<c8' }, probe: { shape: [N, N], data: probe, descr: '<c8' }, refined: { shape: [N, N], data: probe.map((v) => 2 * v), descr: '<c8' } });
+    await writeNpz(path.join(dir, 'small.npz'), { probeGuess: { shape: [2, 2], data: new Float32Array(8), descr: '<c8' } });
+    const open = (o: Record<string, unknown>, lines: string[] = []): Promise<Stream<Frame>> =>
+      createStage(npzSource, { path: 'scan.npz', ...o }, [], testContext({ id: 'scan', baseDir: dir, log: createLogger('info', (_l, _s, m) => lines.push(m)) })) as Promise<Stream<Frame>>;
+    for (const [spec, factor] of [['p.npy', 1], ['recon.npz', 1], ['recon.npz:refined', 2]] as const) {
+      const lines: string[] = [];
+      const s = await open({ probe: spec }, lines);
+      try {
+        const got = s.meta.scan!.probe;
+        t.deepEqual([got.width, got.height], [N, N]);
+        for (let i = 0; i < N * N; i++) {
+          t.is(got.re[i], factor * probe[2 * i]!);
+          t.is(got.im[i], factor * probe[2 * i + 1]!);
+        }
+        t.true(lines.some((l) => l.includes('instead of scan.npz')), spec);
+      } finally {
+        await close(s);
+      }
+    }
+    const size = await t.throwsAsync(open({ probe: 'small.npz' }), { instanceOf: OptionsError, message: /2×2 but the patterns are 4×4/ });
+    t.is(size.key, 'probe');
+    const missing = await t.throwsAsync(open({ probe: 'nope.npy' }), { instanceOf: OptionsError, message: /probe file not found/ });
+    t.is(missing.key, 'probe');
+    await t.throwsAsync(open({ probe: 'recon.npz:nokey' }), { instanceOf: DataError, message: /no nokey array.*object, probe, refined/ });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

@@ -177,6 +177,6 @@ const CANON = path.resolve(import.meta.dirname, '../../../shared/fixtures/npz/ca
   t.is(p.width, 32);
   // First value as listed in the fixture's manifest.json.
   t.true(Math.abs(p.re[0]! - 0.00012202404468553141) < 1e-9 && Math.abs(p.im[0]! + 1.8442131477058865e-5) < 1e-9);
-  t.is(s.meta.scan!.notes!.probe, CANON);
+  t.is(s.meta.scan!.notes!.probe, `${CANON}:probeGuess`);
   t.is((await collectStream(s)).length, 9);
 });
