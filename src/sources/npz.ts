@@ -55,6 +55,8 @@ export class NpzFrameStore implements FrameStore {
   private strided: Float32Array | undefined;
   /** 1 for patterns already found clean (one byte per pattern). */
   private readonly good: Uint8Array;
+  /** Patterns a streamed pass dropped (on_error skip or route). */
+  private readonly dropped = new Set<number>();
   private closed = false;
 
   constructor(
@@ -70,8 +72,6 @@ export class NpzFrameStore implements FrameStore {
     this.f4View = info.dtype === 'f4' && info.littleEndian && HOST_LITTLE_ENDIAN;
     this.good = new Uint8Array(count);
   }
-
-  private readonly dropped = new Set<number>();
 
   /**
    * Converts raw pattern bytes to float32 amplitudes. `bytes` is always a
