@@ -20,7 +20,7 @@ export interface BackendInfo {
   package?: string;
   /** What was tried in order, with the reason each failure was skipped. */
   tried: { name: string; error?: string }[];
-  /** Worker threads of the wasm backend (1: single-threaded build). */
+  /** Threads of the wasm backend's XNNPACK pool (1: single-threaded; PTYCHOFLOW_WASM_THREADS sets it). */
   threads?: number;
 }
 
@@ -43,7 +43,7 @@ const HINTS: Record<Concrete, string> = {
 /** The native package imported in this process, if any (never two). */
 let nativeLoaded: string | undefined;
 
-async function load(name: Concrete): Promise<void> {
+async function load(name: Concrete, log: Logger): Promise<void> {
   const pkg = PACKAGES[name];
   if (name === 'tensorflow-gpu' || name === 'tensorflow') {
     // The CPU build is satisfied by whichever native package is loaded (same
@@ -67,6 +67,8 @@ async function load(name: Concrete): Promise<void> {
     (await import('./kernels.js')).registerTensorflowKernels();
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
+    const { installThreadedWasm, wasmThreadsWanted } = await import('./wasm-threads.js');
+    installThreadedWasm(wasmThreadsWanted(log), log);
     (await import('./kernels.js')).registerWasmKernels();
   }
   const backend = name === 'tensorflow-gpu' ? 'tensorflow' : name;
@@ -94,7 +96,7 @@ export async function selectBackend(name: BackendName, log: Logger = silentLogge
     // With one native package loaded, its sibling must not be imported too.
     if (name === 'auto' && candidate === 'tensorflow' && nativeLoaded === PACKAGES['tensorflow-gpu']) continue;
     try {
-      await load(candidate);
+      await load(candidate, log);
     } catch (e) {
       const error = messageOf(e);
       tried.push({ name: candidate, error });
@@ -111,7 +113,7 @@ export async function selectBackend(name: BackendName, log: Logger = silentLogge
     const pkg = candidate === 'tensorflow' || candidate === 'tensorflow-gpu' ? nativeLoaded : PACKAGES[candidate];
     if (pkg !== undefined) info.package = pkg;
     if (candidate === 'wasm') info.threads = await wasmThreads();
-    log.info('compute backend', { backend: info.name, requested: name, ...(pkg !== undefined ? { package: pkg } : {}) });
+    log.info('compute backend', { backend: info.name, requested: name, ...(pkg !== undefined ? { package: pkg } : {}), ...(info.threads !== undefined ? { threads: info.threads } : {}) });
     return info;
   }
   throw new BackendError('BACKEND_UNAVAILABLE', 'no compute backend could be initialised', { key: 'backend', hint: 'reinstall dependencies (`npm ci`)' });

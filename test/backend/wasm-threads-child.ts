@@ -1,0 +1,21 @@
+// Run by wasm-threads.test.ts in a child process (the thread count of the wasm
+// backend is fixed once it initialises, so each setting needs its own process).
+// Selects wasm, runs a convolution there and on cpu, prints one JSON line, and
+// must then exit by itself: pool workers left referenced would keep it alive.
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../src/backend/select.js';
+import { createLogger } from '../../src/util/log.js';
+
+const warnings: string[] = [];
+const log = createLogger('warn', (_level, _scope, message) => warnings.push(message));
+const info = await selectBackend('wasm', log);
+const x = tf.randomUniform<tf.Rank.R4>([2, 16, 16, 8], -1, 1, 'float32', 3);
+const k = tf.randomUniform<tf.Rank.R4>([3, 3, 8, 8], -1, 1, 'float32', 4);
+const xs = x.dataSync().slice();
+const ks = k.dataSync().slice();
+const onWasm = tf.conv2d(x, k, 1, 'same').dataSync().slice();
+await selectBackend('cpu');
+const onCpu = tf.conv2d(tf.tensor4d(xs, [2, 16, 16, 8]), tf.tensor4d(ks, [3, 3, 8, 8]), 1, 'same').dataSync();
+let maxDiff = 0;
+for (let i = 0; i < onCpu.length; i++) maxDiff = Math.max(maxDiff, Math.abs(onCpu[i]! - onWasm[i]!));
+process.stdout.write(JSON.stringify({ backend: info.name, threads: info.threads, maxDiff, warnings }) + '\n');
