@@ -44,7 +44,7 @@ export function wasmThreadsWanted(log: Logger, env: NodeJS.ProcessEnv = process.
   return cores;
 }
 
-type EmscriptenModule = Record<string, unknown> & { cwrap: (name: string, ret: string | null, args: string[]) => unknown };
+export type EmscriptenModule = Record<string, unknown> & { cwrap: (name: string, ret: string | null, args: string[]) => unknown };
 type Factory = (config: Record<string, unknown>) => Promise<EmscriptenModule>;
 
 /** Loads the threaded build with `threads` pool threads; the caller owns the module. */
@@ -98,8 +98,9 @@ let installed = false;
  * Makes 'wasm' start the threaded build with `threads` threads when it is
  * first initialised. Does nothing for threads ≤ 1, or if the wasm backend has
  * already been initialised in this process (its thread count is then fixed).
+ * `load` is replaceable for tests of the fallback.
  */
-export function installThreadedWasm(threads: number, log: Logger): void {
+export function installThreadedWasm(threads: number, log: Logger, load: (threads: number) => Promise<EmscriptenModule> = loadThreaded): void {
   if (installed || threads <= 1) return;
   const original = tf.findBackendFactory('wasm');
   // Not tf.findBackend: it would initialise the backend it looks for.
@@ -111,7 +112,7 @@ export function installThreadedWasm(threads: number, log: Logger): void {
     'wasm',
     async () => {
       try {
-        const mod = await loadThreaded(threads);
+        const mod = await load(threads);
         attachTfjsApi(mod);
         wasmPackage.setThreadsCount(threads);
         const backend = new wasmPackage.BackendWasm(mod as never);

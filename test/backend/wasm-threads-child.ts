@@ -2,12 +2,19 @@
 // backend is fixed once it initialises, so each setting needs its own process).
 // Selects wasm, runs a convolution there and on cpu, prints one JSON line, and
 // must then exit by itself: pool workers left referenced would keep it alive.
+// With the argument 'fail', the threaded loader is made to fail first.
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend/select.js';
+import { installThreadedWasm } from '../../src/backend/wasm-threads.js';
 import { createLogger } from '../../src/util/log.js';
 
 const warnings: string[] = [];
 const log = createLogger('warn', (_level, _scope, message) => warnings.push(message));
+if (process.argv[2] === 'fail') {
+  // Install first with a loader that fails, so selectBackend's own install is a no-op.
+  await import('@tensorflow/tfjs-backend-wasm');
+  installThreadedWasm(2, log, () => Promise.reject(new Error('simulated loader failure')));
+}
 const info = await selectBackend('wasm', log);
 const x = tf.randomUniform<tf.Rank.R4>([2, 16, 16, 8], -1, 1, 'float32', 3);
 const k = tf.randomUniform<tf.Rank.R4>([3, 3, 8, 8], -1, 1, 'float32', 4);

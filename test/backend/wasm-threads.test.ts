@@ -17,13 +17,13 @@ interface ChildReport {
   warnings: string[];
 }
 
-function runChild(threads: string | undefined): Promise<ChildReport> {
+function runChild(threads: string | undefined, mode = ''): Promise<ChildReport> {
   const env = { ...process.env };
   if (threads === undefined) delete env[WASM_THREADS_ENV];
   else env[WASM_THREADS_ENV] = threads;
   return new Promise((resolve, reject) => {
     // The timeout is what fails the test if referenced pool workers keep the child alive.
-    execFile(process.execPath, ['--import=tsx', child], { env, timeout: 90_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import=tsx', child, ...(mode === '' ? [] : [mode])], { env, timeout: 90_000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${error.message}\n${stderr}`));
       else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildReport);
     });
@@ -63,4 +63,13 @@ test(`${WASM_THREADS_ENV}=1 keeps the single-threaded build`, async (t) => {
 test('default: one thread per core', async (t) => {
   const report = await runChild(undefined);
   t.is(report.threads, cores);
+});
+
+test('a threaded loader that fails falls back to the single-threaded build, with a warning', async (t) => {
+  const report = await runChild('2', 'fail');
+  t.is(report.backend, 'wasm');
+  t.is(report.threads, 1);
+  t.true(report.maxDiff < 1e-4);
+  t.is(report.warnings.length, 1);
+  t.regex(report.warnings[0]!, /threaded wasm backend unavailable/);
 });
