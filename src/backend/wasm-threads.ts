@@ -111,8 +111,10 @@ export function installThreadedWasm(threads: number, log: Logger, load: (threads
   tf.registerBackend(
     'wasm',
     async () => {
+      let pthread: { runningWorkers?: Worker[]; unusedWorkers?: Worker[] } | undefined;
       try {
         const mod = await load(threads);
+        pthread = mod['PThread'] as typeof pthread;
         attachTfjsApi(mod);
         wasmPackage.setThreadsCount(threads);
         const backend = new wasmPackage.BackendWasm(mod as never);
@@ -120,11 +122,12 @@ export function installThreadedWasm(threads: number, log: Logger, load: (threads
         // their workers, which would keep Node running after the program ends.
         // The build starts 8 workers whatever the pool size; the idle ones
         // (about 17 MiB each) are ended: tfjs starts no thread after this.
-        const pthread = mod['PThread'] as { runningWorkers?: Worker[]; unusedWorkers?: Worker[] } | undefined;
         for (const worker of pthread?.runningWorkers ?? []) worker.unref();
         for (const worker of pthread?.unusedWorkers?.splice(0) ?? []) void worker.terminate();
         return backend;
       } catch (e) {
+        // A module that loaded but could not become a backend: end its workers.
+        for (const worker of [...(pthread?.runningWorkers ?? []), ...(pthread?.unusedWorkers?.splice(0) ?? [])]) void worker.terminate();
         log.warn('threaded wasm backend unavailable; using the single-threaded build', { error: messageOf(e), hint: `set ${WASM_THREADS_ENV}=1 to skip the attempt` });
         wasmPackage.setThreadsCount(1);
         return original();
