@@ -3,6 +3,7 @@
 // place; a deflated entry is inflated once (streaming, CRC-checked) into a
 // spill file that then serves positioned reads, so no whole array sits in
 // memory unless `readArray` asks for it. CRC-32 is checked on every full read.
+import { Buffer } from 'node:buffer';
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { inflateRawSync, constants as zc } from 'node:zlib';
@@ -13,6 +14,11 @@ import { inflateToFile, SpillDir } from './spill.js';
 import { entryDataOffset, readAt, readZipDirectory, type ZipEntry } from './zip.js';
 
 export type { NpyArray, NpyHeader } from './npy.js';
+
+/** Bytes that are not zeroed (the read overwrites them), over unpooled memory at offset 0. */
+function uninitBytes(n: number): Uint8Array {
+  return new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n);
+}
 
 export interface NpzReader {
   readonly path: string;
@@ -26,11 +32,15 @@ export interface NpzReader {
   readArray(name: string): Promise<NpyArray>;
   /** Raw bytes `[byteOffset, byteOffset + byteLength)` of the array data (after the NPY header). */
   readRange(name: string, byteOffset: number, byteLength: number): Promise<Uint8Array>;
+  /** Like readRange, into `dest` (its whole length is read). */
+  readRangeInto(name: string, byteOffset: number, dest: Uint8Array): Promise<void>;
   /**
    * The array data in chunks of `chunkBytes` (the last may be shorter); when the
-   * iteration runs to the end, the entry's CRC-32 is checked.
+   * iteration runs to the end, the entry's CRC-32 is checked. With `reuse`, two
+   * buffers take turns: a chunk is valid only until the next one is asked for
+   * (for consumers that keep nothing; no allocation per chunk).
    */
-  chunks(name: string, chunkBytes: number): AsyncIterable<Uint8Array>;
+  chunks(name: string, chunkBytes: number, options?: { reuse?: boolean }): AsyncIterable<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -116,8 +126,8 @@ class Reader implements NpzReader {
   }
 
   /** Raw entry bytes (NPY header included) at `pos`. */
-  private async raw(name: string, s: Slot, pos: number, length: number): Promise<Uint8Array> {
-    const bytes = s.zip.method === 0 ? await readAt(this.fh, s.offset + pos, length) : await readAt(await this.spill(name, s), pos, length);
+  private async raw(name: string, s: Slot, pos: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    const bytes = s.zip.method === 0 ? await readAt(this.fh, s.offset + pos, length, into) : await readAt(await this.spill(name, s), pos, length, into);
     if (bytes.length !== length) throw new FormatError('TRUNCATED', `entry is truncated (wanted ${length} bytes at ${pos}, got ${bytes.length})`, { file: this.label(), key: name });
     return bytes;
   }
@@ -144,15 +154,28 @@ class Reader implements NpzReader {
     return this.raw(name, s, h.headerLength + byteOffset, byteLength);
   }
 
-  async *chunks(name: string, chunkBytes: number): AsyncIterable<Uint8Array> {
+  async readRangeInto(name: string, byteOffset: number, dest: Uint8Array): Promise<void> {
+    const s = this.slot(name);
+    const h = this.header(name);
+    const dataBytes = s.zip.size - h.headerLength;
+    if (byteOffset < 0 || byteOffset + dest.length > dataBytes) {
+      throw new FormatError('OUT_OF_RANGE', `range [${byteOffset}, ${byteOffset + dest.length}) lies outside the ${dataBytes} data bytes`, { file: this.label(), key: name });
+    }
+    await this.raw(name, s, h.headerLength + byteOffset, dest.length, dest);
+  }
+
+  async *chunks(name: string, chunkBytes: number, options: { reuse?: boolean } = {}): AsyncIterable<Uint8Array> {
     const s = this.slot(name);
     const h = this.header(name);
     const step = Math.max(1, Math.floor(chunkBytes));
     let crc = s.zip.method === 0 ? crc32(await this.raw(name, s, 0, h.headerLength)) : 0;
+    // Reused buffers: the one being read ahead and the one the consumer holds.
+    const buffers = options.reuse === true ? [uninitBytes(Math.min(step, s.zip.size)), uninitBytes(Math.min(step, s.zip.size))] : undefined;
+    let turn = 0;
     // One chunk read ahead, so the disk read overlaps the consumer's work.
     const read = (pos: number): Promise<Uint8Array> | undefined => {
       if (pos >= s.zip.size) return undefined;
-      const p = this.raw(name, s, pos, Math.min(step, s.zip.size - pos));
+      const p = this.raw(name, s, pos, Math.min(step, s.zip.size - pos), buffers?.[turn++ % 2]);
       p.catch(() => undefined);
       return p;
     };

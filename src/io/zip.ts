@@ -23,12 +23,15 @@ const u64 = (b: Uint8Array, o: number): number => u32(b, o) + u32(b, o + 4) * 42
 /**
  * Reads exactly `length` bytes at `position` (fewer only at end of file) into
  * a fresh, unshared buffer at byte offset 0 (so typed views over it are
- * aligned). The buffer is not zero-filled first: the read overwrites it, and
- * a short read returns only the bytes read.
+ * aligned), or into the start of `into` when given. The buffer is not
+ * zero-filled first: the read overwrites it, and a short read returns only
+ * the bytes read.
  */
-export async function readAt(fh: FileHandle, position: number, length: number): Promise<Uint8Array> {
-  // A plain Uint8Array (not a Buffer, whose slice() aliases) over unpooled memory.
-  const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+export async function readAt(fh: FileHandle, position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+  if (into !== undefined && into.length < length) throw new RangeError(`readAt: the target holds ${into.length} bytes, ${length} wanted`);
+  // A plain Uint8Array (not a Buffer, whose slice() aliases) over unpooled
+  // memory, or the caller's buffer (reused memory: no allocation per read).
+  const out = into === undefined ? new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length) : into.subarray(0, length);
   let got = 0;
   while (got < length) {
     const { bytesRead } = await fh.read(out, got, length - got, position + got);

@@ -82,54 +82,54 @@ class Clock {
 
 /** Wraps a stream so pulls through it are counted for producer and consumer, timed, and checked. */
 function instrument<T>(stream: Stream<T>, producer: Meter, consumer: Meter | undefined, ledger: TensorLedger, clock: Clock, limit?: number): Stream<T> {
-  return {
-    ...stream,
-    meta: stream.meta,
-    open(signal: AbortSignal): AsyncIterable<T> {
-      return {
-        [Symbol.asyncIterator](): AsyncIterator<T> {
-          const inner = stream.open(signal)[Symbol.asyncIterator]();
-          let taken = 0;
-          return {
-            async next(): Promise<IteratorResult<T>> {
-              if (signal.aborted) {
-                // A consumer whose next() throws never calls return(): close the inner stream here.
-                await inner.return?.();
-                signal.throwIfAborted();
-              }
-              if (limit !== undefined && taken >= limit) {
-                await inner.return?.();
-                return { done: true, value: undefined };
-              }
-              clock.enter();
-              const before = ledger.live().bytes;
-              let r: IteratorResult<T>;
-              try {
-                r = await inner.next();
-              } catch (e) {
-                throw nameStage(e, producer.id);
-              } finally {
-                producer.ms += clock.exit();
-              }
-              if (r.done !== true) {
-                taken++;
-                producer.out++;
-                if (consumer !== undefined) consumer.in++;
-                // Only a stage whose own pull allocated can be blamed for crossing the budget.
-                if (ledger.live().bytes > before) ledger.check(producer.id);
-                else ledger.observe();
-              }
-              return r;
-            },
-            async return(value?: unknown): Promise<IteratorResult<T>> {
-              await inner.return?.(value);
+  const wrap =
+    (open: (signal: AbortSignal) => AsyncIterable<T>) =>
+    (signal: AbortSignal): AsyncIterable<T> => ({
+      [Symbol.asyncIterator](): AsyncIterator<T> {
+        const inner = open(signal)[Symbol.asyncIterator]();
+        let taken = 0;
+        return {
+          async next(): Promise<IteratorResult<T>> {
+            if (signal.aborted) {
+              // A consumer whose next() throws never calls return(): close the inner stream here.
+              await inner.return?.();
+              signal.throwIfAborted();
+            }
+            if (limit !== undefined && taken >= limit) {
+              await inner.return?.();
               return { done: true, value: undefined };
-            },
-          };
-        },
-      };
-    },
-  };
+            }
+            clock.enter();
+            const before = ledger.live().bytes;
+            let r: IteratorResult<T>;
+            try {
+              r = await inner.next();
+            } catch (e) {
+              throw nameStage(e, producer.id);
+            } finally {
+              producer.ms += clock.exit();
+            }
+            if (r.done !== true) {
+              taken++;
+              producer.out++;
+              if (consumer !== undefined) consumer.in++;
+              // Only a stage whose own pull allocated can be blamed for crossing the budget.
+              if (ledger.live().bytes > before) ledger.check(producer.id);
+              else ledger.observe();
+            }
+            return r;
+          },
+          async return(value?: unknown): Promise<IteratorResult<T>> {
+            await inner.return?.(value);
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    });
+  const wrapped: Stream<T> = { ...stream, meta: stream.meta, open: wrap((signal) => stream.open(signal)) };
+  // Counted and limited like open (normalize's measuring pass uses it).
+  if (stream.openBorrowed !== undefined) wrapped.openBorrowed = wrap((signal) => stream.openBorrowed!(signal));
+  return wrapped;
 }
 
 /** Gives an error the id of the stage it came from (once: the innermost stage wins). */

@@ -37,6 +37,12 @@ export interface FrameStore {
   /** Amplitudes of several frames, in the order asked. */
   readMany(indices: readonly number[]): Promise<Float32Array[]>;
   /**
+   * Frame `indices[j]` into `out[j]` (N×N values each): for callers that keep
+   * their own fixed buffers, so a read leaves no garbage behind. Optional;
+   * `readFramesInto` (transforms/util) falls back to readMany and a copy.
+   */
+  readInto?(indices: readonly number[], out: readonly Float32Array[]): Promise<void>;
+  /**
    * Frames dropped so far by a stage's `on_error: skip | route` on a streamed
    * pass (e.g. the pass `normalize` makes to measure its factor); `group`
    * leaves their positions out. Optional: a store without it drops nothing.
@@ -133,6 +139,12 @@ export interface StreamMeta {
 export interface Stream<T> {
   readonly meta: StreamMeta;
   open(signal: AbortSignal): AsyncIterable<T>;
+  /**
+   * Like open, but a record's typed arrays are valid only until the next record
+   * is asked for (the stream reuses its buffers). Optional, for single-pass
+   * consumers that keep nothing, such as normalize's measuring pass.
+   */
+  openBorrowed?(signal: AbortSignal): AsyncIterable<T>;
   /** Named extra outputs (e.g. split's `validation`), addressed in pipeline files as `id.name`. */
   readonly outputs?: Readonly<Record<string, Stream<unknown>>>;
   /** Releases what the stream holds open (files, spill dirs); the runner calls it once at the end. */

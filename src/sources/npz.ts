@@ -5,6 +5,7 @@
 // (positioned reads; deflated archives via a spill file). Each pattern is
 // checked as it is read (NaN, Inf, negative, size) and a bad one goes through
 // the stage's error policy. A full sequential pass also checks the CRC-32.
+import { Buffer } from 'node:buffer';
 import path from 'node:path';
 import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
@@ -18,6 +19,8 @@ const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** Frames read per positioned read on a sequential pass. */
 const BLOCK_BYTES = 4 << 20;
+/** Scratch blocks a store keeps for readInto (one per concurrent run is plenty). */
+const SCRATCH_KEPT = 4;
 
 /** A complex (or real) 2-D array as Complex2D (squeezing leading/trailing 1-axes). */
 export function toComplex2D(a: NpyArray, file: string, key: string): Complex2D {
@@ -82,7 +85,7 @@ export class NpzFrameStore implements FrameStore {
   private convert(bytes: Uint8Array): Float32Array {
     const NN = this.N * this.N;
     const a = this.f4View && bytes.byteOffset % 4 === 0 && bytes.length >= 4 * NN ? new Float32Array(bytes.buffer, bytes.byteOffset, NN) : toFloat32(bytes, this.layout.descr, NN);
-    if (this.intensity) for (let k = 0; k < a.length; k++) a[k] = Math.sqrt(a[k]!);
+    if (this.intensity) sqrtInPlace(a);
     return a;
   }
 
@@ -145,12 +148,80 @@ export class NpzFrameStore implements FrameStore {
     return this.checked(indices, indices.map((i) => got.get(i)!));
   }
 
+  /** Scratch blocks for reads that cannot land in place, kept for reuse (at most SCRATCH_KEPT). */
+  private readonly scratch: Uint8Array[] = [];
+
+  /**
+   * Reads frames `indices[j]` into `out[j]` (N×N values each), one positioned
+   * read per run of consecutive indices whose targets lie back to back,
+   * straight into place when the file holds float32 in host byte order (else
+   * through a reused scratch block and a conversion). Nothing is allocated
+   * per frame, so a caller with fixed buffers (group's frame slots) reads
+   * without leaving garbage behind. Checked like readMany.
+   */
+  async readInto(indices: readonly number[], out: readonly Float32Array[]): Promise<void> {
+    const NN = this.N * this.N;
+    if (out.length !== indices.length) throw new RangeError(`readInto: ${indices.length} indices but ${out.length} targets`);
+    for (const o of out) if (o.length !== NN) throw new RangeError(`readInto: a target holds ${o.length} values, not ${this.N}×${this.N}`);
+    for (const i of indices) this.check(i);
+    if (this.layout.storage === 'strided') {
+      const all = await this.gathered();
+      indices.forEach((i, j) => out[j]!.set(all.subarray(i * NN, (i + 1) * NN)));
+      this.checked(indices, out);
+      return;
+    }
+    const order = indices.map((_, j) => j).sort((a, b) => indices[a]! - indices[b]!);
+    const maxRun = Math.max(1, Math.floor(BLOCK_BYTES / this.frameBytes));
+    const runs: Promise<void>[] = [];
+    for (let k = 0; k < order.length;) {
+      let end = k + 1;
+      while (end < order.length && indices[order[end]!] === indices[order[end - 1]!]! + 1 && end - k < maxRun) end++;
+      runs.push(this.readRun(indices[order[k]!]!, order.slice(k, end).map((j) => out[j]!)));
+      k = end;
+    }
+    // allSettled first: no read may still be writing into `out` when an error reaches the caller.
+    const settled = await Promise.allSettled(runs);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    this.checked(indices, out);
+  }
+
+  /** Frames first, first + 1, … into `dests`. */
+  private async readRun(first: number, dests: readonly Float32Array[]): Promise<void> {
+    const fb = this.frameBytes;
+    if (this.f4View) {
+      // Straight into place: one read per stretch of targets that lie back to back.
+      const reads: Promise<void>[] = [];
+      for (let j = 0; j < dests.length;) {
+        const d0 = dests[j]!;
+        let end = j + 1;
+        while (end < dests.length && dests[end]!.buffer === d0.buffer && dests[end]!.byteOffset === d0.byteOffset + (end - j) * fb) end++;
+        reads.push(this.npz.readRangeInto(this.layout.key, (first + j) * fb, new Uint8Array(d0.buffer, d0.byteOffset, (end - j) * fb)));
+        j = end;
+      }
+      const settled = await Promise.allSettled(reads);
+      for (const r of settled) if (r.status === 'rejected') throw r.reason;
+      if (this.intensity) for (const d of dests) sqrtInPlace(d);
+      return;
+    }
+    // Other dtypes: read the run into a scratch block, then convert.
+    const bytes = dests.length * fb;
+    const k = this.scratch.findIndex((b) => b.length >= bytes);
+    const block = k >= 0 ? this.scratch.splice(k, 1)[0]! : new Uint8Array(Buffer.allocUnsafeSlow(bytes).buffer);
+    try {
+      const raw = block.subarray(0, bytes);
+      await this.npz.readRangeInto(this.layout.key, first * fb, raw);
+      dests.forEach((d, j) => d.set(this.convert(raw.subarray(j * fb, (j + 1) * fb))));
+    } finally {
+      if (this.scratch.length < SCRATCH_KEPT) this.scratch.push(block);
+    }
+  }
+
   /**
    * Frames read by index are checked like streamed ones (NaN, Inf, negative).
    * A grouping stage cannot leave a member out, so a bad frame here is always
    * an error, whatever the source's on_error says about streamed records.
    */
-  private checked(indices: readonly number[], frames: Float32Array[]): Float32Array[] {
+  private checked<T extends readonly Float32Array[]>(indices: readonly number[], frames: T): T {
     frames.forEach((a, j) => {
       if (this.good[indices[j]!] === 1) return;
       const problem = patternProblem(a, this.N);
@@ -180,8 +251,12 @@ export class NpzFrameStore implements FrameStore {
     if (index >= 0 && index < this.count) this.good[index] = 1;
   }
 
-  /** Patterns in order, in blocks; a complete pass checks the entry's CRC-32. */
-  async *sequential(signal: AbortSignal): AsyncGenerator<{ index: number; amplitude: Float32Array }> {
+  /**
+   * Patterns in order, in blocks; a complete pass checks the entry's CRC-32.
+   * With `reuse` the blocks are reused: a pattern (of a float32 file) is valid
+   * only until the next one is asked for.
+   */
+  async *sequential(signal: AbortSignal, reuse = false): AsyncGenerator<{ index: number; amplitude: Float32Array }> {
     const NN = this.N * this.N;
     if (this.layout.storage === 'strided') {
       const all = await this.gathered();
@@ -193,7 +268,7 @@ export class NpzFrameStore implements FrameStore {
     }
     const per = Math.max(1, Math.floor(BLOCK_BYTES / this.frameBytes));
     let index = 0;
-    for await (const block of this.npz.chunks(this.layout.key, per * this.frameBytes)) {
+    for await (const block of this.npz.chunks(this.layout.key, per * this.frameBytes, { reuse })) {
       for (let o = 0; o + this.frameBytes <= block.length; o += this.frameBytes) {
         if (index >= this.count) return;
         signal.throwIfAborted();
@@ -209,6 +284,10 @@ export class NpzFrameStore implements FrameStore {
     this.strided = undefined;
     await this.npz.close();
   }
+}
+
+function sqrtInPlace(a: Float32Array): void {
+  for (let k = 0; k < a.length; k++) a[k] = Math.sqrt(a[k]!);
 }
 
 /** Why a pattern cannot be used, or undefined when it is fine. */
@@ -309,23 +388,24 @@ export default defineSource({
     }
     const label = path.basename(file);
     const key = store.key;
+    // Borrowed: the patterns are views over reused read blocks (see Stream.openBorrowed).
+    async function* frames(signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> {
+      for await (const { index, amplitude } of store.sequential(signal, borrowed)) {
+        const problem = patternProblem(amplitude, scan.N);
+        if (problem !== undefined) {
+          ctx.badRecord(options.on_error, new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, { stage: ctx.id, file: label, key, hint: 'fix the data or set on_error: skip or route' }), index);
+          store.markDropped(index);
+          continue;
+        }
+        store.markChecked(index);
+        const frame: Frame = { index, x: scan.xcoords[index]!, y: scan.ycoords[index]!, amplitude, ...(scanIndex === undefined ? {} : { scanIndex: scanIndex[index]! }) };
+        yield frame;
+      }
+    }
     return {
       meta: { record: 'frame', scan, frames: store, count: scan.count },
-      open(signal: AbortSignal): AsyncIterable<Frame> {
-        return (async function* () {
-          for await (const { index, amplitude } of store.sequential(signal)) {
-            const problem = patternProblem(amplitude, scan.N);
-            if (problem !== undefined) {
-              ctx.badRecord(options.on_error, new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, { stage: ctx.id, file: label, key, hint: 'fix the data or set on_error: skip or route' }), index);
-              store.markDropped(index);
-              continue;
-            }
-            store.markChecked(index);
-            const frame: Frame = { index, x: scan.xcoords[index]!, y: scan.ycoords[index]!, amplitude, ...(scanIndex === undefined ? {} : { scanIndex: scanIndex[index]! }) };
-            yield frame;
-          }
-        })();
-      },
+      open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal, false),
+      openBorrowed: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal, true),
       close: () => store.close(),
     };
   },

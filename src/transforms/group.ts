@@ -1,8 +1,9 @@
 // The `group` transform (SPEC §4): turns a scan into groups of C = gridsize²
 // neighbouring patterns. Only positions are needed up front (a flatbush KD-tree
 // over meta.scan's coordinates); member frames are read by index from
-// meta.frames through a small LRU cache, a window of groups at a time (one
-// read per run of consecutive frames), so groups are never materialised together. Group i depends only on (seed, i): its seed
+// meta.frames into a fixed set of cache slots (frame-slots.ts), a window of
+// groups at a time (one read per run of consecutive frames), so groups are
+// never materialised together and reads allocate nothing. Group i depends only on (seed, i): its seed
 // position comes from a seeded permutation of the positions and its members
 // from Rng.derive(seed, 'group', i), so any group can be built on its own
 // (GroupIndex in meta.extra) and the order of evaluation does not matter.
@@ -20,7 +21,8 @@ import { DataError, OptionsError } from '../errors.js';
 import type { Frame, FrameStore, Group, ScanMeta, Stream } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
-import { defaultReadWindow, LruCache, requireInput, scaledStoreOf, streamGroups, uninitFloat32, withGroupIndex, type GroupIndex } from './util.js';
+import { FrameSlots } from './frame-slots.js';
+import { defaultReadWindow, READ_AHEAD, readFramesInto, requireInput, scaledStoreOf, streamGroups, uninitFloat32, withGroupIndex, type GroupIndex } from './util.js';
 
 export interface GroupPlanOptions {
   gridsize: number;
@@ -191,11 +193,11 @@ export function interleaveInto(frames: readonly Float32Array[], NN: number, out:
 }
 
 /**
- * GroupIndex over a plan and a frame store, reading frames through an LRU
- * cache (shared by concurrent gets). The groups of one getMany share one
- * buffer, in order, so `packBatch` can take consecutive ones without a copy.
- * When the store is `normalize`'s, its inner frames are read and scaled
- * while they are interleaved.
+ * GroupIndex over a plan and a frame store, reading frames into a fixed set
+ * of frame slots (FrameSlots, shared by concurrent gets). The groups of one
+ * getMany share one buffer, in order, so `packBatch` can take consecutive ones
+ * without a copy. When the store is `normalize`'s, its inner frames are read
+ * and scaled while they are interleaved.
  */
 export function groupIndex(plan: GroupPlan, store: FrameStore, cacheFrames: number): GroupIndex {
   const NN = store.N * store.N;
@@ -203,45 +205,28 @@ export function groupIndex(plan: GroupPlan, store: FrameStore, cacheFrames: numb
   const source = scaled?.inner ?? store;
   const factor = scaled?.factor ?? 1;
   const intensity = scaled?.intensity ?? false;
-  const cache = new LruCache<number, Promise<Float32Array>>(Math.max(cacheFrames, plan.C));
+  const slots = new FrameSlots(Math.max(cacheFrames, plan.C), NN);
+  const read = (ids: readonly number[], out: readonly Float32Array[]): Promise<void> => readFramesInto(source, ids, out);
   const getMany = async (ids: readonly number[]): Promise<Group[]> => {
     const members = ids.map((i) => plan.members(i));
-    // Promises taken now: a concurrent call may evict them from the cache meanwhile.
-    const local = new Map<number, Promise<Float32Array>>();
-    const missing: number[] = [];
-    const seen = new Set<number>();
-    for (const idx of members) {
-      for (const m of idx) {
-        if (seen.has(m)) continue;
-        seen.add(m);
-        const hit = cache.get(m);
-        if (hit === undefined) missing.push(m);
-        else local.set(m, hit);
+    const wanted = new Set<number>();
+    for (const idx of members) for (const m of idx) wanted.add(m);
+    const lease = await slots.acquire([...wanted], read);
+    try {
+      const per = NN * plan.C;
+      const buffer = uninitFloat32(ids.length * per);
+      const out: Group[] = [];
+      for (let k = 0; k < ids.length; k++) {
+        const indices = members[k]!;
+        const fs = Array.from(indices, (m) => lease.frames.get(m)!);
+        interleaveInto(fs, NN, buffer, k * per, factor, intensity);
+        const { center, offsets } = plan.geometry(indices);
+        out.push({ index: ids[k]!, indices, center, offsets, amplitudes: buffer.subarray(k * per, (k + 1) * per) });
       }
+      return out;
+    } finally {
+      lease.release();
     }
-    if (missing.length > 0) {
-      const read = source.readMany(missing);
-      missing.forEach((m, j) => {
-        const p = read.then((a) => a[j]!);
-        p.catch(() => cache.delete(m));
-        local.set(m, p);
-        cache.set(m, p);
-      });
-    }
-    const frames = new Map<number, Float32Array>();
-    await Promise.all(Array.from(local, async ([m, p]) => frames.set(m, await p)));
-    const per = NN * plan.C;
-    const buffer = uninitFloat32(ids.length * per);
-    const out: Group[] = [];
-    for (let k = 0; k < ids.length; k++) {
-      const indices = members[k]!;
-      const fs = Array.from(indices, (m) => frames.get(m)!);
-      for (const f of fs) if (f.length !== NN) throw new DataError('BAD_FRAME', `frame has ${f.length} values, expected ${store.N}×${store.N}`);
-      interleaveInto(fs, NN, buffer, k * per, factor, intensity);
-      const { center, offsets } = plan.geometry(indices);
-      out.push({ index: ids[k]!, indices, center, offsets, amplitudes: buffer.subarray(k * per, (k + 1) * per) });
-    }
-    return out;
   };
   return {
     count: plan.count,
@@ -262,7 +247,7 @@ export default defineTransform({
       n_groups: z.number().int().positive().optional().describe('Number of groups (default: one per position).'),
       oversample: z.boolean().default(false).describe('Allow more groups than positions (seeds reused); otherwise seeds are drawn without replacement.'),
       seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
-      cache_frames: z.number().int().min(1).default(256).describe('Frames kept in the read cache (neighbouring groups share frames).'),
+      cache_frames: z.number().int().min(1).default(256).describe('Frames kept in the read cache (neighbouring groups share frames); at least the frames of the windows read ahead. Its memory, N²·4 bytes per frame, is allocated once.'),
       read_window: z
         .number()
         .int()
@@ -301,8 +286,9 @@ export default defineTransform({
       }
       throw e;
     }
-    const index = groupIndex(plan, store, o.cache_frames);
-    const window = o.read_window ?? defaultReadWindow(index.groupBytes);
+    const window = o.read_window ?? defaultReadWindow(store.N * store.N * plan.C * 4);
+    // Room for the windows read ahead, so their frames need not spill out of the slots.
+    const index = groupIndex(plan, store, Math.max(o.cache_frames, READ_AHEAD * window * plan.C));
     ctx.log.info(`${plan.count} groups of C=${plan.C} from ${plan.positions} positions (K=${o.k})`);
     const stream: Stream<Group> = {
       meta: { ...input.meta, record: 'group', count: plan.count, gridsize: o.gridsize, extra: withGroupIndex(input.meta, index) },

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { DataError } from '../errors.js';
 import type { Frame, FrameStore, Stream } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
-import { markScaled, requireInput, uninitFloat32 } from './util.js';
+import { markScaled, readFramesInto, requireInput, uninitFloat32 } from './util.js';
 
 /** X = factor · A (after a square root for intensities), into a new array. */
 export function scaleAmplitude(a: Float32Array, factor: number, intensity: boolean): Float32Array {
@@ -18,6 +18,12 @@ export function scaleAmplitude(a: Float32Array, factor: number, intensity: boole
   if (intensity) for (let k = 0; k < a.length; k++) out[k] = factor * Math.sqrt(a[k]!);
   else for (let k = 0; k < a.length; k++) out[k] = factor * a[k]!;
   return out;
+}
+
+/** a ← factor · a (after a square root for intensities). */
+function scaleInPlace(a: Float32Array, factor: number, intensity: boolean): void {
+  if (intensity) for (let k = 0; k < a.length; k++) a[k] = factor * Math.sqrt(a[k]!);
+  else for (let k = 0; k < a.length; k++) a[k] = factor * a[k]!;
 }
 
 /** The factor that brings the mean per-pattern energy to (N/2)². */
@@ -62,7 +68,8 @@ export default defineTransform({
     let factor = o.factor;
     if (factor === undefined) {
       try {
-        const m = await measureFactor(input.open(ctx.signal), intensity);
+        // Borrowed frames when the source offers them: the pass keeps nothing, so its read blocks are reused.
+        const m = await measureFactor(input.openBorrowed?.(ctx.signal) ?? input.open(ctx.signal), intensity);
         factor = m.factor;
         ctx.log.info(`normalisation factor ${factor.toPrecision(6)} measured over ${m.patterns} patterns (N=${m.N})`, { factor });
       } catch (e) {
@@ -85,6 +92,10 @@ export default defineTransform({
               N: inner.N,
               read: async (i) => scaleAmplitude(await inner.read(i), k, intensity),
               readMany: async (ids) => (await inner.readMany(ids)).map((a) => scaleAmplitude(a, k, intensity)),
+              readInto: async (ids, out) => {
+                await readFramesInto(inner, ids, out);
+                for (const a of out) scaleInPlace(a, k, intensity);
+              },
               ...(inner.excluded === undefined ? {} : { excluded: () => inner.excluded!() }),
               // The inner store belongs to the source, which closes it.
               close: async () => undefined,

@@ -53,7 +53,8 @@ export default defineTransform({
     const scale = (signal: AbortSignal): Promise<number> =>
       (scalePromise ??= (async () => {
         let sum = 0, n = 0;
-        for await (const f of input.open(signal)) {
+        // Borrowed frames when the input offers them: this pass keeps nothing.
+        for await (const f of input.openBorrowed?.(signal) ?? input.open(signal)) {
           let e = 0;
           for (const a of f.amplitude) e += a * a;
           if (Number.isFinite(e)) { sum += e; n++; }

@@ -1,9 +1,9 @@
 // Helpers the transforms share: the random-access view of a group stream
 // (GroupIndex, carried in meta.extra so shuffle and split can work on indices
-// without iterating), a small LRU cache for frames, input checks, and the
-// helper that disposes a record that owns tensors.
+// without iterating), reading frames into given buffers, input checks, and
+// the helper that disposes a record that owns tensors.
 import { Buffer } from 'node:buffer';
-import { OptionsError } from '../errors.js';
+import { DataError, OptionsError } from '../errors.js';
 import type { FrameStore, Group, StageContext, Stream, StreamMeta } from '../pipeline/types.js';
 
 /**
@@ -12,6 +12,17 @@ import type { FrameStore, Group, StageContext, Stream, StreamMeta } from '../pip
  */
 export function uninitFloat32(n: number): Float32Array {
   return new Float32Array(Buffer.allocUnsafeSlow(4 * n).buffer, 0, n);
+}
+
+/** Frames `ids[j]` of `store` into `out[j]`: its readInto when it has one, else readMany and a copy. */
+export async function readFramesInto(store: FrameStore, ids: readonly number[], out: readonly Float32Array[]): Promise<void> {
+  if (store.readInto !== undefined) return store.readInto(ids, out);
+  const got = await store.readMany(ids);
+  got.forEach((a, j) => {
+    const dest = out[j]!;
+    if (a.length !== dest.length) throw new DataError('BAD_FRAME', `frame ${ids[j]!} has ${a.length} values, expected ${dest.length}`);
+    dest.set(a);
+  });
 }
 
 /** How a store made by `normalize` derives its frames from its inner store: factor · A (· √ first for intensities). */
@@ -58,7 +69,7 @@ export function defaultReadWindow(groupBytes: number): number {
 }
 
 /** Windows being read ahead of the one consumed (reads of one overlap the building of another). */
-const READ_AHEAD = 2;
+export const READ_AHEAD = 2;
 
 /**
  * Streams groups `order(0..count-1)` from a GroupIndex in windows of `window`
@@ -130,38 +141,5 @@ export function requireInput<T>(ctx: StageContext, inputs: readonly Stream<unkno
 export function disposeRecord(r: unknown): void {
   if (typeof r === 'object' && r !== null && typeof (r as { dispose?: unknown }).dispose === 'function') {
     (r as { dispose(): void }).dispose();
-  }
-}
-
-/** A bounded least-recently-used map (Map keeps insertion order; a hit re-inserts). */
-export class LruCache<K, V> {
-  private readonly map = new Map<K, V>();
-  constructor(readonly capacity: number) {}
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    while (this.map.size > this.capacity) {
-      const oldest = this.map.keys().next();
-      if (oldest.done === true) break;
-      this.map.delete(oldest.value);
-    }
-  }
-
-  delete(key: K): void {
-    this.map.delete(key);
   }
 }

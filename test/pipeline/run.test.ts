@@ -205,3 +205,40 @@ sinks: { all: { type: test-collect, inputs: [even] } }
   t.is(summary.error?.stage, 'even');
   t.is(summary.error?.code, 'ODD');
 });
+
+test.serial("normalize's measuring pass over an npz source takes the borrowed path and is counted like any pass", async (t) => {
+  const { default: npzSource } = await import('../../src/sources/npz.js');
+  const { default: normalize } = await import('../../src/transforms/normalize.js');
+  const reg = registry();
+  reg.add(npzSource);
+  reg.add(normalize);
+  const file = path.resolve(import.meta.dirname, '../fixtures/npz/canonical_stored.npz');
+  let borrowedOpens = 0;
+  const real = npzSource.create.bind(npzSource);
+  // Spy on the source's openBorrowed (the engine wraps what create returns).
+  const spy = async (o: Parameters<typeof real>[0], c: Parameters<typeof real>[1]) => {
+    const s = await real(o, c);
+    const inner = s.openBorrowed!.bind(s);
+    return {
+      ...s,
+      openBorrowed: (signal: AbortSignal) => {
+        borrowedOpens++;
+        return inner(signal);
+      },
+    };
+  };
+  reg.add({ ...npzSource, type: 'npz-spy', create: spy }, 'test');
+  const yaml = `
+sources: { scan: { type: npz-spy, path: ${JSON.stringify(file)} } }
+transforms: { norm: { type: normalize, inputs: [scan] } }
+sinks: { all: { type: test-collect, inputs: [norm] } }
+`;
+  const outDir = path.join(outRoot, 'borrowed');
+  rmSync(outDir, { recursive: true, force: true });
+  const plan = await loadPlan(path.join(dir, 'borrowed.yaml'), { registry: reg, text: yaml });
+  const { summary, error } = await runPlan(plan, { selectBackend: cpu, outDir });
+  t.is(error, undefined);
+  t.is(borrowedOpens, 1, 'the measuring pass used openBorrowed');
+  t.is(summary.stages.find((s) => s.id === 'scan')!.records_out, 72, '36 patterns measured + 36 streamed');
+  t.is((summary.sinks.all as { count: number }).count, 36);
+});

@@ -107,6 +107,9 @@ test('(N, N, n) is transposed and (n, N, N, 1) squeezed, each with a note', asyn
         t.is(got.length, n);
         for (const f of got) t.deepEqual(f.amplitude, frames.subarray(f.index * N * N, (f.index + 1) * N * N), `${file} frame ${f.index}`);
         t.deepEqual(await s.meta.frames!.read(3), frames.subarray(3 * N * N, 4 * N * N));
+        const into = [new Float32Array(N * N), new Float32Array(N * N)];
+        await s.meta.frames!.readInto!([4, 1], into);
+        t.deepEqual(into, [frames.slice(4 * N * N, 5 * N * N), frames.slice(N * N, 2 * N * N)], `${file}: readInto`);
         t.true(lines.some((l) => l.includes(note)), lines.join('\n'));
       } finally {
         await close(s);
@@ -286,4 +289,81 @@ test('close() closes the store; reads after close are refused', async (t) => {
   await close(s);
   await t.throwsAsync(s.meta.frames!.read(0), { instanceOf: DataError, message: /closed/ });
   await close(s);
+});
+
+// readInto is group's read path (into fixed frame slots): it must give what
+// readMany gives on every layout — float32 read in place (stored and deflated),
+// integer counts converted through a scratch block, square roots for
+// intensities — whether the targets lie back to back or not.
+for (const [file, options] of [
+  ['canonical_stored.npz', {}],
+  ['canonical_deflated.npz', {}],
+  ['legacy_diff3d.npz', { input: 'intensity' }],
+] as const) {
+  test(`${file}: readInto gives what readMany gives, into back-to-back and scattered targets`, async (t) => {
+    const s = await source({ path: file, ...options });
+    try {
+      const store = s.meta.frames!;
+      const NN = store.N * store.N;
+      const ids = [4, 5, 6, 7, 20, 2, 3, 35, 0];
+      const want = await store.readMany(ids);
+      // Back to back, in ascending order (one read per run, straight into place).
+      const sorted = [...ids].sort((a, b) => a - b);
+      const block = new Float32Array(sorted.length * NN).fill(-1);
+      await store.readInto!(sorted, sorted.map((_, j) => block.subarray(j * NN, (j + 1) * NN)));
+      sorted.forEach((id, j) => t.deepEqual(block.subarray(j * NN, (j + 1) * NN), want[ids.indexOf(id)], `frame ${id}, back to back`));
+      // Scattered: every other slot of a larger array, in the order asked.
+      const sparse = new Float32Array(2 * ids.length * NN).fill(-1);
+      await store.readInto!(ids, ids.map((_, j) => sparse.subarray(2 * j * NN, (2 * j + 1) * NN)));
+      ids.forEach((id, j) => {
+        t.deepEqual(sparse.subarray(2 * j * NN, (2 * j + 1) * NN), want[j], `frame ${id}, scattered`);
+        t.true(sparse.subarray((2 * j + 1) * NN, (2 * j + 2) * NN).every((v) => v === -1), 'nothing written between targets');
+      });
+      await t.throwsAsync(store.readInto!([1, 2], [block.subarray(0, NN)]), { instanceOf: RangeError });
+      await t.throwsAsync(store.readInto!([36], [block.subarray(0, NN)]), { instanceOf: DataError });
+    } finally {
+      await close(s);
+    }
+  });
+}
+
+test('readInto checks the frames it reads: a NaN pattern is an error naming file, key and pattern', async (t) => {
+  const s = await source({ path: 'bad_nan_frames.npz', on_error: 'route' });
+  try {
+    const store = s.meta.frames!;
+    const NN = store.N * store.N;
+    const out = [0, 1, 2].map(() => new Float32Array(NN));
+    await store.readInto!([3, 4, 6], out);
+    await t.throwsAsync(store.readInto!([4, 5, 6], out), { instanceOf: DataError, message: /bad_nan_frames\.npz \[diffraction\].*pattern 5: .*NaN/ });
+  } finally {
+    await close(s);
+  }
+});
+
+test('openBorrowed: the same frames as open, over reused blocks (valid until the next), and the CRC is still checked', async (t) => {
+  const s = await source({ path: 'canonical_stored.npz' });
+  try {
+    const plain = await collectStream(s);
+    const copies: Float32Array[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for await (const f of s.openBorrowed!(new AbortController().signal)) {
+      copies.push(f.amplitude.slice());
+      buffers.add(f.amplitude.buffer);
+    }
+    t.deepEqual(copies, plain.map((f) => f.amplitude));
+    t.true(buffers.size <= 2, `${buffers.size} blocks for 36 patterns`);
+  } finally {
+    await close(s);
+  }
+  const bad = await source({ path: 'bad_crc.npz' });
+  try {
+    await t.throwsAsync(
+      (async () => {
+        for await (const _ of bad.openBorrowed!(new AbortController().signal));
+      })(),
+      { instanceOf: FormatError, message: /CRC-32/ },
+    );
+  } finally {
+    await close(bad);
+  }
 });
