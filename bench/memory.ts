@@ -6,7 +6,7 @@
 // canonical NPZ files of growing size. Each measurement runs in a fresh child
 // process (peak RSS = that child's maxRSS); the eager child runs under a
 // RSS cap (killed when crossed) so a scan that does not fit reports "out of memory".
-//   node --import tsx bench/memory.ts [--patterns 2000,8000,20000] [--N 64,128] [--gridsize 2] [--cap-gib 8] [--json]
+//   node --import tsx bench/memory.ts [--patterns 2000,8000,20000] [--N 64,128] [--gridsize 2] [--cap-gib 8] [--backend cpu|wasm] [--modes eager,streaming] [--json]
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { selectBackend, type BackendName } from '../src/backend/select.js';
 import { NpzStreamWriter } from '../src/io/npz-writer.js';
 import { openNpz } from '../src/io/npz.js';
 import { createStageContext } from '../src/pipeline/context.js';
@@ -156,7 +157,7 @@ async function child(args: readonly string[]): Promise<void> {
   const mode = arg(args, 'child', 'streaming');
   const file = arg(args, 'file', '');
   const gridsize = Number(arg(args, 'gridsize', '2'));
-  await tf.setBackend('cpu');
+  await selectBackend(arg(args, 'backend', 'cpu') as BackendName);
   const t0 = performance.now();
   let out: ChildResult = { groups: 0, peak_tensor_bytes: 0 };
   let status = 'ok';
@@ -183,10 +184,10 @@ async function rssOf(pid: number): Promise<number | undefined> {
  * Runs one child; when its RSS crosses `capBytes` it is killed and reported as
  * out of memory (ulimit -v cannot be used: V8 reserves far more address space than it touches).
  */
-function runChild(mode: string, file: string, gridsize: number, capBytes: number): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }> {
+function runChild(mode: string, file: string, gridsize: number, capBytes: number, backend: string): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }> {
   const self = fileURLToPath(import.meta.url);
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', self, '--child', mode, '--file', file, '--gridsize', String(gridsize)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', self, '--child', mode, '--file', file, '--gridsize', String(gridsize), '--backend', backend], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let killed = false;
@@ -215,12 +216,14 @@ export async function run(args: string[]): Promise<void> {
   const Ns = arg(args, 'N', '64,128').split(',').map(Number);
   const gridsize = Number(arg(args, 'gridsize', '2'));
   const modes = arg(args, 'modes', 'eager,streaming').split(',');
+  // Where the tensors live: cpu (tfjs keeps the batch arrays) or wasm (the embedded default, copies them; window buffers are reused).
+  const backend = arg(args, 'backend', 'cpu');
   const capBytes = Number(arg(args, 'cap-gib', '8')) * 2 ** 30;
   for (const N of Ns) {
     for (const n of patterns) {
       const file = await syntheticNpz(n, N);
       for (const mode of modes) {
-        const r = await runChild(mode, file, gridsize, capBytes);
+        const r = await runChild(mode, file, gridsize, capBytes, backend);
         const line = r.stdout.trim().split('\n').pop() ?? '';
         let m: Record<string, unknown>;
         try {
@@ -229,7 +232,7 @@ export async function run(args: string[]): Promise<void> {
           const why = r.killed ? `out of memory (RSS over the ${capBytes / 2 ** 30} GiB cap)` : /heap out of memory|allocation failed|Cannot allocate|RangeError/i.test(r.stderr) ? 'out of memory' : `child exited ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
           m = { groups: 0, peak_rss_bytes: null, peak_tensor_bytes: null, seconds: null, status: why };
         }
-        const rec = { bench: 'memory', mode, patterns: n, N, gridsize, groups: m.groups, peak_rss_bytes: m.peak_rss_bytes, peak_tensor_bytes: m.peak_tensor_bytes, seconds: m.seconds, status: m.status };
+        const rec = { bench: 'memory', mode, backend, patterns: n, N, gridsize, groups: m.groups, peak_rss_bytes: m.peak_rss_bytes, peak_tensor_bytes: m.peak_tensor_bytes, seconds: m.seconds, status: m.status };
         if (json) process.stdout.write(`${JSON.stringify(rec)}\n`);
         else process.stdout.write(`${mode.padEnd(9)} N=${N} patterns=${n} groups=${String(rec.groups)} peak RSS ${((Number(rec.peak_rss_bytes) || 0) / 2 ** 20).toFixed(0)} MiB, tensors ${((Number(rec.peak_tensor_bytes) || 0) / 2 ** 20).toFixed(1)} MiB, ${Number(rec.seconds).toFixed(1)} s, ${String(rec.status)}\n`);
       }

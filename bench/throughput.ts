@@ -3,9 +3,13 @@
 // canonical NPZ, next to the memcpy bandwidth measured in the same run
 // (copying a 1 GiB buffer), so the ratio is meaningful on any machine. The
 // normalisation pass (one read of the file at create) is counted in the time.
-//   node --import tsx bench/throughput.ts [--patterns 8000] [--N 64] [--gridsize 2] [--memcpy-gib 1] [--json]
-import { pathToFileURL } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
+// With --reference, the reference PtychoPINN's eager numpy grouping
+// (bench/reference_grouping.py, needs python3 with numpy and scipy) runs on the
+// same file right after, so the ratio to it is measured side by side.
+//   node --import tsx bench/throughput.ts [--patterns 8000] [--N 64] [--gridsize 2] [--memcpy-gib 1] [--reference] [--backend cpu|wasm] [--json]
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { selectBackend, type BackendName } from '../src/backend/select.js';
 import { TensorLedger } from '../src/pipeline/ledger.js';
 import { arg, streamingPipeline, syntheticNpz } from './memory.js';
 
@@ -24,15 +28,24 @@ export function memcpyBandwidth(gib: number): number {
   return bytes / (best / 1000);
 }
 
+/** groups/s of the reference's numpy grouping on `file`, or why it could not run. */
+export function referenceGrouping(file: string, gridsize: number): { groups_per_s: number | null; note?: string } {
+  const script = fileURLToPath(new URL('./reference_grouping.py', import.meta.url));
+  const r = spawnSync('python3', [script, file, '--gridsize', String(gridsize)], { encoding: 'utf8' });
+  if (r.error !== undefined || r.status !== 0) return { groups_per_s: null, note: `reference not run: ${r.error?.message ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`}` };
+  return { groups_per_s: (JSON.parse(r.stdout.trim().split('\n').pop()!) as { groups_per_s: number }).groups_per_s };
+}
+
 export async function run(args: string[]): Promise<void> {
   const json = args.includes('--json');
   const n = Number(arg(args, 'patterns', '8000'));
   const N = Number(arg(args, 'N', '64'));
   const gridsize = Number(arg(args, 'gridsize', '2'));
   const gib = Number(arg(args, 'memcpy-gib', '1'));
-  await tf.setBackend('cpu');
+  await selectBackend(arg(args, 'backend', 'cpu') as BackendName);
   const file = await syntheticNpz(n, N);
-  const memcpy = memcpyBandwidth(gib);
+  // The reference first, while this process is still small (it allocates several GiB).
+  const ref = args.includes('--reference') ? referenceGrouping(file, gridsize) : undefined;
   const signal = new AbortController().signal;
   const t0 = performance.now();
   const { stream, close } = await streamingPipeline(file, gridsize, 16, new TensorLedger(), signal);
@@ -48,12 +61,26 @@ export async function run(args: string[]): Promise<void> {
     await close();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const rec = { bench: 'throughput', N, gridsize, groups, groups_per_s: groups / seconds, bytes_per_s: bytes / seconds, memcpy_bytes_per_s: memcpy, fraction_of_memcpy: bytes / seconds / memcpy, seconds };
+  // After the run: its 2 GiB of buffers must not be left for our run's garbage collector.
+  const memcpy = memcpyBandwidth(gib);
+  const rec = {
+    bench: 'throughput',
+    N,
+    gridsize,
+    groups,
+    groups_per_s: groups / seconds,
+    bytes_per_s: bytes / seconds,
+    memcpy_bytes_per_s: memcpy,
+    fraction_of_memcpy: bytes / seconds / memcpy,
+    seconds,
+    ...(ref === undefined ? {} : { reference_groups_per_s: ref.groups_per_s, ratio_to_reference: ref.groups_per_s === null ? null : groups / seconds / ref.groups_per_s, ...(ref.note === undefined ? {} : { reference_note: ref.note }) }),
+  };
   if (json) process.stdout.write(`${JSON.stringify(rec)}\n`);
   else {
     process.stdout.write(
       `N=${N} gridsize=${gridsize}: ${groups} groups in ${seconds.toFixed(2)} s = ${(rec.groups_per_s / 1000).toFixed(1)} k groups/s, ` +
-        `${(rec.bytes_per_s / 2 ** 30).toFixed(2)} GiB/s (memcpy ${(memcpy / 2 ** 30).toFixed(2)} GiB/s, ${((100 * rec.bytes_per_s) / memcpy).toFixed(0)} %)\n`,
+        `${(rec.bytes_per_s / 2 ** 30).toFixed(2)} GiB/s (memcpy ${(memcpy / 2 ** 30).toFixed(2)} GiB/s, ${((100 * rec.bytes_per_s) / memcpy).toFixed(0)} %)\n` +
+        (ref === undefined ? '' : ref.groups_per_s === null ? `${ref.note}\n` : `reference numpy grouping: ${(ref.groups_per_s / 1000).toFixed(1)} k groups/s (ours ${(rec.groups_per_s / ref.groups_per_s).toFixed(1)}×)\n`),
     );
   }
 }

@@ -80,6 +80,13 @@ export interface Group {
   readonly offsets: Float32Array;
   /** N×N×C, HWC row-major. */
   readonly amplitudes: Float32Array;
+  /**
+   * Optional: gives the amplitudes' memory back to the stage that made them
+   * (group's window buffers are pooled). The consumer that owns the record
+   * may call it once nothing will read `amplitudes` again; a record never
+   * released is simply garbage-collected.
+   */
+  readonly release?: () => void;
 }
 
 /** Groups packed into contiguous typed arrays, one per field. */
@@ -97,6 +104,8 @@ export interface Batch {
   readonly indices: Int32Array;
   /** (B,) group numbers */
   readonly groups: Int32Array;
+  /** Optional, as Group.release: X's memory may be reused once this is called. */
+  readonly release?: () => void;
 }
 
 /** A Batch as tensors. The receiving stage owns it and must call dispose(). */

@@ -1,6 +1,8 @@
 // The `batch` transform: packs consecutive groups into one Batch of contiguous
 // typed arrays per field, the unit `tensorify` turns into tensors. The last
-// short batch is kept unless `drop_remainder`. packBatch/unpackBatch are pure.
+// short batch is kept unless `drop_remainder`. packBatch/unpackBatch are pure;
+// the stage also passes on the groups' release (Group.release) so their
+// pooled memory can be reused once X has been turned into tensors.
 import { z } from 'zod';
 import { DataError } from '../errors.js';
 import type { Batch, Group, Stream } from '../pipeline/types.js';
@@ -51,6 +53,29 @@ export function packBatch(groups: readonly Group[]): Batch {
   return { size: B, N, C, X, coords, centers, indices, groups: ids };
 }
 
+/**
+ * packBatch for groups this stage owns (it received them): when X is a copy
+ * the groups are released at once; when X is a view over their memory the
+ * Batch carries a release that releases them (tensorify calls it).
+ */
+function owned(groups: readonly Group[]): Batch {
+  const b = packBatch(groups);
+  if (b.X.buffer !== groups[0]!.amplitudes.buffer) {
+    for (const g of groups) g.release?.();
+    return b;
+  }
+  if (groups.every((g) => g.release === undefined)) return b;
+  let released = false;
+  return {
+    ...b,
+    release: () => {
+      if (released) return;
+      released = true;
+      for (const g of groups) g.release?.();
+    },
+  };
+}
+
 /** The groups a Batch was packed from (copies). */
 export function unpackBatch(batch: Batch): Group[] {
   const { size, N, C } = batch;
@@ -91,12 +116,13 @@ export default defineTransform({
             signal.throwIfAborted();
             pending.push(g);
             if (pending.length === o.batch_size) {
-              const b = packBatch(pending);
+              const b = owned(pending);
               pending = [];
               yield b;
             }
           }
-          if (pending.length > 0 && !o.drop_remainder) yield packBatch(pending);
+          if (pending.length > 0 && !o.drop_remainder) yield owned(pending);
+          else for (const g of pending) g.release?.();
         })();
       },
     };

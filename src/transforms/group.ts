@@ -22,7 +22,7 @@ import type { Frame, FrameStore, Group, ScanMeta, Stream } from '../pipeline/typ
 import { defineTransform } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
 import { FrameSlots } from './frame-slots.js';
-import { defaultReadWindow, READ_AHEAD, readFramesInto, requireInput, scaledStoreOf, streamGroups, uninitFloat32, withGroupIndex, type GroupIndex } from './util.js';
+import { BufferPool, defaultReadWindow, READ_AHEAD, readFramesInto, requireInput, scaledStoreOf, streamGroups, uninitFloat32, withGroupIndex, type GroupIndex } from './util.js';
 
 export interface GroupPlanOptions {
   gridsize: number;
@@ -192,12 +192,17 @@ export function interleaveInto(frames: readonly Float32Array[], NN: number, out:
   }
 }
 
+/** Window buffers kept for reuse: the windows read ahead, the one consumed, and batches in flight downstream. */
+const POOLED_WINDOWS = 8;
+
 /**
  * GroupIndex over a plan and a frame store, reading frames into a fixed set
  * of frame slots (FrameSlots, shared by concurrent gets). The groups of one
  * getMany share one buffer, in order, so `packBatch` can take consecutive ones
- * without a copy. When the store is `normalize`'s, its inner frames are read
- * and scaled while they are interleaved.
+ * without a copy; that buffer comes from a pool and goes back to it once
+ * every group of the window has been released (Group.release). When the
+ * store is `normalize`'s, its inner frames are read and scaled while they
+ * are interleaved.
  */
 export function groupIndex(plan: GroupPlan, store: FrameStore, cacheFrames: number): GroupIndex {
   const NN = store.N * store.N;
@@ -206,6 +211,9 @@ export function groupIndex(plan: GroupPlan, store: FrameStore, cacheFrames: numb
   const factor = scaled?.factor ?? 1;
   const intensity = scaled?.intensity ?? false;
   const slots = new FrameSlots(Math.max(cacheFrames, plan.C), NN);
+  const per = NN * plan.C;
+  // Window buffers, reused once every group of a window is released (batch → tensorify does that).
+  let pool: BufferPool | undefined;
   const read = (ids: readonly number[], out: readonly Float32Array[]): Promise<void> => readFramesInto(source, ids, out);
   const getMany = async (ids: readonly number[]): Promise<Group[]> => {
     const members = ids.map((i) => plan.members(i));
@@ -213,15 +221,25 @@ export function groupIndex(plan: GroupPlan, store: FrameStore, cacheFrames: numb
     for (const idx of members) for (const m of idx) wanted.add(m);
     const lease = await slots.acquire([...wanted], read);
     try {
-      const per = NN * plan.C;
-      const buffer = uninitFloat32(ids.length * per);
+      const size = ids.length * per;
+      // Pooled at the size of the largest window seen; a shorter one (the last, or a single get) gets its own buffer.
+      if (pool === undefined || pool.length < size) pool = new BufferPool(size, POOLED_WINDOWS);
+      const from = pool;
+      const buffer = size === from.length ? from.take() : uninitFloat32(size);
+      let unreleased = ids.length;
       const out: Group[] = [];
       for (let k = 0; k < ids.length; k++) {
         const indices = members[k]!;
         const fs = Array.from(indices, (m) => lease.frames.get(m)!);
         interleaveInto(fs, NN, buffer, k * per, factor, intensity);
         const { center, offsets } = plan.geometry(indices);
-        out.push({ index: ids[k]!, indices, center, offsets, amplitudes: buffer.subarray(k * per, (k + 1) * per) });
+        let released = false;
+        const release = (): void => {
+          if (released) return;
+          released = true;
+          if (--unreleased === 0) from.give(buffer);
+        };
+        out.push({ index: ids[k]!, indices, center, offsets, amplitudes: buffer.subarray(k * per, (k + 1) * per), release });
       }
       return out;
     } finally {

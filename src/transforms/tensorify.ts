@@ -2,12 +2,23 @@
 // creates tensors. Each Batch becomes a TensorBatch (X (B,N,N,C), coords
 // (B,1,2,C)) registered with the tensor ledger; the stage that receives it owns
 // it and must call dispose(). A batch created but not handed over (an error
-// between creating X and coords) is disposed here.
+// between creating X and coords) is disposed here. On a backend that copies
+// the data (wasm), the batch's memory is released for reuse (Batch.release)
+// as soon as the tensors exist.
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import type { Batch, StageContext, Stream, TensorBatch } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
 import { requireInput } from './util.js';
+
+/**
+ * Whether the current backend copies a typed array into memory of its own when
+ * a tensor is made from it (tfjs-backend-wasm 4.22, pinned: `move` copies into
+ * the wasm heap), so the array may be reused at once.
+ */
+export function backendCopiesOnWrite(): boolean {
+  return tf.getBackend() === 'wasm';
+}
 
 /** Turns one Batch into a TensorBatch charged to `ctx.id` in the ledger. */
 export function toTensorBatch(b: Batch, ctx: Pick<StageContext, 'id' | 'ledger'>): TensorBatch {
@@ -17,6 +28,10 @@ export function toTensorBatch(b: Batch, ctx: Pick<StageContext, 'id' | 'ledger'>
     made.push(X);
     const coords = tf.tensor4d(b.coords, [b.size, 1, 2, b.C], 'float32');
     made.push(coords);
+    // The wasm backend copied X into its own heap: the batch's memory can be reused now.
+    // (cpu and tfjs-node keep a reference to the array, which a sink may read back with
+    // dataSync(), so there it is left to the garbage collector.)
+    if (backendCopiesOnWrite()) b.release?.();
     const release = ctx.ledger.track(ctx.id, made);
     let disposed = false;
     return {

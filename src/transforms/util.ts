@@ -25,6 +25,34 @@ export async function readFramesInto(store: FrameStore, ids: readonly number[], 
   });
 }
 
+/**
+ * Float32 buffers of one size handed out and given back (at most `keep`
+ * kept): a stage that writes every buffer anew reuses memory instead of
+ * leaving it to the garbage collector, and touches no fresh pages. A buffer
+ * never given back is simply collected.
+ */
+export class BufferPool {
+  private readonly free: Float32Array[] = [];
+  constructor(
+    readonly length: number,
+    readonly keep: number,
+  ) {}
+
+  /** A buffer of `length` values (not zeroed). */
+  take(): Float32Array {
+    return this.free.pop() ?? uninitFloat32(this.length);
+  }
+
+  give(buffer: Float32Array): void {
+    if (buffer.length === this.length && this.free.length < this.keep && !this.free.includes(buffer)) this.free.push(buffer);
+  }
+
+  /** Buffers waiting to be reused (for tests). */
+  get available(): number {
+    return this.free.length;
+  }
+}
+
 /** How a store made by `normalize` derives its frames from its inner store: factor · A (· √ first for intensities). */
 export interface ScaledStore {
   readonly inner: FrameStore;
