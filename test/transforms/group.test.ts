@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { DataError, OptionsError } from '../../src/errors.js';
 import type { Frame, Group, Stream } from '../../src/pipeline/types.js';
 import { collect, collectStream, createStage, streamOf, testContext } from '../../src/testing/index.js';
-import group, { GroupPlan } from '../../src/transforms/group.js';
+import group, { GroupPlan, interleaveInto } from '../../src/transforms/group.js';
 import { groupIndexOf } from '../../src/transforms/util.js';
 import { frameValue, syntheticScan, thrownName } from './helpers.js';
 
@@ -144,4 +144,23 @@ test('early stop closes the concurrent reader; abort stops it', async (t) => {
   });
   t.is(name, 'AbortError');
   t.true(n <= 3);
+});
+
+test('property: interleaveInto writes factor · frame (after √ for intensities) in HWC order at the offset, nothing else', (t) => {
+  fc.assert(
+    fc.property(fc.constantFrom(1, 2, 3, 4, 9), fc.integer({ min: 1, max: 7 }), fc.constantFrom(1, 2.5, 0.3), fc.boolean(), fc.nat({ max: 5 }), (C, N, factor, intensity, offset) => {
+      const NN = N * N;
+      const frames = Array.from({ length: C }, (_, c) => Float32Array.from({ length: NN }, (_, p) => 1 + c * 100 + p * 0.37));
+      const out = new Float32Array(offset + NN * C + 3).fill(-7);
+      interleaveInto(frames, NN, out, offset, factor, intensity);
+      for (let p = 0; p < NN; p++) {
+        for (let c = 0; c < C; c++) {
+          const v = frames[c]![p]!;
+          if (out[offset + p * C + c] !== Math.fround(factor * (intensity ? Math.sqrt(v) : v))) return false;
+        }
+      }
+      return out.subarray(0, offset).every((v) => v === -7) && out.subarray(offset + NN * C).every((v) => v === -7);
+    }),
+  );
+  t.pass();
 });
