@@ -8,6 +8,7 @@ import infer from './sinks/infer.js';
 import train from './sinks/train.js';
 import writeErrors from './sinks/write-errors.js';
 import writeNpz from './sinks/write-npz.js';
+import hdf5 from './sources/hdf5.js';
 import json from './sources/json.js';
 import npz from './sources/npz.js';
 import simulate from './sources/simulate.js';
@@ -22,6 +23,7 @@ import tensorify from './transforms/tensorify.js';
 
 export const builtinComponents: readonly ComponentDef[] = [
   npz,
+  hdf5,
   json,
   simulate,
   normalize,

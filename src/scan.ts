@@ -12,6 +12,7 @@ import { fmtBytes } from './pipeline/ledger.js';
 import { createStageContext } from './pipeline/context.js';
 import type { ComponentDef, Frame, Group, ScanMeta, StageContext, Stream, StreamMeta, TensorBatch } from './pipeline/types.js';
 import { extractPatch } from './physics/patch.js';
+import hdf5Source from './sources/hdf5.js';
 import npzSource from './sources/npz.js';
 import batchDef from './transforms/batch.js';
 import groupDef from './transforms/group.js';
@@ -27,8 +28,10 @@ export interface OpenScanOptions {
   k?: number;
   n_groups?: number;
   oversample?: boolean;
-  /** What the NPZ patterns hold (npz source option). */
+  /** What the patterns hold (source option; default amplitude, intensity for CXI). */
   input?: 'amplitude' | 'intensity';
+  /** A probe file to use instead of the scan's (source option; required for CXI). */
+  probe?: string;
   limit?: number;
   on_error?: 'fail' | 'skip' | 'route';
   /** Normalisation factor to use instead of measuring it (e.g. from a checkpoint). */
@@ -71,15 +74,22 @@ function parse<S extends z.ZodType>(def: ComponentDef & { options: S }, options:
 
 const defined = <T extends Record<string, unknown>>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
+const HDF5_EXT = /\.(h5|hdf5|hdf|cxi|nxs)$/i;
+
 export async function openScan(source: string | Stream<Frame>, options: OpenScanOptions = {}): Promise<ScanHandle> {
   const seed = options.seed ?? 1;
   const log = options.log ?? silentLogger;
   const abort = new AbortController();
   const ctxFor = (id: string): StageContext => createStageContext({ id, signal: abort.signal, seed, log, baseDir: process.cwd() });
-  const frames =
-    typeof source === 'string'
-      ? ((await npzSource.create(parse(npzSource, defined({ path: path.resolve(source), input: options.input, limit: options.limit, on_error: options.on_error }), 'npz'), { ctx: ctxFor('npz'), inputs: [] })) as Stream<Frame>)
-      : source;
+  let frames: Stream<Frame>;
+  if (typeof source !== 'string') frames = source;
+  else {
+    const common = defined({ path: path.resolve(source), input: options.input, limit: options.limit, on_error: options.on_error, probe: options.probe });
+    // HDF5 files by their usual extensions, everything else as NPZ.
+    frames = HDF5_EXT.test(source)
+      ? ((await hdf5Source.create(parse(hdf5Source, common, 'hdf5'), { ctx: ctxFor('hdf5'), inputs: [] })) as Stream<Frame>)
+      : ((await npzSource.create(parse(npzSource, common, 'npz'), { ctx: ctxFor('npz'), inputs: [] })) as Stream<Frame>);
+  }
   try {
     const normalized = await normalizeDef.create(parse(normalizeDef, defined({ factor: options.factor }), 'normalize'), { ctx: ctxFor('normalize'), inputs: [frames] });
     const groupOpts = defined({ gridsize: options.gridsize, k: options.k, n_groups: options.n_groups, oversample: options.oversample, cache_frames: options.cache_frames });

@@ -91,3 +91,31 @@ test('bad options are OptionsErrors naming the key', async (t) => {
   await t.throwsAsync(openScan(syntheticScan(5, 4), { gridsize: 0 }), { instanceOf: OptionsError, message: /gridsize/ });
   await t.throwsAsync(openScan(syntheticScan(5, 4), { factor: -2 }), { instanceOf: OptionsError, message: /factor/ });
 });
+
+test.serial('an HDF5 path opens through the hdf5 source: same batch semantics; a CXI file takes the probe option', async (t) => {
+  const h5 = path.resolve(import.meta.dirname, '../fixtures/hdf5');
+  const scan = await openScan(path.join(h5, 'canonical.h5'), { gridsize: 2, seed: 3 });
+  try {
+    t.is(scan.scan.N, 16);
+    t.is(scan.meta.count, 12);
+    const { leaked } = await trackTensors(async () => {
+      let groups = 0;
+      for await (const tb of scan.batches(5)) {
+        t.deepEqual(tb.X.shape.slice(1), [16, 16, 4]);
+        groups += tb.size;
+        tb.dispose();
+      }
+      t.is(groups, 12);
+    });
+    t.is(leaked, 0);
+  } finally {
+    await scan.close();
+  }
+  await t.throwsAsync(openScan(path.join(h5, 'scan.cxi')), { instanceOf: OptionsError, message: /no probe/ });
+  const cxi = await openScan(path.join(h5, 'scan.cxi'), { probe: path.join(h5, 'probe16.npy') });
+  try {
+    t.is(cxi.scan.notes?.layout, 'cxi');
+  } finally {
+    await cxi.close();
+  }
+});

@@ -1,0 +1,489 @@
+// The `hdf5` source: a scan in an HDF5 file, read with h5wasm (HDF5's C library
+// compiled to WebAssembly: no native build; chunked and gzip-compressed
+// datasets work, other compression filters do not). Three layouts (SPEC §2):
+//   canonical  the canonical NPZ keys as datasets at the root (diffraction or
+//              diff3d, xcoords, ycoords, probeGuess[, objectGuess, scan_index]);
+//   ptychodus  a ptychodus product: the same arrays in its /raw_data group
+//              (its root `probe` and `object` stand in when /raw_data has no
+//              probeGuess or objectGuess; the first probe mode is used);
+//   cxi        CXI: counts in entry_1/data_1/data (or the detector's data),
+//              sample positions entry_1/sample_1/geometry_1/translation in
+//              metres, converted to object pixels with the far-field pixel
+//              size λ·z / (N·detector pixel) or `pixel_size_m`; the detector's
+//              bad-pixel mask, if any, sets those pixels to 0. CXI holds no
+//              probe in a standard place: give one with `probe`.
+// As with npz, positions, probe and object are read at create and patterns
+// stay on disk: they are read by hyperslab, a block of consecutive frames per
+// read, checked (NaN, Inf, negative) and put through the error policy.
+import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import path from 'node:path';
+import h5wasm, { type Dataset, type File as H5File, type Group as H5Group } from 'h5wasm/node';
+import { z } from 'zod';
+import { DataError, FormatError, OptionsError } from '../errors.js';
+import { loadProbeFile } from '../io/probe-file.js';
+import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { patternProblem } from './npz.js';
+
+/** Bytes of patterns read per hyperslab on a sequential pass (and at most per run of a random read). */
+const BLOCK_BYTES = 4 << 20;
+
+export type H5Layout = 'canonical' | 'ptychodus' | 'cxi';
+
+let ready: Promise<void> | undefined;
+
+/** Loads the wasm module once; HDF5 errors then throw (with HDF5's diagnostic) instead of printing to stderr. */
+function h5ready(): Promise<void> {
+  ready ??= h5wasm.ready.then((m) => {
+    m.activate_throwing_error_handler();
+  });
+  return ready;
+}
+
+const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Whether the file carries the HDF5 signature (at 0, or after a user block of 512·2^k bytes). */
+export function isHdf5(file: string): boolean {
+  const size = statSync(file).size;
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    for (let at = 0; at + 8 <= size; at = at === 0 ? 512 : at * 2) {
+      if (readSync(fd, head, 0, 8, at) === 8 && SIGNATURE.every((b, k) => head[k] === b)) return true;
+    }
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function dtypeName(d: Dataset): string {
+  return typeof d.dtype === 'string' ? d.dtype : JSON.stringify(d.dtype);
+}
+
+function isDataset(o: unknown): o is Dataset {
+  return o instanceof h5wasm.Dataset;
+}
+
+function isGroup(o: unknown): o is H5Group {
+  return o instanceof h5wasm.Group;
+}
+
+/** Values of a real numeric dataset or hyperslab as numbers (bigint and typed arrays alike). */
+function numbers(v: unknown): ArrayLike<number> {
+  if (v instanceof BigInt64Array || v instanceof BigUint64Array) return Float64Array.from(v, Number);
+  if (ArrayBuffer.isView(v)) return v as unknown as ArrayLike<number>;
+  if (typeof v === 'number') return [v];
+  if (typeof v === 'bigint') return [Number(v)];
+  throw new TypeError('not a numeric array');
+}
+
+/** A file opened for one source: datasets by path, with errors that name the file and key. */
+class H5Scan {
+  constructor(
+    readonly f: H5File,
+    readonly label: string,
+  ) {}
+
+  has(key: string): boolean {
+    return isDataset(this.f.get(key));
+  }
+
+  dataset(key: string): Dataset {
+    const d = this.f.get(key);
+    if (!isDataset(d)) throw new DataError('MISSING_KEY', `no dataset '${key}'`, { file: this.label, key, hint: 'see docs/formats.md for the HDF5 layouts the hdf5 source reads' });
+    return d;
+  }
+
+  /** A real vector of `count` values (a (count, k) array gives its column `column`). */
+  vector(key: string, count: number, column?: number): Float64Array {
+    const d = this.dataset(key);
+    const shape = d.shape ?? [];
+    const cols = column === undefined ? 1 : shape[1] ?? 0;
+    if (shape[0] !== count || (column === undefined ? shape.length !== 1 : shape.length !== 2 || column >= cols)) {
+      throw new DataError('BAD_SHAPE', `has shape (${shape.join(', ')}), expected (${count}${column === undefined ? '' : ', ≥ ' + (column + 1)})`, { file: this.label, key, hint: 'one entry per pattern' });
+    }
+    const v = numbers(d.value);
+    const out = new Float64Array(count);
+    for (let i = 0; i < count; i++) out[i] = v[i * cols + (column ?? 0)]!;
+    return out;
+  }
+
+  scalar(key: string): number {
+    const v = numbers(this.dataset(key).value);
+    const x = v[0];
+    if (x === undefined || !Number.isFinite(x)) throw new DataError('BAD_VALUE', 'is not a finite number', { file: this.label, key });
+    return x;
+  }
+
+  /** A complex (or real) 2-D array; leading axes of length 1 are dropped and of a mode axis (I, H, W) the first mode is kept. */
+  complex2d(key: string, notes: string[]): Complex2D {
+    const d = this.dataset(key);
+    let shape = [...(d.shape ?? [])];
+    while (shape.length > 2 && shape[0] === 1) shape = shape.slice(1);
+    const modes = shape.length === 3 ? shape[0]! : 1;
+    if (shape.length === 3) {
+      notes.push(`${key}: ${modes} modes, the first one used`);
+      shape = shape.slice(1);
+    }
+    const [height, width] = shape;
+    if (shape.length !== 2 || height === undefined || width === undefined) {
+      throw new DataError('BAD_SHAPE', `expected a 2-D array (or modes × 2-D), got (${(d.shape ?? []).join(', ')})`, { file: this.label, key });
+    }
+    const n = height * width;
+    const re = new Float32Array(n);
+    const im = new Float32Array(n);
+    const v = d.value as unknown;
+    if (Array.isArray(v)) {
+      // A compound (r, i) type, as h5py and ptychodus write complex numbers: [[r, i], …].
+      for (let k = 0; k < n; k++) {
+        const pair = v[k] as [number, number] | undefined;
+        if (!Array.isArray(pair) || pair.length !== 2) throw new DataError('BAD_DTYPE', `holds ${dtypeName(d)} values that are neither real nor complex (r, i)`, { file: this.label, key });
+        re[k] = Number(pair[0]);
+        im[k] = Number(pair[1]);
+      }
+    } else {
+      const r = numbers(v);
+      for (let k = 0; k < n; k++) re[k] = r[k]!;
+    }
+    return { height, width, re, im };
+  }
+}
+
+/** Which layout a file holds (for `layout: auto`). */
+export function detectLayout(f: H5File): H5Layout | undefined {
+  if (isGroup(f.get('entry_1'))) return 'cxi';
+  if (isDataset(f.get('raw_data/diffraction'))) return 'ptychodus';
+  if (isDataset(f.get('diffraction')) || isDataset(f.get('diff3d'))) return 'canonical';
+  return undefined;
+}
+
+/** Random access to the patterns of an HDF5 dataset (n, N, N), by hyperslab. */
+export class H5FrameStore implements FrameStore {
+  readonly N: number;
+  private readonly good: Uint8Array;
+  private readonly dropped = new Set<number>();
+  private closed = false;
+
+  constructor(
+    private readonly scan: H5Scan,
+    readonly key: string,
+    private readonly data: Dataset,
+    readonly count: number,
+    N: number,
+    private readonly intensity: boolean,
+    /** Pixels to set to 0 (the detector's bad-pixel mask), or undefined. */
+    private readonly masked: Int32Array | undefined,
+  ) {
+    this.N = N;
+    this.good = new Uint8Array(count);
+  }
+
+  private check(index: number): void {
+    if (this.closed) throw new DataError('STORE_CLOSED', 'the frame store is closed', { file: this.scan.label, key: this.key });
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) throw new DataError('BAD_INDEX', `frame index ${index} is outside 0..${this.count - 1}`, { file: this.scan.label, key: this.key });
+  }
+
+  /** Frames first .. first + len − 1 as one hyperslab. */
+  private slab(first: number, len: number): ArrayLike<number> {
+    try {
+      return numbers(this.data.slice([[first, first + len]]));
+    } catch (e) {
+      throw new FormatError('READ_FAILED', `patterns ${first}..${first + len - 1} could not be read: ${String(e).split('\n')[0]}`, { file: this.scan.label, key: this.key, hint: 'the file may be truncated, or compressed with a filter h5wasm lacks (only gzip is built in)' });
+    }
+  }
+
+  /** Frame j of a hyperslab into `out`, converted to amplitude. */
+  private convert(src: ArrayLike<number>, j: number, out: Float32Array): void {
+    const NN = this.N * this.N;
+    const base = j * NN;
+    if (src instanceof Float32Array) out.set(src.subarray(base, base + NN));
+    else for (let p = 0; p < NN; p++) out[p] = src[base + p]!;
+    if (this.intensity) for (let p = 0; p < NN; p++) out[p] = Math.sqrt(out[p]!);
+    if (this.masked !== undefined) for (const p of this.masked) out[p] = 0;
+  }
+
+  async read(index: number): Promise<Float32Array> {
+    const [a] = await this.readMany([index]);
+    return a!;
+  }
+
+  async readMany(indices: readonly number[]): Promise<Float32Array[]> {
+    const out = indices.map(() => new Float32Array(this.N * this.N));
+    await this.readInto(indices, out);
+    return out;
+  }
+
+  /** Frames `indices[j]` into `out[j]`, one hyperslab per run of consecutive indices; checked like streamed ones. */
+  async readInto(indices: readonly number[], out: readonly Float32Array[]): Promise<void> {
+    const NN = this.N * this.N;
+    if (out.length !== indices.length) throw new RangeError(`readInto: ${indices.length} indices but ${out.length} targets`);
+    for (const o of out) if (o.length !== NN) throw new RangeError(`readInto: a target holds ${o.length} values, not ${this.N}×${this.N}`);
+    for (const i of indices) this.check(i);
+    const order = indices.map((_, j) => j).sort((a, b) => indices[a]! - indices[b]!);
+    const maxRun = Math.max(1, Math.floor(BLOCK_BYTES / (4 * NN)));
+    for (let k = 0; k < order.length;) {
+      let end = k + 1;
+      while (end < order.length && indices[order[end]!] === indices[order[end - 1]!]! + 1 && end - k < maxRun) end++;
+      const first = indices[order[k]!]!;
+      const slab = this.slab(first, end - k);
+      for (let j = k; j < end; j++) this.convert(slab, j - k, out[order[j]!]!);
+      k = end;
+    }
+    out.forEach((a, j) => {
+      const i = indices[j]!;
+      if (this.good[i] === 1) return;
+      const problem = patternProblem(a, this.N);
+      if (problem !== undefined) {
+        throw new DataError('BAD_PATTERN', `pattern ${i}: ${problem}`, {
+          file: this.scan.label,
+          key: this.key,
+          hint: 'a pattern read by index (group) is an error unless a streamed pass dropped it first (on_error: skip or route on the source, with normalize measuring its factor); or fix the pattern in the file',
+        });
+      }
+      this.good[i] = 1;
+    });
+  }
+
+  /** Patterns in order, a hyperslab of consecutive frames at a time. */
+  async *sequential(signal: AbortSignal): AsyncGenerator<{ index: number; amplitude: Float32Array }> {
+    const NN = this.N * this.N;
+    const per = Math.max(1, Math.floor(BLOCK_BYTES / (4 * NN)));
+    for (let first = 0; first < this.count; first += per) {
+      signal.throwIfAborted();
+      if (this.closed) throw new DataError('STORE_CLOSED', 'the frame store is closed', { file: this.scan.label, key: this.key });
+      const len = Math.min(per, this.count - first);
+      const slab = this.slab(first, len);
+      for (let j = 0; j < len; j++) {
+        const a = new Float32Array(NN);
+        this.convert(slab, j, a);
+        yield { index: first + j, amplitude: a };
+      }
+    }
+  }
+
+  markDropped(index: number): void {
+    this.dropped.add(index);
+  }
+
+  markChecked(index: number): void {
+    if (index >= 0 && index < this.count) this.good[index] = 1;
+  }
+
+  excluded(): ReadonlySet<number> {
+    return this.dropped;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.scan.f.close();
+  }
+}
+
+interface Opened {
+  scan: ScanMeta;
+  store: H5FrameStore;
+  scanIndex?: Float64Array;
+  notes: string[];
+}
+
+interface OpenOptions {
+  layout: 'auto' | H5Layout;
+  input: 'amplitude' | 'intensity' | undefined;
+  limit: number | undefined;
+  pixel_size_m: number | undefined;
+  position_sign: 1 | -1;
+  apply_mask: boolean;
+  hasProbeOption: boolean;
+}
+
+/** The patterns dataset's shape checked: (n, N, N). */
+function patternShape(h: H5Scan, key: string): { n: number; N: number; dataset: Dataset } {
+  const dataset = h.dataset(key);
+  const shape = dataset.shape ?? [];
+  const [n, a, b] = shape;
+  if (shape.length !== 3 || n === undefined || a === undefined || b === undefined) {
+    throw new DataError('BAD_SHAPE', `patterns must be (n, N, N), got (${shape.join(', ')})`, { file: h.label, key, hint: 'store the patterns as one (n, N, N) dataset' });
+  }
+  if (a !== b) throw new DataError('NOT_SQUARE', `patterns are ${a}×${b}; they must be square`, { file: h.label, key });
+  // HDF5 type classes 0 and 1: integers and floats.
+  if (dataset.metadata.type !== 0 && dataset.metadata.type !== 1) {
+    throw new DataError('BAD_DTYPE', `patterns must be real numbers, got dtype ${dtypeName(dataset)}`, { file: h.label, key });
+  }
+  return { n, N: a, dataset };
+}
+
+function openLayout(h: H5Scan, file: string, layout: H5Layout, o: OpenOptions): Opened {
+  const notes: string[] = [];
+  if (layout === 'cxi') {
+    const key = h.has('entry_1/data_1/data') ? 'entry_1/data_1/data' : 'entry_1/instrument_1/detector_1/data';
+    const { n: total, N, dataset } = patternShape(h, key);
+    const n = o.limit === undefined ? total : Math.min(o.limit, total);
+    const tkey = 'entry_1/sample_1/geometry_1/translation';
+    const tx = h.vector(tkey, total, 0).subarray(0, n);
+    const ty = h.vector(tkey, total, 1).subarray(0, n);
+    let px = o.pixel_size_m;
+    if (px === undefined) {
+      const det = 'entry_1/instrument_1/detector_1';
+      const lambda = h.scalar('entry_1/instrument_1/source_1/wavelength');
+      const dist = h.scalar(`${det}/distance`);
+      const dpx = h.scalar(`${det}/x_pixel_size`);
+      if (h.has(`${det}/y_pixel_size`) && Math.abs(h.scalar(`${det}/y_pixel_size`) - dpx) > 1e-6 * dpx) {
+        throw new DataError('NON_SQUARE_PIXELS', 'detector pixels are not square', { file: h.label, key: `${det}/y_pixel_size`, hint: 'give pixel_size_m (the object pixel size in metres)' });
+      }
+      px = (lambda * dist) / (N * dpx);
+      notes.push(`object pixel size ${px.toPrecision(4)} m = wavelength · distance / (N · detector pixel) (far field)`);
+    }
+    const xcoords = Float64Array.from(tx, (v) => (o.position_sign * v) / px);
+    const ycoords = Float64Array.from(ty, (v) => (o.position_sign * v) / px);
+    notes.push(`positions: ${o.position_sign === -1 ? '−' : ''}translation / pixel size (x from column 0, y from column 1)`);
+    let masked: Int32Array | undefined;
+    const mkey = 'entry_1/instrument_1/detector_1/mask';
+    if (o.apply_mask && h.has(mkey)) {
+      const m = h.dataset(mkey);
+      if ((m.shape ?? []).join() !== [N, N].join()) throw new DataError('BAD_SHAPE', `mask is (${(m.shape ?? []).join(', ')}), patterns are ${N}×${N}`, { file: h.label, key: mkey, hint: 'set apply_mask: false to ignore it' });
+      const mv = numbers(m.value);
+      const bad: number[] = [];
+      for (let p = 0; p < N * N; p++) if (mv[p] !== 0) bad.push(p);
+      masked = Int32Array.from(bad);
+      notes.push(`${bad.length} pixel(s) the detector mask marks set to 0`);
+    }
+    const input = o.input ?? 'intensity';
+    if (o.input === undefined) notes.push('CXI patterns taken as intensity (counts): square-rooted on read');
+    if (!o.hasProbeOption) {
+      throw new OptionsError('NO_PROBE', 'a CXI file holds no probe in a standard place', { file: h.label, key: 'probe', hint: 'give the source a probe: probe: FILE.npz[:KEY] or FILE.npy' });
+    }
+    const store = new H5FrameStore(h, key, dataset, n, N, input === 'intensity', masked);
+    const probe: Complex2D = { height: N, width: N, re: new Float32Array(N * N), im: new Float32Array(N * N) };
+    const scan: ScanMeta = { N, count: n, xcoords, ycoords, probe, origin: file, notes: { layout, input, dtype: dtypeName(dataset), patterns_in_file: total, pixel_size_m: px } };
+    return { scan, store, notes };
+  }
+  const root = layout === 'ptychodus' ? 'raw_data/' : '';
+  let key = `${root}diffraction`;
+  if (layout === 'canonical' && !h.has(key) && h.has('diff3d')) {
+    key = 'diff3d';
+    notes.push("legacy key 'diff3d' read as diffraction");
+  }
+  const { n: total, N, dataset } = patternShape(h, key);
+  const n = o.limit === undefined ? total : Math.min(o.limit, total);
+  const xcoords = h.vector(`${root}xcoords`, total).subarray(0, n);
+  const ycoords = h.vector(`${root}ycoords`, total).subarray(0, n);
+  const scanIndex = h.has(`${root}scan_index`) ? h.vector(`${root}scan_index`, total).subarray(0, n) : undefined;
+  const pick = (own: string, fallback: string | undefined): string | undefined => (h.has(own) ? own : fallback !== undefined && h.has(fallback) ? fallback : undefined);
+  const probeKey = pick(`${root}probeGuess`, layout === 'ptychodus' ? 'probe' : undefined);
+  const objectKey = pick(`${root}objectGuess`, layout === 'ptychodus' ? 'object' : undefined);
+  let probe: Complex2D | undefined;
+  if (probeKey !== undefined) probe = h.complex2d(probeKey, notes);
+  else if (!o.hasProbeOption) throw new DataError('MISSING_KEY', `no probe (${root}probeGuess${layout === 'ptychodus' ? ' or probe' : ''})`, { file: h.label, key: `${root}probeGuess`, hint: 'add it to the file, or give the source a probe: option' });
+  if (probe !== undefined && (probe.width !== N || probe.height !== N) && !o.hasProbeOption) {
+    throw new DataError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but the patterns are ${N}×${N}`, { file: h.label, key: probeKey ?? 'probeGuess', hint: 'the probe must be sampled like the patterns' });
+  }
+  const object = objectKey === undefined ? undefined : h.complex2d(objectKey, notes);
+  const input = o.input ?? 'amplitude';
+  const store = new H5FrameStore(h, key, dataset, n, N, input === 'intensity', undefined);
+  const scan: ScanMeta = {
+    N,
+    count: n,
+    xcoords,
+    ycoords,
+    probe: probe ?? { height: N, width: N, re: new Float32Array(N * N), im: new Float32Array(N * N) },
+    ...(object === undefined ? {} : { object }),
+    origin: file,
+    notes: { layout, input, dtype: dtypeName(dataset), patterns_in_file: total },
+  };
+  return { scan, store, notes, ...(scanIndex === undefined ? {} : { scanIndex }) };
+}
+
+async function openScan(file: string, ctx: StageContext, o: OpenOptions): Promise<Opened> {
+  const label = path.basename(file);
+  if (!existsSync(file)) throw new DataError('FILE_NOT_FOUND', 'file not found', { stage: ctx.id, file, hint: 'the path is relative to the pipeline file' });
+  if (!isHdf5(file)) throw new FormatError('NOT_HDF5', 'not an HDF5 file (no HDF5 signature)', { stage: ctx.id, file: label, hint: 'the hdf5 source reads .h5/.hdf5/.cxi files; use npz for .npz' });
+  await h5ready();
+  let f: H5File;
+  try {
+    f = new h5wasm.File(file, 'r');
+  } catch (e) {
+    throw new FormatError('NOT_HDF5', `HDF5 could not open it: ${String(e).split('\n').slice(0, 2).join(' ')}`, { stage: ctx.id, file: label });
+  }
+  try {
+    const layout = o.layout === 'auto' ? detectLayout(f) : o.layout;
+    if (layout === undefined) {
+      throw new DataError('UNKNOWN_LAYOUT', `found none of the layouts the hdf5 source reads (top level: ${f.keys().join(', ')})`, {
+        stage: ctx.id,
+        file: label,
+        hint: 'expected diffraction at the root (canonical), raw_data/diffraction (ptychodus) or entry_1 (CXI); see docs/formats.md',
+      });
+    }
+    return openLayout(new H5Scan(f, label), file, layout, o);
+  } catch (e) {
+    // The errors name file and key; the engine adds the stage.
+    f.close();
+    throw e;
+  }
+}
+
+export default defineSource({
+  kind: 'source',
+  type: 'hdf5',
+  description: 'Reads a scan from an HDF5 file: canonical keys at the root, a ptychodus product (/raw_data) or CXI (entry_1); patterns stay on disk.',
+  options: z
+    .object({
+      path: z.string().min(1).describe('The .h5/.hdf5/.cxi file, relative to the pipeline file.'),
+      layout: z.enum(['auto', 'canonical', 'ptychodus', 'cxi']).default('auto').describe('Which layout the file holds (auto: entry_1 → cxi, raw_data/diffraction → ptychodus, diffraction → canonical).'),
+      on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
+      input: z.enum(['amplitude', 'intensity']).optional().describe('What the patterns hold (default: amplitude, but intensity for CXI, whose patterns are counts); intensities are square-rooted on read.'),
+      limit: z.number().int().positive().optional().describe('Read at most this many patterns (the first ones).'),
+      probe: z.string().min(1).optional().describe('Use this probe (a .npy, an .npz holding probeGuess or probe, or FILE.npz:KEY); required for CXI.'),
+      pixel_size_m: z.number().positive().optional().describe('CXI: the object pixel size in metres (default: wavelength · distance / (N · detector pixel), far field).'),
+      position_sign: z.union([z.literal(1), z.literal(-1)]).default(-1).describe('CXI: positions = sign · translation / pixel size (−1: the beam moves opposite to the sample).'),
+      apply_mask: z.boolean().default(true).describe("CXI: set the pixels the detector's mask marks to 0."),
+    })
+    .strict(),
+  async create(options, { ctx }) {
+    const file = path.resolve(ctx.baseDir, options.path);
+    const opened = await openScan(file, ctx, {
+      layout: options.layout,
+      input: options.input,
+      limit: options.limit,
+      pixel_size_m: options.pixel_size_m,
+      position_sign: options.position_sign,
+      apply_mask: options.apply_mask,
+      hasProbeOption: options.probe !== undefined,
+    });
+    const { store, scanIndex } = opened;
+    let scan = opened.scan;
+    const label = path.basename(file);
+    for (const note of opened.notes) ctx.log.info(`${label}: ${note}`);
+    if (options.probe !== undefined) {
+      try {
+        const { probe, origin } = await loadProbeFile(options.probe, ctx.baseDir, ctx.id);
+        if (probe.width !== scan.N || probe.height !== scan.N) {
+          throw new OptionsError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but the patterns are ${scan.N}×${scan.N}`, { stage: ctx.id, file: origin, key: 'probe', hint: 'the probe must be sampled like the patterns' });
+        }
+        ctx.log.info(`probe from ${origin}`);
+        scan = { ...scan, probe, notes: { ...scan.notes, probe: origin } };
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+    }
+    const key = store.key;
+    async function* frames(signal: AbortSignal): AsyncGenerator<Frame> {
+      for await (const { index, amplitude } of store.sequential(signal)) {
+        const problem = patternProblem(amplitude, scan.N);
+        if (problem !== undefined) {
+          ctx.badRecord(options.on_error, new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, { stage: ctx.id, file: label, key, hint: 'fix the data or set on_error: skip or route' }), index);
+          store.markDropped(index);
+          continue;
+        }
+        store.markChecked(index);
+        yield { index, x: scan.xcoords[index]!, y: scan.ycoords[index]!, amplitude, ...(scanIndex === undefined ? {} : { scanIndex: scanIndex[index]! }) };
+      }
+    }
+    return {
+      meta: { record: 'frame', scan, frames: store, count: scan.count },
+      open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal),
+      close: () => store.close(),
+    };
+  },
+});
