@@ -158,8 +158,8 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
 
   program
     .command('inspect')
-    .description('show the arrays of an .npz or .npy file and check the canonical contract')
-    .argument('<file>', '.npz or .npy file')
+    .description('show the arrays of an .npz, .npy or HDF5 file and check that a source can read it as a scan')
+    .argument('<file>', '.npz, .npy or HDF5 (.h5, .cxi, …) file')
     .option('--json', 'print one JSON object')
     .action(async (file: string, o: { json?: boolean }) => {
       const { inspectFile } = await import('../io/inspect.js');
@@ -168,15 +168,17 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
         stdout.write(JSON.stringify(report) + '\n');
         return;
       }
-      stdout.write(`${report.file} (${report.format})\n`);
+      stdout.write(`${report.file} (${report.format}${report.layout === undefined ? '' : `, ${report.layout} layout`})\n`);
+      const width = Math.max(16, ...Object.keys(report.arrays).map((k) => k.length));
       for (const [name, a] of Object.entries(report.arrays)) {
         const stats = Object.entries(a)
           .filter(([k]) => ['min', 'max', 'mean', 'mean_abs'].includes(k))
           .map(([k, v]) => `${k}=${typeof v === 'number' ? v.toPrecision(6) : String(v)}`)
           .join(' ');
-        stdout.write(`  ${name.padEnd(16)} ${a.dtype.padEnd(5)} (${a.shape.join(', ')})${a.fortran_order ? ' fortran' : ''} ${stats}\n`);
+        stdout.write(`  ${name.padEnd(width)} ${a.dtype.length > 12 ? 'compound' : a.dtype.padEnd(5)} (${a.shape.join(', ')})${a.fortran_order ? ' fortran' : ''} ${stats}\n`);
       }
-      stdout.write(report.contract.ok ? '  canonical contract: ok\n' : `  canonical contract: ${report.contract.problems.length} problem(s)\n${report.contract.problems.map((p) => `    - ${p}\n`).join('')}`);
+      const what = report.format === 'hdf5' ? 'readable as a scan (hdf5 source)' : 'canonical contract';
+      stdout.write(report.contract.ok ? `  ${what}: ok\n` : `  ${what}: ${report.contract.problems.length} problem(s)\n${report.contract.problems.map((p) => `    - ${p}\n`).join('')}`);
     });
 
   try {

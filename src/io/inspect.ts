@@ -1,4 +1,4 @@
-// `inspect`: what an .npz or .npy holds — per array shape, dtype, order and
+// `inspect`: what an .npz, .npy or HDF5 file holds — per array shape, dtype, order and
 // streaming statistics (min/max/mean; mean |z| for complex; fraction true for
 // bool) — and whether an .npz meets the canonical contract. Statistics are
 // accumulated chunk by chunk, so big arrays are never loaded whole.
@@ -25,9 +25,11 @@ export interface ArrayReport {
 
 export interface InspectReport {
   file: string;
-  format: 'npz' | 'npy';
+  format: 'npz' | 'npy' | 'hdf5';
   arrays: Record<string, ArrayReport>;
   contract: { ok: boolean; problems: string[] };
+  /** HDF5: the layout the hdf5 source detects. */
+  layout?: string;
 }
 
 const CHUNK = 1 << 22;
@@ -115,7 +117,15 @@ async function inspectNpz(file: string): Promise<InspectReport> {
   }
 }
 
-/** Describes an .npz or .npy file; throws a FormatError naming the file (and entry) when it cannot be read. */
+async function inspectH5(file: string): Promise<InspectReport> {
+  const { inspectHdf5 } = await import('../sources/hdf5.js');
+  const r = await inspectHdf5(file);
+  const arrays: Record<string, ArrayReport> = {};
+  for (const [name, d] of Object.entries(r.datasets)) arrays[name] = { fortran_order: false, ...d };
+  return { file, format: 'hdf5', arrays, contract: { ok: r.problems.length === 0, problems: r.problems }, ...(r.layout === undefined ? {} : { layout: r.layout }) };
+}
+
+/** Describes an .npz, .npy or HDF5 file; throws a FormatError naming the file (and entry) when it cannot be read. */
 export async function inspectFile(file: string): Promise<InspectReport> {
   const head = await open(file, 'r').then(async (fh) => {
     try {
@@ -125,6 +135,9 @@ export async function inspectFile(file: string): Promise<InspectReport> {
     }
   });
   if (head[0] === 0x93 && head[1] === 0x4e) return inspectNpy(file);
+  const { isHdf5 } = await import('../sources/hdf5.js');
+  if (isHdf5(file)) return inspectH5(file);
+  if (/\.(h5|hdf5|hdf|cxi|nxs)$/i.test(file)) throw new FormatError('NOT_HDF5', 'not an HDF5 file (no HDF5 signature)', { file: path.basename(file) });
   if (file.toLowerCase().endsWith('.npy')) return inspectNpy(file);
   return inspectNpz(file);
 }

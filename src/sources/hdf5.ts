@@ -422,6 +422,87 @@ async function openScan(file: string, ctx: StageContext, o: OpenOptions): Promis
   }
 }
 
+/** One dataset of an HDF5 file, as `inspect` reports it. */
+export interface H5DatasetReport {
+  shape: number[];
+  dtype: string;
+  size: number;
+  min?: number;
+  max?: number;
+  mean?: number;
+  /** Complex (an r/i compound): mean modulus. */
+  mean_abs?: number;
+}
+
+/**
+ * What an HDF5 file holds (every dataset with statistics, accumulated a block
+ * along the first axis at a time) and whether the hdf5 source can read it as a
+ * scan (with a probe option assumed given, which CXI needs).
+ */
+export async function inspectHdf5(file: string): Promise<{ datasets: Record<string, H5DatasetReport>; layout: H5Layout | undefined; problems: string[] }> {
+  const label = path.basename(file);
+  if (!isHdf5(file)) throw new FormatError('NOT_HDF5', 'not an HDF5 file (no HDF5 signature)', { file: label });
+  await h5ready();
+  const f = new h5wasm.File(file, 'r');
+  try {
+    const datasets: Record<string, H5DatasetReport> = {};
+    const walk = (g: H5Group, prefix: string): void => {
+      for (const k of g.keys()) {
+        const o = g.get(k);
+        const name = prefix === '' ? k : `${prefix}/${k}`;
+        if (isGroup(o)) walk(o, name);
+        else if (isDataset(o)) datasets[name] = datasetReport(o);
+      }
+    };
+    walk(f, '');
+    const layout = detectLayout(f);
+    const problems: string[] = [];
+    if (layout === undefined) problems.push('none of the layouts the hdf5 source reads (canonical keys at the root, raw_data/diffraction, or CXI entry_1)');
+    else {
+      try {
+        const opened = openLayout(new H5Scan(f, label), file, layout, { layout, input: undefined, limit: undefined, pixel_size_m: undefined, position_sign: -1, apply_mask: true, hasProbeOption: true });
+        if (layout === 'cxi') problems.push('CXI holds no probe in a standard place: give the source a probe option');
+        void opened;
+      } catch (e) {
+        problems.push(e instanceof Error ? e.message : String(e));
+      }
+    }
+    return { datasets, layout, problems };
+  } finally {
+    f.close();
+  }
+}
+
+function datasetReport(d: Dataset): H5DatasetReport {
+  const shape = [...(d.shape ?? [])];
+  const size = shape.reduce((a, b) => a * b, 1);
+  const out: H5DatasetReport = { shape, dtype: dtypeName(d), size };
+  const cls = d.metadata.type;
+  const complex = cls === 6 && d.metadata.compound_type?.nmembers === 2;
+  if (size === 0 || (cls !== 0 && cls !== 1 && !complex)) return out;
+  let min = Infinity, max = -Infinity, sum = 0;
+  const rows = shape.length === 0 ? 1 : shape[0]!;
+  const perRow = rows === 0 ? 0 : size / rows;
+  const step = Math.max(1, Math.floor((BLOCK_BYTES / 8) / Math.max(1, perRow)));
+  for (let r = 0; r < rows; r += step) {
+    const v = shape.length === 0 ? d.value : d.slice([[r, Math.min(rows, r + step)]]);
+    if (complex) {
+      for (const pair of v as unknown as [number, number][]) sum += Math.hypot(Number(pair[0]), Number(pair[1]));
+    } else {
+      const a = numbers(v);
+      for (let k = 0; k < a.length; k++) {
+        const x = a[k]!;
+        if (x < min) min = x;
+        if (x > max) max = x;
+        sum += x;
+      }
+    }
+  }
+  if (complex) out.mean_abs = sum / size;
+  else Object.assign(out, { min, max, mean: sum / size });
+  return out;
+}
+
 export default defineSource({
   kind: 'source',
   type: 'hdf5',

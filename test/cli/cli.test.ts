@@ -129,6 +129,26 @@ test('inspect --json prints one JSON object with arrays, dtypes, statistics and 
   t.true(report.contract.ok, report.contract.problems.join('; '));
 });
 
+test('inspect reads HDF5: every dataset with statistics, the detected layout, and what keeps it from being a scan', async (t) => {
+  const h5 = path.join(root, 'test/fixtures/hdf5');
+  const r = await cli(['inspect', path.join(h5, 'ptychodus_product.h5'), '--json']);
+  t.is(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout.trim()) as { format: string; layout: string; arrays: Record<string, { shape: number[]; min?: number; mean_abs?: number }>; contract: { ok: boolean; problems: string[] } };
+  t.is(report.format, 'hdf5');
+  t.is(report.layout, 'ptychodus');
+  t.deepEqual(report.arrays['raw_data/diffraction']!.shape, [12, 16, 16]);
+  t.true(report.arrays['raw_data/diffraction']!.min! > 0);
+  t.true(report.arrays.probe!.mean_abs! > 0, 'complex (r, i) datasets get a mean modulus');
+  t.true(report.contract.ok, report.contract.problems.join('; '));
+  const bad = await cli(['inspect', path.join(h5, 'bad_coords.h5')]);
+  t.is(bad.code, 0, bad.stderr);
+  t.regex(bad.stdout, /canonical layout/);
+  t.regex(bad.stdout, /readable as a scan \(hdf5 source\): 1 problem\(s\)\n\s+- bad_coords\.h5 \[xcoords\]: has shape \(11\), expected \(12\)/);
+  const notH5 = await cli(['inspect', path.join(h5, 'not_hdf5.h5')]);
+  t.is(notH5.code, 2);
+  t.regex(notH5.stderr, /not_hdf5\.h5: not an HDF5 file/);
+});
+
 test('inspect names the file and exits 2 on a broken archive, without a stack trace', async (t) => {
   const r = await cli(['inspect', path.join(root, 'test/fixtures/npz/bad_not_a_zip.npz'), '--json']);
   t.is(r.code, 2);
