@@ -14,10 +14,11 @@
 //              probe in a standard place: give one with `probe`.
 // As with npz, positions, probe and object are read at create and patterns
 // stay on disk: they are read by hyperslab, a block of consecutive frames per
-// read, checked (NaN, Inf, negative) and put through the error policy.
+// read, checked (NaN, Inf, negative) and put through the error policy. All
+// HDF5 calls run in one reader thread (hdf5-worker.mjs) shared by every file.
 import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import path from 'node:path';
-import h5wasm, { type Dataset, type File as H5File, type Group as H5Group } from 'h5wasm/node';
+import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
 import { DataError, FormatError, OptionsError } from '../errors.js';
 import { loadProbeFile } from '../io/probe-file.js';
@@ -29,15 +30,69 @@ const BLOCK_BYTES = 4 << 20;
 
 export type H5Layout = 'canonical' | 'ptychodus' | 'cxi';
 
-let ready: Promise<void> | undefined;
-
-/** Loads the wasm module once; HDF5 errors then throw (with HDF5's diagnostic) instead of printing to stderr. */
-function h5ready(): Promise<void> {
-  ready ??= h5wasm.ready.then((m) => {
-    m.activate_throwing_error_handler();
-  });
-  return ready;
+/** A dataset as the reader thread describes it. */
+interface DatasetInfo {
+  shape: number[];
+  dtype: string;
+  /** HDF5 type class: 0 integer, 1 float, 6 compound, … */
+  cls: number;
+  /** A two-member compound: complex (r, i) as h5py writes it. */
+  complex: boolean;
 }
+
+interface Structure {
+  datasets: Record<string, DatasetInfo>;
+  groups: string[];
+}
+
+/** What the reader thread returns for a dataset or a hyperslab. */
+type H5Value = ArrayLike<number> | BigInt64Array | BigUint64Array | number | bigint | [number, number][] | null;
+
+/**
+ * The HDF5 reader thread (hdf5-worker.mjs), shared by every open file and
+ * started on first use. It runs h5wasm without the tsx loader (see the
+ * worker's header) and keeps HDF5's synchronous reads off the main thread.
+ * It holds the process open only while a request is in flight.
+ */
+class H5Reader {
+  private worker: Worker | undefined;
+  private next = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  private start(): Worker {
+    const w = new Worker(new URL('./hdf5-worker.mjs', import.meta.url), { execArgv: [] });
+    w.unref();
+    w.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+      const p = this.pending.get(m.id);
+      if (p === undefined) return;
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) w.unref();
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve(m.result);
+    });
+    const fail = (e: Error): void => {
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+      this.worker = undefined;
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`the HDF5 reader thread exited (code ${code})`)));
+    return w;
+  }
+
+  request<T>(op: string, args: Record<string, unknown>): Promise<T> {
+    this.worker ??= this.start();
+    const w = this.worker;
+    const id = this.next++;
+    if (this.pending.size === 0) w.ref();
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      w.postMessage({ id, op, ...args });
+    });
+  }
+}
+
+const reader = new H5Reader();
 
 const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -56,20 +111,8 @@ export function isHdf5(file: string): boolean {
   }
 }
 
-function dtypeName(d: Dataset): string {
-  return typeof d.dtype === 'string' ? d.dtype : JSON.stringify(d.dtype);
-}
-
-function isDataset(o: unknown): o is Dataset {
-  return o instanceof h5wasm.Dataset;
-}
-
-function isGroup(o: unknown): o is H5Group {
-  return o instanceof h5wasm.Group;
-}
-
 /** Values of a real numeric dataset or hyperslab as numbers (bigint and typed arrays alike). */
-function numbers(v: unknown): ArrayLike<number> {
+function numbers(v: H5Value): ArrayLike<number> {
   if (v instanceof BigInt64Array || v instanceof BigUint64Array) return Float64Array.from(v, Number);
   if (ArrayBuffer.isView(v)) return v as unknown as ArrayLike<number>;
   if (typeof v === 'number') return [v];
@@ -79,67 +122,99 @@ function numbers(v: unknown): ArrayLike<number> {
 
 /** A file opened for one source: datasets by path, with errors that name the file and key. */
 class H5Scan {
-  constructor(
-    readonly f: H5File,
+  private closed = false;
+
+  private constructor(
+    private readonly handle: number,
+    readonly structure: Structure,
     readonly label: string,
   ) {}
 
-  has(key: string): boolean {
-    return isDataset(this.f.get(key));
+  static async open(file: string, label: string): Promise<H5Scan> {
+    try {
+      const r = await reader.request<{ handle: number } & Structure>('open', { path: file });
+      return new H5Scan(r.handle, { datasets: r.datasets, groups: r.groups }, label);
+    } catch (e) {
+      throw new FormatError('NOT_HDF5', `HDF5 could not open it: ${String(e instanceof Error ? e.message : e).split('\n').slice(0, 2).join(' ')}`, { file: label });
+    }
   }
 
-  dataset(key: string): Dataset {
-    const d = this.f.get(key);
-    if (!isDataset(d)) throw new DataError('MISSING_KEY', `no dataset '${key}'`, { file: this.label, key, hint: 'see docs/formats.md for the HDF5 layouts the hdf5 source reads' });
+  has(key: string): boolean {
+    return this.structure.datasets[key] !== undefined;
+  }
+
+  dataset(key: string): DatasetInfo {
+    const d = this.structure.datasets[key];
+    if (d === undefined) throw new DataError('MISSING_KEY', `no dataset '${key}'`, { file: this.label, key, hint: 'see docs/formats.md for the HDF5 layouts the hdf5 source reads' });
     return d;
   }
 
+  async value(key: string): Promise<H5Value> {
+    this.dataset(key);
+    return this.request('value', { key });
+  }
+
+  /** Rows first..first+count−1 along the first axis. */
+  async slice(key: string, first: number, count: number): Promise<H5Value> {
+    return this.request('slice', { key, first, count });
+  }
+
+  private async request(op: string, args: Record<string, unknown>): Promise<H5Value> {
+    if (this.closed) throw new DataError('STORE_CLOSED', 'the file is closed', { file: this.label });
+    try {
+      return await reader.request<H5Value>(op, { handle: this.handle, ...args });
+    } catch (e) {
+      const key = typeof args.key === 'string' ? args.key : undefined;
+      throw new FormatError('READ_FAILED', `could not be read: ${String(e instanceof Error ? e.message : e).split('\n')[0]}`, {
+        file: this.label,
+        ...(key === undefined ? {} : { key }),
+        hint: 'the file may be truncated, or compressed with a filter h5wasm lacks (only gzip is built in)',
+      });
+    }
+  }
+
   /** A real vector of `count` values (a (count, k) array gives its column `column`). */
-  vector(key: string, count: number, column?: number): Float64Array {
-    const d = this.dataset(key);
-    const shape = d.shape ?? [];
+  async vector(key: string, count: number, column?: number): Promise<Float64Array> {
+    const { shape } = this.dataset(key);
     const cols = column === undefined ? 1 : shape[1] ?? 0;
     if (shape[0] !== count || (column === undefined ? shape.length !== 1 : shape.length !== 2 || column >= cols)) {
       throw new DataError('BAD_SHAPE', `has shape (${shape.join(', ')}), expected (${count}${column === undefined ? '' : ', ≥ ' + (column + 1)})`, { file: this.label, key, hint: 'one entry per pattern' });
     }
-    const v = numbers(d.value);
+    const v = numbers(await this.value(key));
     const out = new Float64Array(count);
     for (let i = 0; i < count; i++) out[i] = v[i * cols + (column ?? 0)]!;
     return out;
   }
 
-  scalar(key: string): number {
-    const v = numbers(this.dataset(key).value);
-    const x = v[0];
+  async scalar(key: string): Promise<number> {
+    const x = numbers(await this.value(key))[0];
     if (x === undefined || !Number.isFinite(x)) throw new DataError('BAD_VALUE', 'is not a finite number', { file: this.label, key });
     return x;
   }
 
   /** A complex (or real) 2-D array; leading axes of length 1 are dropped and of a mode axis (I, H, W) the first mode is kept. */
-  complex2d(key: string, notes: string[]): Complex2D {
+  async complex2d(key: string, notes: string[]): Promise<Complex2D> {
     const d = this.dataset(key);
-    let shape = [...(d.shape ?? [])];
+    let shape = [...d.shape];
     while (shape.length > 2 && shape[0] === 1) shape = shape.slice(1);
-    const modes = shape.length === 3 ? shape[0]! : 1;
     if (shape.length === 3) {
-      notes.push(`${key}: ${modes} modes, the first one used`);
+      notes.push(`${key}: ${shape[0]} modes, the first one used`);
       shape = shape.slice(1);
     }
     const [height, width] = shape;
     if (shape.length !== 2 || height === undefined || width === undefined) {
-      throw new DataError('BAD_SHAPE', `expected a 2-D array (or modes × 2-D), got (${(d.shape ?? []).join(', ')})`, { file: this.label, key });
+      throw new DataError('BAD_SHAPE', `expected a 2-D array (or modes × 2-D), got (${d.shape.join(', ')})`, { file: this.label, key });
     }
+    if (!d.complex && d.cls !== 0 && d.cls !== 1) throw new DataError('BAD_DTYPE', `holds ${d.dtype} values that are neither real nor complex (r, i)`, { file: this.label, key });
     const n = height * width;
     const re = new Float32Array(n);
     const im = new Float32Array(n);
-    const v = d.value as unknown;
-    if (Array.isArray(v)) {
-      // A compound (r, i) type, as h5py and ptychodus write complex numbers: [[r, i], …].
+    const v = await this.value(key);
+    if (d.complex) {
+      const pairs = v as [number, number][];
       for (let k = 0; k < n; k++) {
-        const pair = v[k] as [number, number] | undefined;
-        if (!Array.isArray(pair) || pair.length !== 2) throw new DataError('BAD_DTYPE', `holds ${dtypeName(d)} values that are neither real nor complex (r, i)`, { file: this.label, key });
-        re[k] = Number(pair[0]);
-        im[k] = Number(pair[1]);
+        re[k] = Number(pairs[k]![0]);
+        im[k] = Number(pairs[k]![1]);
       }
     } else {
       const r = numbers(v);
@@ -147,13 +222,19 @@ class H5Scan {
     }
     return { height, width, re, im };
   }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await reader.request('close', { handle: this.handle });
+  }
 }
 
 /** Which layout a file holds (for `layout: auto`). */
-export function detectLayout(f: H5File): H5Layout | undefined {
-  if (isGroup(f.get('entry_1'))) return 'cxi';
-  if (isDataset(f.get('raw_data/diffraction'))) return 'ptychodus';
-  if (isDataset(f.get('diffraction')) || isDataset(f.get('diff3d'))) return 'canonical';
+export function detectLayout(st: Structure): H5Layout | undefined {
+  if (st.groups.includes('entry_1')) return 'cxi';
+  if (st.datasets['raw_data/diffraction'] !== undefined) return 'ptychodus';
+  if (st.datasets.diffraction !== undefined || st.datasets.diff3d !== undefined) return 'canonical';
   return undefined;
 }
 
@@ -167,7 +248,6 @@ export class H5FrameStore implements FrameStore {
   constructor(
     private readonly scan: H5Scan,
     readonly key: string,
-    private readonly data: Dataset,
     readonly count: number,
     N: number,
     private readonly intensity: boolean,
@@ -184,12 +264,8 @@ export class H5FrameStore implements FrameStore {
   }
 
   /** Frames first .. first + len − 1 as one hyperslab. */
-  private slab(first: number, len: number): ArrayLike<number> {
-    try {
-      return numbers(this.data.slice([[first, first + len]]));
-    } catch (e) {
-      throw new FormatError('READ_FAILED', `patterns ${first}..${first + len - 1} could not be read: ${String(e).split('\n')[0]}`, { file: this.scan.label, key: this.key, hint: 'the file may be truncated, or compressed with a filter h5wasm lacks (only gzip is built in)' });
-    }
+  private async slab(first: number, len: number): Promise<ArrayLike<number>> {
+    return numbers(await this.scan.slice(this.key, first, len));
   }
 
   /** Frame j of a hyperslab into `out`, converted to amplitude. */
@@ -225,7 +301,7 @@ export class H5FrameStore implements FrameStore {
       let end = k + 1;
       while (end < order.length && indices[order[end]!] === indices[order[end - 1]!]! + 1 && end - k < maxRun) end++;
       const first = indices[order[k]!]!;
-      const slab = this.slab(first, end - k);
+      const slab = await this.slab(first, end - k);
       for (let j = k; j < end; j++) this.convert(slab, j - k, out[order[j]!]!);
       k = end;
     }
@@ -252,7 +328,7 @@ export class H5FrameStore implements FrameStore {
       signal.throwIfAborted();
       if (this.closed) throw new DataError('STORE_CLOSED', 'the frame store is closed', { file: this.scan.label, key: this.key });
       const len = Math.min(per, this.count - first);
-      const slab = this.slab(first, len);
+      const slab = await this.slab(first, len);
       for (let j = 0; j < len; j++) {
         const a = new Float32Array(NN);
         this.convert(slab, j, a);
@@ -276,7 +352,7 @@ export class H5FrameStore implements FrameStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.scan.f.close();
+    await this.scan.close();
   }
 }
 
@@ -298,37 +374,37 @@ interface OpenOptions {
 }
 
 /** The patterns dataset's shape checked: (n, N, N). */
-function patternShape(h: H5Scan, key: string): { n: number; N: number; dataset: Dataset } {
+function patternShape(h: H5Scan, key: string): { n: number; N: number; dataset: DatasetInfo } {
   const dataset = h.dataset(key);
-  const shape = dataset.shape ?? [];
+  const shape = dataset.shape;
   const [n, a, b] = shape;
   if (shape.length !== 3 || n === undefined || a === undefined || b === undefined) {
     throw new DataError('BAD_SHAPE', `patterns must be (n, N, N), got (${shape.join(', ')})`, { file: h.label, key, hint: 'store the patterns as one (n, N, N) dataset' });
   }
   if (a !== b) throw new DataError('NOT_SQUARE', `patterns are ${a}×${b}; they must be square`, { file: h.label, key });
   // HDF5 type classes 0 and 1: integers and floats.
-  if (dataset.metadata.type !== 0 && dataset.metadata.type !== 1) {
-    throw new DataError('BAD_DTYPE', `patterns must be real numbers, got dtype ${dtypeName(dataset)}`, { file: h.label, key });
+  if (dataset.cls !== 0 && dataset.cls !== 1) {
+    throw new DataError('BAD_DTYPE', `patterns must be real numbers, got dtype ${dataset.dtype}`, { file: h.label, key });
   }
   return { n, N: a, dataset };
 }
 
-function openLayout(h: H5Scan, file: string, layout: H5Layout, o: OpenOptions): Opened {
+async function openLayout(h: H5Scan, file: string, layout: H5Layout, o: OpenOptions): Promise<Opened> {
   const notes: string[] = [];
   if (layout === 'cxi') {
     const key = h.has('entry_1/data_1/data') ? 'entry_1/data_1/data' : 'entry_1/instrument_1/detector_1/data';
     const { n: total, N, dataset } = patternShape(h, key);
     const n = o.limit === undefined ? total : Math.min(o.limit, total);
     const tkey = 'entry_1/sample_1/geometry_1/translation';
-    const tx = h.vector(tkey, total, 0).subarray(0, n);
-    const ty = h.vector(tkey, total, 1).subarray(0, n);
+    const tx = (await h.vector(tkey, total, 0)).subarray(0, n);
+    const ty = (await h.vector(tkey, total, 1)).subarray(0, n);
     let px = o.pixel_size_m;
     if (px === undefined) {
       const det = 'entry_1/instrument_1/detector_1';
-      const lambda = h.scalar('entry_1/instrument_1/source_1/wavelength');
-      const dist = h.scalar(`${det}/distance`);
-      const dpx = h.scalar(`${det}/x_pixel_size`);
-      if (h.has(`${det}/y_pixel_size`) && Math.abs(h.scalar(`${det}/y_pixel_size`) - dpx) > 1e-6 * dpx) {
+      const lambda = await h.scalar('entry_1/instrument_1/source_1/wavelength');
+      const dist = await h.scalar(`${det}/distance`);
+      const dpx = await h.scalar(`${det}/x_pixel_size`);
+      if (h.has(`${det}/y_pixel_size`) && Math.abs((await h.scalar(`${det}/y_pixel_size`)) - dpx) > 1e-6 * dpx) {
         throw new DataError('NON_SQUARE_PIXELS', 'detector pixels are not square', { file: h.label, key: `${det}/y_pixel_size`, hint: 'give pixel_size_m (the object pixel size in metres)' });
       }
       px = (lambda * dist) / (N * dpx);
@@ -341,8 +417,8 @@ function openLayout(h: H5Scan, file: string, layout: H5Layout, o: OpenOptions): 
     const mkey = 'entry_1/instrument_1/detector_1/mask';
     if (o.apply_mask && h.has(mkey)) {
       const m = h.dataset(mkey);
-      if ((m.shape ?? []).join() !== [N, N].join()) throw new DataError('BAD_SHAPE', `mask is (${(m.shape ?? []).join(', ')}), patterns are ${N}×${N}`, { file: h.label, key: mkey, hint: 'set apply_mask: false to ignore it' });
-      const mv = numbers(m.value);
+      if (m.shape.join() !== [N, N].join()) throw new DataError('BAD_SHAPE', `mask is (${m.shape.join(', ')}), patterns are ${N}×${N}`, { file: h.label, key: mkey, hint: 'set apply_mask: false to ignore it' });
+      const mv = numbers(await h.value(mkey));
       const bad: number[] = [];
       for (let p = 0; p < N * N; p++) if (mv[p] !== 0) bad.push(p);
       masked = Int32Array.from(bad);
@@ -353,9 +429,9 @@ function openLayout(h: H5Scan, file: string, layout: H5Layout, o: OpenOptions): 
     if (!o.hasProbeOption) {
       throw new OptionsError('NO_PROBE', 'a CXI file holds no probe in a standard place', { file: h.label, key: 'probe', hint: 'give the source a probe: probe: FILE.npz[:KEY] or FILE.npy' });
     }
-    const store = new H5FrameStore(h, key, dataset, n, N, input === 'intensity', masked);
+    const store = new H5FrameStore(h, key, n, N, input === 'intensity', masked);
     const probe: Complex2D = { height: N, width: N, re: new Float32Array(N * N), im: new Float32Array(N * N) };
-    const scan: ScanMeta = { N, count: n, xcoords, ycoords, probe, origin: file, notes: { layout, input, dtype: dtypeName(dataset), patterns_in_file: total, pixel_size_m: px } };
+    const scan: ScanMeta = { N, count: n, xcoords, ycoords, probe, origin: file, notes: { layout, input, dtype: dataset.dtype, patterns_in_file: total, pixel_size_m: px } };
     return { scan, store, notes };
   }
   const root = layout === 'ptychodus' ? 'raw_data/' : '';
@@ -366,21 +442,21 @@ function openLayout(h: H5Scan, file: string, layout: H5Layout, o: OpenOptions): 
   }
   const { n: total, N, dataset } = patternShape(h, key);
   const n = o.limit === undefined ? total : Math.min(o.limit, total);
-  const xcoords = h.vector(`${root}xcoords`, total).subarray(0, n);
-  const ycoords = h.vector(`${root}ycoords`, total).subarray(0, n);
-  const scanIndex = h.has(`${root}scan_index`) ? h.vector(`${root}scan_index`, total).subarray(0, n) : undefined;
+  const xcoords = (await h.vector(`${root}xcoords`, total)).subarray(0, n);
+  const ycoords = (await h.vector(`${root}ycoords`, total)).subarray(0, n);
+  const scanIndex = h.has(`${root}scan_index`) ? (await h.vector(`${root}scan_index`, total)).subarray(0, n) : undefined;
   const pick = (own: string, fallback: string | undefined): string | undefined => (h.has(own) ? own : fallback !== undefined && h.has(fallback) ? fallback : undefined);
   const probeKey = pick(`${root}probeGuess`, layout === 'ptychodus' ? 'probe' : undefined);
   const objectKey = pick(`${root}objectGuess`, layout === 'ptychodus' ? 'object' : undefined);
   let probe: Complex2D | undefined;
-  if (probeKey !== undefined) probe = h.complex2d(probeKey, notes);
+  if (probeKey !== undefined) probe = await h.complex2d(probeKey, notes);
   else if (!o.hasProbeOption) throw new DataError('MISSING_KEY', `no probe (${root}probeGuess${layout === 'ptychodus' ? ' or probe' : ''})`, { file: h.label, key: `${root}probeGuess`, hint: 'add it to the file, or give the source a probe: option' });
   if (probe !== undefined && (probe.width !== N || probe.height !== N) && !o.hasProbeOption) {
     throw new DataError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but the patterns are ${N}×${N}`, { file: h.label, key: probeKey ?? 'probeGuess', hint: 'the probe must be sampled like the patterns' });
   }
-  const object = objectKey === undefined ? undefined : h.complex2d(objectKey, notes);
+  const object = objectKey === undefined ? undefined : await h.complex2d(objectKey, notes);
   const input = o.input ?? 'amplitude';
-  const store = new H5FrameStore(h, key, dataset, n, N, input === 'intensity', undefined);
+  const store = new H5FrameStore(h, key, n, N, input === 'intensity', undefined);
   const scan: ScanMeta = {
     N,
     count: n,
@@ -389,7 +465,7 @@ function openLayout(h: H5Scan, file: string, layout: H5Layout, o: OpenOptions): 
     probe: probe ?? { height: N, width: N, re: new Float32Array(N * N), im: new Float32Array(N * N) },
     ...(object === undefined ? {} : { object }),
     origin: file,
-    notes: { layout, input, dtype: dtypeName(dataset), patterns_in_file: total },
+    notes: { layout, input, dtype: dataset.dtype, patterns_in_file: total },
   };
   return { scan, store, notes, ...(scanIndex === undefined ? {} : { scanIndex }) };
 }
@@ -398,26 +474,21 @@ async function openScan(file: string, ctx: StageContext, o: OpenOptions): Promis
   const label = path.basename(file);
   if (!existsSync(file)) throw new DataError('FILE_NOT_FOUND', 'file not found', { stage: ctx.id, file, hint: 'the path is relative to the pipeline file' });
   if (!isHdf5(file)) throw new FormatError('NOT_HDF5', 'not an HDF5 file (no HDF5 signature)', { stage: ctx.id, file: label, hint: 'the hdf5 source reads .h5/.hdf5/.cxi files; use npz for .npz' });
-  await h5ready();
-  let f: H5File;
+  const h = await H5Scan.open(file, label);
   try {
-    f = new h5wasm.File(file, 'r');
-  } catch (e) {
-    throw new FormatError('NOT_HDF5', `HDF5 could not open it: ${String(e).split('\n').slice(0, 2).join(' ')}`, { stage: ctx.id, file: label });
-  }
-  try {
-    const layout = o.layout === 'auto' ? detectLayout(f) : o.layout;
+    const layout = o.layout === 'auto' ? detectLayout(h.structure) : o.layout;
     if (layout === undefined) {
-      throw new DataError('UNKNOWN_LAYOUT', `found none of the layouts the hdf5 source reads (top level: ${f.keys().join(', ')})`, {
+      const top = [...Object.keys(h.structure.datasets), ...h.structure.groups].filter((k) => !k.includes('/'));
+      throw new DataError('UNKNOWN_LAYOUT', `found none of the layouts the hdf5 source reads (top level: ${top.join(', ')})`, {
         stage: ctx.id,
         file: label,
         hint: 'expected diffraction at the root (canonical), raw_data/diffraction (ptychodus) or entry_1 (CXI); see docs/formats.md',
       });
     }
-    return openLayout(new H5Scan(f, label), file, layout, o);
+    return await openLayout(h, file, layout, o);
   } catch (e) {
     // The errors name file and key; the engine adds the stage.
-    f.close();
+    await h.close();
     throw e;
   }
 }
@@ -442,52 +513,40 @@ export interface H5DatasetReport {
 export async function inspectHdf5(file: string): Promise<{ datasets: Record<string, H5DatasetReport>; layout: H5Layout | undefined; problems: string[] }> {
   const label = path.basename(file);
   if (!isHdf5(file)) throw new FormatError('NOT_HDF5', 'not an HDF5 file (no HDF5 signature)', { file: label });
-  await h5ready();
-  const f = new h5wasm.File(file, 'r');
+  const h = await H5Scan.open(file, label);
   try {
     const datasets: Record<string, H5DatasetReport> = {};
-    const walk = (g: H5Group, prefix: string): void => {
-      for (const k of g.keys()) {
-        const o = g.get(k);
-        const name = prefix === '' ? k : `${prefix}/${k}`;
-        if (isGroup(o)) walk(o, name);
-        else if (isDataset(o)) datasets[name] = datasetReport(o);
-      }
-    };
-    walk(f, '');
-    const layout = detectLayout(f);
+    for (const [name, d] of Object.entries(h.structure.datasets)) datasets[name] = await datasetReport(h, name, d);
+    const layout = detectLayout(h.structure);
     const problems: string[] = [];
     if (layout === undefined) problems.push('none of the layouts the hdf5 source reads (canonical keys at the root, raw_data/diffraction, or CXI entry_1)');
     else {
       try {
-        const opened = openLayout(new H5Scan(f, label), file, layout, { layout, input: undefined, limit: undefined, pixel_size_m: undefined, position_sign: -1, apply_mask: true, hasProbeOption: true });
+        await openLayout(h, file, layout, { layout, input: undefined, limit: undefined, pixel_size_m: undefined, position_sign: -1, apply_mask: true, hasProbeOption: true });
         if (layout === 'cxi') problems.push('CXI holds no probe in a standard place: give the source a probe option');
-        void opened;
       } catch (e) {
         problems.push(e instanceof Error ? e.message : String(e));
       }
     }
     return { datasets, layout, problems };
   } finally {
-    f.close();
+    await h.close();
   }
 }
 
-function datasetReport(d: Dataset): H5DatasetReport {
-  const shape = [...(d.shape ?? [])];
+async function datasetReport(h: H5Scan, name: string, d: DatasetInfo): Promise<H5DatasetReport> {
+  const shape = d.shape;
   const size = shape.reduce((a, b) => a * b, 1);
-  const out: H5DatasetReport = { shape, dtype: dtypeName(d), size };
-  const cls = d.metadata.type;
-  const complex = cls === 6 && d.metadata.compound_type?.nmembers === 2;
-  if (size === 0 || (cls !== 0 && cls !== 1 && !complex)) return out;
+  const out: H5DatasetReport = { shape, dtype: d.dtype, size };
+  if (size === 0 || (d.cls !== 0 && d.cls !== 1 && !d.complex)) return out;
   let min = Infinity, max = -Infinity, sum = 0;
   const rows = shape.length === 0 ? 1 : shape[0]!;
-  const perRow = rows === 0 ? 0 : size / rows;
-  const step = Math.max(1, Math.floor((BLOCK_BYTES / 8) / Math.max(1, perRow)));
+  const perRow = size / rows;
+  const step = Math.max(1, Math.floor(BLOCK_BYTES / 8 / perRow));
   for (let r = 0; r < rows; r += step) {
-    const v = shape.length === 0 ? d.value : d.slice([[r, Math.min(rows, r + step)]]);
-    if (complex) {
-      for (const pair of v as unknown as [number, number][]) sum += Math.hypot(Number(pair[0]), Number(pair[1]));
+    const v = shape.length === 0 ? await h.value(name) : await h.slice(name, r, Math.min(step, rows - r));
+    if (d.complex) {
+      for (const pair of v as [number, number][]) sum += Math.hypot(Number(pair[0]), Number(pair[1]));
     } else {
       const a = numbers(v);
       for (let k = 0; k < a.length; k++) {
@@ -498,7 +557,7 @@ function datasetReport(d: Dataset): H5DatasetReport {
       }
     }
   }
-  if (complex) out.mean_abs = sum / size;
+  if (d.complex) out.mean_abs = sum / size;
   else Object.assign(out, { min, max, mean: sum / size });
   return out;
 }

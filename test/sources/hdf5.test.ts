@@ -117,6 +117,16 @@ test('refusals name the file and the key: missing file, not HDF5, unknown layout
   await t.throwsAsync(source({ path: 'no_layout.h5' }), { instanceOf: DataError, message: /no_layout\.h5: found none of the layouts .*top level: images/ });
   await t.throwsAsync(source({ path: 'canonical.h5', layout: 'cxi' }), { instanceOf: DataError, message: /canonical\.h5 \[entry_1\/instrument_1\/detector_1\/data\]: no dataset/ });
   await t.throwsAsync(source({ path: 'canonical.h5', bogus: 1 }), { message: /bogus/ });
+  // A file cut short: the signature is there, HDF5 cannot open it; the reader thread's error comes back typed.
+  const dir = await mkdtemp(path.join(tmpdir(), 'pf-h5-'));
+  try {
+    const { readFile, writeFile } = await import('node:fs/promises');
+    const whole = await readFile(path.join(FIX, 'canonical.h5'));
+    await writeFile(path.join(dir, 'cut.h5'), whole.subarray(0, 3000));
+    await t.throwsAsync(createStage(hdf5, { path: path.join(dir, 'cut.h5') }, [], testContext({ id: 'scan' })), { instanceOf: FormatError, message: /cut\.h5: HDF5 could not open it/ });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('bad_nan.h5: route drops pattern 5 from the stream; reading it by index is an error naming the pattern', async (t) => {
