@@ -24,7 +24,15 @@ export interface StitchOptions {
   originY?: number;
   /** Turn each patch by the constant phase that best matches the canvas where they overlap (default false). */
   alignPhase?: boolean;
+  /**
+   * Weight of each pixel of the M×M region: 'flat' (1, the default) or 'taper'
+   * (sin²(π(i + ½)/M) along each axis: a patch's centre counts most, its edges
+   * only where nothing better covers the pixel).
+   */
+  window?: StitchWindow;
 }
+
+export type StitchWindow = 'flat' | 'taper';
 
 export interface CanvasLayout { height: number; width: number; originX: number; originY: number }
 
@@ -62,6 +70,8 @@ export class StitchCanvas {
   private readonly re: Float32Array;
   private readonly im: Float32Array;
   private readonly weight: Float32Array;
+  /** Per-pixel weights of the M×M region (row-major), or undefined for flat. */
+  private readonly win: Float32Array | undefined;
 
   constructor(height: number, width: number, opts: StitchOptions) {
     const M = opts.M ?? Math.floor(opts.N / 2);
@@ -71,6 +81,10 @@ export class StitchCanvas {
     this.originX = opts.originX ?? 0; this.originY = opts.originY ?? 0;
     this.alignPhase = opts.alignPhase ?? false;
     this.re = new Float32Array(height * width); this.im = new Float32Array(height * width); this.weight = new Float32Array(height * width);
+    if (opts.window === 'taper') {
+      const w1 = Float64Array.from({ length: M }, (_, i) => Math.sin((Math.PI * (i + 0.5)) / M) ** 2);
+      this.win = Float32Array.from({ length: M * M }, (_, k) => w1[Math.floor(k / M)]! * w1[k % M]!);
+    }
   }
 
   /** Adds the central M×M region of an N×N patch (row-major) centred at scan position (cx, cy). */
@@ -113,6 +127,7 @@ export class StitchCanvas {
     const iy = Math.floor(fy), ix = Math.floor(fx), wy = fy - iy, wx = fx - ix;
     const lo = Math.floor((N - this.M) / 2), hi = lo + this.M;
     const taps: [number, number, number][] = [[0, 0, (1 - wy) * (1 - wx)], [0, 1, (1 - wy) * wx], [1, 0, wy * (1 - wx)], [1, 1, wy * wx]];
+    const win = this.win;
     for (const [dy, dx, wt] of taps) {
       if (wt === 0) continue;
       for (let r = lo; r < hi; r++) {
@@ -121,7 +136,7 @@ export class StitchCanvas {
         for (let c = lo; c < hi; c++) {
           const x = ix + c + dx;
           if (x < 0 || x >= this.width) continue;
-          visit(y * this.width + x, r * N + c, wt);
+          visit(y * this.width + x, r * N + c, win === undefined ? wt : wt * win[(r - lo) * this.M + (c - lo)]!);
         }
       }
     }

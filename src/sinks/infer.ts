@@ -11,7 +11,7 @@ import { DataError, OptionsError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { writeNpz } from '../io/npz-writer.js';
 import { renderImage } from '../io/png.js';
-import { StitchCanvas } from '../physics/stitch.js';
+import { StitchCanvas, type StitchWindow } from '../physics/stitch.js';
 import { defineSink, type Complex2D, type ScanMeta, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
 import { forEachBatch, outPath, relativeDifference, savePng, secondsSince, tensorBatchStream } from './util.js';
 
@@ -65,10 +65,10 @@ export interface StitchResult {
 export async function stitchPredictions(
   input: Stream<TensorBatch>,
   predictor: PatchPredictor,
-  opts: { N: number; M: number; placement: CanvasPlacement; signal: AbortSignal; alignPhase?: boolean; onBatch?: (batches: number, patches: number) => void },
+  opts: { N: number; M: number; placement: CanvasPlacement; signal: AbortSignal; alignPhase?: boolean; window?: StitchWindow; onBatch?: (batches: number, patches: number) => void },
 ): Promise<StitchResult> {
   const { N, M, placement } = opts;
-  const canvas = new StitchCanvas(placement.height, placement.width, { N, M, originX: placement.originX, originY: placement.originY, alignPhase: opts.alignPhase ?? false });
+  const canvas = new StitchCanvas(placement.height, placement.width, { N, M, originX: placement.originX, originY: placement.originY, alignPhase: opts.alignPhase ?? false, window: opts.window ?? 'flat' });
   const re = new Float32Array(N * N), im = new Float32Array(N * N);
   let patches = 0;
   const batches = await forEachBatch(input, opts.signal, async (batch, index) => {
@@ -206,6 +206,10 @@ export default defineSink({
     .object({
       checkpoint: z.string().default('checkpoint').describe('Checkpoint directory (from a train sink), relative to the run output directory.'),
       stitch_size: z.number().int().positive().optional().describe('Side M of the central region of each patch that is stitched (default N/2).'),
+      stitch_window: z
+        .enum(['flat', 'taper'])
+        .default('flat')
+        .describe("Weights over the stitched M×M region: flat, or taper (sin² along each axis: patch centres count most, edges fill in where nothing else covers; use with a larger stitch_size)."),
       align_phase: z
         .boolean()
         .default(false)
@@ -242,6 +246,7 @@ export default defineSink({
         placement,
         signal: ctx.signal,
         alignPhase: options.align_phase,
+        window: options.stitch_window,
         onBatch: (batches, patches) => {
           ctx.ledger.check(ctx.id);
           ctx.progress({ label: 'stitch', done: batches, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { patches } });
@@ -251,7 +256,7 @@ export default defineSink({
       const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
       await writeReconstruction(files, result, model.probe(), ctx.id);
       ctx.progress({ label: 'stitch', done: result.batches, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { patches: result.patches }, finished: true });
-      return { ...files, shape: [result.object.height, result.object.width], origin: [placement.originX, placement.originY], stitch_size: M, patches: result.patches, ...(options.align_phase ? { phase_aligned: result.aligned, mean_phase_turn_rad: +result.meanAlignRadians.toFixed(4) } : {}), seconds: secondsSince(t0) };
+      return { ...files, shape: [result.object.height, result.object.width], origin: [placement.originX, placement.originY], stitch_size: M, stitch_window: options.stitch_window, patches: result.patches, ...(options.align_phase ? { phase_aligned: result.aligned, mean_phase_turn_rad: +result.meanAlignRadians.toFixed(4) } : {}), seconds: secondsSince(t0) };
     } finally {
       model.dispose();
       for (const slot of loaded.optimizerState ?? []) slot.tensor.dispose();

@@ -109,3 +109,31 @@ test('canvasSizeFor covers every patch window and maps positions through the ori
   t.throws(() => canvasSizeFor([], [], N), { name: 'OptionsError' });
   t.throws(() => canvas.add(new Float32Array(4), new Float32Array(4), 2, 0, 0), { name: 'OptionsError' });
 });
+
+test("window 'taper': consistent patches still reproduce the object exactly; of two disagreeing patches, the one centred nearer wins", (t) => {
+  const canvas = new StitchCanvas(H, W, { N, M: N, window: 'taper' });
+  for (let y = 12; y <= 28; y += 4) for (let x = 12; x <= 32; x += 4) { const p = patch(x, y); canvas.add(p.re, p.im, N, x, y); }
+  const { object, covered } = canvas.result();
+  for (let y = 4; y < 36; y++) for (let x = 4; x < 40; x++) {
+    const i = y * W + x;
+    t.is(covered[i], 1);
+    const [a, b] = f(x, y);
+    if (Math.abs(object.re[i]! - a) > 1e-5 || Math.abs(object.im[i]! - b) > 1e-5) t.fail(`pixel (${x},${y})`);
+  }
+  // Constant patches 1 at x = 14 and 3 at x = 26 (same row) overlap on x = 18..21, whose middle is
+  // 19.5: flat weights give the plain mean 2 there, the taper leans to the patch centred nearer
+  // (1 at x = 19, 3 at x = 20, symmetrically).
+  const one = { re: new Float32Array(N * N).fill(1), im: new Float32Array(N * N) };
+  const three = { re: new Float32Array(N * N).fill(3), im: new Float32Array(N * N) };
+  const at = (window: 'flat' | 'taper', x: number): number => {
+    const c = new StitchCanvas(H, W, { N, M: N, window });
+    c.add(one.re, one.im, N, 14, 20);
+    c.add(three.re, three.im, N, 26, 20);
+    return c.result().object.re[20 * W + x]!;
+  };
+  t.true(Math.abs(at('flat', 19) - 2) < 1e-6 && Math.abs(at('flat', 20) - 2) < 1e-6);
+  t.true(at('taper', 19) < 1.6, `${at('taper', 19)}`);
+  t.true(at('taper', 20) > 2.4, `${at('taper', 20)}`);
+  t.true(Math.abs(at('taper', 19) + at('taper', 20) - 4) < 1e-5);
+  t.is(at('taper', 16), 1, 'covered by one patch only');
+});
