@@ -23,7 +23,7 @@ import { z } from 'zod';
 import { DataError, FormatError, OptionsError } from '../errors.js';
 import { loadProbeFile } from '../io/probe-file.js';
 import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
-import { patternProblem } from './npz.js';
+import { checkedFrames, patternProblem } from './npz.js';
 
 /** Bytes of patterns read per hyperslab on a sequential pass (and at most per run of a random read). */
 const BLOCK_BYTES = 4 << 20;
@@ -608,18 +608,8 @@ export default defineSource({
       }
     }
     const key = store.key;
-    async function* frames(signal: AbortSignal): AsyncGenerator<Frame> {
-      for await (const { index, amplitude } of store.sequential(signal)) {
-        const problem = patternProblem(amplitude, scan.N);
-        if (problem !== undefined) {
-          ctx.badRecord(options.on_error, new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, { stage: ctx.id, file: label, key, hint: 'fix the data or set on_error: skip or route' }), index);
-          store.markDropped(index);
-          continue;
-        }
-        store.markChecked(index);
-        yield { index, x: scan.xcoords[index]!, y: scan.ycoords[index]!, amplitude, ...(scanIndex === undefined ? {} : { scanIndex: scanIndex[index]! }) };
-      }
-    }
+    const frames = (signal: AbortSignal): AsyncGenerator<Frame> =>
+      checkedFrames(store.sequential(signal), { scan, store, ctx, policy: options.on_error, file: label, key, ...(scanIndex === undefined ? {} : { scanIndex }) });
     return {
       meta: { record: 'frame', scan, frames: store, count: scan.count },
       open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal),

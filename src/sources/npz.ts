@@ -13,7 +13,7 @@ import { checkCanonical, type PatternLayout } from '../io/canonical.js';
 import { dtypeInfo, toFloat32, type NpyArray, type NpyHeader } from '../io/npy.js';
 import { openNpz, type NpzReader } from '../io/npz.js';
 import { loadProbeFile } from '../io/probe-file.js';
-import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { defineSource, type Complex2D, type ErrorPolicy, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
@@ -286,6 +286,28 @@ export class NpzFrameStore implements FrameStore {
   }
 }
 
+/**
+ * Frames of a sequential pass, each pattern checked (NaN, Inf, negative): a
+ * bad one goes through the stage's error policy and is recorded as dropped,
+ * a good one as checked (so reads by index need not check it again).
+ */
+export async function* checkedFrames(
+  patterns: AsyncIterable<{ index: number; amplitude: Float32Array }>,
+  o: { scan: ScanMeta; store: { markDropped(i: number): void; markChecked(i: number): void }; ctx: StageContext; policy: ErrorPolicy; file: string; key: string; scanIndex?: Float64Array },
+): AsyncGenerator<Frame> {
+  const { scan, store, ctx, scanIndex } = o;
+  for await (const { index, amplitude } of patterns) {
+    const problem = patternProblem(amplitude, scan.N);
+    if (problem !== undefined) {
+      ctx.badRecord(o.policy, new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, { stage: ctx.id, file: o.file, key: o.key, hint: 'fix the data or set on_error: skip or route' }), index);
+      store.markDropped(index);
+      continue;
+    }
+    store.markChecked(index);
+    yield { index, x: scan.xcoords[index]!, y: scan.ycoords[index]!, amplitude, ...(scanIndex === undefined ? {} : { scanIndex: scanIndex[index]! }) };
+  }
+}
+
 function sqrtInPlace(a: Float32Array): void {
   for (let k = 0; k < a.length; k++) a[k] = Math.sqrt(a[k]!);
 }
@@ -389,19 +411,8 @@ export default defineSource({
     const label = path.basename(file);
     const key = store.key;
     // Borrowed: the patterns are views over reused read blocks (see Stream.openBorrowed).
-    async function* frames(signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> {
-      for await (const { index, amplitude } of store.sequential(signal, borrowed)) {
-        const problem = patternProblem(amplitude, scan.N);
-        if (problem !== undefined) {
-          ctx.badRecord(options.on_error, new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, { stage: ctx.id, file: label, key, hint: 'fix the data or set on_error: skip or route' }), index);
-          store.markDropped(index);
-          continue;
-        }
-        store.markChecked(index);
-        const frame: Frame = { index, x: scan.xcoords[index]!, y: scan.ycoords[index]!, amplitude, ...(scanIndex === undefined ? {} : { scanIndex: scanIndex[index]! }) };
-        yield frame;
-      }
-    }
+    const frames = (signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> =>
+      checkedFrames(store.sequential(signal, borrowed), { scan, store, ctx, policy: options.on_error, file: label, key, ...(scanIndex === undefined ? {} : { scanIndex }) });
     return {
       meta: { record: 'frame', scan, frames: store, count: scan.count },
       open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal, false),
