@@ -53,7 +53,9 @@ function dataset(handle, key) {
   return d;
 }
 
-function reply(id, result) {
+function reply(id, value) {
+  // h5wasm may hand back a view into its own memory, which cannot be transferred: copy it out first.
+  const result = ArrayBuffer.isView(value) && value.buffer === module.HEAPU8.buffer ? value.slice() : value;
   const transfer = ArrayBuffer.isView(result) ? [result.buffer] : [];
   parentPort.postMessage({ id, result }, transfer);
 }
@@ -69,9 +71,7 @@ parentPort.on('message', (msg) => {
     } else if (op === 'value') {
       reply(id, dataset(msg.handle, msg.key).value);
     } else if (op === 'slice') {
-      const v = dataset(msg.handle, msg.key).slice([[msg.first, msg.first + msg.count]]);
-      // h5wasm may hand back a view into its own memory: copy so the buffer can be transferred.
-      reply(id, ArrayBuffer.isView(v) && v.buffer === module.HEAPU8.buffer ? v.slice() : v);
+      reply(id, dataset(msg.handle, msg.key).slice([[msg.first, msg.first + msg.count]]));
     } else if (op === 'close') {
       files.get(msg.handle)?.close();
       files.delete(msg.handle);
