@@ -30,7 +30,8 @@ export function toTensorBatch(b: Batch, ctx: Pick<StageContext, 'id' | 'ledger'>
     made.push(coords);
     // The wasm backend copied X into its own heap: the batch's memory can be reused now.
     // (cpu and tfjs-node keep a reference to the array, which a sink may read back with
-    // dataSync(), so there it is left to the garbage collector.)
+    // dataSync() and cpu's Slice hands on as a view to a new tensor, so no release point
+    // is safe there, not even X's disposal: it is left to the garbage collector.)
     if (backendCopiesOnWrite()) b.release?.();
     const release = ctx.ledger.track(ctx.id, made);
     let disposed = false;
