@@ -5,7 +5,8 @@
 // keeps HDF5's synchronous reads off the main thread.
 //
 // Requests (postMessage): { id, op, ...args }; replies: { id, result } or
-// { id, error }. Typed arrays in replies are transferred, not copied.
+// { id, error }. Typed arrays in replies are transferred (copied out first only
+// when they are views into h5wasm's own memory).
 //   open   { path }                  → { handle, datasets: {path: {shape, dtype, cls, complex}}, groups: [path] }
 //   value  { handle, key }           → the whole dataset: a typed array, a number, or [[re, im], …] for complex
 //   slice  { handle, key, first, count } → rows first..first+count−1 along axis 0, as a typed array or pairs
