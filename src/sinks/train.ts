@@ -1,11 +1,18 @@
 // The `train` sink (SPEC §5): trains a PtychoPINN on a re-iterable stream of
 // TensorBatch records, one pass (one `open()`) per epoch, with Adam,
-// reduce-on-plateau and early stopping on the validation loss (the training
-// loss without a validation input), an optional time budget, and an atomic
-// checkpoint after every epoch.
+// reduce-on-plateau (or a cosine decay over the run) and early stopping on the
+// validation loss (the training loss without a validation input), an optional
+// time budget, and an atomic checkpoint after every epoch.
+//
+// The cosine schedule sets the learning rate before every step from how far
+// the run has come: the larger of the fraction of `epochs` done and the
+// fraction of `max_minutes` spent. Under a time budget that is what lets a run
+// end at a small learning rate whenever the budget ends it, which a plateau
+// schedule cannot know to do.
 //
 // Resume: the checkpoint holds the weights, the Adam state, and the schedule
-// state (epoch, lr, plateau and early-stop counters, best loss, history). The
+// state (epoch, lr, plateau and early-stop counters, best loss, history,
+// batches per pass, seconds spent). The
 // upstream `shuffle` derives each epoch's order from (seed, pass number), so a
 // resumed run first advances its inputs by one cheap pass per epoch already
 // done (open, pull one batch, close) and then trains exactly the batches the
@@ -24,6 +31,7 @@ import { defineSink, type Json, type StageContext, type Stream, type TensorBatch
 import { writeFileAtomic } from '../util/atomic.js';
 import {
   batchesPerPass,
+  cosineLr,
   type EpochRecord,
   forEachBatch,
   initialState,
@@ -35,6 +43,7 @@ import {
   shouldStop,
   skipPass,
   tensorBatchStream,
+  trainingProgress,
   type TrainState,
 } from './util.js';
 
@@ -62,6 +71,11 @@ const optionsSchema = z
     model: z.object(modelFields).strict().optional().describe('Model options as one block (same keys as the top-level model options; these win).'),
     epochs: z.number().int().positive().default(50).describe('Most epochs (passes over the input) to train.'),
     lr: z.number().positive().default(1e-3).describe('Adam learning rate at the start.'),
+    lr_schedule: z
+      .enum(['plateau', 'cosine'])
+      .default('plateau')
+      .describe("'plateau': reduce_lr on the monitored loss (the reference's). 'cosine': lr decays to final_lr, step by step, over `epochs` or over max_minutes, whichever ends first; reduce_lr is then not used."),
+    final_lr: z.number().positive().default(1e-5).describe("Learning rate at the end of a 'cosine' schedule."),
     reduce_lr: z
       .object({
         factor: z.number().gt(0).lt(1).default(0.5).describe('Multiply the learning rate by this on a plateau.'),
@@ -78,7 +92,7 @@ const optionsSchema = z
       .describe('Early stopping on the monitored loss.'),
     checkpoint_dir: z.string().default('checkpoint').describe('Checkpoint directory, relative to the run output directory; rewritten after every epoch.'),
     resume: z.boolean().default(false).describe('Continue from the checkpoint in checkpoint_dir (starts fresh when there is none).'),
-    max_minutes: z.number().positive().optional().describe('Time budget: stop after the epoch that crosses it.'),
+    max_minutes: z.number().positive().optional().describe('Time budget: stop after the epoch that crosses it (time before a resume counts).'),
     seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed of the weight initialisation (default: the pipeline seed).'),
     history: z.string().default('history.json').describe('Loss history (JSON), relative to the run output directory.'),
     loss_plot: z.string().default('loss.png').describe('Loss curve (PNG), relative to the run output directory.'),
@@ -160,6 +174,10 @@ export default defineSink({
     const normalization = input.meta.normalization ?? 1;
     if (input.meta.normalization === undefined) ctx.log.warn('input carries no normalisation factor (no normalize stage?); recording 1');
     const seed = options.seed ?? ctx.seed;
+    const cosine = options.lr_schedule === 'cosine';
+    if (cosine && options.final_lr >= options.lr) {
+      throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': final_lr ${options.final_lr} is not below lr ${options.lr}`, { stage: ctx.id, key: 'final_lr', hint: 'a cosine schedule decays from lr to final_lr: choose final_lr < lr' });
+    }
     const dir = outPath(ctx, options.checkpoint_dir);
     const resuming = options.resume && existsSync(path.join(dir, 'ptychoflow.json'));
     if (options.resume && !resuming) ctx.log.info(`no checkpoint in ${dir}: starting fresh`);
@@ -207,7 +225,9 @@ export default defineSink({
       let stopped: 'epochs' | 'early_stop' | 'time_budget' = 'epochs';
       let total = batchesPerPass(input.meta);
       const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
-      const sched = { ...options.reduce_lr, stop_patience: options.early_stop.patience };
+      const sched = { ...options.reduce_lr, ...(cosine ? { patience: 0 } : {}), stop_patience: options.early_stop.patience };
+      const before = state.seconds ?? 0;
+      const spent = (): number => before + secondsSince(t0);
       if (shouldStop(state, sched)) stopped = 'early_stop';
       while (stopped === 'epochs' && state.epoch < options.epochs) {
         ctx.signal.throwIfAborted();
@@ -215,25 +235,38 @@ export default defineSink({
         const te = performance.now();
         let groups = 0;
         let seen = 0;
-        setLearningRate(opt, state.lr);
+        let lr = state.lr;
+        setLearningRate(opt, lr);
+        let step = 0;
+        const done = state.epoch;
+        const batches = state.batches_per_epoch ?? total;
         const label = `epoch ${e}/${options.epochs}`;
-        const loss = await passLoss(input, ctx, (b) => m.trainStep(b.X, b.coords, opt), (b, l, i) => {
+        const loss = await passLoss(input, ctx, (b) => {
+          if (cosine) {
+            lr = cosineLr(options.lr, options.final_lr, trainingProgress({ epoch: done, batch: step, batches, epochs: options.epochs, seconds: spent(), budget }));
+            setLearningRate(opt, lr);
+          }
+          step++;
+          return m.trainStep(b.X, b.coords, opt);
+        }, (b, l, i) => {
           groups += b.size;
           seen = i + 1;
           const s = (performance.now() - te) / 1000;
-          ctx.progress({ label, done: i + 1, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss: l, lr: state.lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 } });
+          ctx.progress({ label, done: i + 1, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss: l, lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 } });
         });
         total ??= seen;
         const valLoss = validation === undefined ? undefined : await passLoss(validation, ctx, (b) => m.evaluateLoss(b.X, b.coords), () => undefined);
-        const record: EpochRecord = { epoch: e, loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr: state.lr, seconds: secondsSince(te) };
-        state = scheduleStep(state, record, sched);
+        // With the cosine schedule `lr` is the rate of the epoch's last step.
+        const record: EpochRecord = { epoch: e, loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr, seconds: secondsSince(te) };
+        state = { ...scheduleStep({ ...state, lr }, record, sched), batches_per_epoch: state.batches_per_epoch ?? seen };
+        state.seconds = spent();
         ctx.progress({ label, done: total ?? 0, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr: record.lr }, finished: true });
         await saveCheckpoint(dir, m, { config: m.config, normalization, intensityScale: m.intensityScale(), epoch: state.epoch, seed, history: state.history, train: state }, opt);
         saved = state.epoch;
         await writeHistory(ctx, options, state.history);
         ctx.log.info(`epoch ${e}: loss ${loss.toPrecision(6)}${valLoss !== undefined ? ` val ${valLoss.toPrecision(6)}` : ''} lr ${record.lr}`);
         if (shouldStop(state, sched)) stopped = 'early_stop';
-        else if (secondsSince(t0) >= budget && state.epoch < options.epochs) stopped = 'time_budget';
+        else if (state.seconds >= budget && state.epoch < options.epochs) stopped = 'time_budget';
       }
       const last = state.history[state.history.length - 1];
       return {

@@ -111,6 +111,10 @@ export interface TrainState {
   plateau_wait: number;
   stop_wait: number;
   history: EpochRecord[];
+  /** Batches in one training pass, once known (fixes the step count of the cosine schedule). */
+  batches_per_epoch?: number;
+  /** Seconds spent training at the last checkpoint, over all runs that resumed it (the time budget counts them). */
+  seconds?: number;
 }
 
 export interface Schedule {
@@ -146,6 +150,20 @@ export function scheduleStep(s: TrainState, rec: EpochRecord, sched: Schedule): 
     stop_wait: improved ? 0 : s.stop_wait + 1,
     history: [...s.history, rec],
   };
+}
+
+/** Where training stands, 0 … 1: the larger of the step fraction (of `epochs` passes) and the time fraction (of the budget). */
+export function trainingProgress(at: { epoch: number; batch: number; batches?: number | undefined; epochs: number; seconds: number; budget: number }): number {
+  const within = at.batches === undefined || at.batches <= 0 ? 0 : Math.min(at.batch / at.batches, 1);
+  const steps = (at.epoch + within) / at.epochs;
+  const time = Number.isFinite(at.budget) && at.budget > 0 ? at.seconds / at.budget : 0;
+  return Math.min(Math.max(steps, time, 0), 1);
+}
+
+/** Cosine decay from `lr` at progress 0 to `final` at progress 1 (and after). */
+export function cosineLr(lr: number, final: number, progress: number): number {
+  const p = Math.min(Math.max(progress, 0), 1);
+  return final + ((lr - final) * (1 + Math.cos(Math.PI * p))) / 2;
 }
 
 export function shouldStop(s: TrainState, sched: Schedule): boolean {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { TensorLedger } from '../../src/pipeline/ledger.js';
@@ -19,7 +19,7 @@ import normalize from '../../src/transforms/normalize.js';
 import shuffle from '../../src/transforms/shuffle.js';
 import tensorify from '../../src/transforms/tensorify.js';
 import train from '../../src/sinks/train.js';
-import { initialState, scheduleStep, shouldStop, type Schedule } from '../../src/sinks/util.js';
+import { cosineLr, initialState, scheduleStep, shouldStop, trainingProgress, type Schedule } from '../../src/sinks/util.js';
 import { createStage, runSink, testContext } from '../../src/testing/index.js';
 import { selectBackend } from '../../src/backend/select.js';
 
@@ -110,7 +110,12 @@ test.serial('loss falls, a checkpoint is written every epoch, resume after an in
   t.is(sidecar.epoch, 2);
   t.is(a.ledger.stage('tensorify').tensors, 0, 'every batch disposed');
 
-  // Interrupted during epoch 2, then resumed with a fresh chain (as in a new process).
+  await resumeMatches(t, modelOptions, full, result);
+  t.is(tf.memory().numTensors, before, 'no tensor leaked');
+});
+
+/** Interrupts a run of `options` during epoch 2, resumes it with a fresh chain (as in a new process), and compares with the uninterrupted run in `full`. */
+async function resumeMatches(t: ExecutionContext, options: Record<string, unknown>, full: string, result: Record<string, unknown>): Promise<void> {
   const split = await tempDir(t);
   const controller = new AbortController();
   const ctxCut = testContext({
@@ -122,13 +127,13 @@ test.serial('loss falls, a checkpoint is written every epoch, resume after an in
     },
   });
   const b = await chain(5, 12);
-  await t.throwsAsync(runSink(train, modelOptions, [b.stream], ctxCut), { message: /interrupted by test/ });
+  await t.throwsAsync(runSink(train, options, [b.stream], ctxCut), { message: /interrupted by test/ });
   await b.close();
   const cut = JSON.parse(await readFile(path.join(split, 'checkpoint', 'ptychoflow.json'), 'utf8')) as { epoch: number };
   t.is(cut.epoch, 1);
   t.is(b.ledger.stage('tensorify').tensors, 0, 'batches disposed on abort');
   const c = await chain(5, 12);
-  const resumed = (await runSink(train, { ...modelOptions, resume: true }, [c.stream], testContext({ id: 'train', outDir: split }))) as Record<string, unknown>;
+  const resumed = (await runSink(train, { ...options, resume: true }, [c.stream], testContext({ id: 'train', outDir: split }))) as Record<string, unknown>;
   await c.close();
   t.is(resumed.epochs_run, 2);
   t.true(Math.abs((resumed.final_loss as number) - (result.final_loss as number)) <= 1e-5 * Math.abs(result.final_loss as number), `${String(resumed.final_loss)} vs ${String(result.final_loss)}`);
@@ -139,6 +144,27 @@ test.serial('loss falls, a checkpoint is written every epoch, resume after an in
   let worst = 0;
   wa.forEach((w, i) => w.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - wb[i]![k]!)))));
   t.true(worst < 1e-5, `largest weight difference ${worst}`);
+}
+
+test.serial('cosine schedule: lr decays step by step to final_lr, and a resumed run still matches', async (t) => {
+  const before = tf.memory().numTensors;
+  const options = { ...modelOptions, lr_schedule: 'cosine', final_lr: 1e-4 };
+  const full = await tempDir(t);
+  const lrs: number[] = [];
+  const ctx = testContext({ id: 'train', outDir: full, progress: (e) => { if (e.finished !== true && typeof e.info?.lr === 'number') lrs.push(e.info.lr); } });
+  const a = await chain(5, 12);
+  const result = (await runSink(train, options, [a.stream], ctx)) as Record<string, unknown>;
+  await a.close();
+  const steps = 2 * (a.stream.meta.count as number);
+  t.is(lrs.length, steps);
+  t.is(lrs[0], 2e-3, 'starts at lr');
+  for (let i = 1; i < lrs.length; i++) t.true(lrs[i]! < lrs[i - 1]!, `lr rises at step ${i}: ${lrs[i - 1]} → ${lrs[i]}`);
+  t.true(Math.abs(lrs[steps - 1]! - cosineLr(2e-3, 1e-4, (steps - 1) / steps)) < 1e-12);
+  const history = JSON.parse(await readFile(path.join(full, 'history.json'), 'utf8')) as { lr: number }[];
+  t.deepEqual(history.map((h) => h.lr), [lrs[steps / 2 - 1], lrs[steps - 1]], 'history records the last step’s rate');
+  t.is(result.lr, lrs[steps - 1]);
+  await resumeMatches(t, options, full, result);
+  await t.throwsAsync(runSink(train, { ...options, final_lr: 3e-3 }, [a.stream], testContext({ id: 'train', outDir: full })), { message: /final_lr 0.003 is not below lr 0.002/ });
   t.is(tf.memory().numTensors, before, 'no tensor leaked');
 });
 
@@ -181,4 +207,16 @@ test('schedule: lr halves after `patience` epochs without improvement, stops aft
   for (let e = 1; e <= 6; e++) low = scheduleStep(low, { epoch: e, loss: 1, lr: low.lr, seconds: 0 }, { ...sched, stop_patience: 0 });
   t.is(low.lr, 1e-4, 'never below min_lr');
   t.false(shouldStop(low, { ...sched, stop_patience: 0 }));
+});
+
+test('training progress: the larger of steps done and budget spent; cosine goes from lr to final_lr', (t) => {
+  t.is(trainingProgress({ epoch: 0, batch: 0, batches: 10, epochs: 4, seconds: 0, budget: Infinity }), 0);
+  t.is(trainingProgress({ epoch: 1, batch: 5, batches: 10, epochs: 4, seconds: 1, budget: Infinity }), 1.5 / 4);
+  t.is(trainingProgress({ epoch: 1, batch: 5, batches: undefined, epochs: 4, seconds: 1, budget: Infinity }), 1 / 4, 'unknown pass length: whole epochs');
+  t.is(trainingProgress({ epoch: 1, batch: 5, batches: 10, epochs: 4, seconds: 60, budget: 100 }), 0.6, 'the budget runs out first');
+  t.is(trainingProgress({ epoch: 3, batch: 9, batches: 10, epochs: 4, seconds: 500, budget: 100 }), 1, 'never past 1');
+  t.is(cosineLr(1e-3, 1e-5, 0), 1e-3);
+  t.true(Math.abs(cosineLr(1e-3, 1e-5, 0.5) - (1e-3 + 1e-5) / 2) < 1e-15);
+  t.is(cosineLr(1e-3, 1e-5, 1), 1e-5);
+  t.is(cosineLr(1e-3, 1e-5, 2), 1e-5);
 });
