@@ -128,31 +128,41 @@ export function convImpl(): ConvImpl {
   return b === 'webgl' || b === 'tensorflow' || b === 'webgpu' ? 'native' : 'custom';
 }
 
-/** 3×3 'same' convolution, stride 1, with the filter gradient as a forward convolution. */
-const conv3x3 = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, k, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
-  save([x, k]);
-  return {
-    value: tf.conv2d(x, k, 1, 'same'),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [xs, ks] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const dy4 = dy as tf.Tensor4D;
-      // dx is the 'same' correlation of dy with the kernel flipped in space and transposed in/out.
-      const dx = tf.conv2d(dy4, tf.reverse(ks, [0, 1]).transpose<tf.Tensor4D>([0, 1, 3, 2]), 1, 'same');
-      // dK[ky,kx,i,o] = Σ_{b,y,x} xpad[b,y+ky,x+kx,i]·dy[b,y,x,o]: a 'valid' correlation over (y,x) with b as the channel sum.
-      const xt = xs.pad([[0, 0], [1, 1], [1, 1], [0, 0]]).transpose<tf.Tensor4D>([3, 1, 2, 0]);
-      const dk = tf.conv2d(xt, dy4.transpose<tf.Tensor4D>([1, 2, 0, 3]), 1, 'valid').transpose([1, 2, 0, 3]);
-      return [dx, dk];
-    },
-  };
-}) as (x: tf.Tensor4D, k: tf.Tensor4D) => tf.Tensor4D;
+/**
+ * 3×3 'same' convolution, stride 1, plus bias and activation, run forward as
+ * one fused kernel (XNNPACK applies the bias and the ReLU clamp inside the
+ * convolution on wasm, so no separate Add and Relu passes over the output), with
+ * both gradients as forward convolutions. ReLU's gradient is read from the
+ * saved output (y > 0 exactly where the pre-activation is > 0).
+ */
+function makeConv3x3(activation: 'relu' | 'linear'): (x: tf.Tensor4D, k: tf.Tensor4D, bias: tf.Tensor1D) => tf.Tensor4D {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, k, bias, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
+    const y = tf.fused.conv2d({ x, filter: k, strides: 1, pad: 'same', bias, activation });
+    save(activation === 'relu' ? [x, k, y] : [x, k]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ks, ys] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D | undefined];
+        const g = (ys === undefined ? dy : dy.mul(tf.step(ys))) as tf.Tensor4D;
+        // dx is the 'same' correlation of g with the kernel flipped in space and transposed in/out.
+        const dx = tf.conv2d(g, tf.reverse(ks, [0, 1]).transpose<tf.Tensor4D>([0, 1, 3, 2]), 1, 'same');
+        // dK[ky,kx,i,o] = Σ_{b,y,x} xpad[b,y+ky,x+kx,i]·g[b,y,x,o]: a 'valid' correlation over (y,x) with b as the channel sum.
+        const xt = xs.pad([[0, 0], [1, 1], [1, 1], [0, 0]]).transpose<tf.Tensor4D>([3, 1, 2, 0]);
+        const dk = tf.conv2d(xt, g.transpose<tf.Tensor4D>([1, 2, 0, 3]), 1, 'valid').transpose([1, 2, 0, 3]);
+        return [dx, dk, g.sum([0, 1, 2])];
+      },
+    };
+  });
+}
+
+const conv3x3 = { relu: makeConv3x3('relu'), linear: makeConv3x3('linear') };
 
 function convAt(x: tf.Tensor4D, w: Weights, name: string, activation: 'relu' | 'linear'): tf.Tensor4D {
   const filter = w.get(`${name}/kernel`) as tf.Tensor4D;
   const bias = w.get(`${name}/bias`) as tf.Tensor1D;
   if (convImpl() === 'native') return tf.fused.conv2d({ x, filter, strides: 1, pad: 'same', bias, activation });
-  const y = conv3x3(x, filter).add<tf.Tensor4D>(bias);
-  return activation === 'relu' ? tf.relu(y) : y;
+  return conv3x3[activation](x, filter, bias);
 }
 
 /**

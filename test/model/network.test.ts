@@ -3,6 +3,7 @@
 // support modes, config validation, and tensor hygiene.
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../src/backend/select.js';
 import { modelConfigSchema, parseModelConfig } from '../../src/model/config.js';
 import { setConvImpl } from '../../src/model/network.js';
 import { PtychoPINN } from '../../src/model/pinn.js';
@@ -142,37 +143,42 @@ test.serial('the same seed gives the same weights, another seed different ones',
   for (const m of [a, b, c]) m!.dispose();
 });
 
-test.serial("the 'custom' convolution gradients equal tfjs' own (native) gradients", (t) => {
-  const before = tf.memory().numTensors;
-  const d = simulate({ N: 16, gridsize: 1, groups: 1, seed: 6 });
-  const m = PtychoPINN.create({ N: 16, n_filters_scale: 0.0625, object_support: 'full' }, d.probe, 2);
-  const { X, coords } = tensors(d);
-  const vars = m.trainableVariables();
-  const grads = (impl: 'custom' | 'native'): Float32Array[] => {
-    setConvImpl(impl);
-    try {
-      const { value, grads: g } = tf.variableGrads(() => tf.tidy(() => m.predictAmplitude(X, coords).square().mean()), vars);
-      const out = vars.map((v) => g[v.name]!.dataSync() as Float32Array);
-      tf.dispose([value, ...Object.values(g)]);
-      return out;
-    } finally {
-      setConvImpl(undefined);
-    }
-  };
-  const a = grads('custom');
-  const b = grads('native');
-  t.is(a.length, b.length);
-  a.forEach((ga, i) => {
-    const gb = b[i]!;
-    let err = 0;
-    let scale = 0;
-    for (let j = 0; j < ga.length; j++) {
-      err = Math.max(err, Math.abs(ga[j]! - gb[j]!));
-      scale = Math.max(scale, Math.abs(gb[j]!));
-    }
-    t.true(err <= 1e-4 * scale + 1e-9, `${m.namedVariables()[i]!.name}: max error ${err} vs scale ${scale}`);
+for (const backend of ['cpu', 'wasm']) {
+  test.serial(`the 'custom' convolutions (fused bias and ReLU) have the values and gradients of tfjs' own, on ${backend}`, async (t) => {
+    await selectBackend(backend as 'cpu' | 'wasm');
+    t.teardown(() => tf.setBackend('cpu'));
+    const before = tf.memory().numTensors;
+    const d = simulate({ N: 16, gridsize: 1, groups: 1, seed: 6 });
+    const m = PtychoPINN.create({ N: 16, n_filters_scale: 0.0625, object_support: 'full' }, d.probe, 2);
+    const { X, coords } = tensors(d);
+    const vars = m.trainableVariables();
+    const grads = (impl: 'custom' | 'native'): Float32Array[] => {
+      setConvImpl(impl);
+      try {
+        const { value, grads: g } = tf.variableGrads(() => tf.tidy(() => m.predictAmplitude(X, coords).square().mean()), vars);
+        const { re, im } = m.predict(X);
+        const out = [...vars.map((v) => g[v.name]!.dataSync() as Float32Array), re.dataSync() as Float32Array];
+        tf.dispose([value, re, im, ...Object.values(g)]);
+        return out;
+      } finally {
+        setConvImpl(undefined);
+      }
+    };
+    const a = grads('custom');
+    const b = grads('native');
+    t.is(a.length, b.length);
+    a.forEach((ga, i) => {
+      const gb = b[i]!;
+      let err = 0;
+      let scale = 0;
+      for (let j = 0; j < ga.length; j++) {
+        err = Math.max(err, Math.abs(ga[j]! - gb[j]!));
+        scale = Math.max(scale, Math.abs(gb[j]!));
+      }
+      t.true(err <= 1e-4 * scale + 1e-9, `${m.namedVariables()[i]?.name ?? 'predicted patches'}: max error ${err} vs scale ${scale}`);
+    });
+    tf.dispose([X, coords]);
+    m.dispose();
+    t.is(tf.memory().numTensors, before);
   });
-  tf.dispose([X, coords]);
-  m.dispose();
-  t.is(tf.memory().numTensors, before);
-});
+}
