@@ -31,6 +31,7 @@ import { defineSink, type Json, type StageContext, type Stream, type TensorBatch
 import { writeFileAtomic } from '../util/atomic.js';
 import {
   batchesPerPass,
+  budgetSpent,
   cosineLr,
   type EpochRecord,
   forEachBatch,
@@ -74,7 +75,7 @@ const optionsSchema = z
     lr_schedule: z
       .enum(['plateau', 'cosine'])
       .default('plateau')
-      .describe("'plateau': reduce_lr on the monitored loss (the reference's). 'cosine': lr decays to final_lr, step by step, over `epochs` or over max_minutes, whichever ends first; reduce_lr is then not used."),
+      .describe("'plateau': reduce_lr on the monitored loss (the reference's). 'cosine': lr decays to final_lr, step by step, over `epochs` or over max_minutes, whichever ends first (training then stops when less than half an epoch of the budget is left); reduce_lr is not used."),
     final_lr: z.number().positive().default(1e-5).describe("Learning rate at the end of a 'cosine' schedule."),
     reduce_lr: z
       .object({
@@ -266,7 +267,7 @@ export default defineSink({
         await writeHistory(ctx, options, state.history);
         ctx.log.info(`epoch ${e}: loss ${loss.toPrecision(6)}${valLoss !== undefined ? ` val ${valLoss.toPrecision(6)}` : ''} lr ${record.lr}`);
         if (shouldStop(state, sched)) stopped = 'early_stop';
-        else if (state.seconds >= budget && state.epoch < options.epochs) stopped = 'time_budget';
+        else if (state.epoch < options.epochs && budgetSpent(state.seconds, budget, record.seconds, cosine)) stopped = 'time_budget';
       }
       const last = state.history[state.history.length - 1];
       return {

@@ -166,6 +166,15 @@ export function cosineLr(lr: number, final: number, progress: number): number {
   return final + ((lr - final) * (1 + Math.cos(Math.PI * p))) / 2;
 }
 
+/**
+ * Whether a time budget ends training after an epoch that took `epochSeconds`:
+ * once it is spent, or (cosine schedule) once less than half an epoch of it
+ * is left, since the next epoch would run almost entirely at the final rate.
+ */
+export function budgetSpent(seconds: number, budget: number, epochSeconds: number, cosine: boolean): boolean {
+  return seconds >= budget || (cosine && budget - seconds < epochSeconds / 2);
+}
+
 export function shouldStop(s: TrainState, sched: Schedule): boolean {
   return sched.stop_patience > 0 && s.stop_wait >= sched.stop_patience;
 }

@@ -19,7 +19,7 @@ import normalize from '../../src/transforms/normalize.js';
 import shuffle from '../../src/transforms/shuffle.js';
 import tensorify from '../../src/transforms/tensorify.js';
 import train from '../../src/sinks/train.js';
-import { cosineLr, initialState, scheduleStep, shouldStop, trainingProgress, type Schedule } from '../../src/sinks/util.js';
+import { budgetSpent, cosineLr, initialState, scheduleStep, shouldStop, trainingProgress, type Schedule } from '../../src/sinks/util.js';
 import { createStage, runSink, testContext } from '../../src/testing/index.js';
 import { selectBackend } from '../../src/backend/select.js';
 
@@ -219,4 +219,13 @@ test('training progress: the larger of steps done and budget spent; cosine goes 
   t.true(Math.abs(cosineLr(1e-3, 1e-5, 0.5) - (1e-3 + 1e-5) / 2) < 1e-15);
   t.is(cosineLr(1e-3, 1e-5, 1), 1e-5);
   t.is(cosineLr(1e-3, 1e-5, 2), 1e-5);
+});
+
+test('time budget: spent, or (cosine) less than half an epoch of it left', (t) => {
+  t.false(budgetSpent(100, 200, 60, false));
+  t.false(budgetSpent(180, 200, 60, false), 'plateau runs the epoch that crosses the budget');
+  t.true(budgetSpent(200, 200, 60, false));
+  t.false(budgetSpent(160, 200, 60, true));
+  t.true(budgetSpent(180, 200, 60, true), 'cosine: 20 s left of 60-s epochs');
+  t.false(budgetSpent(1e9, Infinity, 60, true), 'no budget');
 });
