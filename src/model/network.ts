@@ -28,6 +28,8 @@ export interface NetworkPlan {
   /** Filters of the extra up-block of the 'full' head and of the border branch (reference: n_filters_scale·2048/N). */
   upFilters: number;
   ampActivation: ModelConfig['amp_activation'];
+  /** Extra convolutions (upFilters → upFilters, ReLU) at N×N before the 'full' head. */
+  fullResConvs: number;
 }
 
 export interface ParamSpec {
@@ -50,7 +52,14 @@ export function planNetwork(config: ModelConfig, support: SupportMode): NetworkP
       hint: 'raise n_filters_scale or use object_support: full',
     });
   }
-  return { N, C: gridsize * gridsize, support, encoder, body, bodyChannels, upFilters: scaled(2048 / N, f), ampActivation: config.amp_activation };
+  const fullResConvs = config.full_res_convs;
+  if (fullResConvs > 0 && support !== 'full') {
+    throw new OptionsError('BAD_MODEL_CONFIG', `full_res_convs ${fullResConvs} needs object_support 'full' (the support is '${support}')`, {
+      key: 'full_res_convs',
+      hint: "set object_support: full, or full_res_convs: 0",
+    });
+  }
+  return { N, C: gridsize * gridsize, support, encoder, body, bodyChannels, upFilters: scaled(2048 / N, f), ampActivation: config.amp_activation, fullResConvs };
 }
 
 function conv(name: string, cin: number, cout: number): ParamSpec[] {
@@ -77,6 +86,7 @@ export function paramSpecs(plan: NetworkPlan): ParamSpec[] {
     });
     if (plan.support === 'full') {
       specs.push(...conv(`${branch}/up/conv0`, cin, plan.upFilters), ...conv(`${branch}/up/conv1`, plan.upFilters, plan.upFilters));
+      for (let r = 0; r < plan.fullResConvs; r++) specs.push(...conv(`${branch}/full_res/conv${r}`, plan.upFilters, plan.upFilters));
       specs.push(...conv(`${branch}/head_full`, plan.upFilters, plan.C));
     } else {
       specs.push(...conv(`${branch}/head_center`, cin - C_OUTER, plan.C));
@@ -223,7 +233,8 @@ function decode(z: tf.Tensor4D, plan: NetworkPlan, w: Weights, branch: 'amp' | '
     x = upsample2(convAt(convAt(x, w, `${branch}/block${j}/conv0`, 'relu'), w, `${branch}/block${j}/conv1`, 'relu'));
   });
   if (plan.support === 'full') {
-    const up = upsample2(convAt(convAt(x, w, `${branch}/up/conv0`, 'relu'), w, `${branch}/up/conv1`, 'relu'));
+    let up = upsample2(convAt(convAt(x, w, `${branch}/up/conv0`, 'relu'), w, `${branch}/up/conv1`, 'relu'));
+    for (let r = 0; r < plan.fullResConvs; r++) up = convAt(up, w, `${branch}/full_res/conv${r}`, 'relu');
     return activate(convAt(up, w, `${branch}/head_full`, 'linear'), act);
   }
   const ch = plan.bodyChannels;

@@ -36,6 +36,22 @@ test.serial('parameter counts equal the reference (N=64, scale 2) for every supp
   t.is(tf.memory().numTensors, before);
 });
 
+test.serial('full_res_convs adds 64→64 convolutions at N×N to both decoders of the full head, and nothing else', (t) => {
+  const before = tf.memory().numTensors;
+  const d = simulate({ N: 64, gridsize: 1, groups: 2, seed: 3 });
+  const base = PtychoPINN.create({ N: 64, object_support: 'full' }, d.probe, 1);
+  const more = PtychoPINN.create({ N: 64, object_support: 'full', full_res_convs: 2 }, d.probe, 1);
+  t.is(more.paramCount() - base.paramCount(), 2 * 2 * (3 * 3 * 64 * 64 + 64));
+  const { X, coords } = tensors(d);
+  const { re, im } = more.predict(X, coords);
+  t.deepEqual(re.shape, [2, 64, 64, 1]);
+  tf.dispose([X, coords, re, im]);
+  base.dispose();
+  more.dispose();
+  t.throws(() => PtychoPINN.create({ N: 64, object_support: 'center', full_res_convs: 1 }, d.probe, 1), { message: /full_res_convs 1 needs object_support 'full'/ });
+  t.is(tf.memory().numTensors, before);
+});
+
 test.serial('forward shapes for gridsize 1 and 2; amplitude in (0,1), |phase| ≤ π, zero outside the centre', (t) => {
   const before = tf.memory().numTensors;
   for (const gridsize of [1, 2] as const) {
@@ -149,7 +165,7 @@ for (const backend of ['cpu', 'wasm']) {
     t.teardown(() => tf.setBackend('cpu'));
     const before = tf.memory().numTensors;
     const d = simulate({ N: 16, gridsize: 1, groups: 1, seed: 6 });
-    const m = PtychoPINN.create({ N: 16, n_filters_scale: 0.0625, object_support: 'full' }, d.probe, 2);
+    const m = PtychoPINN.create({ N: 16, n_filters_scale: 0.0625, object_support: 'full', full_res_convs: 1 }, d.probe, 2);
     const { X, coords } = tensors(d);
     const vars = m.trainableVariables();
     const grads = (impl: 'custom' | 'native'): Float32Array[] => {
