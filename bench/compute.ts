@@ -1,4 +1,4 @@
-// `npm run bench -- compute [--backends wasm,cpu,tensorflow] [--configs a,b]
+// `npm run bench -- compute [--backends wasm,cpu,tensorflow,pytorch] [--configs a,b]
 // (any selectBackend name: auto, tensorflow-gpu, …)
 // [--steps 3] [--cpu-steps 1]`: ms per training step (forward + gradients +
 // Adam update) and per inference batch of the PtychoPINN model, per backend.
@@ -6,6 +6,12 @@
 // (b) N=64, gridsize 2, batch 16, n_filters_scale 2 (wasm and native only: the
 // pure-JS cpu backend needs minutes per step there). One JSON line per
 // measurement on stdout; backends that cannot load are reported and skipped.
+// `pytorch` in --backends runs bench/pytorch_compute.py (the same network and
+// step in PyTorch; needs a python3 with torch, or $PYTHON naming one) in a child process, in the same
+// run, so the ratios against it are measured side by side.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendName } from '../src/backend/select.js';
 import { makeOptimizer } from '../src/model/optimizer.js';
@@ -89,12 +95,26 @@ async function measure(backend: string, cfg: BenchConfig, steps: number, warmup:
   }
 }
 
+/** Runs the PyTorch twin of this benchmark; its JSON lines go straight to stdout. */
+function measurePytorch(configs: string[], steps: number): void {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pytorch_compute.py');
+  const r = spawnSync(process.env.PYTHON ?? 'python3', [script, '--configs', configs.filter((c) => c === 'a' || c === 'b').join(','), '--steps', String(steps)], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  if (r.error !== undefined || r.status !== 0) {
+    const why = r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`);
+    emit({ backend: 'pytorch', skipped: why });
+  }
+}
+
 export async function run(args: string[]): Promise<void> {
   const backends = option(args, 'backends', 'wasm,cpu,tensorflow').split(',');
   const configs = option(args, 'configs', 'a,b').split(',');
   const steps = Number(option(args, 'steps', '3'));
   const cpuSteps = Number(option(args, 'cpu-steps', '1'));
   for (const requested of backends) {
+    if (requested === 'pytorch') {
+      measurePytorch(configs, steps);
+      continue;
+    }
     let backend: string;
     try {
       const info = await selectBackend(requested as BackendName);
