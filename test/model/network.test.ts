@@ -1,6 +1,7 @@
 // PtychoPINN architecture and forward pass on the cpu backend: reference
 // parameter counts, output shapes for gridsize 1 and 2, value ranges, object
-// support modes, config validation, and tensor hygiene.
+// support modes, config validation, and tensor hygiene; the custom
+// convolution's values and gradients on cpu and wasm.
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend/select.js';
