@@ -5,6 +5,7 @@ import type { ComponentDef } from './pipeline/types.js';
 import evaluate from './sinks/evaluate.js';
 import images from './sinks/images.js';
 import infer from './sinks/infer.js';
+import refine from './sinks/refine.js';
 import train from './sinks/train.js';
 import writeErrors from './sinks/write-errors.js';
 import writeNpz from './sinks/write-npz.js';
@@ -36,6 +37,7 @@ export const builtinComponents: readonly ComponentDef[] = [
   tensorify,
   train,
   infer,
+  refine,
   evaluate,
   images,
   writeNpz,

@@ -34,7 +34,7 @@ const options = z.object({
 }).strict();
 
 /** A 2-D complex (or real) array from an NPZ; (H,W,1) and (1,H,W) are squeezed. */
-async function readComplex(file: string, key: string | undefined, fallbacks: readonly string[], stage: string): Promise<Complex2D & { origin?: [number, number] }> {
+export async function readComplex(file: string, key: string | undefined, fallbacks: readonly string[], stage: string): Promise<Complex2D & { origin?: [number, number] }> {
   const npz = await openNpz(file);
   try {
     const names = npz.entries(), name = key ?? fallbacks.find((k) => names.includes(k));

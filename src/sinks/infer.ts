@@ -139,8 +139,8 @@ export interface InferOutputs {
   phase_png: string;
 }
 
-/** Writes the stitched object (NPZ with object/amplitude/phase/probe/origin) and its PNGs. */
-export async function writeReconstruction(files: InferOutputs, r: StitchResult, probe: Complex2D, title: string): Promise<void> {
+/** Writes an object canvas (NPZ with object/amplitude/phase/probe/origin) and its PNGs (cropped to the covered pixels). */
+export async function writeReconstruction(files: InferOutputs, r: Pick<StitchResult, 'object' | 'covered' | 'placement'>, probe: Complex2D, title: string): Promise<void> {
   const { object, covered, placement } = r;
   const n = object.re.length, amplitude = new Float32Array(n), phase = new Float32Array(n);
   for (let i = 0; i < n; i++) {

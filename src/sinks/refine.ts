@@ -1,0 +1,307 @@
+// The `refine` sink: iterative refinement of a stitched object directly
+// against the measured patterns, with the same far-field forward model the
+// network is trained through (SPEC §1). The object canvas itself is the only
+// unknown: for every batch, each pattern's N×N window is cut out of the canvas
+// at its scan position (bilinear for sub-pixel positions), multiplied by the
+// probe, propagated, and its amplitude compared with the measured one (squared
+// error on amplitudes, the variance-stabilised form of the Poisson
+// likelihood); Adam updates the canvas. The probe stays fixed.
+//
+// It starts from what `infer` wrote (object, probe, canvas origin), so the
+// network's reconstruction is the initial guess, or from a flat object. A first
+// pass fits one real factor that scales the starting object to the data (the
+// network's object and the data need not share units). The step size is
+// relative to the object's mean amplitude and decays (cosine) over `epochs` or
+// `max_minutes`, whichever ends first.
+//
+// Memory: the canvas, its Adam moments and one batch; the patterns stream in
+// again on every pass, as in training.
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { DataError, OptionsError } from '../errors.js';
+import { linePlot } from '../io/png.js';
+import { farFieldAmplitude } from '../physics/forward.js';
+import { makeOptimizer } from '../model/optimizer.js';
+import { defineSink, type Complex2D, type Json, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { readComplex } from './evaluate.js';
+import { placementFor, writeReconstruction, type CanvasPlacement, type InferOutputs } from './infer.js';
+import { budgetSpent, cosineLr, forEachBatch, outPath, savePng, secondsSince, tensorBatchStream, trainingProgress } from './util.js';
+
+const optionsSchema = z
+  .object({
+    reconstruction: z
+      .string()
+      .optional()
+      .describe("NPZ written by infer (object, probe, origin) to start from, relative to the output directory; unset: a flat object (amplitude 1, phase 0) with the scan's probe"),
+    epochs: z.number().int().positive().default(50).describe('Most passes over the patterns.'),
+    lr: z.number().positive().default(0.02).describe("Adam step at the start, as a fraction of the object's mean amplitude."),
+    final_lr: z.number().positive().default(2e-4).describe('Step at the end of the cosine decay (same units as lr).'),
+    max_minutes: z.number().positive().optional().describe('Time budget: stop when less than half a pass of it is left.'),
+    npz: z.string().default('refined.npz').describe('Output NPZ (the layout of infer\'s), relative to the output directory.'),
+    amplitude_png: z.string().default('refined_amplitude.png').describe('Amplitude image, relative to the output directory.'),
+    phase_png: z.string().default('refined_phase.png').describe('Phase image, relative to the output directory.'),
+    history: z.string().default('refine_history.json').describe('Loss per pass (JSON), relative to the output directory.'),
+    loss_plot: z.string().default('refine_loss.png').describe('Loss curve (PNG), relative to the output directory.'),
+  })
+  .strict();
+
+type RefineOptions = z.output<typeof optionsSchema>;
+
+/** Canvas indices and bilinear weights of every pattern window of a batch. */
+interface Windows {
+  /** One entry per bilinear tap that some window of the batch uses. */
+  taps: { index: Int32Array; weight: Float32Array | undefined }[];
+  patterns: number;
+}
+
+/**
+ * The flat canvas indices of each pattern's N×N window (pattern p = b·C + c sits
+ * at centre_b − offset_{b,c}, like infer's patches), for the bilinear taps the
+ * batch needs; integer positions need only the first tap, unweighted.
+ */
+export function windowTaps(centers: Float64Array, coords: Float32Array, B: number, C: number, N: number, placement: CanvasPlacement, where: string): Windows {
+  const P = B * C, NN = N * N, { width: W, height: H } = placement;
+  const starts = new Int32Array(2 * P), fracs = new Float64Array(2 * P);
+  let fractional = false;
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < C; c++) {
+      const p = b * C + c;
+      const x = centers[2 * b]! - coords[b * 2 * C + c]!, y = centers[2 * b + 1]! - coords[b * 2 * C + C + c]!;
+      const sx = x - N / 2 - placement.originX, sy = y - N / 2 - placement.originY;
+      const ix = Math.floor(sx), iy = Math.floor(sy);
+      fracs[2 * p] = sx - ix;
+      fracs[2 * p + 1] = sy - iy;
+      if (fracs[2 * p] !== 0 || fracs[2 * p + 1] !== 0) fractional = true;
+      const spillX = fracs[2 * p] === 0 ? 0 : 1, spillY = fracs[2 * p + 1] === 0 ? 0 : 1;
+      if (ix < 0 || iy < 0 || ix + N + spillX > W || iy + N + spillY > H) {
+        throw new DataError('OUTSIDE_CANVAS', `${where}: the window of the pattern at (${x}, ${y}) reaches outside the object canvas (${W}×${H} from (${placement.originX}, ${placement.originY}))`, {
+          hint: 'refine the reconstruction that infer made from this same scan',
+        });
+      }
+      starts[2 * p] = ix;
+      starts[2 * p + 1] = iy;
+    }
+  }
+  const offsets: [number, number][] = fractional ? [[0, 0], [1, 0], [0, 1], [1, 1]] : [[0, 0]];
+  const taps = offsets.map(([dx, dy]) => {
+    const index = new Int32Array(P * NN);
+    const weight = fractional ? new Float32Array(P) : undefined;
+    for (let p = 0; p < P; p++) {
+      const x0 = starts[2 * p]! + dx, y0 = starts[2 * p + 1]! + dy;
+      if (weight !== undefined) {
+        const fx = fracs[2 * p]!, fy = fracs[2 * p + 1]!;
+        weight[p] = (dx === 1 ? fx : 1 - fx) * (dy === 1 ? fy : 1 - fy);
+      }
+      for (let r = 0; r < N; r++) {
+        // A zero-weight tap may point one pixel past the canvas; clamp it (its weight is 0).
+        const row = Math.min(y0 + r, H - 1) * W;
+        for (let c = 0; c < N; c++) index[p * NN + r * N + c] = row + Math.min(x0 + c, W - 1);
+      }
+    }
+    return { index, weight };
+  });
+  return { taps, patterns: P };
+}
+
+/** The pattern windows of a canvas (H·W, flat) as (P, N, N, 1), bilinear where the taps say. */
+function cutWindows(canvas: tf.Tensor1D, taps: readonly { index: tf.Tensor; weight: tf.Tensor | undefined }[], P: number, N: number): tf.Tensor4D {
+  let sum: tf.Tensor | undefined;
+  for (const t of taps) {
+    let v: tf.Tensor = tf.gather(canvas, t.index);
+    if (t.weight !== undefined) v = v.mul(t.weight);
+    sum = sum === undefined ? v : sum.add(v);
+  }
+  return sum!.reshape([P, N, N, 1]);
+}
+
+/** The measured amplitudes of a batch, (B,N,N,C) → (B·C,N,N,1) in pattern order b·C + c. */
+function measured(X: tf.Tensor4D): tf.Tensor4D {
+  const [B, N, , C] = X.shape;
+  return (C === 1 ? X : X.transpose([0, 3, 1, 2])).reshape([B * C, N, N, 1]);
+}
+
+interface Start {
+  object: Complex2D;
+  probe: Complex2D;
+  placement: CanvasPlacement;
+  from: string;
+}
+
+async function startingPoint(options: RefineOptions, scan: ScanMeta, ctx: StageContext): Promise<Start> {
+  if (options.reconstruction === undefined) {
+    const placement = placementFor(scan);
+    const n = placement.width * placement.height;
+    return { object: { height: placement.height, width: placement.width, re: new Float32Array(n).fill(1), im: new Float32Array(n) }, probe: scan.probe, placement, from: 'flat' };
+  }
+  const file = outPath(ctx, options.reconstruction);
+  const object = await readComplex(file, 'object', [], ctx.id);
+  const probe = await readComplex(file, 'probe', [], ctx.id);
+  if (object.origin === undefined) {
+    throw new DataError('MISSING_KEY', `no 'origin' array: the canvas cannot be placed on the scan positions`, { stage: ctx.id, file, hint: 'refine an NPZ written by the infer sink' });
+  }
+  return { object, probe, placement: { originX: object.origin[0], originY: object.origin[1], width: object.width, height: object.height }, from: file };
+}
+
+export default defineSink({
+  kind: 'sink',
+  type: 'refine',
+  description: 'Refines a stitched object (or a flat start) against the measured patterns by gradient descent through the forward model; writes it like infer.',
+  arity: { min: 1, max: 1 },
+  options: optionsSchema,
+  async create(options, { ctx, inputs }): Promise<Json> {
+    const t0 = performance.now();
+    const input = tensorBatchStream(inputs[0], ctx, 'input 0 (pattern batches)');
+    const scan = input.meta.scan;
+    if (scan === undefined) throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (positions)`, { stage: ctx.id, hint: 'feed refine from a source through group/batch/tensorify' });
+    if (options.final_lr >= options.lr) {
+      throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': final_lr ${options.final_lr} is not below lr ${options.lr}`, { stage: ctx.id, key: 'final_lr', hint: 'the step decays from lr to final_lr: choose final_lr < lr' });
+    }
+    const N = scan.N;
+    const start = await startingPoint(options, scan, ctx);
+    const { placement, probe } = start;
+    if (probe.height !== N || probe.width !== N) {
+      throw new DataError('SHAPE_MISMATCH', `stage '${ctx.id}': the probe is ${probe.height}×${probe.width} but the patterns are ${N}×${N}`, { stage: ctx.id, file: start.from, hint: 'refine with the reconstruction of this scan' });
+    }
+    const HW = placement.width * placement.height;
+    const where = `stage '${ctx.id}'`;
+
+    const probeRe = tf.tensor2d(probe.re, [N, N]);
+    const probeIm = tf.tensor2d(probe.im, [N, N]);
+    const canvasVariable = (values: Float32Array, name: string): tf.Variable<tf.Rank.R1> => {
+      const init = tf.tensor1d(values);
+      try {
+        return tf.variable(init, true, `${ctx.id}/${name}`);
+      } finally {
+        init.dispose();
+      }
+    };
+    const objRe = canvasVariable(start.object.re, 'object_re');
+    const objIm = canvasVariable(start.object.im, 'object_im');
+    const optimizer = makeOptimizer(options.lr);
+    const setLr = (lr: number): void => {
+      (optimizer as unknown as { learningRate: number }).learningRate = lr;
+    };
+
+    /** Runs `fn` on every batch with its windows as tensors (disposed after). */
+    const eachBatch = (fn: (X: tf.Tensor4D, taps: { index: tf.Tensor; weight: tf.Tensor | undefined }[], P: number, raw: Windows) => void, onBatch?: (i: number) => void): Promise<number> =>
+      forEachBatch(input, ctx.signal, async (batch, i) => {
+        if (batch.N !== N) throw new DataError('SHAPE_MISMATCH', `${where}: batch has N=${batch.N}, the scan N=${N}`, { stage: ctx.id });
+        const coords = (await batch.coords.data()) as Float32Array;
+        const w = windowTaps(batch.centers, coords, batch.size, batch.C, N, placement, where);
+        const taps = w.taps.map((t) => ({ index: tf.tensor3d(t.index, [w.patterns, N, N], 'int32'), weight: t.weight === undefined ? undefined : tf.tensor3d(t.weight, [w.patterns, 1, 1]) }));
+        try {
+          fn(batch.X, taps, w.patterns, w);
+        } finally {
+          for (const t of taps) {
+            t.index.dispose();
+            t.weight?.dispose();
+          }
+        }
+        ctx.ledger.check(ctx.id);
+        onBatch?.(i);
+      });
+
+    const predicted = (taps: { index: tf.Tensor; weight: tf.Tensor | undefined }[], P: number): tf.Tensor4D =>
+      farFieldAmplitude(cutWindows(objRe, taps, P, N), cutWindows(objIm, taps, P, N), probeRe, probeIm);
+
+    try {
+      // Pass 0: the factor s minimising Σ(s·A − X)², the starting loss, and the illuminated pixels.
+      let sAX = 0, sAA = 0, sXX = 0, values = 0;
+      const lit = new Uint8Array(HW), centre = new Uint8Array(HW);
+      const lo = Math.floor(N / 4), hi = lo + Math.floor(N / 2);
+      const total = input.meta.count;
+      await eachBatch((X, taps, P, raw) => {
+        const [ax, aa, xx] = tf.tidy(() => {
+          const A = predicted(taps, P), Y = measured(X);
+          return [A.mul(Y).sum(), A.square().sum(), Y.square().sum()].map((t) => t.dataSync()[0]!);
+        }) as [number, number, number];
+        sAX += ax; sAA += aa; sXX += xx; values += P * N * N;
+        const first = raw.taps[0]!.index;
+        for (let p = 0; p < P; p++) {
+          for (let k = 0; k < N * N; k++) {
+            const o = first[p * N * N + k]!;
+            lit[o] = 1;
+            const r = Math.floor(k / N), c = k % N;
+            if (r >= lo && r < hi && c >= lo && c < hi) centre[o] = 1;
+          }
+        }
+      }, (i) => ctx.progress({ label: 'fit scale', done: i + 1, ...(total !== undefined ? { total } : {}), unit: ' batches' }));
+      if (values === 0) throw new DataError('EMPTY_INPUT', `${where}: the input yielded no batches`, { stage: ctx.id });
+      if (!(sAA > 0) || !(sAX > 0)) {
+        throw new DataError('NO_SIGNAL', `${where}: the starting object predicts no signal where the data has some (Σ A·X = ${sAX}, Σ A² = ${sAA})`, { stage: ctx.id, file: start.from, hint: 'check that the reconstruction and probe belong to this scan, or start flat (no reconstruction option)' });
+      }
+      const scale = sAX / sAA;
+      const startLoss = (sXX - (sAX * sAX) / sAA) / values;
+      for (const v of [objRe, objIm]) {
+        const scaled = v.mul(scale);
+        v.assign(scaled as tf.Tensor1D);
+        scaled.dispose();
+      }
+      let ampSum = 0, litCount = 0;
+      {
+        const re = objRe.dataSync(), im = objIm.dataSync();
+        for (let i = 0; i < HW; i++) if (lit[i] === 1) { ampSum += Math.hypot(re[i]!, im[i]!); litCount++; }
+      }
+      const meanAmp = ampSum / Math.max(litCount, 1);
+      if (!(meanAmp > 0)) throw new DataError('NO_SIGNAL', `${where}: the starting object is zero where the probe lights it`, { stage: ctx.id, file: start.from });
+      ctx.log.info(`starting from ${start.from}: scaled by ${scale.toPrecision(6)}, mean amplitude ${meanAmp.toPrecision(4)}, amplitude MSE ${startLoss.toPrecision(6)}`);
+
+      const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
+      const history: { epoch: number; loss: number; lr: number; seconds: number }[] = [];
+      let stopped: 'epochs' | 'time_budget' = 'epochs';
+      let batches: number | undefined;
+      const tr = performance.now();
+      for (let epoch = 0; epoch < options.epochs; epoch++) {
+        ctx.signal.throwIfAborted();
+        const te = performance.now();
+        let sum = 0, patterns = 0, step = 0, lr = options.lr;
+        const label = `pass ${epoch + 1}/${options.epochs}`;
+        const seen = await eachBatch((X, taps, P) => {
+          lr = cosineLr(options.lr, options.final_lr, trainingProgress({ epoch, batch: step, batches, epochs: options.epochs, seconds: secondsSince(tr), budget }));
+          setLr(lr * meanAmp);
+          step++;
+          const loss = optimizer.minimize(() => tf.tidy(() => predicted(taps, P).sub(measured(X)).square().mean<tf.Scalar>()), true, [objRe, objIm]);
+          const value = loss!.dataSync()[0]!;
+          loss!.dispose();
+          if (!Number.isFinite(value)) throw new DataError('LOSS_NOT_FINITE', `${where}: the loss became ${value} in pass ${epoch + 1}`, { stage: ctx.id, hint: 'lower lr' });
+          sum += value * P;
+          patterns += P;
+        }, (i) => ctx.progress({ label, done: i + 1, ...(batches !== undefined ? { total: batches } : {}), unit: ' batches', info: { loss: sum / Math.max(patterns, 1), lr } }));
+        batches ??= seen;
+        const record = { epoch: epoch + 1, loss: sum / patterns, lr, seconds: secondsSince(te) };
+        history.push(record);
+        ctx.progress({ label, done: seen, total: seen, unit: ' batches', info: { loss: record.loss, lr }, finished: true });
+        if (epoch + 1 < options.epochs && budgetSpent(secondsSince(tr), budget, record.seconds, true)) {
+          stopped = 'time_budget';
+          break;
+        }
+      }
+
+      const object: Complex2D = { height: placement.height, width: placement.width, re: Float32Array.from(objRe.dataSync()), im: Float32Array.from(objIm.dataSync()) };
+      const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
+      await writeReconstruction(files, { object, covered: centre, placement }, probe, ctx.id);
+      await writeFileAtomic(outPath(ctx, options.history), JSON.stringify(history, null, 2) + '\n');
+      await savePng(outPath(ctx, options.loss_plot), linePlot([{ name: 'amplitude MSE', x: [0, ...history.map((h) => h.epoch)], y: [startLoss, ...history.map((h) => h.loss)] }], { title: `${ctx.id} loss`, xlabel: 'pass', ylabel: 'loss' }));
+      const last = history[history.length - 1]!;
+      return {
+        ...files,
+        from: start.from,
+        scale,
+        passes: history.length,
+        stopped,
+        start_loss: startLoss,
+        final_loss: last.loss,
+        history: outPath(ctx, options.history),
+        loss_plot: outPath(ctx, options.loss_plot),
+        seconds: secondsSince(t0),
+      };
+    } finally {
+      optimizer.dispose();
+      objRe.dispose();
+      objIm.dispose();
+      probeRe.dispose();
+      probeIm.dispose();
+    }
+  },
+});
