@@ -5,7 +5,10 @@
 // at its scan position (bilinear for sub-pixel positions), multiplied by the
 // probe, propagated, and its amplitude compared with the measured one (squared
 // error on amplitudes, the variance-stabilised form of the Poisson
-// likelihood); Adam updates the canvas. The probe stays fixed.
+// likelihood); Adam updates the canvas. The probe stays fixed unless
+// `refine_probe` names the pass from which it is updated too (as ePIE does
+// once the object has taken shape; object and probe share one overall scale,
+// so only their product is determined).
 //
 // It starts from what `infer` wrote (object, probe, canvas origin), so the
 // network's reconstruction is the initial guess, or from a flat object. A first
@@ -38,6 +41,12 @@ const optionsSchema = z
     lr: z.number().positive().default(0.02).describe("Adam step at the start, as a fraction of the object's mean amplitude."),
     final_lr: z.number().positive().default(2e-4).describe('Step at the end of the cosine decay (same units as lr).'),
     max_minutes: z.number().positive().optional().describe('Time budget: stop when less than half a pass of it is left.'),
+    refine_probe: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe("From this pass on (1-based) the probe is refined too, with its own Adam step (lr × the probe's RMS amplitude, same decay); 0 keeps the probe fixed. The NPZ then holds the refined probe."),
     npz: z.string().default('refined.npz').describe('Output NPZ (the layout of infer\'s), relative to the output directory.'),
     amplitude_png: z.string().default('refined_amplitude.png').describe('Amplitude image, relative to the output directory.'),
     phase_png: z.string().default('refined_phase.png').describe('Phase image, relative to the output directory.'),
@@ -166,22 +175,29 @@ export default defineSink({
     const HW = placement.width * placement.height;
     const where = `stage '${ctx.id}'`;
 
-    const probeRe = tf.tensor2d(probe.re, [N, N]);
-    const probeIm = tf.tensor2d(probe.im, [N, N]);
-    const canvasVariable = (values: Float32Array, name: string): tf.Variable<tf.Rank.R1> => {
-      const init = tf.tensor1d(values);
+    const variable = <R extends tf.Rank>(values: Float32Array, shape: number[], name: string): tf.Variable<R> => {
+      const init = tf.tensor(values, shape);
       try {
-        return tf.variable(init, true, `${ctx.id}/${name}`);
+        return tf.variable(init, true, `${ctx.id}/${name}`) as tf.Variable<R>;
       } finally {
         init.dispose();
       }
     };
-    const objRe = canvasVariable(start.object.re, 'object_re');
-    const objIm = canvasVariable(start.object.im, 'object_im');
+    const probeRe = variable<tf.Rank.R2>(probe.re, [N, N], 'probe_re');
+    const probeIm = variable<tf.Rank.R2>(probe.im, [N, N], 'probe_im');
+    const objRe = variable<tf.Rank.R1>(start.object.re, [HW], 'object_re');
+    const objIm = variable<tf.Rank.R1>(start.object.im, [HW], 'object_im');
     const optimizer = makeOptimizer(options.lr);
-    const setLr = (lr: number): void => {
-      (optimizer as unknown as { learningRate: number }).learningRate = lr;
+    const probeOptimizer = makeOptimizer(options.lr);
+    const setLr = (opt: tf.Optimizer, lr: number): void => {
+      (opt as unknown as { learningRate: number }).learningRate = lr;
     };
+    let probeRms = 0;
+    for (let i = 0; i < N * N; i++) probeRms += probe.re[i]! ** 2 + probe.im[i]! ** 2;
+    probeRms = Math.sqrt(probeRms / (N * N));
+    if (options.refine_probe > 0 && !(probeRms > 0)) {
+      throw new DataError('NO_SIGNAL', `${where}: the probe is zero, so it cannot be refined`, { stage: ctx.id, file: start.from });
+    }
 
     /** Runs `fn` on every batch with its windows as tensors (disposed after). */
     const eachBatch = (fn: (X: tf.Tensor4D, taps: { index: tf.Tensor; weight: tf.Tensor | undefined }[], P: number, raw: Windows) => void, onBatch?: (i: number) => void): Promise<number> =>
@@ -257,13 +273,25 @@ export default defineSink({
         const te = performance.now();
         let sum = 0, patterns = 0, step = 0, lr = options.lr;
         const label = `pass ${epoch + 1}/${options.epochs}`;
+        const probeOn = options.refine_probe > 0 && epoch + 1 >= options.refine_probe;
+        const vars = probeOn ? [objRe, objIm, probeRe, probeIm] : [objRe, objIm];
         const seen = await eachBatch((X, taps, P) => {
           lr = cosineLr(options.lr, options.final_lr, trainingProgress({ epoch, batch: step, batches, epochs: options.epochs, seconds: secondsSince(tr), budget }));
-          setLr(lr * meanAmp);
+          setLr(optimizer, lr * meanAmp);
           step++;
-          const loss = optimizer.minimize(() => tf.tidy(() => predicted(taps, P).sub(measured(X)).square().mean<tf.Scalar>()), true, [objRe, objIm]);
-          const value = loss!.dataSync()[0]!;
-          loss!.dispose();
+          const { value: loss, grads } = tf.variableGrads(() => tf.tidy(() => predicted(taps, P).sub(measured(X)).square().mean<tf.Scalar>()), vars);
+          let value: number;
+          try {
+            optimizer.applyGradients([objRe, objIm].map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+            if (probeOn) {
+              setLr(probeOptimizer, lr * probeRms);
+              probeOptimizer.applyGradients([probeRe, probeIm].map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+            }
+            value = loss.dataSync()[0]!;
+          } finally {
+            loss.dispose();
+            for (const g of Object.values(grads)) g.dispose();
+          }
           if (!Number.isFinite(value)) throw new DataError('LOSS_NOT_FINITE', `${where}: the loss became ${value} in pass ${epoch + 1}`, { stage: ctx.id, hint: 'lower lr' });
           sum += value * P;
           patterns += P;
@@ -280,7 +308,8 @@ export default defineSink({
 
       const object: Complex2D = { height: placement.height, width: placement.width, re: Float32Array.from(objRe.dataSync()), im: Float32Array.from(objIm.dataSync()) };
       const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
-      await writeReconstruction(files, { object, covered: centre, placement }, probe, ctx.id);
+      const finalProbe: Complex2D = options.refine_probe > 0 ? { height: N, width: N, re: Float32Array.from(probeRe.dataSync()), im: Float32Array.from(probeIm.dataSync()) } : probe;
+      await writeReconstruction(files, { object, covered: centre, placement }, finalProbe, ctx.id);
       await writeFileAtomic(outPath(ctx, options.history), JSON.stringify(history, null, 2) + '\n');
       await savePng(outPath(ctx, options.loss_plot), linePlot([{ name: 'amplitude MSE', x: [0, ...history.map((h) => h.epoch)], y: [startLoss, ...history.map((h) => h.loss)] }], { title: `${ctx.id} loss`, xlabel: 'pass', ylabel: 'loss' }));
       const last = history[history.length - 1]!;
@@ -289,6 +318,7 @@ export default defineSink({
         from: start.from,
         scale,
         passes: history.length,
+        probe_refined_from: options.refine_probe > 0 && history.length >= options.refine_probe ? options.refine_probe : null,
         stopped,
         start_loss: startLoss,
         final_loss: last.loss,
@@ -298,6 +328,7 @@ export default defineSink({
       };
     } finally {
       optimizer.dispose();
+      probeOptimizer.dispose();
       objRe.dispose();
       objIm.dispose();
       probeRe.dispose();

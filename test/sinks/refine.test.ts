@@ -1,7 +1,8 @@
 // The refine sink on tiny simulated scans (simulate → normalize → group(1) →
 // batch → tensorify; N = 16, wasm backend): from a flat start the object
 // converges towards the truth and the data misfit falls; from a scaled truth the
-// first pass recovers the scale (1/3 of the data's normalisation); jittered
+// first pass recovers the scale (1/3 of the data's normalisation); a distorted
+// probe is repaired by refine_probe; jittered
 // (sub-pixel) positions work through the bilinear taps; the window indices are
 // right; bad inputs give typed errors; no tensor outlives the stage.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -137,6 +138,57 @@ test.serial('starting from 3× the truth: the scale fit divides by 3 (in normali
     t.true(Math.abs(r['scale']! / (c.normalization / 3) - 1) < 2e-3, `scale ${r['scale']} vs ${c.normalization / 3}`);
     // Noise only: relative misfit ~ 1e-4 of the mean squared amplitude.
     t.true(r['start_loss']! < 1e-3 * (N / 2) ** 2 / N ** 2, `start loss ${r['start_loss']}`);
+  } finally {
+    await c.close();
+  }
+});
+
+test.serial('refine_probe: with a distorted probe, refining it too fits the data far better than keeping it fixed', async (t) => {
+  const dir = await tempDir(t);
+  const c = await chain();
+  try {
+    const truth = truthOnCanvas(c.scan), p = c.scan.probe;
+    // The true probe with a smooth amplitude ripple: wrong, but a fair start.
+    const re = new Float32Array(N * N), im = new Float32Array(N * N);
+    for (let y = 0; y < N; y++) {
+      for (let x = 0; x < N; x++) {
+        const k = y * N + x, f = 1 + 0.4 * Math.cos((2 * Math.PI * x) / N) * Math.sin((2 * Math.PI * y) / N);
+        re[k] = f * p.re[k]!;
+        im[k] = f * p.im[k]!;
+      }
+    }
+    const distorted: Complex2D = { height: N, width: N, re, im };
+    await writeReconstruction({ npz: path.join(dir, 'start.npz'), amplitude_png: path.join(dir, 'a.png'), phase_png: path.join(dir, 'p.png') }, { object: truth, covered: new Uint8Array(truth.re.length).fill(1), placement: placementFor(c.scan) }, distorted, 'start');
+    const before = tf.memory().numTensors;
+    const opts = { reconstruction: 'start.npz', epochs: 8, lr: 0.02, final_lr: 1e-3 };
+    const fixed = (await runSink(refine, { ...opts, npz: 'fixed.npz' }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<string, number | null>;
+    const joint = (await runSink(refine, { ...opts, refine_probe: 1, npz: 'joint.npz' }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<string, number | null>;
+    t.is(tf.memory().numTensors, before);
+    t.is(fixed['probe_refined_from'], null);
+    t.is(joint['probe_refined_from'], 1);
+    t.log(`misfit with the probe fixed ${fixed['final_loss']}, refined ${joint['final_loss']} (start ${joint['start_loss']})`);
+    t.true(joint['final_loss']! < 0.5 * fixed['final_loss']!);
+    // The joint NPZ holds the refined probe: closer to the truth's shape than the distorted start.
+    const npz = await openNpz(path.join(dir, 'joint.npz'));
+    let probeOut: Float32Array;
+    try {
+      probeOut = (await npz.readArray('probe')).data as Float32Array;
+    } finally {
+      await npz.close();
+    }
+    // Compare |P| up to one overall factor (object and probe share a scale).
+    const amp = (r: number, i: number): number => Math.hypot(r, i);
+    const misfit = (get: (k: number) => number): number => {
+      let num = 0, den = 0;
+      for (let k = 0; k < N * N; k++) { num += get(k) * amp(p.re[k]!, p.im[k]!); den += get(k) ** 2; }
+      const s = num / den;
+      let e = 0;
+      for (let k = 0; k < N * N; k++) e += (s * get(k) - amp(p.re[k]!, p.im[k]!)) ** 2;
+      return e;
+    };
+    const errStart = misfit((k) => amp(re[k]!, im[k]!)), errEnd = misfit((k) => amp(probeOut[2 * k]!, probeOut[2 * k + 1]!));
+    t.log(`probe amplitude error: start ${errStart}, refined ${errEnd}`);
+    t.true(errEnd < 0.5 * errStart);
   } finally {
     await c.close();
   }
