@@ -175,6 +175,13 @@ export default defineSink({
     const HW = placement.width * placement.height;
     const where = `stage '${ctx.id}'`;
 
+    // Checked before any tensor exists, so a refusal leaves nothing behind.
+    let probeRms = 0;
+    for (let i = 0; i < N * N; i++) probeRms += probe.re[i]! ** 2 + probe.im[i]! ** 2;
+    probeRms = Math.sqrt(probeRms / (N * N));
+    if (!(probeRms > 0)) {
+      throw new DataError('NO_SIGNAL', `${where}: the probe is zero (or not finite): it lights nothing, so the object cannot be fitted`, { stage: ctx.id, file: start.from, hint: 'refine the NPZ infer wrote for this scan, whose probe the network used' });
+    }
     const variable = <R extends tf.Rank>(values: Float32Array, shape: number[], name: string): tf.Variable<R> => {
       const init = tf.tensor(values, shape);
       try {
@@ -192,12 +199,6 @@ export default defineSink({
     const setLr = (opt: tf.Optimizer, lr: number): void => {
       (opt as unknown as { learningRate: number }).learningRate = lr;
     };
-    let probeRms = 0;
-    for (let i = 0; i < N * N; i++) probeRms += probe.re[i]! ** 2 + probe.im[i]! ** 2;
-    probeRms = Math.sqrt(probeRms / (N * N));
-    if (options.refine_probe > 0 && !(probeRms > 0)) {
-      throw new DataError('NO_SIGNAL', `${where}: the probe is zero, so it cannot be refined`, { stage: ctx.id, file: start.from });
-    }
 
     /** Runs `fn` on every batch with its windows as tensors (disposed after). */
     const eachBatch = (fn: (X: tf.Tensor4D, taps: { index: tf.Tensor; weight: tf.Tensor | undefined }[], P: number, raw: Windows) => void, onBatch?: (i: number) => void): Promise<number> =>

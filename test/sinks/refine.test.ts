@@ -249,11 +249,12 @@ test('windowTaps: integer positions need one tap of exact indices; sub-pixel one
   t.regex(err.message, /reaches outside the object canvas/);
 });
 
-test.serial('bad inputs: final_lr ≥ lr, an NPZ without origin, a probe of the wrong size', async (t) => {
+test.serial('bad inputs: final_lr ≥ lr, an NPZ without origin, a probe of the wrong size or zero; no tensor left behind', async (t) => {
   const dir = await tempDir(t);
   const c = await chain();
   try {
     const ctx = testContext({ id: 'refine', outDir: dir });
+    const before = tf.memory().numTensors;
     const e1 = await t.throwsAsync(runSink(refine, { lr: 0.01, final_lr: 0.01 }, [c.stream], ctx));
     t.regex(e1.message, /final_lr/);
     const { writeNpz } = await import('../../src/io/npz-writer.js');
@@ -267,6 +268,13 @@ test.serial('bad inputs: final_lr ≥ lr, an NPZ without origin, a probe of the 
     await writeReconstruction({ npz: path.join(dir, 'small.npz'), amplitude_png: path.join(dir, 'a.png'), phase_png: path.join(dir, 'p.png') }, { object, covered: new Uint8Array(n).fill(1), placement: p }, smallProbe, 'x');
     const e3 = await t.throwsAsync(runSink(refine, { reconstruction: 'small.npz' }, [c.stream], ctx));
     t.regex(e3.message, /probe is 8×8 but the patterns are 16×16/);
+    const zeroProbe: Complex2D = { height: N, width: N, re: new Float32Array(N * N), im: new Float32Array(N * N) };
+    await writeReconstruction({ npz: path.join(dir, 'zero.npz'), amplitude_png: path.join(dir, 'a.png'), phase_png: path.join(dir, 'p.png') }, { object, covered: new Uint8Array(n).fill(1), placement: p }, zeroProbe, 'x');
+    for (const refineProbe of [0, 1]) {
+      const e4 = await t.throwsAsync(runSink(refine, { reconstruction: 'zero.npz', refine_probe: refineProbe }, [c.stream], ctx));
+      t.regex(e4.message, /probe is zero/);
+    }
+    t.is(tf.memory().numTensors, before);
   } finally {
     await c.close();
   }
