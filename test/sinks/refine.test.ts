@@ -85,6 +85,12 @@ function truthOnCanvas(scan: ScanMeta): Complex2D {
   return { height: p.height, width: p.width, re, im };
 }
 
+/** Writes a starting point the way infer does (NPZ with object, probe and origin on the scan's canvas). */
+async function writeStart(dir: string, name: string, scan: ScanMeta, object: Complex2D, probe: Complex2D): Promise<void> {
+  const files = { npz: path.join(dir, name), amplitude_png: path.join(dir, 'start-amplitude.png'), phase_png: path.join(dir, 'start-phase.png') };
+  await writeReconstruction(files, { object, covered: new Uint8Array(object.re.length).fill(1), placement: placementFor(scan) }, probe, 'start');
+}
+
 const scoreOpts = (scan: ScanMeta) => {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   scan.xcoords.forEach((x, i) => { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, scan.ycoords[i]!); y1 = Math.max(y1, scan.ycoords[i]!); });
@@ -130,7 +136,7 @@ test.serial('starting from 3× the truth: the scale fit divides by 3 (in normali
   try {
     const truth = truthOnCanvas(c.scan);
     const object: Complex2D = { ...truth, re: truth.re.map((v) => 3 * v), im: truth.im.map((v) => 3 * v) };
-    await writeReconstruction({ npz: path.join(dir, 'start.npz'), amplitude_png: path.join(dir, 'a.png'), phase_png: path.join(dir, 'p.png') }, { object, covered: new Uint8Array(truth.re.length).fill(1), placement: placementFor(c.scan) }, c.scan.probe, 'start');
+    await writeStart(dir, 'start.npz', c.scan, object, c.scan.probe);
     const before = tf.memory().numTensors;
     const r = (await runSink(refine, { reconstruction: 'start.npz', epochs: 1 }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<string, number>;
     t.is(tf.memory().numTensors, before);
@@ -158,7 +164,7 @@ test.serial('refine_probe: with a distorted probe, refining it too fits the data
       }
     }
     const distorted: Complex2D = { height: N, width: N, re, im };
-    await writeReconstruction({ npz: path.join(dir, 'start.npz'), amplitude_png: path.join(dir, 'a.png'), phase_png: path.join(dir, 'p.png') }, { object: truth, covered: new Uint8Array(truth.re.length).fill(1), placement: placementFor(c.scan) }, distorted, 'start');
+    await writeStart(dir, 'start.npz', c.scan, truth, distorted);
     const before = tf.memory().numTensors;
     const opts = { reconstruction: 'start.npz', epochs: 8, lr: 0.02, final_lr: 1e-3 };
     const fixed = (await runSink(refine, { ...opts, npz: 'fixed.npz' }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<string, number | null>;
@@ -265,11 +271,11 @@ test.serial('bad inputs: final_lr ≥ lr, an NPZ without origin, a probe of the 
     t.true(e2.message.includes('no-origin.npz') || JSON.stringify(e2).includes('no-origin.npz'));
     const object: Complex2D = { height: p.height, width: p.width, re: new Float32Array(n).fill(1), im: new Float32Array(n) };
     const smallProbe: Complex2D = { height: 8, width: 8, re: new Float32Array(64).fill(1), im: new Float32Array(64) };
-    await writeReconstruction({ npz: path.join(dir, 'small.npz'), amplitude_png: path.join(dir, 'a.png'), phase_png: path.join(dir, 'p.png') }, { object, covered: new Uint8Array(n).fill(1), placement: p }, smallProbe, 'x');
+    await writeStart(dir, 'small.npz', c.scan, object, smallProbe);
     const e3 = await t.throwsAsync(runSink(refine, { reconstruction: 'small.npz' }, [c.stream], ctx));
     t.regex(e3.message, /probe is 8×8 but the patterns are 16×16/);
     const zeroProbe: Complex2D = { height: N, width: N, re: new Float32Array(N * N), im: new Float32Array(N * N) };
-    await writeReconstruction({ npz: path.join(dir, 'zero.npz'), amplitude_png: path.join(dir, 'a.png'), phase_png: path.join(dir, 'p.png') }, { object, covered: new Uint8Array(n).fill(1), placement: p }, zeroProbe, 'x');
+    await writeStart(dir, 'zero.npz', c.scan, object, zeroProbe);
     for (const refineProbe of [0, 1]) {
       const e4 = await t.throwsAsync(runSink(refine, { reconstruction: 'zero.npz', refine_probe: refineProbe }, [c.stream], ctx));
       t.regex(e4.message, /probe is zero/);
