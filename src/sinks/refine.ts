@@ -29,7 +29,7 @@ import { defineSink, type Complex2D, type Json, type ScanMeta, type StageContext
 import { writeFileAtomic } from '../util/atomic.js';
 import { readComplex } from './evaluate.js';
 import { placementFor, writeReconstruction, type CanvasPlacement, type InferOutputs } from './infer.js';
-import { budgetSpent, cosineLr, forEachBatch, outPath, savePng, secondsSince, tensorBatchStream, trainingProgress } from './util.js';
+import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, outPath, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './util.js';
 
 const optionsSchema = z
   .object({
@@ -163,9 +163,7 @@ export default defineSink({
     const input = tensorBatchStream(inputs[0], ctx, 'input 0 (pattern batches)');
     const scan = input.meta.scan;
     if (scan === undefined) throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (positions)`, { stage: ctx.id, hint: 'feed refine from a source through group/batch/tensorify' });
-    if (options.final_lr >= options.lr) {
-      throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': final_lr ${options.final_lr} is not below lr ${options.lr}`, { stage: ctx.id, key: 'final_lr', hint: 'the step decays from lr to final_lr: choose final_lr < lr' });
-    }
+    checkCosineRates(ctx, options.lr, options.final_lr);
     const N = scan.N;
     const start = await startingPoint(options, scan, ctx);
     const { placement, probe } = start;
@@ -196,9 +194,6 @@ export default defineSink({
     const objIm = variable<tf.Rank.R1>(start.object.im, [HW], 'object_im');
     const optimizer = makeOptimizer(options.lr);
     const probeOptimizer = makeOptimizer(options.lr);
-    const setLr = (opt: tf.Optimizer, lr: number): void => {
-      (opt as unknown as { learningRate: number }).learningRate = lr;
-    };
 
     /** Runs `fn` on every batch with its windows as tensors (disposed after). */
     const eachBatch = (fn: (X: tf.Tensor4D, taps: { index: tf.Tensor; weight: tf.Tensor | undefined }[], P: number, raw: Windows) => void, onBatch?: (i: number) => void): Promise<number> =>
@@ -278,14 +273,14 @@ export default defineSink({
         const vars = probeOn ? [objRe, objIm, probeRe, probeIm] : [objRe, objIm];
         const seen = await eachBatch((X, taps, P) => {
           lr = cosineLr(options.lr, options.final_lr, trainingProgress({ epoch, batch: step, batches, epochs: options.epochs, seconds: secondsSince(tr), budget }));
-          setLr(optimizer, lr * meanAmp);
+          setLearningRate(optimizer, lr * meanAmp);
           step++;
           const { value: loss, grads } = tf.variableGrads(() => tf.tidy(() => predicted(taps, P).sub(measured(X)).square().mean<tf.Scalar>()), vars);
           let value: number;
           try {
             optimizer.applyGradients([objRe, objIm].map((v) => ({ name: v.name, tensor: grads[v.name]! })));
             if (probeOn) {
-              setLr(probeOptimizer, lr * probeRms);
+              setLearningRate(probeOptimizer, lr * probeRms);
               probeOptimizer.applyGradients([probeRe, probeIm].map((v) => ({ name: v.name, tensor: grads[v.name]! })));
             }
             value = loss.dataSync()[0]!;

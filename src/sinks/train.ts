@@ -32,6 +32,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import {
   batchesPerPass,
   budgetSpent,
+  checkCosineRates,
   cosineLr,
   type EpochRecord,
   forEachBatch,
@@ -41,6 +42,7 @@ import {
   savePng,
   scheduleStep,
   secondsSince,
+  setLearningRate,
   shouldStop,
   skipPass,
   tensorBatchStream,
@@ -146,11 +148,6 @@ async function passLoss(stream: Stream<TensorBatch>, ctx: StageContext, step: (b
   return sum / groups;
 }
 
-function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  // tfjs optimizers read `learningRate` at every step; it is protected only in the typings.
-  (optimizer as unknown as { learningRate: number }).learningRate = lr;
-}
-
 async function writeHistory(ctx: StageContext, options: TrainOptions, history: readonly EpochRecord[]): Promise<void> {
   await writeFileAtomic(outPath(ctx, options.history), JSON.stringify(history, null, 2) + '\n');
   const x = history.map((h) => h.epoch);
@@ -176,9 +173,7 @@ export default defineSink({
     if (input.meta.normalization === undefined) ctx.log.warn('input carries no normalisation factor (no normalize stage?); recording 1');
     const seed = options.seed ?? ctx.seed;
     const cosine = options.lr_schedule === 'cosine';
-    if (cosine && options.final_lr >= options.lr) {
-      throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': final_lr ${options.final_lr} is not below lr ${options.lr}`, { stage: ctx.id, key: 'final_lr', hint: 'a cosine schedule decays from lr to final_lr: choose final_lr < lr' });
-    }
+    if (cosine) checkCosineRates(ctx, options.lr, options.final_lr);
     const dir = outPath(ctx, options.checkpoint_dir);
     const resuming = options.resume && existsSync(path.join(dir, 'ptychoflow.json'));
     if (options.resume && !resuming) ctx.log.info(`no checkpoint in ${dir}: starting fresh`);

@@ -3,6 +3,7 @@
 // disposing every batch (also on early exit), and small path/number helpers.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
 import { OptionsError } from '../errors.js';
 import type { StageContext, Stream, StreamMeta, TensorBatch } from '../pipeline/types.js';
 import { writePng, type RgbaImage } from '../io/png.js';
@@ -78,6 +79,19 @@ export function relativeDifference(a: number, b: number): number {
 export async function savePng(file: string, image: RgbaImage): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   await writePng(file, image.rgba, image.width, image.height);
+}
+
+/** Refuses a cosine decay that does not decay: final_lr must lie below lr. */
+export function checkCosineRates(ctx: StageContext, lr: number, finalLr: number): void {
+  if (finalLr >= lr) {
+    throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': final_lr ${finalLr} is not below lr ${lr}`, { stage: ctx.id, key: 'final_lr', hint: 'a cosine schedule decays from lr to final_lr: choose final_lr < lr' });
+  }
+}
+
+/** Sets an optimizer's learning rate for its next steps. */
+export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  // tfjs optimizers read `learningRate` at every step; it is protected only in the typings.
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
 }
 
 /** Seconds since `t0` (a performance.now() value), rounded to ms. */
