@@ -4,9 +4,10 @@
 // first pass recovers the scale (1/3 of the data's normalisation); a distorted
 // probe is repaired by refine_probe; jittered
 // (sub-pixel) positions work through the bilinear taps; the window indices are
-// right; bad inputs give typed errors; no tensor outlives the stage.
+// right; empty input, an abort and bad inputs give typed errors and write
+// nothing; no tensor outlives the stage.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -23,7 +24,7 @@ import normalize from '../../src/transforms/normalize.js';
 import tensorify from '../../src/transforms/tensorify.js';
 import { placementFor, writeReconstruction } from '../../src/sinks/infer.js';
 import refine, { windowTaps } from '../../src/sinks/refine.js';
-import { createStage, runSink, testContext } from '../../src/testing/index.js';
+import { createStage, runSink, streamOf, testContext } from '../../src/testing/index.js';
 
 const N = 16;
 
@@ -221,6 +222,34 @@ test.serial('a time budget stops after the pass that leaves less than half a pas
     const r = (await runSink(refine, { epochs: 50, max_minutes: 1e-6 }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<string, unknown>;
     t.is(r['passes'], 1);
     t.is(r['stopped'], 'time_budget');
+  } finally {
+    await c.close();
+  }
+});
+
+test.serial('empty input is a typed error; an abort mid-run rethrows, writes nothing and leaves no tensor behind', async (t) => {
+  const dir = await tempDir(t);
+  const c = await chain();
+  try {
+    const before = tf.memory().numTensors;
+    const empty = streamOf<TensorBatch>([], { record: 'tensor-batch', scan: c.scan });
+    const e1 = await t.throwsAsync(runSink(refine, {}, [empty], testContext({ id: 'refine', outDir: dir })));
+    t.regex(e1.message, /yielded no batches/);
+    t.is((e1 as { code?: string }).code, 'EMPTY_INPUT');
+
+    const controller = new AbortController();
+    const ctx = testContext({
+      id: 'refine',
+      outDir: dir,
+      signal: controller.signal,
+      progress: (e) => {
+        if (e.label.startsWith('pass 2/') && e.done >= 2) controller.abort(new Error('interrupted by test'));
+      },
+    });
+    const e2 = await t.throwsAsync(runSink(refine, { epochs: 5 }, [c.stream], ctx));
+    t.regex(e2.message, /interrupted by test/);
+    t.is(tf.memory().numTensors, before);
+    for (const f of ['refined.npz', 'refine_history.json', 'refined_amplitude.png']) t.false(existsSync(path.join(dir, f)), f);
   } finally {
     await c.close();
   }
