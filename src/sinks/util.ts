@@ -1,4 +1,4 @@
-// Helpers shared by the tensor-consuming sinks (train, infer): checking that an
+// Helpers shared by the tensor-consuming sinks (train, infer, refine): checking that an
 // input really carries TensorBatch records, consuming such a stream while
 // disposing every batch (also on early exit), and small path/number helpers.
 import { mkdir } from 'node:fs/promises';
