@@ -1,12 +1,12 @@
 // PtychoPINN architecture and forward pass on the cpu backend: reference
 // parameter counts, output shapes for gridsize 1 and 2, value ranges, object
 // support modes, config validation, and tensor hygiene; the custom
-// convolution's values and gradients on cpu and wasm.
+// convolution's and ReLU's values and gradients on cpu and wasm.
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend/select.js';
 import { modelConfigSchema, parseModelConfig } from '../../src/model/config.js';
-import { setConvImpl } from '../../src/model/network.js';
+import { reluFromOutput, setConvImpl } from '../../src/model/network.js';
 import { PtychoPINN } from '../../src/model/pinn.js';
 import { OptionsError, DataError } from '../../src/errors.js';
 import { gaussianProbe, simulate, tensors } from './sim.js';
@@ -161,6 +161,29 @@ test.serial('the same seed gives the same weights, another seed different ones',
 });
 
 for (const backend of ['cpu', 'wasm']) {
+  test.serial(`reluFromOutput has the values and gradient of tf.relu (zeros, negatives and tiny positives included) on ${backend}`, async (t) => {
+    await selectBackend(backend as 'cpu' | 'wasm');
+    t.teardown(() => tf.setBackend('cpu'));
+    const before = tf.memory().numTensors;
+    const x = tf.tensor4d([-2, -0.5, 0, 0, 1e-30, 1e-8, 3, -1e-30], [1, 2, 2, 2]);
+    const dy = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 2, 2]);
+    const run = (f: (v: tf.Tensor4D) => tf.Tensor4D): [number[], number[]] => {
+      const { value, grads } = tf.variableGrads(() => tf.tidy(() => f(v).mul(dy).sum()), [v]);
+      const y = tf.tidy(() => f(v));
+      const out: [number[], number[]] = [Array.from(y.dataSync()), Array.from(grads[v.name]!.dataSync())];
+      tf.dispose([value, y, ...Object.values(grads)]);
+      return out;
+    };
+    const v = tf.variable(x, true);
+    const [yOwn, gOwn] = run((z) => tf.relu(z));
+    const [yOurs, gOurs] = run((z) => reluFromOutput(z));
+    t.deepEqual(yOurs, yOwn);
+    t.deepEqual(gOurs, gOwn);
+    t.deepEqual(gOurs, [0, 0, 0, 0, 5, 6, 7, 0]);
+    tf.dispose([x, dy, v]);
+    t.is(tf.memory().numTensors, before);
+  });
+
   test.serial(`the 'custom' convolutions (fused bias and ReLU) have the values and gradients of tfjs' own, on ${backend}`, async (t) => {
     await selectBackend(backend as 'cpu' | 'wasm');
     t.teardown(() => tf.setBackend('cpu'));
