@@ -40,6 +40,18 @@ const HINTS: Record<Concrete, string> = {
   cpu: 'the cpu backend ships with @tensorflow/tfjs; reinstall dependencies',
 };
 
+/**
+ * Environment defaults for the native TensorFlow library, which reads them
+ * when it loads (so before the import). TF_ENABLE_ONEDNN_OPTS=1: the library
+ * built for tfjs-node 4.22 leaves its oneDNN CPU kernels off unless asked, and
+ * they took a training step at the reference configuration from 1 235–1 330
+ * to 1 040–1 110 ms on a 2-core x86 machine (docs/BACKENDS.md). A value the
+ * user set (0 turns them off) is kept.
+ */
+export function nativeEnvDefaults(env: Record<string, string | undefined>): void {
+  env['TF_ENABLE_ONEDNN_OPTS'] ??= '1';
+}
+
 /** The native package imported in this process, if any (never two). */
 let nativeLoaded: string | undefined;
 
@@ -54,6 +66,7 @@ async function load(name: Concrete, log: Logger): Promise<void> {
     if (nativeLoaded === undefined) {
       // A variable specifier: the packages are optional and may be absent at type-check time.
       const specifier: string = pkg!;
+      nativeEnvDefaults(process.env);
       await import(specifier);
       nativeLoaded = pkg;
     }

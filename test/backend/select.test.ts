@@ -3,7 +3,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { registerTensorflowKernels } from '../../src/backend/kernels.js';
-import { selectBackend, type BackendName } from '../../src/backend/select.js';
+import { nativeEnvDefaults, selectBackend, type BackendName } from '../../src/backend/select.js';
 import { BackendError } from '../../src/errors.js';
 import { createLogger } from '../../src/util/log.js';
 
@@ -96,6 +96,15 @@ test.serial('the native backend gets a Transform kernel (tfjs-node has none), re
   await selectBackend('wasm');
   const wasm = run();
   t.true(native.every((v, i) => Math.abs(v - wasm[i]!) < 1e-5));
+});
+
+test('native packages load with oneDNN kernels on unless the user chose otherwise', (t) => {
+  const unset: Record<string, string | undefined> = {};
+  nativeEnvDefaults(unset);
+  t.is(unset['TF_ENABLE_ONEDNN_OPTS'], '1');
+  const off: Record<string, string | undefined> = { TF_ENABLE_ONEDNN_OPTS: '0' };
+  nativeEnvDefaults(off);
+  t.is(off['TF_ENABLE_ONEDNN_OPTS'], '0');
 });
 
 test.after.always(async () => {
