@@ -8,7 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { conv2DBackpropFilterConfig } from './kernels/conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './kernels/conv2d-backprop-input.js';
+import { gatherV2Config } from './kernels/gather.js';
 import { maxPoolGradConfig } from './kernels/max-pool-grad.js';
+import { reverseConfig } from './kernels/reverse.js';
 import { tensorflowTransformConfig } from './kernels/tensorflow-transform.js';
 import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
 
@@ -21,6 +23,8 @@ const REPLACED: readonly tf.KernelConfig[] = [maxPoolGradConfig];
 /** Kernels wasm has but are slow in common cases; wrapped (the original serves the rest). */
 const WRAPPED: readonly { kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelConfig }[] = [
   { kernelName: tf.Conv2DBackpropInput, wrap: conv2DBackpropInputConfig },
+  { kernelName: tf.Reverse, wrap: reverseConfig },
+  { kernelName: tf.GatherV2, wrap: gatherV2Config },
 ];
 
 /** Our kernel funcs, to recognise a registration that already happened. */

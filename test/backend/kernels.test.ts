@@ -3,6 +3,7 @@
 import test, { type ExecutionContext } from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernels, WASM_KERNEL_NAMES } from '../../src/backend/kernels.js';
+import { MIN_BLOCK, reversedBlockOrder } from '../../src/backend/kernels/reverse.js';
 import { randomInput, relErr, type Input } from './helpers.js';
 
 type Attrs = Record<string, unknown>;
@@ -88,6 +89,59 @@ test.serial('MaxPoolGrad: windows whose values are all negative, padded and not'
     // The kernel reads `input` only; `output` is required by the signature.
     await compare(t, 'MaxPoolGrad', { dy, input, output: dy }, { filterSize, strides, pad });
   }
+});
+
+test('Reverse: the order of contiguous blocks when the leading axes are reversed', (t) => {
+  t.deepEqual(Array.from(reversedBlockOrder([3, 3], new Set([0, 1]))), [8, 7, 6, 5, 4, 3, 2, 1, 0]);
+  t.deepEqual(Array.from(reversedBlockOrder([2, 3], new Set([1]))), [2, 1, 0, 5, 4, 3]);
+  t.deepEqual(Array.from(reversedBlockOrder([2, 3], new Set([0]))), [3, 4, 5, 0, 1, 2]);
+  t.deepEqual(Array.from(reversedBlockOrder([4], new Set([0]))), [3, 2, 1, 0]);
+});
+
+test.serial('Reverse: block copies (kernel flips and others) and the fallback for small blocks equal cpu', async (t) => {
+  const cases: { shape: number[]; dims: number | number[] }[] = [
+    { shape: [3, 3, 5, 13], dims: [0, 1] }, // the convolution gradient's kernel flip, block 65
+    { shape: [4, 2, 40], dims: 0 },
+    { shape: [2, 3, 70], dims: [1] },
+    { shape: [2, 3, 70], dims: [-2, -3] },
+    { shape: [2, 5, 3, 64], dims: [0, 2] }, // an unreversed axis between reversed ones
+    { shape: [3, 3, 5, 13], dims: [3] }, // block 1: the package's kernel
+    { shape: [5, 7], dims: [0] }, // block 7: the package's kernel
+  ];
+  for (const [k, c] of cases.entries()) {
+    await compare(t, 'Reverse', { x: randomInput(c.shape, 80 + k) }, { dims: c.dims });
+  }
+  const ints = Array.from({ length: 3 * 2 * MIN_BLOCK }, (_, i) => i * 7 - 300);
+  await compare(t, 'Reverse', { x: { ints, shape: [3, 2, MIN_BLOCK] } }, { dims: [0, 1] });
+});
+
+test.serial('GatherV2: single elements (refine\'s windows), whole slices and short slices, any axis, equal cpu', async (t) => {
+  const cases: { shape: number[]; idx: number[]; idxShape: number[]; axis: number }[] = [
+    { shape: [50], idx: [3, 49, 0, 3, 17, 17, 8], idxShape: [7], axis: 0 }, // element gather, repeats
+    { shape: [40], idx: [1, 2, 3, 4, 39, 0], idxShape: [2, 3], axis: 0 }, // 2-D indices
+    { shape: [5, 2, 70], idx: [4, 0, 4], idxShape: [3], axis: 0 }, // slices of 140: set()
+    { shape: [3, 6, 65], idx: [5, 1], idxShape: [2], axis: 1 }, // outer 3, slices of 65
+    { shape: [3, 6, 5], idx: [2, 2, 0, 5], idxShape: [4], axis: 1 }, // slices of 5: loop
+    { shape: [4, 3, 7], idx: [6, 0, 3], idxShape: [3], axis: -1 }, // last axis, outer 12
+  ];
+  for (const [k, c] of cases.entries()) {
+    await compare(t, 'GatherV2', { x: randomInput(c.shape, 90 + k), indices: { ints: c.idx, shape: c.idxShape } }, { axis: c.axis, batchDims: 0 });
+  }
+  const x = { ints: Array.from({ length: 24 }, (_, i) => i * 3 - 20), shape: [4, 6] };
+  await compare(t, 'GatherV2', { x, indices: { ints: [3, 0, 3], shape: [3] } }, { axis: 0, batchDims: 0 });
+});
+
+test.serial('GatherV2 on wasm: an index out of range is an error naming it, and nothing is left allocated', async (t) => {
+  await tf.setBackend('wasm');
+  const before = tf.engine().backend.numDataIds();
+  const x = tf.tensor1d([1, 2, 3]);
+  for (const bad of [3, -1]) {
+    const idx = tf.tensor1d([0, bad], 'int32');
+    t.throws(() => tf.engine().runKernel<tf.Tensor>('GatherV2', { x, indices: idx }, { axis: 0, batchDims: 0 }), { message: new RegExp(`index value ${bad} is not in \\[0, 2\\]`) });
+    idx.dispose();
+  }
+  x.dispose();
+  t.is(tf.engine().backend.numDataIds(), before);
 });
 
 test.serial('ResizeNearestNeighborGrad on wasm: batch > 1 equals per-image gradients', async (t) => {
