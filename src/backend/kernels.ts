@@ -11,6 +11,7 @@ import { conv2DBackpropInputConfig } from './kernels/conv2d-backprop-input.js';
 import { gatherV2Config } from './kernels/gather.js';
 import { maxPoolGradConfig } from './kernels/max-pool-grad.js';
 import { reverseConfig } from './kernels/reverse.js';
+import { tensorflowGatherV2Config } from './kernels/tensorflow-gather.js';
 import { tensorflowTransformConfig } from './kernels/tensorflow-transform.js';
 import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
 
@@ -69,6 +70,11 @@ export function registerWasmKernels(): string[] {
 /** Kernels the native 'tensorflow' backend (tfjs-node 4.22) lacks; registered only where missing. */
 const NATIVE_ADDED: readonly tf.KernelConfig[] = [tensorflowTransformConfig];
 
+/** Native kernels that are slow in common cases; wrapped (the original serves the rest). */
+const NATIVE_WRAPPED: readonly { kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelConfig }[] = [
+  { kernelName: tf.GatherV2, wrap: tensorflowGatherV2Config },
+];
+
 /** Registers the project's kernels for the native 'tensorflow' backend; returns the names newly registered. */
 export function registerTensorflowKernels(): string[] {
   const added: string[] = [];
@@ -76,6 +82,16 @@ export function registerTensorflowKernels(): string[] {
     if (tf.getKernel(config.kernelName, 'tensorflow') !== undefined) continue;
     tf.registerKernel(config);
     added.push(config.kernelName);
+  }
+  // Only once a native package has registered its kernels: there is nothing to wrap before.
+  for (const { kernelName, wrap } of NATIVE_WRAPPED) {
+    const current = tf.getKernel(kernelName, 'tensorflow');
+    if (current === undefined || ours.has(current.kernelFunc)) continue;
+    tf.unregisterKernel(kernelName, 'tensorflow');
+    const config = wrap(current);
+    tf.registerKernel(config);
+    ours.add(config.kernelFunc);
+    added.push(kernelName);
   }
   return added;
 }

@@ -98,6 +98,27 @@ test.serial('the native backend gets a Transform kernel (tfjs-node has none), re
   t.true(native.every((v, i) => Math.abs(v - wasm[i]!) < 1e-5));
 });
 
+test.serial('the native backend\'s GatherV2 is wrapped once: cpu\'s values, and an index out of range is an error', async (t) => {
+  if (!hasNative) {
+    t.log('no native package here: GatherV2 on tensorflow is not exercised');
+    t.deepEqual(registerTensorflowKernels(), []);
+    return;
+  }
+  await selectBackend(hasGpu ? 'tensorflow-gpu' : 'tensorflow');
+  t.deepEqual(registerTensorflowKernels(), []);
+  const before = tf.memory().numTensors;
+  const x = Array.from({ length: 5 * 3 }, (_, i) => Math.cos(i));
+  const run = (): Float32Array => tf.tidy(() => tf.gather(tf.tensor2d(x, [5, 3]), tf.tensor1d([4, 0, 4, 2], 'int32'), 0).dataSync() as Float32Array);
+  const native = run();
+  const bad = tf.tensor2d(x, [5, 3]);
+  const idx = tf.tensor1d([1, 5], 'int32');
+  t.throws(() => tf.gather(bad, idx, 0), { message: /index value 5 is not in \[0, 4\]/ });
+  tf.dispose([bad, idx]);
+  t.is(tf.memory().numTensors, before);
+  await selectBackend('cpu');
+  t.deepEqual(native, run());
+});
+
 test('native packages load with oneDNN kernels on unless the user chose otherwise', (t) => {
   const unset: Record<string, string | undefined> = {};
   nativeEnvDefaults(unset);

@@ -11,16 +11,22 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { MIN_BLOCK } from './reverse.js';
 
+/** Throws tfjs' GatherV2 error for the first index outside [0, dim), in one tight pass. */
+export function checkGatherIndices(indices: ArrayLike<number>, dim: number): void {
+  const n = indices.length;
+  for (let i = 0; i < n; i++) {
+    const k = indices[i]!;
+    if (!(k >= 0 && k < dim)) throw new Error(`GatherV2: the index value ${k} is not in [0, ${dim - 1}]`);
+  }
+}
+
 /**
  * out[o, i, s] = x[o, indices[i], s] over flat arrays (outer × dim × slice →
  * outer × n × slice). Throws, naming the first index outside [0, dim).
  */
 export function gatherSlices(x: tf.TypedArray, indices: Int32Array, out: tf.TypedArray, outer: number, dim: number, slice: number): void {
   const n = indices.length;
-  for (let i = 0; i < n; i++) {
-    const k = indices[i]!;
-    if (!(k >= 0 && k < dim)) throw new Error(`GatherV2: the index value ${k} is not in [0, ${dim - 1}]`);
-  }
+  checkGatherIndices(indices, dim);
   if (slice === 1) {
     for (let o = 0; o < outer; o++) {
       const xo = o * dim, oo = o * n;
