@@ -144,6 +144,21 @@ test.serial('GatherV2 on wasm: an index out of range is an error naming it, and 
   t.is(tf.engine().backend.numDataIds(), before);
 });
 
+test.serial('MaxPoolGrad: the 2×2, stride 2 path (odd sizes, ties, mixed signs) equals cpu', async (t) => {
+  for (const [k, [shape, pad]] of ([
+    [[2, 8, 6, 5], 'valid'],
+    [[1, 7, 9, 3], 'valid'], // the last row and column belong to no window
+    [[3, 6, 4, 64], 'same'], // even sizes: 'same' adds no padding
+  ] as const).entries()) {
+    const input = randomInput([...shape], 62 + k, -1, 1);
+    // Ties: a third of the values rounded to a coarse grid, so some windows hold equal maxima.
+    for (let i = 0; i < input.data.length; i += 3) input.data[i] = Math.round(input.data[i]! * 2) / 2;
+    const info = tf.backend_util.computePool2DInfo([...shape], 2, 2, 1, pad);
+    const dy = randomInput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 70 + k);
+    await compare(t, 'MaxPoolGrad', { dy, input, output: dy }, { filterSize: 2, strides: 2, pad });
+  }
+});
+
 test.serial('ResizeNearestNeighborGrad on wasm: batch > 1 equals per-image gradients', async (t) => {
   // The cpu reference gets batch > 1 wrong, so the batch is checked image by image.
   const x = randomInput([2, 3, 4, 2], 70);

@@ -29,6 +29,10 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
   out.fill(0);
   const x = backend.typedArrayFromHeap(input);
   const g = backend.typedArrayFromHeap(dy);
+  if (KH === 2 && KW === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && 2 * OH <= H && 2 * OW <= W) {
+    pool2x2(x, g, out, B, H, W, C, OH, OW);
+    return dx;
+  }
   for (let b = 0; b < B; b++) {
     for (let oy = 0; oy < OH; oy++) {
       const y0 = oy * sh - top;
@@ -58,6 +62,39 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
     }
   }
   return dx;
+}
+
+/**
+ * The network's case, 2×2 windows at stride 2 without padding (every window in
+ * bounds), with the same rule as the general loop (first maximum in row-major
+ * window order; a NaN first element keeps the gradient): about twice as fast
+ * as the general loop (27 against 51–64 ms at (16,64,64,64)).
+ */
+function pool2x2(x: tf.TypedArray, g: tf.TypedArray, out: tf.TypedArray, B: number, H: number, W: number, C: number, OH: number, OW: number): void {
+  const row = W * C;
+  for (let b = 0; b < B; b++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const base = (b * H + 2 * oy) * row + 2 * ox * C;
+        const gBase = ((b * OH + oy) * OW + ox) * C;
+        for (let c = 0; c < C; c++) {
+          const i00 = base + c, i01 = i00 + C, i10 = i00 + row, i11 = i10 + C;
+          let at = i00;
+          let best = x[i00]!;
+          if (x[i01]! > best) {
+            best = x[i01]!;
+            at = i01;
+          }
+          if (x[i10]! > best) {
+            best = x[i10]!;
+            at = i10;
+          }
+          if (x[i11]! > best) at = i11;
+          out[at] = out[at]! + g[gBase + c]!;
+        }
+      }
+    }
+  }
 }
 
 export const maxPoolGradConfig: tf.KernelConfig = {
