@@ -160,13 +160,25 @@ function makeConv3x3(activation: 'relu' | 'linear'): (x: tf.Tensor4D, k: tf.Tens
         // dK[ky,kx,i,o] = Σ_{b,y,x} xpad[b,y+ky,x+kx,i]·g[b,y,x,o]: a 'valid' correlation over (y,x) with b as the channel sum.
         const xt = xs.pad([[0, 0], [1, 1], [1, 1], [0, 0]]).transpose<tf.Tensor4D>([3, 1, 2, 0]);
         const dk = tf.conv2d(xt, g.transpose<tf.Tensor4D>([1, 2, 0, 3]), 1, 'valid').transpose([1, 2, 0, 3]);
-        return [dx, dk, g.sum([0, 1, 2])];
+        return [dx, dk, sumOverPixels(g)];
       },
     };
   });
 }
 
 const conv3x3 = { relu: makeConv3x3('relu'), linear: makeConv3x3('linear') };
+
+/**
+ * Σ over batch and pixels of (B,H,W,C) → (C): the bias gradient, as a (1 × BHW)
+ * ones row times the (BHW × C) matrix. wasm sums over leading axes by
+ * transposing them inward first: 28.6 ms at (16,64,64,64), against 1.0 ms for
+ * the product.
+ */
+function sumOverPixels(g: tf.Tensor4D): tf.Tensor1D {
+  const [b, h, w, c] = g.shape;
+  const m = b * h * w;
+  return tf.matMul(tf.ones([1, m]), g.reshape([m, c])).reshape([c]);
+}
 
 /**
  * ReLU whose gradient is dy·[y > 0], read from the saved output. tfjs' own
