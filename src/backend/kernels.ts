@@ -21,8 +21,10 @@ const ADDED: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, unsortedS
 /** Kernels wasm has but gets wrong; replaced. */
 const REPLACED: readonly tf.KernelConfig[] = [maxPoolGradConfig];
 
+type Wrapper = { kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelConfig };
+
 /** Kernels wasm has but are slow in common cases; wrapped (the original serves the rest). */
-const WRAPPED: readonly { kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelConfig }[] = [
+const WRAPPED: readonly Wrapper[] = [
   { kernelName: tf.Conv2DBackpropInput, wrap: conv2DBackpropInputConfig },
   { kernelName: tf.Reverse, wrap: reverseConfig },
   { kernelName: tf.GatherV2, wrap: gatherV2Config },
@@ -34,10 +36,30 @@ const ours = new Set<tf.KernelFunc>();
 /** Names of the kernels this module provides for 'wasm'. */
 export const WASM_KERNEL_NAMES: readonly string[] = [...[...ADDED, ...REPLACED].map((k) => k.kernelName), ...WRAPPED.map((k) => k.kernelName)];
 
+/** Registers `config` for its backend in place of whatever is there. */
 function install(config: tf.KernelConfig): void {
-  if (tf.getKernel(config.kernelName, 'wasm') !== undefined) tf.unregisterKernel(config.kernelName, 'wasm');
+  if (tf.getKernel(config.kernelName, config.backendName) !== undefined) tf.unregisterKernel(config.kernelName, config.backendName);
   tf.registerKernel(config);
   ours.add(config.kernelFunc);
+}
+
+/** Installs the kernels `backend` does not have at all; appends their names to `added`. */
+function addMissing(configs: readonly tf.KernelConfig[], added: string[]): void {
+  for (const config of configs) {
+    if (tf.getKernel(config.kernelName, config.backendName) !== undefined) continue;
+    install(config);
+    added.push(config.kernelName);
+  }
+}
+
+/** Wraps each kernel `backend` has and we have not wrapped yet; appends their names to `added`. */
+function wrapExisting(wrappers: readonly Wrapper[], backend: string, added: string[]): void {
+  for (const { kernelName, wrap } of wrappers) {
+    const current = tf.getKernel(kernelName, backend);
+    if (current === undefined || ours.has(current.kernelFunc)) continue;
+    install(wrap(current));
+    added.push(kernelName);
+  }
 }
 
 /**
@@ -46,24 +68,14 @@ function install(config: tf.KernelConfig): void {
  */
 export function registerWasmKernels(): string[] {
   const added: string[] = [];
-  for (const config of ADDED) {
-    const current = tf.getKernel(config.kernelName, 'wasm');
-    if (current !== undefined) continue;
-    install(config);
-    added.push(config.kernelName);
-  }
+  addMissing(ADDED, added);
   for (const config of REPLACED) {
     const current = tf.getKernel(config.kernelName, 'wasm');
     if (current !== undefined && ours.has(current.kernelFunc)) continue;
     install(config);
     added.push(config.kernelName);
   }
-  for (const { kernelName, wrap } of WRAPPED) {
-    const current = tf.getKernel(kernelName, 'wasm');
-    if (current === undefined || ours.has(current.kernelFunc)) continue;
-    install(wrap(current));
-    added.push(kernelName);
-  }
+  wrapExisting(WRAPPED, 'wasm', added);
   return added;
 }
 
@@ -71,27 +83,13 @@ export function registerWasmKernels(): string[] {
 const NATIVE_ADDED: readonly tf.KernelConfig[] = [tensorflowTransformConfig];
 
 /** Native kernels that are slow in common cases; wrapped (the original serves the rest). */
-const NATIVE_WRAPPED: readonly { kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelConfig }[] = [
-  { kernelName: tf.GatherV2, wrap: tensorflowGatherV2Config },
-];
+const NATIVE_WRAPPED: readonly Wrapper[] = [{ kernelName: tf.GatherV2, wrap: tensorflowGatherV2Config }];
 
 /** Registers the project's kernels for the native 'tensorflow' backend; returns the names newly registered. */
 export function registerTensorflowKernels(): string[] {
   const added: string[] = [];
-  for (const config of NATIVE_ADDED) {
-    if (tf.getKernel(config.kernelName, 'tensorflow') !== undefined) continue;
-    tf.registerKernel(config);
-    added.push(config.kernelName);
-  }
-  // Only once a native package has registered its kernels: there is nothing to wrap before.
-  for (const { kernelName, wrap } of NATIVE_WRAPPED) {
-    const current = tf.getKernel(kernelName, 'tensorflow');
-    if (current === undefined || ours.has(current.kernelFunc)) continue;
-    tf.unregisterKernel(kernelName, 'tensorflow');
-    const config = wrap(current);
-    tf.registerKernel(config);
-    ours.add(config.kernelFunc);
-    added.push(kernelName);
-  }
+  addMissing(NATIVE_ADDED, added);
+  // Wraps only what a loaded native package registered: before that there is nothing to wrap.
+  wrapExisting(NATIVE_WRAPPED, 'tensorflow', added);
   return added;
 }

@@ -6,20 +6,9 @@
 // itself does not check on GPU) and then runs TensorFlow's GatherV2 the way
 // tfjs-node does. Dtypes other than float32/int32/bool go to the original.
 import * as tf from '@tensorflow/tfjs';
+import type { NativeBackend, NativeBinding } from './native.js';
 import { checkGatherIndices } from './gather.js';
 
-interface NativeBinding {
-  TF_ATTR_INT: number;
-  TF_ATTR_TYPE: number;
-  TF_FLOAT: number;
-  TF_INT32: number;
-  TF_BOOL: number;
-}
-interface NativeBackend {
-  binding: NativeBinding;
-  readSync(dataId: tf.DataId): ArrayLike<number>;
-  executeSingleOutput(name: string, opAttrs: { name: string; type: number; value: unknown }[], inputs: tf.TensorInfo[]): tf.Tensor;
-}
 
 function tfType(b: NativeBinding, dtype: tf.DataType): number | undefined {
   return dtype === 'float32' ? b.TF_FLOAT : dtype === 'int32' ? b.TF_INT32 : dtype === 'bool' ? b.TF_BOOL : undefined;

@@ -6,19 +6,10 @@
 // modelled on it), so the kernel forwards to it through the backend's
 // executeSingleOutput, the way tfjs-node's own kernels call TF ops (checked
 // equal to wasm's Transform for bilinear/nearest × constant/wrap/nearest fill,
-// batch 2, non-square output, with the tfjs-node-local.sh build). Typed
-// structurally: tfjs-node is an optional package and may be absent.
+// batch 2, non-square output, with the tfjs-node-local.sh build).
 import * as tf from '@tensorflow/tfjs';
+import type { NativeBackend } from './native.js';
 
-interface NativeBinding {
-  TF_ATTR_STRING: number;
-  TF_ATTR_TYPE: number;
-  TF_FLOAT: number;
-}
-interface NativeBackend {
-  binding: NativeBinding;
-  executeSingleOutput(name: string, opAttrs: { name: string; type: number; value: unknown }[], inputs: tf.TensorInfo[]): tf.Tensor;
-}
 
 interface Attrs {
   interpolation: 'nearest' | 'bilinear';
