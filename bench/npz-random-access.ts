@@ -52,7 +52,7 @@ export async function run(args: string[]): Promise<void> {
     const rng = new Rng(7);
     let peak = rss0;
     try {
-      const store = src.meta.frames!;
+      const store = src.frames!;
       for (let r = 0; r < reads; r++) {
         const i = rng.int(frames);
         const a = await store.read(i);

@@ -1,6 +1,7 @@
 // The public API of ptychoflow for people who script rather than write
 // pipeline files. See README.md ("Programmatic use").
 export * from './pipeline/types.js';
+export { defineFrameMap, type FrameMapSpec } from './transforms/frame-map.js';
 export * from './errors.js';
 export { Rng, deriveSeed } from './util/rng.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './util/log.js';

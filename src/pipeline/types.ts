@@ -28,8 +28,14 @@ export interface Frame {
   readonly scanIndex?: number;
 }
 
-/** Random access to frames by index; reads from disk, never holds the whole scan. */
-export interface FrameStore {
+/**
+ * Random access to the frames a stream yields, by frame index: the same
+ * values its `open()` gives for that frame. Reads from disk (or computes),
+ * never holds the whole scan. Offered only through `Stream.frames`, which a
+ * stage sets on purpose.
+ */
+export interface FrameAccess {
+  /** Positions addressed (0..count-1; some may be excluded). */
   readonly count: number;
   readonly N: number;
   /** Amplitude of frame `index` (N×N float32, row-major). */
@@ -43,11 +49,28 @@ export interface FrameStore {
    */
   readInto?(indices: readonly number[], out: readonly Float32Array[]): Promise<void>;
   /**
-   * Frames dropped so far by a stage's `on_error: skip | route` on a streamed
-   * pass (e.g. the pass `normalize` makes to measure its factor); `group`
-   * leaves their positions out. Optional: a store without it drops nothing.
+   * The positions whose frames the stream does not yield (dropped by an
+   * `on_error: skip | route` policy), complete when it resolves: the owner
+   * checks every frame it has not seen yet. Optional: none are excluded.
    */
-  excluded?(): ReadonlySet<number>;
+  excluded?(signal: AbortSignal): Promise<ReadonlySet<number>>;
+  /**
+   * Declares this access a linear map of another one: value = factor · v (or
+   * factor · √v for intensities) of `of`'s value. A reader may read `of` and
+   * apply the factor while it copies (group's interleave), one pass fewer.
+   */
+  readonly linear?: LinearFrames;
+}
+
+/** See FrameAccess.linear. */
+export interface LinearFrames {
+  readonly of: FrameAccess;
+  readonly factor: number;
+  readonly intensity: boolean;
+}
+
+/** A source's FrameAccess, which it closes. */
+export interface FrameStore extends FrameAccess {
   close(): Promise<void>;
 }
 
@@ -89,6 +112,20 @@ export interface Group {
   readonly release?: () => void;
 }
 
+/**
+ * Random access to the groups a stream yields: `get(i)` is the i-th record
+ * its `open()` gives, for i in 0..count-1, in any order. Offered only through
+ * `Stream.groups`, which a stage sets on purpose.
+ */
+export interface GroupIndex {
+  readonly count: number;
+  /** Bytes of one group's amplitudes (N²·C·4), to size read windows. */
+  readonly groupBytes: number;
+  get(i: number): Promise<Group>;
+  /** Several groups at once (frames shared between them read once, in as few reads as possible). */
+  getMany(ids: readonly number[]): Promise<Group[]>;
+}
+
 /** Groups packed into contiguous typed arrays, one per field. */
 export interface Batch {
   readonly size: number;
@@ -124,12 +161,15 @@ export interface TensorBatch {
   dispose(): void;
 }
 
-/** Metadata that travels with a stream from stage to stage. */
+/**
+ * What a stream's records are: it describes and carries no capability, so a
+ * stage that spreads `...input.meta` passes on a description, never random
+ * access to data it may have changed.
+ */
 export interface StreamMeta {
   /** What the records are. */
-  readonly record: 'frame' | 'group' | 'batch' | 'tensor-batch' | 'error' | 'other';
+  readonly record: RecordKind;
   readonly scan?: ScanMeta;
-  readonly frames?: FrameStore;
   /** Number of records one pass yields, when known. */
   readonly count?: number;
   /** Amplitude normalisation factor applied upstream (SPEC §3). */
@@ -137,9 +177,10 @@ export interface StreamMeta {
   /** gridsize when records are groups or batches. */
   readonly gridsize?: number;
   readonly batchSize?: number;
-  /** Free-form extras a stage passes on (e.g. split part). */
-  readonly extra?: Readonly<Record<string, unknown>>;
 }
+
+/** The record kinds streams carry ('other' for anything a plugin defines). */
+export type RecordKind = 'frame' | 'group' | 'batch' | 'tensor-batch' | 'reconstruction' | 'error' | 'other';
 
 /**
  * A re-iterable stream: `open` may be called once per epoch; with the same seed
@@ -158,6 +199,14 @@ export interface Stream<T> {
   readonly outputs?: Readonly<Record<string, Stream<unknown>>>;
   /** Releases what the stream holds open (files, spill dirs); the runner calls it once at the end. */
   close?(): Promise<void>;
+  /**
+   * Capability: random access to exactly the frames `open()` yields. Set only
+   * by a stage that guarantees it (a source, a frame map); a stage that
+   * changes or filters frames any other way must not pass its input's on.
+   */
+  readonly frames?: FrameAccess;
+  /** Capability: random access to exactly the groups `open()` yields, in order (see GroupIndex). */
+  readonly groups?: GroupIndex;
 }
 
 /** Progress of long work, rendered by the CLI (bar on a TTY, lines otherwise). */

@@ -23,7 +23,8 @@ import { z } from 'zod';
 import { DataError, FormatError, OptionsError } from '../errors.js';
 import { loadProbeFile } from '../io/probe-file.js';
 import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
-import { checkedFrames, patternProblem } from './npz.js';
+import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
+import { patternProblem } from './npz.js';
 
 /** Bytes of patterns read per hyperslab on a sequential pass (and at most per run of a random read). */
 const BLOCK_BYTES = 4 << 20;
@@ -241,8 +242,8 @@ export function detectLayout(st: Structure): H5Layout | undefined {
 /** Random access to the patterns of an HDF5 dataset (n, N, N), by hyperslab. */
 export class H5FrameStore implements FrameStore {
   readonly N: number;
-  private readonly good: Uint8Array;
-  private readonly dropped = new Set<number>();
+  /** Which patterns are known clean or dropped (the source's exclusions). */
+  readonly checks: PatternChecks;
   private closed = false;
 
   constructor(
@@ -255,7 +256,7 @@ export class H5FrameStore implements FrameStore {
     private readonly masked: Int32Array | undefined,
   ) {
     this.N = N;
-    this.good = new Uint8Array(count);
+    this.checks = new PatternChecks(count, N, { file: scan.label, key }, patternProblem);
   }
 
   private check(index: number): void {
@@ -305,19 +306,7 @@ export class H5FrameStore implements FrameStore {
       for (let j = k; j < end; j++) this.convert(slab, j - k, out[order[j]!]!);
       k = end;
     }
-    out.forEach((a, j) => {
-      const i = indices[j]!;
-      if (this.good[i] === 1) return;
-      const problem = patternProblem(a, this.N);
-      if (problem !== undefined) {
-        throw new DataError('BAD_PATTERN', `pattern ${i}: ${problem}`, {
-          file: this.scan.label,
-          key: this.key,
-          hint: 'a pattern read by index (group) is an error unless a streamed pass dropped it first (on_error: skip or route on the source, with normalize measuring its factor); or fix the pattern in the file',
-        });
-      }
-      this.good[i] = 1;
-    });
+    this.checks.checkRead(indices, out);
   }
 
   /** Patterns in order, a hyperslab of consecutive frames at a time. */
@@ -335,18 +324,6 @@ export class H5FrameStore implements FrameStore {
         yield { index: first + j, amplitude: a };
       }
     }
-  }
-
-  markDropped(index: number): void {
-    this.dropped.add(index);
-  }
-
-  markChecked(index: number): void {
-    if (index >= 0 && index < this.count) this.good[index] = 1;
-  }
-
-  excluded(): ReadonlySet<number> {
-    return this.dropped;
   }
 
   async close(): Promise<void> {
@@ -607,11 +584,11 @@ export default defineSource({
         throw e;
       }
     }
-    const key = store.key;
-    const frames = (signal: AbortSignal): AsyncGenerator<Frame> =>
-      checkedFrames(store.sequential(signal), { scan, store, ctx, policy: options.on_error, file: label, key, ...(scanIndex === undefined ? {} : { scanIndex }) });
+    const { checks } = store;
+    const frames = (signal: AbortSignal): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal), { scan, checks, ctx, policy: options.on_error, scanIndex });
     return {
-      meta: { record: 'frame', scan, frames: store, count: scan.count },
+      meta: { record: 'frame', scan, count: scan.count },
+      frames: offeredStore(store, checks, options.on_error, ctx, (s) => store.sequential(s)),
       open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal),
       close: () => store.close(),
     };

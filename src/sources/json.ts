@@ -27,6 +27,7 @@ import { dtypeInfo, locateError, parseNpyHeader, sizeOf, toFloat32, type NpyHead
 import { readNpyFile } from '../io/npz.js';
 import { readAt } from '../io/zip.js';
 import { defineSource, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { checkedFrames, offeredStore, PatternChecks, type RawPattern } from './checks.js';
 import { patternProblem, toComplex2D } from './npz.js';
 
 // stream-json is CommonJS without type declarations: load it through require, typed here.
@@ -136,7 +137,8 @@ interface OpenNpy {
 /** Frames of a manifest: per read, the locator says which file and which pattern. */
 class ManifestFrameStore implements FrameStore {
   private readonly cache = new Map<number, Promise<OpenNpy>>();
-  private readonly dropped = new Set<number>();
+  /** Which patterns are known clean or dropped (the source's exclusions). */
+  readonly checks: PatternChecks;
   private closed = false;
   constructor(
     private readonly m: Manifest,
@@ -144,7 +146,9 @@ class ManifestFrameStore implements FrameStore {
     private readonly label: string,
     readonly N: number,
     private readonly intensity: boolean,
-  ) {}
+  ) {
+    this.checks = new PatternChecks(m.xcoords.length, N, { file: label, key: (i) => `frames[${i}]` }, patternProblem);
+  }
 
   get count(): number {
     return this.m.xcoords.length;
@@ -220,24 +224,24 @@ class ManifestFrameStore implements FrameStore {
     return a;
   }
 
-  /**
-   * Pattern i, checked like streamed records (NaN, Inf, negative). A grouping
-   * stage cannot leave a member out, so a bad frame read by index is always an error.
-   */
+  /** Pattern i, checked like streamed records (see PatternChecks.checkRead). */
   async read(i: number): Promise<Float32Array> {
     const a = await this.load(i);
-    const problem = patternProblem(a, this.N);
-    if (problem !== undefined) throw this.fail(i, `${problem}; a frame read by index (group) is an error unless a streamed pass dropped it first (on_error: skip or route, with normalize measuring its factor): fix or remove the pattern`);
+    this.checks.checkRead([i], [a]);
     return a;
   }
 
-  /** Records that the stream dropped frame i (on_error skip or route), so grouping leaves it out. */
-  markDropped(i: number): void {
-    this.dropped.add(i);
-  }
-
-  excluded(): ReadonlySet<number> {
-    return this.dropped;
+  /** Patterns in order; one whose file cannot be read comes as its error (a bad record). */
+  async *sequential(signal: AbortSignal): AsyncGenerator<RawPattern> {
+    for (let index = 0; index < this.count; index++) {
+      signal.throwIfAborted();
+      try {
+        yield { index, amplitude: await this.load(index) };
+      } catch (e) {
+        if (!(e instanceof DataError)) throw e;
+        yield { index, error: e };
+      }
+    }
   }
 
   async readMany(indices: readonly number[]): Promise<Float32Array[]> {
@@ -314,30 +318,9 @@ export default defineSource({
     const store = new ManifestFrameStore(m, dir, label, N, options.input === 'intensity');
     const scan: ScanMeta = { N, count: store.count, xcoords: m.xcoords, ycoords: m.ycoords, probe, ...(object === undefined ? {} : { object }), origin: file, notes: { files: m.names.length, input: options.input } };
     return {
-      meta: { record: 'frame', scan, frames: store, count: store.count },
-      open(signal: AbortSignal): AsyncIterable<Frame> {
-        return (async function* () {
-          for (let i = 0; i < store.count; i++) {
-            signal.throwIfAborted();
-            let amplitude: Float32Array;
-            try {
-              amplitude = await store.load(i);
-            } catch (e) {
-              if (!(e instanceof DataError)) throw e;
-              ctx.badRecord(options.on_error, e, i);
-              store.markDropped(i);
-              continue;
-            }
-            const problem = patternProblem(amplitude, N);
-            if (problem !== undefined) {
-              ctx.badRecord(options.on_error, new DataError('BAD_PATTERN', `pattern ${i}: ${problem}`, { stage: ctx.id, file: label, key: `frames[${i}]`, hint: 'fix the data or set on_error: skip or route' }), i);
-              store.markDropped(i);
-              continue;
-            }
-            yield { index: i, x: m.xcoords[i]!, y: m.ycoords[i]!, amplitude };
-          }
-        })();
-      },
+      meta: { record: 'frame', scan, count: store.count },
+      frames: offeredStore(store, store.checks, options.on_error, ctx, (s) => store.sequential(s)),
+      open: (signal: AbortSignal): AsyncIterable<Frame> => checkedFrames(store.sequential(signal), { scan, checks: store.checks, ctx, policy: options.on_error }),
       close: () => store.close(),
     };
   },

@@ -13,7 +13,8 @@ import { checkCanonical, type PatternLayout } from '../io/canonical.js';
 import { dtypeInfo, toFloat32, type NpyArray, type NpyHeader } from '../io/npy.js';
 import { openNpz, type NpzReader } from '../io/npz.js';
 import { loadProbeFile } from '../io/probe-file.js';
-import { defineSource, type Complex2D, type ErrorPolicy, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
@@ -56,10 +57,8 @@ export class NpzFrameStore implements FrameStore {
   /** Patterns are float32 in host byte order: frames can be views over the bytes read. */
   private readonly f4View: boolean;
   private strided: Float32Array | undefined;
-  /** 1 for patterns already found clean (one byte per pattern). */
-  private readonly good: Uint8Array;
-  /** Patterns a streamed pass dropped (on_error skip or route). */
-  private readonly dropped = new Set<number>();
+  /** Which patterns are known clean or dropped (the source's exclusions). */
+  readonly checks: PatternChecks;
   private closed = false;
 
   constructor(
@@ -73,7 +72,7 @@ export class NpzFrameStore implements FrameStore {
     const info = dtypeInfo(layout.descr);
     this.frameBytes = layout.N * layout.N * info.itemsize;
     this.f4View = info.dtype === 'f4' && info.littleEndian && HOST_LITTLE_ENDIAN;
-    this.good = new Uint8Array(count);
+    this.checks = new PatternChecks(count, layout.N, { file: path.basename(npz.path), key: layout.key }, patternProblem);
   }
 
   /**
@@ -216,39 +215,10 @@ export class NpzFrameStore implements FrameStore {
     }
   }
 
-  /**
-   * Frames read by index are checked like streamed ones (NaN, Inf, negative).
-   * A grouping stage cannot leave a member out, so a bad frame here is always
-   * an error, whatever the source's on_error says about streamed records.
-   */
+  /** Frames read by index are checked like streamed ones (see PatternChecks.checkRead). */
   private checked<T extends readonly Float32Array[]>(indices: readonly number[], frames: T): T {
-    frames.forEach((a, j) => {
-      if (this.good[indices[j]!] === 1) return;
-      const problem = patternProblem(a, this.N);
-      if (problem !== undefined) {
-        throw new DataError('BAD_PATTERN', `pattern ${indices[j]!}: ${problem}`, {
-          file: path.basename(this.npz.path),
-          key: this.layout.key,
-          hint: 'a pattern read by index (group) is an error unless a streamed pass dropped it first (on_error: skip or route on the source, with normalize measuring its factor); or fix or remove the pattern in the file',
-        });
-      }
-    });
-    for (const i of indices) this.good[i] = 1;
+    this.checks.checkRead(indices, frames);
     return frames;
-  }
-
-  /** Records that the stream dropped pattern `index` (on_error skip or route), so grouping leaves it out. */
-  markDropped(index: number): void {
-    this.dropped.add(index);
-  }
-
-  excluded(): ReadonlySet<number> {
-    return this.dropped;
-  }
-
-  /** Records that pattern `index` passed the check on a streamed pass, so reads by index need not repeat it. */
-  markChecked(index: number): void {
-    if (index >= 0 && index < this.count) this.good[index] = 1;
   }
 
   /**
@@ -283,28 +253,6 @@ export class NpzFrameStore implements FrameStore {
     this.closed = true;
     this.strided = undefined;
     await this.npz.close();
-  }
-}
-
-/**
- * Frames of a sequential pass, each pattern checked (NaN, Inf, negative): a
- * bad one goes through the stage's error policy and is recorded as dropped,
- * a good one as checked (so reads by index need not check it again).
- */
-export async function* checkedFrames(
-  patterns: AsyncIterable<{ index: number; amplitude: Float32Array }>,
-  o: { scan: ScanMeta; store: { markDropped(i: number): void; markChecked(i: number): void }; ctx: StageContext; policy: ErrorPolicy; file: string; key: string; scanIndex?: Float64Array },
-): AsyncGenerator<Frame> {
-  const { scan, store, ctx, scanIndex } = o;
-  for await (const { index, amplitude } of patterns) {
-    const problem = patternProblem(amplitude, scan.N);
-    if (problem !== undefined) {
-      ctx.badRecord(o.policy, new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, { stage: ctx.id, file: o.file, key: o.key, hint: 'fix the data or set on_error: skip or route' }), index);
-      store.markDropped(index);
-      continue;
-    }
-    store.markChecked(index);
-    yield { index, x: scan.xcoords[index]!, y: scan.ycoords[index]!, amplitude, ...(scanIndex === undefined ? {} : { scanIndex: scanIndex[index]! }) };
   }
 }
 
@@ -408,13 +356,12 @@ export default defineSource({
         throw e;
       }
     }
-    const label = path.basename(file);
-    const key = store.key;
+    const { checks } = store;
     // Borrowed: the patterns are views over reused read blocks (see Stream.openBorrowed).
-    const frames = (signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> =>
-      checkedFrames(store.sequential(signal, borrowed), { scan, store, ctx, policy: options.on_error, file: label, key, ...(scanIndex === undefined ? {} : { scanIndex }) });
+    const frames = (signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal, borrowed), { scan, checks, ctx, policy: options.on_error, scanIndex });
     return {
-      meta: { record: 'frame', scan, frames: store, count: scan.count },
+      meta: { record: 'frame', scan, count: scan.count },
+      frames: offeredStore(store, checks, options.on_error, ctx, (s) => store.sequential(s, true)),
       open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal, false),
       openBorrowed: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal, true),
       close: () => store.close(),

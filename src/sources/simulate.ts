@@ -238,7 +238,8 @@ export default defineSource({
     };
     ctx.log.info(`simulate: ${count} patterns of ${N}×${N}, ${ob.kind} object ${object.width}×${object.height}, ${o.noise} noise at ${o.nphotons} photons/pattern`);
     return {
-      meta: { record: 'frame', scan, frames, count },
+      meta: { record: 'frame', scan, count },
+      frames,
       open(signal: AbortSignal): AsyncIterable<Frame> {
         return (async function* () {
           for (let i = 0; i < count; i++) {

@@ -10,11 +10,12 @@ export function testContext(overrides: Partial<ContextOptions> = {}): StageConte
   return createStageContext({ id: 'test', signal: new AbortController().signal, seed: 1, ...overrides });
 }
 
-/** A re-iterable stream over an array (or a function producing one per open). */
-export function streamOf<T>(records: readonly T[] | (() => readonly T[]), meta: Partial<StreamMeta> = {}): Stream<T> {
+/** A re-iterable stream over an array (or a function producing one per open), with the capabilities given (frames, groups). */
+export function streamOf<T>(records: readonly T[] | (() => readonly T[]), meta: Partial<StreamMeta> = {}, capabilities: Pick<Stream<T>, 'frames' | 'groups'> = {}): Stream<T> {
   const list = typeof records === 'function' ? records : () => records;
   return {
     meta: { record: 'other', count: typeof records === 'function' ? undefined : records.length, ...meta } as StreamMeta,
+    ...capabilities,
     open(signal: AbortSignal): AsyncIterable<T> {
       return (async function* () {
         for (const r of list()) {

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { DataError } from '../errors.js';
 import type { Batch, Group, Stream } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
-import { requireInput, uninitFloat32, withGroupIndex } from './util.js';
+import { requireInput, uninitFloat32 } from './util.js';
 
 /**
  * The groups' amplitudes as one array without copying when they already lie
@@ -108,7 +108,7 @@ export default defineTransform({
     const n = input.meta.count;
     const count = n === undefined ? undefined : o.drop_remainder ? Math.floor(n / o.batch_size) : Math.ceil(n / o.batch_size);
     const stream: Stream<Batch> = {
-      meta: { ...input.meta, record: 'batch', batchSize: o.batch_size, extra: withGroupIndex(input.meta, undefined), ...(count === undefined ? {} : { count }) },
+      meta: { ...input.meta, record: 'batch', batchSize: o.batch_size, ...(count === undefined ? {} : { count }) },
       open(signal: AbortSignal): AsyncIterable<Batch> {
         return (async function* () {
           let pending: Group[] = [];

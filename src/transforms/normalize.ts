@@ -2,15 +2,15 @@
 // the mean per-pattern energy mean_j Σ_hw X_j² equals (N/2)². The factor is
 // measured in one streaming pass over the input when the stage is created (or
 // given as `factor`, e.g. from a checkpoint at inference). It is recorded in
-// meta.normalization and applied wherever frames are read: the streamed Frames
-// and meta.frames, which is wrapped so that `group` (which reads frames by index
-// from the store) sees normalised amplitudes too. Unlike the reference, the mean
-// is over patterns, not over grouped copies of them.
+// meta.normalization and applied wherever frames are read (a frame map: the
+// streamed Frames and random-access reads alike); declared linear, so `group`
+// fuses the factor into its interleave. Unlike the reference, the mean is over
+// patterns, not over grouped copies of them.
 import { z } from 'zod';
 import { DataError } from '../errors.js';
-import type { Frame, FrameStore, Stream } from '../pipeline/types.js';
-import { defineTransform } from '../pipeline/types.js';
-import { markScaled, readFramesInto, requireInput, uninitFloat32 } from './util.js';
+import type { Frame } from '../pipeline/types.js';
+import { defineFrameMap } from './frame-map.js';
+import { uninitFloat32 } from './util.js';
 
 /** X = factor · A (after a square root for intensities), into a new array. */
 export function scaleAmplitude(a: Float32Array, factor: number, intensity: boolean): Float32Array {
@@ -18,12 +18,6 @@ export function scaleAmplitude(a: Float32Array, factor: number, intensity: boole
   if (intensity) for (let k = 0; k < a.length; k++) out[k] = factor * Math.sqrt(a[k]!);
   else for (let k = 0; k < a.length; k++) out[k] = factor * a[k]!;
   return out;
-}
-
-/** a ← factor · a (after a square root for intensities). */
-function scaleInPlace(a: Float32Array, factor: number, intensity: boolean): void {
-  if (intensity) for (let k = 0; k < a.length; k++) a[k] = factor * Math.sqrt(a[k]!);
-  else for (let k = 0; k < a.length; k++) a[k] = factor * a[k]!;
 }
 
 /** The factor that brings the mean per-pattern energy to (N/2)². */
@@ -52,8 +46,7 @@ export async function measureFactor(frames: AsyncIterable<Frame>, intensity: boo
   return { factor: Math.sqrt(((N / 2) * (N / 2)) / (sum / n)), patterns: n, N };
 }
 
-export default defineTransform({
-  kind: 'transform',
+export default defineFrameMap({
   type: 'normalize',
   description: 'Scales amplitudes so the mean per-pattern energy is (N/2)² (SPEC §3); the factor goes into meta.normalization.',
   options: z
@@ -62,57 +55,24 @@ export default defineTransform({
       input: z.enum(['amplitude', 'intensity']).default('amplitude').describe('What the incoming frames hold: amplitude, or intensity (square-rooted first).'),
     })
     .strict(),
-  async create(o, { ctx, inputs }) {
-    const input = requireInput<Frame>(ctx, inputs, 'normalize', ['frame']);
+  async prepare(o, { ctx, input }) {
     const intensity = o.input === 'intensity';
-    let factor = o.factor;
-    if (factor === undefined) {
-      try {
-        // Borrowed frames when the source offers them: the pass keeps nothing, so its read blocks are reused.
-        const m = await measureFactor(input.openBorrowed?.(ctx.signal) ?? input.open(ctx.signal), intensity);
-        factor = m.factor;
-        ctx.log.info(`normalisation factor ${factor.toPrecision(6)} measured over ${m.patterns} patterns (N=${m.N})`, { factor });
-      } catch (e) {
-        if (e instanceof DataError) throw new DataError(e.code, e.message, { stage: ctx.id, cause: e });
-        throw e;
-      }
-    } else {
-      ctx.log.info(`normalisation factor ${factor.toPrecision(6)} (given)`, { factor });
+    if (o.factor !== undefined) {
+      ctx.log.info(`normalisation factor ${o.factor.toPrecision(6)} (given)`, { factor: o.factor });
+      return o.factor;
     }
-    const k = factor;
-    const inner = input.meta.frames;
-    // Marked as scaled so that `group` can read the inner frames and apply the
-    // factor while it interleaves them (one copy fewer); read() still scales.
-    const frames: FrameStore | undefined =
-      inner === undefined
-        ? undefined
-        : markScaled(
-            {
-              count: inner.count,
-              N: inner.N,
-              read: async (i) => scaleAmplitude(await inner.read(i), k, intensity),
-              readMany: async (ids) => (await inner.readMany(ids)).map((a) => scaleAmplitude(a, k, intensity)),
-              readInto: async (ids, out) => {
-                await readFramesInto(inner, ids, out);
-                for (const a of out) scaleInPlace(a, k, intensity);
-              },
-              ...(inner.excluded === undefined ? {} : { excluded: () => inner.excluded!() }),
-              // The inner store belongs to the source, which closes it.
-              close: async () => undefined,
-            },
-            { inner, factor: k, intensity },
-          );
-    const stream: Stream<Frame> = {
-      meta: { ...input.meta, normalization: k * (input.meta.normalization ?? 1), ...(frames === undefined ? {} : { frames }) },
-      open(signal: AbortSignal): AsyncIterable<Frame> {
-        return (async function* () {
-          for await (const f of input.open(signal)) {
-            signal.throwIfAborted();
-            yield { ...f, amplitude: scaleAmplitude(f.amplitude, k, intensity) };
-          }
-        })();
-      },
-    };
-    return stream;
+    try {
+      // Borrowed frames when the source offers them: the pass keeps nothing, so its read blocks are reused.
+      const m = await measureFactor(input.openBorrowed?.(ctx.signal) ?? input.open(ctx.signal), intensity);
+      ctx.log.info(`normalisation factor ${m.factor.toPrecision(6)} measured over ${m.patterns} patterns (N=${m.N})`, { factor: m.factor });
+      return m.factor;
+    } catch (e) {
+      if (e instanceof DataError) throw new DataError(e.code, e.message, { stage: ctx.id, cause: e });
+      throw e;
+    }
   },
+  map: (a, _index, factor, o) => scaleAmplitude(a, factor, o.input === 'intensity'),
+  // Declared linear, so group reads the frames behind it and scales while it interleaves.
+  linear: (factor, o) => ({ factor, intensity: o.input === 'intensity' }),
+  meta: (meta, factor) => ({ ...meta, normalization: factor * (meta.normalization ?? 1) }),
 });

@@ -1,5 +1,5 @@
-// The `shuffle` transform. When the upstream offers random access to groups
-// (GroupIndex), it shuffles indices: free in memory, a fresh permutation per
+// The `shuffle` transform. When its input offers random access to groups
+// (Stream.groups, a typed capability its producer set on purpose), it shuffles indices: free in memory, a fresh permutation per
 // epoch derived from (seed, epoch), epoch = how many times the stream has been
 // opened. Otherwise it shuffles through a seeded bounded buffer of
 // `buffer_size` records (also reseeded per epoch).
@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Stream } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
-import { defaultReadWindow, groupIndexOf, requireInput, streamGroups, withGroupIndex } from './util.js';
+import { defaultReadWindow, requireInput, streamGroups } from './util.js';
 
 /** Buffer shuffle: keeps up to `size` records, emits a random one as each new one arrives. */
 export async function* bufferShuffle<T>(source: AsyncIterable<T>, size: number, rng: Rng, signal: AbortSignal): AsyncGenerator<T> {
@@ -44,12 +44,12 @@ export default defineTransform({
   async create(o, { ctx, inputs }) {
     const input = requireInput<unknown>(ctx, inputs, 'shuffle', ['frame', 'group', 'batch', 'other']);
     const seed = o.seed ?? ctx.seed;
-    const index = groupIndexOf(input.meta);
+    const index = input.groups;
     let epoch = 0;
     ctx.log.debug(index === undefined ? `buffer shuffle of ${o.buffer_size} records` : `index shuffle over ${index.count} groups`);
     const stream: Stream<unknown> = {
-      // The order is no longer the index order: downstream must not use the index.
-      meta: { ...input.meta, extra: withGroupIndex(input.meta, undefined) },
+      // No capability passed on: the order is no longer the index order.
+      meta: input.meta,
       open(signal: AbortSignal): AsyncIterable<unknown> {
         const rng = Rng.derive(seed, 'shuffle', epoch++);
         if (index === undefined) return bufferShuffle(input.open(signal), o.buffer_size, rng, signal);

@@ -1,5 +1,5 @@
 // The `split` transform: train / validation / test parts of a stream. By
-// fraction: with random access to groups (GroupIndex) the parts are an exact
+// fraction: with random access to groups (Stream.groups) the parts are an exact
 // seeded partition of the group indices, each part keeping index order and
 // offering its own GroupIndex (so shuffle after split stays free); otherwise
 // each record goes to a part by a uniform number derived from (seed, record
@@ -9,10 +9,10 @@
 // all three are in `outputs` (`id.train`, `id.validation`, `id.test`).
 import { z } from 'zod';
 import { OptionsError } from '../errors.js';
-import type { Stream, StreamMeta } from '../pipeline/types.js';
+import type { Stream } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
-import { defaultReadWindow, groupIndexOf, requireInput, streamGroups, withGroupIndex, type GroupIndex } from './util.js';
+import { defaultReadWindow, requireInput, streamGroups, type GroupIndex } from './util.js';
 
 export const PARTS = ['train', 'validation', 'test'] as const;
 export type Part = (typeof PARTS)[number];
@@ -74,7 +74,7 @@ export default defineTransform({
     const input = requireInput<unknown>(ctx, inputs, 'split', ['frame', 'group']);
     const seed = o.seed ?? ctx.seed;
     const f: Fractions = o.fractions ?? (o.fraction !== undefined ? { train: o.fraction, validation: 0, test: 1 - o.fraction } : { train: 0.8, validation: 0.1, test: 0.1 });
-    const index = o.axis === undefined ? groupIndexOf(input.meta) : undefined;
+    const index = o.axis === undefined ? input.groups : undefined;
     const parts = {} as Record<Part, Stream<unknown>>;
 
     if (index !== undefined) {
@@ -83,7 +83,8 @@ export default defineTransform({
         const ids = sets[p];
         const sub: GroupIndex = { count: ids.length, groupBytes: index.groupBytes, get: (i) => index.get(ids[i]!), getMany: (is) => index.getMany(is.map((i) => ids[i]!)) };
         parts[p] = {
-          meta: { ...input.meta, count: ids.length, extra: { ...withGroupIndex(input.meta, sub), split: p } },
+          meta: { ...input.meta, count: ids.length },
+          groups: sub,
           open: (signal: AbortSignal) =>
             streamGroups(sub, ids.length, (k) => k, defaultReadWindow(sub.groupBytes), signal),
         };
@@ -99,8 +100,7 @@ export default defineTransform({
         return partOfIndex(i, f, seed);
       };
       for (const p of PARTS) {
-        const { count: _count, ...rest } = input.meta;
-        const meta: StreamMeta = { ...rest, extra: { ...withGroupIndex(input.meta, undefined), split: p } };
+        const { count: _count, ...meta } = input.meta;
         parts[p] = {
           meta,
           open(signal: AbortSignal): AsyncIterable<unknown> {
@@ -115,6 +115,6 @@ export default defineTransform({
       }
     }
     const train = parts.train;
-    return { meta: train.meta, open: (signal: AbortSignal) => train.open(signal), outputs: parts };
+    return { meta: train.meta, ...(train.groups === undefined ? {} : { groups: train.groups }), open: (signal: AbortSignal) => train.open(signal), outputs: parts };
   },
 });

@@ -1,10 +1,9 @@
-// Helpers the transforms share: the random-access view of a group stream
-// (GroupIndex, carried in meta.extra so shuffle and split can work on indices
-// without iterating), reading frames into given buffers, input checks, and
+// Helpers the transforms share: streaming groups from a GroupIndex in read
+// windows, reading frames into given buffers, buffer pools, input checks, and
 // the helper that disposes a record that owns tensors.
 import { Buffer } from 'node:buffer';
 import { DataError, OptionsError } from '../errors.js';
-import type { FrameStore, Group, StageContext, Stream, StreamMeta } from '../pipeline/types.js';
+import type { FrameAccess, Group, GroupIndex, StageContext, Stream, StreamMeta } from '../pipeline/types.js';
 
 /**
  * A Float32Array of `n` values that are NOT zeroed, for buffers the caller
@@ -15,7 +14,7 @@ export function uninitFloat32(n: number): Float32Array {
 }
 
 /** Frames `ids[j]` of `store` into `out[j]`: its readInto when it has one, else readMany and a copy. */
-export async function readFramesInto(store: FrameStore, ids: readonly number[], out: readonly Float32Array[]): Promise<void> {
+export async function readFramesInto(store: FrameAccess, ids: readonly number[], out: readonly Float32Array[]): Promise<void> {
   if (store.readInto !== undefined) return store.readInto(ids, out);
   const got = await store.readMany(ids);
   got.forEach((a, j) => {
@@ -53,35 +52,7 @@ export class BufferPool {
   }
 }
 
-/** How a store made by `normalize` derives its frames from its inner store: factor · A (· √ first for intensities). */
-export interface ScaledStore {
-  readonly inner: FrameStore;
-  readonly factor: number;
-  readonly intensity: boolean;
-}
-
-const SCALED = new WeakMap<FrameStore, ScaledStore>();
-
-/** Records that `store` returns `inner`'s frames scaled, so a reader can scale while it copies instead of reading scaled copies. */
-export function markScaled(store: FrameStore, how: ScaledStore): FrameStore {
-  SCALED.set(store, how);
-  return store;
-}
-
-/** The unscaled store and scaling behind a store made by `normalize`, if it is one. */
-export function scaledStoreOf(store: FrameStore): ScaledStore | undefined {
-  return SCALED.get(store);
-}
-
-/** Random access to the groups of a stream: group `get(i)` for i in 0..count-1, in any order. */
-export interface GroupIndex {
-  readonly count: number;
-  /** Bytes of one group's amplitudes (N²·C·4), to size read windows. */
-  readonly groupBytes: number;
-  get(i: number): Promise<Group>;
-  /** Several groups at once (frames shared between them read once, in as few reads as possible). */
-  getMany(ids: readonly number[]): Promise<Group[]>;
-}
+export type { GroupIndex } from '../pipeline/types.js';
 
 /** Bytes of group data a read window holds by default (three windows are in flight). */
 const WINDOW_BYTES = 2 << 20;
@@ -134,22 +105,6 @@ export async function* streamGroups(index: GroupIndex, count: number, order: (k:
   } finally {
     for (const p of pending) await p.catch(() => undefined);
   }
-}
-
-const GROUP_INDEX = 'groupIndex';
-
-/** The GroupIndex a stream offers, if its upstream supports random access. */
-export function groupIndexOf(meta: StreamMeta): GroupIndex | undefined {
-  const g = meta.extra?.[GROUP_INDEX] as GroupIndex | undefined;
-  return g !== undefined && typeof g.get === 'function' && typeof g.count === 'number' ? g : undefined;
-}
-
-/** meta.extra with the GroupIndex set (or removed when `index` is undefined). */
-export function withGroupIndex(meta: StreamMeta, index: GroupIndex | undefined): Readonly<Record<string, unknown>> {
-  const extra: Record<string, unknown> = { ...meta.extra };
-  if (index === undefined) delete extra[GROUP_INDEX];
-  else extra[GROUP_INDEX] = index;
-  return extra;
 }
 
 /** The stage's single input, checked for the record kinds it accepts. */

@@ -56,7 +56,7 @@ for (const [file, layout] of [
       const frames = await collectStream(s);
       t.is(frames.length, n);
       for (const f of frames) t.deepEqual(f.amplitude, amp.subarray(f.index * NN, (f.index + 1) * NN));
-      const store = s.meta.frames!;
+      const store = s.frames!;
       const picked = await store.readMany([7, 2, 3, 11]);
       t.deepEqual(picked, [7, 2, 3, 11].map((i) => amp.slice(i * NN, (i + 1) * NN)));
       const into = [new Float32Array(NN), new Float32Array(NN)];
@@ -101,7 +101,7 @@ test('scan.cxi: counts square-rooted, masked pixels zeroed, positions from the t
   }
   const unmasked = await source({ path: 'scan.cxi', probe: path.join(FIX, 'probe16.npy'), apply_mask: false, pixel_size_m: 1e-7, position_sign: 1 });
   try {
-    const [first] = await unmasked.meta.frames!.readMany([3]);
+    const [first] = await unmasked.frames!.readMany([3]);
     t.not(first![0], 0);
     t.true(Math.abs(unmasked.meta.scan!.xcoords[1]! + (23 * 1.6666666666666668e-7) / 1e-7) < 1e-3);
   } finally {
@@ -134,7 +134,7 @@ test('bad_nan.h5: route drops pattern 5 from the stream; reading it by index is 
   try {
     const frames = await collectStream(s);
     t.deepEqual(frames.map((f) => f.index), [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
-    await t.throwsAsync(s.meta.frames!.read(5), { instanceOf: DataError, message: /bad_nan\.h5 \[diffraction\]: pattern 5: .*NaN/ });
+    await t.throwsAsync(s.frames!.read(5), { instanceOf: DataError, message: /bad_nan\.h5 \[diffraction\]: pattern 5: .*NaN/ });
   } finally {
     await s.close?.();
   }

@@ -61,7 +61,7 @@ test('file and stack frames stream in order with positions, probe and a frame st
       t.deepEqual(got[1]!.amplitude, pattern(12));
       t.deepEqual(got[2]!.amplitude, pattern(1));
       t.deepEqual(got[3]!.amplitude, pattern(10));
-      const store = s.meta.frames!;
+      const store = s.frames!;
       t.deepEqual(await store.readMany([3, 1]), [pattern(10), pattern(12)]);
       t.is((await collectStream(s)).length, 4, 're-iterable');
     } finally {
@@ -92,7 +92,7 @@ test('a missing pattern file is a typed error naming the manifest entry; route s
   });
 });
 
-test('a bad pattern is routed when streamed (and reported as excluded) but is an error when read by index', async (t) => {
+test('a bad pattern is routed when streamed, reported as excluded, and refused when read by index', async (t) => {
   await scene(t, async (dir) => {
     const bad = pattern(2);
     bad[7] = Number.NaN;
@@ -103,11 +103,11 @@ test('a bad pattern is routed when streamed (and reported as excluded) but is an
       t.is((await collectStream(s)).length, 4);
       t.deepEqual(ctx.stats.routed.map((r) => r.record), [4]);
       t.regex(ctx.stats.routed[0]!.message, /pattern 4: .*NaN/);
-      const store = s.meta.frames!;
+      const store = s.frames!;
       t.deepEqual(await store.readMany([0]), [pattern(0)]);
-      const e = await t.throwsAsync(store.readMany([0, 4]), { instanceOf: DataError, message: /nan\.npy: .*NaN/ });
+      const e = await t.throwsAsync(store.readMany([0, 4]), { instanceOf: DataError, message: /pattern 4: .*NaN/ });
       t.is(e.key, 'frames[4]');
-      t.deepEqual([...(store.excluded?.() ?? [])], [4], 'the dropped frame is reported, so group can leave it out');
+      t.deepEqual([...((await store.excluded?.(new AbortController().signal)) ?? [])], [4], 'the dropped frame is reported, so group can leave it out');
     } finally {
       await s.close?.();
     }

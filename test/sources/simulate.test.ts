@@ -33,8 +33,8 @@ test('metadata: frame records, ScanMeta with object, probe and positions, a Fram
   t.is(scan.probe.width, 16);
   t.is(scan.origin, 'simulate');
   t.is(scan.notes!.nphotons, 1e9);
-  t.is(s.meta.frames!.count, 25);
-  t.is(s.meta.frames!.N, 16);
+  t.is(s.frames!.count, 25);
+  t.is(s.frames!.N, 16);
   const frames = await collectStream(s);
   t.deepEqual(frames.map((f) => f.index), [...Array(25).keys()]);
   t.is(frames[3]!.x, scan.xcoords[3]!);
@@ -98,7 +98,7 @@ test('FrameStore.read(i) equals the i-th streamed frame in any order, with or wi
   for (const cache_frames of [0, 4]) {
     const s = await sim({ ...small, cache_frames }, 8);
     const frames = await collectStream(s);
-    const store = s.meta.frames!;
+    const store = s.frames!;
     const order = new Rng(3).permutation(frames.length);
     for (const i of [...order, ...order]) t.deepEqual(await store.read(i), frames[i]!.amplitude);
     const many = await store.readMany([7, 2, 7]);
@@ -107,7 +107,7 @@ test('FrameStore.read(i) equals the i-th streamed frame in any order, with or wi
     many[0]!.fill(-1);
     t.deepEqual(await store.read(7), frames[7]!.amplitude);
     await t.throwsAsync(store.read(25), { instanceOf: OptionsError });
-    await store.close();
+    await s.close?.();
   }
 });
 

@@ -41,7 +41,8 @@ export function syntheticScan(n: number, N = 4, seed = 5, extent = 100): Synthet
   const scan: ScanMeta = { N, count: n, xcoords, ycoords, probe: { height: N, width: N, re: new Float32Array(NN).fill(1), im: new Float32Array(NN) }, origin: 'synthetic' };
   return {
     stats,
-    meta: { record: 'frame', scan, frames, count: n },
+    meta: { record: 'frame', scan, count: n },
+    frames,
     open(signal: AbortSignal): AsyncIterable<Frame> {
       return (async function* () {
         stats.opens++;

@@ -10,7 +10,7 @@ import { syntheticScan, thrownName } from './helpers.js';
 
 const energy = (fs: readonly Frame[]): number => fs.reduce((s, f) => s + f.amplitude.reduce((a, v) => a + v * v, 0), 0) / fs.length;
 
-test('mean per-pattern energy is (N/2)²; meta.frames is normalised too; inputs untouched', async (t) => {
+test('mean per-pattern energy is (N/2)²; Stream.frames is normalised too; inputs untouched', async (t) => {
   const src = syntheticScan(30, 8);
   const raw = await collectStream(src);
   const s = (await createStage(normalize, {}, [src])) as Stream<Frame>;
@@ -19,7 +19,7 @@ test('mean per-pattern energy is (N/2)²; meta.frames is normalised too; inputs 
   t.true(Math.abs(energy(out) - 16) < 1e-3);
   const k = s.meta.normalization!;
   t.true(Math.abs(out[3]!.amplitude[5]! - k * raw[3]!.amplitude[5]!) < 1e-4);
-  const [a] = await s.meta.frames!.readMany([3]);
+  const [a] = await s.frames!.readMany([3]);
   t.deepEqual(a, out[3]!.amplitude);
   t.is(raw[3]!.amplitude[0], 4); // frameValue(3, 0) = 4, not scaled in place
   t.is(s.meta.scan, src.meta.scan);

@@ -55,10 +55,10 @@ test('deterministic per seed (and across re-opens); another seed gives other noi
   t.notDeepEqual((await collectStream(await degrade(input, { dose: 500 }, 8)))[0]!.amplitude, first[0]!.amplitude);
 });
 
-test('meta.frames is wrapped: read(i) gives the streamed noisy frame i in any order', async (t) => {
+test('Stream.frames is mapped too: read(i) gives the streamed noisy frame i in any order', async (t) => {
   const input = await clean();
   const s = await degrade(input, { dose: 800 });
-  const store = s.meta.frames!;
+  const store = s.frames!;
   // Random access first, before any stream pass: the scale is measured on demand.
   const order = new Rng(2).permutation(store.count);
   const byRead = new Map<number, Float32Array>();
@@ -66,7 +66,7 @@ test('meta.frames is wrapped: read(i) gives the streamed noisy frame i in any or
   const frames = await collectStream(s);
   for (const f of frames) t.deepEqual(byRead.get(f.index), f.amplitude);
   t.deepEqual(await store.readMany([3, 1]), [frames[3]!.amplitude, frames[1]!.amplitude]);
-  t.not(store, input.meta.frames);
+  t.not(store, input.frames);
   t.is(s.meta.scan!.notes!.dose, 800);
   t.is(s.meta.scan!.object, input.meta.scan!.object);
 });
@@ -77,13 +77,13 @@ test('bad frames: skip counts them, fail throws a DataError; non-frame input is 
   const bad: Frame = { index: 1, x: 0, y: 0, amplitude: new Float32Array(N * N).fill(Number.NaN) };
   const frames = [good(0), bad, good(2)];
   const store: FrameStore = { count: 3, N, read: async (i) => frames[i]!.amplitude, readMany: async (ix) => ix.map((i) => frames[i]!.amplitude), close: async () => {} };
-  const input = streamOf(frames, { record: 'frame', frames: store });
+  const input = streamOf(frames, { record: 'frame' }, { frames: store });
 
   const ctx = testContext({ id: 'dose', seed: 1 });
   const skipped = (await createStage(poisson, { dose: 100, on_error: 'skip' }, [input], ctx)) as Stream<Frame>;
   t.deepEqual((await collectStream(skipped)).map((f) => f.index), [0, 2]);
   t.is(ctx.stats.errors, 1);
-  await t.throwsAsync(skipped.meta.frames!.read(1), { instanceOf: DataError });
+  await t.throwsAsync(skipped.frames!.read(1), { instanceOf: DataError });
 
   const failing = await degrade(input, { dose: 100 });
   await t.throwsAsync(collectStream(failing), { instanceOf: DataError });

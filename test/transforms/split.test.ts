@@ -7,7 +7,6 @@ import type { Frame, Group, Stream } from '../../src/pipeline/types.js';
 import { collect, collectStream, createStage, testContext } from '../../src/testing/index.js';
 import group from '../../src/transforms/group.js';
 import split from '../../src/transforms/split.js';
-import { groupIndexOf } from '../../src/transforms/util.js';
 import { syntheticScan, thrownName } from './helpers.js';
 
 const groups = async (n: number): Promise<Stream<Group>> => (await createStage(group, { gridsize: 1 }, [syntheticScan(n, 2)])) as Stream<Group>;
@@ -38,7 +37,7 @@ test('with random access: exact sizes, index order, a sub-index per part, determ
   t.is((await ids(s.outputs!.validation)).length, 10);
   t.deepEqual(train, [...train].sort((x, y) => x - y));
   t.is(s.meta.count, 30);
-  const sub = groupIndexOf(s.outputs!.test!.meta)!;
+  const sub = s.outputs!.test!.groups!;
   t.is(sub.count, 10);
   t.is((await sub.get(0)).index, (await ids(s.outputs!.test))[0]!);
   const again = await createStage(split, { fractions: { train: 0.6, validation: 0.2, test: 0.2 } }, [input], testContext({ seed: 4 }));
