@@ -6,12 +6,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BackendInfo, BackendName } from '../backend/select.js';
-import { AbortError, messageOf, PtychoflowError, StageError } from '../errors.js';
+import { AbortError, messageOf, type PtychoflowError, StageError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { createStageContext } from './context.js';
+import { Clock, instrument, nameStage, type Meter } from './instrument.js';
 import { TensorLedger, type LedgerReport } from './ledger.js';
 import type { PipelinePlan, StagePlan } from './load.js';
-import type { Json, ProgressEvent, RoutedError, StageContext, Stream } from './types.js';
+import type { Json, ProgressEvent, RoutedError, Stream } from './types.js';
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -54,94 +55,6 @@ export interface RunOutcome {
   summary: RunSummary;
   /** The error that ended the run, if any (already named after its stage). */
   error?: unknown;
-}
-
-interface Meter {
-  id: string;
-  type: string;
-  in: number;
-  out: number;
-  ms: number;
-  ctx: StageContext;
-}
-
-/** Self time of nested pulls: a stage's `ms` excludes time spent in its inputs. */
-class Clock {
-  private readonly stack: { start: number; child: number }[] = [];
-  enter(): void {
-    this.stack.push({ start: performance.now(), child: 0 });
-  }
-  exit(): number {
-    const f = this.stack.pop()!;
-    const total = performance.now() - f.start;
-    const parent = this.stack[this.stack.length - 1];
-    if (parent !== undefined) parent.child += total;
-    return Math.max(0, total - f.child);
-  }
-}
-
-/** Wraps a stream so pulls through it are counted for producer and consumer, timed, and checked. */
-function instrument<T>(stream: Stream<T>, producer: Meter, consumer: Meter | undefined, ledger: TensorLedger, clock: Clock, limit?: number): Stream<T> {
-  const wrap =
-    (open: (signal: AbortSignal) => AsyncIterable<T>) =>
-    (signal: AbortSignal): AsyncIterable<T> => ({
-      [Symbol.asyncIterator](): AsyncIterator<T> {
-        const inner = open(signal)[Symbol.asyncIterator]();
-        let taken = 0;
-        return {
-          async next(): Promise<IteratorResult<T>> {
-            if (signal.aborted) {
-              // A consumer whose next() throws never calls return(): close the inner stream here.
-              await inner.return?.();
-              signal.throwIfAborted();
-            }
-            if (limit !== undefined && taken >= limit) {
-              await inner.return?.();
-              return { done: true, value: undefined };
-            }
-            clock.enter();
-            const before = ledger.live().bytes;
-            let r: IteratorResult<T>;
-            try {
-              r = await inner.next();
-            } catch (e) {
-              throw nameStage(e, producer.id);
-            } finally {
-              producer.ms += clock.exit();
-            }
-            if (r.done !== true) {
-              taken++;
-              producer.out++;
-              if (consumer !== undefined) consumer.in++;
-              // Only a stage whose own pull allocated can be blamed for crossing the budget.
-              if (ledger.live().bytes > before) ledger.check(producer.id);
-              else ledger.observe();
-            }
-            return r;
-          },
-          async return(value?: unknown): Promise<IteratorResult<T>> {
-            await inner.return?.(value);
-            return { done: true, value: undefined };
-          },
-        };
-      },
-    });
-  const wrapped: Stream<T> = { ...stream, meta: stream.meta, open: wrap((signal) => stream.open(signal)) };
-  // Counted and limited like open (normalize's measuring pass uses it).
-  if (stream.openBorrowed !== undefined) wrapped.openBorrowed = wrap((signal) => stream.openBorrowed!(signal));
-  return wrapped;
-}
-
-/** Gives an error the id of the stage it came from (once: the innermost stage wins). */
-function nameStage(e: unknown, stage: string): unknown {
-  if (e instanceof PtychoflowError) {
-    if (e.stage !== undefined || e instanceof AbortError) return e;
-    (e as { stage: string | undefined }).stage = stage;
-    e.message = `stage '${stage}': ${e.message}`;
-    return e;
-  }
-  if (e instanceof Error && e.name === 'AbortError') return e;
-  return new StageError('STAGE_FAILED', `stage '${stage}' failed: ${messageOf(e)}`, { stage, cause: e });
 }
 
 /** A stream over the bad records a stage routed (its `errors` output). */
@@ -237,32 +150,33 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
           options = { ...(options as object), limit: have === undefined ? opts.limit : Math.min(have, opts.limit) };
         } else truncate = opts.limit;
       }
-      const t = performance.now();
       let stream: Stream<unknown>;
       const def = st.def;
       if (def.kind === 'sink') throw new StageError('NOT_A_STREAM', `stage '${st.id}' is a sink`, { stage: st.id });
       try {
-        stream = await def.create(options, { ctx: m.ctx, inputs: st.section === 'sources' ? [] : inputsFor(st, m) });
+        // Own time: a measuring pass at create (normalize) is charged to the stages it pulls from.
+        const inputs = st.section === 'sources' ? [] : inputsFor(st, m);
+        stream = await clock.time(m, () => def.create(options, { ctx: m.ctx, inputs }));
       } catch (e) {
         throw nameStage(e, st.id);
       }
-      m.ms += performance.now() - t;
       opened.push(stream);
-      streams.set(st.id, truncate === undefined ? stream : instrument(stream, { ...m, out: 0 }, undefined, led, new Clock(), truncate));
+      // A truncated stream no longer matches its random access: the capabilities are not passed on.
+      const { frames: _f, groups: _g, ...plain } = stream;
+      streams.set(st.id, truncate === undefined ? stream : instrument(plain, { ...m, out: 0, ms: 0 }, undefined, led, new Clock(), truncate));
     }
 
     for (const st of plan.sinks) {
       signal.throwIfAborted();
       const m = meter(st);
-      clock.enter();
+      const def = st.def;
       try {
-        if (st.def.kind !== 'sink') throw new Error(`${st.id} is not a sink`);
-        sinkResults[st.id] = await st.def.create(st.options, { ctx: m.ctx, inputs: inputsFor(st, m) });
+        if (def.kind !== 'sink') throw new Error(`${st.id} is not a sink`);
+        const inputs = inputsFor(st, m);
+        sinkResults[st.id] = await clock.time(m, () => def.create(st.options, { ctx: m.ctx, inputs }));
         led.check(st.id);
       } catch (e) {
         throw nameStage(e, st.id);
-      } finally {
-        m.ms += clock.exit();
       }
     }
   } catch (e) {
