@@ -7,6 +7,7 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { PipelineFileError } from '../errors.js';
+import { checkKinds } from './kinds.js';
 import type { Registry } from './registry.js';
 import type { ComponentDef } from './types.js';
 
@@ -308,8 +309,9 @@ export function validatePipeline(loaded: LoadedFile, registry: Registry, sets: r
       if (target === undefined) {
         const hint = didYouMean(id, [...stages.keys()].filter((k) => stages.get(k)!.section !== 'sinks'));
         add([st.section, st.id, 'inputs', i], `unknown input '${ref}'${hint !== undefined ? `; did you mean '${hint}'?` : ''}`);
-      } else if (target.section === 'sinks') {
-        add([st.section, st.id, 'inputs', i], `'${id}' is a sink and has no output; use 'after: [${id}]' to run after it`);
+      } else if (target.section === 'sinks' && (target.def.emits === undefined || st.section !== 'sinks')) {
+        const why = target.def.emits === undefined ? `'${id}' is a sink and has no output; use 'after: [${id}]' to run after it` : `'${id}' is a sink: only sinks (which run after it) can take its output`;
+        add([st.section, st.id, 'inputs', i], why);
       } else if (output !== undefined && output !== 'errors' && output.length === 0) {
         add([st.section, st.id, 'inputs', i], `empty output name in '${ref}'`);
       }
@@ -331,9 +333,14 @@ export function validatePipeline(loaded: LoadedFile, registry: Registry, sets: r
   );
   const sinkOrder = topoSort(
     [...stages.values()].filter((s) => s.section === 'sinks'),
-    (s) => s.after.filter((id) => stages.get(id)?.section === 'sinks'),
+    // A sink runs after the sinks it runs `after` and the sinks whose output it takes.
+    (s) => [...s.after, ...s.inputs.map((r) => r.split('.')[0]!)].filter((id) => stages.get(id)?.section === 'sinks'),
     (cycle) => add(['sinks', cycle[0]!, 'after'], `cycle: ${cycle.join(' -> ')}`),
   );
+
+  // Pass 4: record kinds along the wiring (what each input gives against what its stage accepts).
+  const ordered = [...streamOrder, ...sinkOrder].map((id) => stages.get(id)!);
+  checkKinds(ordered, (id, i, message) => add([stages.get(id)!.section, id, 'inputs', i], message));
 
   if (problems.length > 0 || !parsed.success) throw fail(loaded.file, problems);
   return {

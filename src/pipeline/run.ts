@@ -12,7 +12,7 @@ import { createStageContext } from './context.js';
 import { Clock, instrument, nameStage, type Meter } from './instrument.js';
 import { TensorLedger, type LedgerReport } from './ledger.js';
 import type { PipelinePlan, StagePlan } from './load.js';
-import type { Json, ProgressEvent, RoutedError, Stream } from './types.js';
+import type { Json, ProgressEvent, RoutedError, SinkOutput, Stream } from './types.js';
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -70,6 +70,14 @@ function routedStream(routed: RoutedError[]): Stream<RoutedError> {
       })();
     },
   };
+}
+
+function sinkOutput(result: Json | SinkOutput, stage: string): SinkOutput {
+  const o = result as Partial<SinkOutput> | null;
+  if (o === null || typeof o !== 'object' || typeof o.stream?.open !== 'function') {
+    throw new StageError('NO_OUTPUT_STREAM', `sink '${stage}' declares what it emits but returned no { summary, stream }`, { stage });
+  }
+  return o as SinkOutput;
 }
 
 function maxRss(): number {
@@ -173,7 +181,15 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
       try {
         if (def.kind !== 'sink') throw new Error(`${st.id} is not a sink`);
         const inputs = inputsFor(st, m);
-        sinkResults[st.id] = await clock.time(m, () => def.create(st.options, { ctx: m.ctx, inputs }));
+        const result = await clock.time(m, () => def.create(st.options, { ctx: m.ctx, inputs }));
+        if (def.emits === undefined) sinkResults[st.id] = result as Json;
+        else {
+          // A sink that emits: its stream is the input of the sinks after it.
+          const { summary, stream } = sinkOutput(result, st.id);
+          sinkResults[st.id] = summary;
+          opened.push(stream);
+          streams.set(st.id, stream);
+        }
         led.check(st.id);
       } catch (e) {
         throw nameStage(e, st.id);

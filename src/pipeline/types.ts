@@ -268,12 +268,28 @@ export interface CreateDeps {
 /** A JSON-serialisable value (what sinks return for the run summary). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/**
+ * What each input of a stage may carry: entry i for input i, the last entry
+ * for every further input. Checked by `validate` before anything opens.
+ */
+export type Accepts = readonly (readonly RecordKind[])[];
+
+/** What a stage's output carries: a kind, or 'same' as its first input. */
+export type Emits = RecordKind | 'same';
+
+/** Every record kind, for stages that pass anything on (prefetch). */
+export const ANY_RECORD: readonly RecordKind[] = ['frame', 'group', 'batch', 'tensor-batch', 'reconstruction', 'error', 'other'];
+
 interface ComponentBase<S extends z.ZodType> {
   readonly type: string;
   /** One line: what the stage does. */
   readonly description: string;
   /** zod schema of the options; every field has .describe() and a default where sensible. */
   readonly options: S;
+  /** Record kinds its inputs may carry (plugins that leave it out are not checked). */
+  readonly accepts?: Accepts;
+  /** Record kind of its output (sources and transforms; a sink that emits a record stream). */
+  readonly emits?: Emits;
 }
 
 export interface SourceDef<S extends z.ZodType = z.ZodType> extends ComponentBase<S> {
@@ -288,11 +304,20 @@ export interface TransformDef<S extends z.ZodType = z.ZodType> extends Component
   create(options: z.output<S>, deps: CreateDeps): Promise<Stream<unknown>>;
 }
 
+/** What a sink that declares `emits` returns: its summary, and the record stream later stages take as input. */
+export interface SinkOutput {
+  readonly summary: Json;
+  readonly stream: Stream<unknown>;
+}
+
 export interface SinkDef<S extends z.ZodType = z.ZodType> extends ComponentBase<S> {
   readonly kind: 'sink';
   readonly arity?: { readonly min: number; readonly max: number };
-  /** Consumes its inputs to the end and returns its result for the run summary. */
-  create(options: z.output<S>, deps: CreateDeps): Promise<Json>;
+  /**
+   * Consumes its inputs to the end and returns its result for the run
+   * summary; a sink that declares `emits` returns a SinkOutput (summary and stream).
+   */
+  create(options: z.output<S>, deps: CreateDeps): Promise<Json | SinkOutput>;
 }
 
 export type ComponentDef = SourceDef | TransformDef | SinkDef;

@@ -101,6 +101,7 @@ export function metricsJson(r: EvalResult): Json {
 
 export default defineSink({
   kind: 'sink',
+  accepts: [['frame']],
   type: 'evaluate',
   description: 'Score a reconstruction NPZ against the ground truth: registration, phase plane, MAE/MSE/PSNR/SSIM, FRC; writes metrics.json and figures',
   arity: { min: 0, max: 1 },

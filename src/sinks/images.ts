@@ -7,7 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { OptionsError } from '../errors.js';
 import { renderImage, sideBySide, writePng, type RgbaImage } from '../io/png.js';
-import { defineSink, type Complex2D, type Frame, type Group, type Json } from '../pipeline/types.js';
+import { ANY_RECORD, defineSink, type Complex2D, type Frame, type Group, type Json } from '../pipeline/types.js';
 
 const options = z.object({
   count: z.number().int().min(1).max(64).default(4).describe('how many patterns to show (the first records of the stream)'),
@@ -29,6 +29,7 @@ function ampPhase(c: Complex2D, title: string): RgbaImage {
 
 export default defineSink({
   kind: 'sink',
+  accepts: [ANY_RECORD],
   type: 'images',
   description: 'Write PNG previews: the first diffraction patterns, the probe and the ground-truth object',
   options,

@@ -199,6 +199,7 @@ function scanOf(input: Stream<TensorBatch>, ctx: StageContext): ScanMeta {
 
 export default defineSink({
   kind: 'sink',
+  accepts: [['tensor-batch']],
   type: 'infer',
   description: 'Predicts object patches with a trained checkpoint and stitches them into the whole object (NPZ + PNGs).',
   arity: { min: 1, max: 1 },

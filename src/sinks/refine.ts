@@ -154,6 +154,7 @@ async function startingPoint(options: RefineOptions, scan: ScanMeta, ctx: StageC
 
 export default defineSink({
   kind: 'sink',
+  accepts: [['tensor-batch']],
   type: 'refine',
   description: 'Refines a stitched object (or a flat start) against the measured patterns by gradient descent through the forward model; writes it like infer.',
   arity: { min: 1, max: 1 },

@@ -159,6 +159,7 @@ async function writeHistory(ctx: StageContext, options: TrainOptions, history: r
 
 export default defineSink({
   kind: 'sink',
+  accepts: [['tensor-batch']],
   type: 'train',
   description: 'Trains a PtychoPINN on tensor batches (input 0; optional validation input 1) with checkpoints, LR schedule and early stop.',
   arity: { min: 1, max: 2 },

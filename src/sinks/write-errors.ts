@@ -8,6 +8,7 @@ import { writeAtomic } from '../util/atomic.js';
 
 export default defineSink({
   kind: 'sink',
+  accepts: [['error']],
   type: 'write-errors',
   description: 'Writes routed bad records (inputs like `scan.errors`) to a JSON-lines file.',
   arity: { min: 1, max: 16 },

@@ -44,6 +44,7 @@ class Column {
 
 export default defineSink({
   kind: 'sink',
+  accepts: [['frame']],
   type: 'write-npz',
   description: 'Writes a frame stream as a canonical NPZ (diffraction, xcoords, ycoords, probeGuess, objectGuess, scan_index).',
   options: z

@@ -541,6 +541,7 @@ async function datasetReport(h: H5Scan, name: string, d: DatasetInfo): Promise<H
 
 export default defineSource({
   kind: 'source',
+  emits: 'frame',
   type: 'hdf5',
   description: 'Reads a scan from an HDF5 file: canonical keys at the root, a ptychodus product (/raw_data) or CXI (entry_1); patterns stay on disk.',
   options: z

@@ -282,6 +282,7 @@ async function patternSize(m: Manifest, dir: string, ctx: StageContext, label: s
 
 export default defineSource({
   kind: 'source',
+  emits: 'frame',
   type: 'json',
   description: 'Reads a scan from a JSON manifest of positions and .npy patterns (streamed; see docs/formats.md).',
   options: z

@@ -323,6 +323,7 @@ async function openScan(file: string, ctx: StageContext, input: 'amplitude' | 'i
 
 export default defineSource({
   kind: 'source',
+  emits: 'frame',
   type: 'npz',
   description: 'Reads a scan from a canonical NPZ (diffraction, xcoords, ycoords, probeGuess[, objectGuess]); patterns stay on disk.',
   options: z

@@ -157,6 +157,7 @@ class SimulatedFrames implements FrameStore {
 
 export default defineSource({
   kind: 'source',
+  emits: 'frame',
   type: 'simulate',
   description: 'Simulates a far-field ptychography scan (object, probe, positions, Poisson counts) with ground truth.',
   options: z

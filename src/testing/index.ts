@@ -3,7 +3,7 @@
 // no tensor leaked.
 import * as tf from '@tensorflow/tfjs';
 import { createStageContext, type ContextOptions } from '../pipeline/context.js';
-import type { ComponentDef, Json, StageContext, Stream, StreamMeta } from '../pipeline/types.js';
+import type { ComponentDef, Json, SinkOutput, StageContext, Stream, StreamMeta } from '../pipeline/types.js';
 
 /** A StageContext for tests (silent logger, fresh ledger, seed 1 unless given). */
 export function testContext(overrides: Partial<ContextOptions> = {}): StageContext {
@@ -62,7 +62,7 @@ export async function runSink(
   options: unknown,
   inputs: readonly Stream<unknown>[],
   ctx: StageContext = testContext({ id: def.type }),
-): Promise<Json> {
+): Promise<Json | SinkOutput> {
   if (def.kind !== 'sink') throw new Error(`${def.type} is not a sink`);
   const parsed: unknown = def.options.parse(options ?? {});
   await tf.ready();

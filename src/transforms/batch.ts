@@ -95,6 +95,8 @@ export function unpackBatch(batch: Batch): Group[] {
 
 export default defineTransform({
   kind: 'transform',
+  accepts: [['group']],
+  emits: 'batch',
   type: 'batch',
   description: 'Packs groups into batches of contiguous typed arrays.',
   options: z

@@ -44,6 +44,8 @@ export function defineFrameMap<S extends z.ZodType, P = undefined>(spec: FrameMa
   return {
     kind: 'transform',
     type: spec.type,
+    accepts: [['frame']],
+    emits: 'frame',
     description: spec.description,
     options: spec.options,
     async create(options, { ctx, inputs }) {

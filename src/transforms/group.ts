@@ -57,6 +57,8 @@ async function framesFor(input: Stream<Frame>, ctx: StageContext): Promise<Group
 
 export default defineTransform({
   kind: 'transform',
+  accepts: [['frame']],
+  emits: 'group',
   type: 'group',
   description: 'Groups each seed position with C = gridsize² of its K nearest neighbours; frames read by index (spilled to a temp file when the input offers no random access).',
   options: z

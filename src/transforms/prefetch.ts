@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { OptionsError } from '../errors.js';
 import type { Stream } from '../pipeline/types.js';
-import { defineTransform } from '../pipeline/types.js';
+import { ANY_RECORD, defineTransform } from '../pipeline/types.js';
 import { disposeRecord } from './util.js';
 
 export function prefetchIterable<T>(upstream: Stream<T>, n: number, signal: AbortSignal): AsyncIterable<T> {
@@ -82,6 +82,8 @@ export function prefetchIterable<T>(upstream: Stream<T>, n: number, signal: Abor
 
 export default defineTransform({
   kind: 'transform',
+  accepts: [ANY_RECORD],
+  emits: 'same',
   type: 'prefetch',
   description: 'Pulls up to n records ahead of the consumer, concurrently with it.',
   options: z

@@ -32,6 +32,8 @@ export async function* bufferShuffle<T>(source: AsyncIterable<T>, size: number, 
 
 export default defineTransform({
   kind: 'transform',
+  accepts: [['frame', 'group', 'batch', 'other']],
+  emits: 'same',
   type: 'shuffle',
   description: 'Shuffles records: group indices when random access exists, else through a seeded bounded buffer; a new order every epoch.',
   options: z

@@ -55,6 +55,8 @@ const fractionsSchema = z
 
 export default defineTransform({
   kind: 'transform',
+  accepts: [['frame', 'group']],
+  emits: 'same',
   type: 'split',
   description: 'Splits a stream into train/validation/test parts by seeded fractions or by a coordinate threshold.',
   options: z

@@ -60,6 +60,8 @@ export function toTensorBatch(b: Batch, ctx: Pick<StageContext, 'id' | 'ledger'>
 
 export default defineTransform({
   kind: 'transform',
+  accepts: [['batch']],
+  emits: 'tensor-batch',
   type: 'tensorify',
   description: 'Turns batches into tensors (X, coords); the next stage owns and disposes them.',
   options: z.object({}).strict(),

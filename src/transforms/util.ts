@@ -107,15 +107,15 @@ export async function* streamGroups(index: GroupIndex, count: number, order: (k:
   }
 }
 
-/** The stage's single input, checked for the record kinds it accepts. */
+/**
+ * The stage's single input, checked for the record kinds it accepts (validate
+ * checks the wiring of a pipeline file first; this guards programmatic use).
+ */
 export function requireInput<T>(ctx: StageContext, inputs: readonly Stream<unknown>[], stage: string, records: readonly StreamMeta['record'][]): Stream<T> {
   const input = inputs[0];
   if (input === undefined) throw new OptionsError('NO_INPUT', `${stage} needs one input stream`, { stage: ctx.id });
   if (!records.includes(input.meta.record)) {
-    throw new OptionsError('WRONG_RECORD', `${stage} works on ${records.join(' or ')} records, but its input gives '${input.meta.record}' records`, {
-      stage: ctx.id,
-      hint: 'order the stages as source → normalize → group → split/shuffle → batch → tensorify',
-    });
+    throw new OptionsError('WRONG_RECORD', `${stage} accepts ${records.join(' or ')} records, but its input gives '${input.meta.record}' records`, { stage: ctx.id });
   }
   return input as Stream<T>;
 }

@@ -61,6 +61,15 @@ test('validate: a broken file exits 2 and prints FILE:LINE:COL for every problem
   t.notRegex(r.stderr, /\n\s+at /); // no stack trace
 });
 
+test('validate: a miswired pipeline exits 2 naming each wrong input, what it accepts and what it was given, by line', async (t) => {
+  const r = await cli(['validate', path.join(fixtures, 'miswired.yaml')]);
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /miswired\.yaml:6:\d+ {2}transforms\.tensors\.inputs\.0: 'tensorify' accepts batch records, but 'scan' gives frame records/);
+  t.regex(r.stderr, /miswired\.yaml:7:\d+ {2}transforms\.groups\.inputs\.0: 'group' accepts frame records, but 'tensors' gives tensor-batch records/);
+  t.regex(r.stderr, /miswired\.yaml:9:\d+ {2}sinks\.train\.inputs\.0: 'train' accepts tensor-batch records, but 'groups' gives group records/);
+  t.notRegex(r.stderr, /order the stages/);
+});
+
 test('run on an invalid file exits 2 without running', async (t) => {
   const r = await cli(['run', path.join(fixtures, 'broken.yaml')]);
   t.is(r.code, 2);

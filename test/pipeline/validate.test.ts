@@ -7,6 +7,7 @@ import { problemsOf, type Problem } from '../../src/pipeline/load.js';
 import { Registry } from '../../src/pipeline/registry.js';
 import { PipelineFileError } from '../../src/errors.js';
 import { collectSink, countSource, throwAt } from '../fixtures/pipelines/stages.js';
+import { builtinComponents } from '../../src/components.js';
 
 const dir = path.resolve(import.meta.dirname, '../fixtures/pipelines');
 
@@ -155,4 +156,11 @@ test('JSON pipeline files validate with positions too', async (t) => {
   const ps = await problems('x.json', '{\n  "sources": {\n    "a": { "type": "test-count", "n": "x" }\n  },\n  "sinks": { "s": { "type": "test-collect", "inputs": ["a"] } }\n}\n');
   t.is(ps.length, 1);
   t.is(ps[0]!.line, 3);
+});
+
+test('every built-in stage declares the record kinds it accepts and emits', (t) => {
+  for (const def of builtinComponents) {
+    if (def.kind !== 'source') t.true((def.accepts?.length ?? 0) > 0, `${def.type} declares accepts`);
+    if (def.kind !== 'sink') t.not(def.emits, undefined, `${def.type} declares emits`);
+  }
 });
