@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { DataError, OptionsError } from '../errors.js';
 import { probeFromArray } from '../physics/probegen.js';
-import type { Complex2D } from '../pipeline/types.js';
+import type { Complex2D } from '../records/index.js';
 import { openNpz, readNpyFile } from './npz.js';
 
 /** Keys tried, in order, in an .npz named without a key. */

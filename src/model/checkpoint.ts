@@ -12,7 +12,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DataError, FormatError } from '../errors.js';
-import type { Complex2D } from '../pipeline/types.js';
+import type { Complex2D } from '../records/index.js';
 import { modelConfigSchema, type ModelConfig } from './config.js';
 import { ownedByCaller, type NamedTensor } from './optimizer.js';
 import { PtychoPINN } from './pinn.js';

@@ -10,7 +10,7 @@ import { DataError, OptionsError } from '../errors.js';
 import { farFieldAmplitude, maeLoss, poissonNLL } from '../physics/forward.js';
 import { reassembleAndExtract } from '../physics/overlap.js';
 import { diskMask, normalizeProbe, probeSupport } from '../physics/probe.js';
-import type { Complex2D } from '../pipeline/types.js';
+import type { Complex2D } from '../records/index.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput, type SupportMode } from './config.js';
 import { forwardNetwork, initialValue, paramSpecs, planNetwork, specSize, type NetworkPlan, type ParamSpec } from './network.js';
 

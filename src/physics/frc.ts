@@ -4,7 +4,7 @@
 // (the ring-average of van Heel, as in the reference's vendored FSC). Crossings
 // of a threshold are interpolated linearly between rings and reported as a
 // resolution in pixels (period = size / ring).
-import type { Complex2D } from '../pipeline/types.js';
+import type { Complex2D } from '../records/index.js';
 import { OptionsError } from '../errors.js';
 import { fft2, signedFreq } from './register.js';
 

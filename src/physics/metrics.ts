@@ -5,7 +5,7 @@
 // Unlike the reference (which fits a plane to each image's wrapped phase on its
 // own and uses PSNR peak 255), the plane is fitted to the phase *difference*
 // (wrap-safe, amplitude-weighted) and PSNR/SSIM use the truth's own range.
-import type { Complex2D } from '../pipeline/types.js';
+import type { Complex2D } from '../records/index.js';
 import { DataError, OptionsError } from '../errors.js';
 import { frc, type FrcResult } from './frc.js';
 import { registerShift, shiftImage } from './register.js';

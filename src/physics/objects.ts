@@ -8,7 +8,7 @@
 // requested ranges are always used entirely. Randomness comes only from the
 // Rng passed in; no file access here (the simulate source reads the images).
 import { OptionsError } from '../errors.js';
-import type { Complex2D } from '../pipeline/types.js';
+import type { Complex2D } from '../records/index.js';
 import type { Rng } from '../util/rng.js';
 import { fft2Shifted, ifft2Shifted } from './fftjs.js';
 

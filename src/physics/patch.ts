@@ -5,7 +5,7 @@
 // neighbours (the fractional offset is the same for the whole window, so the
 // weights are computed once). Pixels outside the object read as zero.
 import { OptionsError } from '../errors.js';
-import type { Complex2D } from '../pipeline/types.js';
+import type { Complex2D } from '../records/index.js';
 
 /** The N×N patch of `obj` centred at column cx, row cy. */
 export function extractPatch(obj: Complex2D, cx: number, cy: number, N: number): Complex2D {

@@ -1,7 +1,7 @@
 // Probe helpers on typed arrays (SPEC §3, §5): the disk mask, the reference's
 // probe normalisation, and the probe's power support, which decides whether the
 // object may live in the central N/2 square or needs the full N×N window.
-import type { Complex2D } from '../pipeline/types.js';
+import type { Complex2D } from '../records/index.js';
 import { DataError, OptionsError } from '../errors.js';
 
 /**

@@ -8,7 +8,7 @@
 // Probes read from files arrive here as decoded arrays (the simulate source
 // does the reading), so this module stays free of I/O.
 import { DataError, OptionsError } from '../errors.js';
-import type { Complex2D } from '../pipeline/types.js';
+import type { Complex2D } from '../records/index.js';
 
 export interface DefaultProbeOptions {
   /** Aperture radius in pixels (where |P| falls to 1/2); default N/5. */

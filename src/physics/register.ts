@@ -3,7 +3,7 @@
 // plus a Fourier sub-pixel shift. fftjs.ts only handles square shifted transforms,
 // and evaluation crops are rectangular, so this module carries a general complex
 // FFT (radix-2, Bluestein for other lengths) that frc.ts reuses.
-import type { Complex2D } from '../pipeline/types.js';
+import type { Complex2D } from '../records/index.js';
 import { OptionsError } from '../errors.js';
 
 const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;

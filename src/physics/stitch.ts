@@ -11,7 +11,7 @@
 // the phase that best matches what the canvas already holds where they overlap
 // (arg Σ canvas·conj(patch)), so a scan streamed in acquisition order is stitched
 // onto one common phase reference. A patch that overlaps nothing is added as is.
-import type { Complex2D } from '../pipeline/types.js';
+import type { Complex2D } from '../records/index.js';
 import { OptionsError } from '../errors.js';
 
 export interface StitchOptions {

@@ -12,11 +12,12 @@ import { linePlot, renderImage, sideBySide, writePng } from '../io/png.js';
 import { evaluateObject, type CropBox, type EvalResult } from '../physics/metrics.js';
 import { defineSink, type Complex2D, type Json, type ScanMeta } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readReconstruction } from './util.js';
 
 const box = z.object({ x0: z.number(), y0: z.number(), x1: z.number(), y1: z.number() }).strict();
 
 const options = z.object({
-  reconstruction: z.string().default('reconstruction.npz').describe('NPZ written by the infer sink, relative to the run output directory'),
+  reconstruction: z.string().default('reconstruction.npz').describe('Without an input: the NPZ of an earlier run (infer or refine) to score, relative to the run output directory; within one run take the record instead (inputs: [infer])'),
   reconstruction_key: z.string().default('object').describe('complex array in the reconstruction NPZ'),
   truth: z.string().default('scan').describe("'scan' = the objectGuess of the input scan, or the path of an NPZ (relative to the pipeline file)"),
   truth_key: z.string().optional().describe('array in the truth NPZ (default: objectGuess, else object)'),
@@ -101,9 +102,9 @@ export function metricsJson(r: EvalResult): Json {
 
 export default defineSink({
   kind: 'sink',
-  accepts: [['frame']],
+  accepts: [['reconstruction']],
   type: 'evaluate',
-  description: 'Score a reconstruction NPZ against the ground truth: registration, phase plane, MAE/MSE/PSNR/SSIM, FRC; writes metrics.json and figures',
+  description: 'Score a reconstruction (the record of infer/refine, or an NPZ) against the ground truth: registration, phase plane, MAE/MSE/PSNR/SSIM, FRC; writes metrics.json and figures',
   arity: { min: 0, max: 1 },
   options,
   async create(o, { ctx, inputs }) {
@@ -121,8 +122,10 @@ export default defineSink({
       truth = await readComplex(file, o.truth_key, ['objectGuess', 'object'], stage); truthLabel = file;
     }
     ctx.signal.throwIfAborted();
-    const reconFile = path.resolve(ctx.outDir, o.reconstruction);
-    const raw = await readComplex(reconFile, o.reconstruction_key, [], stage);
+    // The reconstruction record from infer/refine (inputs: [infer]), or an NPZ of an earlier run.
+    const given = inputs[0] === undefined ? undefined : await readReconstruction(inputs[0], ctx, 'input 0');
+    const reconFile = given?.file ?? path.resolve(ctx.outDir, o.reconstruction);
+    const raw: Complex2D & { origin?: [number, number] } = given === undefined ? await readComplex(reconFile, o.reconstruction_key, [], stage) : { ...given.object, origin: [given.origin[0], given.origin[1]] };
     if (raw.origin === undefined && (raw.height !== truth.height || raw.width !== truth.width)) {
       ctx.log.warn('reconstruction has no origin and another shape than the truth: assuming both start at object pixel (0, 0)', { recon: `${raw.height}x${raw.width}`, truth: `${truth.height}x${truth.width}` });
     }

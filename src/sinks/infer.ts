@@ -13,7 +13,7 @@ import { writeNpz } from '../io/npz-writer.js';
 import { renderImage } from '../io/png.js';
 import { StitchCanvas, type StitchWindow } from '../physics/stitch.js';
 import { defineSink, type Complex2D, type ScanMeta, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
-import { forEachBatch, outPath, relativeDifference, savePng, secondsSince, tensorBatchStream } from './util.js';
+import { forEachBatch, outPath, reconstructionOutput, relativeDifference, savePng, secondsSince, tensorBatchStream } from './util.js';
 
 /** What infer needs from a model: object patches for a batch (the caller disposes them). */
 export interface PatchPredictor {
@@ -200,6 +200,7 @@ function scanOf(input: Stream<TensorBatch>, ctx: StageContext): ScanMeta {
 export default defineSink({
   kind: 'sink',
   accepts: [['tensor-batch']],
+  emits: 'reconstruction',
   type: 'infer',
   description: 'Predicts object patches with a trained checkpoint and stitches them into the whole object (NPZ + PNGs).',
   arity: { min: 1, max: 1 },
@@ -257,7 +258,10 @@ export default defineSink({
       const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
       await writeReconstruction(files, result, model.probe(), ctx.id);
       ctx.progress({ label: 'stitch', done: result.batches, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { patches: result.patches }, finished: true });
-      return { ...files, shape: [result.object.height, result.object.width], origin: [placement.originX, placement.originY], stitch_size: M, stitch_window: options.stitch_window, patches: result.patches, ...(options.align_phase ? { phase_aligned: result.aligned, mean_phase_turn_rad: +result.meanAlignRadians.toFixed(4) } : {}), seconds: secondsSince(t0) };
+      const summary = { ...files, shape: [result.object.height, result.object.width], origin: [placement.originX, placement.originY], stitch_size: M, stitch_window: options.stitch_window, patches: result.patches, ...(options.align_phase ? { phase_aligned: result.aligned, mean_phase_turn_rad: +result.meanAlignRadians.toFixed(4) } : {}), seconds: secondsSince(t0) };
+      // The reconstruction is this sink's output record (the NPZ is a file beside it, not the wiring).
+      const probe = model.probe();
+      return reconstructionOutput(summary, { object: result.object, probe, origin: [placement.originX, placement.originY], weights: result.covered, file: files.npz }, scan);
     } finally {
       model.dispose();
       for (const slot of loaded.optimizerState ?? []) slot.tensor.dispose();

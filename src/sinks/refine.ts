@@ -25,18 +25,18 @@ import { DataError, OptionsError } from '../errors.js';
 import { linePlot } from '../io/png.js';
 import { farFieldAmplitude } from '../physics/forward.js';
 import { makeOptimizer } from '../model/optimizer.js';
-import { defineSink, type Complex2D, type Json, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { defineSink, type Complex2D, type Json, type ScanMeta, type SinkOutput, type StageContext, type Stream } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { readComplex } from './evaluate.js';
 import { placementFor, writeReconstruction, type CanvasPlacement, type InferOutputs } from './infer.js';
-import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, outPath, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './util.js';
+import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, outPath, readReconstruction, reconstructionOutput, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './util.js';
 
 const optionsSchema = z
   .object({
     reconstruction: z
       .string()
       .optional()
-      .describe("NPZ written by infer (object, probe, origin) to start from, relative to the output directory; unset: a flat object (amplitude 1, phase 0) with the scan's probe"),
+      .describe("An NPZ written by infer or refine in an earlier run (object, probe, origin) to start from, relative to the output directory; within one run, take the reconstruction as input 1 instead (inputs: [patterns, infer]). Neither: a flat object (amplitude 1, phase 0) with the scan's probe"),
     epochs: z.number().int().positive().default(50).describe('Most passes over the patterns.'),
     lr: z.number().positive().default(0.02).describe("Adam step at the start, as a fraction of the object's mean amplitude."),
     final_lr: z.number().positive().default(2e-4).describe('Step at the end of the cosine decay (same units as lr).'),
@@ -137,7 +137,12 @@ interface Start {
   from: string;
 }
 
-async function startingPoint(options: RefineOptions, scan: ScanMeta, ctx: StageContext): Promise<Start> {
+async function startingPoint(options: RefineOptions, scan: ScanMeta, ctx: StageContext, given: Stream<unknown> | undefined): Promise<Start> {
+  if (given !== undefined) {
+    if (options.reconstruction !== undefined) throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': give the starting reconstruction as input 1 or as the reconstruction option, not both`, { stage: ctx.id, key: 'reconstruction' });
+    const r = await readReconstruction(given, ctx, 'input 1 (the starting reconstruction)');
+    return { object: r.object, probe: r.probe, placement: { originX: r.origin[0], originY: r.origin[1], width: r.object.width, height: r.object.height }, from: r.file ?? 'input 1' };
+  }
   if (options.reconstruction === undefined) {
     const placement = placementFor(scan);
     const n = placement.width * placement.height;
@@ -154,19 +159,20 @@ async function startingPoint(options: RefineOptions, scan: ScanMeta, ctx: StageC
 
 export default defineSink({
   kind: 'sink',
-  accepts: [['tensor-batch']],
+  accepts: [['tensor-batch'], ['reconstruction']],
+  emits: 'reconstruction',
   type: 'refine',
   description: 'Refines a stitched object (or a flat start) against the measured patterns by gradient descent through the forward model; writes it like infer.',
-  arity: { min: 1, max: 1 },
+  arity: { min: 1, max: 2 },
   options: optionsSchema,
-  async create(options, { ctx, inputs }): Promise<Json> {
+  async create(options, { ctx, inputs }): Promise<SinkOutput> {
     const t0 = performance.now();
     const input = tensorBatchStream(inputs[0], ctx, 'input 0 (pattern batches)');
     const scan = input.meta.scan;
     if (scan === undefined) throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (positions)`, { stage: ctx.id, hint: 'feed refine from a source through group/batch/tensorify' });
     checkCosineRates(ctx, options.lr, options.final_lr);
     const N = scan.N;
-    const start = await startingPoint(options, scan, ctx);
+    const start = await startingPoint(options, scan, ctx, inputs[1]);
     const { placement, probe } = start;
     if (probe.height !== N || probe.width !== N) {
       throw new DataError('SHAPE_MISMATCH', `stage '${ctx.id}': the probe is ${probe.height}×${probe.width} but the patterns are ${N}×${N}`, { stage: ctx.id, file: start.from, hint: 'refine with the reconstruction of this scan' });
@@ -310,7 +316,7 @@ export default defineSink({
       await writeFileAtomic(outPath(ctx, options.history), JSON.stringify(history, null, 2) + '\n');
       await savePng(outPath(ctx, options.loss_plot), linePlot([{ name: 'amplitude MSE', x: [0, ...history.map((h) => h.epoch)], y: [startLoss, ...history.map((h) => h.loss)] }], { title: `${ctx.id} loss`, xlabel: 'pass', ylabel: 'loss' }));
       const last = history[history.length - 1]!;
-      return {
+      const summary: Json = {
         ...files,
         from: start.from,
         scale,
@@ -323,6 +329,7 @@ export default defineSink({
         loss_plot: outPath(ctx, options.loss_plot),
         seconds: secondsSince(t0),
       };
+      return reconstructionOutput(summary, { object, probe: finalProbe, origin: [placement.originX, placement.originY], weights: centre, file: files.npz }, scan);
     } finally {
       optimizer.dispose();
       probeOptimizer.dispose();

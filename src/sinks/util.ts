@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { OptionsError } from '../errors.js';
-import type { StageContext, Stream, StreamMeta, TensorBatch } from '../pipeline/types.js';
+import type { Reconstruction, ScanMeta, SinkOutput, StageContext, Stream, StreamMeta, TensorBatch } from '../pipeline/types.js';
 import { writePng, type RgbaImage } from '../io/png.js';
 
 /** An option path resolved against the run output directory. */
@@ -191,4 +191,26 @@ export function budgetSpent(seconds: number, budget: number, epochSeconds: numbe
 
 export function shouldStop(s: TrainState, sched: Schedule): boolean {
   return sched.stop_patience > 0 && s.stop_wait >= sched.stop_patience;
+}
+
+/** A sink's summary and its reconstruction as a one-record stream (kept in memory: it is one canvas). */
+export function reconstructionOutput(summary: SinkOutput['summary'], r: Reconstruction, scan: ScanMeta | undefined): SinkOutput {
+  const stream: Stream<Reconstruction> = {
+    meta: { record: 'reconstruction', count: 1, ...(scan === undefined ? {} : { scan }) },
+    open: (signal) =>
+      (async function* () {
+        signal.throwIfAborted();
+        yield r;
+      })(),
+  };
+  return { summary, stream };
+}
+
+/** The reconstruction an input stream carries (its first record), checked. */
+export async function readReconstruction(stream: Stream<unknown>, ctx: StageContext, which: string): Promise<Reconstruction> {
+  if (stream.meta.record !== 'reconstruction') {
+    throw new OptionsError('WRONG_INPUT', `stage '${ctx.id}': ${which} carries '${stream.meta.record}' records, not a reconstruction`, { stage: ctx.id, hint: 'take it from infer or refine: inputs: [infer]' });
+  }
+  for await (const r of stream.open(ctx.signal)) return r as Reconstruction;
+  throw new OptionsError('EMPTY_INPUT', `stage '${ctx.id}': ${which} yielded no reconstruction`, { stage: ctx.id });
 }

@@ -56,17 +56,29 @@ export async function createStage(
   return def.create(parsed, { ctx, inputs });
 }
 
-/** Runs a sink with parsed options over its inputs and returns its result. */
+/** Runs a sink with parsed options over its inputs and returns its summary (of a sink that emits: see runSinkOutput). */
 export async function runSink(
   def: ComponentDef,
   options: unknown,
   inputs: readonly Stream<unknown>[],
   ctx: StageContext = testContext({ id: def.type }),
-): Promise<Json | SinkOutput> {
+): Promise<Json> {
+  const r = await runSinkOutput(def, options, inputs, ctx);
+  return r.summary;
+}
+
+/** Runs a sink and returns its summary and, for a sink that declares `emits`, the stream it emits. */
+export async function runSinkOutput(
+  def: ComponentDef,
+  options: unknown,
+  inputs: readonly Stream<unknown>[],
+  ctx: StageContext = testContext({ id: def.type }),
+): Promise<{ summary: Json; stream?: Stream<unknown> }> {
   if (def.kind !== 'sink') throw new Error(`${def.type} is not a sink`);
   const parsed: unknown = def.options.parse(options ?? {});
   await tf.ready();
-  return def.create(parsed, { ctx, inputs });
+  const result = await def.create(parsed, { ctx, inputs });
+  return def.emits === undefined ? { summary: result as Json } : (result as SinkOutput);
 }
 
 /**

@@ -67,6 +67,7 @@ test('validate: a miswired pipeline exits 2 naming each wrong input, what it acc
   t.regex(r.stderr, /miswired\.yaml:6:\d+ {2}transforms\.tensors\.inputs\.0: 'tensorify' accepts batch records, but 'scan' gives frame records/);
   t.regex(r.stderr, /miswired\.yaml:7:\d+ {2}transforms\.groups\.inputs\.0: 'group' accepts frame records, but 'tensors' gives tensor-batch records/);
   t.regex(r.stderr, /miswired\.yaml:9:\d+ {2}sinks\.train\.inputs\.0: 'train' accepts tensor-batch records, but 'groups' gives group records/);
+  t.regex(r.stderr, /miswired\.yaml:10:\d+ {2}sinks\.evaluate\.inputs\.0: 'evaluate' accepts reconstruction records, but 'scan' gives frame records/);
   t.notRegex(r.stderr, /order the stages/);
 });
 

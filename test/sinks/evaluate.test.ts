@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { writeNpz } from '../../src/io/npz-writer.js';
-import type { Complex2D, ScanMeta } from '../../src/pipeline/types.js';
+import type { Complex2D, Reconstruction, ScanMeta, Stream } from '../../src/pipeline/types.js';
 import evaluate from '../../src/sinks/evaluate.js';
 import { runSink, streamOf, testContext } from '../../src/testing/index.js';
 
@@ -38,13 +38,23 @@ function reconCanvas(t: Complex2D): { shape: number[]; data: Float32Array; descr
   return { shape: [ch, cw], data, descr: '<c8' };
 }
 
-test('scores a reconstruction NPZ against the scan objectGuess and writes valid outputs', async (t) => {
+/** reconCanvas as the record infer emits. */
+function reconRecord(t: Complex2D): Reconstruction {
+  const { shape, data } = reconCanvas(t);
+  const [height, width] = shape as [number, number];
+  const re = new Float32Array(height * width), im = new Float32Array(height * width);
+  for (let i = 0; i < re.length; i++) { re[i] = data[2 * i]!; im[i] = data[2 * i + 1]!; }
+  const probe = { height: N, width: N, re: new Float32Array(N * N), im: new Float32Array(N * N) };
+  return { object: { height, width, re, im }, probe, origin: [-4, -3], weights: new Uint8Array(height * width).fill(1) };
+}
+
+test('scores the reconstruction record (inputs: [infer]) against the scan objectGuess and writes valid outputs', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'pf-eval-'));
   try {
     const truth = truthObject();
-    await writeNpz(join(dir, 'reconstruction.npz'), { object: reconCanvas(truth), origin: { shape: [2], data: Float64Array.of(-4, -3), descr: '<f8' } }, {});
     const ctx = testContext({ id: 'evaluate', outDir: dir, baseDir: dir });
-    const result = (await runSink(evaluate, {}, [streamOf([], { scan: scanMeta(truth) })], ctx)) as Record<string, unknown>;
+    const input = streamOf([reconRecord(truth)], { record: 'reconstruction', scan: scanMeta(truth) });
+    const result = (await runSink(evaluate, {}, [input], ctx)) as Record<string, unknown>;
     const amp = result.amplitude as Record<string, number>, ph = result.phase as Record<string, number>;
     t.deepEqual(result.crop, { x0: 12, y0: 12, x1: 40, y1: 36 }); // scan box ± N/4
     t.deepEqual(result.shift, [0, 0]);
@@ -62,7 +72,7 @@ test('scores a reconstruction NPZ against the scan objectGuess and writes valid 
   } finally { await rm(dir, { recursive: true, force: true }); }
 });
 
-test('a truth NPZ path works; a scan without objectGuess is a DataError that says what to do', async (t) => {
+test('an NPZ of an earlier run and a truth NPZ path work; no scan objectGuess is a DataError that says what to do', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'pf-eval-'));
   try {
     const truth = truthObject(), inter = new Float32Array(2 * H * W);
@@ -70,7 +80,8 @@ test('a truth NPZ path works; a scan without objectGuess is a DataError that say
     await writeNpz(join(dir, 'truth.npz'), { objectGuess: { shape: [H, W], data: inter, descr: '<c8' } }, {});
     await writeNpz(join(dir, 'out', 'recon.npz'), { object: reconCanvas(truth), origin: { shape: [2], data: Float64Array.of(-4, -3), descr: '<f8' } }, {});
     const ctx = testContext({ id: 'evaluate', outDir: join(dir, 'out'), baseDir: dir });
-    const input = [streamOf([], { scan: scanMeta() })];
+    // No input: the reconstruction is an NPZ of an earlier run, and there is no scan to take the truth from.
+    const input: Stream<unknown>[] = [];
     const r = (await runSink(evaluate, { truth: 'truth.npz', reconstruction: 'recon.npz', crop: 'none', metrics: 'm/metrics.json' }, input, ctx)) as Record<string, unknown>;
     t.deepEqual(r.crop, { x0: 0, y0: 0, x1: W, y1: H });
     t.true((r.phase as Record<string, number>).mse! < 1e-10);
