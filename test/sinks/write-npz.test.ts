@@ -126,7 +126,7 @@ test('a stream with no frames (on_error: skip dropped them all) is a typed error
     const probe = { height: 4, width: 4, re: new Float32Array(16).fill(1), im: new Float32Array(16) };
     const scan = { N: 4, count: 0, xcoords: new Float64Array(0), ycoords: new Float64Array(0), probe, origin: 'test' } as ScanMeta;
     for (const declared of [true, false]) {
-      const empty = streamOf<Frame>([], { record: 'frame', scan, ...(declared ? { count: 3 } : { count: undefined }) });
+      const empty = declared ? streamOf<Frame>([], { record: 'frame', scan, count: 3 }) : streamOf<Frame>(() => [], { record: 'frame', scan });
       const e = await t.throwsAsync(runSink(writeNpzSink, { path: 'scan.npz' }, [empty], testContext({ id: 'out', outDir: dir })));
       t.true(e instanceof DataError);
       t.is((e as DataError).code, 'NO_FRAMES');
