@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw } from 'node:zlib';
-import { FormatError } from '../errors.js';
+import { FormatError, PtychoflowError } from '../errors.js';
 import { crc32 } from './crc32.js';
 
 /** A lazily created temp directory (under os.tmpdir()) that holds spill files. */
@@ -50,17 +50,26 @@ export interface InflateJob {
 /** Inflates a raw-deflate byte range of `source` into `dest`, checking size and CRC-32 as it streams. */
 export async function inflateToFile(job: InflateJob): Promise<void> {
   let crc = 0, n = 0;
+  const tooLong = (): FormatError => new FormatError('CORRUPT_ENTRY', `inflates to more than the ${job.size} bytes the directory says`, { file: job.file, key: job.key, hint: 're-save the archive' });
   const check = new Transform({
     transform(chunk: Buffer, _enc, done) {
       crc = crc32(chunk, crc);
       n += chunk.length;
-      done(null, chunk);
+      // Stop at once: an understated size must not fill the spill disk before it is noticed.
+      if (n > job.size) done(tooLong());
+      else done(null, chunk);
     },
   });
   const input = job.compressedSize > 0 ? createReadStream(job.source, { start: job.start, end: job.start + job.compressedSize - 1 }) : Readable.from([]);
+  let writeFailed: NodeJS.ErrnoException | undefined;
+  const output = createWriteStream(job.dest).on('error', (e) => (writeFailed = e));
   try {
-    await pipeline(input, createInflateRaw(), check, createWriteStream(job.dest));
+    await pipeline(input, createInflateRaw(), check, output);
   } catch (e) {
+    if (e instanceof FormatError) throw e;
+    if (writeFailed !== undefined) {
+      throw new PtychoflowError('SPILL_WRITE', `cannot write the spill file for a deflated entry (${writeFailed.code ?? writeFailed.message})`, { file: job.dest, key: job.key, cause: e, hint: 'free space in the temp directory (TMPDIR), or store the archive uncompressed' });
+    }
     throw new FormatError('CORRUPT_ENTRY', `deflated data is corrupt (${(e as Error).message})`, { file: job.file, key: job.key, cause: e, hint: 're-save the archive' });
   }
   if (n !== job.size) throw new FormatError('CORRUPT_ENTRY', `inflated to ${n} bytes, the directory says ${job.size}`, { file: job.file, key: job.key, hint: 're-save the archive' });
