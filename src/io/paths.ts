@@ -5,7 +5,7 @@
 import { constants, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { DataError, type ErrorDetails } from '../errors.js';
+import { DataError, printableName as printable, type ErrorDetails } from '../errors.js';
 
 export interface ConfineOptions {
   /** Allow a result outside `dir` (the documented relaxation). */
@@ -36,12 +36,6 @@ export function confinedPath(dir: string, p: string, o: ConfineOptions): string 
     ...o.details,
     hint: self ? `name a file or subdirectory inside it` : `keep paths inside the directory, or set ${o.relax}: true if you trust this file`,
   });
-}
-
-/** A name fit for one log line: control characters (newlines, escapes) shown as \u escapes. */
-export function printable(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  return name.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function kindOf(st: Stats): string {

@@ -23,6 +23,7 @@ import { z } from 'zod';
 import { DataError, FormatError, OptionsError } from '../errors.js';
 import { loadProbeFile } from '../io/probe-file.js';
 import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { checkPositive, checkScanOrClose } from './checks.js';
 import { checkedFrames, patternProblem } from './npz.js';
 
 /** Bytes of patterns read per hyperslab on a sequential pass (and at most per run of a random read). */
@@ -401,9 +402,9 @@ async function openLayout(h: H5Scan, file: string, layout: H5Layout, o: OpenOpti
     let px = o.pixel_size_m;
     if (px === undefined) {
       const det = 'entry_1/instrument_1/detector_1';
-      const lambda = await h.scalar('entry_1/instrument_1/source_1/wavelength');
-      const dist = await h.scalar(`${det}/distance`);
-      const dpx = await h.scalar(`${det}/x_pixel_size`);
+      const lambda = checkPositive(await h.scalar('entry_1/instrument_1/source_1/wavelength'), { file: h.label, key: 'entry_1/instrument_1/source_1/wavelength', what: 'the wavelength' });
+      const dist = checkPositive(await h.scalar(`${det}/distance`), { file: h.label, key: `${det}/distance`, what: 'the detector distance' });
+      const dpx = checkPositive(await h.scalar(`${det}/x_pixel_size`), { file: h.label, key: `${det}/x_pixel_size`, what: 'the detector pixel size' });
       if (h.has(`${det}/y_pixel_size`) && Math.abs((await h.scalar(`${det}/y_pixel_size`)) - dpx) > 1e-6 * dpx) {
         throw new DataError('NON_SQUARE_PIXELS', 'detector pixels are not square', { file: h.label, key: `${det}/y_pixel_size`, hint: 'give pixel_size_m (the object pixel size in metres)' });
       }
@@ -607,6 +608,9 @@ export default defineSource({
         throw e;
       }
     }
+    const cxi = scan.notes?.layout === 'cxi', ptychodus = scan.notes?.layout === 'ptychodus';
+    const keys = cxi ? { x: 'entry_1/sample_1/geometry_1/translation', y: 'entry_1/sample_1/geometry_1/translation', probe: 'probe' } : ptychodus ? { x: 'raw_data/xcoords', y: 'raw_data/ycoords' } : {};
+    await checkScanOrClose(scan, { stage: ctx.id, file: label, keys: options.probe !== undefined ? { ...keys, probe: 'probe' } : keys }, store);
     const key = store.key;
     const frames = (signal: AbortSignal): AsyncGenerator<Frame> =>
       checkedFrames(store.sequential(signal), { scan, store, ctx, policy: options.on_error, file: label, key, ...(scanIndex === undefined ? {} : { scanIndex }) });

@@ -13,6 +13,7 @@ import { checkCanonical, type PatternLayout } from '../io/canonical.js';
 import { dtypeInfo, toFloat32, type NpyArray, type NpyHeader } from '../io/npy.js';
 import { openNpz, type NpzReader } from '../io/npz.js';
 import { loadProbeFile } from '../io/probe-file.js';
+import { checkScanOrClose } from './checks.js';
 import { defineSource, type Complex2D, type ErrorPolicy, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
@@ -409,6 +410,7 @@ export default defineSource({
       }
     }
     const label = path.basename(file);
+    await checkScanOrClose(scan, { stage: ctx.id, file: label, ...(options.probe !== undefined ? { keys: { probe: 'probe' } } : {}) }, store);
     const key = store.key;
     // Borrowed: the patterns are views over reused read blocks (see Stream.openBorrowed).
     const frames = (signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> =>
