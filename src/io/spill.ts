@@ -10,18 +10,24 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw } from 'node:zlib';
 import { FormatError, PtychoflowError } from '../errors.js';
+import { trackTemp } from '../util/signals.js';
 import { crc32 } from './crc32.js';
 
 /** A lazily created temp directory (under os.tmpdir()) that holds spill files. */
 export class SpillDir {
   private dir: Promise<string> | undefined;
+  private untrack: (() => void) | undefined;
   private counter = 0;
   /** `root`: where the directory is made (default os.tmpdir()). */
   constructor(private readonly root: string = os.tmpdir()) {}
 
   /** A fresh file path inside the directory (creating it on first use). */
   async file(stem: string): Promise<string> {
-    this.dir ??= mkdtemp(path.join(this.root, 'ptychoflow-spill-'));
+    this.dir ??= mkdtemp(path.join(this.root, 'ptychoflow-spill-')).then((d) => {
+      // Registered so that an exit on a second signal still removes it.
+      this.untrack = trackTemp(d);
+      return d;
+    });
     const dir = await this.dir;
     return path.join(dir, `${this.counter++}-${stem.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
   }
@@ -31,6 +37,8 @@ export class SpillDir {
     const dir = await this.dir.catch(() => undefined);
     this.dir = undefined;
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    this.untrack?.();
+    this.untrack = undefined;
   }
 }
 

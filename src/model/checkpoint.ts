@@ -13,6 +13,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DataError, FormatError } from '../errors.js';
+import { trackTemp } from '../util/signals.js';
 import { assertCheckpointTarget, recoverCheckpointDir } from './checkpoint-dir.js';
 import type { Complex2D } from '../pipeline/types.js';
 import { modelConfigSchema, type ModelConfig } from './config.js';
@@ -128,6 +129,7 @@ export async function saveCheckpoint(dir: string, model: PtychoPINN, sidecar: Ch
   assertCheckpointTarget(dir);
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmp = `${dir}.tmp-${tag}`;
+  const untrack = trackTemp(tmp);
   try {
     await mkdir(tmp);
     await writeFile(path.join(tmp, 'weights.bin'), weights.data);
@@ -152,6 +154,7 @@ export async function saveCheckpoint(dir: string, model: PtychoPINN, sidecar: Ch
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });
+    untrack();
   }
 }
 

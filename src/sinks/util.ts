@@ -8,6 +8,7 @@ import { OptionsError } from '../errors.js';
 import type { StageContext, Stream, StreamMeta, TensorBatch } from '../pipeline/types.js';
 import { writePng, type RgbaImage } from '../io/png.js';
 import { confinedPath } from '../io/paths.js';
+import { yieldToEventLoop } from '../util/signals.js';
 
 /** An output path option resolved inside the run output directory (refused outside it unless `allow.paths_outside`). */
 export function outPath(ctx: StageContext, p: string): string {
@@ -49,6 +50,8 @@ export async function forEachBatch(
   let i = 0;
   for await (const batch of stream.open(signal)) {
     try {
+      // A signal handler only runs when the event loop does: let it, so a stop request lands within one batch.
+      await yieldToEventLoop();
       signal.throwIfAborted();
       await fn(batch, i);
     } finally {
