@@ -162,6 +162,8 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
     .action(async (file: string, o: { json?: boolean }) => {
       const { inspectFile } = await import('../io/inspect.js');
       const report = await inspectFile(file);
+      // A file that does not meet the contract is bad input, also for scripts that only look at the status.
+      if (!report.contract.ok) code = EXIT.invalid;
       if (o.json === true) {
         stdout.write(JSON.stringify(report) + '\n');
         return;

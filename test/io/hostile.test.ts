@@ -131,3 +131,9 @@ test('a FIFO or a directory given as an .npz or .npy is refused without blocking
   }
   await t.throwsAsync(openNpz(dir), { code: 'NOT_A_FILE', message: /directory/ });
 });
+
+test('inspect of a missing file or a directory is a typed error, not an internal error', async (t) => {
+  const dir = await tempDir(t);
+  await t.throwsAsync(inspectFile(path.join(dir, 'nope.npz')), { code: 'FILE_NOT_FOUND' });
+  await t.throwsAsync(inspectFile(dir), { code: 'NOT_A_FILE' });
+});
