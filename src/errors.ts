@@ -14,6 +14,12 @@ export interface ErrorDetails {
   cause?: unknown;
 }
 
+/** A name fit for one line: control characters shown as \u escapes. */
+export function printableName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return name.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export class PtychoflowError extends Error {
   override name = 'PtychoflowError';
   readonly code: string;
@@ -35,8 +41,9 @@ export class PtychoflowError extends Error {
 
   private static compose(message: string, d: ErrorDetails): string {
     const where: string[] = [];
-    if (d.file !== undefined) where.push(d.file);
-    if (d.key !== undefined) where.push(`[${d.key}]`);
+    // File and key names come from data: control characters (a newline would forge a log line) are escaped.
+    if (d.file !== undefined) where.push(printableName(d.file));
+    if (d.key !== undefined) where.push(`[${printableName(d.key)}]`);
     let text = where.length > 0 ? `${where.join(' ')}: ${message}` : message;
     if (d.hint !== undefined) text += ` (${d.hint})`;
     return text;

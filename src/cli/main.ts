@@ -1,6 +1,6 @@
 // The `ptychoflow` command line: run, validate, stages, inspect. The only
 // module that prints. Exit codes: 0 ok, 2 invalid input (pipeline file or
-// data), 1 failure while running, 130 after a clean shutdown on SIGINT.
+// data), 1 failure while running, 130/143 after a clean shutdown on SIGINT/SIGTERM.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { builtinRegistry } from '../components.js';
 import { AbortError, isPtychoflowError, messageOf } from '../errors.js';
@@ -8,6 +8,7 @@ import { loadPlan } from '../pipeline/index.js';
 import { loadPlugins, type Registry } from '../pipeline/registry.js';
 import { runPlan, type RunSummary } from '../pipeline/run.js';
 import { createLogger, formatFields, type LogLevel } from '../util/log.js';
+import { exitCodeForSignal, onShutdownSignals, removeTrackedTemps } from '../util/signals.js';
 import { describeStage, stageMarkdown, stageText } from './describe.js';
 import { createProgressRenderer } from './progress.js';
 import { BACKENDS } from '../pipeline/load.js';
@@ -79,18 +80,14 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
       });
       const plan = await loadPlan(file, { registry, sets: o.set });
       const controller = new AbortController();
-      let interrupts = 0;
-      const onInt = (): void => {
-        interrupts++;
-        if (interrupts > 1) {
-          stderr.write('\nsecond interrupt: exiting now\n');
-          process.exit(EXIT.interrupted);
-        }
+      let stopSignal: 'SIGINT' | 'SIGTERM' = 'SIGINT';
+      const onFirst = (signal: 'SIGINT' | 'SIGTERM'): void => {
+        stopSignal = signal;
         progress.clear();
-        stderr.write('\ninterrupted: stopping cleanly (Ctrl-C again to exit now)\n');
-        controller.abort(new AbortError('interrupted by SIGINT'));
+        stderr.write(`\n${signal}: stopping cleanly within one batch (send it again to exit now)\n`);
+        controller.abort(new AbortError(`interrupted by ${signal}`));
       };
-      const off = (io.onInterrupt ?? ((h: () => void) => (process.on('SIGINT', h), () => process.off('SIGINT', h))))(onInt);
+      const off = io.onInterrupt !== undefined ? io.onInterrupt(() => onFirst('SIGINT')) : onShutdownSignals({ onFirst, onSecond: (s) => stderr.write(`\nsecond ${s}: exiting now\n`) });
       try {
         const { summary, error } = await runPlan(plan, {
           signal: controller.signal,
@@ -102,13 +99,14 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
         });
         progress.clear();
         if (error !== undefined) {
-          code = exitCodeFor(error);
-          stderr.write(`${code === EXIT.interrupted ? 'interrupted' : 'error'}: ${messageOf(error)}\n`);
+          code = error instanceof AbortError ? exitCodeForSignal(stopSignal) : exitCodeFor(error);
+          stderr.write(`${error instanceof AbortError ? 'interrupted' : 'error'}: ${messageOf(error)}\n`);
           if (o.verbose === true && error instanceof Error && error.stack !== undefined) stderr.write(error.stack + '\n');
         }
         stdout.write(o.json === true ? JSON.stringify(summary) + '\n' : humanSummary(summary) + '\n');
       } finally {
         off();
+        removeTrackedTemps();
       }
     });
 
@@ -164,6 +162,8 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
     .action(async (file: string, o: { json?: boolean }) => {
       const { inspectFile } = await import('../io/inspect.js');
       const report = await inspectFile(file);
+      // A file that does not meet the contract is bad input, also for scripts that only look at the status.
+      if (!report.contract.ok) code = EXIT.invalid;
       if (o.json === true) {
         stdout.write(JSON.stringify(report) + '\n');
         return;

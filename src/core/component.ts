@@ -22,6 +22,13 @@ export interface ProgressEvent {
   readonly finished?: boolean;
 }
 
+/** The pipeline file's `allow` block (see settingsSchema). */
+export interface AllowSettings {
+  paths_outside: boolean;
+  hdf5_external_links: boolean;
+  plugins_outside: boolean;
+}
+
 export interface StageContext {
   /** Id of the stage in the pipeline file. */
   readonly id: string;
@@ -39,6 +46,8 @@ export interface StageContext {
   readonly outDir: string;
   /** Name of the compute backend in use. */
   readonly backend: string;
+  /** The pipeline's `allow` relaxations of the path and link rules (absent: none). */
+  readonly allow?: Readonly<AllowSettings>;
   /**
    * Apply the stage's error policy to a bad record: throws under `fail`,
    * counts under `skip`, counts and stores under `route`.

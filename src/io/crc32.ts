@@ -48,4 +48,5 @@ const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }
 
 /** Continues a CRC-32 over `bytes`; start with `crc = 0`. Returns the unsigned CRC. */
 export const crc32: (bytes: Uint8Array, crc?: number) => number =
-  typeof native === 'function' ? (bytes, crc = 0) => native(bytes, crc) >>> 0 : crc32Js;
+  // Node 20's zlib.crc32 of an empty view returns 0, not the running value: an empty chunk changes nothing.
+  typeof native === 'function' ? (bytes, crc = 0) => (bytes.length === 0 ? crc >>> 0 : native(bytes, crc) >>> 0) : crc32Js;

@@ -2,11 +2,13 @@
 // streaming statistics (min/max/mean; mean |z| for complex; fraction true for
 // bool) — and whether an .npz meets the canonical contract. Statistics are
 // accumulated chunk by chunk, so big arrays are never loaded whole.
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { FormatError } from '../errors.js';
+import { DataError, FormatError } from '../errors.js';
 import { checkCanonical } from './canonical.js';
-import { decodeElements, dtypeInfo, locateError, parseNpyHeader, sizeOf, type NpyHeader } from './npy.js';
+import { decodeElements, dtypeInfo, locateError, sizeOf, type NpyHeader } from './npy.js';
+import { readNpyHeader } from './npy-file.js';
+import { openRegular } from './paths.js';
 import { openNpz } from './npz.js';
 import { readAt } from './zip.js';
 
@@ -70,19 +72,9 @@ async function inspectNpy(file: string): Promise<InspectReport> {
   const fh = await open(file, 'r');
   try {
     const { size: fileSize } = await stat(file);
-    let head = await readAt(fh, 0, Math.min(fileSize, 4096));
-    let h: NpyHeader;
     try {
-      try {
-        h = parseNpyHeader(head);
-      } catch (e) {
-        if ((e as FormatError).code !== 'TRUNCATED' || head.length >= fileSize) throw e;
-        head = await readAt(fh, 0, Math.min(fileSize, 1 << 24));
-        h = parseNpyHeader(head);
-      }
-      const header = h;
+      const header = await readNpyHeader(fh, fileSize);
       const dataBytes = sizeOf(header.shape) * dtypeInfo(header.descr).itemsize;
-      if (header.headerLength + dataBytes > fileSize) throw new FormatError('TRUNCATED', `array data is truncated (needs ${dataBytes} bytes, have ${fileSize - header.headerLength})`);
       const chunks = async function* (): AsyncIterable<Uint8Array> {
         for (let p = 0; p < dataBytes; p += CHUNK) yield readAt(fh, header.headerLength + p, Math.min(CHUNK, dataBytes - p));
       };
@@ -127,13 +119,14 @@ async function inspectH5(file: string): Promise<InspectReport> {
 
 /** Describes an .npz, .npy or HDF5 file; throws a FormatError naming the file (and entry) when it cannot be read. */
 export async function inspectFile(file: string): Promise<InspectReport> {
-  const head = await open(file, 'r').then(async (fh) => {
-    try {
-      return await readAt(fh, 0, 6);
-    } finally {
-      await fh.close();
-    }
-  });
+  let fh: FileHandle;
+  try {
+    fh = await openRegular(file, { file });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError('FILE_NOT_FOUND', 'file not found', { file, hint: 'check the path' });
+    throw e;
+  }
+  const head = await readAt(fh, 0, 6).finally(() => fh.close());
   if (head[0] === 0x93 && head[1] === 0x4e) return inspectNpy(file);
   const { isHdf5 } = await import('../sources/hdf5.js');
   if (isHdf5(file)) return inspectH5(file);

@@ -35,6 +35,11 @@ export interface DTypeInfo {
   complex: boolean;
 }
 
+/** numpy's own limit on the header text (`_MAX_HEADER_SIZE`); it refuses larger headers too. */
+export const NPY_HEADER_MAX = 10000;
+/** Bytes that always hold a whole acceptable header (magic, version, length field, text). */
+export const NPY_PREFIX_MAX = 12 + NPY_HEADER_MAX;
+
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 const DTYPES = new Set<string>(['b1', 'u1', 'i1', 'i2', 'i4', 'i8', 'u2', 'u4', 'u8', 'f2', 'f4', 'f8', 'c8', 'c16']);
 const bad = (code: string, message: string): FormatError => new FormatError(code, message);
@@ -107,6 +112,7 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
   const start = major === 1 ? 10 : 12;
   if (bytes.length < start) throw bad('TRUNCATED', 'npy header is truncated');
   const len = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  if (len > NPY_HEADER_MAX) throw bad('HEADER_TOO_LARGE', `npy header declares ${len} bytes, more than numpy's limit of ${NPY_HEADER_MAX}`);
   if (start + len > bytes.length) throw bad('TRUNCATED', `npy header is truncated (needs ${start + len} bytes, have ${bytes.length})`);
   const raw = bytes.subarray(start, start + len);
   let text: string;
@@ -126,6 +132,17 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
   const dims = shape as number[];
   if (!Number.isSafeInteger(dims.reduce((a, b) => a * b, info.itemsize))) throw bad('BAD_HEADER', 'npy shape is too large');
   return { descr, dtype: info.dtype, shape: dims, fortranOrder: fo, headerLength: start + len };
+}
+
+/** Bytes of array data a header declares. */
+export function dataBytes(h: Pick<NpyHeader, 'descr' | 'shape'>): number {
+  return sizeOf(h.shape) * dtypeInfo(h.descr).itemsize;
+}
+
+/** Throws TRUNCATED when the header declares more data than the `available` bytes after it (checked before any allocation). */
+export function checkDataFits(h: NpyHeader, available: number): void {
+  const need = dataBytes(h);
+  if (h.headerLength + need > available) throw bad('TRUNCATED', `array data is truncated: the header declares ${need} bytes, ${Math.max(0, available - h.headerLength)} follow it`);
 }
 
 /** Number of elements of a shape (1 for 0-d). */

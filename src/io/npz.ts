@@ -4,16 +4,18 @@
 // spill file that then serves positioned reads, so no whole array sits in
 // memory unless `readArray` asks for it. CRC-32 is checked on every full read.
 import { Buffer } from 'node:buffer';
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { inflateRawSync, constants as zc } from 'node:zlib';
+import { createInflateRaw, constants as zc } from 'node:zlib';
 import { FormatError } from '../errors.js';
 import { crc32 } from './crc32.js';
-import { decodeNpy, locateError, parseNpyHeader, type NpyArray, type NpyHeader } from './npy.js';
+import { checkDataFits, decodeNpy, locateError, NPY_PREFIX_MAX, parseNpyHeader, type NpyArray, type NpyHeader } from './npy.js';
+import { openRegular } from './paths.js';
 import { inflateToFile, SpillDir } from './spill.js';
 import { entryDataOffset, readAt, readZipDirectory, type ZipEntry } from './zip.js';
 
 export type { NpyArray, NpyHeader } from './npy.js';
+export { readNpyFile } from './npy-file.js';
 
 /** Bytes that are not zeroed (the read overwrites them), over unpooled memory at offset 0. */
 function uninitBytes(n: number): Uint8Array {
@@ -52,28 +54,42 @@ interface Slot {
   spill?: Promise<FileHandle>;
 }
 
-/** First bytes of an entry, enough to hold the NPY header. */
-async function entryHead(fh: FileHandle, slot: Slot, file: string, key: string): Promise<NpyHeader> {
-  let want = 4096;
-  for (;;) {
-    const take = Math.min(want, slot.zip.compressedSize);
-    const raw = await readAt(fh, slot.offset, take);
-    let bytes: Uint8Array = raw;
-    if (slot.zip.method === 8) {
-      try {
-        bytes = inflateRawSync(raw, { finishFlush: zc.Z_SYNC_FLUSH });
-      } catch (e) {
-        throw new FormatError('CORRUPT_ENTRY', `deflated data is corrupt (${(e as Error).message})`, { file, key, cause: e });
-      }
+/**
+ * An entry's NPY header, from a bounded prefix: at most NPY_PREFIX_MAX bytes
+ * of the entry (inflated by a stream that is dropped once it has them), then
+ * checked against the entry's declared size, so neither a huge header length
+ * nor a huge shape costs memory here.
+ */
+async function entryHead(fh: FileHandle, slot: Slot): Promise<NpyHeader> {
+  let bytes: Uint8Array;
+  if (slot.zip.method === 8) {
+    // Deflate output cannot be much shorter than its input: this much compressed input holds any acceptable header.
+    const raw = await readAt(fh, slot.offset, Math.min(slot.zip.compressedSize, 2 * NPY_PREFIX_MAX + 1024));
+    bytes = await inflatePrefix(raw, NPY_PREFIX_MAX);
+  } else bytes = await readAt(fh, slot.offset, Math.min(slot.zip.size, NPY_PREFIX_MAX));
+  const h = parseNpyHeader(bytes);
+  checkDataFits(h, slot.zip.size);
+  return h;
+}
+
+/** The first `want` inflated bytes of raw-deflate `raw` (fewer if it ends first). */
+async function inflatePrefix(raw: Uint8Array, want: number): Promise<Uint8Array> {
+  const inflate = createInflateRaw({ finishFlush: zc.Z_SYNC_FLUSH });
+  inflate.end(raw);
+  const parts: Buffer[] = [];
+  let got = 0;
+  try {
+    for await (const chunk of inflate as AsyncIterable<Buffer>) {
+      parts.push(chunk);
+      got += chunk.length;
+      if (got >= want) break;
     }
-    try {
-      return parseNpyHeader(bytes);
-    } catch (e) {
-      const code = (e as FormatError).code;
-      if (code !== 'TRUNCATED' || take >= slot.zip.compressedSize) throw locateError(e, file, key);
-      want *= 8;
-    }
+  } catch (e) {
+    throw new FormatError('CORRUPT_ENTRY', `deflated data is corrupt (${(e as Error).message})`, { cause: e });
+  } finally {
+    inflate.destroy();
   }
+  return Buffer.concat(parts);
 }
 
 class Reader implements NpzReader {
@@ -127,7 +143,12 @@ class Reader implements NpzReader {
 
   /** Raw entry bytes (NPY header included) at `pos`. */
   private async raw(name: string, s: Slot, pos: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
-    const bytes = s.zip.method === 0 ? await readAt(this.fh, s.offset + pos, length, into) : await readAt(await this.spill(name, s), pos, length, into);
+    let bytes: Uint8Array;
+    try {
+      bytes = s.zip.method === 0 ? await readAt(this.fh, s.offset + pos, length, into) : await readAt(await this.spill(name, s), pos, length, into);
+    } catch (e) {
+      throw locateError(e, this.label(), name);
+    }
     if (bytes.length !== length) throw new FormatError('TRUNCATED', `entry is truncated (wanted ${length} bytes at ${pos}, got ${bytes.length})`, { file: this.label(), key: name });
     return bytes;
   }
@@ -215,9 +236,9 @@ export interface OpenNpzOptions {
 export async function openNpz(file: string, options: OpenNpzOptions = {}): Promise<NpzReader> {
   const label = path.basename(file);
   // ENOENT and friends pass through unchanged: callers know which option named the file.
-  const fh = await open(file, 'r');
+  const fh = await openRegular(file);
   try {
-    const { size } = await stat(file);
+    const { size } = await fh.stat();
     const dir = await readZipDirectory(fh, size, label);
     const slots = new Map<string, Slot>();
     for (const z of dir) {
@@ -225,7 +246,7 @@ export async function openNpz(file: string, options: OpenNpzOptions = {}): Promi
       const key = z.name.slice(0, -4);
       const slot: Slot = { zip: z, offset: await entryDataOffset(fh, z, label) };
       try {
-        slot.header = await entryHead(fh, slot, label, key);
+        slot.header = await entryHead(fh, slot);
       } catch (e) {
         slot.error = locateError(e, label, key);
       }
@@ -238,11 +259,3 @@ export async function openNpz(file: string, options: OpenNpzOptions = {}): Promi
   }
 }
 
-/** Reads a whole .npy file. */
-export async function readNpyFile(file: string): Promise<NpyArray> {
-  try {
-    return decodeNpy(await readFile(file));
-  } catch (e) {
-    throw locateError(e, path.basename(file));
-  }
-}

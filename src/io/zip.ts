@@ -2,7 +2,7 @@
 // variant), the central directory (zip64 extra fields honoured) and each
 // entry's local header, all by positioned reads of a FileHandle. Only what an
 // NPZ needs: stored (0) and deflated (8) entries, no encryption, one disk.
-import { Buffer } from 'node:buffer';
+import { Buffer, constants } from 'node:buffer';
 import type { FileHandle } from 'node:fs/promises';
 import { FormatError } from '../errors.js';
 
@@ -16,6 +16,16 @@ export interface ZipEntry {
   localHeaderOffset: number;
 }
 
+/** Most bytes one FileHandle.read is asked for (Node aborts on lengths over INT32_MAX). */
+export const MAX_READ = 1 << 30;
+/** Largest buffer readAt allocates (Node's own limit). */
+const MAX_BUFFER = Math.min(constants.MAX_LENGTH, Number.MAX_SAFE_INTEGER);
+/**
+ * Deflate cannot expand data more than about 1032:1; a directory that claims
+ * more is lying, and believing it would size allocations and spill files.
+ */
+const MAX_DEFLATE_RATIO = 1032;
+
 const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 const u32 = (b: Uint8Array, o: number): number => (u16(b, o) + u16(b, o + 2) * 65536) >>> 0;
 const u64 = (b: Uint8Array, o: number): number => u32(b, o) + u32(b, o + 4) * 4294967296;
@@ -28,13 +38,18 @@ const u64 = (b: Uint8Array, o: number): number => u32(b, o) + u32(b, o + 4) * 42
  * the bytes read.
  */
 export async function readAt(fh: FileHandle, position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+  if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new FormatError('BAD_OFFSET', `a read of ${length} bytes at ${position} is not possible (corrupt sizes or offsets)`);
+  }
   if (into !== undefined && into.length < length) throw new RangeError(`readAt: the target holds ${into.length} bytes, ${length} wanted`);
+  if (into === undefined && length > MAX_BUFFER) throw new FormatError('TOO_LARGE', `a read of ${length} bytes is larger than one buffer can hold (${MAX_BUFFER})`);
   // A plain Uint8Array (not a Buffer, whose slice() aliases) over unpooled
   // memory, or the caller's buffer (reused memory: no allocation per read).
   const out = into === undefined ? new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length) : into.subarray(0, length);
   let got = 0;
   while (got < length) {
-    const { bytesRead } = await fh.read(out, got, length - got, position + got);
+    // One read call takes at most MAX_READ bytes: a length past INT32_MAX aborts the process inside Node.
+    const { bytesRead } = await fh.read(out, got, Math.min(MAX_READ, length - got), position + got);
     if (bytesRead === 0) break;
     got += bytesRead;
   }
@@ -68,8 +83,11 @@ export async function readZipDirectory(fh: FileHandle, fileSize: number, file: s
     cdOffset = u64(rec, 48);
   }
   if (cdOffset + cdSize > fileSize) throw fail('TRUNCATED_ZIP', 'zip archive is truncated (central directory beyond the end of the file)');
+  // Every entry takes at least 46 directory bytes: a count beyond that is corrupt (and would loop for long).
+  if (count > cdSize / 46) throw fail('BAD_ZIP', `zip directory claims ${count} entries in ${cdSize} bytes`);
   const cd = await readAt(fh, cdOffset, cdSize);
   const entries: ZipEntry[] = [];
+  const names = new Set<string>();
   let o = 0;
   for (let k = 0; k < count; k++) {
     if (o + 46 > cd.length || u32(cd, o) !== 0x02014b50) throw fail('BAD_ZIP', `zip central directory is corrupt at entry ${k}`);
@@ -92,6 +110,10 @@ export async function readZipDirectory(fh: FileHandle, fileSize: number, file: s
     if (flags & 1) throw new FormatError('ENCRYPTED', 'encrypted zip entries are not supported', { file, key: name });
     if (method !== 0 && method !== 8) throw new FormatError('UNSUPPORTED_COMPRESSION', `zip compression method ${method} is not supported (stored or deflated only)`, { file, key: name });
     if (localHeaderOffset + 30 + compressedSize > fileSize) throw new FormatError('TRUNCATED_ZIP', 'zip entry lies beyond the end of the file (truncated archive)', { file, key: name });
+    if (method === 0 && size !== compressedSize) throw new FormatError('BAD_ZIP', `stored zip entry declares ${size} bytes but occupies ${compressedSize}`, { file, key: name, hint: 're-save the archive' });
+    if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 1024) throw new FormatError('BAD_ZIP', `deflated zip entry declares ${size} bytes from ${compressedSize} compressed, more than deflate can expand`, { file, key: name, hint: 're-save the archive' });
+    if (names.has(name)) throw new FormatError('DUPLICATE_ENTRY', 'the archive holds two entries of this name (which one is meant is unclear)', { file, key: name, hint: 're-save the archive' });
+    names.add(name);
     entries.push({ name, method, crc32: u32(cd, o + 16), compressedSize, size, localHeaderOffset });
     o = extraEnd + commentLen;
   }

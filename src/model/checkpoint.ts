@@ -5,19 +5,29 @@
 // and `optimizer.bin` (Adam's slots). Written into a sibling temp directory and
 // swapped in by rename, so the previous checkpoint stays whole until the new
 // one is complete; a crash between the two renames leaves `<dir>.old-*`, which
-// loadCheckpoint falls back to.
+// the next save or resume puts back (checkpoint-dir.ts). Only a ptychoflow
+// checkpoint (or an empty directory) is ever replaced.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DataError, FormatError } from '../errors.js';
+import { trackTemp } from '../util/signals.js';
+import { assertCheckpointTarget, recoverCheckpointDir } from './checkpoint-dir.js';
 import type { Complex2D } from '../records/index.js';
 import { modelConfigSchema, type ModelConfig } from './config.js';
 import { ownedByCaller, type NamedTensor } from './optimizer.js';
 import { PtychoPINN } from './pinn.js';
 
 export { makeOptimizer, ResumableAdam, type NamedTensor } from './optimizer.js';
+export { assertCheckpointTarget, isCheckpointDir, prepareCheckpointDir, recoverCheckpointDir } from './checkpoint-dir.js';
+
+/** Test hook: called between the steps of a save (to simulate a crash there). */
+let saveHook: ((step: 'written' | 'swapped-out') => void) | undefined;
+export function setSaveHook(hook: typeof saveHook): void {
+  saveHook = hook;
+}
 
 export interface CheckpointSidecar {
   config: ModelConfig;
@@ -115,8 +125,11 @@ export async function saveCheckpoint(dir: string, model: PtychoPINN, sidecar: Ch
 
   const parent = path.dirname(path.resolve(dir));
   await mkdir(parent, { recursive: true });
+  await recoverCheckpointDir(dir);
+  assertCheckpointTarget(dir);
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmp = `${dir}.tmp-${tag}`;
+  const untrack = trackTemp(tmp);
   try {
     await mkdir(tmp);
     await writeFile(path.join(tmp, 'weights.bin'), weights.data);
@@ -124,16 +137,24 @@ export async function saveCheckpoint(dir: string, model: PtychoPINN, sidecar: Ch
     await writeFile(path.join(tmp, 'model.json'), JSON.stringify(modelJson, null, 1));
     // The sidecar is written last: its presence marks a complete checkpoint.
     await writeFile(path.join(tmp, 'ptychoflow.json'), JSON.stringify(side));
+    saveHook?.('written');
     if (existsSync(dir)) {
       const old = `${dir}.old-${tag}`;
       await rename(dir, old);
-      await rename(tmp, dir);
+      try {
+        saveHook?.('swapped-out');
+        await rename(tmp, dir);
+      } catch (e) {
+        await rename(old, dir).catch(() => undefined);
+        throw e;
+      }
       await rm(old, { recursive: true, force: true });
     } else {
       await rename(tmp, dir);
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });
+    untrack();
   }
 }
 
@@ -156,6 +177,17 @@ async function readJson(file: string): Promise<Record<string, unknown>> {
   }
 }
 
+/** One binary part of a checkpoint; a missing one is a typed error naming it. */
+async function readPart(root: string, name: string): Promise<Buffer> {
+  const file = path.join(root, name);
+  try {
+    return await readFile(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new FormatError('CHECKPOINT_INCOMPLETE', `${name} is missing though the checkpoint lists it`, { file, cause: e, hint: 'the checkpoint is incomplete; restore it, or train without resume: true' });
+  }
+}
+
 /** Loads a checkpoint: the model (weights, probe, scale restored), its sidecar, and the optimizer state for optimizer.setWeights (caller disposes). */
 export async function loadCheckpoint(dir: string): Promise<{ model: PtychoPINN; sidecar: CheckpointSidecar; optimizerState?: NamedTensor[] }> {
   const root = await resolveDir(dir);
@@ -173,7 +205,7 @@ export async function loadCheckpoint(dir: string): Promise<{ model: PtychoPINN; 
   const tensors: tf.Tensor[] = [];
   try {
     const manifest = (mj.weightsManifest as Manifest | undefined)?.[0]?.weights ?? [];
-    const stored = unpack(manifest, await readFile(path.join(root, 'weights.bin')), path.join(root, 'weights.bin'));
+    const stored = unpack(manifest, await readPart(root, 'weights.bin'), path.join(root, 'weights.bin'));
     tensors.push(...stored.map((s) => s.tensor));
     const byName = new Map(stored.map((s) => [s.name, s.tensor]));
     const values = model.namedVariables().map((v) => {
@@ -193,7 +225,15 @@ export async function loadCheckpoint(dir: string): Promise<{ model: PtychoPINN; 
   }
   let optimizerState: NamedTensor[] | undefined;
   const om = (side.optimizer as { weightsManifest?: Manifest } | undefined)?.weightsManifest?.[0]?.weights;
-  if (om !== undefined) optimizerState = unpack(om, await readFile(path.join(root, 'optimizer.bin')), path.join(root, 'optimizer.bin'));
+  if (om !== undefined) {
+    const file = path.join(root, 'optimizer.bin');
+    try {
+      optimizerState = unpack(om, await readPart(root, 'optimizer.bin'), file);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
   const sidecar: CheckpointSidecar = {
     config: model.config,
     normalization: Number(side.normalization),

@@ -3,7 +3,7 @@ import { DataError, PtychoflowError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { Rng } from '../util/rng.js';
 import { TensorLedger } from './ledger.js';
-import type { ErrorPolicy, ProgressEvent, RoutedError, StageContext } from './types.js';
+import type { AllowSettings, ErrorPolicy, ProgressEvent, RoutedError, StageContext } from './types.js';
 
 export interface ContextOptions {
   id: string;
@@ -15,6 +15,7 @@ export interface ContextOptions {
   baseDir?: string;
   outDir?: string;
   backend?: string;
+  allow?: AllowSettings;
   /** Most routed errors kept in memory per stage (the count is always exact). */
   maxRouted?: number;
 }
@@ -34,6 +35,7 @@ export function createStageContext(o: ContextOptions): StageContext {
     baseDir: o.baseDir ?? process.cwd(),
     outDir: o.outDir ?? process.cwd(),
     backend: o.backend ?? 'unknown',
+    ...(o.allow === undefined ? {} : { allow: o.allow }),
     stats,
     badRecord(policy: ErrorPolicy, error: Error & { code?: string }, record?: number | string): void {
       if (policy === 'fail') {

@@ -31,6 +31,15 @@ export const settingsSchema = z
       .strict()
       .default({})
       .describe('Memory budgets.'),
+    allow: z
+      .object({
+        paths_outside: z.boolean().default(false).describe('Let manifest paths leave the manifest directory and output paths (sinks, checkpoints) leave the output directory.'),
+        hdf5_external_links: z.boolean().default(false).describe('Follow HDF5 external links (into other files).'),
+        plugins_outside: z.boolean().default(false).describe("Import plugin files from outside the pipeline file's directory."),
+      })
+      .strict()
+      .prefault({})
+      .describe('Relaxations of the safety rules for files you trust (all off by default).'),
     plugins: z.array(z.string()).default([]).describe('Modules (paths relative to the file, or package names) whose exported components join the registry.'),
     sources: z.record(z.string(), z.unknown()).default({}),
     transforms: z.record(z.string(), z.unknown()).default({}),

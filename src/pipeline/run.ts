@@ -126,6 +126,7 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
         baseDir: plan.baseDir,
         outDir,
         backend: backendName,
+        allow: settings.allow,
       });
       const m: Meter = { id: st.id, type: st.def.type, in: 0, out: 0, ms: 0, ctx };
       meters.set(st.id, m);

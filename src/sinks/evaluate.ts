@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { outPath } from './util.js';
 import { DataError, OptionsError } from '../errors.js';
 import { openNpz } from '../io/npz.js';
 import { linePlot, renderImage, sideBySide, writePng } from '../io/png.js';
@@ -143,7 +144,7 @@ export default defineSink({
     if (r.rejected_shift !== undefined) {
       ctx.log.warn(`registration found a shift of (${r.rejected_shift[0].toFixed(1)}, ${r.rejected_shift[1].toFixed(1)}) px, larger than max_shift: not applied (a weak reconstruction correlates anywhere); scored unshifted`);
     }
-    const files = { metrics: path.resolve(ctx.outDir, o.metrics), frc_png: path.resolve(ctx.outDir, o.frc_png), figure_png: path.resolve(ctx.outDir, o.figure_png) };
+    const files = { metrics: outPath(ctx, o.metrics), frc_png: outPath(ctx, o.frc_png), figure_png: outPath(ctx, o.figure_png) };
     for (const f of Object.values(files)) await mkdir(path.dirname(f), { recursive: true });
     const result = { truth: truthLabel, reconstruction: reconFile, ...(metricsJson(r) as Record<string, Json>), files, note: 'psnr null = infinite (identical); frc_half/frc_17 null = never crosses (resolution at the Nyquist limit, 2 px)' } as Json;
     await writeFileAtomic(files.metrics, `${JSON.stringify(result, null, 2)}\n`);

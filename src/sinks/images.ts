@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { outPath } from './util.js';
 import { OptionsError } from '../errors.js';
 import { renderImage, sideBySide, writePng, type RgbaImage } from '../io/png.js';
 import { ANY_RECORD, defineSink, type Complex2D, type Frame, type Group, type Json } from '../pipeline/types.js';
@@ -36,7 +37,7 @@ export default defineSink({
   async create(o, { ctx, inputs }) {
     const input = inputs[0];
     if (input === undefined) throw new OptionsError('MISSING_INPUT', `stage '${ctx.id}' needs an input stream`, { stage: ctx.id });
-    const out = (p: string): string => path.resolve(ctx.outDir, p);
+    const out = (p: string): string => outPath(ctx, p);
     const written: Record<string, string> = {};
     const save = async (key: string, file: string, img: RgbaImage): Promise<void> => {
       await mkdir(path.dirname(file), { recursive: true });

@@ -13,7 +13,7 @@ import { writeNpz } from '../io/npz-writer.js';
 import { renderImage } from '../io/png.js';
 import { StitchCanvas, type StitchWindow } from '../physics/stitch.js';
 import { defineSink, type Complex2D, type ScanMeta, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
-import { forEachBatch, outPath, reconstructionOutput, relativeDifference, savePng, secondsSince, tensorBatchStream } from './util.js';
+import { forEachBatch, inPath, outPath, reconstructionOutput, relativeDifference, savePng, secondsSince, tensorBatchStream } from './util.js';
 
 /** What infer needs from a model: object patches for a batch (the caller disposes them). */
 export interface PatchPredictor {
@@ -227,7 +227,7 @@ export default defineSink({
     const t0 = performance.now();
     const input = tensorBatchStream(inputs[0], ctx, 'input 0');
     const scan = scanOf(input, ctx);
-    const dir = outPath(ctx, options.checkpoint);
+    const dir = inPath(ctx, options.checkpoint);
     const loaded = await loadCheckpoint(dir);
     const { model, sidecar } = loaded;
     try {

@@ -29,7 +29,7 @@ import { defineSink, type Complex2D, type Json, type ScanMeta, type SinkOutput, 
 import { writeFileAtomic } from '../util/atomic.js';
 import { readComplex } from './evaluate.js';
 import { placementFor, writeReconstruction, type CanvasPlacement, type InferOutputs } from './infer.js';
-import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, outPath, readReconstruction, reconstructionOutput, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './util.js';
+import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, inPath, outPath, readReconstruction, reconstructionOutput, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './util.js';
 
 const optionsSchema = z
   .object({
@@ -148,7 +148,7 @@ async function startingPoint(options: RefineOptions, scan: ScanMeta, ctx: StageC
     const n = placement.width * placement.height;
     return { object: { height: placement.height, width: placement.width, re: new Float32Array(n).fill(1), im: new Float32Array(n) }, probe: scan.probe, placement, from: 'flat' };
   }
-  const file = outPath(ctx, options.reconstruction);
+  const file = inPath(ctx, options.reconstruction);
   const object = await readComplex(file, 'object', [], ctx.id);
   const probe = await readComplex(file, 'probe', [], ctx.id);
   if (object.origin === undefined) {

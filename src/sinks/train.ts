@@ -24,7 +24,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { linePlot } from '../io/png.js';
-import { loadCheckpoint, makeOptimizer, saveCheckpoint } from '../model/checkpoint.js';
+import { loadCheckpoint, makeOptimizer, prepareCheckpointDir, saveCheckpoint } from '../model/checkpoint.js';
 import { modelConfigSchema, type ModelConfig } from '../model/config.js';
 import { PtychoPINN } from '../model/pinn.js';
 import { defineSink, type Json, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
@@ -176,6 +176,8 @@ export default defineSink({
     const cosine = options.lr_schedule === 'cosine';
     if (cosine) checkCosineRates(ctx, options.lr, options.final_lr);
     const dir = outPath(ctx, options.checkpoint_dir);
+    const recovered = await prepareCheckpointDir(dir, ctx.id);
+    if (recovered !== undefined) ctx.log.warn(`recovered the checkpoint of an interrupted save from ${path.basename(recovered)}`);
     const resuming = options.resume && existsSync(path.join(dir, 'ptychoflow.json'));
     if (options.resume && !resuming) ctx.log.info(`no checkpoint in ${dir}: starting fresh`);
 

@@ -7,9 +7,16 @@ import type * as tf from '@tensorflow/tfjs';
 import { OptionsError } from '../errors.js';
 import type { Reconstruction, ScanMeta, SinkOutput, StageContext, Stream, StreamMeta, TensorBatch } from '../pipeline/types.js';
 import { writePng, type RgbaImage } from '../io/png.js';
+import { confinedPath } from '../io/paths.js';
+import { yieldToEventLoop } from '../util/signals.js';
 
-/** An option path resolved against the run output directory. */
+/** An output path option resolved inside the run output directory (refused outside it unless `allow.paths_outside`). */
 export function outPath(ctx: StageContext, p: string): string {
+  return confinedPath(ctx.outDir, p, { what: 'output path', relax: 'allow.paths_outside', allowOutside: ctx.allow?.paths_outside === true, details: { stage: ctx.id } });
+}
+
+/** An input path option (an earlier run's checkpoint or reconstruction) resolved against the output directory; reading may leave it. */
+export function inPath(ctx: StageContext, p: string): string {
   return path.resolve(ctx.outDir, p);
 }
 
@@ -43,6 +50,8 @@ export async function forEachBatch(
   let i = 0;
   for await (const batch of stream.open(signal)) {
     try {
+      // A signal handler only runs when the event loop does: let it, so a stop request lands within one batch.
+      await yieldToEventLoop();
       signal.throwIfAborted();
       await fn(batch, i);
     } finally {

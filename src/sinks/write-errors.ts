@@ -1,8 +1,8 @@
 // The `write-errors` sink: writes the bad records a stage routed (its
 // `id.errors` output under `on_error: route`) as JSON lines, one per record,
 // so a scientist can see which frames were set aside and why.
-import path from 'node:path';
 import { z } from 'zod';
+import { outPath } from './util.js';
 import { defineSink, type RoutedError } from '../pipeline/types.js';
 import { writeAtomic } from '../util/atomic.js';
 
@@ -18,7 +18,7 @@ export default defineSink({
     })
     .strict(),
   async create(options, { ctx, inputs }) {
-    const target = path.resolve(ctx.outDir, options.path);
+    const target = outPath(ctx, options.path);
     const count = await writeAtomic(target, async (fh) => {
       let n = 0;
       for (const input of inputs) {

@@ -6,8 +6,8 @@
 // deflated (a deflated header cannot be rewritten), patterns go to a spill file
 // first. Positions are kept (small) and written after the patterns.
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
 import { z } from 'zod';
+import { outPath } from './util.js';
 import { DataError, OptionsError } from '../errors.js';
 import { NpzStreamWriter } from '../io/npz-writer.js';
 import { SpillDir } from '../io/spill.js';
@@ -59,7 +59,7 @@ export default defineSink({
     if (input.meta.record !== 'frame') throw new OptionsError('BAD_INPUT', `write-npz writes frame streams, got '${input.meta.record}' records`, { stage: ctx.id, hint: 'connect it to a source or a frame transform (before group/batch)' });
     const scan: ScanMeta | undefined = input.meta.scan;
     if (scan === undefined) throw new OptionsError('NO_SCAN', 'the input stream carries no scan metadata (probe, N)', { stage: ctx.id });
-    const target = path.resolve(ctx.outDir, options.path);
+    const target = outPath(ctx, options.path);
     const N = scan.N, frameValues = N * N;
     const declared = input.meta.count;
     const xs = new Column(), ys = new Column(), ids = new Column();
@@ -86,6 +86,8 @@ export default defineSink({
         ids.push(f.scanIndex ?? 0);
       }
       const n = xs.length;
+      // numpy and our reader would take a zero-pattern scan apart anyway; refuse it here rather than report success.
+      if (n === 0) throw new DataError('NO_FRAMES', 'the stream yielded no frames: nothing to write', { stage: ctx.id, file: target, key: 'diffraction', hint: 'every pattern was dropped upstream (on_error: skip?); check the source data' });
       if (direct && n !== declared) {
         ctx.log.info(`the stream declared ${declared} frames and yielded ${n} (records set aside upstream): diffraction reshaped to (${n}, ${N}, ${N})`);
         await writer.shrinkOpenArray([n, N, N]);

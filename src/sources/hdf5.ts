@@ -25,6 +25,7 @@ import { loadProbeFile } from '../io/probe-file.js';
 import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
 import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
 import { patternProblem } from './npz.js';
+import { checkPositive, checkScanOrClose } from './scan-checks.js';
 
 /** Bytes of patterns read per hyperslab on a sequential pass (and at most per run of a random read). */
 const BLOCK_BYTES = 4 << 20;
@@ -378,9 +379,9 @@ async function openLayout(h: H5Scan, file: string, layout: H5Layout, o: OpenOpti
     let px = o.pixel_size_m;
     if (px === undefined) {
       const det = 'entry_1/instrument_1/detector_1';
-      const lambda = await h.scalar('entry_1/instrument_1/source_1/wavelength');
-      const dist = await h.scalar(`${det}/distance`);
-      const dpx = await h.scalar(`${det}/x_pixel_size`);
+      const lambda = checkPositive(await h.scalar('entry_1/instrument_1/source_1/wavelength'), { file: h.label, key: 'entry_1/instrument_1/source_1/wavelength', what: 'the wavelength' });
+      const dist = checkPositive(await h.scalar(`${det}/distance`), { file: h.label, key: `${det}/distance`, what: 'the detector distance' });
+      const dpx = checkPositive(await h.scalar(`${det}/x_pixel_size`), { file: h.label, key: `${det}/x_pixel_size`, what: 'the detector pixel size' });
       if (h.has(`${det}/y_pixel_size`) && Math.abs((await h.scalar(`${det}/y_pixel_size`)) - dpx) > 1e-6 * dpx) {
         throw new DataError('NON_SQUARE_PIXELS', 'detector pixels are not square', { file: h.label, key: `${det}/y_pixel_size`, hint: 'give pixel_size_m (the object pixel size in metres)' });
       }
@@ -585,6 +586,9 @@ export default defineSource({
         throw e;
       }
     }
+    const cxi = scan.notes?.layout === 'cxi', ptychodus = scan.notes?.layout === 'ptychodus';
+    const keys = cxi ? { x: 'entry_1/sample_1/geometry_1/translation', y: 'entry_1/sample_1/geometry_1/translation', probe: 'probe' } : ptychodus ? { x: 'raw_data/xcoords', y: 'raw_data/ycoords' } : {};
+    await checkScanOrClose(scan, { stage: ctx.id, file: label, keys: options.probe !== undefined ? { ...keys, probe: 'probe' } : keys }, store);
     const { checks } = store;
     const frames = (signal: AbortSignal): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal), { scan, checks, ctx, policy: options.on_error, scanIndex });
     return {

@@ -15,24 +15,27 @@
 // create() makes one streaming pass over `frames` to collect positions and a
 // compact locator per frame (file-name id + index in an Int32Array, names in a
 // small string table); patterns are read lazily by the FrameStore.
-import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Transform } from 'node:stream';
 import { z } from 'zod';
-import { DataError, FormatError, PtychoflowError } from '../errors.js';
-import { dtypeInfo, locateError, parseNpyHeader, sizeOf, toFloat32, type NpyHeader } from '../io/npy.js';
-import { readNpyFile } from '../io/npz.js';
+import { DataError, FormatError, printableName, PtychoflowError } from '../errors.js';
+import { dtypeInfo, locateError, sizeOf, toFloat32, type NpyHeader } from '../io/npy.js';
+import { openNpy, readNpyFile } from '../io/npy-file.js';
+import { depthGuard, JSON_MAX_DEPTH } from '../io/json-depth.js';
+import { openRegular } from '../io/paths.js';
 import { readAt } from '../io/zip.js';
 import { defineSource, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
 import { checkedFrames, offeredStore, PatternChecks, type RawPattern } from './checks.js';
+import { checkScan, manifestPath, reason } from './scan-checks.js';
 import { patternProblem, toComplex2D } from './npz.js';
 
 // stream-json is CommonJS without type declarations: load it through require, typed here.
 type Streamer = { withParser(options: Record<string, unknown>): Transform; make(options?: Record<string, unknown>): Transform };
 const require = createRequire(import.meta.url);
+const Parser = require('stream-json/Parser.js') as Streamer;
 const Pick = require('stream-json/filters/Pick.js') as Streamer;
 const Ignore = require('stream-json/filters/Ignore.js') as Streamer;
 const StreamArray = require('stream-json/streamers/StreamArray.js') as Streamer;
@@ -66,7 +69,13 @@ interface Manifest {
   object?: string;
 }
 
-async function scanManifest(file: string, stage: string, limit: number): Promise<Manifest> {
+/** The manifest's bytes as a stream (regular files only: a FIFO would never end). */
+async function manifestStream(file: string): Promise<NodeJS.ReadableStream> {
+  const fh = await openRegular(file);
+  return fh.createReadStream();
+}
+
+async function scanManifest(file: string, stage: string, limit: number, allow: StageContext['allow']): Promise<Manifest> {
   const label = path.basename(file);
   const xs = new Column(new Float64Array(1024)), ys = new Column(new Float64Array(1024));
   const ids = new Column(new Int32Array(1024)), idx = new Column(new Int32Array(1024));
@@ -76,7 +85,7 @@ async function scanManifest(file: string, stage: string, limit: number): Promise
   // The first bad entry; the stream is drained rather than thrown out of (pipeline would report an abort instead).
   let inner: DataError | undefined;
   try {
-    await pipeline(createReadStream(file), Pick.withParser({ filter: 'frames' }), StreamArray.make(), async (source: AsyncIterable<{ key: number; value: unknown }>) => {
+    await pipeline(await manifestStream(file), Parser.make(), depthGuard(JSON_MAX_DEPTH, { stage, file: label }), Pick.make({ filter: 'frames' }), StreamArray.make(), async (source: AsyncIterable<{ key: number; value: unknown }>) => {
       for await (const { key, value } of source) {
         if (xs.length >= limit || inner !== undefined) continue;
         const f = value as Record<string, unknown> | null;
@@ -104,6 +113,12 @@ async function scanManifest(file: string, stage: string, limit: number): Promise
         }
         let id = nameIds.get(name);
         if (id === undefined) {
+          try {
+            manifestPath(path.dirname(file), name, { id: stage, allow }, { file: label, key: `frames[${key}]` });
+          } catch (e) {
+            inner = e as DataError;
+            continue;
+          }
           id = names.length;
           names.push(name);
           nameIds.set(name, id);
@@ -114,7 +129,7 @@ async function scanManifest(file: string, stage: string, limit: number): Promise
         idx.push(at);
       }
     });
-    await pipeline(createReadStream(file), Ignore.withParser({ filter: 'frames' }), StreamValues.make(), async (source: AsyncIterable<{ value: unknown }>) => {
+    await pipeline(await manifestStream(file), Parser.make(), depthGuard(JSON_MAX_DEPTH, { stage, file: label }), Ignore.make({ filter: 'frames' }), StreamValues.make(), async (source: AsyncIterable<{ value: unknown }>) => {
       for await (const { value } of source) if (value !== null && typeof value === 'object') top = value as Record<string, unknown>;
     });
   } catch (e) {
@@ -156,7 +171,7 @@ class ManifestFrameStore implements FrameStore {
 
   private fail(i: number, message: string, cause?: unknown): DataError {
     const name = this.m.names[this.m.fileId[i]!]!;
-    return new DataError('BAD_FRAME_FILE', `${name}: ${message}`, { file: this.label, key: `frames[${i}]`, hint: 'paths are relative to the manifest', ...(cause === undefined ? {} : { cause }) });
+    return new DataError('BAD_FRAME_FILE', `${printableName(name)}: ${message}`, { file: this.label, key: `frames[${i}]`, hint: 'paths are relative to the manifest', ...(cause === undefined ? {} : { cause }) });
   }
 
   /** Opens (and keeps a few open) .npy files, reading their headers. */
@@ -168,22 +183,7 @@ class ManifestFrameStore implements FrameStore {
         this.cache.delete(oldId);
         void old.then((o) => o.fh.close()).catch(() => undefined);
       }
-      p = (async () => {
-        const fh = await open(path.resolve(this.dir, this.m.names[id]!), 'r');
-        try {
-          let head = await readAt(fh, 0, 4096);
-          try {
-            return { fh, header: parseNpyHeader(head) };
-          } catch (e) {
-            if ((e as FormatError).code !== 'TRUNCATED' || head.length < 4096) throw e;
-            head = await readAt(fh, 0, 1 << 20);
-            return { fh, header: parseNpyHeader(head) };
-          }
-        } catch (e) {
-          await fh.close();
-          throw e;
-        }
-      })();
+      p = openNpy(path.resolve(this.dir, this.m.names[id]!));
       p.catch(() => undefined);
       this.cache.set(id, p);
     }
@@ -200,8 +200,7 @@ class ManifestFrameStore implements FrameStore {
       o = await this.npy(id);
     } catch (e) {
       this.cache.delete(id);
-      const msg = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message;
-      throw this.fail(i, msg, e);
+      throw this.fail(i, reason(e), e);
     }
     const h = o.header, NN = this.N * this.N;
     const info = dtypeInfo(h.descr);
@@ -264,15 +263,11 @@ async function patternSize(m: Manifest, dir: string, ctx: StageContext, label: s
   const name = m.names[m.fileId[0]!]!;
   let h: NpyHeader;
   try {
-    const fh = await open(path.resolve(dir, name), 'r');
-    try {
-      h = parseNpyHeader(await readAt(fh, 0, 1 << 16));
-    } finally {
-      await fh.close();
-    }
+    const { fh, header } = await openNpy(path.resolve(dir, name));
+    await fh.close();
+    h = header;
   } catch (e) {
-    const msg = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message;
-    throw new DataError('BAD_FRAME_FILE', `${name}: ${msg}`, { stage: ctx.id, file: label, key: 'frames[0]', hint: 'paths are relative to the manifest', cause: e });
+    throw new DataError('BAD_FRAME_FILE', `${printableName(name)}: ${reason(e)}`, { stage: ctx.id, file: label, key: 'frames[0]', hint: 'paths are relative to the manifest', cause: e });
   }
   const dims = h.shape.filter((d) => d !== 1);
   const N = m.stackIndex[0]! >= 0 ? h.shape[h.shape.length - 1] : dims[0];
@@ -298,17 +293,17 @@ export default defineSource({
     const label = path.basename(file), dir = path.dirname(file);
     let m: Manifest;
     try {
-      m = await scanManifest(file, ctx.id, options.limit ?? Infinity);
+      m = await scanManifest(file, ctx.id, options.limit ?? Infinity, ctx.allow);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError('FILE_NOT_FOUND', 'manifest not found', { stage: ctx.id, file, hint: 'the path is relative to the pipeline file' });
       throw e;
     }
     const load = async (key: 'probe' | 'object', name: string): Promise<ReturnType<typeof toComplex2D>> => {
+      const target = manifestPath(dir, name, ctx, { file: label, key });
       try {
-        return toComplex2D(await readNpyFile(path.resolve(dir, name)), label, key);
+        return toComplex2D(await readNpyFile(target), label, key);
       } catch (e) {
-        const msg = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message;
-        throw new DataError('BAD_FILE', `${name}: ${msg}`, { stage: ctx.id, file: label, key, cause: e });
+        throw new DataError('BAD_FILE', `${printableName(name)}: ${reason(e)}`, { stage: ctx.id, file: label, key, cause: e });
       }
     };
     const probe = await load('probe', m.probe!);
@@ -318,6 +313,7 @@ export default defineSource({
     if (options.input === 'intensity') ctx.log.info(`${label}: input is intensity: patterns converted to amplitude by a square root`);
     const store = new ManifestFrameStore(m, dir, label, N, options.input === 'intensity');
     const scan: ScanMeta = { N, count: store.count, xcoords: m.xcoords, ycoords: m.ycoords, probe, ...(object === undefined ? {} : { object }), origin: file, notes: { files: m.names.length, input: options.input } };
+    checkScan(scan, { stage: ctx.id, file: label, keys: { x: 'frames[].x', y: 'frames[].y', probe: 'probe' } });
     return {
       meta: { record: 'frame', scan, count: store.count },
       frames: offeredStore(store, store.checks, options.on_error, ctx, (s) => store.sequential(s)),

@@ -15,6 +15,7 @@ import { openNpz, type NpzReader } from '../io/npz.js';
 import { loadProbeFile } from '../io/probe-file.js';
 import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
 import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
+import { checkScanOrClose } from './scan-checks.js';
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
@@ -357,6 +358,7 @@ export default defineSource({
         throw e;
       }
     }
+    await checkScanOrClose(scan, { stage: ctx.id, file: path.basename(file), ...(options.probe !== undefined ? { keys: { probe: 'probe' } } : {}) }, store);
     const { checks } = store;
     // Borrowed: the patterns are views over reused read blocks (see Stream.openBorrowed).
     const frames = (signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal, borrowed), { scan, checks, ctx, policy: options.on_error, scanIndex });

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { trackTemp } from './signals.js';
 
 /** A temporary path next to `target` (same directory, so rename is atomic). */
 export function tempPathFor(target: string): string {
@@ -16,6 +17,7 @@ export function tempPathFor(target: string): string {
 export async function writeAtomic<T>(target: string, write: (fh: FileHandle, tempPath: string) => Promise<T>): Promise<T> {
   await mkdir(path.dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
+  const untrack = trackTemp(tmp);
   const fh = await open(tmp, 'w');
   let ok = false;
   try {
@@ -30,6 +32,7 @@ export async function writeAtomic<T>(target: string, write: (fh: FileHandle, tem
       await fh.close().catch(() => undefined);
       await rm(tmp, { force: true });
     }
+    untrack();
   }
 }
 

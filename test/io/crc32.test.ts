@@ -26,3 +26,11 @@ test('incremental CRCs over any split equal the CRC of the whole, and both paths
     t.is(crc32Js(b), crc32(b), `length ${n}`);
   }
 });
+
+test('an empty view keeps the running CRC, whatever buffer backs it (Node 20 zlib.crc32 returned 0 for a zero-length ArrayBuffer)', (t) => {
+  const running = crc32(ascii('abc'));
+  t.is(crc32(new Uint8Array(new ArrayBuffer(0)), running), running);
+  t.is(crc32(new Uint8Array(new Float32Array(0).buffer), running), running);
+  t.is(crc32(new Uint8Array(8).subarray(8), running), running);
+  t.is(crc32Js(new Uint8Array(0), running), running);
+});

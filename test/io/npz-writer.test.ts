@@ -196,3 +196,21 @@ np.savez_compressed(sys.argv[1], x=np.arange(12, dtype='<f8').reshape(3, 4), y=n
     }
   });
 });
+
+test('an empty array over a zero-length buffer gets the right CRC (stored and deflated) and reads back', async (t) => {
+  await withDir(async (dir) => {
+    for (const compress of [false, true]) {
+      const out = path.join(dir, `empty-${String(compress)}.npz`);
+      // new Float32Array(0) is backed by a zero-length ArrayBuffer: Node 20's zlib.crc32 returned 0 for it.
+      await writeNpz(out, { e: { shape: [0], data: new Float32Array(0) }, f: { shape: [0, 4], data: new Float64Array(0) } }, { compress });
+      const r = await openNpz(out);
+      try {
+        t.deepEqual((await r.readArray('e')).shape, [0]);
+        t.deepEqual((await r.readArray('f')).shape, [0, 4]);
+      } finally {
+        await r.close();
+      }
+      if (haveNumpy) execFileSync('python3', ['-c', 'import sys, numpy as np; d = np.load(sys.argv[1], allow_pickle=False); assert d["e"].shape == (0,) and d["f"].shape == (0, 4)', out]);
+    }
+  });
+});

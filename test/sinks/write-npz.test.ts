@@ -120,3 +120,17 @@ test('bad frames and non-frame streams are refused and leave no file', async (t)
     t.deepEqual(await readdir(dir), []);
   });
 });
+
+test('a stream with no frames (on_error: skip dropped them all) is a typed error, and no file is written', async (t) => {
+  await withDir(async (dir) => {
+    const probe = { height: 4, width: 4, re: new Float32Array(16).fill(1), im: new Float32Array(16) };
+    const scan = { N: 4, count: 0, xcoords: new Float64Array(0), ycoords: new Float64Array(0), probe, origin: 'test' } as ScanMeta;
+    for (const declared of [true, false]) {
+      const empty = declared ? streamOf<Frame>([], { record: 'frame', scan, count: 3 }) : streamOf<Frame>(() => [], { record: 'frame', scan });
+      const e = await t.throwsAsync(runSink(writeNpzSink, { path: 'scan.npz' }, [empty], testContext({ id: 'out', outDir: dir })));
+      t.true(e instanceof DataError);
+      t.is((e as DataError).code, 'NO_FRAMES');
+    }
+    t.deepEqual(await readdir(dir), []);
+  });
+});
