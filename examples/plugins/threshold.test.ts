@@ -1,7 +1,7 @@
 // How a plugin author tests a stage: the helpers from `ptychoflow/testing`
 // run it over an array and collect the stream, just as ptychoflow's own tests do.
 import test from 'ava';
-import { collectStream, createStage, streamOf } from 'ptychoflow/testing';
+import { checkCompliance, collectStream, createStage, streamOf } from 'ptychoflow/testing';
 import type { Frame } from 'ptychoflow';
 import { threshold } from './threshold.js';
 
@@ -23,4 +23,9 @@ test('an empty stream stays empty, and bad options are refused', async (t) => {
   t.deepEqual(await collectStream(out), []);
   await t.throwsAsync(createStage(threshold, { floor: -1 }, [streamOf(frames)]));
   await t.throwsAsync(createStage(threshold, { floor: 1, colour: 'red' }, [streamOf(frames)]));
+});
+
+test('passes the stage-compliance suite (early exit, abort, no tensors, same records per pass)', async (t) => {
+  const more: Frame[] = [...frames, { index: 2, x: 14, y: 10, amplitude: new Float32Array([3, 0.1, 2, 0]) }];
+  t.deepEqual(await checkCompliance({ def: threshold, options: { floor: 1.5 }, inputs: () => [streamOf(more, { record: 'frame' })] }), []);
 });

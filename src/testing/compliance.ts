@@ -1,0 +1,146 @@
+// The stage-compliance suite: what every transform must do, checked the same
+// way for built-in stages and plugins (`ptychoflow/testing`). Given a way to
+// make the stage over fresh inputs, it checks that an early exit closes the
+// upstream, that an abort stops the stream, that no tensor is left alive,
+// that re-opening with the same seed gives the same records, and (when a bad
+// input is given) that a bad record follows the stage's `on_error` policy.
+import * as tf from '@tensorflow/tfjs';
+import type { ComponentDef } from '../core/component.js';
+import type { Stream } from '../core/stream.js';
+import { collect, createStage, testContext } from './helpers.js';
+
+/** An input stream that counts opens and finished (closed) iterators. */
+export interface CountedInput<T = unknown> {
+  readonly stream: Stream<T>;
+  readonly stats: { readonly opens: number; readonly finished: number };
+}
+
+/** Wraps a stream so the suite can see its iterators opened and closed. */
+export function counted<T>(stream: Stream<T>): CountedInput<T> {
+  const stats = { opens: 0, finished: 0 };
+  const wrapped: Stream<T> = {
+    ...stream,
+    open(signal) {
+      return (async function* () {
+        stats.opens++;
+        try {
+          yield* stream.open(signal);
+        } finally {
+          stats.finished++;
+        }
+      })();
+    },
+  };
+  return { stream: wrapped, stats };
+}
+
+export interface ComplianceCase {
+  readonly def: ComponentDef;
+  readonly options?: unknown;
+  /** Fresh inputs for one stage instance (at least 3 records on one pass). */
+  inputs(): Stream<unknown>[];
+  /** Inputs holding a bad record, and how many records the stage yields from them under on_error: skip. */
+  readonly bad?: { inputs(): Stream<unknown>[]; kept: number };
+  /** How a record is compared between passes (default: JSON of its own enumerable fields, typed arrays as lists). */
+  readonly key?: (record: unknown) => unknown;
+}
+
+/** One failed check, named. */
+export interface ComplianceFailure {
+  readonly check: string;
+  readonly message: string;
+}
+
+function defaultKey(r: unknown): unknown {
+  return JSON.stringify(r, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : typeof v === 'function' ? undefined : v));
+}
+
+function dispose(r: unknown): void {
+  const d = (r as { dispose?: unknown } | null)?.dispose;
+  if (typeof d === 'function') (r as { dispose(): void }).dispose();
+}
+
+type Fail = (check: string, message: string) => void;
+type Make = (inputs: Stream<unknown>[], ctx?: ReturnType<typeof testContext>) => Promise<Stream<unknown>>;
+
+/** Opens a stream once and returns its records' keys, disposing each record. */
+async function keysOf(s: Stream<unknown>, key: (r: unknown) => unknown): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const r of s.open(new AbortController().signal)) {
+    out.push(key(r));
+    dispose(r);
+  }
+  return out;
+}
+
+function closedAll(ins: readonly CountedInput[], check: string, fail: Fail): void {
+  for (const [k, i] of ins.entries()) if (i.stats.opens !== i.stats.finished) fail(check, `input ${k}: ${i.stats.opens} opened, ${i.stats.finished} closed`);
+}
+
+/** Early exit: taking one record and stopping returns every upstream iterator. */
+async function earlyExit(c: ComplianceCase, make: Make, fail: Fail): Promise<Stream<unknown>> {
+  const ins = c.inputs().map((s) => counted(s));
+  const early = await make(ins.map((i) => i.stream));
+  for (const r of await collect(early.open(new AbortController().signal), 1)) dispose(r);
+  closedAll(ins, 'early exit', fail);
+  return early;
+}
+
+/** Abort: a signal aborted mid-stream ends it with the abort, upstream closed. */
+async function abort(c: ComplianceCase, make: Make, fail: Fail): Promise<void> {
+  const ins = c.inputs().map((s) => counted(s));
+  const ac = new AbortController();
+  let n = 0;
+  try {
+    for await (const r of (await make(ins.map((i) => i.stream))).open(ac.signal)) {
+      dispose(r);
+      if (++n === 1) ac.abort(new Error('compliance abort'));
+    }
+    fail('abort', 'the stream ended normally after its signal was aborted');
+  } catch (e) {
+    if ((e as Error).message !== 'compliance abort' && (e as Error).name !== 'AbortError') fail('abort', `threw ${(e as Error).message} instead of the abort`);
+  }
+  closedAll(ins, 'abort', fail);
+}
+
+/** Same seed, same records: two instances and two passes agree. */
+async function reiteration(c: ComplianceCase, make: Make, key: (r: unknown) => unknown, fail: Fail): Promise<Stream<unknown>[]> {
+  const a = await make(c.inputs());
+  const b = await make(c.inputs());
+  const [p1, p2, p3] = [await keysOf(a, key), await keysOf(a, key), await keysOf(b, key)];
+  if (p1.length === 0) fail('re-iteration', 'the stream yielded no records (give inputs with at least 3)');
+  if (JSON.stringify(p1) !== JSON.stringify(p3)) fail('re-iteration', 'two instances with the same seed gave different records');
+  if (p2.length !== p1.length) fail('re-iteration', `a second open gave ${p2.length} records, the first ${p1.length}`);
+  return [a, b];
+}
+
+/** A bad record follows on_error: skip drops it (counted), fail throws. */
+async function onError(c: ComplianceCase, key: (r: unknown) => unknown, fail: Fail): Promise<void> {
+  if (c.bad === undefined) return;
+  const ctx = testContext({ id: c.def.type });
+  const got = await keysOf(await createStage(c.def, { ...(c.options as object), on_error: 'skip' }, c.bad.inputs(), ctx), key);
+  if (got.length !== c.bad.kept || ctx.stats.errors === 0) fail('on_error', `skip yielded ${got.length} records (expected ${c.bad.kept}) and counted ${ctx.stats.errors} errors`);
+  try {
+    await keysOf(await createStage(c.def, { ...(c.options as object), on_error: 'fail' }, c.bad.inputs()), key);
+    fail('on_error', 'fail did not throw on the bad record');
+  } catch {
+    // expected: the bad record fails the stream
+  }
+}
+
+/** Runs every check; returns the failures (empty when the stage complies). */
+export async function checkCompliance(c: ComplianceCase): Promise<ComplianceFailure[]> {
+  const failures: ComplianceFailure[] = [];
+  const fail: Fail = (check, message) => void failures.push({ check, message });
+  const key = c.key ?? defaultKey;
+  const make: Make = (inputs, ctx = testContext({ id: c.def.type })) => createStage(c.def, c.options ?? {}, inputs, ctx);
+  const before = tf.memory().numTensors;
+  const made = [await earlyExit(c, make, fail)];
+  await abort(c, make, fail);
+  made.push(...(await reiteration(c, make, key, fail)));
+  for (const s of made) await s.close?.();
+  await onError(c, key, fail);
+  const left = tf.memory().numTensors - before;
+  if (left !== 0) fail('tensors', `${left} tensor(s) left alive`);
+  return failures;
+}
