@@ -24,7 +24,8 @@ export async function loadPlan(file: string, opts: LoadOptions): Promise<Pipelin
       throw new PipelineFileError('PIPELINE_INVALID', 'plugins: expected a list of module paths or package names', { file, key: 'plugins' });
     }
     registry = registry.clone();
-    await loadPlugins(plugins, path.dirname(path.resolve(file)), registry);
+    const allow = (raw as { allow?: { plugins_outside?: unknown } }).allow;
+    await loadPlugins(plugins, path.dirname(path.resolve(file)), registry, { allowOutside: allow?.plugins_outside === true });
   }
   return validatePipeline(loaded, registry, opts.sets ?? []);
 }
