@@ -140,7 +140,8 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
       let reg: Registry = registry;
       if (o.plugin.length > 0) {
         reg = registry.clone();
-        await loadPlugins(o.plugin, process.cwd(), reg);
+        // Named on the command line by the user: trusted wherever it is.
+        await loadPlugins(o.plugin, process.cwd(), reg, { allowOutside: true });
       }
       const defs = reg.all().filter((d) => type === undefined || d.type === type);
       if (type !== undefined && defs.length === 0) {

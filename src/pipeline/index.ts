@@ -1,6 +1,6 @@
 // Loading and running pipeline files: the programmatic entry points the CLI uses.
 import { PipelineFileError } from '../errors.js';
-import { readPipelineFile, validatePipeline, type PipelinePlan } from './load.js';
+import { documentValue, readPipelineFile, validatePipeline, type PipelinePlan } from './load.js';
 import { loadPlugins, type Registry } from './registry.js';
 import { runPlan, type RunOptions, type RunOutcome } from './run.js';
 import path from 'node:path';
@@ -16,7 +16,7 @@ export interface LoadOptions {
 /** Reads, loads plugins for, and validates a pipeline file. Throws PipelineFileError listing every problem. */
 export async function loadPlan(file: string, opts: LoadOptions): Promise<PipelinePlan> {
   const loaded = readPipelineFile(file, opts.text);
-  const raw: unknown = loaded.doc.errors.length === 0 ? loaded.doc.toJS() : undefined;
+  const raw: unknown = loaded.doc.errors.length === 0 ? documentValue(loaded.doc, file) : undefined;
   const plugins = raw !== null && typeof raw === 'object' && 'plugins' in raw ? (raw).plugins : undefined;
   let registry = opts.registry;
   if (Array.isArray(plugins) && plugins.length > 0) {
@@ -24,7 +24,8 @@ export async function loadPlan(file: string, opts: LoadOptions): Promise<Pipelin
       throw new PipelineFileError('PIPELINE_INVALID', 'plugins: expected a list of module paths or package names', { file, key: 'plugins' });
     }
     registry = registry.clone();
-    await loadPlugins(plugins, path.dirname(path.resolve(file)), registry);
+    const allow = (raw as { allow?: { plugins_outside?: unknown } }).allow;
+    await loadPlugins(plugins, path.dirname(path.resolve(file)), registry, { allowOutside: allow?.plugins_outside === true });
   }
   return validatePipeline(loaded, registry, opts.sets ?? []);
 }

@@ -85,6 +85,20 @@ export interface LoadedFile {
   lines: LineCounter;
 }
 
+/**
+ * The document as plain data. Aliases expand (a legitimate file may use a few
+ * hundred; yaml's default limit of 100 tripped on those), and a file whose
+ * expansion trips the limit — a billion-laughs document — or that nests
+ * deeper than the parser's stack is a typed error, not a ReferenceError.
+ */
+export function documentValue(doc: Document, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 10_000 });
+  } catch (e) {
+    throw new PipelineFileError('PIPELINE_YAML', `the YAML cannot be expanded: ${(e as Error).message}`, { file, hint: 'use fewer aliases (or shallower nesting)', cause: e });
+  }
+}
+
 export function readPipelineFile(file: string, text?: string): LoadedFile {
   let body: string;
   try {
@@ -235,7 +249,7 @@ export function validatePipeline(loaded: LoadedFile, registry: Registry, sets: r
     loaded.doc.setIn(p, value);
   }
 
-  const raw: unknown = loaded.doc.toJS();
+  const raw: unknown = documentValue(loaded.doc, loaded.file);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     add([], 'a pipeline file is a map with sources, transforms and sinks');
     throw fail(loaded.file, problems);

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PipelineFileError } from '../errors.js';
+import { isInside } from '../io/paths.js';
 import type { ComponentDef } from './types.js';
 
 export class Registry {
@@ -64,9 +65,13 @@ export function isComponentDef(v: unknown): v is ComponentDef {
  * Imports plugin modules (paths relative to `baseDir`, or package names) and
  * adds every exported component (default export, array, or named exports).
  */
-export async function loadPlugins(specs: readonly string[], baseDir: string, registry: Registry): Promise<void> {
+export async function loadPlugins(specs: readonly string[], baseDir: string, registry: Registry, options: { allowOutside?: boolean } = {}): Promise<void> {
   for (const spec of specs) {
     const isPath = spec.startsWith('.') || spec.startsWith('/') || /^[A-Za-z]:[\\/]/.test(spec);
+    // A plugin's code runs as soon as it is imported (even by `validate`): only files under the pipeline's directory, unless allowed.
+    if (isPath && options.allowOutside !== true && !isInside(path.resolve(baseDir), path.resolve(baseDir, spec))) {
+      throw new PipelineFileError('PLUGIN_OUTSIDE', `plugin '${spec}' lies outside the pipeline file's directory`, { key: 'plugins', hint: 'move it next to the pipeline file, install it as a package, or set allow.plugins_outside: true' });
+    }
     const target = isPath ? pathToFileURL(path.resolve(baseDir, spec)).href : spec;
     let mod: Record<string, unknown>;
     try {

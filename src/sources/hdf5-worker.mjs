@@ -7,7 +7,7 @@
 // Requests (postMessage): { id, op, ...args }; replies: { id, result } or
 // { id, error }. Typed arrays in replies are transferred (copied out first only
 // when they are views into h5wasm's own memory).
-//   open   { path }                  → { handle, datasets: {path: {shape, dtype, cls, complex}}, groups: [path] }
+//   open   { path, allowExternal }   → { handle, datasets: {path: {shape, dtype, cls, complex}}, groups: [path] }
 //   value  { handle, key }           → the whole dataset: a typed array, a number, or [[re, im], …] for complex
 //   slice  { handle, key, first, count } → rows first..first+count−1 along axis 0, as a typed array or pairs
 //   close  { handle }
@@ -21,16 +21,29 @@ module.activate_throwing_error_handler();
 const files = new Map();
 let nextHandle = 1;
 
-function describe(f) {
+// Walk bounds: a hard-link cycle makes the tree infinite (deep, or wide when a
+// group links back more than once); real scan files are a few levels deep.
+const MAX_DEPTH = 32;
+const MAX_OBJECTS = 100_000;
+
+function describe(f, allowExternal) {
   const datasets = {};
   const groups = [];
-  const walk = (g, prefix) => {
+  let objects = 0;
+  const walk = (g, prefix, depth) => {
+    if (depth > MAX_DEPTH) throw new Error(`HDF5_STRUCTURE: groups nest deeper than ${MAX_DEPTH} levels at '${prefix}' (a link cycle?)`);
     for (const k of g.keys()) {
-      const o = g.get(k);
+      if (++objects > MAX_OBJECTS) throw new Error(`HDF5_STRUCTURE: more than ${MAX_OBJECTS} objects (a link cycle?)`);
       const name = prefix === '' ? k : `${prefix}/${k}`;
+      // Asked before get(): getting a resolvable external link follows it into the other file.
+      const link = allowExternal ? undefined : f.get_external_link(`/${name}`);
+      if (link?.filename !== undefined) {
+        throw new Error(`HDF5_EXTERNAL_LINK: '${name}' links into another file (${link.filename}); refused unless allow.hdf5_external_links`);
+      }
+      const o = g.get(k);
       if (o instanceof lib.Group) {
         groups.push(name);
-        walk(o, name);
+        walk(o, name, depth + 1);
       } else if (o instanceof lib.Dataset) {
         const m = o.metadata;
         datasets[name] = {
@@ -42,7 +55,7 @@ function describe(f) {
       }
     }
   };
-  walk(f, '');
+  walk(f, '', 0);
   return { datasets, groups };
 }
 
@@ -68,7 +81,13 @@ parentPort.on('message', (msg) => {
       const f = new lib.File(msg.path, 'r');
       const handle = nextHandle++;
       files.set(handle, f);
-      reply(id, { handle, ...describe(f) });
+      try {
+        reply(id, { handle, ...describe(f, msg.allowExternal === true) });
+      } catch (e) {
+        f.close();
+        files.delete(handle);
+        throw e;
+      }
     } else if (op === 'value') {
       reply(id, dataset(msg.handle, msg.key).value);
     } else if (op === 'slice') {

@@ -132,12 +132,18 @@ class H5Scan {
     readonly label: string,
   ) {}
 
-  static async open(file: string, label: string): Promise<H5Scan> {
+  static async open(file: string, label: string, allowExternal = false): Promise<H5Scan> {
     try {
-      const r = await reader.request<{ handle: number } & Structure>('open', { path: file });
+      const r = await reader.request<{ handle: number } & Structure>('open', { path: file, allowExternal });
       return new H5Scan(r.handle, { datasets: r.datasets, groups: r.groups }, label);
     } catch (e) {
-      throw new FormatError('NOT_HDF5', `HDF5 could not open it: ${String(e instanceof Error ? e.message : e).split('\n').slice(0, 2).join(' ')}`, { file: label });
+      const text = String(e instanceof Error ? e.message : e);
+      // The reader thread's own refusals (link cycles, external links) carry their code first.
+      const own = /^(HDF5_STRUCTURE|HDF5_EXTERNAL_LINK): (.*)$/s.exec(text);
+      if (own !== null) throw new FormatError(own[1]!, own[2]!, { file: label, ...(own[1] === 'HDF5_EXTERNAL_LINK' ? { hint: 'set allow.hdf5_external_links: true if you trust the linked files' } : {}) });
+      // HDF5's diagnostics name the library's build paths: keep the first lines, without them.
+      const brief = text.split('\n').slice(0, 2).join(' ').replace(/\S*\/\S+\.c\b( line \d+)?/g, '').replace(/\s+/g, ' ').trim();
+      throw new FormatError('NOT_HDF5', `HDF5 could not open it: ${brief}`, { file: label });
     }
   }
 
@@ -452,7 +458,7 @@ async function openScan(file: string, ctx: StageContext, o: OpenOptions): Promis
   const label = path.basename(file);
   if (!existsSync(file)) throw new DataError('FILE_NOT_FOUND', 'file not found', { stage: ctx.id, file, hint: 'the path is relative to the pipeline file' });
   if (!isHdf5(file)) throw new FormatError('NOT_HDF5', 'not an HDF5 file (no HDF5 signature)', { stage: ctx.id, file: label, hint: 'the hdf5 source reads .h5/.hdf5/.cxi files; use npz for .npz' });
-  const h = await H5Scan.open(file, label);
+  const h = await H5Scan.open(file, label, ctx.allow?.hdf5_external_links === true);
   try {
     const layout = o.layout === 'auto' ? detectLayout(h.structure) : o.layout;
     if (layout === undefined) {
