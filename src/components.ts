@@ -2,6 +2,7 @@
 // registers it by side effect; this list is the registry's single source.
 import { Registry } from './pipeline/registry.js';
 import type { ComponentDef } from './pipeline/types.js';
+import epie from './sinks/epie.js';
 import evaluate from './sinks/evaluate.js';
 import images from './sinks/images.js';
 import infer from './sinks/infer.js';
@@ -38,6 +39,7 @@ export const builtinComponents: readonly ComponentDef[] = [
   train,
   infer,
   refine,
+  epie,
   evaluate,
   images,
   writeNpz,

@@ -183,8 +183,8 @@ function bluestein(p: Plan, b: Bluestein, re: Float64Array, im: Float64Array, of
   }
 }
 
-function rows(p: Plan, inverse: boolean): void {
-  const { N, wr, wi } = p;
+function rows(p: Plan, inverse: boolean, wr: Float64Array = p.wr, wi: Float64Array = p.wi): void {
+  const { N } = p;
   for (let r = 0; r < N; r++) {
     if (p.radix2 !== undefined) radix2(p.radix2, wr, wi, r * N, inverse);
     else bluestein(p, p.blue!, wr, wi, r * N, inverse);
@@ -205,11 +205,25 @@ function transpose(a: Float64Array, N: number): void {
  * Unscaled 2-D DFT of p.wr/p.wi: rows, transpose, rows. The result is left
  * TRANSPOSED (w[kx·N + ky] = X[ky][kx]); the output loops read it that way.
  */
-function transform2dT(p: Plan, inverse: boolean): void {
-  rows(p, inverse);
-  transpose(p.wr, p.N);
-  transpose(p.wi, p.N);
-  rows(p, inverse);
+function transform2dT(p: Plan, inverse: boolean, wr: Float64Array = p.wr, wi: Float64Array = p.wi): void {
+  rows(p, inverse, wr, wi);
+  transpose(wr, p.N);
+  transpose(wi, p.N);
+  rows(p, inverse, wr, wi);
+}
+
+/**
+ * Unscaled 2-D DFT of the caller's N×N buffers in place, no shift, result left
+ * TRANSPOSED (re[kx·N + ky] = X[ky][kx]). For iterative engines that apply a
+ * pointwise constraint in Fourier space and transform straight back: the
+ * inverse of a transposed spectrum comes out in the normal layout, so no
+ * shift, copy or transpose back is needed (the caller scales by 1/N²).
+ */
+export function dft2InPlaceTransposed(re: Float64Array, im: Float64Array, N: number, inverse: boolean): void {
+  if (!Number.isInteger(N) || N < 1 || re.length !== N * N || im.length !== N * N) {
+    throw new OptionsError('FFT_SIZE', `dft2InPlaceTransposed: expected ${N}×${N} values in re and im, got ${re.length} and ${im.length}`);
+  }
+  transform2dT(planFor(N), inverse, re, im);
 }
 
 function check(re: Float32Array, im: Float32Array, N: number, fn: string): void {
