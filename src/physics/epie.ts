@@ -176,25 +176,28 @@ export class EpieKernel {
     // Modulus constraint on the transposed, unshifted spectra: |FFT| = N·A (unitary F).
     const I = this.dRe, map = this.spectrumIndex;
     let error = 0, energy = 0;
+    // I becomes the factor N·A/|Ψ| that every mode's spectrum is multiplied by.
     for (let t = 0; t < NN; t++) {
       const a = amplitude[map[t]!]!, mag = Math.sqrt(I[t]!), e = mag / N - a;
       error += e * e;
       energy += a * a;
-      const f = mag > 0 ? (N * a) / mag : 0;
-      for (let m = 0; m < M; m++) {
-        const w = this.work[m]!;
-        w.re[t] = w.re[t]! * f;
-        w.im[t] = w.im[t]! * f;
+      I[t] = mag > 0 ? (N * a) / mag : 0;
+    }
+    for (let m = 0; m < M; m++) {
+      const wr = this.work[m]!.re, wi = this.work[m]!.im;
+      for (let t = 0; t < NN; t++) {
+        wr[t] = wr[t]! * I[t]!;
+        wi[t] = wi[t]! * I[t]!;
       }
     }
     // Back to the window: Δ_m = F⁻¹Ψ'_m − ψ_m (kept in work).
     const back = 1 / NN;
     for (let m = 0; m < M; m++) {
-      const w = this.work[m]!, s = this.psi[m]!;
-      dft2InPlaceTransposed(w.re, w.im, N, true);
+      const wr = this.work[m]!.re, wi = this.work[m]!.im, sr = this.psi[m]!.re, si = this.psi[m]!.im;
+      dft2InPlaceTransposed(wr, wi, N, true);
       for (let t = 0; t < NN; t++) {
-        w.re[t] = w.re[t]! * back - s.re[t]!;
-        w.im[t] = w.im[t]! * back - s.im[t]!;
+        wr[t] = wr[t]! * back - sr[t]!;
+        wi[t] = wi[t]! * back - si[t]!;
       }
     }
     // The object correction uses the probe as it was, the probe correction the object as it
@@ -228,17 +231,21 @@ export class EpieKernel {
 
   /** β Σ_m P̄_m Δ_m · weight into dRe/dIm. */
   private objectCorrection(beta: number): void {
-    const { NN } = this, dr = this.dRe, di = this.dIm, w = this.objectWeights(), M = this.modes.length;
-    for (let t = 0; t < NN; t++) {
-      let xr = 0, xi = 0;
-      for (let m = 0; m < M; m++) {
-        const P = this.modes[m]!, D = this.work[m]!;
-        xr += P.re[t]! * D.re[t]! + P.im[t]! * D.im[t]!;
-        xi += P.re[t]! * D.im[t]! - P.im[t]! * D.re[t]!;
+    const { NN } = this, dr = this.dRe, di = this.dIm, w = this.objectWeights();
+    dr.fill(0);
+    di.fill(0);
+    for (let m = 0; m < this.modes.length; m++) {
+      const pr = this.modes[m]!.re, pi = this.modes[m]!.im, xr = this.work[m]!.re, xi = this.work[m]!.im;
+      for (let t = 0; t < NN; t++) {
+        const a = pr[t]!, b = pi[t]!, c = xr[t]!, d = xi[t]!;
+        dr[t] = dr[t]! + a * c + b * d;
+        di[t] = di[t]! + a * d - b * c;
       }
+    }
+    for (let t = 0; t < NN; t++) {
       const k = beta * w[t]!;
-      dr[t] = k * xr;
-      di[t] = k * xi;
+      dr[t] = dr[t]! * k;
+      di[t] = di[t]! * k;
     }
   }
 
