@@ -38,10 +38,10 @@ function tensorVariant(N: number, updates: number, amp: Float32Array): number {
   const one = (i: number): void => {
     const x = 20 + (i % 100), y = 30 + ((7 * i) % 100);
     tf.tidy(() => {
-      const wr = or.slice([y, x], [N, N]).reshape([1, N, N, 1]) as tf.Tensor4D, wi = oi.slice([y, x], [N, N]).reshape([1, N, N, 1]) as tf.Tensor4D;
-      const sr = pr.mul(wr).sub(pi.mul(wi)) as tf.Tensor4D, si = pr.mul(wi).add(pi.mul(wr)) as tf.Tensor4D;
+      const wr = or.slice([y, x], [N, N]).reshape<tf.Tensor4D>([1, N, N, 1]), wi = oi.slice([y, x], [N, N]).reshape<tf.Tensor4D>([1, N, N, 1]);
+      const sr = pr.mul(wr).sub<tf.Tensor4D>(pi.mul(wi)), si = pr.mul(wi).add<tf.Tensor4D>(pi.mul(wr));
       const F = fft2c(sr, si), mag = F.re.square().add(F.im.square()).sqrt().maximum(1e-30), f = A.div(mag);
-      const b = ifft2c(F.re.mul(f) as tf.Tensor4D, F.im.mul(f) as tf.Tensor4D);
+      const b = ifft2c(F.re.mul<tf.Tensor4D>(f), F.im.mul<tf.Tensor4D>(f));
       const dr = b.re.sub(sr), di = b.im.sub(si);
       const cr = pr.mul(dr).add(pi.mul(di)).div(maxP), ci = pr.mul(di).sub(pi.mul(dr)).div(maxP);
       const pad = (t: tf.Tensor): tf.Tensor2D => t.reshape([N, N]).pad([[y, SIDE - y - N], [x, SIDE - x - N]]);

@@ -90,43 +90,55 @@ export class EpieKernel {
 
   /** Whether a window whose top-left corner is at canvas (sx, sy) fits the canvas (bilinear spill included). */
   fits(sx: number, sy: number): boolean {
+    if (!Number.isFinite(sx) || !Number.isFinite(sy)) return false;
     const ix = Math.floor(sx), iy = Math.floor(sy);
     return ix >= 0 && iy >= 0 && ix + this.N + (sx > ix ? 1 : 0) <= this.canvas.width && iy + this.N + (sy > iy ? 1 : 0) <= this.canvas.height;
   }
 
+  /**
+   * Canvas offset of the window's first pixel and its bilinear taps (offset,
+   * weight); a whole-pixel axis has one tap, so nothing past the window is read.
+   */
+  private taps(sx: number, sy: number): { base: number; taps: [number, number][] } {
+    const W = this.canvas.width, ix = Math.floor(sx), iy = Math.floor(sy), fx = sx - ix, fy = sy - iy;
+    const along = (f: number, step: number): [number, number][] => (f === 0 ? [[0, 1]] : [[0, 1 - f], [step, f]]);
+    const taps: [number, number][] = [];
+    for (const [oy, wy] of along(fy, W)) for (const [ox, wx] of along(fx, 1)) taps.push([oy + ox, wy * wx]);
+    return { base: iy * W + ix, taps };
+  }
+
   /** Cuts the window with top-left corner (sx, sy) (canvas pixels) into patchRe/Im. */
   private gather(sx: number, sy: number): void {
-    const { N } = this, { width: W, re, im } = this.canvas;
-    const ix = Math.floor(sx), iy = Math.floor(sy), fx = sx - ix, fy = sy - iy;
+    const { N } = this, { width: W, re, im } = this.canvas, { base, taps } = this.taps(sx, sy);
     const pr = this.patchRe, pi = this.patchIm;
-    if (fx === 0 && fy === 0) {
+    if (taps.length === 1) {
       for (let r = 0; r < N; r++) {
-        const src = (iy + r) * W + ix;
+        const src = base + r * W;
         pr.set(re.subarray(src, src + N), r * N);
         pi.set(im.subarray(src, src + N), r * N);
       }
       return;
     }
-    const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-    for (let r = 0; r < N; r++) {
-      let a = (iy + r) * W + ix;
-      for (let c = 0, o = r * N; c < N; c++, a++, o++) {
-        pr[o] = w00 * re[a]! + w01 * re[a + 1]! + w10 * re[a + W]! + w11 * re[a + W + 1]!;
-        pi[o] = w00 * im[a]! + w01 * im[a + 1]! + w10 * im[a + W]! + w11 * im[a + W + 1]!;
+    pr.fill(0);
+    pi.fill(0);
+    for (const [off, w] of taps) {
+      for (let r = 0; r < N; r++) {
+        let a = base + r * W + off;
+        for (let c = 0, o = r * N; c < N; c++, a++, o++) {
+          pr[o] = pr[o]! + w * re[a]!;
+          pi[o] = pi[o]! + w * im[a]!;
+        }
       }
     }
   }
 
-  /** Adds dRe/dIm into the canvas at the window (sx, sy), with gather's bilinear weights. */
+  /** Adds dRe/dIm into the canvas at the window (sx, sy), with gather's bilinear weights (its adjoint). */
   private scatter(sx: number, sy: number): void {
-    const { N } = this, { width: W, re, im } = this.canvas;
-    const ix = Math.floor(sx), iy = Math.floor(sy), fx = sx - ix, fy = sy - iy;
+    const { N } = this, { width: W, re, im } = this.canvas, { base, taps } = this.taps(sx, sy);
     const dr = this.dRe, di = this.dIm;
-    const taps: [number, number][] = fx === 0 && fy === 0 ? [[0, 1]] : [[0, (1 - fx) * (1 - fy)], [1, fx * (1 - fy)], [W, (1 - fx) * fy], [W + 1, fx * fy]];
     for (const [off, w] of taps) {
-      if (w === 0) continue;
       for (let r = 0; r < N; r++) {
-        let a = (iy + r) * W + ix + off;
+        let a = base + r * W + off;
         for (let c = 0, o = r * N; c < N; c++, a++, o++) {
           re[a] = re[a]! + w * dr[o]!;
           im[a] = im[a]! + w * di[o]!;
@@ -165,6 +177,27 @@ export class EpieKernel {
       ax += a * m; aa += m * m; xx += a * a;
     }
     return { ax, aa, xx };
+  }
+
+  /**
+   * The best of the current window corner and `directions` trial corners at
+   * distance `radius` around it, by the amplitude misfit (a step of the
+   * annealing search of Maiden et al. 2012: reaches errors beyond the range
+   * of the first-order estimate). Returns the offset to the best one.
+   */
+  searchShift(amplitude: Float32Array, sx: number, sy: number, radius: number, directions = 8): { dx: number; dy: number } {
+    const misfit = (x: number, y: number): number => {
+      const r = this.predict(amplitude, x, y);
+      return r.aa - 2 * r.ax + r.xx;
+    };
+    let best = misfit(sx, sy), dx = 0, dy = 0;
+    for (let k = 0; k < directions; k++) {
+      const ox = radius * Math.cos((2 * Math.PI * k) / directions), oy = radius * Math.sin((2 * Math.PI * k) / directions);
+      if (!this.fits(sx + ox, sy + oy)) continue;
+      const m = misfit(sx + ox, sy + oy);
+      if (m < best) { best = m; dx = ox; dy = oy; }
+    }
+    return { dx, dy };
   }
 
   /** One ePIE/rPIE update with the pattern `amplitude` (N×N, DC centred) at window corner (sx, sy). */

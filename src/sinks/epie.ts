@@ -41,7 +41,8 @@ const optionsSchema = z
     refine_probe: pass.describe('From this pass on (1-based) the probe modes are corrected too (same step); 0 keeps the probe fixed (known-probe mode).'),
     refine_positions: pass.describe('From this pass on (1-based) every scan position is corrected after its update; 0 keeps the positions.'),
     position_step: z.number().positive().max(2).default(0.5).describe('Fraction of the estimated position error applied per update.'),
-    max_position_step: z.number().positive().default(0.5).describe('Largest position change per update, pixels per axis.'),
+    max_position_step: z.number().positive().default(0.5).describe('Largest position change per update by the first-order estimate, pixels per axis.'),
+    position_search: z.number().min(0).default(1).describe('Radius (pixels) of the trial positions (8 around the current one) tried before each update while positions are refined, shrinking linearly to a tenth of it by the last pass; reaches errors the first-order estimate cannot. 0: first-order estimate only.'),
     read_chunk: z.number().int().positive().default(32).describe('Frames read from the frame store at once.'),
     shuffle_buffer: z.number().int().positive().default(256).describe('Frames held to randomise the order when the input has no frame store (a live stream).'),
     npz: z.string().default('epie.npz').describe("Output NPZ (infer's layout, plus probe_modes and the corrected positions when refined), relative to the output directory."),
@@ -103,7 +104,15 @@ export default defineSink({
       let error = 0, energy = 0, done = 0, beta = options.step;
       for await (const f of order(epoch + 1)) {
         beta = cosineLr(options.step, options.final_step, trainingProgress({ epoch, batch: done, batches: patterns, epochs: options.epochs, seconds: secondsSince(tr), budget }));
-        const [sx, sy] = positions.corner(f.index);
+        let [sx, sy] = positions.corner(f.index);
+        if (positionsOn && options.position_search > 0) {
+          const radius = options.position_search * (1 - 0.9 * ((epoch + 1 - options.refine_positions) / Math.max(options.epochs - options.refine_positions, 1)));
+          const jump = kernel.searchShift(f.amplitude, sx, sy, radius);
+          if (jump.dx !== 0 || jump.dy !== 0) {
+            positions.move(f.index, jump.dx, jump.dy, Infinity);
+            [sx, sy] = positions.corner(f.index);
+          }
+        }
         const r = kernel.update(f.amplitude, sx, sy, { object: beta, probe: probeOn ? beta : 0, position: positionsOn });
         if (!Number.isFinite(r.error)) throw new DataError('LOSS_NOT_FINITE', `${where}: the misfit became ${r.error} at frame ${f.index} in pass ${epoch + 1}`, { stage: ctx.id, key: `frame ${f.index}`, hint: 'check the frame for NaN/Inf values, or lower step / alpha' });
         if (positionsOn) positions.move(f.index, options.position_step * r.dx, options.position_step * r.dy, options.max_position_step);
