@@ -2,6 +2,7 @@
 // registers it by side effect; this list is the registry's single source.
 import { Registry } from './pipeline/registry.js';
 import type { ComponentDef } from './pipeline/types.js';
+import compare from './sinks/compare.js';
 import epie from './sinks/epie.js';
 import evaluate from './sinks/evaluate.js';
 import images from './sinks/images.js';
@@ -41,6 +42,7 @@ export const builtinComponents: readonly ComponentDef[] = [
   refine,
   epie,
   evaluate,
+  compare,
   images,
   writeNpz,
   writeErrors,
