@@ -22,7 +22,7 @@ import { defineSink, type Complex2D, type Json } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { engineStart } from './epie-start.js';
 import { frameStream, framesInRandomOrder } from './frame-order.js';
-import { writeReconstruction, type InferOutputs } from './infer.js';
+import { interleave, writeReconstruction, type InferOutputs } from './infer.js';
 import { PositionTracker } from './positions.js';
 import { budgetSpent, cosineLr, outPath, savePng, secondsSince, trainingProgress } from './util.js';
 
@@ -53,12 +53,11 @@ const optionsSchema = z
   })
   .strict();
 
-function interleaveModes(modes: readonly Mode[]): Float32Array {
-  const n = modes[0]!.re.length, out = new Float32Array(2 * n * modes.length);
-  modes.forEach((m, k) => {
-    for (let t = 0; t < n; t++) { out[2 * (k * n + t)] = m.re[t]!; out[2 * (k * n + t) + 1] = m.im[t]!; }
-  });
-  return out;
+/** The modes as one (M·N, N) complex array, interleaved like infer's arrays. */
+function interleaveModes(modes: readonly Mode[], N: number): Float32Array {
+  const NN = N * N, re = new Float32Array(NN * modes.length), im = new Float32Array(NN * modes.length);
+  modes.forEach((m, k) => { re.set(m.re, k * NN); im.set(m.im, k * NN); });
+  return interleave({ height: N * modes.length, width: N, re, im });
 }
 
 export default defineSink({
@@ -144,7 +143,7 @@ export default defineSink({
     const object: Complex2D = { height: canvas.height, width: canvas.width, re: Float32Array.from(canvas.re), im: Float32Array.from(canvas.im) };
     const probe: Complex2D = { height: N, width: N, re: Float32Array.from(modes[0]!.re), im: Float32Array.from(modes[0]!.im) };
     const extra = {
-      ...(modes.length > 1 ? { probe_modes: { shape: [modes.length, N, N], data: interleaveModes(modes), descr: '<c8' } } : {}),
+      ...(modes.length > 1 ? { probe_modes: { shape: [modes.length, N, N], data: interleaveModes(modes, N), descr: '<c8' } } : {}),
       ...(options.refine_positions > 0 ? positions.arrays() : {}),
     };
     const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };

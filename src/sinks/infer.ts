@@ -124,7 +124,8 @@ function crop(values: Float32Array, width: number, box: { x0: number; y0: number
   return out;
 }
 
-function interleave(c: Complex2D): Float32Array {
+/** Complex values as numpy's interleaved (re, im) pairs. */
+export function interleave(c: Complex2D): Float32Array {
   const out = new Float32Array(2 * c.re.length);
   for (let i = 0; i < c.re.length; i++) {
     out[2 * i] = c.re[i]!;
