@@ -2,6 +2,8 @@
 // registers it by side effect; this list is the registry's single source.
 import { Registry } from './pipeline/registry.js';
 import type { ComponentDef } from './pipeline/types.js';
+import compare from './sinks/compare.js';
+import epie from './sinks/epie.js';
 import evaluate from './sinks/evaluate.js';
 import images from './sinks/images.js';
 import infer from './sinks/infer.js';
@@ -38,7 +40,9 @@ export const builtinComponents: readonly ComponentDef[] = [
   train,
   infer,
   refine,
+  epie,
   evaluate,
+  compare,
   images,
   writeNpz,
   writeErrors,

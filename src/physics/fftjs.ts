@@ -183,8 +183,8 @@ function bluestein(p: Plan, b: Bluestein, re: Float64Array, im: Float64Array, of
   }
 }
 
-function rows(p: Plan, inverse: boolean): void {
-  const { N, wr, wi } = p;
+function rows(p: Plan, inverse: boolean, wr: Float64Array = p.wr, wi: Float64Array = p.wi): void {
+  const { N } = p;
   for (let r = 0; r < N; r++) {
     if (p.radix2 !== undefined) radix2(p.radix2, wr, wi, r * N, inverse);
     else bluestein(p, p.blue!, wr, wi, r * N, inverse);
@@ -205,11 +205,75 @@ function transpose(a: Float64Array, N: number): void {
  * Unscaled 2-D DFT of p.wr/p.wi: rows, transpose, rows. The result is left
  * TRANSPOSED (w[kx·N + ky] = X[ky][kx]); the output loops read it that way.
  */
-function transform2dT(p: Plan, inverse: boolean): void {
-  rows(p, inverse);
-  transpose(p.wr, p.N);
-  transpose(p.wi, p.N);
-  rows(p, inverse);
+/**
+ * Unscaled DFT of every column of an N×N array (power-of-two N), in place:
+ * radix-2 over the row index, each butterfly combining two whole rows with
+ * one twiddle, so the inner loops run over contiguous memory.
+ */
+function columns(p: Radix2, wr: Float64Array, wi: Float64Array, inverse: boolean): void {
+  const { n: N, twRe, twIm, swapA, swapB } = p;
+  for (let s = 0; s < swapA.length; s++) {
+    const a = swapA[s]! * N, b = swapB[s]! * N;
+    for (let c = 0; c < N; c++) {
+      const tr = wr[a + c]!, ti = wi[a + c]!;
+      wr[a + c] = wr[b + c]!; wi[a + c] = wi[b + c]!;
+      wr[b + c] = tr; wi[b + c] = ti;
+    }
+  }
+  const sg = inverse ? -1 : 1;
+  for (let len = 2; len <= N; len <<= 1) {
+    const half = len >> 1, base = half - 1;
+    for (let start = 0; start < N; start += len) {
+      for (let k = 0; k < half; k++) {
+        const w1 = twRe[base + k]!, w2 = sg * twIm[base + k]!;
+        const a0 = (start + k) * N, b0 = a0 + half * N;
+        if (k === 0) {
+          for (let c = 0; c < N; c++) {
+            const a = a0 + c, b = b0 + c, br = wr[b]!, bi = wi[b]!, ar = wr[a]!, ai = wi[a]!;
+            wr[b] = ar - br; wi[b] = ai - bi;
+            wr[a] = ar + br; wi[a] = ai + bi;
+          }
+          continue;
+        }
+        for (let c = 0; c < N; c++) {
+          const a = a0 + c, b = b0 + c, br = wr[b]!, bi = wi[b]!;
+          const xr = br * w1 - bi * w2, xi = br * w2 + bi * w1, ar = wr[a]!, ai = wi[a]!;
+          wr[b] = ar - xr; wi[b] = ai - xi;
+          wr[a] = ar + xr; wi[a] = ai + xi;
+        }
+      }
+    }
+  }
+}
+
+function transform2dT(p: Plan, inverse: boolean, wr: Float64Array = p.wr, wi: Float64Array = p.wi): void {
+  if (p.radix2 !== undefined && p.N >= 4) {
+    // Columns, transpose, columns (= the rows of the original): the same transposed result
+    // as rows-transpose-rows, with every butterfly vectorised over a whole row.
+    columns(p.radix2, wr, wi, inverse);
+    transpose(wr, p.N);
+    transpose(wi, p.N);
+    columns(p.radix2, wr, wi, inverse);
+    return;
+  }
+  rows(p, inverse, wr, wi);
+  transpose(wr, p.N);
+  transpose(wi, p.N);
+  rows(p, inverse, wr, wi);
+}
+
+/**
+ * Unscaled 2-D DFT of the caller's N×N buffers in place, no shift, result left
+ * TRANSPOSED (re[kx·N + ky] = X[ky][kx]). For iterative engines that apply a
+ * pointwise constraint in Fourier space and transform straight back: the
+ * inverse of a transposed spectrum comes out in the normal layout, so no
+ * shift, copy or transpose back is needed (the caller scales by 1/N²).
+ */
+export function dft2InPlaceTransposed(re: Float64Array, im: Float64Array, N: number, inverse: boolean): void {
+  if (!Number.isInteger(N) || N < 1 || re.length !== N * N || im.length !== N * N) {
+    throw new OptionsError('FFT_SIZE', `dft2InPlaceTransposed: expected ${N}×${N} values in re and im, got ${re.length} and ${im.length}`);
+  }
+  transform2dT(planFor(N), inverse, re, im);
 }
 
 function check(re: Float32Array, im: Float32Array, N: number, fn: string): void {

@@ -9,7 +9,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
-import { writeNpz } from '../io/npz-writer.js';
+import { writeNpz, type NpzArrayInput } from '../io/npz-writer.js';
 import { renderImage } from '../io/png.js';
 import { StitchCanvas, type StitchWindow } from '../physics/stitch.js';
 import { defineSink, type Complex2D, type ScanMeta, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
@@ -124,7 +124,8 @@ function crop(values: Float32Array, width: number, box: { x0: number; y0: number
   return out;
 }
 
-function interleave(c: Complex2D): Float32Array {
+/** Complex values as numpy's interleaved (re, im) pairs. */
+export function interleave(c: Complex2D): Float32Array {
   const out = new Float32Array(2 * c.re.length);
   for (let i = 0; i < c.re.length; i++) {
     out[2 * i] = c.re[i]!;
@@ -139,8 +140,12 @@ export interface InferOutputs {
   phase_png: string;
 }
 
-/** Writes an object canvas (NPZ with object/amplitude/phase/probe/origin) and its PNGs (cropped to the covered pixels). */
-export async function writeReconstruction(files: InferOutputs, r: Pick<StitchResult, 'object' | 'covered' | 'placement'>, probe: Complex2D, title: string): Promise<void> {
+/**
+ * Writes an object canvas (NPZ with object/amplitude/phase/probe/origin, plus
+ * any `extra` arrays, e.g. an engine's probe modes or corrected positions) and
+ * its PNGs (cropped to the covered pixels).
+ */
+export async function writeReconstruction(files: InferOutputs, r: Pick<StitchResult, 'object' | 'covered' | 'placement'>, probe: Complex2D, title: string, extra: Record<string, NpzArrayInput> = {}): Promise<void> {
   const { object, covered, placement } = r;
   const n = object.re.length, amplitude = new Float32Array(n), phase = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -156,6 +161,7 @@ export async function writeReconstruction(files: InferOutputs, r: Pick<StitchRes
       phase: { shape, data: phase, descr: '<f4' },
       probe: { shape: [probe.height, probe.width], data: interleave(probe), descr: '<c8' },
       origin: { shape: [2], data: Float64Array.of(placement.originX, placement.originY), descr: '<f8' },
+      ...extra,
     },
     { compress: true },
   );

@@ -1,0 +1,347 @@
+// One ePIE / rPIE update on plain typed arrays (Maiden & Rodenburg 2009;
+// Maiden, Johnson & Li 2017), for one diffraction pattern at a time:
+//   ψ_m = P_m · O_j                 exit wave of each probe mode at window j
+//   Ψ_m = F ψ_m,  Ψ'_m = Ψ_m · A / √(Σ_m |Ψ_m|²)   modes add in intensity
+//   Δ_m = F⁻¹Ψ'_m − ψ_m
+//   O_j += β Σ_m P̄_m Δ_m / ((1−α) Σ|P_m|² + α max Σ|P_m|²)
+//   P_m += β Ō_j Δ_m / ((1−α) |O_j|² + α max |O_j|²)   (when the probe is refined)
+// α = 1 is ePIE, smaller α is rPIE's regularised step. F is the unitary DFT
+// of SPEC §1; the modulus constraint is pointwise, so it is applied on the
+// unshifted, transposed spectrum (the measurement is re-indexed once per
+// pattern) and the inverse comes back in the normal layout: no shifts.
+//
+// Windows at fractional positions are cut by bilinear interpolation and the
+// object correction is spread back with the same weights (the adjoint).
+// Position correction: a window displaced by δ sees O + δ·∇O to first order,
+// so its far field changes by δ·F(P·∇O); one Gauss–Newton step on the
+// amplitude misfit gives the δ that best explains the measured pattern
+// (the gradient of the misfit with respect to the position, scaled by its
+// curvature), costing two more transforms per mode while it is on.
+import { OptionsError } from '../errors.js';
+import { dft2InPlaceTransposed } from './fftjs.js';
+import type { Mode } from './modes.js';
+
+/** The object canvas the engine updates in place (float64, row-major). */
+export interface Canvas {
+  readonly width: number;
+  readonly height: number;
+  readonly re: Float64Array;
+  readonly im: Float64Array;
+}
+
+export interface UpdateSteps {
+  /** β for the object (0 leaves it fixed). */
+  object: number;
+  /** β for the probe modes (0 leaves them fixed). */
+  probe: number;
+  /** Whether to estimate this window's position error. */
+  position: boolean;
+}
+
+export interface UpdateResult {
+  /** Σ (√I − A)² over the pattern, before the update. */
+  error: number;
+  /** Σ A². */
+  energy: number;
+  /** Estimated position error (columns, rows), 0 unless asked for. */
+  dx: number;
+  dy: number;
+}
+
+export class EpieKernel {
+  private readonly NN: number;
+  private readonly patchRe: Float64Array;
+  private readonly patchIm: Float64Array;
+  private readonly psi: Mode[];
+  private readonly work: Mode[];
+  private readonly dRe: Float64Array;
+  private readonly dIm: Float64Array;
+  /** Position estimate work: the window's derivative spectra and the Jacobian per frequency. */
+  private readonly bx: Mode;
+  private readonly by: Mode;
+  private readonly jx: Float64Array;
+  private readonly jy: Float64Array;
+  /** Object-update weights for the current probe (see objectWeights). */
+  private weights: Float64Array | undefined;
+  /** Work index (transposed, unshifted spectrum) → index of the measured (shifted, row-major) pattern. */
+  private readonly spectrumIndex: Uint32Array;
+
+  constructor(readonly N: number, readonly canvas: Canvas, readonly modes: Mode[], readonly alpha: number) {
+    if (!(alpha > 0 && alpha <= 1)) throw new OptionsError('BAD_OPTION', `alpha must lie in (0, 1], got ${alpha}`, { key: 'alpha', hint: 'alpha 1 is ePIE; rPIE uses 0.05 to 0.5' });
+    if (modes.length === 0) throw new OptionsError('BAD_OPTION', 'the engine needs at least one probe mode', { key: 'probe_modes' });
+    const NN = (this.NN = N * N);
+    for (const m of modes) {
+      if (m.re.length !== NN || m.im.length !== NN) throw new OptionsError('SHAPE_MISMATCH', `a probe mode holds ${m.re.length} values, the patterns ${N}×${N}`, { key: 'probe' });
+    }
+    this.patchRe = new Float64Array(NN);
+    this.patchIm = new Float64Array(NN);
+    this.psi = modes.map(() => ({ re: new Float64Array(NN), im: new Float64Array(NN) }));
+    this.work = modes.map(() => ({ re: new Float64Array(NN), im: new Float64Array(NN) }));
+    this.dRe = new Float64Array(NN);
+    this.dIm = new Float64Array(NN);
+    this.bx = { re: new Float64Array(NN), im: new Float64Array(NN) };
+    this.by = { re: new Float64Array(NN), im: new Float64Array(NN) };
+    this.jx = new Float64Array(NN);
+    this.jy = new Float64Array(NN);
+    const shift = (k: number): number => (k + (N >> 1)) % N;
+    this.spectrumIndex = new Uint32Array(NN);
+    for (let kx = 0; kx < N; kx++) for (let ky = 0; ky < N; ky++) this.spectrumIndex[kx * N + ky] = shift(ky) * N + shift(kx);
+  }
+
+  /** Whether a window whose top-left corner is at canvas (sx, sy) fits the canvas (bilinear spill included). */
+  fits(sx: number, sy: number): boolean {
+    if (!Number.isFinite(sx) || !Number.isFinite(sy)) return false;
+    const ix = Math.floor(sx), iy = Math.floor(sy);
+    return ix >= 0 && iy >= 0 && ix + this.N + (sx > ix ? 1 : 0) <= this.canvas.width && iy + this.N + (sy > iy ? 1 : 0) <= this.canvas.height;
+  }
+
+  /**
+   * Canvas offset of the window's first pixel and its bilinear taps (offset,
+   * weight); a whole-pixel axis has one tap, so nothing past the window is read.
+   */
+  private taps(sx: number, sy: number): { base: number; taps: [number, number][] } {
+    const W = this.canvas.width, ix = Math.floor(sx), iy = Math.floor(sy), fx = sx - ix, fy = sy - iy;
+    const along = (f: number, step: number): [number, number][] => (f === 0 ? [[0, 1]] : [[0, 1 - f], [step, f]]);
+    const taps: [number, number][] = [];
+    for (const [oy, wy] of along(fy, W)) for (const [ox, wx] of along(fx, 1)) taps.push([oy + ox, wy * wx]);
+    return { base: iy * W + ix, taps };
+  }
+
+  /** Cuts the window with top-left corner (sx, sy) (canvas pixels) into patchRe/Im. */
+  private gather(sx: number, sy: number): void {
+    const { N } = this, { width: W, re, im } = this.canvas, { base, taps } = this.taps(sx, sy);
+    const pr = this.patchRe, pi = this.patchIm;
+    if (taps.length === 1) {
+      for (let r = 0; r < N; r++) {
+        const src = base + r * W;
+        pr.set(re.subarray(src, src + N), r * N);
+        pi.set(im.subarray(src, src + N), r * N);
+      }
+      return;
+    }
+    pr.fill(0);
+    pi.fill(0);
+    for (const [off, w] of taps) {
+      for (let r = 0; r < N; r++) {
+        let a = base + r * W + off;
+        for (let c = 0, o = r * N; c < N; c++, a++, o++) {
+          pr[o] = pr[o]! + w * re[a]!;
+          pi[o] = pi[o]! + w * im[a]!;
+        }
+      }
+    }
+  }
+
+  /** Adds dRe/dIm into the canvas at the window (sx, sy), with gather's bilinear weights (its adjoint). */
+  private scatter(sx: number, sy: number): void {
+    const { N } = this, { width: W, re, im } = this.canvas, { base, taps } = this.taps(sx, sy);
+    const dr = this.dRe, di = this.dIm;
+    for (const [off, w] of taps) {
+      for (let r = 0; r < N; r++) {
+        let a = base + r * W + off;
+        for (let c = 0, o = r * N; c < N; c++, a++, o++) {
+          re[a] = re[a]! + w * dr[o]!;
+          im[a] = im[a]! + w * di[o]!;
+        }
+      }
+    }
+  }
+
+  /** Exit waves of every mode into psi, their spectra into work (transposed, unscaled), and I = Σ|Ψ|² per work index into dRe. */
+  private propagate(): void {
+    const { NN, N } = this, pr = this.patchRe, pi = this.patchIm;
+    for (let m = 0; m < this.modes.length; m++) {
+      const P = this.modes[m]!, s = this.psi[m]!, w = this.work[m]!;
+      for (let t = 0; t < NN; t++) {
+        const a = P.re[t]!, b = P.im[t]!, c = pr[t]!, d = pi[t]!;
+        s.re[t] = a * c - b * d;
+        s.im[t] = a * d + b * c;
+      }
+      w.re.set(s.re);
+      w.im.set(s.im);
+      dft2InPlaceTransposed(w.re, w.im, N, false);
+    }
+    const I = this.dRe;
+    I.fill(0);
+    for (const w of this.work) for (let t = 0; t < NN; t++) I[t] = I[t]! + w.re[t]! * w.re[t]! + w.im[t]! * w.im[t]!;
+  }
+
+  /** Σ A·Â, Σ Â² and Σ A² for the window at (sx, sy) without updating anything (Â the model's amplitude). */
+  predict(amplitude: Float32Array, sx: number, sy: number): { ax: number; aa: number; xx: number } {
+    this.gather(sx, sy);
+    this.propagate();
+    const I = this.dRe, map = this.spectrumIndex, inv = 1 / this.N;
+    let ax = 0, aa = 0, xx = 0;
+    for (let t = 0; t < this.NN; t++) {
+      const a = amplitude[map[t]!]!, m = Math.sqrt(I[t]!) * inv;
+      ax += a * m; aa += m * m; xx += a * a;
+    }
+    return { ax, aa, xx };
+  }
+
+  /**
+   * The best of the current window corner and `directions` trial corners at
+   * distance `radius` around it, by the amplitude misfit (a step of the
+   * annealing search of Maiden et al. 2012: reaches errors beyond the range
+   * of the first-order estimate). Returns the offset to the best one.
+   */
+  searchShift(amplitude: Float32Array, sx: number, sy: number, radius: number, directions = 8): { dx: number; dy: number } {
+    const misfit = (x: number, y: number): number => {
+      const r = this.predict(amplitude, x, y);
+      return r.aa - 2 * r.ax + r.xx;
+    };
+    let best = misfit(sx, sy), dx = 0, dy = 0;
+    for (let k = 0; k < directions; k++) {
+      const ox = radius * Math.cos((2 * Math.PI * k) / directions), oy = radius * Math.sin((2 * Math.PI * k) / directions);
+      if (!this.fits(sx + ox, sy + oy)) continue;
+      const m = misfit(sx + ox, sy + oy);
+      if (m < best) { best = m; dx = ox; dy = oy; }
+    }
+    return { dx, dy };
+  }
+
+  /** One ePIE/rPIE update with the pattern `amplitude` (N×N, DC centred) at window corner (sx, sy). */
+  update(amplitude: Float32Array, sx: number, sy: number, steps: UpdateSteps): UpdateResult {
+    const { N, NN } = this, M = this.modes.length;
+    this.gather(sx, sy);
+    this.propagate();
+    const shift = steps.position ? this.positionError(amplitude) : { dx: 0, dy: 0 };
+    // Modulus constraint on the transposed, unshifted spectra: |FFT| = N·A (unitary F).
+    const I = this.dRe, map = this.spectrumIndex;
+    let error = 0, energy = 0;
+    // I becomes the factor N·A/|Ψ| that every mode's spectrum is multiplied by.
+    for (let t = 0; t < NN; t++) {
+      const a = amplitude[map[t]!]!, mag = Math.sqrt(I[t]!), e = mag / N - a;
+      error += e * e;
+      energy += a * a;
+      I[t] = mag > 0 ? (N * a) / mag : 0;
+    }
+    for (let m = 0; m < M; m++) {
+      const wr = this.work[m]!.re, wi = this.work[m]!.im;
+      for (let t = 0; t < NN; t++) {
+        wr[t] = wr[t]! * I[t]!;
+        wi[t] = wi[t]! * I[t]!;
+      }
+    }
+    // Back to the window: Δ_m = F⁻¹Ψ'_m − ψ_m (kept in work).
+    const back = 1 / NN;
+    for (let m = 0; m < M; m++) {
+      const wr = this.work[m]!.re, wi = this.work[m]!.im, sr = this.psi[m]!.re, si = this.psi[m]!.im;
+      dft2InPlaceTransposed(wr, wi, N, true);
+      for (let t = 0; t < NN; t++) {
+        wr[t] = wr[t]! * back - sr[t]!;
+        wi[t] = wi[t]! * back - si[t]!;
+      }
+    }
+    // The object correction uses the probe as it was, the probe correction the object as it
+    // was (the patch is not touched until scatter): ePIE's simultaneous update.
+    if (steps.object > 0) this.objectCorrection(steps.object);
+    if (steps.probe > 0) this.updateProbe(steps.probe);
+    if (steps.object > 0) this.scatter(sx, sy);
+    return { error, energy, ...shift };
+  }
+
+  /** 1 / ((1−α)S + α·max S) with S = Σ|P_m|², recomputed only after the probe changed. */
+  private objectWeights(): Float64Array {
+    if (this.weights !== undefined) return this.weights;
+    const { NN, alpha } = this, w = new Float64Array(NN);
+    let max = 0;
+    for (let t = 0; t < NN; t++) {
+      let s = 0;
+      for (const P of this.modes) s += P.re[t]! * P.re[t]! + P.im[t]! * P.im[t]!;
+      w[t] = s;
+      if (s > max) max = s;
+    }
+    const floor = alpha * max;
+    for (let t = 0; t < NN; t++) w[t] = 1 / ((1 - alpha) * w[t]! + floor);
+    return (this.weights = w);
+  }
+
+  /** The probe modes were changed from outside (e.g. orthogonalised): forget derived weights. */
+  probeChanged(): void {
+    this.weights = undefined;
+  }
+
+  /** β Σ_m P̄_m Δ_m · weight into dRe/dIm. */
+  private objectCorrection(beta: number): void {
+    const { NN } = this, dr = this.dRe, di = this.dIm, w = this.objectWeights();
+    dr.fill(0);
+    di.fill(0);
+    for (let m = 0; m < this.modes.length; m++) {
+      const pr = this.modes[m]!.re, pi = this.modes[m]!.im, xr = this.work[m]!.re, xi = this.work[m]!.im;
+      for (let t = 0; t < NN; t++) {
+        const a = pr[t]!, b = pi[t]!, c = xr[t]!, d = xi[t]!;
+        dr[t] = dr[t]! + a * c + b * d;
+        di[t] = di[t]! + a * d - b * c;
+      }
+    }
+    for (let t = 0; t < NN; t++) {
+      const k = beta * w[t]!;
+      dr[t] = dr[t]! * k;
+      di[t] = di[t]! * k;
+    }
+  }
+
+  /** P_m += β Ō Δ_m / ((1−α)|O|² + α max|O|²), with the window as it was before this update. */
+  private updateProbe(beta: number): void {
+    const { NN, alpha } = this, pr = this.patchRe, pi = this.patchIm;
+    let max = 0;
+    for (let t = 0; t < NN; t++) max = Math.max(max, pr[t]! * pr[t]! + pi[t]! * pi[t]!);
+    if (!(max > 0)) return;
+    const floor = alpha * max;
+    for (let m = 0; m < this.modes.length; m++) {
+      const P = this.modes[m]!, D = this.work[m]!;
+      for (let t = 0; t < NN; t++) {
+        const or = pr[t]!, oi = pi[t]!, k = beta / ((1 - alpha) * (or * or + oi * oi) + floor);
+        P.re[t] = P.re[t]! + k * (or * D.re[t]! + oi * D.im[t]!);
+        P.im[t] = P.im[t]! + k * (or * D.im[t]! - oi * D.re[t]!);
+      }
+    }
+    this.weights = undefined;
+  }
+
+  /**
+   * The window displacement (columns, rows) that best fits the measured
+   * amplitude to first order (one Gauss–Newton step on Σ(|Ψ| − A)²): with
+   * ∂Ψ_m = F(P_m·∂O) (central differences inside the window, one-sided at its
+   * edges), J = Σ_m Re(Ψ̄_m ∂Ψ_m)/|Ψ| per axis and δ = (JᵀJ)⁻¹Jᵀ(A − |Ψ|).
+   * Needs work = Ψ_m and dRe = I as propagate left them.
+   */
+  private positionError(amplitude: Float32Array): { dx: number; dy: number } {
+    const { N, NN } = this, pr = this.patchRe, pi = this.patchIm;
+    const jx = this.jx, jy = this.jy, bx = this.bx, by = this.by;
+    jx.fill(0);
+    jy.fill(0);
+    for (let m = 0; m < this.modes.length; m++) {
+      const P = this.modes[m]!, W = this.work[m]!;
+      for (let r = 0; r < N; r++) {
+        const up = r === 0 ? 0 : r - 1, down = r === N - 1 ? N - 1 : r + 1, sy = 1 / (down - up);
+        for (let c = 0; c < N; c++) {
+          const left = c === 0 ? 0 : c - 1, right = c === N - 1 ? N - 1 : c + 1, sx = 1 / (right - left);
+          const t = r * N + c, a = P.re[t]!, b = P.im[t]!;
+          const oxr = (pr[r * N + right]! - pr[r * N + left]!) * sx, oxi = (pi[r * N + right]! - pi[r * N + left]!) * sx;
+          const oyr = (pr[down * N + c]! - pr[up * N + c]!) * sy, oyi = (pi[down * N + c]! - pi[up * N + c]!) * sy;
+          bx.re[t] = a * oxr - b * oxi; bx.im[t] = a * oxi + b * oxr;
+          by.re[t] = a * oyr - b * oyi; by.im[t] = a * oyi + b * oyr;
+        }
+      }
+      dft2InPlaceTransposed(bx.re, bx.im, N, false);
+      dft2InPlaceTransposed(by.re, by.im, N, false);
+      for (let t = 0; t < NN; t++) {
+        jx[t] = jx[t]! + W.re[t]! * bx.re[t]! + W.im[t]! * bx.im[t]!;
+        jy[t] = jy[t]! + W.re[t]! * by.re[t]! + W.im[t]! * by.im[t]!;
+      }
+    }
+    const I = this.dRe, map = this.spectrumIndex;
+    let xx = 0, xy = 0, yy = 0, xr = 0, yr = 0;
+    for (let t = 0; t < NN; t++) {
+      const mag = Math.sqrt(I[t]!);
+      if (!(mag > 0)) continue;
+      const gx = jx[t]! / mag, gy = jy[t]! / mag, res = N * amplitude[map[t]!]! - mag;
+      xx += gx * gx; xy += gx * gy; yy += gy * gy; xr += gx * res; yr += gy * res;
+    }
+    const det = xx * yy - xy * xy;
+    if (!(det > 1e-12 * (xx * yy))) return { dx: 0, dy: 0 };
+    return { dx: (yy * xr - xy * yr) / det, dy: (xx * yr - xy * xr) / det };
+  }
+}

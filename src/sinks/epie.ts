@@ -1,0 +1,178 @@
+// The `epie` sink: the classical iterative engine (ePIE, or rPIE with
+// `alpha` < 1) on the same frame streams as the network. Every pass visits
+// every pattern once, one at a time, in a new seeded random order, and
+// corrects the object where that pattern's window lies (physics/epie.ts);
+// the probe (one or several incoherent modes) is corrected too from pass
+// `refine_probe` on, and the scan positions from pass `refine_positions` on.
+// The step β decays (cosine) from `step` to `final_step` over `epochs` or
+// `max_minutes`, as refine's learning rate does: full steps to converge,
+// small ones to average the noise.
+//
+// Typed arrays and the host FFT, no tensors: the update is sequential, and
+// per-pattern tensor calls cost more than the arithmetic (docs/RESULTS.md).
+// Memory: the object canvas, the probe modes, the positions and one chunk of
+// frames, whatever the scan size. Writes the layout of infer/refine (NPZ,
+// PNGs, history), so `evaluate` scores it.
+import { z } from 'zod';
+import { DataError, OptionsError } from '../errors.js';
+import { linePlot } from '../io/png.js';
+import { EpieKernel } from '../physics/epie.js';
+import { orthogonalizeModes, modePower, type Mode } from '../physics/modes.js';
+import { defineSink, type Complex2D, type Json } from '../pipeline/types.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { engineStart } from './epie-start.js';
+import { frameStream, framesInRandomOrder } from './frame-order.js';
+import { interleave, writeReconstruction, type InferOutputs } from './infer.js';
+import { PositionTracker } from './positions.js';
+import { budgetSpent, cosineLr, outPath, savePng, secondsSince, trainingProgress } from './util.js';
+
+const pass = z.number().int().min(0).default(0);
+
+const optionsSchema = z
+  .object({
+    reconstruction: z.string().optional().describe('NPZ written by infer, refine or epie (object, probe, origin) to start from, relative to the output directory; unset: a flat object (amplitude 1, phase 0) with the scan\'s probe'),
+    probe: z.string().optional().describe("Probe file instead of the scan's (or the start's) probe: FILE.npy, FILE.npz (probeModes, probeGuess or probe) or FILE.npz:KEY, (N, N) or (modes, N, N), relative to the pipeline file."),
+    probe_modes: z.number().int().min(1).max(16).optional().describe('Incoherent probe modes (intensities add in the far field); missing modes are grown from the strongest. Default: as many as the probe has.'),
+    epochs: z.number().int().positive().default(100).describe('Most passes over the patterns.'),
+    alpha: z.number().gt(0).max(1).default(1).describe("rPIE's α: the step's denominator is (1−α)|P|² + α·max|P|²; 1 is ePIE."),
+    step: z.number().positive().max(2).default(1).describe('Step β at the start (1: the full ePIE step).'),
+    final_step: z.number().positive().max(2).default(0.2).describe('Step at the end of the cosine decay (equal to step: constant).'),
+    max_minutes: z.number().positive().optional().describe('Time budget: stop when less than half a pass of it is left.'),
+    refine_probe: pass.describe('From this pass on (1-based) the probe modes are corrected too (same step); 0 keeps the probe fixed (known-probe mode).'),
+    refine_positions: pass.describe('From this pass on (1-based) every scan position is corrected after its update; 0 keeps the positions.'),
+    position_step: z.number().positive().max(2).default(0.5).describe('Fraction of the estimated position error applied per update.'),
+    max_position_step: z.number().positive().default(0.5).describe('Largest position change per update by the first-order estimate, pixels per axis.'),
+    position_search: z.number().min(0).default(1).describe('Radius (pixels) of the trial positions (8 around the current one) tried before each update while positions are refined, shrinking linearly to a tenth of it by the last pass; reaches errors the first-order estimate cannot. 0: first-order estimate only.'),
+    read_chunk: z.number().int().positive().default(32).describe('Frames read from the frame store at once.'),
+    shuffle_buffer: z.number().int().positive().default(256).describe('Frames held to randomise the order when the input has no frame store (a live stream).'),
+    npz: z.string().default('epie.npz').describe("Output NPZ (infer's layout, plus probe_modes and the corrected positions when refined), relative to the output directory."),
+    amplitude_png: z.string().default('epie_amplitude.png').describe('Amplitude image, relative to the output directory.'),
+    phase_png: z.string().default('epie_phase.png').describe('Phase image, relative to the output directory.'),
+    history: z.string().default('epie_history.json').describe('Error per pass (JSON), relative to the output directory.'),
+    loss_plot: z.string().default('epie_error.png').describe('Error curve (PNG), relative to the output directory.'),
+  })
+  .strict();
+
+/** The modes as one (M·N, N) complex array, interleaved like infer's arrays. */
+function interleaveModes(modes: readonly Mode[], N: number): Float32Array {
+  const NN = N * N, re = new Float32Array(NN * modes.length), im = new Float32Array(NN * modes.length);
+  modes.forEach((m, k) => { re.set(m.re, k * NN); im.set(m.im, k * NN); });
+  return interleave({ height: N * modes.length, width: N, re, im });
+}
+
+export default defineSink({
+  kind: 'sink',
+  type: 'epie',
+  description: 'Reconstructs object (and optionally probe modes and positions) with ePIE/rPIE from a frame stream; writes it like infer.',
+  arity: { min: 1, max: 1 },
+  options: optionsSchema,
+  async create(options, { ctx, inputs }): Promise<Json> {
+    const t0 = performance.now();
+    const input = frameStream(inputs[0], ctx);
+    const scan = input.meta.scan!, N = scan.N, where = `stage '${ctx.id}'`;
+    if (options.final_step > options.step) throw new OptionsError('BAD_OPTION', `${where}: final_step ${options.final_step} is above step ${options.step}`, { stage: ctx.id, key: 'final_step', hint: 'the step decays from step to final_step: choose final_step ≤ step' });
+    const start = await engineStart(options, scan, ctx);
+    const { canvas, placement, modes } = start;
+    const kernel = new EpieKernel(N, canvas, modes, options.alpha);
+    const positions = new PositionTracker(scan, placement, N, (sx, sy) => kernel.fits(sx, sy), where);
+    const order = (p: number) => framesInRandomOrder(input, { pass: p, seed: ctx.seed, chunk: options.read_chunk, buffer: options.shuffle_buffer, signal: ctx.signal });
+
+    // Pass 0: the object's scale from the energies (Σ Â² against Σ A², Parseval), and the starting misfit.
+    let ax = 0, aa = 0, xx = 0, patterns = 0;
+    for await (const f of order(0)) {
+      const [sx, sy] = positions.corner(f.index);
+      const r = kernel.predict(f.amplitude, sx, sy);
+      ax += r.ax; aa += r.aa; xx += r.xx; patterns++;
+    }
+    if (patterns === 0) throw new DataError('EMPTY_INPUT', `${where}: the input yielded no frames`, { stage: ctx.id });
+    if (!(aa > 0) || !(xx > 0)) throw new DataError('NO_SIGNAL', `${where}: the start predicts no signal, or the data has none (Σ Â² = ${aa}, Σ A² = ${xx})`, { stage: ctx.id, file: start.from, hint: 'check that the probe and the starting object belong to this scan' });
+    const scale = Math.sqrt(xx / aa), values = patterns * N * N;
+    const startLoss = (scale * scale * aa - 2 * scale * ax + xx) / values;
+    for (let i = 0; i < canvas.re.length; i++) { canvas.re[i] = canvas.re[i]! * scale; canvas.im[i] = canvas.im[i]! * scale; }
+    ctx.log.info(`starting from ${start.from} with ${modes.length} probe mode(s) from ${start.probeFrom}: object scaled by ${scale.toPrecision(6)}, amplitude MSE ${startLoss.toPrecision(6)}`);
+
+    const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
+    const history: { epoch: number; loss: number; fourier_error: number; step: number; seconds: number; position_rms?: number }[] = [];
+    let stopped: 'epochs' | 'time_budget' = 'epochs', modePowers = modes.length === 1 ? [1] : orthogonalizeModes(modes);
+    const tr = performance.now();
+    for (let epoch = 0; epoch < options.epochs; epoch++) {
+      ctx.signal.throwIfAborted();
+      const te = performance.now(), label = `pass ${epoch + 1}/${options.epochs}`;
+      const probeOn = options.refine_probe > 0 && epoch + 1 >= options.refine_probe;
+      const positionsOn = options.refine_positions > 0 && epoch + 1 >= options.refine_positions;
+      let error = 0, energy = 0, done = 0, beta = options.step;
+      for await (const f of order(epoch + 1)) {
+        beta = cosineLr(options.step, options.final_step, trainingProgress({ epoch, batch: done, batches: patterns, epochs: options.epochs, seconds: secondsSince(tr), budget }));
+        let [sx, sy] = positions.corner(f.index);
+        if (positionsOn && options.position_search > 0) {
+          const radius = options.position_search * (1 - 0.9 * ((epoch + 1 - options.refine_positions) / Math.max(options.epochs - options.refine_positions, 1)));
+          const jump = kernel.searchShift(f.amplitude, sx, sy, radius);
+          if (jump.dx !== 0 || jump.dy !== 0) {
+            positions.move(f.index, jump.dx, jump.dy, Infinity);
+            [sx, sy] = positions.corner(f.index);
+          }
+        }
+        const r = kernel.update(f.amplitude, sx, sy, { object: beta, probe: probeOn ? beta : 0, position: positionsOn });
+        if (!Number.isFinite(r.error)) throw new DataError('LOSS_NOT_FINITE', `${where}: the misfit became ${r.error} at frame ${f.index} in pass ${epoch + 1}`, { stage: ctx.id, key: `frame ${f.index}`, hint: 'check the frame for NaN/Inf values, or lower step / alpha' });
+        if (positionsOn) positions.move(f.index, options.position_step * r.dx, options.position_step * r.dy, options.max_position_step);
+        error += r.error; energy += r.energy; done++;
+        if (done % 256 === 0) {
+          ctx.progress({ label, done, total: patterns, unit: ' patterns', info: { error: error / energy, step: beta } });
+          // The loop is CPU-bound and a frame store may answer without I/O: let timers and
+          // signal handlers (an abort, Ctrl-C) run now and then.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          ctx.signal.throwIfAborted();
+        }
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (probeOn && modes.length > 1) {
+        modePowers = orthogonalizeModes(modes);
+        kernel.probeChanged();
+      }
+      if (positionsOn) positions.recentre();
+      const record = { epoch: epoch + 1, loss: error / (done * N * N), fourier_error: error / energy, step: beta, seconds: secondsSince(te), ...(positionsOn ? { position_rms: positions.rmsShift() } : {}) };
+      history.push(record);
+      ctx.progress({ label, done, total: patterns, unit: ' patterns', info: { error: record.fourier_error, step: beta }, finished: true });
+      if (epoch + 1 < options.epochs && budgetSpent(secondsSince(tr), budget, record.seconds, options.final_step < options.step)) {
+        stopped = 'time_budget';
+        break;
+      }
+    }
+
+    const n = canvas.re.length;
+    const object: Complex2D = { height: canvas.height, width: canvas.width, re: Float32Array.from(canvas.re), im: Float32Array.from(canvas.im) };
+    const probe: Complex2D = { height: N, width: N, re: Float32Array.from(modes[0]!.re), im: Float32Array.from(modes[0]!.im) };
+    const extra = {
+      ...(modes.length > 1 ? { probe_modes: { shape: [modes.length, N, N], data: interleaveModes(modes, N), descr: '<c8' } } : {}),
+      ...(options.refine_positions > 0 ? positions.arrays() : {}),
+    };
+    const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
+    await writeReconstruction(files, { object, covered: positions.covered(n), placement }, probe, ctx.id, extra);
+    await writeFileAtomic(outPath(ctx, options.history), JSON.stringify(history, null, 2) + '\n');
+    await savePng(outPath(ctx, options.loss_plot), linePlot([{ name: 'amplitude MSE', x: [0, ...history.map((h) => h.epoch)], y: [startLoss, ...history.map((h) => h.loss)] }], { title: `${ctx.id} misfit`, xlabel: 'pass', ylabel: 'amplitude MSE' }));
+    const last = history[history.length - 1]!, passes = history.length;
+    return {
+      ...files,
+      engine: options.alpha === 1 ? 'ePIE' : 'rPIE',
+      alpha: options.alpha,
+      from: start.from,
+      probe_from: start.probeFrom,
+      scale,
+      passes,
+      probe_refined_from: options.refine_probe > 0 && passes >= options.refine_probe ? options.refine_probe : null,
+      probe_modes: modes.length,
+      mode_power: modePowers.map((p) => +p.toFixed(4)),
+      probe_power: modes.reduce((s, m) => s + modePower(m), 0),
+      positions_refined_from: options.refine_positions > 0 && passes >= options.refine_positions ? options.refine_positions : null,
+      ...(options.refine_positions > 0 ? positions.summary() : {}),
+      stopped,
+      start_loss: startLoss,
+      final_loss: last.loss,
+      fourier_error: last.fourier_error,
+      seconds_per_pass: +(secondsSince(tr) / passes).toFixed(3),
+      history: outPath(ctx, options.history),
+      loss_plot: outPath(ctx, options.loss_plot),
+      seconds: secondsSince(t0),
+    };
+  },
+});
