@@ -2,7 +2,7 @@
 // pass, in a new seeded random order each pass (sequential ePIE converges
 // much better than in scan order). This is the one place that knows how a
 // sink gets at frames: by index from the stream's frame store when it offers
-// one (reads `chunk` frames at a time into reused buffers), else by streaming
+// one (`Stream.frames`; reads `chunk` frames at a time into reused buffers), else by streaming
 // the frames in their order through a bounded seeded shuffle buffer.
 import { DataError, OptionsError } from '../errors.js';
 import type { Frame, StageContext, Stream } from '../pipeline/types.js';
@@ -42,12 +42,12 @@ export function frameStream(stream: Stream<unknown> | undefined, ctx: StageConte
 /** The frames of one pass in a seeded random order (see the module comment). */
 export async function* framesInRandomOrder(input: Stream<Frame>, o: FrameOrderOptions): AsyncGenerator<EngineFrame> {
   const rng = Rng.derive(o.seed, 'engine-frame-order', o.pass);
-  const store = input.meta.frames, scan = input.meta.scan!;
+  const store = input.frames, scan = input.meta.scan!;
   if (store === undefined) {
     for await (const f of bufferShuffle(input.open(o.signal), o.buffer, rng, o.signal)) yield f;
     return;
   }
-  const excluded = store.excluded?.() ?? new Set<number>();
+  const excluded = (await store.excluded?.(o.signal)) ?? new Set<number>();
   const order = Array.from(rng.permutation(store.count)).filter((i) => !excluded.has(i));
   const NN = store.N * store.N, chunk = Math.max(1, Math.min(o.chunk, order.length));
   const buffers = Array.from({ length: chunk }, () => new Float32Array(NN));

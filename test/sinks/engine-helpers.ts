@@ -104,9 +104,10 @@ export async function twoModeScan(options: Record<string, unknown> = {}): Promis
     readMany: async (ids) => ids.map(frame),
     close: async () => undefined,
   };
-  const meta: StreamMeta = { record: 'frame', scan: { ...scan, probe: { ...scan.probe, re: modes[0]!.re, im: modes[0]!.im } }, frames, count: scan.count };
+  const meta: StreamMeta = { record: 'frame', scan: { ...scan, probe: { ...scan.probe, re: modes[0]!.re, im: modes[0]!.im } }, count: scan.count };
   const stream: Stream<Frame> = {
     meta,
+    frames,
     open: () => (async function* () {
       for (let i = 0; i < scan.count; i++) yield { index: i, x: scan.xcoords[i]!, y: scan.ycoords[i]!, amplitude: frame(i) };
     })(),
