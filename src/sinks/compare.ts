@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { DataError } from '../errors.js';
-import { defineSink, type Json } from '../pipeline/types.js';
+import { ANY_RECORD, defineSink, type Json } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { outPath } from './util.js';
 
@@ -45,6 +45,8 @@ export default defineSink({
   type: 'compare',
   description: 'Tabulates the scores of several evaluate sinks (and engine histories) as JSON and Markdown.',
   arity: { min: 0, max: 1 },
+  // Its input only places it in the run (it reads files, never records).
+  accepts: [ANY_RECORD],
   options: z
     .object({
       methods: z.record(z.string(), entry).describe('method name → its metrics (and optional history) file, in table order'),

@@ -12,19 +12,20 @@
 // per-pattern tensor calls cost more than the arithmetic (docs/RESULTS.md).
 // Memory: the object canvas, the probe modes, the positions and one chunk of
 // frames, whatever the scan size. Writes the layout of infer/refine (NPZ,
-// PNGs, history), so `evaluate` scores it.
+// PNGs, history) and emits the reconstruction record, so `evaluate` scores it
+// (inputs: [epie]).
 import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { linePlot } from '../io/png.js';
 import { EpieKernel } from '../physics/epie.js';
 import { orthogonalizeModes, modePower, type Mode } from '../physics/modes.js';
-import { defineSink, type Complex2D, type Json } from '../pipeline/types.js';
+import { defineSink, type Complex2D, type SinkOutput } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { engineStart } from './epie-start.js';
 import { frameStream, framesInRandomOrder } from './frame-order.js';
 import { interleave, writeReconstruction, type InferOutputs } from './infer.js';
 import { PositionTracker } from './positions.js';
-import { budgetSpent, cosineLr, outPath, savePng, secondsSince, trainingProgress } from './util.js';
+import { budgetSpent, cosineLr, outPath, reconstructionOutput, savePng, secondsSince, trainingProgress } from './util.js';
 
 const pass = z.number().int().min(0).default(0);
 
@@ -65,8 +66,10 @@ export default defineSink({
   type: 'epie',
   description: 'Reconstructs object (and optionally probe modes and positions) with ePIE/rPIE from a frame stream; writes it like infer.',
   arity: { min: 1, max: 1 },
+  accepts: [['frame']],
+  emits: 'reconstruction',
   options: optionsSchema,
-  async create(options, { ctx, inputs }): Promise<Json> {
+  async create(options, { ctx, inputs }): Promise<SinkOutput> {
     const t0 = performance.now();
     const input = frameStream(inputs[0], ctx);
     const scan = input.meta.scan!, N = scan.N, where = `stage '${ctx.id}'`;
@@ -147,11 +150,12 @@ export default defineSink({
       ...(options.refine_positions > 0 ? positions.arrays() : {}),
     };
     const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
-    await writeReconstruction(files, { object, covered: positions.covered(n), placement }, probe, ctx.id, extra);
+    const covered = positions.covered(n);
+    await writeReconstruction(files, { object, covered, placement }, probe, ctx.id, extra);
     await writeFileAtomic(outPath(ctx, options.history), JSON.stringify(history, null, 2) + '\n');
     await savePng(outPath(ctx, options.loss_plot), linePlot([{ name: 'amplitude MSE', x: [0, ...history.map((h) => h.epoch)], y: [startLoss, ...history.map((h) => h.loss)] }], { title: `${ctx.id} misfit`, xlabel: 'pass', ylabel: 'amplitude MSE' }));
     const last = history[history.length - 1]!, passes = history.length;
-    return {
+    const summary = {
       ...files,
       engine: options.alpha === 1 ? 'ePIE' : 'rPIE',
       alpha: options.alpha,
@@ -174,5 +178,6 @@ export default defineSink({
       loss_plot: outPath(ctx, options.loss_plot),
       seconds: secondsSince(t0),
     };
+    return reconstructionOutput(summary, { object, probe, origin: [placement.originX, placement.originY], weights: covered, file: files.npz }, scan);
   },
 });
