@@ -9,8 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendError, messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 
-export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+import { BACKEND_NAMES, type BackendName } from './names.js';
+
+export { BACKEND_NAMES, type BackendName };
 
 export interface BackendInfo {
   /** tfjs backend name in use: 'tensorflow' | 'wasm' | 'cpu'. */
@@ -97,7 +98,7 @@ async function wasmThreads(): Promise<number> {
 
 /** Selects, loads and initialises a backend; see the module comment for the order. */
 export async function selectBackend(name: BackendName, log: Logger = silentLogger): Promise<BackendInfo> {
-  if (!BACKEND_NAMES.includes(name)) {
+  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
     throw new BackendError('BACKEND_UNKNOWN', `unknown backend '${String(name)}'`, { key: 'backend', hint: `use one of ${BACKEND_NAMES.join(', ')}` });
   }
   // tfjs prints advice banners ("install the node backend…") through console.warn

@@ -1,0 +1,67 @@
+// `ptychoflow run FILE`: validate, run with one progress display, print the
+// closing summary (or one JSON line with --json). Ctrl-C stops cleanly; a
+// second Ctrl-C exits at once.
+import { AbortError, messageOf } from '../errors.js';
+import type { BackendName } from '../backend/select.js';
+import { builtinRegistry } from '../components.js';
+import { loadPlan } from '../pipeline/index.js';
+import { runPlan } from '../pipeline/run.js';
+import { createLogger, formatFields, type LogLevel } from '../util/log.js';
+import { EXIT, exitCodeFor, type CliIO } from './io.js';
+import { createProgressRenderer } from './progress.js';
+import { humanSummary } from './summary.js';
+
+export interface RunFlags {
+  set: string[];
+  backend?: string;
+  json?: boolean;
+  limit?: number;
+  output?: string;
+  verbose?: boolean;
+  quiet?: boolean;
+}
+
+export async function runCommand(file: string, o: RunFlags, io: CliIO): Promise<number> {
+  const { stdout, stderr } = io;
+  const level: LogLevel = o.verbose === true ? 'debug' : o.quiet === true ? 'error' : 'info';
+  const progress = createProgressRenderer(stderr, o.quiet === true ? { intervalMs: Infinity } : {});
+  const log = createLogger(level, (l, scope, message, fields) => {
+    progress.clear();
+    stderr.write(`${l === 'info' ? '' : `${l}: `}${scope !== '' ? `[${scope}] ` : ''}${message}${formatFields(fields)}\n`);
+  });
+  const plan = await loadPlan(file, { registry: builtinRegistry(), sets: o.set });
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onInt = (): void => {
+    interrupts++;
+    if (interrupts > 1) {
+      stderr.write('\nsecond interrupt: exiting now\n');
+      process.exit(EXIT.interrupted);
+    }
+    progress.clear();
+    stderr.write('\ninterrupted: stopping cleanly (Ctrl-C again to exit now)\n');
+    controller.abort(new AbortError('interrupted by SIGINT'));
+  };
+  const off = (io.onInterrupt ?? ((h: () => void) => (process.on('SIGINT', h), () => process.off('SIGINT', h))))(onInt);
+  try {
+    const { summary, error } = await runPlan(plan, {
+      signal: controller.signal,
+      log,
+      progress,
+      ...(o.backend !== undefined ? { backend: o.backend as BackendName } : {}),
+      ...(o.limit !== undefined ? { limit: o.limit } : {}),
+      ...(o.output !== undefined ? { outDir: o.output } : {}),
+    });
+    progress.clear();
+    let code: number = EXIT.ok;
+    if (error !== undefined) {
+      code = exitCodeFor(error);
+      stderr.write(`${code === EXIT.interrupted ? 'interrupted' : 'error'}: ${messageOf(error)}\n`);
+      if (o.verbose === true && error instanceof Error && error.stack !== undefined) stderr.write(error.stack + '\n');
+    }
+    stdout.write(o.json === true ? JSON.stringify(summary) + '\n' : humanSummary(summary) + '\n');
+    return code;
+  } finally {
+    off();
+  }
+}
