@@ -14,6 +14,7 @@ const src = path.join(root, 'src');
 const dist = path.join(root, 'dist');
 
 rmSync(dist, { recursive: true, force: true });
+await import('./tfjs-extras.js');
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 if (r.status !== 0) {
