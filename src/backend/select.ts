@@ -5,7 +5,7 @@
 // libtensorflow), so a failed import is the normal case and logged at debug.
 // Both native packages register the same backend name ('tensorflow') and bind a
 // native library each, so at most one of them is ever imported per process.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { BackendError, messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 

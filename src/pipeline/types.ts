@@ -2,7 +2,7 @@
 // context and the component definition. Records are plain typed arrays; only
 // `tensorify` creates tensors (TensorBatch), and the stage that receives a
 // TensorBatch owns it and must dispose it.
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../tf.js';
 import type { z } from 'zod';
 import type { Logger } from '../util/log.js';
 import type { Rng } from '../util/rng.js';
