@@ -24,7 +24,7 @@ if (r.status !== 0) {
 
 let copied = 0;
 for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) {
-  if (!entry.isFile() || entry.name.endsWith('.ts')) continue;
+  if (!entry.isFile() || (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts'))) continue;
   const from = path.join(entry.parentPath, entry.name);
   cpSync(from, path.join(dist, path.relative(src, from)));
   copied++;

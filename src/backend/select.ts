@@ -38,7 +38,7 @@ const HINTS: Record<Concrete, string> = {
   'tensorflow-gpu': 'install it with `npm install @tensorflow/tfjs-node-gpu@4.22` (needs CUDA 11.2 + cuDNN 8 and internet access to fetch libtensorflow), or use backend: auto',
   tensorflow: 'install it with `npm install @tensorflow/tfjs-node@4.22` (fetches libtensorflow while installing), or use backend: auto',
   wasm: 'reinstall dependencies (`npm ci`): @tensorflow/tfjs-backend-wasm is a regular dependency',
-  cpu: 'the cpu backend ships with @tensorflow/tfjs; reinstall dependencies',
+  cpu: 'the cpu backend ships with @tensorflow/tfjs-backend-cpu, a regular dependency; reinstall dependencies (`npm ci`)',
 };
 
 /**
