@@ -74,11 +74,23 @@ export const pixels = (f: Frame): number => f.amplitude.length;
 export { passthrough };
 TS
 
+cat >plug.mjs <<'JS'
+import { defineTransform, z } from 'ptychoflow';
+export const up = defineTransform({ kind: 'transform', type: 'up', description: 'passes its input on', options: z.object({}), create: async (_o, { inputs }) => inputs[0] });
+JS
+cp plug.mjs plug.mts
+
 check "ptychoflow --version prints $version" sh -c "test \"\$(npx --no-install ptychoflow --version)\" = '$version'"
 check "ptychoflow --help" npx --no-install ptychoflow --help
 check "ptychoflow stages lists the simulate source" sh -c 'npx --no-install ptychoflow stages | grep -q "^simulate "'
 check "ptychoflow run (shipped simulate pipeline, small)" npx --no-install ptychoflow run node_modules/ptychoflow/pipelines/simulate.yaml --output out --set sources.sim.scan.step=24 --json
 check "ptychoflow inspect on the run's output" npx --no-install ptychoflow inspect out/scan.npz
+check "a .mjs plugin that imports only ptychoflow joins the stages (CommonJS project)" sh -c 'npx --no-install ptychoflow stages --plugin ./plug.mjs | grep -q "^up "'
+if node -e "const [a, b] = process.versions.node.split('.').map(Number); process.exit(a > 23 || (a === 23 && b >= 6) || (a === 22 && b >= 18) ? 0 : 1)"; then
+  check "a .mts plugin loads (this Node strips types)" sh -c 'npx --no-install ptychoflow stages --plugin ./plug.mts | grep -q "^up "'
+else
+  check "a .mts plugin without a TypeScript loader: exit 2 and how to load it" sh -c 'npx --no-install ptychoflow stages --plugin ./plug.mts >out.txt 2>&1; code=$?; cat out.txt; test $code -eq 2 && grep -q -- "--import tsx" out.txt'
+fi
 check "import { openScan } from 'ptychoflow' (.mjs)" node esm.mjs
 check "require('ptychoflow') (.cjs)" node cjs.cjs
 check "tsc --noEmit --strict of a consumer .ts" npx --no-install tsc --noEmit --strict --module nodenext --moduleResolution nodenext --target es2022 consumer.ts
