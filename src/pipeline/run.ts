@@ -9,6 +9,7 @@ import type { BackendInfo, BackendName } from '../backend/select.js';
 import { AbortError, messageOf, PtychoflowError, StageError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { createStageContext } from './context.js';
+import { writeRunRecord, writeSummaryRecord } from './record.js';
 import { TensorLedger, type LedgerReport } from './ledger.js';
 import type { PipelinePlan, StagePlan } from './load.js';
 import type { Json, ProgressEvent, RoutedError, StageContext, Stream } from './types.js';
@@ -183,6 +184,7 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
   let backendName: string = requested;
   let ledger: TensorLedger | undefined;
   let failure: unknown;
+  let recorded = false;
 
   try {
     // Loaded on demand: validating or listing stages needs no compute backend.
@@ -191,6 +193,8 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
     backendName = backend.name;
     log.info(`backend: ${backend.name}${requested === 'auto' ? ' (auto)' : ''}`);
     mkdirSync(outDir, { recursive: true });
+    await writeRunRecord(plan, outDir, { requested, backend: backend.name });
+    recorded = true;
     ledger = new TensorLedger(settings.memory.tensor_bytes);
     const led = ledger;
 
@@ -300,9 +304,9 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
   if (failure !== undefined) {
     const f = failure as Partial<PtychoflowError> & Error;
     summary.error = { ...(f.stage !== undefined ? { stage: f.stage } : {}), code: f.code ?? 'ERROR', message: messageOf(failure) };
-    return { summary, error: failure };
   }
-  return { summary };
+  if (recorded) await writeSummaryRecord(summary, outDir).catch((e: unknown) => log.warn(`cannot write summary.json: ${messageOf(e)}`));
+  return failure !== undefined ? { summary, error: failure } : { summary };
 }
 
 function toAbortError(reason: unknown): AbortError {
