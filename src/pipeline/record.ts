@@ -3,11 +3,10 @@
 // run.json (ptychoflow version, backend, Node, machine, start time) and, when
 // it ends, summary.json (the run summary, its paths relative to the output
 // directory). Enough to tell later what produced the files next to them.
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { writeFileAtomic } from '../util/atomic.js';
 import { ptychoflowVersion } from '../util/version.js';
 import type { PipelinePlan, StagePlan } from './load.js';
 import type { RunSummary } from './run.js';
@@ -60,10 +59,10 @@ export interface RunRecordInfo {
   backend: string;
 }
 
-/** Writes pipeline.yaml and run.json at the start of a run (the backend is known). */
-export async function writeRunRecord(plan: PipelinePlan, outDir: string, info: RunRecordInfo): Promise<void> {
+/** Writes pipeline.yaml and run.json at the start of a run (the backend is known); small files, written synchronously so the stages start at once. */
+export function writeRunRecord(plan: PipelinePlan, outDir: string, info: RunRecordInfo): void {
   const header = `# The pipeline as run by ptychoflow ${ptychoflowVersion()} from ${plan.file}\n# (overrides applied, defaults filled in, input paths made absolute).\n`;
-  await writeFileAtomic(path.join(outDir, 'pipeline.yaml'), header + stringify(planDocument(plan, info.backend)));
+  writeFileSync(path.join(outDir, 'pipeline.yaml'), header + stringify(planDocument(plan, info.backend)));
   const cpus = os.cpus();
   const run = {
     ptychoflow: ptychoflowVersion(),
@@ -75,11 +74,11 @@ export async function writeRunRecord(plan: PipelinePlan, outDir: string, info: R
     machine: { hostname: os.hostname(), cpus: cpus.length, cpu_model: cpus[0]?.model ?? 'unknown', memory_bytes: os.totalmem() },
     started_at: new Date().toISOString(),
   };
-  await writeFileAtomic(path.join(outDir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
+  writeFileSync(path.join(outDir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
 }
 
 /** Writes summary.json at the end of a run, with paths relative to the output directory. */
-export async function writeSummaryRecord(summary: RunSummary, outDir: string): Promise<void> {
+export function writeSummaryRecord(summary: RunSummary, outDir: string): void {
   const relative = { ...summary, pipeline: path.relative(outDir, summary.pipeline) || '.', output: '.' };
-  await writeFileAtomic(path.join(outDir, 'summary.json'), JSON.stringify(relative, null, 2) + '\n');
+  writeFileSync(path.join(outDir, 'summary.json'), JSON.stringify(relative, null, 2) + '\n');
 }

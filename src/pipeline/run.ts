@@ -193,7 +193,7 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
     backendName = backend.name;
     log.info(`backend: ${backend.name}${requested === 'auto' ? ' (auto)' : ''}`);
     mkdirSync(outDir, { recursive: true });
-    await writeRunRecord(plan, outDir, { requested, backend: backend.name });
+    writeRunRecord(plan, outDir, { requested, backend: backend.name });
     recorded = true;
     ledger = new TensorLedger(settings.memory.tensor_bytes);
     const led = ledger;
@@ -305,7 +305,13 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
     const f = failure as Partial<PtychoflowError> & Error;
     summary.error = { ...(f.stage !== undefined ? { stage: f.stage } : {}), code: f.code ?? 'ERROR', message: messageOf(failure) };
   }
-  if (recorded) await writeSummaryRecord(summary, outDir).catch((e: unknown) => log.warn(`cannot write summary.json: ${messageOf(e)}`));
+  if (recorded) {
+    try {
+      writeSummaryRecord(summary, outDir);
+    } catch (e) {
+      log.warn(`cannot write summary.json: ${messageOf(e)}`);
+    }
+  }
   return failure !== undefined ? { summary, error: failure } : { summary };
 }
 
