@@ -1,7 +1,7 @@
 // `ptychoflow run FILE`: validate, run with one progress display, print the
 // closing summary (or one JSON line with --json). Ctrl-C stops cleanly; a
 // second Ctrl-C exits at once.
-import { AbortError, messageOf } from '../errors.js';
+import { AbortError, isPtychoflowError, messageOf } from '../errors.js';
 import type { BackendName } from '../backend/select.js';
 import { builtinRegistry } from '../components.js';
 import { loadPlan } from '../pipeline/index.js';
@@ -29,7 +29,17 @@ export async function runCommand(file: string, o: RunFlags, io: CliIO): Promise<
     progress.clear();
     stderr.write(`${l === 'info' ? '' : `${l}: `}${scope !== '' ? `[${scope}] ` : ''}${message}${formatFields(fields)}\n`);
   });
-  const plan = await loadPlan(file, { registry: builtinRegistry(), sets: o.set });
+  let plan: Awaited<ReturnType<typeof loadPlan>>;
+  try {
+    plan = await loadPlan(file, { registry: builtinRegistry(), sets: o.set });
+  } catch (e) {
+    // With --json the caller reads stdout: give it the failure as JSON too.
+    if (o.json !== true || !isPtychoflowError(e)) throw e;
+    stderr.write(e.message + '\n');
+    const error = { code: e.code, message: e.message, ...(e.file !== undefined ? { file: e.file } : {}), ...(e.key !== undefined ? { key: e.key } : {}), ...(e.hint !== undefined ? { hint: e.hint } : {}) };
+    stdout.write(JSON.stringify({ pipeline: file, status: 'invalid', error }) + '\n');
+    return e.exitCode;
+  }
   const controller = new AbortController();
   let interrupts = 0;
   const onInt = (): void => {

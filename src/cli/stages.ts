@@ -1,6 +1,7 @@
 // `ptychoflow stages [TYPE]`: every registered stage (and a plugin's) with its
 // options, as text, JSON or the Markdown of docs/STAGES.md.
 import { builtinRegistry } from '../components.js';
+import { didYouMean } from '../pipeline/load.js';
 import { loadPlugins, type Registry } from '../pipeline/registry.js';
 import { describeStage, stageMarkdown, stageText } from './describe.js';
 import { EXIT, type CliIO } from './io.js';
@@ -19,7 +20,8 @@ export async function stagesCommand(type: string | undefined, o: StagesFlags, io
   }
   const defs = reg.all().filter((d) => type === undefined || d.type === type);
   if (type !== undefined && defs.length === 0) {
-    io.stderr.write(`unknown stage type '${type}'; known: ${reg.types().join(', ')}\n`);
+    const hint = didYouMean(type, reg.types());
+    io.stderr.write(`unknown stage type '${type}'${hint !== undefined ? `; did you mean '${hint}'?` : ''} (known: ${reg.types().join(', ')})\n`);
     return EXIT.invalid;
   }
   const docs = defs.map((d) => describeStage(d, reg.origin(d.type)));

@@ -46,3 +46,18 @@ test.serial('(control) the check above sees TensorFlow.js once something loads i
   await import('../../src/backend/select.js');
   t.true(loadedTf().length > 0);
 });
+
+test.serial('stages NAME with a typo exits 2 and suggests the stage meant', async (t) => {
+  const r = await capture(['stages', 'simulat']);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /unknown stage type 'simulat'; did you mean 'simulate'\?/);
+});
+
+test.serial('run --json on an invalid file prints a JSON error object on stdout and exits 2', async (t) => {
+  const r = await capture(['run', path.join(root, 'test/fixtures/pipelines/broken.yaml'), '--json']);
+  t.is(r.code, 2);
+  const out = JSON.parse(r.stdout.trim()) as { status: string; error: { code: string; message: string; file?: string } };
+  t.is(out.status, 'invalid');
+  t.is(out.error.code, 'PIPELINE_INVALID');
+  t.regex(out.error.message, /did you mean 'test-count'/);
+});
