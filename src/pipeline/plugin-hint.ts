@@ -9,15 +9,15 @@ export function nodeStripsTypes(version = process.versions.node): boolean {
   return major > 23 || (major === 23 && minor >= 6) || (major === 22 && minor >= 18);
 }
 
-export function pluginLoadHint(spec: string, isPath: boolean, error: unknown): string {
+export function pluginLoadHint(spec: string, isPath: boolean, error: unknown, version = process.versions.node): string {
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
   if (TS_EXT.test(spec) && code === 'ERR_UNKNOWN_FILE_EXTENSION') {
-    if (nodeStripsTypes()) return 'Node strips types only outside node_modules: ship the plugin compiled to .js/.mjs, or run with a TypeScript loader (`npm install -D tsx`, `NODE_OPTIONS="--import tsx"`)';
+    if (nodeStripsTypes(version)) return 'Node strips types only outside node_modules: ship the plugin compiled to .js/.mjs, or run with a TypeScript loader (`npm install -D tsx`, `NODE_OPTIONS="--import tsx"`)';
     return (
       'this Node cannot load TypeScript by itself: run with a TypeScript loader ' +
       '(`npm install -D tsx`, then `node --import tsx node_modules/.bin/ptychoflow …` or `NODE_OPTIONS="--import tsx"`), ' +
-      `use Node ≥ 22.18 (it strips types itself), or compile the plugin to .js/.mjs (this Node is ${process.versions.node})`
+      `use Node ≥ 22.18 (it strips types itself), or compile the plugin to .js/.mjs (this Node is ${version})`
     );
   }
   if (/require\(\) (of )?ES Module|ERR_REQUIRE_ESM|ERR_REQUIRE_CYCLE_MODULE|Cannot use import statement outside a module/i.test(`${String(code)} ${message}`)) {

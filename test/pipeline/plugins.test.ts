@@ -37,10 +37,12 @@ test('a plugin that does not exist: PLUGIN_LOAD naming it, with a hint about the
 
 test('hints: a .ts plugin on a Node without type stripping says how to load it; CommonJS trouble says rename to .mjs', (t) => {
   const unknownExt = Object.assign(new TypeError('Unknown file extension ".ts"'), { code: 'ERR_UNKNOWN_FILE_EXTENSION' });
-  const ts = pluginLoadHint('./my-stage.ts', true, unknownExt);
+  const ts = pluginLoadHint('./my-stage.ts', true, unknownExt, '20.20.2');
   t.regex(ts, /--import tsx/);
   t.regex(ts, /22\.18/);
   t.regex(ts, /\.js\/\.mjs/);
+  // A Node that strips types still refuses .ts under node_modules.
+  t.regex(pluginLoadHint('./node_modules/x/my-stage.ts', true, unknownExt, '24.1.0'), /only outside node_modules/);
   const cycle = Object.assign(new Error('Cannot require() ES Module /x/dist/index.js in a cycle.'), { code: 'ERR_REQUIRE_CYCLE_MODULE' });
   t.regex(pluginLoadHint('./my-stage.ts', true, cycle), /\.mjs.*"type": "module"/);
   t.regex(pluginLoadHint('some-package', false, new Error('Cannot find package')), /install the package/);
