@@ -34,7 +34,7 @@ const OVER_LIMITS = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'out/**', 'runs/**', '**/*.d.ts'] },
+  { ignores: ['node_modules/**', 'dist/**', 'src/generated/**', 'out/**', 'runs/**', '**/*.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -54,7 +54,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       parserOptions: { projectService: false, project: null },
-      globals: { process: 'readonly', console: 'readonly' },
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
     },
   },
   {

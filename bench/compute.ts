@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf.js';
 import { selectBackend, type BackendName } from '../src/backend/select.js';
 import { makeOptimizer } from '../src/model/optimizer.js';
 import { PtychoPINN } from '../src/model/pinn.js';

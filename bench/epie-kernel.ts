@@ -6,7 +6,7 @@
 // add it back into the object variable). Prints one JSON line per variant:
 // {"bench": "epie-kernel", "variant", "backend", "N", "us_per_update"}.
 //   npm run bench -- epie-kernel [--backends cpu,wasm] [--N 64] [--updates 300]
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { EpieKernel } from '../src/physics/epie.js';
 import { fft2c, ifft2c } from '../src/physics/fft.js';

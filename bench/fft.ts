@@ -3,7 +3,7 @@
 // (batch, N, N, C) field on each requested backend.
 // Prints one JSON line per measurement; also returns them.
 //   node --import tsx bench/fft.ts [--backends cpu,wasm] [--sizes 32,64,128] [--batch 16] [--channels 4] [--reps 5]
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { pathToFileURL } from 'node:url';
 import { fft2c, type FftMethod } from '../src/physics/fft.js';

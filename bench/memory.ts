@@ -13,7 +13,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf.js';
 import { selectBackend, type BackendName } from '../src/backend/select.js';
 import { NpzStreamWriter } from '../src/io/npz-writer.js';
 import { openNpz } from '../src/io/npz.js';

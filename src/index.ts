@@ -14,3 +14,8 @@ export { inspectFile } from './io/inspect.js';
 export { openNpz, readNpyFile } from './io/npz.js';
 export { writeNpz } from './io/npz-writer.js';
 export { selectBackend, type BackendInfo, type BackendName } from './backend/select.js';
+// The checkpoint format (model weights, config, normalisation, optimizer state).
+export { loadCheckpoint, saveCheckpoint, type CheckpointSidecar } from './model/checkpoint.js';
+// The zod that ptychoflow validates options with, so a plugin's schemas need
+// no zod of their own (a second copy would not be recognised as a schema).
+export { z } from 'zod';

@@ -5,7 +5,7 @@
 // whole-dataset tensors X()/Y() built on demand (with a logged warning of
 // their size: they are what the streaming design avoids).
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import type { z } from 'zod';
 import { DataError, OptionsError } from './errors.js';
 import { fmtBytes } from './pipeline/ledger.js';

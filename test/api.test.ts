@@ -2,7 +2,7 @@
 // programmatic example works and leaves no tensor behind.
 import path from 'node:path';
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/tf.js';
 import { builtinRegistry, openScan, selectBackend } from 'ptychoflow';
 import { collect } from 'ptychoflow/testing';
 

@@ -4,7 +4,7 @@
 // gradient of every op the model reaches on wasm against cpu; for the native
 // 'tensorflow' backend, the Transform kernel tfjs-node lacks. Registration is
 // global to the tfjs-core instance: once per process, idempotent.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { conv2DBackpropFilterConfig } from './kernels/conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './kernels/conv2d-backprop-input.js';

@@ -5,12 +5,13 @@
 // libtensorflow), so a failed import is the normal case and logged at debug.
 // Both native packages register the same backend name ('tensorflow') and bind a
 // native library each, so at most one of them is ever imported per process.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { BackendError, messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 
-export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+import { BACKEND_NAMES, type BackendName } from './names.js';
+
+export { BACKEND_NAMES, type BackendName };
 
 export interface BackendInfo {
   /** tfjs backend name in use: 'tensorflow' | 'wasm' | 'cpu'. */
@@ -37,7 +38,7 @@ const HINTS: Record<Concrete, string> = {
   'tensorflow-gpu': 'install it with `npm install @tensorflow/tfjs-node-gpu@4.22` (needs CUDA 11.2 + cuDNN 8 and internet access to fetch libtensorflow), or use backend: auto',
   tensorflow: 'install it with `npm install @tensorflow/tfjs-node@4.22` (fetches libtensorflow while installing), or use backend: auto',
   wasm: 'reinstall dependencies (`npm ci`): @tensorflow/tfjs-backend-wasm is a regular dependency',
-  cpu: 'the cpu backend ships with @tensorflow/tfjs; reinstall dependencies',
+  cpu: 'the cpu backend ships with @tensorflow/tfjs-backend-cpu, a regular dependency; reinstall dependencies (`npm ci`)',
 };
 
 /**
@@ -97,7 +98,7 @@ async function wasmThreads(): Promise<number> {
 
 /** Selects, loads and initialises a backend; see the module comment for the order. */
 export async function selectBackend(name: BackendName, log: Logger = silentLogger): Promise<BackendInfo> {
-  if (!BACKEND_NAMES.includes(name)) {
+  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
     throw new BackendError('BACKEND_UNKNOWN', `unknown backend '${String(name)}'`, { key: 'backend', hint: `use one of ${BACKEND_NAMES.join(', ')}` });
   }
   // tfjs prints advice banners ("install the node backend…") through console.warn

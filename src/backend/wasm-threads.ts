@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import * as wasmPackage from '@tensorflow/tfjs-backend-wasm';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../util/log.js';

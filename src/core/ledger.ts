@@ -7,7 +7,7 @@
 // stage yields and sinks call during long work (training steps); it keeps the
 // peak and enforces `memory.tensor_bytes`. A strict enter/exit stack cannot
 // attribute work here: prefetching interleaves stages asynchronously.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { BudgetError } from '../errors.js';
 
 export interface StageTensors {

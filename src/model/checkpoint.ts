@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { DataError, FormatError } from '../errors.js';
 import { trackTemp } from '../util/signals.js';
 import { assertCheckpointTarget, recoverCheckpointDir } from './checkpoint-dir.js';

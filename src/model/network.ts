@@ -7,7 +7,7 @@
 // N=64, C=1, scale 2, pad_object without probe_big), including its quirk that
 // the central head reads all but the last 4 body channels (those 4 feed the
 // border branch in 'border' mode and are unused otherwise).
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { OptionsError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import type { ModelConfig, SupportMode } from './config.js';

@@ -3,7 +3,7 @@
 // recomputes them with pow(β, t+1), which can differ in the last float32 bit
 // and so changes every later step. This subclass saves the running products
 // with the moments and restores them exactly.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 
 /** A named tensor as tf.Optimizer.getWeights/setWeights exchange them. */
 export interface NamedTensor {

@@ -5,7 +5,7 @@
 // s is a log-parameterised variable; when it trains, the network input is
 // X·s₀/s and the prediction s·A against fixed counts (s₀·X)², as in the
 // reference's IntensityScaler pair (whose variable never actually trained).
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { DataError, OptionsError } from '../errors.js';
 import { farFieldAmplitude, maeLoss, poissonNLL } from '../physics/forward.js';
 import { reassembleAndExtract } from '../physics/overlap.js';

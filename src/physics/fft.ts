@@ -14,7 +14,7 @@
 // The DFT matrices are cached on the host as Float32Arrays and uploaded per call
 // inside tf.tidy, so no tensor outlives a call (leak counts in tests stay exact);
 // the upload is O(N²) against O(B·C·N³) for the products.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { OptionsError } from '../errors.js';
 
 export type FftMethod = 'gauss' | 'matmul' | 'spectral';

@@ -1,7 +1,7 @@
 // The far-field forward model and the losses that compare it with data
 // (SPEC §1, §5): A = |fftshift(FFT2(P·O))|/N per channel, Poisson NLL on counts
 // (s·A)², and MAE on amplitudes. Pure tensor functions; callers dispose results.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { OptionsError } from '../errors.js';
 import { fft2c } from './fft.js';
 

@@ -14,7 +14,7 @@
 // 0 (the reference divides by a central-mask count + 0.001, which amplifies any
 // value outside the centre ~1000×; not reproduced). Each group has its own canvas
 // (the reference sums whole batches into one canvas when B·C ≥ 64).
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { OptionsError } from '../errors.js';
 import { sampleShifted } from './translate.js';
 

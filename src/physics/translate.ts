@@ -16,7 +16,7 @@
 // x + a is a matrix with entries tent(q + a − i), whose transpose is sampling at
 // i − a — the adjoint of a shift is the opposite shift (into the input's shape).
 // Differentiable w.r.t. the image; the shift/offset inputs get a zero gradient.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { OptionsError } from '../errors.js';
 
 /** Flips the translation entries (a2, b2) of [1,0,a2, 0,1,b2, 0,0] rows. */

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { BACKEND_NAMES as BACKENDS } from '../backend/names.js';
 import { PipelineFileError } from '../errors.js';
 import { checkKinds } from './kinds.js';
 import type { Registry } from './registry.js';
@@ -15,7 +16,7 @@ export const SECTIONS = ['sources', 'transforms', 'sinks'] as const;
 export type Section = (typeof SECTIONS)[number];
 const KIND: Record<Section, ComponentDef['kind']> = { sources: 'source', transforms: 'transform', sinks: 'sink' };
 
-export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export { BACKEND_NAMES as BACKENDS } from '../backend/names.js';
 
 /** Top-level settings of a pipeline file (the stage maps are checked separately). */
 export const settingsSchema = z

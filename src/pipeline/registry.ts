@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PipelineFileError } from '../errors.js';
 import { isInside } from '../io/paths.js';
+import { pluginLoadHint } from './plugin-hint.js';
 import type { ComponentDef } from './types.js';
 
 export class Registry {
@@ -79,7 +80,7 @@ export async function loadPlugins(specs: readonly string[], baseDir: string, reg
     } catch (e) {
       throw new PipelineFileError('PLUGIN_LOAD', `cannot load plugin '${spec}': ${(e as Error).message}`, {
         key: 'plugins',
-        hint: isPath ? 'check the path (relative to the pipeline file)' : 'install the package next to ptychoflow',
+        hint: pluginLoadHint(spec, isPath, e),
       });
     }
     const found: ComponentDef[] = [];

@@ -10,6 +10,7 @@ import { AbortError, messageOf, type PtychoflowError, StageError } from '../erro
 import { type Logger, silentLogger } from '../util/log.js';
 import { createStageContext } from './context.js';
 import { Clock, instrument, nameStage, type Meter } from './instrument.js';
+import { writeRunRecord, writeSummaryRecord } from './record.js';
 import { TensorLedger, type LedgerReport } from './ledger.js';
 import type { PipelinePlan, StagePlan } from './load.js';
 import type { Json, ProgressEvent, RoutedError, SinkOutput, Stream } from './types.js';
@@ -104,6 +105,7 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
   let backendName: string = requested;
   let ledger: TensorLedger | undefined;
   let failure: unknown;
+  let recorded = false;
 
   try {
     // Loaded on demand: validating or listing stages needs no compute backend.
@@ -112,6 +114,8 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
     backendName = backend.name;
     log.info(`backend: ${backend.name}${requested === 'auto' ? ' (auto)' : ''}`);
     mkdirSync(outDir, { recursive: true });
+    writeRunRecord(plan, outDir, { requested, backend: backend.name });
+    recorded = true;
     ledger = new TensorLedger(settings.memory.tensor_bytes);
     const led = ledger;
 
@@ -231,9 +235,15 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
   if (failure !== undefined) {
     const f = failure as Partial<PtychoflowError> & Error;
     summary.error = { ...(f.stage !== undefined ? { stage: f.stage } : {}), code: f.code ?? 'ERROR', message: messageOf(failure) };
-    return { summary, error: failure };
   }
-  return { summary };
+  if (recorded) {
+    try {
+      writeSummaryRecord(summary, outDir);
+    } catch (e) {
+      log.warn(`cannot write summary.json: ${messageOf(e)}`);
+    }
+  }
+  return failure !== undefined ? { summary, error: failure } : { summary };
 }
 
 function toAbortError(reason: unknown): AbortError {

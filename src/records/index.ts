@@ -1,7 +1,7 @@
 // The ptychography records that flow through a pipeline: plain typed arrays,
 // except TensorBatch, which only `tensorify` creates and whose receiver owns
 // and disposes it. No engine code here: physics, model and io may import this.
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../tf.js';
 
 /** A complex 2-D array, row-major (row = y, column = x), real and imaginary parts apart. */
 export interface Complex2D {

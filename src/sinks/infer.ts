@@ -5,7 +5,7 @@
 // prediction is disposed as soon as it has been added. Writes the object as
 // NPZ plus amplitude and phase PNGs with colour bars (the phase image is shown
 // relative to its mean, since the global phase is arbitrary).
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../tf.js';
 import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';

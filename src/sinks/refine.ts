@@ -19,7 +19,7 @@
 //
 // Memory: the canvas, its Adam moments and one batch; the patterns stream in
 // again on every pass, as in training.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { linePlot } from '../io/png.js';

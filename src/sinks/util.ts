@@ -3,7 +3,7 @@
 // disposing every batch (also on early exit), and small path/number helpers.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../tf.js';
 import { OptionsError } from '../errors.js';
 import type { Reconstruction, ScanMeta, SinkOutput, StageContext, Stream, StreamMeta, TensorBatch } from '../pipeline/types.js';
 import { writePng, type RgbaImage } from '../io/png.js';

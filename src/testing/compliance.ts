@@ -4,7 +4,7 @@
 // upstream, that an abort stops the stream, that no tensor is left alive,
 // that re-opening with the same seed gives the same records, and (when a bad
 // input is given) that a bad record follows the stage's `on_error` policy.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import type { ComponentDef } from '../core/component.js';
 import type { Stream } from '../core/stream.js';
 import { collect, createStage, testContext } from './helpers.js';

@@ -1,7 +1,7 @@
 // Test helpers, exported as `ptychoflow/testing` so plugin authors write stream
 // tests the way we do: run a stage over an array, collect a stream, check that
 // no tensor leaked.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { createStageContext, type ContextOptions } from '../pipeline/context.js';
 import type { ComponentDef, Json, SinkOutput, StageContext, Stream, StreamMeta } from '../pipeline/types.js';
 

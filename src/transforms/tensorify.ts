@@ -5,7 +5,7 @@
 // between creating X and coords) is disposed here. On a backend that copies
 // the data (wasm), the batch's memory is released for reuse (Batch.release)
 // as soon as the tensors exist.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf.js';
 import { z } from 'zod';
 import type { Batch, StageContext, Stream, TensorBatch } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';

@@ -8,7 +8,7 @@
 // TensorFlow's, with the project's ReLU gradient), so this is what checks them
 // against tfjs' reference kernels on the same model.
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { selectBackend, type BackendName } from '../../src/backend/select.js';
 import { PtychoPINN } from '../../src/model/pinn.js';
 import { simulate, tensors } from '../model/sim.js';

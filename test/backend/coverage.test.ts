@@ -2,7 +2,7 @@
 // the cpu backend. A missing wasm kernel shows up as "Kernel 'X' not registered
 // for backend 'wasm'"; a wrong one as a value or gradient mismatch.
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { randomInput, relErr, runOn, type Input } from './helpers.js';
 
 // `grads: false` where tfjs-core itself has no gradient for the op (any backend).

@@ -1,6 +1,6 @@
 // Shared test helpers for the backend area: seeded inputs, running a function
 // and its gradients on a named backend, and relative comparison.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from '../../src/backend/kernels.js';
 import { Rng } from '../../src/util/rng.js';

@@ -1,7 +1,7 @@
 // The project's wasm kernels, called directly through the engine, against the
 // cpu backend's kernels on small odd shapes; plus leak and idempotence checks.
 import test, { type ExecutionContext } from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { registerWasmKernels, WASM_KERNEL_NAMES } from '../../src/backend/kernels.js';
 import { MIN_BLOCK, reversedBlockOrder } from '../../src/backend/kernels/reverse.js';
 import { randomInput, relErr, type Input } from './helpers.js';

@@ -1,7 +1,7 @@
 // Backend selection: explicit names, the 'auto' fallback chain (native packages
 // are absent here, so auto lands on wasm), typed errors for what cannot load.
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { registerTensorflowKernels } from '../../src/backend/kernels.js';
 import { nativeEnvDefaults, selectBackend, type BackendName } from '../../src/backend/select.js';
 import { BackendError } from '../../src/errors.js';

@@ -3,7 +3,7 @@
 // Selects wasm, runs a convolution there and on cpu, prints one JSON line, and
 // must then exit by itself: pool workers left referenced would keep it alive.
 // With the argument 'fail', the threaded loader is made to fail first.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { selectBackend } from '../../src/backend/select.js';
 import { installThreadedWasm } from '../../src/backend/wasm-threads.js';
 import { createLogger } from '../../src/util/log.js';

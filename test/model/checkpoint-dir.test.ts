@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { loadCheckpoint, makeOptimizer, prepareCheckpointDir, saveCheckpoint, setSaveHook } from '../../src/model/checkpoint.js';
 import { PtychoPINN } from '../../src/model/pinn.js';
 import type { Stream, TensorBatch } from '../../src/pipeline/types.js';

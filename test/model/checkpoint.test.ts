@@ -2,7 +2,7 @@
 // predictions after save → load, bit-for-bit resume of training (weights,
 // probe, scale and Adam state), atomic replacement, and typed errors.
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

@@ -3,7 +3,7 @@
 // support modes, config validation, and tensor hygiene; the custom
 // convolution's and ReLU's values and gradients on cpu and wasm.
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { selectBackend } from '../../src/backend/select.js';
 import { modelConfigSchema, parseModelConfig } from '../../src/model/config.js';
 import { reluFromOutput, setConvImpl } from '../../src/model/network.js';

@@ -2,7 +2,7 @@
 // object, a Gaussian probe, groups of patches cut at integer positions, and
 // their far-field amplitudes through the physics forward model (with the probe
 // normalised exactly as the model normalises it), so a perfect fit exists.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { farFieldAmplitude } from '../../src/physics/forward.js';
 import { normalizeProbe } from '../../src/physics/probe.js';
 import type { Complex2D } from '../../src/pipeline/types.js';

@@ -3,7 +3,7 @@
 // intensity scale really move (and stay fixed when not trainable), and no
 // tensor outlives training. One cpu check confirms the loss also falls there.
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { makeOptimizer } from '../../src/model/checkpoint.js';
 import { PtychoPINN } from '../../src/model/pinn.js';

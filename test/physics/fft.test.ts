@@ -1,7 +1,7 @@
 // fft2c/ifft2c against a direct O(N⁴) centred DFT in float64, Parseval and the
 // round trip, for both implementations on cpu and the matmul one on wasm.
 import test, { type ExecutionContext } from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { fft2c, ifft2c, defaultFftMethod, type FftMethod } from '../../src/physics/fft.js';
 import { noise } from './helpers.js';

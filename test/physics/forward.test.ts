@@ -2,7 +2,7 @@
 // over batch and channels, finite gradients at a zero field; poissonNLL and
 // maeLoss against their formulas.
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { farFieldAmplitude, poissonNLL, maeLoss } from '../../src/physics/forward.js';
 import { noise } from './helpers.js';

@@ -4,7 +4,7 @@
 // poissonNLL w.r.t. prediction and scale, translate w.r.t. the image,
 // reassembleAndExtract w.r.t. re and im. cpu and wasm.
 import test, { type ExecutionContext } from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { fft2c, ifft2c } from '../../src/physics/fft.js';
 import { farFieldAmplitude, poissonNLL } from '../../src/physics/forward.js';

@@ -2,7 +2,7 @@
 // unchanged (integer and sub-pixel offsets), inconsistent ones are averaged as a
 // host-side reference computes it, groups never mix, C = 1 is the identity.
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { reassembleAndExtract } from '../../src/physics/overlap.js';
 import { noise } from './helpers.js';

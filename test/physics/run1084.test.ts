@@ -4,7 +4,7 @@
 // helpers on that probe (SPEC §3, §5: 28 % of its power is outside the central
 // square, so the support must be 'full'). Skips when the shared data is absent.
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { existsSync } from 'node:fs';
 import path from 'node:path';

@@ -2,7 +2,7 @@
 // fractional shift of a linear ramp is exact in the interior, zero fill, per-image
 // shifts over several channels, and shape errors; on cpu and wasm.
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { translate } from '../../src/physics/translate.js';
 import { noise } from './helpers.js';

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { loadPlan } from '../../src/pipeline/index.js';
 import { runPlan, type RunOptions } from '../../src/pipeline/run.js';
 import { Registry } from '../../src/pipeline/registry.js';

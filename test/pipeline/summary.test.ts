@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { z } from 'zod';
 import { builtinRegistry } from '../../src/components.js';
 import { loadPlan } from '../../src/pipeline/index.js';

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { writeNpz } from '../../src/io/npz-writer.js';
 import type { Complex2D, Frame, Stream } from '../../src/pipeline/types.js';
 import epie from '../../src/sinks/epie.js';

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { selectBackend } from '../../src/backend/select.js';
 import { openNpz } from '../../src/io/npz.js';
 import { saveCheckpoint } from '../../src/model/checkpoint.js';

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { selectBackend } from '../../src/backend/select.js';
 import { openNpz } from '../../src/io/npz.js';
 import { evaluateObject } from '../../src/physics/metrics.js';

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { TensorLedger } from '../../src/pipeline/ledger.js';
 import type { ProgressEvent, StageContext, Stream, TensorBatch } from '../../src/pipeline/types.js';

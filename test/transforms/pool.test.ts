@@ -6,7 +6,7 @@
 // on wasm, where buffers are reused while later windows are read ahead, gives
 // exactly the tensors the cpu backend gives.
 import '@tensorflow/tfjs-backend-wasm';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import test from 'ava';
 import { TensorLedger } from '../../src/pipeline/ledger.js';
 import type { Batch, Group, Stream, TensorBatch } from '../../src/pipeline/types.js';

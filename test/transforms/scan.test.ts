@@ -4,7 +4,7 @@
 // errors for bad options.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import test from 'ava';
 import { DataError, OptionsError } from '../../src/errors.js';
 import { openScan } from '../../src/scan.js';

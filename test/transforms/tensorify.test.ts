@@ -2,7 +2,7 @@
 // values of the tensors, ledger accounting, no leaks on full runs, early stop
 // or abort; peak live tensor bytes bounded by (1 + prefetch) batches whatever
 // the number of patterns.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/tf.js';
 import test from 'ava';
 import { TensorLedger } from '../../src/pipeline/ledger.js';
 import type { Batch, Stream, TensorBatch } from '../../src/pipeline/types.js';

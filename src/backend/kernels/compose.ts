@@ -2,7 +2,7 @@
 // receives the backend and returns TensorInfo; calling sibling kernel funcs
 // directly (not through tf ops) keeps the work out of the engine's tape and
 // scopes, so every intermediate must be released here by hand.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 export type Attrs = Record<string, unknown>;

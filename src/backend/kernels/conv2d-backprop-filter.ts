@@ -9,7 +9,7 @@
 // of the whole layer would be KH·KW times the input). A single 'valid' Conv2D
 // of the transposed input with dy as the filter was measured too: within ±25%
 // of this either way at the network's layer sizes, and stride 1 only.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { call, release, reshape } from './compose.js';
 

@@ -4,7 +4,7 @@
 // wasm's XNNPACK Conv2D that is ~10× faster than tfjs-backend-wasm 4.22's
 // Conv2DBackpropInput (a direct loop) at the network's layer sizes — see
 // docs/BACKENDS.md. Strided or NCHW cases go to the original kernel.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { call, release } from './compose.js';
 

@@ -7,7 +7,7 @@
 // one pass checks the indices, one copies a slice at a time (TypedArray.set for
 // slices of at least MIN_BLOCK elements, a loop below that). batch_dims > 0 and dtypes
 // without a typed array go to the original kernel.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { MIN_BLOCK } from './reverse.js';
 

@@ -6,7 +6,7 @@
 // the two agree, but the kernel is global. This one loops over the wasm heap:
 // first maximum of each window's in-bounds elements (as cpu), padding never
 // wins; O(output × window), a few ms at the network's sizes.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 interface Attrs {

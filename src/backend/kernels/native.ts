@@ -1,7 +1,7 @@
 // The parts of tfjs-node's backend that the project's native kernels call,
 // typed structurally: tfjs-node is an optional package and may be absent at
 // type-check time. The calls are the ones tfjs-node's own kernels make.
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../../tf.js';
 
 export interface NativeBinding {
   TF_ATTR_INT: number;

@@ -6,7 +6,7 @@
 // result is the input's contiguous blocks in another order, copied here with
 // TypedArray.set (a memcpy inside the wasm heap). Smaller blocks (reversing the
 // last axis, say) go to the original kernel.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /** Smallest contiguous block (elements) worth copying with set(); below it the original kernel runs. */

@@ -5,7 +5,7 @@
 // 2.1 s pass. This one checks in one tight loop (same error message; TensorFlow
 // itself does not check on GPU) and then runs TensorFlow's GatherV2 the way
 // tfjs-node does. Dtypes other than float32/int32/bool go to the original.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf.js';
 import type { NativeBackend, NativeBinding } from './native.js';
 import { checkGatherIndices } from './gather.js';
 

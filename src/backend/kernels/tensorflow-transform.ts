@@ -7,7 +7,7 @@
 // executeSingleOutput, the way tfjs-node's own kernels call TF ops (checked
 // equal to wasm's Transform for bilinear/nearest × constant/wrap/nearest fill,
 // batch 2, non-square output, with the tfjs-node-local.sh build).
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf.js';
 import type { NativeBackend } from './native.js';
 
 

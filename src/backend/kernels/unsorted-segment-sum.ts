@@ -3,7 +3,7 @@
 // O(size of x) and needs no (n × numSegments) one-hot matrix, which for a
 // gather over image pixels would be far larger than the data. Ids outside
 // [0, numSegments) are dropped, as in TensorFlow.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { sizeOf } from './compose.js';
 

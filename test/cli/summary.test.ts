@@ -1,0 +1,32 @@
+// The closing summary of `ptychoflow run`: key results as short key=value
+// fields, curves left to summary.json, files listed relative to the output.
+import test from 'ava';
+import { humanSummary, keyResults } from '../../src/cli/summary.js';
+import type { RunSummary } from '../../src/pipeline/run.js';
+
+test('keyResults keeps scalars at a readable precision and collects file names, not arrays', (t) => {
+  const r = keyResults({ amplitude: { ssim: 0.301234567, frc: [1, 0.9, 0.8, 0.7, 0.6] }, epochs: 30, loss: 0.000012345, files: ['amplitude.png', 'metrics.json'], note: 'long text' });
+  t.deepEqual(r.fields, ['amplitude.ssim=0.3012', 'epochs=30', 'loss=1.23e-5']);
+  t.deepEqual(r.files, ['amplitude.png', 'metrics.json']);
+});
+
+test('humanSummary: the stage table, one line per sink, no raw JSON, where the full summary is', (t) => {
+  const s: RunSummary = {
+    pipeline: 'p.yaml',
+    backend: 'wasm',
+    seed: 1,
+    output: '/tmp/out',
+    stages: [{ id: 'train', type: 'train', records_in: 10, records_out: 0, errors: 0, ms: 1500 }],
+    sinks: { train: { epochs: 3, final_loss: 0.123456, checkpoint: '/tmp/out/checkpoint', history: [1, 2, 3, 4, 5] } },
+    tensors: { peak_count: 5, peak_bytes: 1 << 20, leaked: 0, by_stage: {} },
+    peak_rss_bytes: 1 << 28,
+    wall_ms: 2000,
+    status: 'ok',
+  };
+  const text = humanSummary(s);
+  t.regex(text, /^ {2}train +train +10 +0 +0 +1\.5$/m);
+  t.regex(text, /^ {2}train {2}epochs=3 final_loss=0\.1235$/m);
+  t.regex(text, /files: checkpoint$/m);
+  t.notRegex(text, /[{[]/);
+  t.regex(text, /full summary: summary\.json/);
+});
