@@ -51,7 +51,8 @@ function runChunk(c: Chunk, limitMs: number, counts: Counts, findings: string[])
     const child = fork(fileURLToPath(import.meta.url), ['--worker', JSON.stringify(c), '--limit-ms', String(limitMs)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let done = 0, killed = false, stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    let watchdog = setTimeout(() => ((killed = true), child.kill('SIGKILL')), 4 * limitMs + 20_000);
+    // The first case waits for the child to start (loading tsx takes long on a busy machine).
+    let watchdog = setTimeout(() => ((killed = true), child.kill('SIGKILL')), 4 * limitMs + 120_000);
     child.on('message', (m: { outcome: keyof Counts; detail?: string }) => {
       done++;
       counts[m.outcome]++;
@@ -89,6 +90,8 @@ async function main(): Promise<void> {
       const c: Chunk = { kind, seed: s * 7919 + from, from, count: Math.min(chunk, total - from) };
       const done = await runChunk(c, limitMs, counts, findings);
       from += Math.max(done + (done < c.count ? 1 : 0), 1);
+      // Progress survives an interrupted run.
+      process.stderr.write(`${kind} ${from}/${total}: ${JSON.stringify(counts)}\n`);
     }
     process.stderr.write(`${kind}: ${JSON.stringify(counts)}\n`);
   }

@@ -122,6 +122,9 @@ function numbers(v: H5Value): ArrayLike<number> {
   throw new TypeError('not a numeric array');
 }
 
+/** Most values per stored byte gzip can give (deflate's limit is 1032:1, and a value takes at least one byte). */
+const MAX_RATIO = 1032;
+
 /** A file opened for one source: datasets by path, with errors that name the file and key. */
 class H5Scan {
   private closed = false;
@@ -130,12 +133,23 @@ class H5Scan {
     private readonly handle: number,
     readonly structure: Structure,
     readonly label: string,
+    private readonly fileSize: number,
   ) {}
+
+  /**
+   * Whether a dataset declares more values than the file could hold even at
+   * gzip's best ratio: it is then (mostly) unallocated, and reading it would
+   * cost memory and time for fill values the file does not contain.
+   */
+  unallocated(key: string): boolean {
+    const n = this.dataset(key).shape.reduce((a, b) => a * b, 1);
+    return n > MAX_RATIO * this.fileSize;
+  }
 
   static async open(file: string, label: string, allowExternal = false): Promise<H5Scan> {
     try {
       const r = await reader.request<{ handle: number } & Structure>('open', { path: file, allowExternal });
-      return new H5Scan(r.handle, { datasets: r.datasets, groups: r.groups }, label);
+      return new H5Scan(r.handle, { datasets: r.datasets, groups: r.groups }, label, statSync(file).size);
     } catch (e) {
       const text = String(e instanceof Error ? e.message : e);
       // The reader thread's own refusals (link cycles, external links) carry their code first.
@@ -158,7 +172,9 @@ class H5Scan {
   }
 
   async value(key: string): Promise<H5Value> {
-    this.dataset(key);
+    if (this.unallocated(key)) {
+      throw new DataError('HDF5_UNALLOCATED', `declares ${this.dataset(key).shape.join('×')} values, more than the ${this.fileSize}-byte file can hold (unallocated storage?)`, { file: this.label, key, hint: 'write the dataset with its data' });
+    }
     return this.request('value', { key });
   }
 
@@ -522,7 +538,8 @@ async function datasetReport(h: H5Scan, name: string, d: DatasetInfo): Promise<H
   const shape = d.shape;
   const size = shape.reduce((a, b) => a * b, 1);
   const out: H5DatasetReport = { shape, dtype: d.dtype, size };
-  if (size === 0 || (d.cls !== 0 && d.cls !== 1 && !d.complex)) return out;
+  // No statistics of fill values the file does not hold.
+  if (size === 0 || (d.cls !== 0 && d.cls !== 1 && !d.complex) || h.unallocated(name)) return out;
   let min = Infinity, max = -Infinity, sum = 0;
   const rows = shape.length === 0 ? 1 : shape[0]!;
   const perRow = size / rows;

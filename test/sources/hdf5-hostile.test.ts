@@ -12,7 +12,8 @@ import { createStage, testContext } from '../../src/testing/index.js';
 
 interface H5File {
   create_group(name: string): unknown;
-  create_dataset(o: { name: string; data: Float32Array; shape: number[] }): unknown;
+  create_dataset(o: { name: string; data: Float32Array; shape: number[]; maxshape?: (number | null)[]; chunks?: number[] }): unknown;
+  get(name: string): { resize(shape: number[]): void };
   create_hard_link(target: string, name: string): unknown;
   create_external_link(file: string, target: string, name: string): unknown;
   close(): void;
@@ -52,4 +53,24 @@ test.serial('a hard-link cycle and an external link are refused at open (run and
   await t.throwsAsync(inspectFile(ext), { code: 'HDF5_EXTERNAL_LINK' });
   // Allowed, the link is walked (into the cyclic file's /g/x, a dataset): the file opens and is then not a scan layout.
   await t.throwsAsync(open(ext, true), { code: 'UNKNOWN_LAYOUT' });
+});
+
+test.serial('a huge unallocated dataset is not read whole: the source refuses it, inspect skips its statistics', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pf-h5u-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'hollow.h5');
+  await write(file, (f) => {
+    f.create_dataset({ name: 'diffraction', data: new Float32Array(2 * 16 * 16).fill(1), shape: [2, 16, 16] });
+    f.create_dataset({ name: 'xcoords', data: Float32Array.of(10, 11), shape: [2] });
+    f.create_dataset({ name: 'ycoords', data: Float32Array.of(10, 10), shape: [2] });
+    // Chunked and then grown: 16384² values declared, none stored.
+    f.create_dataset({ name: 'probeGuess', data: new Float32Array(1), shape: [1, 1], maxshape: [null, null], chunks: [64, 64] });
+    f.get('probeGuess').resize([16384, 16384]);
+  });
+  const t0 = performance.now();
+  await t.throwsAsync(createStage(hdf5Source, { path: file }, [], testContext({ id: 'scan', baseDir: dir })), { code: 'HDF5_UNALLOCATED', message: /hollow\.h5 \[probeGuess\]/ });
+  const report = await inspectFile(file);
+  t.is(report.arrays.probeGuess?.size, 16384 * 16384);
+  t.is(report.arrays.probeGuess?.mean, undefined);
+  t.true(performance.now() - t0 < 30_000);
 });
