@@ -20,7 +20,7 @@ import { farFieldAmplitude } from '../physics/fftjs.js';
 import { grfObject, linesObject, objectFromImages } from '../physics/objects.js';
 import { extractPatch } from '../physics/patch.js';
 import { defaultProbe } from '../physics/probegen.js';
-import { randomPositions, rasterPositions, type ScanPositions } from '../physics/scanpattern.js';
+import { randomPositions, rasterPositions, spiralPositions, type ScanPositions } from '../physics/scanpattern.js';
 import type { Complex2D, Frame, FrameStore, ScanMeta, StageContext } from '../pipeline/types.js';
 import { defineSource } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
@@ -75,10 +75,10 @@ const probeSchema = z
 
 const scanSchema = z
   .object({
-    pattern: z.enum(['raster', 'random']).default('raster').describe('Raster (with optional jitter) or uniformly random positions.'),
-    step: z.number().positive().optional().describe('Raster spacing in pixels (default N/8: ~70 % overlap with the default probe; or fitted to count).'),
+    pattern: z.enum(['raster', 'random', 'spiral']).default('raster').describe('Raster (with optional jitter), uniformly random positions, or a Fermat spiral (sub-pixel positions, spacing `step`).'),
+    step: z.number().positive().optional().describe('Raster or spiral spacing in pixels (default N/8: ~70 % overlap with the default probe; raster with count: fitted to it).'),
     jitter: z.number().min(0).default(0).describe('σ of Gaussian position jitter in pixels (raster).'),
-    count: z.number().int().positive().optional().describe('Number of positions (random: default 256; raster: at most this many).'),
+    count: z.number().int().positive().optional().describe('Number of positions (random: default 256; raster, spiral: at most this many).'),
     margin: z.number().min(0).default(0).describe('Extra distance of window edges from the object edges, pixels.'),
   })
   .strict()
@@ -207,6 +207,8 @@ export default defineSource({
     try {
       pos = o.scan.pattern === 'random'
         ? randomPositions(area, scanRng, o.scan.count ?? 256)
+        : o.scan.pattern === 'spiral'
+        ? spiralPositions(area, { ...(o.scan.step === undefined ? {} : { step: o.scan.step }), ...(o.scan.count === undefined ? {} : { count: o.scan.count }) })
         : rasterPositions(area, scanRng, { jitter: o.scan.jitter, ...(o.scan.step === undefined ? {} : { step: o.scan.step }), ...(o.scan.count === undefined ? {} : { count: o.scan.count }) });
     } catch (e) {
       if (e instanceof OptionsError) throw new OptionsError(e.code, e.message, { stage: ctx.id, key: 'scan' });
