@@ -2,7 +2,7 @@
 // closing summary (or one JSON line with --json). SIGINT or SIGTERM stops
 // cleanly within one batch (exit 130/143); a second one exits at once, still
 // removing temp files.
-import { AbortError, isPtychoflowError, messageOf } from '../errors.js';
+import { AbortError, isPtychoflowError, messageOf, type PtychoflowError } from '../errors.js';
 import type { BackendName } from '../backend/select.js';
 import { builtinRegistry } from '../components.js';
 import { loadPlan } from '../pipeline/index.js';
@@ -23,6 +23,14 @@ export interface RunFlags {
   quiet?: boolean;
 }
 
+/** A pipeline that failed validation, as one JSON object on stdout (the message on stderr). */
+function invalidAsJson(file: string, e: PtychoflowError, io: CliIO): number {
+  io.stderr.write(e.message + '\n');
+  const error = { code: e.code, message: e.message, ...(e.file !== undefined ? { file: e.file } : {}), ...(e.key !== undefined ? { key: e.key } : {}), ...(e.hint !== undefined ? { hint: e.hint } : {}) };
+  io.stdout.write(JSON.stringify({ pipeline: file, status: 'invalid', error }) + '\n');
+  return e.exitCode;
+}
+
 export async function runCommand(file: string, o: RunFlags, io: CliIO): Promise<number> {
   const { stdout, stderr } = io;
   const level: LogLevel = o.verbose === true ? 'debug' : o.quiet === true ? 'error' : 'info';
@@ -37,10 +45,7 @@ export async function runCommand(file: string, o: RunFlags, io: CliIO): Promise<
   } catch (e) {
     // With --json the caller reads stdout: give it the failure as JSON too.
     if (o.json !== true || !isPtychoflowError(e)) throw e;
-    stderr.write(e.message + '\n');
-    const error = { code: e.code, message: e.message, ...(e.file !== undefined ? { file: e.file } : {}), ...(e.key !== undefined ? { key: e.key } : {}), ...(e.hint !== undefined ? { hint: e.hint } : {}) };
-    stdout.write(JSON.stringify({ pipeline: file, status: 'invalid', error }) + '\n');
-    return e.exitCode;
+    return invalidAsJson(file, e, io);
   }
   const controller = new AbortController();
   let stopSignal: 'SIGINT' | 'SIGTERM' = 'SIGINT';

@@ -39,6 +39,12 @@ export const modelConfigSchema = z
       .describe(
         "Extra 3×3 ReLU convolutions at full N×N resolution in each decoder, before the head ('full' support only; not in the reference, whose only full-resolution layer is the head over a 2× nearest-upsampled map). 0 = the reference network.",
       ),
+    init: z
+      .enum(['he', 'glorot'])
+      .default('he')
+      .describe(
+        "Weight initialisation: 'he' = He-uniform with small output heads and the amplitude bias set to the amplitude the data's energy needs (keeps deep ReLU decoders alive); 'glorot' = the reference's Glorot-uniform with zero biases.",
+      ),
     amp_activation: z.enum(['sigmoid', 'swish', 'softplus', 'relu']).default('sigmoid').describe('Amplitude head activation (reference default sigmoid).'),
     probe_mask: z.boolean().default(false).describe('Multiply the illuminated field by the disk mask of radius N/4 (reference ModelConfig default false).'),
     probe_scale: z.number().positive().default(4).describe('Probe normalisation: mean over N×N of |M·P| becomes 1/probe_scale (reference default 4).'),

@@ -101,15 +101,31 @@ export function paramSpecs(plan: NetworkPlan): ParamSpec[] {
 
 export const specSize = (s: ParamSpec): number => s.shape.reduce((a, b) => a * b, 1);
 
-/** Keras-style initial values: Glorot-uniform kernels, zero biases; one seeded stream per weight name. */
-export function initialValue(spec: ParamSpec, seed: number): Float32Array {
+/**
+ * Seeded initial values, one stream per weight name, zero biases. 'glorot' is
+ * the reference's (Keras) Glorot-uniform. 'he' is He-uniform, limit
+ * sqrt(6/fan_in), which keeps the activation variance through ReLU layers (with
+ * Glorot it halves per layer: at N = 64 the untrained output's spatial spread
+ * is ~3e-4 and the phase decoder's gradients fall to ~1e-3 within a few steps,
+ * i.e. the collapse of issue #17), with the heads scaled by HEAD_GAIN so the
+ * untrained object is smooth and the first steps do not drive the ReLUs dead.
+ */
+export function initialValue(spec: ParamSpec, seed: number, init: ModelConfig['init'] = 'glorot'): Float32Array {
   const out = new Float32Array(specSize(spec));
   if (spec.shape.length !== 4) return out;
   const [kh, kw, cin, cout] = spec.shape as [number, number, number, number];
-  const limit = Math.sqrt(6 / (kh * kw * (cin + cout)));
+  const limit = init === 'he' ? Math.sqrt(6 / (kh * kw * cin)) * (isHead(spec.name) ? HEAD_GAIN : 1) : Math.sqrt(6 / (kh * kw * (cin + cout)));
   const rng = Rng.derive(seed, 'pinn-init', spec.name);
   for (let i = 0; i < out.length; i++) out[i] = (2 * rng.uniform() - 1) * limit;
   return out;
+}
+
+/** Scale of the output heads' He limit: small, so the untrained object is nearly its bias. */
+const HEAD_GAIN = 0.1;
+
+/** The final convolution of a decoder branch (head_center, head_full, head_border). */
+export function isHead(name: string): boolean {
+  return /\/head_[a-z]+\//.test(name);
 }
 
 type Weights = ReadonlyMap<string, tf.Variable>;
@@ -242,6 +258,32 @@ function activate(x: tf.Tensor4D, kind: NetworkPlan['ampActivation'] | 'phase'):
       return tf.relu(x);
     case 'phase':
       return tf.tanh(x).mul(Math.PI);
+  }
+}
+
+/**
+ * The pre-activation at which the amplitude head outputs `a` (for the 'he'
+ * bias), with `a` clamped into the activation's reach (sigmoid: below 0.95).
+ */
+export function inverseAmpActivation(kind: NetworkPlan['ampActivation'], a: number): number {
+  switch (kind) {
+    case 'sigmoid': {
+      const p = Math.min(Math.max(a, 0.05), 0.95);
+      return Math.log(p / (1 - p));
+    }
+    case 'softplus':
+      return Math.log(Math.expm1(Math.max(a, 1e-3)));
+    case 'relu':
+      return Math.max(a, 0);
+    case 'swish': {
+      // x·σ(x) is monotone for x > 0; a few Newton steps from x = a + 0.5.
+      let x = Math.max(a, 0) + 0.5;
+      for (let k = 0; k < 20; k++) {
+        const sg = 1 / (1 + Math.exp(-x));
+        x -= (x * sg - a) / (sg + x * sg * (1 - sg));
+      }
+      return x;
+    }
   }
 }
 

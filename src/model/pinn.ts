@@ -11,8 +11,9 @@ import { farFieldAmplitude, maeLoss, poissonNLL } from '../physics/forward.js';
 import { reassembleAndExtract } from '../physics/overlap.js';
 import { diskMask, normalizeProbe, probeSupport } from '../physics/probe.js';
 import type { Complex2D } from '../records/index.js';
+import { outputSpread, type Diagnosis } from './collapse.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput, type SupportMode } from './config.js';
-import { forwardNetwork, initialValue, paramSpecs, planNetwork, specSize, type NetworkPlan, type ParamSpec } from './network.js';
+import { forwardNetwork, initialValue, inverseAmpActivation, isHead, paramSpecs, planNetwork, specSize, type NetworkPlan, type ParamSpec } from './network.js';
 
 let instances = 0;
 
@@ -26,6 +27,26 @@ export function resolveSupport(config: ModelConfig, rawProbe: Complex2D): Suppor
     return config.object_support;
   }
   return alias ?? probeSupport(rawProbe, 0.95).mode;
+}
+
+/**
+ * The uniform object amplitude whose exit waves carry the energy `normalize`
+ * gives every pattern, (N/2)² (SPEC §3): a² · Σ|P|² over the support = (N/2)²,
+ * with P the normalised probe (masked when the model masks it).
+ */
+export function targetAmplitude(probe: Complex2D, support: SupportMode, masked: boolean): number {
+  const N = probe.width;
+  const m = masked ? diskMask(N) : undefined;
+  const lo = support === 'center' ? N / 4 : 0;
+  const hi = support === 'center' ? (3 * N) / 4 : N;
+  let energy = 0;
+  for (let y = lo; y < hi; y++) {
+    for (let x = lo; x < hi; x++) {
+      const k = y * N + x;
+      energy += (probe.re[k]! ** 2 + probe.im[k]! ** 2) * (m === undefined ? 1 : m[k]! ** 2);
+    }
+  }
+  return energy > 0 ? N / 2 / Math.sqrt(energy) : 1;
 }
 
 export interface NamedVariable {
@@ -63,7 +84,13 @@ export class PtychoPINN {
     const prefix = `ptychoflow${++instances}/`;
     // Variables survive the tidy; their initial-value tensors do not.
     [this.probeRe, this.probeIm, this.logScale] = tf.tidy(() => {
-      for (const s of this.specs) this.weights.set(s.name, tf.variable(tf.tensor(initialValue(s, seed), s.shape), true, prefix + s.name));
+      const ampBias = config.init === 'he' ? inverseAmpActivation(config.amp_activation, targetAmplitude(probe, support, config.probe_mask)) : 0;
+      for (const s of this.specs) {
+        const value = initialValue(s, seed, config.init);
+        // The amplitude the data's energy asks for, from the first step: no large early gradient drags every channel there.
+        if (ampBias !== 0 && s.name.startsWith('amp/') && s.name.endsWith('/bias') && isHead(s.name) && !s.name.includes('head_border')) value.fill(ampBias);
+        this.weights.set(s.name, tf.variable(tf.tensor(value, s.shape), true, prefix + s.name));
+      }
       return [
         tf.variable(tf.tensor2d(probe.re, [N, N]), config.trainable_probe, `${prefix}probe/re`),
         tf.variable(tf.tensor2d(probe.im, [N, N]), config.trainable_probe, `${prefix}probe/im`),
@@ -189,6 +216,32 @@ export class PtychoPINN {
     const v = t.dataSync()[0]!;
     t.dispose();
     return v;
+  }
+
+  /**
+   * Collapse measurements on a batch (collapse.ts): the spatial spread of the
+   * predicted object and the global gradient norm. Updates nothing; costs one
+   * forward and one backward pass.
+   */
+  diagnose(X: tf.Tensor4D, coords: tf.Tensor4D): Diagnosis {
+    this.checkInputs(X, coords);
+    const { re, im } = tf.tidy(() => this.objectPatches(X));
+    let spread;
+    try {
+      spread = outputSpread(re, im);
+    } finally {
+      tf.dispose([re, im]);
+    }
+    const { value, grads } = tf.variableGrads(() => this.lossTensor(X, coords), this.trainableVariables());
+    try {
+      const norm = tf.tidy(() => tf.addN(Object.values(grads).map((g) => g.square().sum())).sqrt());
+      const gradNorm = norm.dataSync()[0]!;
+      norm.dispose();
+      return { ...spread, gradNorm };
+    } finally {
+      value.dispose();
+      tf.dispose(Object.values(grads));
+    }
   }
 
   /** Predicted far-field amplitudes (B,N,N,C) in the units of X; caller disposes. */

@@ -98,3 +98,33 @@ export function randomPositions(area: ScanArea, rng: Rng, count: number): ScanPo
   }
   return { x, y };
 }
+
+/**
+ * A Fermat spiral (r = step·√i, angle i·golden angle) about the centre of the
+ * allowed area: even coverage without the raster's periodicity (which lets
+ * raster artefacts hide), and sub-pixel positions throughout. Points outside
+ * the area are skipped; `count` defaults to as many as fit.
+ */
+export function spiralPositions(area: ScanArea, opts: { step?: number; count?: number } = {}): ScanPositions {
+  const { xmin, xmax, ymin, ymax } = scanBounds(area);
+  const step = opts.step ?? area.N / 8;
+  if (!(step > 0)) throw new OptionsError('SCAN_OPTION', `spiral step must be > 0, got ${step}`);
+  const cx = (xmin + xmax) / 2, cy = (ymin + ymax) / 2;
+  // Points within the inscribed square's circumcircle: beyond it none lies inside the area.
+  const rmax = Math.hypot(xmax - xmin, ymax - ymin) / 2;
+  const last = Math.ceil((rmax / step) ** 2);
+  const golden = Math.PI * (3 - Math.sqrt(5));
+  const xs: number[] = [], ys: number[] = [];
+  for (let i = 0; i <= last && (opts.count === undefined || xs.length < opts.count); i++) {
+    const r = step * Math.sqrt(i), a = i * golden;
+    const x = cx + r * Math.cos(a), y = cy + r * Math.sin(a);
+    if (x >= xmin && x <= xmax && y >= ymin && y <= ymax) {
+      xs.push(x);
+      ys.push(y);
+    }
+  }
+  if (opts.count !== undefined && xs.length < opts.count) {
+    throw new OptionsError('SCAN_COUNT', `a spiral with step ${step} fits ${xs.length} positions; count ${opts.count} is more`, { hint: 'lower the step or the count, or use a larger object' });
+  }
+  return { x: Float64Array.from(xs), y: Float64Array.from(ys) };
+}

@@ -34,6 +34,8 @@ export interface ScanMeta {
   readonly probe: Complex2D;
   /** Ground-truth object when known (simulation, canonical NPZ with objectGuess). */
   readonly object?: Complex2D;
+  /** Scan number of each frame, when the source holds several scans (absent: all scan 0). */
+  readonly scanIndex?: Int32Array;
   /** Where the scan came from (file path or 'simulate'). */
   readonly origin: string;
   /** Counts per pattern etc.: free-form numbers worth reporting. */

@@ -6,8 +6,8 @@
 // the frames in their order through a bounded seeded shuffle buffer.
 import { DataError, OptionsError } from '../errors.js';
 import type { Frame, StageContext, Stream } from '../pipeline/types.js';
-import { bufferShuffle } from '../transforms/shuffle.js';
-import { readFramesInto } from '../transforms/util.js';
+import { readFramesInto } from '../core/frames.js';
+import { bufferShuffle } from '../util/buffer-shuffle.js';
 import { Rng } from '../util/rng.js';
 
 /** One frame as the engines use it: valid until the next one is asked for. */

@@ -20,11 +20,12 @@
 // is that of the last completed epoch; the error is rethrown.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type * as tf from '../tf.js';
+import * as tf from '../tf.js';
 import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { linePlot } from '../io/png.js';
 import { loadCheckpoint, makeOptimizer, prepareCheckpointDir, saveCheckpoint } from '../model/checkpoint.js';
+import { COLLAPSE_HINT, describeCollapse, judgeCollapse, type Diagnosis } from '../model/collapse.js';
 import { modelConfigSchema, type ModelConfig } from '../model/config.js';
 import { PtychoPINN } from '../model/pinn.js';
 import { defineSink, type Json, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
@@ -93,6 +94,20 @@ const optionsSchema = z
       .strict()
       .prefault({})
       .describe('Early stopping on the monitored loss.'),
+    min_delta: z
+      .number()
+      .min(0)
+      .lt(1)
+      .default(1e-4)
+      .describe('Relative improvement of the monitored loss that counts, for reduce_lr and early_stop: an epoch improves when its loss < best − min_delta·|best| (0: any decrease counts).'),
+    collapse: z
+      .object({
+        tol: z.number().min(0).default(1e-3).describe('A branch is flat when its spatial spread falls below this: std(|O|)/mean(|O|) for the amplitude, std(arg O) in radians for the phase, over the central N/2 square (0: no check).'),
+        action: z.enum(['fail', 'stop', 'warn']).default('fail').describe("On a collapse: 'fail' (error TRAINING_COLLAPSED, checkpoint kept), 'stop' (end training, warn, stopped: 'collapse'), or 'warn' and go on."),
+      })
+      .strict()
+      .prefault({})
+      .describe('Collapse detection: after every epoch the object predicted for the first training batch is measured; an amplitude or phase without spatial structure means dead activations, not slow progress.'),
     checkpoint_dir: z.string().default('checkpoint').describe('Checkpoint directory, relative to the run output directory; rewritten after every epoch.'),
     resume: z.boolean().default(false).describe('Continue from the checkpoint in checkpoint_dir (starts fresh when there is none).'),
     max_minutes: z.number().positive().optional().describe('Time budget: stop after the epoch that crosses it (time before a resume counts).'),
@@ -221,10 +236,11 @@ export default defineSink({
       const opt = optimizer;
       ctx.log.info(`model: ${m.paramCount()} parameters, support ${m.supportMode}, N=${m.config.N}, gridsize=${m.config.gridsize}`);
 
-      let stopped: 'epochs' | 'early_stop' | 'time_budget' = 'epochs';
+      let stopped: 'epochs' | 'early_stop' | 'time_budget' | 'collapse' = 'epochs';
+      let lastDiagnosis: Diagnosis | undefined;
       let total = batchesPerPass(input.meta);
       const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
-      const sched = { ...options.reduce_lr, ...(cosine ? { patience: 0 } : {}), stop_patience: options.early_stop.patience };
+      const sched = { ...options.reduce_lr, ...(cosine ? { patience: 0 } : {}), stop_patience: options.early_stop.patience, min_delta: options.min_delta };
       const before = state.seconds ?? 0;
       const spent = (): number => before + secondsSince(t0);
       if (shouldStop(state, sched)) stopped = 'early_stop';
@@ -240,23 +256,40 @@ export default defineSink({
         const done = state.epoch;
         const batches = state.batches_per_epoch ?? total;
         const label = `epoch ${e}/${options.epochs}`;
-        const loss = await passLoss(input, ctx, (b) => {
-          if (cosine) {
-            lr = cosineLr(options.lr, options.final_lr, trainingProgress({ epoch: done, batch: step, batches, epochs: options.epochs, seconds: spent(), budget }));
-            setLearningRate(opt, lr);
-          }
-          step++;
-          return m.trainStep(b.X, b.coords, opt);
-        }, (b, l, i) => {
-          groups += b.size;
-          seen = i + 1;
-          const s = (performance.now() - te) / 1000;
-          ctx.progress({ label, done: i + 1, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss: l, lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 } });
-        });
+        let probe: { X: tf.Tensor4D; coords: tf.Tensor4D } | undefined;
+        let loss: number;
+        try {
+          loss = await passLoss(input, ctx, (b) => {
+            // The epoch's first batch, kept to measure the trained network on at the epoch's end.
+            if (step === 0 && options.collapse.tol > 0) probe = { X: b.X.clone(), coords: b.coords.clone() };
+            if (cosine) {
+              lr = cosineLr(options.lr, options.final_lr, trainingProgress({ epoch: done, batch: step, batches, epochs: options.epochs, seconds: spent(), budget }));
+              setLearningRate(opt, lr);
+            }
+            step++;
+            return m.trainStep(b.X, b.coords, opt);
+          }, (b, l, i) => {
+            groups += b.size;
+            seen = i + 1;
+            const s = (performance.now() - te) / 1000;
+            ctx.progress({ label, done: i + 1, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss: l, lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 } });
+          });
+          lastDiagnosis = probe === undefined ? undefined : m.diagnose(probe.X, probe.coords);
+        } finally {
+          if (probe !== undefined) tf.dispose([probe.X, probe.coords]);
+        }
         total ??= seen;
         const valLoss = validation === undefined ? undefined : await passLoss(validation, ctx, (b) => m.evaluateLoss(b.X, b.coords), () => undefined);
         // With the cosine schedule `lr` is the rate of the epoch's last step.
-        const record: EpochRecord = { epoch: e, loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr, seconds: secondsSince(te) };
+        const d = lastDiagnosis;
+        const record: EpochRecord = {
+          epoch: e,
+          loss,
+          ...(valLoss !== undefined ? { val_loss: valLoss } : {}),
+          lr,
+          seconds: secondsSince(te),
+          ...(d !== undefined ? { amp_spread: d.amplitude, phase_spread: d.phase, grad_norm: d.gradNorm } : {}),
+        };
         state = { ...scheduleStep({ ...state, lr }, record, sched), batches_per_epoch: state.batches_per_epoch ?? seen };
         state.seconds = spent();
         ctx.progress({ label, done: total ?? 0, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr: record.lr }, finished: true });
@@ -264,6 +297,14 @@ export default defineSink({
         saved = state.epoch;
         await writeHistory(ctx, options, state.history);
         ctx.log.info(`epoch ${e}: loss ${loss.toPrecision(6)}${valLoss !== undefined ? ` val ${valLoss.toPrecision(6)}` : ''} lr ${record.lr}`);
+        const verdict = d === undefined ? undefined : judgeCollapse(d, options.collapse.tol);
+        if (verdict?.collapsed === true) {
+          const what = `stage '${ctx.id}': ${describeCollapse(e, verdict, d!)}`;
+          if (options.collapse.action === 'fail') throw new DataError('TRAINING_COLLAPSED', what, { stage: ctx.id, hint: COLLAPSE_HINT });
+          ctx.log.warn(`${what} (${COLLAPSE_HINT})`, { code: 'TRAINING_COLLAPSED' });
+          if (options.collapse.action === 'stop') stopped = 'collapse';
+        }
+        if (stopped === 'collapse') break;
         if (shouldStop(state, sched)) stopped = 'early_stop';
         else if (state.epoch < options.epochs && budgetSpent(state.seconds, budget, record.seconds, cosine)) stopped = 'time_budget';
       }

@@ -118,6 +118,10 @@ export interface EpochRecord {
   /** Learning rate used during the epoch. */
   lr: number;
   seconds: number;
+  /** Collapse measurements after the epoch (model/collapse.ts), when taken. */
+  amp_spread?: number;
+  phase_spread?: number;
+  grad_norm?: number;
 }
 
 /** Everything besides weights and Adam state that a resumed run needs (JSON-safe). */
@@ -147,6 +151,13 @@ export interface Schedule {
   min_lr: number;
   /** 0 disables early stopping. */
   stop_patience: number;
+  /**
+   * Smallest relative improvement that counts (default 0): the monitored loss
+   * improves only when it falls below best − min_delta·|best|. The Poisson NLL
+   * carries a large data-dependent offset, so absolute changes in its 7th digit
+   * are noise, not progress.
+   */
+  min_delta?: number;
 }
 
 export function initialState(lr: number, seed: number): TrainState {
@@ -156,7 +167,7 @@ export function initialState(lr: number, seed: number): TrainState {
 /** The state after an epoch: monitors the validation loss when there is one, else the training loss. */
 export function scheduleStep(s: TrainState, rec: EpochRecord, sched: Schedule): TrainState {
   const monitor = rec.val_loss ?? rec.loss;
-  const improved = s.best === null || monitor < s.best;
+  const improved = s.best === null || monitor < s.best - (sched.min_delta ?? 0) * Math.abs(s.best);
   let plateau = improved ? 0 : s.plateau_wait + 1;
   let lr = s.lr;
   if (sched.patience > 0 && plateau >= sched.patience && lr > sched.min_lr) {

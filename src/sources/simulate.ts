@@ -13,17 +13,17 @@
 // (emitted²·c) is nphotons, and c is recorded in meta.scan.notes.
 import path from 'node:path';
 import { z } from 'zod';
-import { DataError, OptionsError } from '../errors.js';
+import { OptionsError } from '../errors.js';
 import { readGrayPng } from '../io/png.js';
 import { loadProbeFile } from '../io/probe-file.js';
-import { farFieldAmplitude } from '../physics/fftjs.js';
-import { grfObject, linesObject, objectFromImages } from '../physics/objects.js';
-import { extractPatch } from '../physics/patch.js';
+import { familyObject } from '../physics/family.js';
+import { grfObject, linesObject, objectFromImages, type GrayImage } from '../physics/objects.js';
 import { defaultProbe } from '../physics/probegen.js';
-import { randomPositions, rasterPositions, type ScanPositions } from '../physics/scanpattern.js';
-import type { Complex2D, Frame, FrameStore, ScanMeta, StageContext } from '../pipeline/types.js';
+import { randomPositions, rasterPositions, spiralPositions, type ScanPositions } from '../physics/scanpattern.js';
+import type { Complex2D, Frame, ScanMeta, StageContext } from '../pipeline/types.js';
 import { defineSource } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
+import { meanExitEnergy, ScanCache, SimulatedFrames, type ScanSimulation } from './simulate-frames.js';
 
 const ASSETS = path.resolve(import.meta.dirname, '../assets');
 const DEFAULT_AMPLITUDE = path.join(ASSETS, 'camera256.png');
@@ -52,6 +52,14 @@ const objectSchema = z
       ...ranges,
     }).strict(),
     z.object({
+      kind: z.literal('family').describe('A different object per scan (`scans`), each drawn from its own seeded generator.'),
+      kinds: z.array(z.enum(['image', 'phantom', 'lines', 'grf'])).min(1).default(['image', 'phantom', 'lines', 'grf']).describe('Members: the images with random crops, 90° rotations and flips; random ellipse phantoms; line segments; Gaussian random fields.'),
+      images: z.array(z.string()).optional().describe('PNGs for the image kind (default: the embedded camera and phantom images).'),
+      amp_min: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.3, 0.9]).describe('Range of the smallest amplitude, drawn per object.'),
+      phase_range: z.tuple([z.number().min(0), z.number().min(0)]).default([0.5, Math.PI]).describe('Range of the phase span (radians), drawn per object.'),
+      size,
+    }).strict(),
+    z.object({
       kind: z.literal('grf').describe('Gaussian random fields for amplitude and phase.'),
       correlation_length: z.number().positive().default(6).describe('σ of the smoothing kernel in pixels.'),
       size,
@@ -75,10 +83,10 @@ const probeSchema = z
 
 const scanSchema = z
   .object({
-    pattern: z.enum(['raster', 'random']).default('raster').describe('Raster (with optional jitter) or uniformly random positions.'),
-    step: z.number().positive().optional().describe('Raster spacing in pixels (default N/8: ~70 % overlap with the default probe; or fitted to count).'),
+    pattern: z.enum(['raster', 'random', 'spiral']).default('raster').describe('Raster (with optional jitter), uniformly random positions, or a Fermat spiral (sub-pixel positions, spacing `step`).'),
+    step: z.number().positive().optional().describe('Raster or spiral spacing in pixels (default N/8: ~70 % overlap with the default probe; raster with count: fitted to it).'),
     jitter: z.number().min(0).default(0).describe('σ of Gaussian position jitter in pixels (raster).'),
-    count: z.number().int().positive().optional().describe('Number of positions (random: default 256; raster: at most this many).'),
+    count: z.number().int().positive().optional().describe('Number of positions (random: default 256; raster, spiral: at most this many).'),
     margin: z.number().min(0).default(0).describe('Extra distance of window edges from the object edges, pixels.'),
   })
   .strict()
@@ -91,67 +99,6 @@ async function readImage(file: string, key: string, ctx: StageContext): Promise<
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new OptionsError('FILE_NOT_FOUND', 'image not found', { stage: ctx.id, file, key, hint: 'paths are relative to the pipeline file' });
     throw e;
-  }
-}
-
-interface Simulation {
-  readonly N: number;
-  readonly object: Complex2D;
-  readonly probe: Complex2D;
-  readonly pos: ScanPositions;
-  /** Counts per unit of A² (0 when noise is off). */
-  readonly countsScale: number;
-  readonly seed: number;
-}
-
-/** Frame i's amplitude: far field of probe × window, then Poisson counts when countsScale > 0. */
-function simulateFrame(sim: Simulation, i: number): Float32Array {
-  const { N, probe } = sim;
-  const w = extractPatch(sim.object, sim.pos.x[i]!, sim.pos.y[i]!, N);
-  const re = w.re, im = w.im;
-  for (let k = 0; k < N * N; k++) {
-    const pr = probe.re[k]!, pi = probe.im[k]!, or = re[k]!, oi = im[k]!;
-    re[k] = pr * or - pi * oi;
-    im[k] = pr * oi + pi * or;
-  }
-  const amp = farFieldAmplitude(re, im, N);
-  const c = sim.countsScale;
-  if (c > 0) {
-    const rng = Rng.derive(sim.seed, 'frame', i);
-    for (let k = 0; k < amp.length; k++) amp[k] = Math.sqrt(rng.poisson(c * amp[k]! * amp[k]!) / c);
-  }
-  return amp;
-}
-
-/** Random access with a small LRU cache (group reads neighbours many times over). */
-class SimulatedFrames implements FrameStore {
-  private readonly cache = new Map<number, Float32Array>();
-  constructor(private readonly sim: Simulation, readonly count: number, private readonly capacity: number, private readonly stage: string) {}
-  get N(): number {
-    return this.sim.N;
-  }
-  async read(index: number): Promise<Float32Array> {
-    if (!Number.isInteger(index) || index < 0 || index >= this.count) throw new OptionsError('FRAME_INDEX', `frame index ${index} is outside 0..${this.count - 1}`, { stage: this.stage });
-    let a = this.cache.get(index);
-    if (a !== undefined) {
-      this.cache.delete(index);
-    } else {
-      a = simulateFrame(this.sim, index);
-    }
-    if (this.capacity > 0) {
-      this.cache.set(index, a);
-      if (this.cache.size > this.capacity) this.cache.delete(this.cache.keys().next().value!);
-    }
-    // A copy: callers may keep or modify what they get without touching the cache.
-    return Float32Array.from(a);
-  }
-  async readMany(indices: readonly number[]): Promise<Float32Array[]> {
-    const out: Float32Array[] = [];
-    for (const i of indices) out.push(await this.read(i));
-    return out;
-  }
-  async close(): Promise<void> {
-    this.cache.clear();
   }
 }
 
@@ -169,6 +116,9 @@ export default defineSource({
       nphotons: z.number().positive().default(1e9).describe('Mean total counts per pattern.'),
       noise: z.enum(['poisson', 'none']).default('poisson').describe('Poisson counting noise, or the noise-free amplitude.'),
       seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
+      scans: z.number().int().min(1).default(1).describe('Number of scans: frames carry scanIndex 0…scans−1, each scan its own object (from its own generator) and positions, one probe.'),
+      first_scan: z.number().int().min(0).default(0).describe('Number of the first scan drawn: a corpus with first_scan 1000 holds objects that one with scans < 1000 never drew (held-out scans).'),
+      cache_scans: z.number().int().min(1).default(2).describe('Scans (objects) kept built at a time; memory is flat in the number of scans.'),
       cache_frames: z.number().int().min(0).default(64).describe('Frames kept in the random-access cache.'),
     })
     .strict(),
@@ -176,21 +126,16 @@ export default defineSource({
     const seed = o.seed ?? ctx.seed;
     const N = o.N;
     const ob = o.object;
-    const objRng = Rng.derive(seed, 'simulate', 'object');
-    const ranges = { ampMin: ob.amp_min, phaseRange: ob.phase_range };
-    let object: Complex2D;
-    if (ob.kind === 'image') {
-      if ((ob.amplitude === undefined) !== (ob.phase === undefined)) {
-        throw new OptionsError('OPTIONS', 'give both object.amplitude and object.phase, or neither for the embedded images', { stage: ctx.id, key: 'object' });
-      }
-      const ampFile = ob.amplitude === undefined ? DEFAULT_AMPLITUDE : path.resolve(ctx.baseDir, ob.amplitude);
-      const phaseFile = ob.phase === undefined ? DEFAULT_PHASE : path.resolve(ctx.baseDir, ob.phase);
-      object = objectFromImages(await readImage(ampFile, 'object.amplitude', ctx), await readImage(phaseFile, 'object.phase', ctx), ob.size, ranges);
-    } else if (ob.kind === 'lines') {
-      object = linesObject(ob.size, objRng, { ...ranges, smoothing: ob.smoothing, ...(ob.count === undefined ? {} : { count: ob.count }) });
-    } else {
-      object = grfObject(ob.size, objRng, { ...ranges, correlationLength: ob.correlation_length });
-    }
+    // Scan 0 keeps the single-scan generators, so one-scan pipelines are unchanged.
+    const images = await loadImages(o.object, ctx);
+    const makeObject = (k: number): Complex2D => {
+      const rng = k === 0 ? Rng.derive(seed, 'simulate', 'object') : Rng.derive(seed, 'simulate', 'object', k);
+      if (ob.kind === 'family') return familyObject({ kinds: ob.kinds, size: ob.size, ampMin: ob.amp_min, phaseRange: ob.phase_range, images }, rng);
+      const ranges = { ampMin: ob.amp_min, phaseRange: ob.phase_range };
+      if (ob.kind === 'image') return objectFromImages(images[0]!, images[1]!, ob.size, ranges);
+      if (ob.kind === 'lines') return linesObject(ob.size, rng, { ...ranges, smoothing: ob.smoothing, ...(ob.count === undefined ? {} : { count: ob.count }) });
+      return grfObject(ob.size, rng, { ...ranges, correlationLength: ob.correlation_length });
+    };
 
     let probe: Complex2D;
     let probeOrigin = 'default';
@@ -202,42 +147,58 @@ export default defineSource({
       probe = defaultProbe(N, { rimPhase: p.rim_phase, ...('radius' in p && p.radius !== undefined ? { radius: p.radius } : {}), ...('edge' in p && p.edge !== undefined ? { edge: p.edge } : {}) });
     }
 
-    const area = { width: object.width, height: object.height, N, margin: o.scan.margin };
-    const scanRng = Rng.derive(seed, 'simulate', 'scan');
-    let pos: ScanPositions;
-    try {
-      pos = o.scan.pattern === 'random'
-        ? randomPositions(area, scanRng, o.scan.count ?? 256)
-        : rasterPositions(area, scanRng, { jitter: o.scan.jitter, ...(o.scan.step === undefined ? {} : { step: o.scan.step }), ...(o.scan.count === undefined ? {} : { count: o.scan.count }) });
-    } catch (e) {
-      if (e instanceof OptionsError) throw new OptionsError(e.code, e.message, { stage: ctx.id, key: 'scan' });
-      throw e;
+    const area = { width: ob.size, height: ob.size, N, margin: o.scan.margin };
+    const positions = (k: number): ScanPositions => {
+      const scanRng = k === 0 ? Rng.derive(seed, 'simulate', 'scan') : Rng.derive(seed, 'simulate', 'scan', k);
+      try {
+        return o.scan.pattern === 'random'
+          ? randomPositions(area, scanRng, o.scan.count ?? 256)
+          : o.scan.pattern === 'spiral'
+            ? spiralPositions(area, { ...(o.scan.step === undefined ? {} : { step: o.scan.step }), ...(o.scan.count === undefined ? {} : { count: o.scan.count }) })
+            : rasterPositions(area, scanRng, { jitter: o.scan.jitter, ...(o.scan.step === undefined ? {} : { step: o.scan.step }), ...(o.scan.count === undefined ? {} : { count: o.scan.count }) });
+      } catch (e) {
+        if (e instanceof OptionsError) throw new OptionsError(e.code, e.message, { stage: ctx.id, key: 'scan' });
+        throw e;
+      }
+    };
+    const K = o.scans;
+    const build = (k: number): ScanSimulation => {
+      const abs = o.first_scan + k;
+      const object = makeObject(abs);
+      const pos = positions(abs);
+      const meanEnergy = meanExitEnergy(object, probe, pos, N);
+      const noise = (i: number): Rng => (abs === 0 ? Rng.derive(seed, 'frame', i) : Rng.derive(seed, 'frame', abs, i));
+      return { object, pos, meanEnergy, countsScale: o.noise === 'poisson' ? o.nphotons / meanEnergy : 0, noise };
+    };
+    const first = build(0);
+    const perScan = first.pos.x.length;
+    const count = K * perScan;
+    const xcoords = new Float64Array(count), ycoords = new Float64Array(count);
+    const scanIndex = new Int32Array(count);
+    for (let k = 0; k < K; k++) {
+      const p = k === 0 ? first.pos : positions(o.first_scan + k);
+      xcoords.set(p.x, k * perScan);
+      ycoords.set(p.y, k * perScan);
+      scanIndex.fill(k, k * perScan, (k + 1) * perScan);
     }
-    const count = pos.x.length;
-
-    // Mean exit-wave energy Σ|P·O_i|² = Σ A_i² (Parseval): exact, without any FFT.
-    let energy = 0;
-    for (let i = 0; i < count; i++) {
-      const w = extractPatch(object, pos.x[i]!, pos.y[i]!, N);
-      for (let k = 0; k < N * N; k++) energy += (probe.re[k]! ** 2 + probe.im[k]! ** 2) * (w.re[k]! ** 2 + w.im[k]! ** 2);
-    }
-    const meanEnergy = energy / count;
-    if (!(meanEnergy > 0)) throw new DataError('EMPTY_SCAN', 'the simulated exit waves carry no energy (zero probe or object)', { stage: ctx.id, key: 'probe' });
-    const countsScale = o.nphotons / meanEnergy;
-    const sim: Simulation = { N, object, probe, pos, countsScale: o.noise === 'poisson' ? countsScale : 0, seed };
-    const frames = new SimulatedFrames(sim, count, o.cache_frames, ctx.id);
+    const scans = new ScanCache({ N, probe, scans: K, perScan, build }, o.cache_scans);
+    const frames = new SimulatedFrames({ N, probe, scans: K, perScan, build: (k) => scans.get(k) }, scans, o.cache_frames, ctx.id);
+    const countsScale = first.countsScale > 0 ? first.countsScale : o.nphotons / first.meanEnergy;
+    const meanEnergy = first.meanEnergy;
 
     const scan: ScanMeta = {
       N,
       count,
-      xcoords: pos.x,
-      ycoords: pos.y,
+      xcoords,
+      ycoords,
       probe,
-      object,
+      // One scan: its truth. Several: each scan's truth is made again by a source with first_scan and scans: 1.
+      ...(K === 1 ? { object: first.object } : {}),
+      ...(K > 1 ? { scanIndex } : {}),
       origin: 'simulate',
-      notes: { nphotons: o.nphotons, noise: o.noise, counts_per_unit_intensity: countsScale, mean_energy: meanEnergy, object: ob.kind, probe: probeOrigin, seed },
+      notes: { nphotons: o.nphotons, noise: o.noise, counts_per_unit_intensity: countsScale, mean_energy: meanEnergy, object: ob.kind, probe: probeOrigin, seed, scans: K, first_scan: o.first_scan },
     };
-    ctx.log.info(`simulate: ${count} patterns of ${N}×${N}, ${ob.kind} object ${object.width}×${object.height}, ${o.noise} noise at ${o.nphotons} photons/pattern`);
+    ctx.log.info(`simulate: ${K > 1 ? `${K} scans of ${perScan}` : count} patterns of ${N}×${N}, ${ob.kind} object ${ob.size}×${ob.size}, ${o.noise} noise at ${o.nphotons} photons/pattern`);
     return {
       meta: { record: 'frame', scan, count },
       frames,
@@ -245,7 +206,8 @@ export default defineSource({
         return (async function* () {
           for (let i = 0; i < count; i++) {
             signal.throwIfAborted();
-            yield { index: i, x: pos.x[i]!, y: pos.y[i]!, amplitude: simulateFrame(sim, i), scanIndex: 0 };
+            const k = scanIndex[i]!;
+            yield { index: i, x: xcoords[i]!, y: ycoords[i]!, amplitude: frames.compute(i), scanIndex: k };
             if ((i + 1) % 256 === 0 || i + 1 === count) ctx.progress({ label: 'simulate', done: i + 1, total: count, unit: 'patterns', finished: i + 1 === count });
           }
         })();
@@ -254,3 +216,20 @@ export default defineSource({
     };
   },
 });
+
+/** The images the object needs: [amplitude, phase] for 'image', the family's pool for 'family', none otherwise. */
+async function loadImages(ob: { kind: string; amplitude?: string | undefined; phase?: string | undefined; images?: string[] | undefined }, ctx: StageContext): Promise<GrayImage[]> {
+  if (ob.kind === 'image') {
+    if ((ob.amplitude === undefined) !== (ob.phase === undefined)) {
+      throw new OptionsError('OPTIONS', 'give both object.amplitude and object.phase, or neither for the embedded images', { stage: ctx.id, key: 'object' });
+    }
+    const ampFile = ob.amplitude === undefined ? DEFAULT_AMPLITUDE : path.resolve(ctx.baseDir, ob.amplitude);
+    const phaseFile = ob.phase === undefined ? DEFAULT_PHASE : path.resolve(ctx.baseDir, ob.phase);
+    return [await readImage(ampFile, 'object.amplitude', ctx), await readImage(phaseFile, 'object.phase', ctx)];
+  }
+  if (ob.kind === 'family') {
+    const files = ob.images === undefined ? [DEFAULT_AMPLITUDE, DEFAULT_PHASE] : ob.images.map((f) => path.resolve(ctx.baseDir, f));
+    return Promise.all(files.map((f) => readImage(f, 'object.images', ctx)));
+  }
+  return [];
+}

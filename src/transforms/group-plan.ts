@@ -20,6 +20,16 @@ export interface GroupPlanOptions {
   seed: number;
   /** Positions to leave out (frames a source dropped as bad): never a seed, never a member. */
   exclude?: ReadonlySet<number> | undefined;
+  /** Scan of each position (several scans in one stream): groups never mix scans. */
+  scanIndex?: Int32Array | undefined;
+}
+
+/** Tree spacing of scans: twice the span of all positions, so no query crosses into another scan. */
+function scanStride(xs: Float64Array, ys: Float64Array, scanIndex: Int32Array | undefined): number {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of xs) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  for (const v of ys) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  return scanIndex === undefined || !(hi >= lo) ? Infinity : 4 * (hi - lo) + 16;
 }
 
 /** Which positions each group holds: pure, positions only. */
@@ -32,6 +42,8 @@ export class GroupPlan {
   private readonly perms = new Map<number, Int32Array>();
   /** Position of the k-th kept one, when some are excluded. */
   private readonly kept: Int32Array | undefined;
+  /** Scans sit this far apart along x in the tree, and a neighbour query reaches half as far. */
+  private readonly stride: number;
 
   constructor(readonly xs: Float64Array, readonly ys: Float64Array, readonly o: GroupPlanOptions) {
     const skip = o.exclude;
@@ -49,14 +61,22 @@ export class GroupPlan {
     }
     const wanted = o.nGroups ?? n;
     this.count = n === 0 ? 0 : o.oversample ? wanted : Math.min(wanted, n);
+    this.stride = scanStride(xs, ys, o.scanIndex);
     if (n > 0 && this.C > 1) {
       this.tree = new Flatbush(n);
       for (let k = 0; k < n; k++) {
         const i = this.position(k);
-        this.tree.add(xs[i]!, ys[i]!, xs[i], ys[i]);
+        const x = this.treeX(i);
+        this.tree.add(x, ys[i]!, x, ys[i]);
       }
       this.tree.finish();
     }
+  }
+
+  /** x of position i in the tree: each scan shifted by its own multiple of the stride. */
+  private treeX(i: number): number {
+    const k = this.o.scanIndex?.[i] ?? 0;
+    return k === 0 ? this.xs[i]! : this.xs[i]! + k * this.stride;
   }
 
   /** Scan position of the k-th position in use. */
@@ -86,7 +106,7 @@ export class GroupPlan {
   candidates(i: number): number[] {
     const s = this.seedOf(i);
     if (this.tree === undefined) return [s];
-    const near = this.tree.neighbors(this.xs[s]!, this.ys[s]!, Math.min(this.o.k, this.positions));
+    const near = this.tree.neighbors(this.treeX(s), this.ys[s]!, Math.min(this.o.k, this.positions), this.stride / 2);
     return this.kept === undefined ? near : near.map((k) => this.position(k));
   }
 
@@ -95,6 +115,7 @@ export class GroupPlan {
     if (i < 0 || i >= this.count || !Number.isInteger(i)) throw new OptionsError('BAD_GROUP', `group ${i} is outside 0..${this.count - 1}`);
     const pool = this.candidates(i);
     if (this.C === 1) return Int32Array.of(pool[0]!);
+    if (pool.length < this.C) throw new DataError('TOO_FEW_POSITIONS', `the scan of position ${this.seedOf(i)} has ${pool.length} usable positions, fewer than C = ${this.C} per group`, { hint: 'use a smaller gridsize or more positions per scan' });
     const rng = Rng.derive(this.o.seed, 'group', i);
     const out = new Int32Array(this.C);
     for (let c = 0; c < this.C; c++) {

@@ -33,6 +33,8 @@ interface GroupFrames {
   readonly xs: Float64Array;
   readonly ys: Float64Array;
   readonly exclude: ReadonlySet<number>;
+  /** Scan of each position, when the stream holds several scans (groups never mix them). */
+  readonly scanIndex?: Int32Array | undefined;
   /** How they were reached, for the log. */
   readonly via: 'random access' | 'spill file';
   close(): Promise<void>;
@@ -43,12 +45,14 @@ async function framesFor(input: Stream<Frame>, ctx: StageContext): Promise<Group
   const scan = input.meta.scan;
   if (input.frames !== undefined && scan !== undefined) {
     const exclude = (await input.frames.excluded?.(ctx.signal)) ?? new Set<number>();
-    return { access: input.frames, xs: scan.xcoords, ys: scan.ycoords, exclude, via: 'random access', close: async () => undefined };
+    return { access: input.frames, xs: scan.xcoords, ys: scan.ycoords, exclude, scanIndex: scan.scanIndex, via: 'random access', close: async () => undefined };
   }
   const pass = input.openBorrowed?.(ctx.signal) ?? input.open(ctx.signal);
   const spilled = await SpilledFrames.write(pass, { N: scan?.N, count: scan?.count }, ctx.id);
   try {
-    return { access: spilled, xs: spilled.xs, ys: spilled.ys, exclude: await spilled.excluded(), via: 'spill file', close: () => spilled.close() };
+    // The spill keeps positions by frame index, so the scan's per-frame scan numbers still apply.
+    const scanIndex = scan?.scanIndex?.length === spilled.xs.length ? scan.scanIndex : undefined;
+    return { access: spilled, xs: spilled.xs, ys: spilled.ys, exclude: await spilled.excluded(), scanIndex, via: 'spill file', close: () => spilled.close() };
   } catch (e) {
     await spilled.close();
     throw e;
@@ -119,7 +123,7 @@ function planGroups(o: GroupOptions, frames: GroupFrames, ctx: StageContext): { 
   }
   let plan: GroupPlan;
   try {
-    plan = new GroupPlan(frames.xs, frames.ys, { gridsize: o.gridsize, k: o.k, nGroups: o.n_groups, oversample: o.oversample, seed: o.seed ?? ctx.seed, exclude });
+    plan = new GroupPlan(frames.xs, frames.ys, { gridsize: o.gridsize, k: o.k, nGroups: o.n_groups, oversample: o.oversample, seed: o.seed ?? ctx.seed, exclude, scanIndex: frames.scanIndex });
   } catch (e) {
     if (e instanceof OptionsError || e instanceof DataError) {
       // The message already names the key and the hint; add the stage.

@@ -6,29 +6,11 @@
 import { z } from 'zod';
 import type { Stream } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
+import { bufferShuffle } from '../util/buffer-shuffle.js';
 import { Rng } from '../util/rng.js';
 import { defaultReadWindow, requireInput, streamGroups } from './util.js';
 
-/** Buffer shuffle: keeps up to `size` records, emits a random one as each new one arrives. */
-export async function* bufferShuffle<T>(source: AsyncIterable<T>, size: number, rng: Rng, signal: AbortSignal): AsyncGenerator<T> {
-  const buf: T[] = [];
-  for await (const r of source) {
-    signal.throwIfAborted();
-    if (buf.length < size) {
-      buf.push(r);
-      continue;
-    }
-    const j = rng.int(size);
-    const out = buf[j]!;
-    buf[j] = r;
-    yield out;
-  }
-  rng.shuffle(buf);
-  while (buf.length > 0) {
-    signal.throwIfAborted();
-    yield buf.pop()!;
-  }
-}
+export { bufferShuffle };
 
 export default defineTransform({
   kind: 'transform',

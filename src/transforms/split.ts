@@ -9,7 +9,7 @@
 // all three are in `outputs` (`id.train`, `id.validation`, `id.test`).
 import { z } from 'zod';
 import { OptionsError } from '../errors.js';
-import type { Stream } from '../pipeline/types.js';
+import type { Stream, StreamMeta } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
 import { defaultReadWindow, requireInput, streamGroups, type GroupIndex } from './util.js';
@@ -36,6 +36,23 @@ export function partitionIndices(count: number, f: Fractions, seed: number): Rec
 export function partOfIndex(index: number, f: Fractions, seed: number): Part {
   const u = Rng.derive(seed, 'split', index).uniform();
   return u < f.train ? 'train' : u < f.train + f.validation ? 'validation' : 'test';
+}
+
+/** Whole scans to parts (a seeded partition of the scan numbers) and the part of a frame or group record. */
+function scanParts(meta: StreamMeta, f: Fractions, seed: number): { scans: Part[]; of(r: unknown): Part } {
+  const perFrame = meta.scan?.scanIndex;
+  let n = 1;
+  if (perFrame !== undefined) for (const k of perFrame) n = Math.max(n, k + 1);
+  const scans: Part[] = new Array<Part>(n);
+  const sets = partitionIndices(n, f, seed);
+  for (const p of PARTS) for (const k of sets[p]) scans[k] = p;
+  const of = (r: unknown): Part => {
+    const rec = r as { scanIndex?: number; indices?: Int32Array };
+    // A group's scan is its members' (group never mixes scans); a frame says its own.
+    const k = rec.scanIndex ?? (rec.indices !== undefined && perFrame !== undefined ? perFrame[rec.indices[0]!] : 0) ?? 0;
+    return scans[k] ?? 'train';
+  };
+  return { scans, of };
 }
 
 function coordinate(r: unknown, axis: 'x' | 'y'): number {
@@ -65,18 +82,22 @@ export default defineTransform({
       fraction: z.number().gt(0).lt(1).optional().describe('Shorthand: this fraction for train, the rest for test.'),
       axis: z.enum(['x', 'y']).optional().describe('Spatial split: the coordinate compared with `threshold` (below: train, else test).'),
       threshold: z.number().optional().describe('Spatial split threshold in object pixels (needs `axis`).'),
+      by: z.enum(['record', 'scan']).default('record').describe("'record': each group or frame goes to a part on its own; 'scan': whole scans are partitioned by the fractions (seeded), so a held-out scan is never seen in training."),
       seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
     })
     .strict()
     .refine((o) => !(o.fractions !== undefined && o.fraction !== undefined), { message: 'give either `fractions` or `fraction`, not both' })
     .refine((o) => (o.axis === undefined) === (o.threshold === undefined), { message: '`axis` and `threshold` go together (spatial split)' })
     .refine((o) => o.axis === undefined || (o.fractions === undefined && o.fraction === undefined), { message: 'a spatial split (`axis`, `threshold`) takes no fractions' })
+    .refine((o) => o.axis === undefined || o.by === 'record', { message: 'a spatial split (`axis`, `threshold`) cannot also split `by: scan`' })
     .refine((o) => o.fractions === undefined || Math.abs(o.fractions.train + o.fractions.validation + o.fractions.test - 1) < 1e-6, { message: 'fractions must sum to 1' }),
   async create(o, { ctx, inputs }) {
     const input = requireInput<unknown>(ctx, inputs, 'split', ['frame', 'group']);
     const seed = o.seed ?? ctx.seed;
     const f: Fractions = o.fractions ?? (o.fraction !== undefined ? { train: o.fraction, validation: 0, test: 1 - o.fraction } : { train: 0.8, validation: 0.1, test: 0.1 });
-    const index = o.axis === undefined ? input.groups : undefined;
+    const index = o.axis === undefined && o.by === 'record' ? input.groups : undefined;
+    const scanPart = o.by === 'scan' ? scanParts(input.meta, f, seed) : undefined;
+    if (scanPart !== undefined) ctx.log.info(`split ${scanPart.scans.length} scans: ${PARTS.map((p) => `${p} [${scanPart.scans.flatMap((q, k) => (q === p ? [k] : [])).join(', ')}]`).join(', ')}`);
     const parts = {} as Record<Part, Stream<unknown>>;
 
     if (index !== undefined) {
@@ -97,6 +118,7 @@ export default defineTransform({
       const threshold = o.threshold ?? 0;
       const choose = (r: unknown): Part => {
         if (axis !== undefined) return coordinate(r, axis) < threshold ? 'train' : 'test';
+        if (scanPart !== undefined) return scanPart.of(r);
         const i = (r as { index?: unknown }).index;
         if (typeof i !== 'number') throw new OptionsError('NO_INDEX', 'split by fraction needs records with an `index`', { stage: ctx.id });
         return partOfIndex(i, f, seed);

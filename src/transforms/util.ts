@@ -2,8 +2,8 @@
 // windows, reading frames into given buffers, buffer pools, input checks, and
 // the helper that disposes a record that owns tensors.
 import { Buffer } from 'node:buffer';
-import { DataError, OptionsError } from '../errors.js';
-import type { FrameAccess, Group, GroupIndex, StageContext, Stream, StreamMeta } from '../pipeline/types.js';
+import { OptionsError } from '../errors.js';
+import type { Group, GroupIndex, StageContext, Stream, StreamMeta } from '../pipeline/types.js';
 
 /**
  * A Float32Array of `n` values that are NOT zeroed, for buffers the caller
@@ -13,16 +13,7 @@ export function uninitFloat32(n: number): Float32Array {
   return new Float32Array(Buffer.allocUnsafeSlow(4 * n).buffer, 0, n);
 }
 
-/** Frames `ids[j]` of `store` into `out[j]`: its readInto when it has one, else readMany and a copy. */
-export async function readFramesInto(store: FrameAccess, ids: readonly number[], out: readonly Float32Array[]): Promise<void> {
-  if (store.readInto !== undefined) return store.readInto(ids, out);
-  const got = await store.readMany(ids);
-  got.forEach((a, j) => {
-    const dest = out[j]!;
-    if (a.length !== dest.length) throw new DataError('BAD_FRAME', `frame ${ids[j]!} has ${a.length} values, expected ${dest.length}`);
-    dest.set(a);
-  });
-}
+export { readFramesInto } from '../core/frames.js';
 
 /**
  * Float32 buffers of one size handed out and given back (at most `keep`

@@ -19,7 +19,8 @@ test.serial('a tiny model overfits 8 simulated patterns: Poisson loss above its 
   const m = PtychoPINN.create({ N: 16, n_filters_scale: 0.25, nphotons: 1e4 }, d.probe, 3);
   const floor = nllFloor(d, m.baseScale);
   const { X, coords } = tensors(d);
-  const opt = makeOptimizer(1e-2);
+  // 3e-3, not 1e-2: with the 'he' initialisation 1e-2 stalls this tiny network at ~5× its 3e-3 loss.
+  const opt = makeOptimizer(3e-3);
   const start = m.evaluateLoss(X, coords) - floor;
   const t0 = performance.now();
   let steps = 0;
@@ -89,7 +90,7 @@ test.serial('MAE loss option trains too', (t) => {
   const d = simulate({ N: 16, gridsize: 1, groups: 4, seed: 9 });
   const m = PtychoPINN.create({ N: 16, n_filters_scale: 0.25, nphotons: 1e4, loss_poisson: 0, loss_mae: 1 }, d.probe, 2);
   const { X, coords } = tensors(d);
-  const opt = makeOptimizer(1e-2);
+  const opt = makeOptimizer(3e-3);
   const first = m.evaluateLoss(X, coords);
   for (let i = 0; i < 30; i++) m.trainStep(X, coords, opt);
   const last = m.evaluateLoss(X, coords);

@@ -3,7 +3,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { OptionsError } from '../../src/errors.js';
-import { randomPositions, rasterPositions, scanBounds } from '../../src/physics/scanpattern.js';
+import { randomPositions, rasterPositions, scanBounds, spiralPositions } from '../../src/physics/scanpattern.js';
 import { Rng } from '../../src/util/rng.js';
 
 test('raster without jitter: integer grid, centred, row-major, step apart', (t) => {
@@ -63,4 +63,18 @@ test('jitter has the requested spread and differs between seeds', (t) => {
   const sigma = Math.sqrt(s / (2 * j.x.length));
   t.true(Math.abs(sigma - 1.5) < 0.15, `σ ${sigma}`);
   t.notDeepEqual(j.x, rasterPositions(area, new Rng(2), { step: 16, jitter: 1.5 }).x);
+});
+
+test('spiral: Fermat spiral inside the bounds, sub-pixel, deterministic, count honoured', (t) => {
+  const area = { width: 96, height: 96, N: 32 };
+  const p = spiralPositions(area, { step: 3 });
+  t.true(p.x.length > 30);
+  const { xmin, xmax, ymin, ymax } = scanBounds(area);
+  for (let i = 0; i < p.x.length; i++) {
+    t.true(p.x[i]! >= xmin && p.x[i]! <= xmax && p.y[i]! >= ymin && p.y[i]! <= ymax);
+  }
+  t.true(Array.from(p.x).some((v) => Math.abs(v - Math.round(v)) > 0.05), 'sub-pixel positions');
+  t.deepEqual(spiralPositions(area, { step: 3 }), p);
+  t.is(spiralPositions(area, { step: 3, count: 10 }).x.length, 10);
+  t.throws(() => spiralPositions(area, { step: 3, count: 100000 }), { message: /fits/ });
 });

@@ -164,3 +164,32 @@ test('property: interleaveInto writes factor · frame (after √ for intensities
   );
   t.pass();
 });
+
+test('property: with several scans over the same area, groups never mix scans; members are among the K nearest of their own scan', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 8, max: 30 }), fc.integer({ min: 2, max: 4 }), fc.integer({ min: 1, max: 2 }), fc.nat(), (n, K, g, seed) => {
+      const C = g * g;
+      const k = C + 2;
+      // K scans of n positions each, all drawn over the same area, so spatial neighbours cross scans.
+      const xs = new Float64Array(n * K), ys = new Float64Array(n * K), scanIndex = new Int32Array(n * K);
+      for (let s = 0; s < K; s++) {
+        const { xcoords, ycoords } = syntheticScan(n, 2, seed + s).meta.scan!;
+        xs.set(xcoords, s * n);
+        ys.set(ycoords, s * n);
+        scanIndex.fill(s, s * n, (s + 1) * n);
+      }
+      const plan = new GroupPlan(xs, ys, { gridsize: g, k, oversample: false, seed, scanIndex });
+      if (plan.count !== n * K) return false;
+      for (let i = 0; i < plan.count; i++) {
+        const sd = plan.seedOf(i);
+        const own = Array.from({ length: n * K }, (_, j) => j).filter((j) => scanIndex[j] === scanIndex[sd]);
+        const d = (m: number): number => Math.hypot(xs[m]! - xs[sd]!, ys[m]! - ys[sd]!);
+        const dK = own.map(d).sort((a, b) => a - b)[Math.min(k, own.length) - 1]!;
+        for (const m of plan.members(i)) if (scanIndex[m] !== scanIndex[sd] || d(m) > dK + 1e-9) return false;
+      }
+      return true;
+    }),
+    { numRuns: 40 },
+  );
+  t.pass();
+});

@@ -7,6 +7,7 @@ import type { Frame, Group, Stream } from '../../src/pipeline/types.js';
 import { collect, collectStream, createStage, testContext } from '../../src/testing/index.js';
 import group from '../../src/transforms/group.js';
 import split from '../../src/transforms/split.js';
+import simulate from '../../src/sources/simulate.js';
 import { syntheticScan, thrownName } from './helpers.js';
 
 const groups = async (n: number): Promise<Stream<Group>> => (await createStage(group, { gridsize: 1 }, [syntheticScan(n, 2)])) as Stream<Group>;
@@ -78,4 +79,31 @@ test('bad options say what is wrong', (t) => {
   t.throws(() => split.options.parse({ axis: 'x' }), { message: /threshold/ });
   t.throws(() => split.options.parse({ fraction: 1.5 }), { message: /fraction/ });
   t.throws(() => split.options.parse({ ratio: 0.5 }), { message: /ratio/ });
+});
+
+test('by: scan holds out whole scans, deterministically per seed', async (t) => {
+  const scanOf = (meta: { scan?: { scanIndex?: Int32Array } }, gs: Group[]): number[] => [...new Set(gs.map((g) => meta.scan!.scanIndex![g.indices[0]!]!))].sort();
+  const run = async (seed: number): Promise<Record<string, number[]>> => {
+    const sim = await createStage(simulate, { N: 16, object: { kind: 'family', size: 32 }, scan: { pattern: 'spiral', step: 3 }, nphotons: 1e4, scans: 6 }, [], testContext({ id: 'sim', seed: 3 }));
+    const grouped = (await createStage(group, { gridsize: 2 }, [sim])) as Stream<Group>;
+    const s = await createStage(split, { by: 'scan', fractions: { train: 0.5, validation: 0.25, test: 0.25 }, seed }, [grouped]);
+    const out: Record<string, number[]> = {};
+    let total = 0;
+    for (const p of ['train', 'validation', 'test']) {
+      const gs = (await collectStream(s.outputs![p]!)) as Group[];
+      total += gs.length;
+      // Every member of every group belongs to the part's scans.
+      const scans = scanOf(grouped.meta, gs);
+      for (const g of gs) for (const m of g.indices) t.true(scans.includes(grouped.meta.scan!.scanIndex![m]!));
+      out[p] = scans;
+    }
+    t.is(total, grouped.meta.count ?? -1);
+    await sim.close?.();
+    return out;
+  };
+  const a = await run(1);
+  t.deepEqual([...a.train!, ...a.validation!, ...a.test!].sort(), [0, 1, 2, 3, 4, 5], 'the parts partition the scans');
+  t.is(a.train!.length, 3);
+  t.deepEqual(await run(1), a, 'same seed, same scans held out');
+  t.throws(() => split.options.parse({ by: 'scan', axis: 'x', threshold: 1 }));
 });
