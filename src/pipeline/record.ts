@@ -9,7 +9,6 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { ptychoflowVersion } from '../util/version.js';
 import type { PipelinePlan, StagePlan } from './load.js';
-import type { RunSummary } from './run.js';
 
 /**
  * Relative strings that name an existing file or directory next to the
@@ -46,6 +45,9 @@ export function planDocument(plan: PipelinePlan, backend: string): Record<string
     output: '.',
     ...(settings.memory.tensor_bytes !== undefined ? { memory: settings.memory } : {}),
     ...(settings.plugins.length > 0 ? { plugins: resolveInputs(settings.plugins, plan.baseDir) } : {}),
+    // The run's own relaxations, and its plugins (already accepted next to the
+    // original file) by absolute path: the record re-runs as the run did.
+    allow: { ...settings.allow, ...(settings.plugins.length > 0 ? { plugins_outside: true } : {}) },
   };
   for (const section of ['sources', 'transforms', 'sinks'] as const) {
     const stages = [...plan.streams, ...plan.sinks].filter((s) => s.section === section);
@@ -78,7 +80,7 @@ export function writeRunRecord(plan: PipelinePlan, outDir: string, info: RunReco
 }
 
 /** Writes summary.json at the end of a run, with paths relative to the output directory. */
-export function writeSummaryRecord(summary: RunSummary, outDir: string): void {
+export function writeSummaryRecord<S extends { pipeline: string; output: string }>(summary: S, outDir: string): void {
   const relative = { ...summary, pipeline: path.relative(outDir, summary.pipeline) || '.', output: '.' };
   writeFileSync(path.join(outDir, 'summary.json'), JSON.stringify(relative, null, 2) + '\n');
 }

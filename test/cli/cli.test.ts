@@ -151,7 +151,7 @@ test('inspect reads HDF5: every dataset with statistics, the detected layout, an
   t.true(report.arrays.probe!.mean_abs! > 0, 'complex (r, i) datasets get a mean modulus');
   t.true(report.contract.ok, report.contract.problems.join('; '));
   const bad = await cli(['inspect', path.join(h5, 'bad_coords.h5')]);
-  t.is(bad.code, 0, bad.stderr);
+  t.is(bad.code, 2, 'a file that cannot be read as a scan is bad input: exit 2, with the report');
   t.regex(bad.stdout, /canonical layout/);
   t.regex(bad.stdout, /readable as a scan \(hdf5 source\): 1 problem\(s\)\n\s+- bad_coords\.h5 \[xcoords\]: has shape \(11\), expected \(12\)/);
   const notH5 = await cli(['inspect', path.join(h5, 'not_hdf5.h5')]);
@@ -165,7 +165,7 @@ test('inspect names the file and exits 2 on a broken archive, without a stack tr
   t.regex(r.stderr, /bad_not_a_zip\.npz/);
   t.notRegex(r.stderr, /\n\s+at /);
   const missing = await cli(['inspect', path.join(root, 'test/fixtures/npz/bad_missing_diffraction.npz')]);
-  t.is(missing.code, 0, 'a readable file with contract problems is reported, not refused');
+  t.is(missing.code, 2, 'a readable file with contract problems is reported, and exits 2');
   t.regex(missing.stdout, /canonical contract: \d+ problem/);
 });
 

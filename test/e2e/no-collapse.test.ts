@@ -47,7 +47,7 @@ sinks:
     reduce_lr: { factor: 0.5, patience: 2, min_lr: 1.0e-4 }
     early_stop: { patience: 3 }
   infer: { type: infer, inputs: [all_tensors], after: [train], checkpoint: checkpoint }
-  evaluate: { type: evaluate, inputs: [scan], after: [infer], reconstruction: reconstruction.npz, truth: scan }
+  evaluate: { type: evaluate, inputs: [infer], truth: scan }
 `;
 
 test('a textured object at 1e5 counts trains without collapsing; its phase is above the constant-image SSIM floor', async (t) => {
