@@ -3,6 +3,13 @@
 import { DataError } from '../errors.js';
 import type { FrameAccess } from './stream.js';
 
+/** readMany for an access whose native read is readInto: fresh N×N arrays, filled by it. */
+export async function readManyViaInto(access: { readonly N: number; readInto(ids: readonly number[], out: readonly Float32Array[]): Promise<void> }, indices: readonly number[]): Promise<Float32Array[]> {
+  const out = indices.map(() => new Float32Array(access.N * access.N));
+  await access.readInto(indices, out);
+  return out;
+}
+
 /** Frames `ids[j]` of `store` into `out[j]`: its readInto when it has one, else readMany and a copy. */
 export async function readFramesInto(store: FrameAccess, ids: readonly number[], out: readonly Float32Array[]): Promise<void> {
   if (store.readInto !== undefined) return store.readInto(ids, out);

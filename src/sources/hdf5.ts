@@ -26,6 +26,7 @@ import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMet
 import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
 import { patternProblem } from './npz.js';
 import { checkPositive, checkScanOrClose } from './scan-checks.js';
+import { readManyViaInto } from '../core/frames.js';
 
 /** Bytes of patterns read per hyperslab on a sequential pass (and at most per run of a random read). */
 const BLOCK_BYTES = 4 << 20;
@@ -303,14 +304,11 @@ export class H5FrameStore implements FrameStore {
   }
 
   async read(index: number): Promise<Float32Array> {
-    const [a] = await this.readMany([index]);
-    return a!;
+    return (await readManyViaInto(this, [index]))[0]!;
   }
 
-  async readMany(indices: readonly number[]): Promise<Float32Array[]> {
-    const out = indices.map(() => new Float32Array(this.N * this.N));
-    await this.readInto(indices, out);
-    return out;
+  readMany(indices: readonly number[]): Promise<Float32Array[]> {
+    return readManyViaInto(this, indices);
   }
 
   /** Frames `indices[j]` into `out[j]`, one hyperslab per run of consecutive indices; checked like streamed ones. */

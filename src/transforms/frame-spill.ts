@@ -10,6 +10,7 @@ import { open } from 'node:fs/promises';
 import { DataError } from '../errors.js';
 import { SpillDir } from '../io/spill.js';
 import type { Frame, FrameStore } from '../pipeline/types.js';
+import { readManyViaInto } from '../core/frames.js';
 
 /** Bytes per write: consecutive frames are gathered up to this. */
 const BLOCK_BYTES = 4 << 20;
@@ -99,14 +100,11 @@ export class SpilledFrames implements FrameStore {
   }
 
   async read(index: number): Promise<Float32Array> {
-    const [a] = await this.readMany([index]);
-    return a!;
+    return (await readManyViaInto(this, [index]))[0]!;
   }
 
-  async readMany(indices: readonly number[]): Promise<Float32Array[]> {
-    const out = indices.map(() => new Float32Array(this.N * this.N));
-    await this.readInto(indices, out);
-    return out;
+  readMany(indices: readonly number[]): Promise<Float32Array[]> {
+    return readManyViaInto(this, indices);
   }
 
   /** Frames `indices[j]` into `out[j]`: one positioned read per run of consecutive frames whose targets lie back to back. */
