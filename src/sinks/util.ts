@@ -229,7 +229,7 @@ export function reconstructionOutput(summary: SinkOutput['summary'], r: Reconstr
 /** The reconstruction an input stream carries (its first record), checked. */
 export async function readReconstruction(stream: Stream<unknown>, ctx: StageContext, which: string): Promise<Reconstruction> {
   if (stream.meta.record !== 'reconstruction') {
-    throw new OptionsError('WRONG_INPUT', `stage '${ctx.id}': ${which} carries '${stream.meta.record}' records, not a reconstruction`, { stage: ctx.id, hint: 'take it from infer or refine: inputs: [infer]' });
+    throw new OptionsError('WRONG_INPUT', `stage '${ctx.id}': ${which} carries '${stream.meta.record}' records, not a reconstruction`, { stage: ctx.id, hint: 'take it from infer, refine or epie: inputs: [infer]' });
   }
   for await (const r of stream.open(ctx.signal)) return r as Reconstruction;
   throw new OptionsError('EMPTY_INPUT', `stage '${ctx.id}': ${which} yielded no reconstruction`, { stage: ctx.id });

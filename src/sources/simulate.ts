@@ -1,6 +1,6 @@
 // The `simulate` source (SPEC §8): a synthetic scan with exact ground truth,
 // emitted exactly like the npz source (Frame records, meta.scan with the object,
-// meta.frames for random access). Frames are computed on demand, never held as
+// random access through Stream.frames). Frames are computed on demand, never held as
 // a whole: frame i = |fftshift(FFT2(P · O_i))| / N (SPEC §1) with O_i the
 // window at position i, and with Poisson noise drawn from
 // Rng.derive(seed, 'frame', i), so any frame is the same however and whenever
