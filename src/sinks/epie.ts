@@ -21,6 +21,7 @@ import { EpieKernel } from '../physics/epie.js';
 import { orthogonalizeModes, modePower, type Mode } from '../physics/modes.js';
 import { defineSink, type Complex2D, type SinkOutput } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { yieldToEventLoop } from '../util/signals.js';
 import { engineStart } from './epie-start.js';
 import { frameStream, framesInRandomOrder } from './frame-order.js';
 import { interleave, writeReconstruction, type InferOutputs } from './infer.js';
@@ -123,11 +124,11 @@ export default defineSink({
           ctx.progress({ label, done, total: patterns, unit: ' patterns', info: { error: error / energy, step: beta } });
           // The loop is CPU-bound and a frame store may answer without I/O: let timers and
           // signal handlers (an abort, Ctrl-C) run now and then.
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          await yieldToEventLoop();
           ctx.signal.throwIfAborted();
         }
       }
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
       if (probeOn && modes.length > 1) {
         modePowers = orthogonalizeModes(modes);
         kernel.probeChanged();
