@@ -6,7 +6,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /** Engine and stage modules: what the pure layers must not import. */
-const STAGE_MODULES = ['**/pipeline/**', '**/sources/**', '**/transforms/**', '**/sinks/**', '**/cli/**', '**/scan.js', '**/components.js'];
+const STAGE_MODULES = ['**/pipeline/**', '**/sources/**', '**/transforms/**', '**/sinks/**', '**/cli/**', '**/compose/**', '**/scan.js', '**/components.js'];
 
 /**
  * Code that predates the size limits and is still to be split (each owned by
@@ -23,7 +23,6 @@ const OVER_LIMITS = [
   'src/physics/patch.ts',
   'src/pipeline/load.ts',
   'src/pipeline/run.ts',
-  'src/scan.ts',
   'src/sinks/epie.ts',
   'src/sinks/evaluate.ts',
   'src/sinks/refine.ts',

@@ -10,6 +10,12 @@ export { loadPlan, runPipelineFile, runPlan, Registry, loadPlugins, formatProble
 export type { RunOptions, RunOutcome, RunSummary, PipelinePlan } from './pipeline/index.js';
 export { builtinRegistry, builtinComponents } from './components.js';
 export { openScan, type OpenScanOptions, type BatchOptions, type ScanHandle } from './scan.js';
+// Composing in code with it-pipe: pipe(stages.npz({ path }), stages.normalize(), ..., run()).
+export { pipe } from 'it-pipe';
+export * as stages from './compose/stages.js';
+export { run, iterate, session, fromStream, type ComposeOptions, type Session } from './compose/run.js';
+export { Chain } from './compose/chain.js';
+export { composedDocument, type ComposeSettings } from './compose/plan.js';
 export { inspectFile } from './io/inspect.js';
 export { openNpz, readNpyFile } from './io/npz.js';
 export { writeNpz } from './io/npz-writer.js';

@@ -235,9 +235,6 @@ function zodProblems(err: z.ZodError, prefix: (string | number)[], value: unknow
  */
 export function validatePipeline(loaded: LoadedFile, registry: Registry, sets: readonly string[] = []): PipelinePlan {
   const problems: Problem[] = [];
-  const add = (p: (string | number)[], message: string): void => {
-    problems.push({ path: p, message, ...position(loaded, p) });
-  };
 
   for (const e of loaded.doc.errors) {
     const pos = loaded.lines.linePos(e.pos[0]);
@@ -251,9 +248,32 @@ export function validatePipeline(loaded: LoadedFile, registry: Registry, sets: r
   }
 
   const raw: unknown = documentValue(loaded.doc, loaded.file);
+  return planPipeline(raw, registry, { file: loaded.file, at: (p) => position(loaded, p) });
+}
+
+/** Where a plan's value came from: its file (or a name), and how to place a key path in it. */
+export interface PlanOrigin {
+  file: string;
+  /** Directory relative paths resolve against (default: the file's). */
+  baseDir?: string;
+  /** Line and column of a key path (absent for plans built in code). */
+  at?: (p: (string | number)[]) => { line?: number; col?: number };
+}
+
+/**
+ * The planner behind every run: checks a pipeline document given as plain
+ * data (settings, stage types, ids, inputs, cycles, options, record kinds)
+ * and returns the plan, or throws one PipelineFileError listing every problem.
+ * Pipeline files and pipelines composed in code (src/compose) both go through it.
+ */
+export function planPipeline(raw: unknown, registry: Registry, origin: PlanOrigin): PipelinePlan {
+  const problems: Problem[] = [];
+  const add = (p: (string | number)[], message: string): void => {
+    problems.push({ path: p, message, ...(origin.at?.(p) ?? {}) });
+  };
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     add([], 'a pipeline file is a map with sources, transforms and sinks');
-    throw fail(loaded.file, problems);
+    throw fail(origin.file, problems);
   }
   // Settings problems are collected, and the stages are still checked.
   const parsed = settingsSchema.safeParse(raw);
@@ -366,10 +386,10 @@ export function validatePipeline(loaded: LoadedFile, registry: Registry, sets: r
   const ordered = [...streamOrder, ...sinkOrder].map((id) => stages.get(id)!);
   checkKinds(ordered, (id, i, message) => add([stages.get(id)!.section, id, 'inputs', i], message));
 
-  if (problems.length > 0 || !parsed.success) throw fail(loaded.file, problems);
+  if (problems.length > 0 || !parsed.success) throw fail(origin.file, problems);
   return {
-    file: loaded.file,
-    baseDir: path.dirname(path.resolve(loaded.file)),
+    file: origin.file,
+    baseDir: origin.baseDir ?? path.dirname(path.resolve(origin.file)),
     settings: parsed.data,
     streams: streamOrder.map((id) => stages.get(id)!),
     sinks: sinkOrder.map((id) => stages.get(id)!),

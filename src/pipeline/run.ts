@@ -25,6 +25,8 @@ export interface RunOptions {
   limit?: number;
   /** Overrides the file's `output` directory (absolute, or relative to the cwd). */
   outDir?: string;
+  /** Write pipeline.yaml, run.json and summary.json to the output directory (default true; openScan's sessions write none). */
+  record?: boolean;
   /** Backend selection, injectable for tests. */
   selectBackend?: (name: BackendName, log: Logger) => Promise<Pick<BackendInfo, 'name'>>;
 }
@@ -113,9 +115,11 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
     const backend = await select(requested, log);
     backendName = backend.name;
     log.info(`backend: ${backend.name}${requested === 'auto' ? ' (auto)' : ''}`);
-    mkdirSync(outDir, { recursive: true });
-    writeRunRecord(plan, outDir, { requested, backend: backend.name });
-    recorded = true;
+    if (opts.record !== false) {
+      mkdirSync(outDir, { recursive: true });
+      writeRunRecord(plan, outDir, { requested, backend: backend.name });
+      recorded = true;
+    }
     ledger = new TensorLedger(settings.memory.tensor_bytes);
     const led = ledger;
 

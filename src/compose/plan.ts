@@ -1,0 +1,52 @@
+// A chain's plan: its document, with the file-level settings, through the
+// same planner as a pipeline file (planPipeline: options, ids, wiring,
+// record kinds), against the built-in registry plus the chain's own
+// components. Problems are an OptionsError listing them all, by key path.
+import { builtinRegistry } from '../components.js';
+import { OptionsError } from '../errors.js';
+import { formatProblems, planPipeline, problemsOf, type PipelinePlan } from '../pipeline/load.js';
+import type { BackendName } from '../backend/names.js';
+import { chainDocument, type Step } from './document.js';
+
+/** The settings a pipeline file has at its top level, for a chain. */
+export interface ComposeSettings {
+  description?: string;
+  backend?: BackendName;
+  seed?: number;
+  /** Output directory, relative to `baseDir` (default runs/out, as in a file). */
+  output?: string;
+  memory?: { tensor_bytes?: number };
+  allow?: { paths_outside?: boolean; hdf5_external_links?: boolean; plugins_outside?: boolean };
+  /** What relative paths in options resolve against (default: the working directory). */
+  baseDir?: string;
+  /** The name the run summary gives the pipeline (default `(composed)`). */
+  name?: string;
+}
+
+const SETTING_KEYS = ['description', 'backend', 'seed', 'output', 'memory', 'allow'] as const;
+
+/** The pipeline document a chain stands for (what a YAML file with the same stages holds). */
+export function composedDocument(steps: readonly Step[], settings: ComposeSettings = {}): Record<string, unknown> {
+  const { sources, transforms, sinks } = chainDocument(steps);
+  const top = Object.fromEntries(SETTING_KEYS.filter((k) => settings[k] !== undefined).map((k) => [k, settings[k]]));
+  return { ...top, sources, transforms, ...(Object.keys(sinks).length > 0 ? { sinks } : {}) };
+}
+
+/** Plans a chain's steps (a session adds its port as the last one). */
+export function planChain(steps: readonly Step[], settings: ComposeSettings = {}): PipelinePlan {
+  const { defs } = chainDocument(steps);
+  const registry = builtinRegistry();
+  for (const def of defs) if (registry.get(def.type) !== def) registry.add(def, 'the composed chain');
+  const file = settings.name ?? '(composed)';
+  try {
+    return planPipeline(composedDocument(steps, settings), registry, { file, baseDir: settings.baseDir ?? process.cwd() });
+  } catch (e) {
+    const problems = problemsOf(e);
+    if (problems.length === 0) throw e;
+    const stage = problems.map((p) => p.path[1]).find((k) => typeof k === 'string');
+    throw new OptionsError('BAD_OPTIONS', `${problems.length} problem${problems.length === 1 ? '' : 's'} in the composed pipeline\n${formatProblems(file, problems)}`, {
+      ...(stage !== undefined ? { stage } : {}),
+      cause: e,
+    });
+  }
+}
