@@ -2,6 +2,7 @@
 // pipeline files. See README.md ("Programmatic use").
 export * from './pipeline/types.js';
 export { defineFrameMap, type FrameMapSpec } from './transforms/frame-map.js';
+export { defineMap, type MapSpec } from './transforms/map-stage.js';
 export * from './errors.js';
 export { Rng, deriveSeed } from './util/rng.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './util/log.js';

@@ -26,6 +26,7 @@ import prefetchDef from '../transforms/prefetch.js';
 import shuffleDef from '../transforms/shuffle.js';
 import splitDef from '../transforms/split.js';
 import tensorifyDef from '../transforms/tensorify.js';
+import { defineMap, type MapSpec } from '../transforms/map-stage.js';
 import type { ComponentDef, SinkDef, SourceDef, TransformDef } from '../pipeline/types.js';
 import { asChain, Chain } from './chain.js';
 import type { StageIdOptions, Step } from './document.js';
@@ -90,3 +91,10 @@ export const compare = stage(compareDef);
 export const images = stage(imagesDef);
 export const writeNpz = stage(writeNpzDef);
 export const writeErrors = stage(writeErrorsDef);
+
+/**
+ * An ordered parallel map over the records: `map(fn, { concurrency: 4 })`.
+ * Give a second map in one chain its own `type`.
+ */
+export const map = <T, U>(fn: (record: T, position: number, signal: AbortSignal) => Promise<U>, o: MapSpec & StageIdOptions & { concurrency?: number } = {}): ChainStep =>
+  use(defineMap(fn, { ...(o.type !== undefined ? { type: o.type } : {}), ...(o.emits !== undefined ? { emits: o.emits } : {}) }), o.concurrency !== undefined ? { concurrency: o.concurrency } : {}, o.id !== undefined ? { id: o.id } : {});

@@ -1,9 +1,10 @@
 // Ordered concurrent map: applies an async function to a stream's records with
 // up to `concurrency` calls in flight (p-limit) and yields results in input
-// order. It is a library helper, not a pipeline stage (a function cannot be
-// written in a pipeline file), for CPU- or IO-heavy per-record work in
-// scripts and custom stages (group and shuffle read frames in windows instead:
-// one read per window beats many small concurrent reads). Read-ahead is
+// order. The `map` stage (map-stage.ts, `stages.map(fn, { concurrency })`)
+// is built on it. The sources' block reads do not use it: the runs of one
+// read are all needed at once and libuv's thread pool already bounds the
+// positioned reads in flight (group and shuffle read frames in windows: one
+// read per window beats many small concurrent reads). Read-ahead is
 // bounded by 2 × concurrency; on early exit the pending calls are awaited
 // (their errors swallowed) and the source is closed.
 import pLimit from 'p-limit';
