@@ -1,8 +1,8 @@
 // The layer rules as a test over the source tree (static and dynamic
 // imports, which ESLint's no-restricted-imports does not see): the pure layers
 // (physics, model, io, records, core) import no pipeline, source, transform,
-// sink or CLI module; sinks do not import sources or transforms; and no
-// module imports itself through a cycle.
+// sink or CLI module; sinks do not import sources, transforms or each other
+// (shared code is in sinks/shared); and no module imports itself through a cycle.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
@@ -44,6 +44,17 @@ test('pure layers import no engine or stage module; sinks import no source or tr
   const unexpected = found.filter((e) => !EXCEPTIONS.has(e));
   t.deepEqual(unexpected, [], unexpected.join('\n'));
   for (const e of EXCEPTIONS.keys()) t.true(found.includes(e), `exception '${e}' no longer applies: remove it`);
+});
+
+test('no sink imports another: what sinks share lives in sinks/shared, which imports no sink', (t) => {
+  const sinkFile = (f: string): boolean => path.dirname(f) === path.join(src, 'sinks');
+  const shared = (f: string): boolean => path.relative(path.join(src, 'sinks', 'shared'), f).split(path.sep)[0] !== '..';
+  const found: string[] = [];
+  for (const [file, deps] of graph) {
+    if (!sinkFile(file) && !shared(file)) continue;
+    for (const d of deps) if (sinkFile(d)) found.push(`${path.relative(src, file)} -> ${path.relative(src, d)}`);
+  }
+  t.deepEqual(found, [], found.join('\n'));
 });
 
 test('no import cycles', (t) => {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { DataError } from '../errors.js';
 import { ANY_RECORD, defineSink, type Json } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { outPath } from './util.js';
+import { outPath } from './shared/util.js';
 
 const entry = z
   .object({

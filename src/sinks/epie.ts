@@ -22,11 +22,11 @@ import { orthogonalizeModes, modePower, type Mode } from '../physics/modes.js';
 import { defineSink, type Complex2D, type SinkOutput } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { yieldToEventLoop } from '../util/signals.js';
-import { engineStart } from './epie-start.js';
-import { frameStream, framesInRandomOrder } from './frame-order.js';
-import { interleave, writeReconstruction, type InferOutputs } from './infer.js';
-import { PositionTracker } from './positions.js';
-import { budgetSpent, cosineLr, outPath, reconstructionOutput, savePng, secondsSince, trainingProgress } from './util.js';
+import { engineStart } from './shared/epie-start.js';
+import { frameStream, framesInRandomOrder } from './shared/frame-order.js';
+import { interleave, writeReconstruction, type InferOutputs } from './shared/reconstruction.js';
+import { PositionTracker } from './shared/positions.js';
+import { budgetSpent, cosineLr, outPath, reconstructionOutput, savePng, secondsSince, trainingProgress } from './shared/util.js';
 
 const pass = z.number().int().min(0).default(0);
 

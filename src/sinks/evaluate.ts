@@ -6,14 +6,14 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { outPath } from './util.js';
+import { outPath } from './shared/util.js';
 import { DataError, OptionsError } from '../errors.js';
-import { openNpz } from '../io/npz.js';
 import { linePlot, renderImage, sideBySide, writePng } from '../io/png.js';
 import { evaluateObject, type CropBox, type EvalResult } from '../physics/metrics.js';
 import { defineSink, type Complex2D, type Json, type ScanMeta } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { readReconstruction } from './util.js';
+import { readComplex } from './shared/reconstruction.js';
+import { readReconstruction } from './shared/util.js';
 
 const box = z.object({ x0: z.number(), y0: z.number(), x1: z.number(), y1: z.number() }).strict();
 
@@ -34,35 +34,6 @@ const options = z.object({
   frc_png: z.string().default('frc.png').describe('FRC curve image, relative to the output directory'),
   figure_png: z.string().default('comparison.png').describe('truth/reconstruction figure, relative to the output directory'),
 }).strict();
-
-/** A 2-D complex (or real) array from an NPZ; (H,W,1) and (1,H,W) are squeezed. */
-export async function readComplex(file: string, key: string | undefined, fallbacks: readonly string[], stage: string): Promise<Complex2D & { origin?: [number, number] }> {
-  const npz = await openNpz(file);
-  try {
-    const names = npz.entries(), name = key ?? fallbacks.find((k) => names.includes(k));
-    if (name === undefined || !names.includes(name)) {
-      throw new DataError('MISSING_KEY', `no array '${key ?? fallbacks.join("' or '")}' (has: ${names.join(', ')})`, { stage, file, hint: 'set the *_key option to the array that holds the object' });
-    }
-    const a = await npz.readArray(name), shape = [...a.shape];
-    while (shape.length > 2 && shape[0] === 1) shape.shift();
-    while (shape.length > 2 && shape[shape.length - 1] === 1) shape.pop();
-    if (shape.length !== 2) throw new DataError('BAD_SHAPE', `expected a 2-D object, got shape (${a.shape.join(', ')})`, { stage, file, key: name });
-    const [h, w] = shape as [number, number], complex = a.descr.includes('c'), n = h * w;
-    const re = new Float32Array(n), im = new Float32Array(n), d = a.data as ArrayLike<number | bigint>;
-    for (let i = 0; i < n; i++) {
-      re[i] = Number(complex ? d[2 * i]! : d[i]!);
-      if (complex) im[i] = Number(d[2 * i + 1]!);
-    }
-    const out: Complex2D & { origin?: [number, number] } = { height: h, width: w, re, im };
-    if (names.includes('origin')) {
-      const o = (await npz.readArray('origin')).data as ArrayLike<number | bigint>;
-      if (o.length === 2) out.origin = [Number(o[0]), Number(o[1])];
-    }
-    return out;
-  } finally {
-    await npz.close();
-  }
-}
 
 /** Places a canvas whose pixel (0,0) is object pixel (ox, oy) on an h×w object grid (uncovered → 0). */
 function toObjectFrame(c: Complex2D, ox: number, oy: number, h: number, w: number): Complex2D {

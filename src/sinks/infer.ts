@@ -9,44 +9,14 @@ import type * as tf from '../tf.js';
 import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
-import { writeNpz, type NpzArrayInput } from '../io/npz-writer.js';
-import { renderImage } from '../io/png.js';
 import { StitchCanvas, type StitchWindow } from '../physics/stitch.js';
 import { defineSink, type Complex2D, type ScanMeta, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
-import { forEachBatch, inPath, outPath, reconstructionOutput, relativeDifference, savePng, secondsSince, tensorBatchStream } from './util.js';
+import { placementFor, writeReconstruction, type CanvasPlacement, type InferOutputs } from './shared/reconstruction.js';
+import { forEachBatch, inPath, outPath, reconstructionOutput, relativeDifference, secondsSince, tensorBatchStream } from './shared/util.js';
 
 /** What infer needs from a model: object patches for a batch (the caller disposes them). */
 export interface PatchPredictor {
   predict(X: tf.Tensor4D, coords: tf.Tensor4D): { re: tf.Tensor4D; im: tf.Tensor4D };
-}
-
-export interface CanvasPlacement {
-  height: number;
-  width: number;
-  /** Object coordinates of canvas pixel (0, 0). */
-  originX: number;
-  originY: number;
-}
-
-/**
- * The canvas in absolute object coordinates: it starts at object pixel (0, 0)
- * (further out only if a window reaches below 0) and covers the ground-truth
- * object when the scan has one, so the result lines up with `objectGuess`.
- */
-export function placementFor(scan: ScanMeta): CanvasPlacement {
-  const { N } = scan;
-  if (scan.xcoords.length === 0) throw new DataError('NO_POSITIONS', 'the scan has no positions to stitch at');
-  let x0 = 0, y0 = 0, x1 = scan.object?.width ?? 0, y1 = scan.object?.height ?? 0;
-  for (let j = 0; j < scan.xcoords.length; j++) {
-    // A window starts at floor(x − N/2); a fractional start spills one pixel further (bilinear).
-    const fx = scan.xcoords[j]! - N / 2, fy = scan.ycoords[j]! - N / 2;
-    if (!Number.isFinite(fx) || !Number.isFinite(fy)) throw new DataError('BAD_COORDS', `scan position ${j} is not finite`);
-    x0 = Math.min(x0, Math.floor(fx));
-    y0 = Math.min(y0, Math.floor(fy));
-    x1 = Math.max(x1, Math.floor(fx) + N + (Number.isInteger(fx) ? 0 : 1));
-    y1 = Math.max(y1, Math.floor(fy) + N + (Number.isInteger(fy) ? 0 : 1));
-  }
-  return { originX: x0, originY: y0, width: x1 - x0, height: y1 - y0 };
 }
 
 export interface StitchResult {
@@ -101,98 +71,6 @@ export async function stitchPredictions(
   });
   const { object, covered } = canvas.result();
   return { object, covered, placement, patches, batches, aligned: canvas.aligned, meanAlignRadians: canvas.aligned > 0 ? canvas.alignedRadians / canvas.aligned : 0 };
-}
-
-/** Bounding box of the covered pixels (the whole canvas when nothing is covered). */
-function coveredBox(covered: Uint8Array, width: number, height: number): { x0: number; y0: number; w: number; h: number } {
-  let x0 = width, y0 = height, x1 = -1, y1 = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (covered[y * width + x] === 0) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
-  }
-  return x1 < 0 ? { x0: 0, y0: 0, w: width, h: height } : { x0, y0, w: x1 - x0 + 1, h: y1 - y0 + 1 };
-}
-
-function crop(values: Float32Array, width: number, box: { x0: number; y0: number; w: number; h: number }): Float32Array {
-  const out = new Float32Array(box.w * box.h);
-  for (let y = 0; y < box.h; y++) out.set(values.subarray((box.y0 + y) * width + box.x0, (box.y0 + y) * width + box.x0 + box.w), y * box.w);
-  return out;
-}
-
-/** Complex values as numpy's interleaved (re, im) pairs. */
-export function interleave(c: Complex2D): Float32Array {
-  const out = new Float32Array(2 * c.re.length);
-  for (let i = 0; i < c.re.length; i++) {
-    out[2 * i] = c.re[i]!;
-    out[2 * i + 1] = c.im[i]!;
-  }
-  return out;
-}
-
-export interface InferOutputs {
-  npz: string;
-  amplitude_png: string;
-  phase_png: string;
-}
-
-/**
- * Writes an object canvas (NPZ with object/amplitude/phase/probe/origin, plus
- * any `extra` arrays, e.g. an engine's probe modes or corrected positions) and
- * its PNGs (cropped to the covered pixels).
- */
-export async function writeReconstruction(files: InferOutputs, r: Pick<StitchResult, 'object' | 'covered' | 'placement'>, probe: Complex2D, title: string, extra: Record<string, NpzArrayInput> = {}): Promise<void> {
-  const { object, covered, placement } = r;
-  const n = object.re.length, amplitude = new Float32Array(n), phase = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    amplitude[i] = Math.hypot(object.re[i]!, object.im[i]!);
-    phase[i] = Math.atan2(object.im[i]!, object.re[i]!);
-  }
-  const shape = [object.height, object.width];
-  await writeNpz(
-    files.npz,
-    {
-      object: { shape, data: interleave(object), descr: '<c8' },
-      amplitude: { shape, data: amplitude, descr: '<f4' },
-      phase: { shape, data: phase, descr: '<f4' },
-      probe: { shape: [probe.height, probe.width], data: interleave(probe), descr: '<c8' },
-      origin: { shape: [2], data: Float64Array.of(placement.originX, placement.originY), descr: '<f8' },
-      ...extra,
-    },
-    { compress: true },
-  );
-  // The images show the scanned region only; the NPZ keeps the whole canvas.
-  const box = coveredBox(covered, object.width, object.height);
-  await savePng(files.amplitude_png, renderImage(crop(amplitude, object.width, box), box.w, box.h, { colormap: 'gray', colorbar: true, title: `${title} amplitude` }));
-  const shown = centredPhase(crop(phase, object.width, box), crop(amplitude, object.width, box));
-  await savePng(files.phase_png, renderImage(shown.values, box.w, box.h, { colormap: 'twilight', min: -shown.span, max: shown.span, colorbar: true, title: `${title} phase` }));
-}
-
-/**
- * The phase for display: the global phase of a reconstruction is arbitrary, so
- * the image shows phase minus its amplitude-weighted circular mean (wrapped to
- * (−π, π]) on a symmetric range that just holds it, which keeps small phase
- * contrast visible. The NPZ keeps the phase as reconstructed.
- */
-function centredPhase(phase: Float32Array, amplitude: Float32Array): { values: Float32Array; span: number } {
-  let c = 0, s = 0;
-  for (let i = 0; i < phase.length; i++) {
-    c += amplitude[i]! * Math.cos(phase[i]!);
-    s += amplitude[i]! * Math.sin(phase[i]!);
-  }
-  const mean = Math.atan2(s, c);
-  const values = new Float32Array(phase.length);
-  let span = 0;
-  for (let i = 0; i < phase.length; i++) {
-    const d = phase[i]! - mean;
-    values[i] = Math.atan2(Math.sin(d), Math.cos(d));
-    span = Math.max(span, Math.abs(values[i]!));
-  }
-  return { values, span: span > 1e-6 ? span : Math.PI };
 }
 
 function scanOf(input: Stream<TensorBatch>, ctx: StageContext): ScanMeta {

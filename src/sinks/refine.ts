@@ -27,9 +27,8 @@ import { farFieldAmplitude } from '../physics/forward.js';
 import { makeOptimizer } from '../model/optimizer.js';
 import { defineSink, type Complex2D, type Json, type ScanMeta, type SinkOutput, type StageContext, type Stream } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { readComplex } from './evaluate.js';
-import { placementFor, writeReconstruction, type CanvasPlacement, type InferOutputs } from './infer.js';
-import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, inPath, outPath, readReconstruction, reconstructionOutput, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './util.js';
+import { placementFor, readComplex, writeReconstruction, type CanvasPlacement, type InferOutputs } from './shared/reconstruction.js';
+import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, inPath, outPath, readReconstruction, reconstructionOutput, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './shared/util.js';
 
 const optionsSchema = z
   .object({

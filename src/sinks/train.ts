@@ -49,7 +49,7 @@ import {
   tensorBatchStream,
   trainingProgress,
   type TrainState,
-} from './util.js';
+} from './shared/util.js';
 
 /** Model options without their defaults, so that unset keys fall back to the stream (N, gridsize) and then the schema. */
 function overridable(shape: Record<string, z.ZodType>): Record<string, z.ZodType> {

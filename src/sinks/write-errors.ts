@@ -2,7 +2,7 @@
 // `id.errors` output under `on_error: route`) as JSON lines, one per record,
 // so a scientist can see which frames were set aside and why.
 import { z } from 'zod';
-import { outPath } from './util.js';
+import { outPath } from './shared/util.js';
 import { defineSink, type RoutedError } from '../pipeline/types.js';
 import { writeAtomic } from '../util/atomic.js';
 

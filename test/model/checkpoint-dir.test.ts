@@ -14,7 +14,7 @@ import { loadCheckpoint, makeOptimizer, prepareCheckpointDir, saveCheckpoint, se
 import { PtychoPINN } from '../../src/model/pinn.js';
 import type { Stream, TensorBatch } from '../../src/pipeline/types.js';
 import train from '../../src/sinks/train.js';
-import { outPath } from '../../src/sinks/util.js';
+import { outPath } from '../../src/sinks/shared/util.js';
 import { runSink, testContext } from '../../src/testing/index.js';
 import { simulate } from './sim.js';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import test from 'ava';
 import type { Complex2D, Frame, Stream } from '../../src/pipeline/types.js';
 import epie from '../../src/sinks/epie.js';
-import { placementFor, writeReconstruction } from '../../src/sinks/infer.js';
+import { placementFor, writeReconstruction } from '../../src/sinks/shared/reconstruction.js';
 import { runSink, testContext } from '../../src/testing/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { readResult, score, simulatedScan, tempDir } from './engine-helpers.js';

@@ -10,7 +10,7 @@ import * as tf from '../../src/tf.js';
 import { writeNpz } from '../../src/io/npz-writer.js';
 import type { Complex2D, Frame, Stream } from '../../src/pipeline/types.js';
 import epie from '../../src/sinks/epie.js';
-import { framesInRandomOrder } from '../../src/sinks/frame-order.js';
+import { framesInRandomOrder } from '../../src/sinks/shared/frame-order.js';
 import { runSink, streamOf, testContext } from '../../src/testing/index.js';
 import { N, readResult, score, simulatedScan, tempDir } from './engine-helpers.js';
 

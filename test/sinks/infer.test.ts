@@ -13,7 +13,8 @@ import { saveCheckpoint } from '../../src/model/checkpoint.js';
 import { modelConfigSchema } from '../../src/model/config.js';
 import { PtychoPINN } from '../../src/model/pinn.js';
 import type { Complex2D, ScanMeta, Stream, TensorBatch } from '../../src/pipeline/types.js';
-import infer, { placementFor, stitchPredictions, type PatchPredictor } from '../../src/sinks/infer.js';
+import infer, { stitchPredictions, type PatchPredictor } from '../../src/sinks/infer.js';
+import { placementFor } from '../../src/sinks/shared/reconstruction.js';
 import { runSink, testContext } from '../../src/testing/index.js';
 
 const N = 16;

@@ -22,7 +22,7 @@ import batch from '../../src/transforms/batch.js';
 import group from '../../src/transforms/group.js';
 import normalize from '../../src/transforms/normalize.js';
 import tensorify from '../../src/transforms/tensorify.js';
-import { placementFor, writeReconstruction } from '../../src/sinks/infer.js';
+import { placementFor, writeReconstruction } from '../../src/sinks/shared/reconstruction.js';
 import refine, { windowTaps } from '../../src/sinks/refine.js';
 import { createStage, runSink, streamOf, testContext } from '../../src/testing/index.js';
 

@@ -3,14 +3,13 @@
 // probe, the starting NPZ's probe, or a file that may carry several modes,
 // e.g. tike's `probeModes`), grown or cut to `probe_modes` and orthogonalised.
 import path from 'node:path';
-import { DataError, OptionsError } from '../errors.js';
-import { openNpz, readNpyFile } from '../io/npz.js';
-import { parseProbeSpec } from '../io/probe-file.js';
-import type { Canvas } from '../physics/epie.js';
-import { growModes, type Mode } from '../physics/modes.js';
-import type { ScanMeta, StageContext } from '../pipeline/types.js';
-import { readComplex } from './evaluate.js';
-import { placementFor, type CanvasPlacement } from './infer.js';
+import { DataError, OptionsError } from '../../errors.js';
+import { openNpz, readNpyFile } from '../../io/npz.js';
+import { parseProbeSpec } from '../../io/probe-file.js';
+import type { Canvas } from '../../physics/epie.js';
+import { growModes, type Mode } from '../../physics/modes.js';
+import type { ScanMeta, StageContext } from '../../pipeline/types.js';
+import { placementFor, readComplex, type CanvasPlacement } from './reconstruction.js';
 import { outPath } from './util.js';
 
 export interface EngineStart {

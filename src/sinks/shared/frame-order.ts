@@ -4,11 +4,11 @@
 // sink gets at frames: by index from the stream's frame store when it offers
 // one (`Stream.frames`; reads `chunk` frames at a time into reused buffers), else by streaming
 // the frames in their order through a bounded seeded shuffle buffer.
-import { DataError, OptionsError } from '../errors.js';
-import type { Frame, StageContext, Stream } from '../pipeline/types.js';
-import { readFramesInto } from '../core/frames.js';
-import { bufferShuffle } from '../util/buffer-shuffle.js';
-import { Rng } from '../util/rng.js';
+import { DataError, OptionsError } from '../../errors.js';
+import type { Frame, StageContext, Stream } from '../../pipeline/types.js';
+import { readFramesInto } from '../../core/frames.js';
+import { bufferShuffle } from '../../util/buffer-shuffle.js';
+import { Rng } from '../../util/rng.js';
 
 /** One frame as the engines use it: valid until the next one is asked for. */
 export interface EngineFrame {

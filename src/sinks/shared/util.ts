@@ -3,12 +3,12 @@
 // disposing every batch (also on early exit), and small path/number helpers.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type * as tf from '../tf.js';
-import { OptionsError } from '../errors.js';
-import type { Reconstruction, ScanMeta, SinkOutput, StageContext, Stream, StreamMeta, TensorBatch } from '../pipeline/types.js';
-import { writePng, type RgbaImage } from '../io/png.js';
-import { confinedPath } from '../io/paths.js';
-import { yieldToEventLoop } from '../util/signals.js';
+import type * as tf from '../../tf.js';
+import { OptionsError } from '../../errors.js';
+import type { Reconstruction, ScanMeta, SinkOutput, StageContext, Stream, StreamMeta, TensorBatch } from '../../pipeline/types.js';
+import { writePng, type RgbaImage } from '../../io/png.js';
+import { confinedPath } from '../../io/paths.js';
+import { yieldToEventLoop } from '../../util/signals.js';
 
 /** An output path option resolved inside the run output directory (refused outside it unless `allow.paths_outside`). */
 export function outPath(ctx: StageContext, p: string): string {

@@ -3,10 +3,10 @@
 // the correction amounts to (RMS shift, arrays for the output NPZ). A global
 // translation of all positions is not measurable (the object moves with it),
 // so each pass's mean shift is taken out again.
-import { DataError } from '../errors.js';
-import type { NpzArrayInput } from '../io/npz-writer.js';
-import type { ScanMeta } from '../pipeline/types.js';
-import type { CanvasPlacement } from './infer.js';
+import { DataError } from '../../errors.js';
+import type { NpzArrayInput } from '../../io/npz-writer.js';
+import type { ScanMeta } from '../../pipeline/types.js';
+import type { CanvasPlacement } from './reconstruction.js';
 
 export class PositionTracker {
   readonly x: Float64Array;
