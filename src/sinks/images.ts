@@ -1,11 +1,14 @@
 // The `images` sink: PNG previews of a scan for a quick look at the data — the
 // first few diffraction patterns (log scale), the probe, and the ground-truth
 // object when the scan carries one. It reads only the first `count` records and
-// then closes the stream, so it is cheap on any dataset size.
+// then closes the stream, so it is cheap on any dataset size. Given a
+// reconstruction record (inputs: [infer]) it shows that instead: amplitude and
+// phase over the covered region, and the reconstruction's probe.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { outPath } from './util.js';
+import { canvasOf, reconstructionImages } from './shared/reconstruction.js';
+import { outPath, readReconstruction } from './shared/util.js';
 import { OptionsError } from '../errors.js';
 import { renderImage, sideBySide, writePng, type RgbaImage } from '../io/png.js';
 import { ANY_RECORD, defineSink, type Complex2D, type Frame, type Group, type Json } from '../pipeline/types.js';
@@ -17,6 +20,7 @@ const options = z.object({
   patterns_png: z.string().default('patterns.png').describe('pattern grid, relative to the output directory'),
   probe_png: z.string().default('probe.png').describe('probe amplitude and phase, relative to the output directory'),
   object_png: z.string().default('object.png').describe('ground-truth amplitude and phase (only when the scan has one)'),
+  reconstruction_png: z.string().default('reconstruction.png').describe('a reconstruction input: its amplitude and phase over the covered region'),
 }).strict();
 
 function ampPhase(c: Complex2D, title: string): RgbaImage {
@@ -32,7 +36,7 @@ export default defineSink({
   kind: 'sink',
   accepts: [ANY_RECORD],
   type: 'images',
-  description: 'Write PNG previews: the first diffraction patterns, the probe and the ground-truth object',
+  description: 'Write PNG previews: the first diffraction patterns, the probe and the ground-truth object, or a reconstruction record (inputs: [infer])',
   options,
   async create(o, { ctx, inputs }) {
     const input = inputs[0];
@@ -58,12 +62,17 @@ export default defineSink({
         if (tiles.length >= o.count) break;
       }
       if (tiles.length > 0) await save('patterns', out(o.patterns_png), sideBySide(tiles, { titles, columns: o.columns, title: o.log ? 'log10(1 + amplitude)' : 'amplitude' }));
+    } else if (kind === 'reconstruction') {
+      const r = await readReconstruction(input, ctx, 'its input');
+      const shown = reconstructionImages(canvasOf(r), 'reconstruction');
+      await save('reconstruction', out(o.reconstruction_png), sideBySide([shown.amplitude, shown.phase]));
+      await save('probe', out(o.probe_png), ampPhase(r.probe, 'reconstructed probe'));
     } else {
       ctx.log.info(`images: '${kind}' records carry no single patterns; showing the scan metadata only`);
     }
     const scan = input.meta.scan;
     if (scan !== undefined) {
-      await save('probe', out(o.probe_png), ampPhase(scan.probe, 'probe'));
+      if (written.probe === undefined) await save('probe', out(o.probe_png), ampPhase(scan.probe, 'probe'));
       if (scan.object !== undefined) await save('object', out(o.object_png), ampPhase(scan.object, 'object'));
     }
     return { patterns: tiles.length, files: written } satisfies Json;

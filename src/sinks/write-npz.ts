@@ -1,5 +1,6 @@
 // The `write-npz` sink: writes a frame stream as a canonical NPZ (SPEC §2) that
-// numpy and our npz source read back. Stored archives: patterns are appended to
+// numpy and our npz source read back, or a reconstruction record (infer,
+// refine, epie) as the NPZ those write, with its coverage. Stored archives: patterns are appended to
 // the `diffraction` entry as they arrive (NpzStreamWriter), its shape taken from
 // the stream's declared count and shrunk in place if fewer records came (bad
 // records skipped upstream). When the count is unknown, or the archive is
@@ -7,12 +8,13 @@
 // first. Positions are kept (small) and written after the patterns.
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
-import { outPath } from './util.js';
+import { canvasOf, writeReconstructionNpz } from './shared/reconstruction.js';
+import { outPath, readReconstruction } from './shared/util.js';
 import { DataError, OptionsError } from '../errors.js';
 import { NpzStreamWriter } from '../io/npz-writer.js';
 import { SpillDir } from '../io/spill.js';
 import { readAt } from '../io/zip.js';
-import { defineSink, type Complex2D, type Frame, type ScanMeta } from '../pipeline/types.js';
+import { defineSink, type Complex2D, type Frame, type Json, type ScanMeta, type StageContext, type Stream } from '../pipeline/types.js';
 
 const COPY_BYTES = 4 << 20;
 
@@ -42,11 +44,30 @@ class Column {
   }
 }
 
+/** The scan of a frame stream, checked. */
+function frameScan(input: Stream<unknown>, ctx: StageContext): ScanMeta {
+  if (input.meta.record !== 'frame') throw new OptionsError('BAD_INPUT', `write-npz writes frame streams or a reconstruction, got '${input.meta.record}' records`, { stage: ctx.id, hint: 'connect it to a source or a frame transform (before group/batch), or to infer, refine or epie' });
+  const scan = input.meta.scan;
+  if (scan === undefined) throw new OptionsError('NO_SCAN', 'the input stream carries no scan metadata (probe, N)', { stage: ctx.id });
+  return scan;
+}
+
+/** A reconstruction record as the NPZ infer writes, plus its coverage (`weights`). */
+async function writeRecord(input: Stream<unknown>, ctx: StageContext, options: { path: string; compress: boolean }): Promise<Json> {
+  const r = await readReconstruction(input, ctx, 'its input');
+  const target = outPath(ctx, options.path);
+  const weights = { shape: [r.object.height, r.object.width], data: r.weights, descr: '|u1' };
+  await writeReconstructionNpz(target, canvasOf(r), r.probe, { weights }, options.compress);
+  const { size } = await stat(target);
+  ctx.log.info(`wrote the ${r.object.height}×${r.object.width} reconstruction to ${target}`, { bytes: size });
+  return { path: target, arrays: ['object', 'amplitude', 'phase', 'probe', 'origin', 'weights'], bytes: size };
+}
+
 export default defineSink({
   kind: 'sink',
-  accepts: [['frame']],
+  accepts: [['frame', 'reconstruction']],
   type: 'write-npz',
-  description: 'Writes a frame stream as a canonical NPZ (diffraction, xcoords, ycoords, probeGuess, objectGuess, scan_index).',
+  description: 'Writes a frame stream as a canonical NPZ (diffraction, xcoords, ycoords, probeGuess, objectGuess, scan_index), or a reconstruction record (inputs: [infer]) as object, amplitude, phase, probe, origin, weights.',
   options: z
     .object({
       path: z.string().min(1).default('scan.npz').describe('Output .npz, relative to the run output directory.'),
@@ -56,9 +77,8 @@ export default defineSink({
   async create(options, { ctx, inputs }) {
     const input = inputs[0];
     if (input === undefined) throw new OptionsError('NO_INPUT', 'write-npz needs one input stream', { stage: ctx.id });
-    if (input.meta.record !== 'frame') throw new OptionsError('BAD_INPUT', `write-npz writes frame streams, got '${input.meta.record}' records`, { stage: ctx.id, hint: 'connect it to a source or a frame transform (before group/batch)' });
-    const scan: ScanMeta | undefined = input.meta.scan;
-    if (scan === undefined) throw new OptionsError('NO_SCAN', 'the input stream carries no scan metadata (probe, N)', { stage: ctx.id });
+    if (input.meta.record === 'reconstruction') return writeRecord(input, ctx, options);
+    const scan = frameScan(input, ctx);
     const target = outPath(ctx, options.path);
     const N = scan.N, frameValues = N * N;
     const declared = input.meta.count;
