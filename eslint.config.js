@@ -30,7 +30,6 @@ const OVER_LIMITS = [
   'src/sinks/evaluate.ts',
   'src/sinks/refine.ts',
   'src/sinks/train.ts',
-  'src/sources/hdf5.ts',
   'src/sources/json.ts',
   'src/sources/npz.ts',
   'src/sources/simulate.ts',

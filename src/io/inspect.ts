@@ -110,7 +110,7 @@ async function inspectNpz(file: string): Promise<InspectReport> {
 }
 
 async function inspectH5(file: string): Promise<InspectReport> {
-  const { inspectHdf5 } = await import('../sources/hdf5.js');
+  const { inspectHdf5 } = await import('./hdf5/inspect.js');
   const r = await inspectHdf5(file);
   const arrays: Record<string, ArrayReport> = {};
   for (const [name, d] of Object.entries(r.datasets)) arrays[name] = { fortran_order: false, ...d };
@@ -128,7 +128,7 @@ export async function inspectFile(file: string): Promise<InspectReport> {
   }
   const head = await readAt(fh, 0, 6).finally(() => fh.close());
   if (head[0] === 0x93 && head[1] === 0x4e) return inspectNpy(file);
-  const { isHdf5 } = await import('../sources/hdf5.js');
+  const { isHdf5 } = await import('./hdf5/reader.js');
   if (isHdf5(file)) return inspectH5(file);
   if (/\.(h5|hdf5|hdf|cxi|nxs)$/i.test(file)) throw new FormatError('NOT_HDF5', 'not an HDF5 file (no HDF5 signature)', { file: path.basename(file) });
   if (file.toLowerCase().endsWith('.npy')) return inspectNpy(file);

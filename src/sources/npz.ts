@@ -8,13 +8,13 @@
 import { Buffer } from 'node:buffer';
 import path from 'node:path';
 import { z } from 'zod';
-import { DataError, OptionsError } from '../errors.js';
+import { DataError } from '../errors.js';
 import { checkCanonical, type PatternLayout } from '../io/canonical.js';
 import { dtypeInfo, toFloat32, type NpyArray, type NpyHeader } from '../io/npy.js';
 import { openNpz, type NpzReader } from '../io/npz.js';
-import { loadProbeFile } from '../io/probe-file.js';
 import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
 import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
+import { overrideProbe } from './probe-override.js';
 import { checkScanOrClose } from './scan-checks.js';
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
@@ -344,20 +344,7 @@ export default defineSource({
     const file = path.resolve(ctx.baseDir, options.path);
     const opened = await openScan(file, ctx, options.input, options.limit);
     const { store, scanIndex } = opened;
-    let scan = opened.scan;
-    if (options.probe !== undefined) {
-      try {
-        const { probe, origin } = await loadProbeFile(options.probe, ctx.baseDir, ctx.id);
-        if (probe.width !== scan.N || probe.height !== scan.N) {
-          throw new OptionsError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but the patterns are ${scan.N}×${scan.N}`, { stage: ctx.id, file: origin, key: 'probe', hint: 'the probe must be sampled like the patterns' });
-        }
-        ctx.log.info(`probe from ${origin} (instead of ${path.basename(file)}'s probeGuess)`);
-        scan = { ...scan, probe, notes: { ...scan.notes, probe: origin } };
-      } catch (e) {
-        await store.close();
-        throw e;
-      }
-    }
+    const scan = await overrideProbe(opened.scan, options.probe, ctx, store, `${path.basename(file)}'s probeGuess`);
     await checkScanOrClose(scan, { stage: ctx.id, file: path.basename(file), ...(options.probe !== undefined ? { keys: { probe: 'probe' } } : {}) }, store);
     const { checks } = store;
     // Borrowed: the patterns are views over reused read blocks (see Stream.openBorrowed).

@@ -1,4 +1,4 @@
-// The HDF5 reader thread of the `hdf5` source (hdf5.ts). Plain JavaScript, run
+// The HDF5 reader thread (reader.ts starts it), shared by every open file. Plain JavaScript, run
 // in a worker started without the tsx loader: loaded through tsx, h5wasm's
 // 4 MB Emscripten glue (it contains a dynamic import, which tsx rewrites) costs
 // about 1.5 s and 600 MB at every start; here it loads in 0.15 s. It also
