@@ -1,9 +1,11 @@
-// The stage-compliance suite: what every transform must do, checked the same
-// way for built-in stages and plugins (`ptychoflow/testing`). Given a way to
-// make the stage over fresh inputs, it checks that an early exit closes the
-// upstream, that an abort stops the stream, that no tensor is left alive,
-// that re-opening with the same seed gives the same records, and (when a bad
-// input is given) that a bad record follows the stage's `on_error` policy.
+// The stage-compliance suite: what every source and transform must do,
+// checked the same way for built-in stages and plugins (`ptychoflow/testing`).
+// Given a way to make the stage over fresh inputs (none for a source), it
+// checks that an early exit closes the upstream and leaves the stream
+// re-openable, that an abort stops the stream, that no tensor is left alive,
+// that re-opening with the same seed gives the same records, that close() may
+// be called twice, and (when a bad input is given) that a bad record follows
+// the stage's `on_error` policy. Sinks have their own suite (sink-compliance.ts).
 import * as tf from '../tf.js';
 import type { ComponentDef } from '../core/component.js';
 import type { Stream } from '../core/stream.js';
@@ -37,10 +39,13 @@ export function counted<T>(stream: Stream<T>): CountedInput<T> {
 export interface ComplianceCase {
   readonly def: ComponentDef;
   readonly options?: unknown;
-  /** Fresh inputs for one stage instance (at least 3 records on one pass). */
+  /** Fresh inputs for one stage instance (at least 3 records on one pass); a source has none. */
   inputs(): Stream<unknown>[];
-  /** Inputs holding a bad record, and how many records the stage yields from them under on_error: skip. */
-  readonly bad?: { inputs(): Stream<unknown>[]; kept: number };
+  /**
+   * Inputs (for a source: options, merged over `options`) holding a bad
+   * record, and how many records the stage yields from them under on_error: skip.
+   */
+  readonly bad?: { inputs(): Stream<unknown>[]; options?: Record<string, unknown>; kept: number };
   /** How a record is compared between passes (default: JSON of its own enumerable fields, typed arrays as lists). */
   readonly key?: (record: unknown) => unknown;
 }
@@ -77,11 +82,18 @@ function closedAll(ins: readonly CountedInput[], check: string, fail: Fail): voi
   for (const [k, i] of ins.entries()) if (i.stats.opens !== i.stats.finished) fail(check, `input ${k}: ${i.stats.opens} opened, ${i.stats.finished} closed`);
 }
 
-/** Early exit: taking one record and stopping returns every upstream iterator. */
-async function earlyExit(c: ComplianceCase, make: Make, fail: Fail): Promise<Stream<unknown>> {
+/** Early exit: taking one record and stopping returns every upstream iterator, and the stream then opens for a full pass. */
+async function earlyExit(c: ComplianceCase, make: Make, key: (r: unknown) => unknown, fail: Fail): Promise<Stream<unknown>> {
   const ins = c.inputs().map((s) => counted(s));
   const early = await make(ins.map((i) => i.stream));
-  for (const r of await collect(early.open(new AbortController().signal), 1)) dispose(r);
+  const taken = await collect(early.open(new AbortController().signal), 1);
+  taken.forEach(dispose);
+  closedAll(ins, 'early exit', fail);
+  if (taken.length === 0) fail('early exit', 'the stream yielded no record');
+  const fresh = await make(c.inputs());
+  const [after, full] = [await keysOf(early, key), await keysOf(fresh, key)];
+  await fresh.close?.();
+  if (after.length !== full.length) fail('early exit', `after an early exit a full pass gave ${after.length} records, a fresh instance ${full.length}`);
   closedAll(ins, 'early exit', fail);
   return early;
 }
@@ -91,14 +103,17 @@ async function abort(c: ComplianceCase, make: Make, fail: Fail): Promise<void> {
   const ins = c.inputs().map((s) => counted(s));
   const ac = new AbortController();
   let n = 0;
+  const stage = await make(ins.map((i) => i.stream));
   try {
-    for await (const r of (await make(ins.map((i) => i.stream))).open(ac.signal)) {
+    for await (const r of stage.open(ac.signal)) {
       dispose(r);
       if (++n === 1) ac.abort(new Error('compliance abort'));
     }
     fail('abort', 'the stream ended normally after its signal was aborted');
   } catch (e) {
     if ((e as Error).message !== 'compliance abort' && (e as Error).name !== 'AbortError') fail('abort', `threw ${(e as Error).message} instead of the abort`);
+  } finally {
+    await stage.close?.();
   }
   closedAll(ins, 'abort', fail);
 }
@@ -117,14 +132,33 @@ async function reiteration(c: ComplianceCase, make: Make, key: (r: unknown) => u
 /** A bad record follows on_error: skip drops it (counted), fail throws. */
 async function onError(c: ComplianceCase, key: (r: unknown) => unknown, fail: Fail): Promise<void> {
   if (c.bad === undefined) return;
+  const options = { ...(c.options as object), ...c.bad.options };
   const ctx = testContext({ id: c.def.type });
-  const got = await keysOf(await createStage(c.def, { ...(c.options as object), on_error: 'skip' }, c.bad.inputs(), ctx), key);
+  const skipping = await createStage(c.def, { ...options, on_error: 'skip' }, c.bad.inputs(), ctx);
+  const got = await keysOf(skipping, key);
+  await skipping.close?.();
   if (got.length !== c.bad.kept || ctx.stats.errors === 0) fail('on_error', `skip yielded ${got.length} records (expected ${c.bad.kept}) and counted ${ctx.stats.errors} errors`);
+  let failing: Stream<unknown> | undefined;
   try {
-    await keysOf(await createStage(c.def, { ...(c.options as object), on_error: 'fail' }, c.bad.inputs()), key);
+    failing = await createStage(c.def, { ...options, on_error: 'fail' }, c.bad.inputs());
+    await keysOf(failing, key);
     fail('on_error', 'fail did not throw on the bad record');
   } catch {
-    // expected: the bad record fails the stream
+    // expected: the bad record fails the stream (at create or while streaming)
+  } finally {
+    await failing?.close?.();
+  }
+}
+
+/** close() ends the stage's resources and may be called again. */
+async function closeTwice(streams: readonly Stream<unknown>[], fail: Fail): Promise<void> {
+  for (const s of streams) {
+    try {
+      await s.close?.();
+      await s.close?.();
+    } catch (e) {
+      fail('close', `a second close() threw: ${(e as Error).message}`);
+    }
   }
 }
 
@@ -135,10 +169,10 @@ export async function checkCompliance(c: ComplianceCase): Promise<ComplianceFail
   const key = c.key ?? defaultKey;
   const make: Make = (inputs, ctx = testContext({ id: c.def.type })) => createStage(c.def, c.options ?? {}, inputs, ctx);
   const before = tf.memory().numTensors;
-  const made = [await earlyExit(c, make, fail)];
+  const made = [await earlyExit(c, make, key, fail)];
   await abort(c, make, fail);
   made.push(...(await reiteration(c, make, key, fail)));
-  for (const s of made) await s.close?.();
+  await closeTwice(made, fail);
   await onError(c, key, fail);
   const left = tf.memory().numTensors - before;
   if (left !== 0) fail('tensors', `${left} tensor(s) left alive`);

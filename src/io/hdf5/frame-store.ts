@@ -86,6 +86,8 @@ export class H5FrameStore implements FrameStore {
       const len = Math.min(per, this.count - first);
       const slab = await this.slab(first, len);
       for (let j = 0; j < len; j++) {
+        // Per frame, not per hyperslab: a block can hold the whole scan.
+        signal.throwIfAborted();
         const a = new Float32Array(NN);
         this.convert(slab, j, a);
         yield { index: first + j, amplitude: a };
