@@ -8,12 +8,13 @@ import { z } from 'zod';
 import { DataError } from '../errors.js';
 import { ANY_RECORD, defineSink, type Json } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { timeToSsim, type ScoredPass } from './shared/pass-score.js';
 import { outPath } from './shared/util.js';
 
 const entry = z
   .object({
     metrics: z.string().describe('metrics JSON an evaluate sink wrote, relative to the output directory'),
-    history: z.string().optional().describe("per-pass history JSON of an engine (refine, epie, train's), relative to the output directory: adds passes and seconds"),
+    history: z.string().optional().describe("per-pass history JSON of an engine (refine, epie, train's), relative to the output directory: adds passes and seconds, and the time to SSIM 0.95/0.99 when the engine scored its passes (score_every)"),
   })
   .strict();
 
@@ -26,6 +27,17 @@ interface Row {
   frc_half: number | null;
   passes: number | null;
   seconds: number | null;
+  /** From a history scored per pass (score_every): engine seconds to each SSIM target, amplitude and phase. */
+  time_to_ssim: Json | null;
+}
+
+type Reached = Record<'amplitude' | 'phase', Record<string, { seconds: number } | null>>;
+
+/** "12.3 / 40.1": seconds to the amplitude and phase target, – where never reached or not scored. */
+function reachedCell(t: Json | null, target: number): string {
+  if (t === null) return '–';
+  const r = t as unknown as Reached, s = (v: { seconds: number } | null | undefined): string => (v == null ? '–' : v.seconds.toFixed(1));
+  return `${s(r.amplitude[String(target)])} / ${s(r.phase[String(target)])}`;
 }
 
 async function readJson(file: string, stage: string, key: string): Promise<unknown> {
@@ -58,19 +70,24 @@ export default defineSink({
     const rows: Row[] = [];
     for (const [method, e] of Object.entries(o.methods)) {
       const m = (await readJson(outPath(ctx, e.metrics), ctx.id, `methods.${method}.metrics`)) as { amplitude?: { ssim?: unknown; psnr?: unknown }; phase?: { ssim?: unknown; psnr?: unknown }; frc?: { frc_half?: unknown } };
-      let passes: number | null = null, seconds: number | null = null;
+      let passes: number | null = null, seconds: number | null = null, reached: Json | null = null;
       if (e.history !== undefined) {
         const h = (await readJson(outPath(ctx, e.history), ctx.id, `methods.${method}.history`)) as { history?: unknown } | unknown[];
-        const list = (Array.isArray(h) ? h : Array.isArray((h).history) ? (h as { history: unknown[] }).history : []) as { seconds?: unknown }[];
+        const list = (Array.isArray(h) ? h : Array.isArray((h).history) ? (h as { history: unknown[] }).history : []) as { epoch?: unknown; seconds?: unknown; amplitude_ssim?: unknown; phase_ssim?: unknown }[];
         passes = list.length;
         seconds = list.reduce((s, r) => s + (num(r.seconds) ?? 0), 0);
+        const scored: ScoredPass[] = list.map((r, k) => {
+          const a = num(r.amplitude_ssim), p = num(r.phase_ssim);
+          return { epoch: num(r.epoch) ?? k + 1, seconds: num(r.seconds) ?? 0, ...(a === null ? {} : { amplitude_ssim: a }), ...(p === null ? {} : { phase_ssim: p }) };
+        });
+        if (scored.some((r) => r.amplitude_ssim !== undefined || r.phase_ssim !== undefined)) reached = timeToSsim(scored);
       }
-      rows.push({ method, amplitude_ssim: num(m.amplitude?.ssim), phase_ssim: num(m.phase?.ssim), amplitude_psnr: num(m.amplitude?.psnr), phase_psnr: num(m.phase?.psnr), frc_half: num(m.frc?.frc_half), passes, seconds: seconds === null ? null : +seconds.toFixed(2) });
+      rows.push({ method, amplitude_ssim: num(m.amplitude?.ssim), phase_ssim: num(m.phase?.ssim), amplitude_psnr: num(m.amplitude?.psnr), phase_psnr: num(m.phase?.psnr), frc_half: num(m.frc?.frc_half), passes, seconds: seconds === null ? null : +seconds.toFixed(2), time_to_ssim: reached });
     }
     const lines = [
-      '| method | amplitude SSIM | phase SSIM | amplitude PSNR (dB) | phase PSNR (dB) | FRC 0.5 (px) | passes | seconds |',
-      '|---|---|---|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.method} | ${cell(r.amplitude_ssim, 4)} | ${cell(r.phase_ssim, 4)} | ${cell(r.amplitude_psnr, 2)} | ${cell(r.phase_psnr, 2)} | ${r.frc_half === null ? '< 2' : r.frc_half.toFixed(1)} | ${r.passes ?? '–'} | ${cell(r.seconds, 1)} |`),
+      '| method | amplitude SSIM | phase SSIM | amplitude PSNR (dB) | phase PSNR (dB) | FRC 0.5 (px) | passes | seconds | s to SSIM 0.95 (amp / phase) | s to SSIM 0.99 (amp / phase) |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      ...rows.map((r) => `| ${r.method} | ${cell(r.amplitude_ssim, 4)} | ${cell(r.phase_ssim, 4)} | ${cell(r.amplitude_psnr, 2)} | ${cell(r.phase_psnr, 2)} | ${r.frc_half === null ? '< 2' : r.frc_half.toFixed(1)} | ${r.passes ?? '–'} | ${cell(r.seconds, 1)} | ${reachedCell(r.time_to_ssim, 0.95)} | ${reachedCell(r.time_to_ssim, 0.99)} |`),
     ];
     const files = { json: outPath(ctx, o.json), markdown: outPath(ctx, o.markdown) };
     await writeFileAtomic(files.json, JSON.stringify(rows, null, 2) + '\n');

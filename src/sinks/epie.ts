@@ -22,6 +22,7 @@ import { orthogonalizeModes, modePower, type Mode } from '../physics/modes.js';
 import { defineSink, type Complex2D, type SinkOutput } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { yieldToEventLoop } from '../util/signals.js';
+import { PassScorer, timeToSsim, type PassScore } from './shared/pass-score.js';
 import { engineStart } from './shared/epie-start.js';
 import { frameStream, framesInRandomOrder } from './shared/frame-order.js';
 import { interleave, writeReconstruction, type InferOutputs } from './shared/reconstruction.js';
@@ -51,6 +52,7 @@ const optionsSchema = z
     amplitude_png: z.string().default('epie_amplitude.png').describe('Amplitude image, relative to the output directory.'),
     phase_png: z.string().default('epie_phase.png').describe('Phase image, relative to the output directory.'),
     history: z.string().default('epie_history.json').describe('Error per pass (JSON), relative to the output directory.'),
+    score_every: z.number().int().min(0).default(0).describe("Score the object against the scan's truth every K passes and after the last (0: never): SSIM in the history, time to SSIM 0.95/0.99 in the summary."),
     loss_plot: z.string().default('epie_error.png').describe('Error curve (PNG), relative to the output directory.'),
   })
   .strict();
@@ -96,7 +98,8 @@ export default defineSink({
     ctx.log.info(`starting from ${start.from} with ${modes.length} probe mode(s) from ${start.probeFrom}: object scaled by ${scale.toPrecision(6)}, amplitude MSE ${startLoss.toPrecision(6)}`);
 
     const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
-    const history: { epoch: number; loss: number; fourier_error: number; step: number; seconds: number; position_rms?: number }[] = [];
+    const history: ({ epoch: number; loss: number; fourier_error: number; step: number; seconds: number; position_rms?: number } & Partial<PassScore>)[] = [];
+    const scorer = PassScorer.for(scan, options.score_every);
     let stopped: 'epochs' | 'time_budget' = 'epochs', modePowers = modes.length === 1 ? [1] : orthogonalizeModes(modes);
     const tr = performance.now();
     for (let epoch = 0; epoch < options.epochs; epoch++) {
@@ -135,9 +138,11 @@ export default defineSink({
       }
       if (positionsOn) positions.recentre();
       const record = { epoch: epoch + 1, loss: error / (done * N * N), fourier_error: error / energy, step: beta, seconds: secondsSince(te), ...(positionsOn ? { position_rms: positions.rmsShift() } : {}) };
-      history.push(record);
-      ctx.progress({ label, done, total: patterns, unit: ' patterns', info: { error: record.fourier_error, step: beta }, finished: true });
-      if (epoch + 1 < options.epochs && budgetSpent(secondsSince(tr), budget, record.seconds, options.final_step < options.step)) {
+      const outOfTime = epoch + 1 < options.epochs && budgetSpent(secondsSince(tr), budget, record.seconds, options.final_step < options.step);
+      const score = scorer?.due(epoch + 1, outOfTime || epoch + 1 === options.epochs) === true ? scorer.score(canvas, [placement.originX, placement.originY]) : undefined;
+      history.push({ ...record, ...score });
+      ctx.progress({ label, done, total: patterns, unit: ' patterns', info: { error: record.fourier_error, step: beta, ...score }, finished: true });
+      if (outOfTime) {
         stopped = 'time_budget';
         break;
       }
@@ -175,6 +180,7 @@ export default defineSink({
       final_loss: last.loss,
       fourier_error: last.fourier_error,
       seconds_per_pass: +(secondsSince(tr) / passes).toFixed(3),
+      ...(scorer === undefined ? {} : { time_to_ssim: timeToSsim(history) }),
       history: outPath(ctx, options.history),
       loss_plot: outPath(ctx, options.loss_plot),
       seconds: secondsSince(t0),

@@ -10,8 +10,9 @@ import { outPath } from './shared/util.js';
 import { DataError, OptionsError } from '../errors.js';
 import { linePlot, renderImage, sideBySide, writePng } from '../io/png.js';
 import { evaluateObject, type CropBox, type EvalResult } from '../physics/metrics.js';
-import { defineSink, type Complex2D, type Json, type ScanMeta } from '../pipeline/types.js';
+import { defineSink, type Complex2D, type Json } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { scanCrop, toObjectFrame } from './shared/object-frame.js';
 import { readComplex } from './shared/reconstruction.js';
 import { readReconstruction } from './shared/util.js';
 
@@ -34,31 +35,6 @@ const options = z.object({
   frc_png: z.string().default('frc.png').describe('FRC curve image, relative to the output directory'),
   figure_png: z.string().default('comparison.png').describe('truth/reconstruction figure, relative to the output directory'),
 }).strict();
-
-/** Places a canvas whose pixel (0,0) is object pixel (ox, oy) on an h×w object grid (uncovered → 0). */
-function toObjectFrame(c: Complex2D, ox: number, oy: number, h: number, w: number): Complex2D {
-  const re = new Float32Array(h * w), im = new Float32Array(h * w), dx = Math.round(ox), dy = Math.round(oy);
-  for (let y = 0; y < h; y++) {
-    const sy = y - dy;
-    if (sy < 0 || sy >= c.height) continue;
-    for (let x = 0; x < w; x++) {
-      const sx = x - dx;
-      if (sx < 0 || sx >= c.width) continue;
-      re[y * w + x] = c.re[sy * c.width + sx]!; im[y * w + x] = c.im[sy * c.width + sx]!;
-    }
-  }
-  return { height: h, width: w, re, im };
-}
-
-function scanCrop(scan: ScanMeta, margin: number | undefined): CropBox {
-  const m = margin ?? scan.N / 4;
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  for (let i = 0; i < scan.xcoords.length; i++) {
-    x0 = Math.min(x0, scan.xcoords[i]!); x1 = Math.max(x1, scan.xcoords[i]!);
-    y0 = Math.min(y0, scan.ycoords[i]!); y1 = Math.max(y1, scan.ycoords[i]!);
-  }
-  return { x0: Math.floor(x0 - m), y0: Math.floor(y0 - m), x1: Math.ceil(x1 + m), y1: Math.ceil(y1 + m) };
-}
 
 /** JSON numbers cannot be ±Infinity or NaN: those become null (PSNR null = identical images). */
 const finite = (v: number | null): number | null => (v !== null && Number.isFinite(v) ? v : null);

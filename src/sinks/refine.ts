@@ -29,6 +29,7 @@ import { defineSink, type Complex2D, type Json, type ScanMeta, type SinkOutput, 
 import { writeFileAtomic } from '../util/atomic.js';
 import { placementFor, readComplex, writeReconstruction, type CanvasPlacement, type InferOutputs } from './shared/reconstruction.js';
 import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, inPath, outPath, readReconstruction, reconstructionOutput, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './shared/util.js';
+import { PassScorer, timeToSsim, type PassScore } from './shared/pass-score.js';
 
 const optionsSchema = z
   .object({
@@ -50,6 +51,7 @@ const optionsSchema = z
     amplitude_png: z.string().default('refined_amplitude.png').describe('Amplitude image, relative to the output directory.'),
     phase_png: z.string().default('refined_phase.png').describe('Phase image, relative to the output directory.'),
     history: z.string().default('refine_history.json').describe('Loss per pass (JSON), relative to the output directory.'),
+    score_every: z.number().int().min(0).default(0).describe("Score the object against the scan's truth every K passes and after the last (0: never): SSIM in the history, time to SSIM 0.95/0.99 in the summary."),
     loss_plot: z.string().default('refine_loss.png').describe('Loss curve (PNG), relative to the output directory.'),
   })
   .strict();
@@ -266,7 +268,8 @@ export default defineSink({
       ctx.log.info(`starting from ${start.from}: scaled by ${scale.toPrecision(6)}, mean amplitude ${meanAmp.toPrecision(4)}, amplitude MSE ${startLoss.toPrecision(6)}`);
 
       const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
-      const history: { epoch: number; loss: number; lr: number; seconds: number }[] = [];
+      const history: ({ epoch: number; loss: number; lr: number; seconds: number } & Partial<PassScore>)[] = [];
+      const scorer = PassScorer.for(scan, options.score_every);
       let stopped: 'epochs' | 'time_budget' = 'epochs';
       let batches: number | undefined;
       const tr = performance.now();
@@ -300,9 +303,13 @@ export default defineSink({
         }, (i) => ctx.progress({ label, done: i + 1, ...(batches !== undefined ? { total: batches } : {}), unit: ' batches', info: { loss: sum / Math.max(patterns, 1), lr } }));
         batches ??= seen;
         const record = { epoch: epoch + 1, loss: sum / patterns, lr, seconds: secondsSince(te) };
-        history.push(record);
-        ctx.progress({ label, done: seen, total: seen, unit: ' batches', info: { loss: record.loss, lr }, finished: true });
-        if (epoch + 1 < options.epochs && budgetSpent(secondsSince(tr), budget, record.seconds, true)) {
+        const outOfTime = epoch + 1 < options.epochs && budgetSpent(secondsSince(tr), budget, record.seconds, true);
+        const score = scorer?.due(epoch + 1, outOfTime || epoch + 1 === options.epochs) === true
+          ? scorer.score({ height: placement.height, width: placement.width, re: objRe.dataSync(), im: objIm.dataSync() }, [placement.originX, placement.originY])
+          : undefined;
+        history.push({ ...record, ...score });
+        ctx.progress({ label, done: seen, total: seen, unit: ' batches', info: { loss: record.loss, lr, ...score }, finished: true });
+        if (outOfTime) {
           stopped = 'time_budget';
           break;
         }
@@ -324,6 +331,7 @@ export default defineSink({
         stopped,
         start_loss: startLoss,
         final_loss: last.loss,
+        ...(scorer === undefined ? {} : { time_to_ssim: timeToSsim(history) }),
         history: outPath(ctx, options.history),
         loss_plot: outPath(ctx, options.loss_plot),
         seconds: secondsSince(t0),

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import compare from '../../src/sinks/compare.js';
+import { timeToSsim } from '../../src/sinks/shared/pass-score.js';
 import { runSink, testContext } from '../../src/testing/index.js';
 
 test('tabulates scores, passes and seconds in the order given; a missing file names itself', async (t) => {
@@ -22,4 +23,25 @@ test('tabulates scores, passes and seconds in the order given; a missing file na
   t.regex(md, /\| epie \| 0\.9900 \| 0\.9950 \| 30\.00 \| 31\.50 \| < 2 \| 2 \| 3\.5 \|/);
   t.is((JSON.parse(await readFile(path.join(dir, 'comparison.json'), 'utf8')) as unknown[]).length, 2);
   await t.throwsAsync(runSink(compare, { methods: { x: { metrics: 'nope.json' } } }, [], ctx), { name: 'DataError', message: /nope\.json.*file not found/ });
+});
+
+test('time to SSIM: the engine seconds until a scored pass first reaches 0.95 and 0.99, in the table', async (t) => {
+  const history = [
+    { epoch: 1, seconds: 2 },
+    { epoch: 2, seconds: 2, amplitude_ssim: 0.9, phase_ssim: 0.96 },
+    { epoch: 3, seconds: 3 },
+    { epoch: 4, seconds: 3, amplitude_ssim: 0.991, phase_ssim: 0.97 },
+  ];
+  t.deepEqual(timeToSsim(history), {
+    amplitude: { '0.95': { pass: 4, seconds: 10 }, '0.99': { pass: 4, seconds: 10 } },
+    phase: { '0.95': { pass: 2, seconds: 4 }, '0.99': null },
+  });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ptychoflow-compare-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'm.json'), JSON.stringify({ amplitude: { ssim: 0.991 }, phase: { ssim: 0.97 }, frc: {} }));
+  await writeFile(path.join(dir, 'h.json'), JSON.stringify(history));
+  await runSink(compare, { methods: { epie: { metrics: 'm.json', history: 'h.json' }, flat: { metrics: 'm.json' } } }, [], testContext({ id: 'compare', outDir: dir }));
+  const md = await readFile(path.join(dir, 'comparison.md'), 'utf8');
+  t.true(md.includes('| 4 | 10.0 | 10.0 / 4.0 | 10.0 / – |'), md);
+  t.true(md.includes('| – | – | – | – |'), md);
 });

@@ -44,20 +44,26 @@ test('with the known probe, noise-free, ePIE converges to the truth; files and s
   const before = tf.memory().numTensors;
   const dir = await tempDir(t);
   const scan = await simulatedScan();
-  const r = (await runSink(epie, { epochs: 40, final_step: 1 }, [scan], testContext({ id: 'epie', outDir: dir }))) as Record<string, unknown>;
+  const r = (await runSink(epie, { epochs: 40, final_step: 1, score_every: 10 }, [scan], testContext({ id: 'epie', outDir: dir }))) as Record<string, unknown>;
   t.is(tf.memory().numTensors, before);
   t.is(r['passes'], 40);
   t.is(r['engine'], 'ePIE');
   t.is(r['probe_refined_from'], null);
   t.true((r['final_loss'] as number) < (r['start_loss'] as number) / 100, `misfit ${String(r['start_loss'])} → ${String(r['final_loss'])}`);
-  const history = JSON.parse(readFileSync(path.join(dir, 'epie_history.json'), 'utf8')) as { fourier_error: number }[];
+  const history = JSON.parse(readFileSync(path.join(dir, 'epie_history.json'), 'utf8')) as { fourier_error: number; amplitude_ssim?: number; phase_ssim?: number }[];
   t.is(history.length, 40);
+  // Scored after passes 10, 20, 30, 40 only.
+  t.deepEqual(history.flatMap((h, k) => (h.amplitude_ssim === undefined ? [] : [k + 1])), [10, 20, 30, 40]);
   t.true(history[39]!.fourier_error < history[0]!.fourier_error / 10);
   const result = await readResult(path.join(dir, 'epie.npz'));
   t.deepEqual([...result.arrays.keys()].sort(), ['amplitude', 'object', 'origin', 'phase', 'probe']);
   const s = score(scan.meta.scan!, result.object);
   t.log(`SSIM amplitude ${s.amplitude.ssim.toFixed(4)}, phase ${s.phase.ssim.toFixed(4)}, ${String(r['seconds_per_pass'])} s/pass`);
   t.true(s.amplitude.ssim > 0.95, `amplitude SSIM ${s.amplitude.ssim}`);
+  // The last pass's score is the final object's, scored as evaluate scores it.
+  t.true(Math.abs(history[39]!.amplitude_ssim! - s.amplitude.ssim) < 1e-4 && Math.abs(history[39]!.phase_ssim! - s.phase.ssim) < 1e-4);
+  const reached = (r['time_to_ssim'] as Record<string, Record<string, { pass: number; seconds: number } | null>>)['amplitude']!['0.95']!;
+  t.true([10, 20, 30, 40].includes(reached.pass) && reached.seconds > 0, JSON.stringify(reached));
   t.true(s.phase.ssim > 0.95, `phase SSIM ${s.phase.ssim}`);
   for (const f of ['epie_amplitude.png', 'epie_phase.png', 'epie_error.png']) t.deepEqual([...readFileSync(path.join(dir, f)).subarray(1, 4)], [0x50, 0x4e, 0x47], f);
   await scan.close?.();
