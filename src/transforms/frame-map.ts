@@ -6,9 +6,13 @@
 // that throws a DataError for a bad frame puts it through the stage's
 // `on_error` option when it has one (dropped frames are the stage's
 // exclusions; with skip or route, asking for them maps every frame once).
+// A costly map (`cache` returns true) is applied once per frame for random
+// access: the first read maps the whole input pass into a temp file
+// (transforms/frame-spill.ts) and every later read is a positioned read.
 import type { z } from 'zod';
 import { DataError } from '../errors.js';
 import type { FrameAccess, Frame, StageContext, Stream, StreamMeta, TransformDef, ErrorPolicy } from '../pipeline/types.js';
+import { SpilledFrames } from './frame-spill.js';
 import { readFramesInto, requireInput } from './util.js';
 
 export interface FrameMapSpec<S extends z.ZodType, P> {
@@ -27,6 +31,8 @@ export interface FrameMapSpec<S extends z.ZodType, P> {
   linear?(state: P, options: z.output<S>): { factor: number; intensity: boolean };
   /** The output's metadata (default: the input's). */
   meta?(meta: StreamMeta, state: P, options: z.output<S>): StreamMeta;
+  /** Whether random-access reads come from the mapped frames kept in a temp file (for a map that costs more than a read). */
+  cache?(options: z.output<S>): boolean;
 }
 
 /** a ← factor · a (after a square root for intensities). */
@@ -72,13 +78,16 @@ export function defineFrameMap<S extends z.ZodType, P = undefined>(spec: FrameMa
             yield { ...f, amplitude };
           }
         })();
-      const frames = input.frames === undefined ? undefined : mappedAccess(input.frames, { apply, linear, policy, dropped, ctx, input, mapped });
+      const deps = { apply, linear, policy, dropped, ctx, input, mapped };
+      const cached = input.frames !== undefined && linear === undefined && spec.cache?.(options) === true ? new CachedAccess(input.frames, deps) : undefined;
+      const frames = input.frames === undefined ? undefined : (cached ?? mappedAccess(input.frames, deps));
       const meta = spec.meta?.(input.meta, state, options) ?? input.meta;
       const stream: Stream<Frame> = {
         meta,
         ...(frames === undefined ? {} : { frames }),
         open: (signal) => mapped(input.open(signal), signal),
         openBorrowed: (signal) => mapped(input.openBorrowed?.(signal) ?? input.open(signal), signal),
+        ...(cached === undefined ? {} : { close: () => cached.close() }),
       };
       return stream;
     },
@@ -126,4 +135,47 @@ function mappedAccess(inner: FrameAccess, d: AccessDeps): FrameAccess {
     },
     ...(d.linear === undefined ? {} : { linear: { of: inner, factor: d.linear.factor, intensity: d.linear.intensity } }),
   };
+}
+
+/** Random access to the mapped frames, mapped once: the input's pass spilled to a temp file on the first read. */
+class CachedAccess implements FrameAccess {
+  readonly count: number;
+  readonly N: number;
+  private spill: Promise<SpilledFrames> | undefined;
+
+  constructor(inner: FrameAccess, private readonly d: AccessDeps) {
+    this.count = inner.count;
+    this.N = inner.N;
+  }
+
+  private frames(): Promise<SpilledFrames> {
+    const signal = this.d.ctx.signal;
+    this.spill ??= SpilledFrames.write(this.d.mapped(this.d.input.openBorrowed?.(signal) ?? this.d.input.open(signal), signal), { N: this.N, count: this.count }, this.d.ctx.id);
+    // A failed pass (an abort, a bad frame under fail) is not cached: the next read tries again.
+    this.spill.catch(() => (this.spill = undefined));
+    return this.spill;
+  }
+
+  async read(i: number): Promise<Float32Array> {
+    return (await this.frames()).read(i);
+  }
+
+  async readMany(ids: readonly number[]): Promise<Float32Array[]> {
+    return (await this.frames()).readMany(ids);
+  }
+
+  async readInto(ids: readonly number[], out: readonly Float32Array[]): Promise<void> {
+    await (await this.frames()).readInto(ids, out);
+  }
+
+  /** Frames dropped upstream or by the map: those the spilled pass did not yield. */
+  async excluded(): Promise<ReadonlySet<number>> {
+    return (await this.frames()).excluded();
+  }
+
+  async close(): Promise<void> {
+    const s = this.spill;
+    this.spill = undefined;
+    await (await s?.catch(() => undefined))?.close();
+  }
 }

@@ -52,6 +52,7 @@ export default defineFrameMap({
       dose: z.number().positive().describe('Mean total counts per pattern after the transform.'),
       seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
       on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a frame holding NaN, Inf or negative values.'),
+      cache: z.boolean().default(true).describe('Draw each frame once for random access (an engine re-reading the scan every pass, group): the first read writes the drawn frames to a temp file. The frames are the same either way; false trades disk for a new draw per read.'),
     })
     .strict(),
   // The scale needs the mean energy of the whole scan: one pass (borrowed frames when offered: it keeps nothing).
@@ -61,5 +62,6 @@ export default defineFrameMap({
     if (a === null) throw badFrame(index, st.stage);
     return a;
   },
+  cache: (o) => o.cache,
   meta: (meta, _st, o) => (meta.scan === undefined ? meta : { ...meta, scan: { ...meta.scan, notes: { ...meta.scan.notes, dose: o.dose } } }),
 });
