@@ -66,7 +66,7 @@ test('cached: a pass that fails is not kept; with the frame dropped (skip) it is
 });
 
 test('poisson: the cached frames are those a fresh draw gives', async (t) => {
-  const scan = (): Stream<Frame> => syntheticScan(10, 8) as Stream<Frame>;
+  const scan = (): Stream<Frame> => syntheticScan(10, 8);
   const cached = (await createStage(poisson, { dose: 50, seed: 3 }, [scan()])) as Stream<Frame>;
   const fresh = (await createStage(poisson, { dose: 50, seed: 3, cache: false }, [scan()])) as Stream<Frame>;
   const ids = [7, 2, 9, 0];
