@@ -4,7 +4,8 @@
 // of the process that made it; the next run removes the ones whose owner is
 // dead. A directory is removed only when its name has our prefix, the marker
 // is ours and names this host, the owner pid is not alive, and the directory
-// holds nothing but the marker and files named as we name spill files.
+// holds nothing but the marker and files named as we name spill files. Temp
+// files of atomic writes need no marker: their name holds the writer's pid.
 import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -67,6 +68,34 @@ export async function sweepStaleTempDirs(root: string, prefix: string, fileName:
       removed.push(dir);
     } catch {
       // Raced with its owner or unreadable: not ours to judge, keep it.
+    }
+  }
+  return removed;
+}
+
+/** Temp files of atomic writes (util/atomic.ts: `.<name>.<pid>.<8 hex>.tmp`): the pid in the name is their marker. */
+const ATOMIC_TEMP = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/** Removes atomic-write temp files directly in `dir` whose writer is dead (a killed run's half-written outputs). */
+export async function sweepStaleAtomicTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = ATOMIC_TEMP.exec(name);
+    const pid = m === null ? NaN : Number(m[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || pidAlive(pid)) continue;
+    const file = path.join(dir, name);
+    try {
+      if (!(await lstat(file)).isFile()) continue;
+      await rm(file, { force: true });
+      removed.push(file);
+    } catch {
+      // Gone already or not ours to remove: keep going.
     }
   }
   return removed;

@@ -10,6 +10,7 @@ import { type Logger, silentLogger } from '../util/log.js';
 import { createStageContext } from './context.js';
 import { Clock, instrument, nameStage, type Meter } from './instrument.js';
 import { sweepStaleSpillDirs } from '../io/spill.js';
+import { sweepStaleAtomicTemps } from '../io/temp-owner.js';
 import { prepareOutputDir } from './output-dir.js';
 import { writeRunRecord, writeSummaryRecord } from './record.js';
 import { TensorLedger, type LedgerReport } from './ledger.js';
@@ -113,9 +114,9 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
   try {
     // Before any work (backend, stages): a file or an unwritable directory as output fails now, not after an epoch.
     if (opts.record !== false) prepareOutputDir(outDir, { file: plan.file, key: opts.outDir !== undefined ? '--output' : 'output' });
-    // Spill directories of runs killed with SIGKILL (no cleanup ran) go now; those of live runs stay.
-    const swept = await sweepStaleSpillDirs();
-    if (swept.length > 0) log.info(`removed ${swept.length} spill director${swept.length === 1 ? 'y' : 'ies'} left by killed runs`);
+    // Spill directories and half-written temp files of runs killed with SIGKILL (no cleanup ran) go now; those of live runs stay.
+    const swept = [...(await sweepStaleSpillDirs()), ...(opts.record !== false ? await sweepStaleAtomicTemps(outDir) : [])];
+    if (swept.length > 0) log.info(`removed ${swept.length} temp path(s) left by killed runs`);
     // Loaded on demand: validating or listing stages needs no compute backend.
     const select = opts.selectBackend ?? (await import('../backend/select.js')).selectBackend;
     const backend = await select(requested, log);

@@ -1,13 +1,14 @@
 // A run killed with SIGKILL runs no cleanup: its spill directory stayed in
 // TMPDIR for good. Spill directories now carry an owner marker (pid, host);
-// the next run removes those whose owner is dead, and nothing else.
+// the next run removes those whose owner is dead, and nothing else. Temp
+// files of atomic writes carry their writer's pid in the name and go the same way.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { SpillDir, sweepStaleSpillDirs } from '../../src/io/spill.js';
-import { OWNER_MARKER, pidAlive } from '../../src/io/temp-owner.js';
+import { OWNER_MARKER, pidAlive, sweepStaleAtomicTemps } from '../../src/io/temp-owner.js';
 
 const spillUrl = new URL('../../src/io/spill.ts', import.meta.url).href;
 
@@ -67,4 +68,18 @@ test('spill dirs of a process killed with -9 are removed by the next run; live, 
   t.false(readdirSync(root).includes(path.basename(again)));
   t.true(readdirSync(path.dirname(f)).includes(OWNER_MARKER));
   await spill.remove();
+});
+
+test('atomic-write temp files of a dead writer are removed from the output directory; others stay', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pf-stale-tmp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const gone = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => gone.on('exit', resolve));
+  const dead = gone.pid!;
+  t.false(pidAlive(dead));
+  const names = [`.history.json.${dead}.0123abcd.tmp`, `.history.json.${process.pid}.0123abcd.tmp`, `.notes.${dead}.tmp`, 'results.tmp', `history.json.${dead}.0123abcd.tmp`];
+  for (const n of names) writeFileSync(path.join(dir, n), 'x');
+  mkdirSync(path.join(dir, `.sub.${dead}.0123abcd.tmp`));
+  t.deepEqual(await sweepStaleAtomicTemps(dir), [path.join(dir, names[0]!)]);
+  t.deepEqual(readdirSync(dir).sort(), [...names.slice(1), `.sub.${dead}.0123abcd.tmp`].sort());
 });
