@@ -4,8 +4,8 @@
 // checkpoint save (forced by the save hook in child.ts: after the new
 // checkpoint is written, or between the two renames of the swap). Each kill
 // is followed by the same command with `resume: true`. Checked: every resume
-// starts from the newest complete checkpoint on disk at that moment (or
-// fresh when there is none), no temp or `.old-*` checkpoint directory
+// starts from the checkpoint on disk at that moment (see savedEpoch; fresh
+// when there is none), no temp or `.old-*` checkpoint directory
 // survives the last run, and the final loss history equals that of an
 // uninterrupted run of the same pipeline. Prints one JSON line; exits 1 on
 // any mismatch.
@@ -68,15 +68,21 @@ function run(dir: string, o: { killAfterMs?: number; atSave?: string } = {}): Pr
   });
 }
 
-/** The epoch of the newest complete checkpoint on disk (the directory or an `.old-*` left mid-swap), -1 for none. */
+/**
+ * The epoch a resume must continue after, from what is on disk (-1: none).
+ * `checkpoint` when it exists; else (killed between the swap's two renames)
+ * the newest complete leftover, `.old-*` or `.tmp-*` (the sidecar, written
+ * last, marks a complete one). This restates checkpoint-dir.ts's recovery
+ * rule from the files, independently of its code.
+ */
 function savedEpoch(out: string): number {
+  const epochOf = (dir: string): number => {
+    const side = path.join(out, dir, 'ptychoflow.json');
+    return existsSync(side) ? (JSON.parse(readFileSync(side, 'utf8')) as { epoch: number }).epoch : -1;
+  };
   if (!existsSync(out)) return -1;
-  let best = -1;
-  for (const name of readdirSync(out).filter((n) => n === 'checkpoint' || n.startsWith('checkpoint.old-'))) {
-    const side = path.join(out, name, 'ptychoflow.json');
-    if (existsSync(side)) best = Math.max(best, (JSON.parse(readFileSync(side, 'utf8')) as { epoch: number }).epoch);
-  }
-  return best;
+  if (existsSync(path.join(out, 'checkpoint'))) return epochOf('checkpoint');
+  return Math.max(-1, ...readdirSync(out).filter((n) => /^checkpoint\.(old|tmp)-/.test(n)).map(epochOf));
 }
 
 type Epoch = { epoch: number; loss: number; lr: number };
