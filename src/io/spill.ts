@@ -1,7 +1,8 @@
 // Spill files for deflated NPZ entries: an entry is inflated once, streaming
 // (read stream → inflateRaw → CRC check → file), into a private temp directory
 // so that later reads are positioned reads of the spill file; the directory is
-// removed when the owner closes.
+// removed when the owner closes. It holds an owner marker, so that one left
+// by a killed run is removed by the next (temp-owner.ts).
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,6 +13,16 @@ import { createInflateRaw } from 'node:zlib';
 import { FormatError, PtychoflowError } from '../errors.js';
 import { trackTemp } from '../util/signals.js';
 import { crc32 } from './crc32.js';
+import { markOwner, sweepStaleTempDirs } from './temp-owner.js';
+
+export const SPILL_PREFIX = 'ptychoflow-spill-';
+/** How spill files are named (`file()`): the sweep removes nothing else. */
+const SPILL_FILE = /^\d+-[A-Za-z0-9_.-]*$/;
+
+/** Removes spill directories under `root` left by dead processes (a run killed with SIGKILL). */
+export function sweepStaleSpillDirs(root: string = os.tmpdir()): Promise<string[]> {
+  return sweepStaleTempDirs(root, SPILL_PREFIX, SPILL_FILE);
+}
 
 /** A lazily created temp directory (under os.tmpdir()) that holds spill files. */
 export class SpillDir {
@@ -23,11 +34,19 @@ export class SpillDir {
 
   /** A fresh file path inside the directory (creating it on first use). */
   async file(stem: string): Promise<string> {
-    this.dir ??= mkdtemp(path.join(this.root, 'ptychoflow-spill-')).then((d) => {
+    this.dir ??= (async () => {
+      await sweepStaleSpillDirs(this.root);
+      const d = await mkdtemp(path.join(this.root, SPILL_PREFIX));
       // Registered so that an exit on a second signal still removes it.
       this.untrack = trackTemp(d);
+      try {
+        await markOwner(d);
+      } catch (e) {
+        await rm(d, { recursive: true, force: true });
+        throw e;
+      }
       return d;
-    });
+    })();
     const dir = await this.dir;
     return path.join(dir, `${this.counter++}-${stem.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
   }

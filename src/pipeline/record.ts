@@ -3,10 +3,13 @@
 // run.json (ptychoflow version, backend, Node, machine, start time) and, when
 // it ends, summary.json (the run summary, its paths relative to the output
 // directory). Enough to tell later what produced the files next to them.
-import { existsSync, writeFileSync } from 'node:fs';
+// Each is written to a temp file and renamed, so a killed run leaves the old
+// record or the new one, never half of one.
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { writeFileAtomicSync } from '../util/atomic.js';
 import { ptychoflowVersion } from '../util/version.js';
 import type { PipelinePlan, StagePlan } from './load.js';
 
@@ -64,7 +67,7 @@ export interface RunRecordInfo {
 /** Writes pipeline.yaml and run.json at the start of a run (the backend is known); small files, written synchronously so the stages start at once. */
 export function writeRunRecord(plan: PipelinePlan, outDir: string, info: RunRecordInfo): void {
   const header = `# The pipeline as run by ptychoflow ${ptychoflowVersion()} from ${plan.file}\n# (overrides applied, defaults filled in, input paths made absolute).\n`;
-  writeFileSync(path.join(outDir, 'pipeline.yaml'), header + stringify(planDocument(plan, info.backend)));
+  writeFileAtomicSync(path.join(outDir, 'pipeline.yaml'), header + stringify(planDocument(plan, info.backend)));
   const cpus = os.cpus();
   const run = {
     ptychoflow: ptychoflowVersion(),
@@ -76,11 +79,11 @@ export function writeRunRecord(plan: PipelinePlan, outDir: string, info: RunReco
     machine: { hostname: os.hostname(), cpus: cpus.length, cpu_model: cpus[0]?.model ?? 'unknown', memory_bytes: os.totalmem() },
     started_at: new Date().toISOString(),
   };
-  writeFileSync(path.join(outDir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
+  writeFileAtomicSync(path.join(outDir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
 }
 
 /** Writes summary.json at the end of a run, with paths relative to the output directory. */
 export function writeSummaryRecord<S extends { pipeline: string; output: string }>(summary: S, outDir: string): void {
   const relative = { ...summary, pipeline: path.relative(outDir, summary.pipeline) || '.', output: '.' };
-  writeFileSync(path.join(outDir, 'summary.json'), JSON.stringify(relative, null, 2) + '\n');
+  writeFileAtomicSync(path.join(outDir, 'summary.json'), JSON.stringify(relative, null, 2) + '\n');
 }

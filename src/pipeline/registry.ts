@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { PipelineFileError } from '../errors.js';
 import { isInside } from '../io/paths.js';
 import { pluginLoadHint } from './plugin-hint.js';
+import { importPlugin } from './plugin-import.js';
 import type { ComponentDef } from './types.js';
 
 export class Registry {
@@ -76,7 +77,7 @@ export async function loadPlugins(specs: readonly string[], baseDir: string, reg
     const target = isPath ? pathToFileURL(path.resolve(baseDir, spec)).href : spec;
     let mod: Record<string, unknown>;
     try {
-      mod = (await import(target)) as Record<string, unknown>;
+      mod = await importPlugin(target, isPath);
     } catch (e) {
       throw new PipelineFileError('PLUGIN_LOAD', `cannot load plugin '${spec}': ${(e as Error).message}`, {
         key: 'plugins',

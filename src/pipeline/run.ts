@@ -3,13 +3,15 @@
 // One AbortController covers the run: the first error (or SIGINT, via the
 // caller's signal) aborts it, every stage is cleaned up (iterators returned,
 // streams closed), and the error names the stage it came from.
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BackendInfo, BackendName } from '../backend/select.js';
 import { AbortError, messageOf, type PtychoflowError, StageError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { createStageContext } from './context.js';
 import { Clock, instrument, nameStage, type Meter } from './instrument.js';
+import { sweepStaleSpillDirs } from '../io/spill.js';
+import { sweepStaleAtomicTemps } from '../io/temp-owner.js';
+import { prepareOutputDir } from './output-dir.js';
 import { writeRunRecord, writeSummaryRecord } from './record.js';
 import { TensorLedger, type LedgerReport } from './ledger.js';
 import type { PipelinePlan, StagePlan } from './load.js';
@@ -110,13 +112,17 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
   let recorded = false;
 
   try {
+    // Before any work (backend, stages): a file or an unwritable directory as output fails now, not after an epoch.
+    if (opts.record !== false) prepareOutputDir(outDir, { file: plan.file, key: opts.outDir !== undefined ? '--output' : 'output' });
+    // Spill directories and half-written temp files of runs killed with SIGKILL (no cleanup ran) go now; those of live runs stay.
+    const swept = [...(await sweepStaleSpillDirs()), ...(opts.record !== false ? await sweepStaleAtomicTemps(outDir) : [])];
+    if (swept.length > 0) log.info(`removed ${swept.length} temp path(s) left by killed runs`);
     // Loaded on demand: validating or listing stages needs no compute backend.
     const select = opts.selectBackend ?? (await import('../backend/select.js')).selectBackend;
     const backend = await select(requested, log);
     backendName = backend.name;
     log.info(`backend: ${backend.name}${requested === 'auto' ? ' (auto)' : ''}`);
     if (opts.record !== false) {
-      mkdirSync(outDir, { recursive: true });
       writeRunRecord(plan, outDir, { requested, backend: backend.name });
       recorded = true;
     }

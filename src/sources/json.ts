@@ -12,137 +12,21 @@
 //   }
 // x is the column and y the row of the probe-window centre, in object pixels.
 //
-// create() makes one streaming pass over `frames` to collect positions and a
+// create() makes one streaming pass (manifest-scan.ts) to collect positions and a
 // compact locator per frame (file-name id + index in an Int32Array, names in a
 // small string table); patterns are read lazily by the FrameStore.
 import type { FileHandle } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { Transform } from 'node:stream';
 import { z } from 'zod';
-import { DataError, FormatError, printableName, PtychoflowError } from '../errors.js';
+import { DataError, printableName } from '../errors.js';
 import { dtypeInfo, locateError, sizeOf, toFloat32, type NpyHeader } from '../io/npy.js';
 import { openNpy, readNpyFile } from '../io/npy-file.js';
-import { depthGuard, JSON_MAX_DEPTH } from '../io/json-depth.js';
-import { openRegular } from '../io/paths.js';
 import { readAt } from '../io/zip.js';
 import { defineSource, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
 import { checkedFrames, offeredStore, PatternChecks, type RawPattern } from './checks.js';
 import { checkScan, manifestPath, reason } from './scan-checks.js';
+import { scanManifest, type Manifest } from './manifest-scan.js';
 import { patternProblem, toComplex2D } from './npz.js';
-
-// stream-json is CommonJS without type declarations: load it through require, typed here.
-type Streamer = { withParser(options: Record<string, unknown>): Transform; make(options?: Record<string, unknown>): Transform };
-const require = createRequire(import.meta.url);
-const Parser = require('stream-json/Parser.js') as Streamer;
-const Pick = require('stream-json/filters/Pick.js') as Streamer;
-const Ignore = require('stream-json/filters/Ignore.js') as Streamer;
-const StreamArray = require('stream-json/streamers/StreamArray.js') as Streamer;
-const StreamValues = require('stream-json/streamers/StreamValues.js') as Streamer;
-
-/** Growable column of numbers. */
-class Column<T extends Float64Array | Int32Array> {
-  length = 0;
-  constructor(public data: T) {}
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new (this.data.constructor as new (n: number) => T)(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  values(): T {
-    return this.data.subarray(0, this.length) as T;
-  }
-}
-
-interface Manifest {
-  xcoords: Float64Array;
-  ycoords: Float64Array;
-  /** Per frame: id into `names`, and the index in a stack (−1: the file holds one pattern). */
-  fileId: Int32Array;
-  stackIndex: Int32Array;
-  names: string[];
-  probe?: string;
-  object?: string;
-}
-
-/** The manifest's bytes as a stream (regular files only: a FIFO would never end). */
-async function manifestStream(file: string): Promise<NodeJS.ReadableStream> {
-  const fh = await openRegular(file);
-  return fh.createReadStream();
-}
-
-async function scanManifest(file: string, stage: string, limit: number, allow: StageContext['allow']): Promise<Manifest> {
-  const label = path.basename(file);
-  const xs = new Column(new Float64Array(1024)), ys = new Column(new Float64Array(1024));
-  const ids = new Column(new Int32Array(1024)), idx = new Column(new Int32Array(1024));
-  const names: string[] = [], nameIds = new Map<string, number>();
-  const entryError = (k: number, message: string): DataError => new DataError('BAD_MANIFEST', message, { stage, file: label, key: `frames[${k}]`, hint: 'each frame is {"x", "y", "file"} or {"x", "y", "stack", "index"}' });
-  let top: Record<string, unknown> = {};
-  // The first bad entry; the stream is drained rather than thrown out of (pipeline would report an abort instead).
-  let inner: DataError | undefined;
-  try {
-    await pipeline(await manifestStream(file), Parser.make(), depthGuard(JSON_MAX_DEPTH, { stage, file: label }), Pick.make({ filter: 'frames' }), StreamArray.make(), async (source: AsyncIterable<{ key: number; value: unknown }>) => {
-      for await (const { key, value } of source) {
-        if (xs.length >= limit || inner !== undefined) continue;
-        const f = value as Record<string, unknown> | null;
-        if (f === null || typeof f !== 'object') {
-          inner = entryError(key, 'frame entry is not an object');
-          continue;
-        }
-        const { x, y } = f;
-        if (typeof x !== 'number' || typeof y !== 'number' || !Number.isFinite(x) || !Number.isFinite(y)) {
-          inner = entryError(key, 'frame needs finite numbers x and y');
-          continue;
-        }
-        const name = typeof f.file === 'string' ? f.file : typeof f.stack === 'string' ? f.stack : undefined;
-        if (name === undefined) {
-          inner = entryError(key, 'frame needs "file" or "stack"');
-          continue;
-        }
-        let at = -1;
-        if (typeof f.stack === 'string') {
-          if (typeof f.index !== 'number' || !Number.isInteger(f.index) || f.index < 0 || f.index > 0x7fffffff) {
-            inner = entryError(key, '"stack" needs a non-negative integer "index"');
-            continue;
-          }
-          at = f.index;
-        }
-        let id = nameIds.get(name);
-        if (id === undefined) {
-          try {
-            manifestPath(path.dirname(file), name, { id: stage, allow }, { file: label, key: `frames[${key}]` });
-          } catch (e) {
-            inner = e as DataError;
-            continue;
-          }
-          id = names.length;
-          names.push(name);
-          nameIds.set(name, id);
-        }
-        xs.push(x);
-        ys.push(y);
-        ids.push(id);
-        idx.push(at);
-      }
-    });
-    await pipeline(await manifestStream(file), Parser.make(), depthGuard(JSON_MAX_DEPTH, { stage, file: label }), Ignore.make({ filter: 'frames' }), StreamValues.make(), async (source: AsyncIterable<{ value: unknown }>) => {
-      for await (const { value } of source) if (value !== null && typeof value === 'object') top = value as Record<string, unknown>;
-    });
-  } catch (e) {
-    if (e instanceof PtychoflowError || (e as NodeJS.ErrnoException).code === 'ENOENT') throw e;
-    if (inner !== undefined) throw inner;
-    throw new FormatError('BAD_JSON', `manifest is not valid JSON (${(e as Error).message})`, { stage, file: label, cause: e });
-  }
-  if (inner !== undefined) throw inner;
-  if (typeof top.probe !== 'string') throw new DataError('MISSING_KEY', 'manifest needs "probe": the path of a (N, N) .npy probe', { stage, file: label, key: 'probe' });
-  if (top.object !== undefined && typeof top.object !== 'string') throw new DataError('BAD_MANIFEST', '"object" must be a path to an .npy file', { stage, file: label, key: 'object' });
-  if (xs.length === 0) throw new DataError('MISSING_KEY', 'manifest has no frames', { stage, file: label, key: 'frames', hint: 'add a "frames" array' });
-  return { xcoords: xs.values(), ycoords: ys.values(), fileId: ids.values(), stackIndex: idx.values(), names, probe: top.probe, ...(typeof top.object === 'string' ? { object: top.object } : {}) };
-}
 
 interface OpenNpy {
   fh: FileHandle;

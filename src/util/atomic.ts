@@ -1,6 +1,7 @@
 // Atomic file output: write to a temporary name in the target directory, then
 // rename over the target, so a failed or interrupted run never leaves a half file.
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { trackTemp } from './signals.js';
@@ -41,4 +42,25 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   await writeAtomic(target, async (fh) => {
     await fh.writeFile(data);
   });
+}
+
+/** Writes text synchronously, atomically (temp file, fsync, rename): for the small run records a killed run must not leave half written. */
+export function writeFileAtomicSync(target: string, data: string): void {
+  const tmp = tempPathFor(target);
+  const untrack = trackTemp(tmp);
+  let ok = false;
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, target);
+    ok = true;
+  } finally {
+    if (!ok) rmSync(tmp, { force: true });
+    untrack();
+  }
 }

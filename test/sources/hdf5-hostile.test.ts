@@ -1,7 +1,8 @@
 // Hostile HDF5 structure, written here with h5wasm: a hard-link cycle (the walk
 // never ended: `inspect` and `run` hung) and an external link into another
 // file (followed before) are typed errors at open; the documented option lets
-// the external link through.
+// the external link through. String-typed coordinates are BAD_DTYPE naming
+// the file and dataset (before: a bare TypeError, "not a numeric array").
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import { createStage, testContext } from '../../src/testing/index.js';
 
 interface H5File {
   create_group(name: string): unknown;
-  create_dataset(o: { name: string; data: Float32Array; shape: number[]; maxshape?: (number | null)[]; chunks?: number[] }): unknown;
+  create_dataset(o: { name: string; data: Float32Array | string[]; shape: number[]; maxshape?: (number | null)[]; chunks?: number[] }): unknown;
   get(name: string): { resize(shape: number[]): void };
   create_hard_link(target: string, name: string): unknown;
   create_external_link(file: string, target: string, name: string): unknown;
@@ -73,4 +74,20 @@ test.serial('a huge unallocated dataset is not read whole: the source refuses it
   t.is(report.arrays.probeGuess?.size, 16384 * 16384);
   t.is(report.arrays.probeGuess?.mean, undefined);
   t.true(performance.now() - t0 < 30_000);
+});
+
+test.serial('string-typed coordinates are BAD_DTYPE naming the file and dataset', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pf-h5s-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'strings.h5');
+  await write(file, (f) => {
+    f.create_dataset({ name: 'diffraction', data: new Float32Array(2 * 16 * 16).fill(1), shape: [2, 16, 16] });
+    f.create_dataset({ name: 'xcoords', data: ['10.0', '11.0'], shape: [2] });
+    f.create_dataset({ name: 'ycoords', data: Float32Array.of(10, 10), shape: [2] });
+    f.create_dataset({ name: 'probeGuess', data: new Float32Array(16 * 16).fill(1), shape: [16, 16] });
+  });
+  const e = await t.throwsAsync(createStage(hdf5Source, { path: file }, [], testContext({ id: 'scan', baseDir: dir })), { code: 'BAD_DTYPE' });
+  t.is((e as { file?: string }).file, 'strings.h5');
+  t.is((e as { key?: string }).key, 'xcoords');
+  t.regex(e.message, /strings\.h5 \[xcoords\]: holds .+ values, not real numbers/);
 });

@@ -81,8 +81,17 @@ export class H5File {
     }
   }
 
+  /** Refuses a dataset that does not hold real numbers (strings, compounds): before, a bare TypeError. */
+  private requireReal(key: string): void {
+    const d = this.dataset(key);
+    if (d.complex || (d.cls !== 0 && d.cls !== 1)) {
+      throw new DataError('BAD_DTYPE', `holds ${d.dtype} values, not real numbers`, { file: this.label, key, hint: 'positions and scalars must be integer or float datasets' });
+    }
+  }
+
   /** A real vector of `count` values (a (count, k) array gives its column `column`). */
   async vector(key: string, count: number, column?: number): Promise<Float64Array> {
+    this.requireReal(key);
     const { shape } = this.dataset(key);
     const cols = column === undefined ? 1 : shape[1] ?? 0;
     if (shape[0] !== count || (column === undefined ? shape.length !== 1 : shape.length !== 2 || column >= cols)) {
@@ -95,6 +104,7 @@ export class H5File {
   }
 
   async scalar(key: string): Promise<number> {
+    this.requireReal(key);
     const x = numbers(await this.value(key))[0];
     if (x === undefined || !Number.isFinite(x)) throw new DataError('BAD_VALUE', 'is not a finite number', { file: this.label, key });
     return x;
