@@ -7,7 +7,7 @@
 // and workers may start in any order. Reconnects forever: a restarted
 // server (file store) finds the same streams, consumer and objects.
 import { connect } from '@nats-io/transport-node';
-import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { millis, nanos, type NatsConnection } from '@nats-io/nats-core';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { messageOf, ScaleError } from '../errors.js';
@@ -27,7 +27,13 @@ export function redactedServer(server: string): string {
   return server.replace(/\/\/[^@/]*@/g, '//');
 }
 
-export async function openScale(config: ScaleConfig): Promise<ScaleClient> {
+/**
+ * Connects and makes sure the streams, consumer and bucket exist. `configure`
+ * (submit, worker) also sets the consumer's ack_wait, max_deliver and
+ * max_ack_pending to the config's; status and collect leave them as they are.
+ * The returned config holds the consumer's values in effect.
+ */
+export async function openScale(config: ScaleConfig, opts: { configure?: boolean } = {}): Promise<ScaleClient> {
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -43,9 +49,9 @@ export async function openScale(config: ScaleConfig): Promise<ScaleClient> {
     throw new ScaleError('NATS_CONNECT', `cannot connect to NATS at ${redactedServer(config.server)}: ${messageOf(e)}`, { hint: 'start nats-server with -js, check --server and the PTYCHOFLOW_NATS_* credentials', cause: e });
   }
   try {
-    const opts = { timeout: config.timeoutS * 1000 };
-    const jsm = await jetstreamManager(nc, opts);
-    const js = jetstream(nc, opts);
+    const api = { timeout: config.timeoutS * 1000 };
+    const jsm = await jetstreamManager(nc, api);
+    const js = jetstream(nc, api);
     const storage = config.storage === 'memory' ? StorageType.Memory : StorageType.File;
     await ensureStream(jsm, { name: config.stream, subjects: [`${SHARD_SUBJECT}.>`], retention: RetentionPolicy.Workqueue, storage });
     await ensureStream(jsm, { name: config.events, subjects: [`${EVENT_SUBJECT}.>`], retention: RetentionPolicy.Limits, storage, max_msgs_per_subject: 64 });
@@ -56,14 +62,12 @@ export async function openScale(config: ScaleConfig): Promise<ScaleClient> {
       max_deliver: config.maxDeliver,
       max_ack_pending: config.maxAckPending,
     };
-    try {
-      await jsm.consumers.info(config.stream, config.consumer);
-      await jsm.consumers.update(config.stream, config.consumer, { ack_wait: consumer.ack_wait, max_deliver: consumer.max_deliver, max_ack_pending: consumer.max_ack_pending });
-    } catch {
-      await jsm.consumers.add(config.stream, consumer);
-    }
+    let info = await jsm.consumers.info(config.stream, config.consumer).catch(() => undefined);
+    if (info === undefined) info = await jsm.consumers.add(config.stream, consumer);
+    else if (opts.configure === true) info = await jsm.consumers.update(config.stream, config.consumer, { ack_wait: consumer.ack_wait, max_deliver: consumer.max_deliver, max_ack_pending: consumer.max_ack_pending });
+    const effective: ScaleConfig = { ...config, ackWaitS: millis(info.config.ack_wait ?? consumer.ack_wait) / 1000, maxDeliver: info.config.max_deliver ?? config.maxDeliver, maxAckPending: info.config.max_ack_pending ?? config.maxAckPending };
     const store = await new Objm(js).create(config.bucket, { storage });
-    return { config, nc, js, jsm, store, close: () => nc.drain().catch(() => nc.close()) };
+    return { config: effective, nc, js, jsm, store, close: () => nc.drain().catch(() => nc.close()) };
   } catch (e) {
     await nc.close();
     if (e instanceof ScaleError) throw e;
