@@ -63,8 +63,23 @@ export async function storeResult(c: ScaleClient, d: ShardDescriptor, dir: strin
   return manifest;
 }
 
+/**
+ * Retries `fn` while it fails with a client error (timeout, no responders,
+ * disconnected: the server restarting); our own ScaleErrors are final.
+ */
+export async function retryTransient<T>(fn: () => Promise<T>, tries = 40, delayMs = 500): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof ScaleError || i >= tries) throw e;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}
+
 export async function getJson<T>(c: ScaleClient, name: string): Promise<T | undefined> {
-  const bytes = await c.store.getBlob(name);
+  const bytes = await retryTransient(() => c.store.getBlob(name));
   if (bytes === null) return undefined;
   try {
     return JSON.parse(new TextDecoder().decode(bytes)) as T;
@@ -75,7 +90,7 @@ export async function getJson<T>(c: ScaleClient, name: string): Promise<T | unde
 
 /** Downloads a stored object to `file` (atomically). */
 export async function fetchTo(c: ScaleClient, name: string, file: string): Promise<void> {
-  const bytes = await c.store.getBlob(name);
+  const bytes = await retryTransient(() => c.store.getBlob(name));
   if (bytes === null) throw new ScaleError('MISSING_OBJECT', `object '${name}' is missing from bucket '${c.config.bucket}'`, { hint: 'the shard result is incomplete; resubmit the job' });
   await mkdir(path.dirname(file), { recursive: true });
   await writeFileAtomic(file, bytes);
