@@ -2,7 +2,7 @@
 import { collectJob, loadManifest } from '../scale/collect.js';
 import { jobStatus } from '../scale/events.js';
 import { EXIT, type CliIO } from './io.js';
-import type { CollectFlags } from './scale-commands.js';
+import type { CollectFlags } from './scale-flags.js';
 import { scaleLogger, statusLines, withScale } from './scale-io.js';
 
 export async function statusCommand(job: string, o: CollectFlags, io: CliIO): Promise<number> {

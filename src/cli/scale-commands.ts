@@ -3,8 +3,9 @@
 // is imported when it runs, so --help loads no NATS client.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { BACKEND_NAMES } from '../backend/names.js';
-import { DEFAULTS, type ScaleFlags } from '../scale/config.js';
+import { DEFAULTS } from '../scale/config.js';
 import type { CliIO } from './io.js';
+import type { CollectFlags, SubmitFlags, WorkerFlags } from './scale-flags.js';
 
 function positive(flag: string, integer: boolean) {
   return (v: string): number => {
@@ -33,10 +34,6 @@ function withConnection(cmd: Command): Command {
     .option('--memory', 'create the streams and bucket in memory instead of the file store (tests, throwaway jobs)')
     .option('-v, --verbose', 'log details to stderr');
 }
-
-export type SubmitFlags = ScaleFlags & { shards?: string; inputs: string[]; inputKey?: string; margin?: number; job?: string; set: string[]; wait?: boolean; output?: string; jobTimeout?: number; json?: boolean; verbose?: boolean };
-export type WorkerFlags = ScaleFlags & { concurrency: number; backend?: string; maxShards?: number; workDir?: string; verbose?: boolean };
-export type CollectFlags = ScaleFlags & { output?: string; wait?: boolean; jobTimeout?: number; json?: boolean; verbose?: boolean };
 
 export function addScaleCommands(program: Command, io: CliIO, done: (code: number) => void): void {
   withConnection(program.command('submit'))

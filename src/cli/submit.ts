@@ -3,7 +3,7 @@ import { collectJob } from '../scale/collect.js';
 import { countStates } from '../scale/events.js';
 import { submitJob } from '../scale/submit.js';
 import { EXIT, type CliIO } from './io.js';
-import type { SubmitFlags } from './scale-commands.js';
+import type { SubmitFlags } from './scale-flags.js';
 import { scaleLogger, withScale } from './scale-io.js';
 
 export async function submitCommand(file: string, o: SubmitFlags, io: CliIO): Promise<number> {

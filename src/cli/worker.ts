@@ -7,7 +7,7 @@ import { AbortError } from '../errors.js';
 import { runWorker } from '../scale/worker.js';
 import { onShutdownSignals } from '../util/signals.js';
 import { EXIT, type CliIO } from './io.js';
-import type { WorkerFlags } from './scale-commands.js';
+import type { WorkerFlags } from './scale-flags.js';
 import { scaleLogger, withScale } from './scale-io.js';
 
 async function pool(n: number, io: CliIO): Promise<number> {
