@@ -22,6 +22,8 @@ export interface ShardEvent {
   at: string;
   error?: { code: string; message: string };
   seconds?: number;
+  /** The shard's latest progress (running events): stage, task, done of total. */
+  progress?: { stage: string; label: string; done: number; total?: number };
 }
 
 export type ShardState = 'pending' | 'running' | 'done' | 'failed';
@@ -33,6 +35,7 @@ export interface ShardStatus {
   worker?: string;
   error?: { code: string; message: string };
   seconds?: number;
+  progress?: ShardEvent['progress'];
 }
 
 export function eventSubject(job: string, shard: string): string {
@@ -66,7 +69,8 @@ export async function shardStatus(c: ScaleClient, job: string, shard: string, no
   if (stale && e.delivery >= c.config.maxDeliver) {
     return { ...base, state: 'failed', error: e.error ?? { code: 'WORKER_LOST', message: `no result after ${e.delivery} deliveries (max_deliver ${c.config.maxDeliver}): its last worker stopped reporting` } };
   }
-  return { ...base, state: e.state === 'running' && !stale ? 'running' : 'pending', ...(e.error !== undefined ? { error: e.error } : {}) };
+  const running = e.state === 'running' && !stale;
+  return { ...base, state: running ? 'running' : 'pending', ...(e.error !== undefined ? { error: e.error } : {}), ...(running && e.progress !== undefined ? { progress: e.progress } : {}) };
 }
 
 export async function jobStatus(c: ScaleClient, m: JobManifest): Promise<ShardStatus[]> {

@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { BackendName } from '../backend/select.js';
 import { isPtychoflowError, messageOf, ScaleError } from '../errors.js';
+import type { ProgressEvent } from '../pipeline/types.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { ScaleClient } from './client.js';
 import { publishEvent, type ShardEvent } from './events.js';
@@ -113,9 +114,11 @@ async function handle(x: Ctx, m: JsMsg): Promise<void> {
   const t0 = performance.now();
   log.info(`shard ${d.job}/${d.shard}: delivery ${delivery}`);
   await event(x, { ...ids, state: 'running' });
+  // The latest progress rides on the heartbeat (status shows it); nothing is sent per batch.
+  let progress: ShardEvent['progress'];
   const beat = setInterval(() => {
     m.working();
-    void event(x, { ...ids, state: 'running' });
+    void event(x, { ...ids, state: 'running', ...(progress !== undefined ? { progress } : {}) });
   }, (c.config.ackWaitS * 1000) / 3);
   let dir: string | undefined;
   try {
@@ -123,7 +126,8 @@ async function handle(x: Ctx, m: JsMsg): Promise<void> {
     if ((await c.store.info(names.result(d.job, d.shard))) === null) {
       const doc = await pipelineOf(x, d.pipeline);
       dir = await mkdtemp(path.join(o.workDir ?? os.tmpdir(), `ptychoflow-${d.job}-${d.shard}-`));
-      const run = await executeShard(doc, d, { outDir: dir, signal: x.signal, log: log.child(d.shard), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
+      const onProgress = (p: ProgressEvent): void => void (progress = { stage: p.stage, label: p.label, done: p.done, ...(p.total !== undefined ? { total: p.total } : {}) });
+      const run = await executeShard(doc, d, { outDir: dir, signal: x.signal, log: log.child(d.shard), progress: onProgress, ...(o.backend !== undefined ? { backend: o.backend } : {}) });
       await storeResult(c, d, dir, run, x.worker, delivery);
     }
     const seconds = +((performance.now() - t0) / 1000).toFixed(3);
