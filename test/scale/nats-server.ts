@@ -55,12 +55,12 @@ export interface NatsServer {
   dispose(): Promise<void>;
 }
 
-export async function startNats(bin: string): Promise<NatsServer> {
+export async function startNats(bin: string, extra: readonly string[] = []): Promise<NatsServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ptychoflow-nats-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    const c = spawn(bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
     await ready(c);
   };
