@@ -51,11 +51,13 @@ export async function loadManifest(c: ScaleClient, job: string): Promise<JobMani
 /** Polls until every shard is done or failed. */
 export async function waitForJob(c: ScaleClient, m: JobManifest, o: Pick<CollectOptions, 'timeoutS' | 'pollMs' | 'onStatus' | 'signal'>): Promise<ShardStatus[]> {
   const t0 = Date.now();
+  // Polls ask only about unsettled shards: a large job's poll shrinks as it finishes.
+  const settled = new Map<string, ShardStatus>();
   for (;;) {
     o.signal?.throwIfAborted();
     let s: ShardStatus[] | undefined;
     try {
-      s = await jobStatus(c, m);
+      s = await jobStatus(c, m, settled);
     } catch {
       // The server is away (restart): ask again at the next poll.
     }

@@ -73,9 +73,18 @@ export async function shardStatus(c: ScaleClient, job: string, shard: string, no
   return { ...base, state: running ? 'running' : 'pending', ...(e.error !== undefined ? { error: e.error } : {}), ...(running && e.progress !== undefined ? { progress: e.progress } : {}) };
 }
 
-export async function jobStatus(c: ScaleClient, m: JobManifest): Promise<ShardStatus[]> {
+/** Every shard's state; shards in `settled` (done or failed before: final states) are not asked again. */
+export async function jobStatus(c: ScaleClient, m: JobManifest, settled?: Map<string, ShardStatus>): Promise<ShardStatus[]> {
   const now = Date.now();
-  return Promise.all(m.shards.map((d) => shardStatus(c, m.job, d.shard, now)));
+  return Promise.all(
+    m.shards.map(async (d) => {
+      const known = settled?.get(d.shard);
+      if (known !== undefined) return known;
+      const s = await shardStatus(c, m.job, d.shard, now);
+      if (s.state === 'done' || s.state === 'failed') settled?.set(d.shard, s);
+      return s;
+    }),
+  );
 }
 
 export function countStates(s: readonly ShardStatus[]): Record<ShardState, number> {
