@@ -6,8 +6,8 @@
 // names, never pixels). Creating what is missing is idempotent, so submit
 // and workers may start in any order. Reconnects forever: a restarted
 // server (file store) finds the same streams, consumer and objects.
-import { connect } from '@nats-io/transport-node';
-import { millis, nanos, type NatsConnection } from '@nats-io/nats-core';
+// nats-core comes through transport-node (a declared dependency), which re-exports it.
+import { connect, millis, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { messageOf, ScaleError } from '../errors.js';
