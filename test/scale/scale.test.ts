@@ -11,6 +11,7 @@
 // different wasm thread count on another machine.
 process.env.PTYCHOFLOW_WASM_THREADS = '1';
 import test, { type ExecutionContext } from 'ava';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -186,6 +187,11 @@ serial(`multi-scan job: per-scan shards give a local run's outputs; a poison sha
       const bad = summary.shards.find((s) => s.shard === 'scan-0001')!;
       t.is(bad.delivery, 2);
       t.regex(bad.error?.message ?? '', /poison\.npz/);
+      // The status command shows the same, from another process.
+      const status = spawnSync(process.execPath, [path.join(root, 'bin/ptychoflow.js'), 'status', 'scans', '--server', srv.url, '--json'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+      t.is(status.status, 0, status.stderr);
+      const shown = (JSON.parse(status.stdout) as { shards: { shard: string; state: string }[] }).shards;
+      t.deepEqual(shown.map((s) => s.state), ['done', 'failed', 'done', 'done']);
       for (const [k, f] of scans.entries()) {
         const local = path.join(dir, `local-scan${k + 1}`);
         const plan = await loadPlan(file, { registry: builtinRegistry(), sets: [`sources.scan.path=${f}`] });
