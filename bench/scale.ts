@@ -68,12 +68,12 @@ export async function run(args: string[]): Promise<void> {
           await new Promise((r) => setTimeout(r, 6000));
           const t0 = performance.now();
           await submitJob(c, file, { job, shards: 'per-scan', inputKey: 'sources.scan.seed', inputs: Array.from({ length: shards }, (_, i) => String(i + 1)) });
-          const summary = await collectJob(c, job, { outDir: path.join(dir, job), wait: true, timeoutS: 1800, pollMs: 100 });
+          const summary = await collectJob(c, job, { outDir: path.join(dir, job), wait: true, timeoutS: 1800, pollMs: 500 });
           const seconds = (performance.now() - t0) / 1000;
           const results = (await Promise.all(summary.shards.map((s) => getJson<ResultManifest>(c, `jobs/${job}/${s.shard}/result.json`)))).filter((r) => r !== undefined);
           const rss: Record<string, number[]> = {};
           for (const r of results.sort((a, b) => a.finished_at.localeCompare(b.finished_at))) (rss[r.worker] ??= []).push(Math.round(r.summary.peak_rss_bytes / 2 ** 20));
-          out({ bench: 'scale', workers, shards, epochs, seconds: +seconds.toFixed(2), shards_per_s: +(shards / seconds).toFixed(3), peak_rss_mib_by_shard: rss });
+          out({ bench: 'scale', workers, shards, epochs, load_avg_1m: +os.loadavg()[0]!.toFixed(1), seconds: +seconds.toFixed(2), shards_per_s: +(shards / seconds).toFixed(3), peak_rss_mib_by_shard: rss });
         } finally {
           await Promise.all(procs.map(stopProcess));
         }
