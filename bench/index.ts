@@ -9,6 +9,7 @@ const BENCHES: Record<string, { file: string; about: string }> = {
   fft: { file: './fft.ts', about: 'DFT methods per backend and N' },
   'epie-kernel': { file: './epie-kernel.ts', about: 'µs per sequential ePIE update: typed arrays + host FFT vs tfjs ops per backend' },
   'npz-random-access': { file: './npz-random-access.ts', about: 'RSS growth while reading random frames from a ≥1 GiB NPZ' },
+  scale: { file: './scale.ts', about: 'NATS JetStream scale-out: shards/s with 1 and 2 workers, peak RSS per worker by shard, merge time' },
 };
 
 const [name, ...args] = process.argv.slice(2);

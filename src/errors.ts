@@ -119,3 +119,8 @@ export function messageOf(e: unknown): string {
 export class BackendError extends PtychoflowError {
   override name = 'BackendError';
 }
+
+/** The scale-out layer (NATS JetStream jobs, shards, workers, merge) cannot go on: server, job or result problems. */
+export class ScaleError extends PtychoflowError {
+  override name = 'ScaleError';
+}

@@ -8,6 +8,7 @@ import { BACKEND_NAMES } from '../backend/names.js';
 import { isPtychoflowError } from '../errors.js';
 import { ptychoflowVersion } from '../util/version.js';
 import { EXIT, type CliIO } from './io.js';
+import { addScaleCommands } from './scale-commands.js';
 import type { RunFlags } from './run.js';
 import type { StagesFlags } from './stages.js';
 
@@ -67,6 +68,7 @@ function buildProgram(io: CliIO, done: (code: number) => void): Command {
     .option('--json', 'print one JSON object')
     .action(async (file: string, o: { json?: boolean }) => done(await (await import('./inspect.js')).inspectCommand(file, o, io)));
 
+  addScaleCommands(program, io, done);
   return program;
 }
 
