@@ -9,6 +9,7 @@ const BENCHES: Record<string, { file: string; about: string }> = {
   fft: { file: './fft.ts', about: 'DFT methods per backend and N' },
   'epie-kernel': { file: './epie-kernel.ts', about: 'µs per sequential ePIE update: typed arrays + host FFT vs tfjs ops per backend' },
   'npz-random-access': { file: './npz-random-access.ts', about: 'RSS growth while reading random frames from a ≥1 GiB NPZ' },
+  live: { file: './live.ts', about: 'live stream: last frame → final image latency, highest replay rate kept up with, peak RSS short vs long' },
 };
 
 const [name, ...args] = process.argv.slice(2);
