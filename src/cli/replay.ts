@@ -32,6 +32,8 @@ export interface ReplayOptions {
   /** Send the series end (default true; false plays a sender that stops mid-series). */
   end?: boolean;
   sndhwm?: number;
+  /** With pub: how long to wait after binding for subscribers to join (default 500 ms). */
+  joinMs?: number;
   signal?: AbortSignal;
 }
 
@@ -93,6 +95,12 @@ async function* planned(stream: Stream<Frame>, o: ReplayOptions, counts: { dropp
   while (buf.length > 0) yield emit(buf.pop()!);
 }
 
+/** Waits until `due` (performance.now() time), so frames leave at the asked rate however long a send took. */
+async function pace(due: number): Promise<void> {
+  const wait = due - performance.now();
+  if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+}
+
 export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   const signal = o.signal ?? new AbortController().signal;
   if (o.drop !== undefined && !(o.drop >= 0 && o.drop < 1)) throw new OptionsError('BAD_OPTION', `--drop ${o.drop}: expected a fraction in [0, 1)`, { key: 'drop' });
@@ -111,14 +119,12 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   const t0 = performance.now();
   try {
     await sock.bind(o.endpoint);
+    // A PUB socket drops what it sends before a subscriber's subscription has arrived: give subscribers time to join.
+    if (o.socket === 'pub') await new Promise((r) => setTimeout(r, o.joinMs ?? 500));
     const header = { htype: HTYPE.header, series, N: scan.N, dtype: 'float32', byte_order: 'little', values: 'amplitude', frames, position_units: 'pixels', probe: 'inline' };
     await sock.send([...topic, jsonPart(header), probePayload(scan.probe.re, scan.probe.im)]);
     for await (const f of planned(stream, o, counts, signal)) {
-      if (o.rate !== undefined) {
-        const due = t0 + (1000 * sent) / o.rate;
-        const wait = due - performance.now();
-        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      }
+      if (o.rate !== undefined) await pace(t0 + (1000 * sent) / o.rate);
       await sock.send([...topic, jsonPart({ htype: HTYPE.frame, series, index: f.index, x: f.x, y: f.y }), float32Payload(f.amplitude)]);
       sent++;
       lastMs = performance.timeOrigin + performance.now();
