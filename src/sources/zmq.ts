@@ -161,15 +161,18 @@ async function* frames(sock: Sock, rx: SeriesReceiver, o: Options, ctx: StageCon
       }
       const ev = rx.feed(parts);
       if (ev.kind === 'frame') {
-        yielded++;
-        ctx.progress({ label: 'receive', done: yielded, ...(rx.header?.frames !== undefined ? { total: rx.header.frames } : {}), unit: ' frames' });
+        // Every 64th frame: a detector sends thousands a second, and a progress line needs far fewer.
+        if (++yielded % 64 === 0) ctx.progress({ label: 'receive', done: yielded, ...total(rx), unit: ' frames' });
         yield ev.frame;
       } else if (ev.kind === 'end') break;
       else if (ev.kind === 'bad') ctx.badRecord(o.on_error, new DataError(ev.error.code, ev.error.message, { stage: ctx.id, cause: ev.error }), ev.record);
     }
     const c = rx.summary();
     if (c.dropped + c.duplicated + c.out_of_order > 0) ctx.log.warn(`series: ${c.received} received, ${c.dropped} dropped, ${c.duplicated} duplicated, ${c.out_of_order} out of order`, { ...c });
+    ctx.progress({ label: 'receive', done: yielded, ...total(rx), unit: ' frames', finished: true });
   } finally {
     close();
   }
 }
+
+const total = (rx: SeriesReceiver): { total?: number } => (rx.header?.frames !== undefined ? { total: rx.header.frames } : {});
