@@ -10,6 +10,7 @@ const BENCHES: Record<string, { file: string; about: string }> = {
   'epie-kernel': { file: './epie-kernel.ts', about: 'µs per sequential ePIE update: typed arrays + host FFT vs tfjs ops per backend' },
   'npz-random-access': { file: './npz-random-access.ts', about: 'RSS growth while reading random frames from a ≥1 GiB NPZ' },
   scale: { file: './scale.ts', about: 'NATS JetStream scale-out: shards/s with 1 and 2 workers, peak RSS per worker by shard, merge time' },
+  live: { file: './live.ts', about: 'live stream: last frame → final image latency, highest replay rate kept up with, peak RSS short vs long' },
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -15,6 +15,7 @@ import hdf5 from './sources/hdf5.js';
 import json from './sources/json.js';
 import npz from './sources/npz.js';
 import simulate from './sources/simulate.js';
+import zmq from './sources/zmq.js';
 import batch from './transforms/batch.js';
 import group from './transforms/group.js';
 import normalize from './transforms/normalize.js';
@@ -29,6 +30,7 @@ export const builtinComponents: readonly ComponentDef[] = [
   hdf5,
   json,
   simulate,
+  zmq,
   normalize,
   poisson,
   group,

@@ -11,6 +11,7 @@ import { EXIT, type CliIO } from './io.js';
 import { addScaleCommands } from './scale-commands.js';
 import type { RunFlags } from './run.js';
 import type { StagesFlags } from './stages.js';
+import type { ReplayFlags } from './replay.js';
 
 export type { CliIO } from './io.js';
 
@@ -21,6 +22,12 @@ function collectSet(value: string, previous: string[]): string[] {
 function positiveInt(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag}: expected a positive integer, got '${v}'`);
+  return n;
+}
+
+function positiveNumber(v: string, flag: string, zero = false): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero)) throw new InvalidArgumentError(`${flag}: expected a ${zero ? 'non-negative' : 'positive'} number, got '${v}'`);
   return n;
 }
 
@@ -67,6 +74,23 @@ function buildProgram(io: CliIO, done: (code: number) => void): Command {
     .argument('<file>', '.npz, .npy or HDF5 (.h5, .cxi, …) file')
     .option('--json', 'print one JSON object')
     .action(async (file: string, o: { json?: boolean }) => done(await (await import('./inspect.js')).inspectCommand(file, o, io)));
+
+  program
+    .command('replay')
+    .description('send a recorded scan as a live detector stream over ZeroMQ (docs/formats.md, "Live stream")')
+    .argument('<scan>', 'scan file (.npz, .json manifest or HDF5)')
+    .requiredOption('--endpoint <url>', 'endpoint to bind, e.g. tcp://127.0.0.1:5555')
+    .addOption(new Option('--socket <kind>', 'push (receivers connect with pull) or pub (with sub)').choices(['push', 'pub']).default('push'))
+    .option('--topic <topic>', 'with --socket pub: the topic part sent first')
+    .option('--rate <frames_per_s>', 'send at most this many frames per second', (v) => positiveNumber(v, '--rate'))
+    .option('--loop <k>', 'send the scan k times as one series (indices continue)', (v) => positiveInt(v, '--loop'))
+    .option('--drop <fraction>', 'leave out this fraction of frames, at random (seeded)', (v) => positiveNumber(v, '--drop', true))
+    .option('--shuffle-window <w>', 'reorder frames at random within a window of w (seeded)', (v) => positiveInt(v, '--shuffle-window'))
+    .option('--seed <s>', 'seed of --drop and --shuffle-window', (v) => Math.trunc(positiveNumber(v, '--seed', true)), 0)
+    .option('--series <id>', 'series id (default from the file name and seed)')
+    .option('--no-end', 'stop without the series-end message (as a sender that dies)')
+    .option('--json', 'print what was sent as one JSON line')
+    .action(async (scan: string, o: ReplayFlags) => done(await (await import('./replay.js')).replayCommand(scan, o, io)));
 
   addScaleCommands(program, io, done);
   return program;

@@ -58,6 +58,8 @@ export function humanSummary(s: RunSummary, width = 100): string {
   for (const st of s.stages) {
     lines.push(`  ${st.id.padEnd(w)}  ${st.type.padEnd(12)} ${String(st.records_in).padStart(8)} ${String(st.records_out).padStart(8)} ${String(st.errors).padStart(6)} ${(st.ms / 1000).toFixed(1).padStart(8)}`);
   }
+  // What a stage reports beyond its counts (a live source: received, dropped, duplicated, out of order).
+  for (const st of s.stages) if (st.info !== undefined) lines.push(...wrap(`  ${st.id}  `, keyResults(st.info).fields, width));
   lines.push(`  tensors: peak ${s.tensors.peak_count} (${fmtBytes(s.tensors.peak_bytes)}), leaked ${s.tensors.leaked}; peak RSS ${fmtBytes(s.peak_rss_bytes)}`);
   const ids = Object.keys(s.sinks);
   const iw = Math.max(0, ...ids.map((id) => id.length));

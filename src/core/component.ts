@@ -54,7 +54,7 @@ export interface StageContext {
    */
   readonly badRecord: (policy: ErrorPolicy, error: Error & { code?: string }, record?: number | string) => void;
   /** Live stats the runner reports (records in/out are counted by the runner). */
-  readonly stats: { errors: number; routed: RoutedError[] };
+  readonly stats: { errors: number; routed: RoutedError[]; info?: { [key: string]: Json } };
 }
 
 export interface CreateDeps {

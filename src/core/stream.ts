@@ -80,6 +80,8 @@ export interface StreamMeta {
   /** gridsize when records are groups or batches. */
   readonly gridsize?: number;
   readonly batchSize?: number;
+  /** The records come live (a detector stream): one pass only, no count or positions known up front. */
+  readonly live?: boolean;
 }
 
 /**

@@ -245,3 +245,11 @@ export async function loadCheckpoint(dir: string): Promise<{ model: PtychoPINN; 
   };
   return { model, sidecar, ...(optimizerState !== undefined ? { optimizerState } : {}) };
 }
+
+/** The normalisation factor a checkpoint was trained with, without loading its weights (normalize's `checkpoint`). */
+export async function checkpointNormalization(dir: string): Promise<number> {
+  const file = path.join(await resolveDir(dir), 'ptychoflow.json');
+  const v = Number((await readJson(file)).normalization);
+  if (!(v > 0) || !Number.isFinite(v)) throw new FormatError('CHECKPOINT_JSON', `normalization ${v} is not a positive number`, { file, key: 'normalization' });
+  return v;
+}

@@ -142,6 +142,25 @@ export class StitchCanvas {
     }
   }
 
+  /**
+   * A larger canvas holding everything added so far, for a scan whose extent
+   * is not known up front (a live stream): `layout` must contain this canvas.
+   */
+  regrid(layout: CanvasLayout): StitchCanvas {
+    const dx = this.originX - layout.originX, dy = this.originY - layout.originY;
+    if (dx < 0 || dy < 0 || dx + this.width > layout.width || dy + this.height > layout.height) throw new OptionsError('BAD_SHAPE', 'StitchCanvas.regrid: the new layout must contain the canvas');
+    const next = new StitchCanvas(layout.height, layout.width, { N: this.N, M: this.M, originX: layout.originX, originY: layout.originY, alignPhase: this.alignPhase, ...(this.win === undefined ? {} : { window: 'taper' }) });
+    for (let y = 0; y < this.height; y++) {
+      const from = y * this.width, to = (y + dy) * layout.width + dx;
+      next.re.set(this.re.subarray(from, from + this.width), to);
+      next.im.set(this.im.subarray(from, from + this.width), to);
+      next.weight.set(this.weight.subarray(from, from + this.width), to);
+    }
+    next.aligned = this.aligned;
+    next.alignedRadians = this.alignedRadians;
+    return next;
+  }
+
   /** Weighted average of everything added; uncovered pixels (weight ≤ 1e-9) are 0 with covered[i] = 0. */
   result(): { object: Complex2D; weight: Float32Array; covered: Uint8Array } {
     const n = this.height * this.width, re = new Float32Array(n), im = new Float32Array(n), covered = new Uint8Array(n);

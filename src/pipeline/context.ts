@@ -21,7 +21,7 @@ export interface ContextOptions {
 }
 
 export function createStageContext(o: ContextOptions): StageContext {
-  const stats: { errors: number; routed: RoutedError[] } = { errors: 0, routed: [] };
+  const stats: StageContext['stats'] = { errors: 0, routed: [] };
   const maxRouted = o.maxRouted ?? 10_000;
   const progress = o.progress;
   return {

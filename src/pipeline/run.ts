@@ -40,6 +40,8 @@ export interface StageSummary {
   records_out: number;
   errors: number;
   ms: number;
+  /** What a stage reports beyond the counts (a live source: received, dropped, …). */
+  info?: { [key: string]: Json };
 }
 
 export interface RunSummary {
@@ -235,7 +237,7 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
     backend: backendName,
     seed: settings.seed,
     output: outDir,
-    stages: [...meters.values()].map((m) => ({ id: m.id, type: m.type, records_in: m.in, records_out: m.out, errors: m.ctx.stats.errors, ms: Math.round(m.ms) })),
+    stages: [...meters.values()].map((m) => ({ id: m.id, type: m.type, records_in: m.in, records_out: m.out, errors: m.ctx.stats.errors, ms: Math.round(m.ms), ...(m.ctx.stats.info === undefined ? {} : { info: m.ctx.stats.info }) })),
     sinks: sinkResults,
     tensors: { peak_count: report?.peak_count ?? 0, peak_bytes: report?.peak_bytes ?? 0, leaked: report?.leaked ?? 0, by_stage: report?.by_stage ?? {} },
     peak_rss_bytes: maxRss(),

@@ -11,6 +11,7 @@ import { DataError, OptionsError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { StitchCanvas, type StitchWindow } from '../physics/stitch.js';
 import { defineSink, type Complex2D, type ScanMeta, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
+import { LiveCanvas, type PatchCanvas } from './shared/live-canvas.js';
 import { placementFor, writeReconstruction, type CanvasPlacement, type InferOutputs } from './shared/reconstruction.js';
 import { forEachBatch, inPath, outPath, reconstructionOutput, relativeDifference, secondsSince, tensorBatchStream } from './shared/util.js';
 
@@ -35,10 +36,12 @@ export interface StitchResult {
 export async function stitchPredictions(
   input: Stream<TensorBatch>,
   predictor: PatchPredictor,
-  opts: { N: number; M: number; placement: CanvasPlacement; signal: AbortSignal; alignPhase?: boolean; window?: StitchWindow; onBatch?: (batches: number, patches: number) => void },
+  opts: { N: number; M: number; placement: CanvasPlacement | LiveCanvas; signal: AbortSignal; alignPhase?: boolean; window?: StitchWindow; onBatch?: (batches: number, patches: number) => void | Promise<void> },
 ): Promise<StitchResult> {
-  const { N, M, placement } = opts;
-  const canvas = new StitchCanvas(placement.height, placement.width, { N, M, originX: placement.originX, originY: placement.originY, alignPhase: opts.alignPhase ?? false, window: opts.window ?? 'flat' });
+  const { N, M } = opts;
+  const given = opts.placement;
+  // A live scan's extent is not known up front: its canvas grows (shared/live-canvas.ts).
+  const canvas: PatchCanvas = given instanceof LiveCanvas ? given : new StitchCanvas(given.height, given.width, { N, M, originX: given.originX, originY: given.originY, alignPhase: opts.alignPhase ?? false, window: opts.window ?? 'flat' });
   const re = new Float32Array(N * N), im = new Float32Array(N * N);
   let patches = 0;
   const batches = await forEachBatch(input, opts.signal, async (batch, index) => {
@@ -67,9 +70,10 @@ export async function stitchPredictions(
         patches++;
       }
     }
-    opts.onBatch?.(index + 1, patches);
+    await opts.onBatch?.(index + 1, patches);
   });
   const { object, covered } = canvas.result();
+  const placement = given instanceof LiveCanvas ? given.placement : given;
   return { object, covered, placement, patches, batches, aligned: canvas.aligned, meanAlignRadians: canvas.aligned > 0 ? canvas.alignedRadians / canvas.aligned : 0 };
 }
 
@@ -105,6 +109,7 @@ export default defineSink({
       npz: z.string().default('reconstruction.npz').describe('Output NPZ (object c8, amplitude f4, phase f4, probe c8, origin), relative to the output directory.'),
       amplitude_png: z.string().default('amplitude.png').describe('Amplitude image, relative to the output directory.'),
       phase_png: z.string().default('phase.png').describe('Phase image, relative to the output directory.'),
+      snapshot_every_s: z.number().positive().default(5).describe('On a live input: write what is stitched so far to the same NPZ and PNGs (each replaced atomically) at most this often; the final reconstruction replaces them at the end of the series.'),
     })
     .strict(),
   async create(options, { ctx, inputs }) {
@@ -125,7 +130,10 @@ export default defineSink({
         ctx.log.warn(`input normalisation ${have} differs from the checkpoint's ${sidecar.normalization}; predictions assume the checkpoint's scale (set normalize's factor to it)`);
       }
       const total = input.meta.count;
-      const placement = placementFor(scan);
+      const live = input.meta.live === true || scan.xcoords.length === 0;
+      const placement = live ? new LiveCanvas({ N, M, alignPhase: options.align_phase, window: options.stitch_window }) : placementFor(scan);
+      const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
+      const snapshots = { written: 0, last: performance.now() };
       const result = await stitchPredictions(input, model, {
         N,
         M,
@@ -133,19 +141,23 @@ export default defineSink({
         signal: ctx.signal,
         alignPhase: options.align_phase,
         window: options.stitch_window,
-        onBatch: (batches, patches) => {
+        onBatch: async (batches, patches) => {
           ctx.ledger.check(ctx.id);
           ctx.progress({ label: 'stitch', done: batches, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { patches } });
+          if (placement instanceof LiveCanvas && performance.now() - snapshots.last >= 1000 * options.snapshot_every_s) {
+            await writeReconstruction(files, { ...placement.result(), placement: placement.placement }, model.probe(), `${ctx.id} (${patches} patches so far)`);
+            snapshots.written++;
+            snapshots.last = performance.now();
+          }
         },
       });
       if (result.patches === 0) throw new DataError('EMPTY_INPUT', `stage '${ctx.id}': the input yielded no batches`, { stage: ctx.id });
-      const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
       await writeReconstruction(files, result, model.probe(), ctx.id);
       ctx.progress({ label: 'stitch', done: result.batches, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { patches: result.patches }, finished: true });
-      const summary = { ...files, shape: [result.object.height, result.object.width], origin: [placement.originX, placement.originY], stitch_size: M, stitch_window: options.stitch_window, patches: result.patches, ...(options.align_phase ? { phase_aligned: result.aligned, mean_phase_turn_rad: +result.meanAlignRadians.toFixed(4) } : {}), seconds: secondsSince(t0) };
+      const summary = { ...files, shape: [result.object.height, result.object.width], origin: [result.placement.originX, result.placement.originY], stitch_size: M, stitch_window: options.stitch_window, patches: result.patches, ...(options.align_phase ? { phase_aligned: result.aligned, mean_phase_turn_rad: +result.meanAlignRadians.toFixed(4) } : {}), ...(live ? { snapshots: snapshots.written } : {}), seconds: secondsSince(t0) };
       // The reconstruction is this sink's output record (the NPZ is a file beside it, not the wiring).
       const probe = model.probe();
-      return reconstructionOutput(summary, { object: result.object, probe, origin: [placement.originX, placement.originY], weights: result.covered, file: files.npz }, scan);
+      return reconstructionOutput(summary, { object: result.object, probe, origin: [result.placement.originX, result.placement.originY], weights: result.covered, file: files.npz }, scan);
     } finally {
       model.dispose();
       for (const slot of loaded.optimizerState ?? []) slot.tensor.dispose();

@@ -22,6 +22,7 @@ import { defineTransform } from '../pipeline/types.js';
 import { SpilledFrames } from './frame-spill.js';
 import { groupIndex } from './group-index.js';
 import { GroupPlan } from './group-plan.js';
+import { windowedGroupStream } from './group-window.js';
 import { defaultReadWindow, READ_AHEAD, requireInput, streamGroups } from './util.js';
 
 export { GroupPlan, interleave, interleaveInto, type GroupPlanOptions } from './group-plan.js';
@@ -81,10 +82,17 @@ export default defineTransform({
         .describe(
           'Groups whose frames are read together (one read per run of consecutive frames); the next two windows are read while this one is consumed. Default: as many groups as fill 2 MiB (4 to 64), so the data in flight does not grow with N.',
         ),
+      window: z
+        .number()
+        .int()
+        .min(2)
+        .optional()
+        .describe('On an input without random access: group in a window of this many recent frames instead of spilling the whole stream (each frame seeds one group, decided window/2 frames after it arrives; memory: window frames). A live input uses 512 when unset. Ignored with random access.'),
     })
     .strict(),
   async create(o, { ctx, inputs }) {
     const input = requireInput<Frame>(ctx, inputs, 'group', ['frame']);
+    if (input.frames === undefined && (o.window !== undefined || input.meta.live === true)) return windowedGroupStream(o, input, ctx);
     const frames = await framesFor(input, ctx);
     try {
       const { plan, index, window } = planGroups(o, frames, ctx);

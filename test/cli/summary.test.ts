@@ -30,3 +30,19 @@ test('humanSummary: the stage table, one line per sink, no raw JSON, where the f
   t.notRegex(text, /[{[]/);
   t.regex(text, /full summary: summary\.json/);
 });
+
+test("humanSummary: a stage's info (a live source's counts) as key=value fields", (t) => {
+  const s: RunSummary = {
+    pipeline: 'p.yaml',
+    backend: 'wasm',
+    seed: 1,
+    output: '/tmp/out',
+    stages: [{ id: 'scan', type: 'zmq', records_in: 0, records_out: 115, errors: 0, ms: 100, info: { received: 115, dropped: 6, out_of_order: 82 } }],
+    sinks: {},
+    tensors: { peak_count: 0, peak_bytes: 0, leaked: 0, by_stage: {} },
+    peak_rss_bytes: 1 << 28,
+    wall_ms: 2000,
+    status: 'ok',
+  };
+  t.regex(humanSummary(s), /^ {2}scan {2}received=115 dropped=6 out_of_order=82$/m);
+});

@@ -1,0 +1,165 @@
+// Windowed grouping for streams without random access (a live detector
+// stream): `group` with `window: W` keeps the W most recent frames and makes
+// each arriving frame the seed of one group. A seed is decided once W/2
+// further frames have arrived (or the stream ends): a frame arriving later
+// could not share the buffer with every frame that came W/2 before the seed,
+// so the candidate set no longer depends on what comes next, and memory is W
+// frames whatever the stream's length. Its candidates are the K nearest
+// buffered frames of its scan (ties by frame index), its C members a seeded
+// draw from them exactly as GroupPlan draws (Rng.derive(seed, 'group', i)
+// with i the seed's frame index), so with a window holding the whole scan the
+// groups are the whole-scan plan's up to ties, and for a given arrival order
+// the output is always the same.
+import { DataError, OptionsError } from '../errors.js';
+import type { Frame, Group, StageContext, Stream } from '../pipeline/types.js';
+import { Rng } from '../util/rng.js';
+import { interleaveInto } from './group-plan.js';
+
+export interface WindowOptions {
+  gridsize: number;
+  k: number;
+  /** Frames kept (W); a seed is decided W/2 frames after it arrived. */
+  window: number;
+  seed: number;
+  /** Stop making groups after this many (default: one per frame). */
+  nGroups?: number | undefined;
+}
+
+interface Slot {
+  readonly frame: Frame;
+  /** Arrival number. */
+  readonly ord: number;
+}
+
+export class WindowGrouper {
+  readonly C: number;
+  private readonly buf: Slot[] = [];
+  private readonly pending: Slot[] = [];
+  private readonly seen = new Set<number>();
+  private ord = 0;
+  private made = 0;
+  /** Seeds whose window held fewer than C frames of their scan (no group made). */
+  skipped = 0;
+  private readonly lookahead: number;
+
+  constructor(readonly o: WindowOptions) {
+    this.C = o.gridsize * o.gridsize;
+    if (this.C > 1 && o.k < this.C) throw new OptionsError('BAD_K', `k = ${o.k} neighbours cannot fill groups of C = ${this.C} (gridsize ${o.gridsize})`, { key: 'k', hint: `set k ≥ ${this.C}` });
+    if (o.window < Math.max(2, o.k)) throw new OptionsError('BAD_WINDOW', `window = ${o.window} frames cannot hold K = ${o.k} candidates`, { key: 'window', hint: `set window ≥ ${Math.max(2, 2 * o.k)}` });
+    this.lookahead = Math.floor(o.window / 2);
+  }
+
+  /** Adds a frame (kept by reference: pass frames nobody reuses) and returns the groups it settled. */
+  push(frame: Frame): Group[] {
+    if (this.seen.has(frame.index)) throw new DataError('DUPLICATE_FRAME', `frame ${frame.index} came twice`, { key: `frame ${frame.index}`, hint: 'a windowed group takes each frame index once' });
+    // Only the indices still in the window matter for duplicates; older ones leave with their frames.
+    this.seen.add(frame.index);
+    const slot = { frame, ord: this.ord++ };
+    this.buf.push(slot);
+    this.pending.push(slot);
+    while (this.buf.length > this.o.window) this.seen.delete(this.buf.shift()!.frame.index);
+    const out: Group[] = [];
+    while (this.pending.length > 0 && this.ord - 1 - this.pending[0]!.ord >= this.lookahead) this.decide(this.pending.shift()!, out);
+    return out;
+  }
+
+  /** The groups of the seeds still pending (the stream ended). */
+  finish(): Group[] {
+    const out: Group[] = [];
+    while (this.pending.length > 0) this.decide(this.pending.shift()!, out);
+    return out;
+  }
+
+  /** The K nearest buffered frames of the seed's scan, nearest first, ties by frame index. */
+  private candidates(seed: Frame): Frame[] {
+    const scan = seed.scanIndex ?? 0;
+    const near: { f: Frame; d: number }[] = [];
+    for (const { frame: f } of this.buf) {
+      if ((f.scanIndex ?? 0) !== scan) continue;
+      const dx = f.x - seed.x, dy = f.y - seed.y;
+      near.push({ f, d: dx * dx + dy * dy });
+    }
+    near.sort((a, b) => a.d - b.d || a.f.index - b.f.index);
+    return near.slice(0, this.o.k).map((n) => n.f);
+  }
+
+  private decide(slot: Slot, out: Group[]): void {
+    if (this.o.nGroups !== undefined && this.made >= this.o.nGroups) return;
+    const seed = slot.frame;
+    let members: Frame[];
+    if (this.C === 1) members = [seed];
+    else {
+      const pool = this.candidates(seed);
+      if (pool.length < this.C) {
+        this.skipped++;
+        return;
+      }
+      // The same draw as GroupPlan.members: a seeded C-subset of the pool, in draw order.
+      const rng = Rng.derive(this.o.seed, 'group', seed.index);
+      for (let c = 0; c < this.C; c++) {
+        const j = c + rng.int(pool.length - c);
+        const t = pool[c]!;
+        pool[c] = pool[j]!;
+        pool[j] = t;
+      }
+      members = pool.slice(0, this.C);
+    }
+    this.made++;
+    out.push(groupOf(seed.index, members));
+  }
+}
+
+/** A group record of `members` (centre, offsets = centre − position, HWC amplitudes). */
+function groupOf(index: number, members: readonly Frame[]): Group {
+  const C = members.length;
+  const NN = members[0]!.amplitude.length;
+  let cx = 0, cy = 0;
+  for (const m of members) {
+    cx += m.x;
+    cy += m.y;
+  }
+  cx /= C;
+  cy /= C;
+  const offsets = new Float32Array(2 * C);
+  members.forEach((m, c) => {
+    offsets[c] = cx - m.x;
+    offsets[C + c] = cy - m.y;
+  });
+  const amplitudes = new Float32Array(NN * C);
+  interleaveInto(members.map((m) => m.amplitude), NN, amplitudes, 0, 1, false);
+  return { index, indices: Int32Array.from(members, (m) => m.index), center: [cx, cy], offsets, amplitudes };
+}
+
+/** The windowed groups of a frame stream, one pass. */
+export async function* windowedGroups(frames: AsyncIterable<Frame>, o: WindowOptions, signal: AbortSignal, onEnd: (g: WindowGrouper) => void): AsyncGenerator<Group> {
+  const grouper = new WindowGrouper(o);
+  let N: number | undefined;
+  for await (const f of frames) {
+    signal.throwIfAborted();
+    N ??= f.amplitude.length;
+    if (f.amplitude.length !== N) throw new DataError('BAD_FRAME', `frame ${f.index} has ${f.amplitude.length} values, the stream's first had ${N}`, { key: `frame ${f.index}` });
+    yield* grouper.push(f);
+  }
+  yield* grouper.finish();
+  onEnd(grouper);
+}
+
+/** Frames a live input's window holds when the pipeline names none. */
+export const DEFAULT_LIVE_WINDOW = 512;
+
+/** `group`'s output over an input without random access, grouped in a window of `window` frames. */
+export function windowedGroupStream(o: { gridsize: number; k: number; window?: number | undefined; n_groups?: number | undefined; oversample: boolean; seed?: number | undefined }, input: Stream<Frame>, ctx: StageContext): Stream<Group> {
+  if (o.oversample) throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': oversample needs the whole scan; a windowed group makes one group per frame at most`, { stage: ctx.id, key: 'oversample' });
+  const opts: WindowOptions = { gridsize: o.gridsize, k: o.k, window: o.window ?? DEFAULT_LIVE_WINDOW, seed: o.seed ?? ctx.seed, nGroups: o.n_groups };
+  // Checks the options now, before anything is read.
+  void new WindowGrouper(opts);
+  ctx.log.info(`groups of C=${o.gridsize ** 2} from a window of ${opts.window} frames (K=${o.k}; each decided ${Math.floor(opts.window / 2)} frames after its seed)`);
+  const { count: _count, ...meta } = input.meta;
+  return {
+    meta: { ...meta, record: 'group', gridsize: o.gridsize },
+    open: (signal) =>
+      windowedGroups(input.open(signal), opts, signal, (g) => {
+        if (g.skipped > 0) ctx.log.warn(`${g.skipped} seed(s) had fewer than C = ${g.C} frames of their scan in the window: no group for them`, { skipped: g.skipped });
+      }),
+  };
+}
