@@ -2,7 +2,8 @@
 // checked the same way for built-in stages and plugins (`ptychoflow/testing`).
 // Given a way to make the stage over fresh inputs (none for a source), it
 // checks that an early exit closes the upstream and leaves the stream
-// re-openable, that an abort stops the stream, that no tensor is left alive,
+// re-openable (a live stream, one pass by design, refuses a second open with
+// a typed error instead), that an abort stops the stream, that no tensor is left alive,
 // that re-opening with the same seed gives the same records, that close() may
 // be called twice, and (when a bad input is given) that a bad record follows
 // the stage's `on_error` policy. Sinks have their own suite (sink-compliance.ts).
@@ -82,7 +83,11 @@ function closedAll(ins: readonly CountedInput[], check: string, fail: Fail): voi
   for (const [k, i] of ins.entries()) if (i.stats.opens !== i.stats.finished) fail(check, `input ${k}: ${i.stats.opens} opened, ${i.stats.finished} closed`);
 }
 
-/** Early exit: taking one record and stopping returns every upstream iterator, and the stream then opens for a full pass. */
+/**
+ * Early exit: taking one record and stopping returns every upstream iterator,
+ * and the stream then opens for a full pass — or, for a live stream (one
+ * pass only, `meta.live`), refuses a second open with a typed error.
+ */
 async function earlyExit(c: ComplianceCase, make: Make, key: (r: unknown) => unknown, fail: Fail): Promise<Stream<unknown>> {
   const ins = c.inputs().map((s) => counted(s));
   const early = await make(ins.map((i) => i.stream));
@@ -90,6 +95,15 @@ async function earlyExit(c: ComplianceCase, make: Make, key: (r: unknown) => unk
   taken.forEach(dispose);
   closedAll(ins, 'early exit', fail);
   if (taken.length === 0) fail('early exit', 'the stream yielded no record');
+  if (early.meta.live === true) {
+    try {
+      await keysOf(early, key);
+      fail('early exit', 'a live stream opened a second time instead of refusing');
+    } catch (e) {
+      if (typeof (e as { code?: unknown }).code !== 'string') fail('early exit', `a second open of a live stream failed without a typed error: ${(e as Error).message}`);
+    }
+    return early;
+  }
   const fresh = await make(c.inputs());
   const [after, full] = [await keysOf(early, key), await keysOf(fresh, key)];
   await fresh.close?.();
@@ -171,7 +185,8 @@ export async function checkCompliance(c: ComplianceCase): Promise<ComplianceFail
   const before = tf.memory().numTensors;
   const made = [await earlyExit(c, make, key, fail)];
   await abort(c, make, fail);
-  made.push(...(await reiteration(c, make, key, fail)));
+  // A live stream is one pass: nothing to re-open and compare.
+  if (made[0]!.meta.live !== true) made.push(...(await reiteration(c, make, key, fail)));
   await closeTwice(made, fail);
   await onError(c, key, fail);
   const left = tf.memory().numTensors - before;
