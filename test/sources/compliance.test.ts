@@ -85,7 +85,7 @@ test('every built-in source passes the stage-compliance suite', async (t) => {
     { def: npz, options: { path: path.join(fixtures, 'npz/canonical_stored.npz') }, inputs: none, key: frameKey, bad: { inputs: none, options: { path: path.join(fixtures, 'npz/bad_nan_frames.npz') }, kept: 34 } },
     { def: hdf5, options: { path: path.join(fixtures, 'hdf5/canonical.h5') }, inputs: none, key: frameKey, bad: { inputs: none, options: { path: path.join(fixtures, 'hdf5/bad_nan.h5') }, kept: 11 } },
     { def: json, options: { path: path.join(dir, good) }, inputs: none, key: frameKey, bad: { inputs: none, options: { path: path.join(dir, bad) }, kept: 5 } },
-    { def: { ...zmqWithSender, options: (zmqSource as ComponentDef).options.and(z.object({ bad: z.boolean().optional() })) } as ComponentDef, options: { endpoint: 'tcp://127.0.0.1:1', idle_timeout_s: 5 }, inputs: none, key: frameKey, bad: { inputs: none, options: { bad: true }, kept: 5 } },
+    { def: { ...zmqWithSender, options: (zmqSource as ComponentDef).options.and(z.object({ bad: z.boolean().optional() })) }, options: { endpoint: 'tcp://127.0.0.1:1', idle_timeout_s: 5 }, inputs: none, key: frameKey, bad: { inputs: none, options: { bad: true }, kept: 5 } },
     { def: simulate, options: { N: 16, object: { kind: 'image', size: 40 }, scan: { step: 6 }, noise: 'none' }, inputs: none, key: frameKey },
   ];
   const covered = new Set(cases.map((c) => c.def.type));
