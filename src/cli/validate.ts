@@ -2,7 +2,7 @@
 // running it; every problem of every file is reported.
 import { builtinRegistry } from '../components.js';
 import { isPtychoflowError } from '../errors.js';
-import { loadPlan } from '../pipeline/index.js';
+import { loadPlan } from '../pipeline/load-plan.js';
 import { EXIT, type CliIO } from './io.js';
 
 export async function validateCommand(files: readonly string[], o: { set: string[] }, io: CliIO): Promise<number> {

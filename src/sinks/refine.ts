@@ -20,7 +20,7 @@
 // Memory: the canvas, its Adam moments and one batch; the patterns stream in
 // again on every pass, as in training.
 import * as tf from '../tf.js';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { linePlot } from '../io/png.js';
 import { farFieldAmplitude } from '../physics/forward.js';
@@ -29,32 +29,9 @@ import { defineSink, type Complex2D, type Json, type ScanMeta, type SinkOutput, 
 import { writeFileAtomic } from '../util/atomic.js';
 import { placementFor, readComplex, writeReconstruction, type CanvasPlacement, type InferOutputs } from './shared/reconstruction.js';
 import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, inPath, outPath, readReconstruction, reconstructionOutput, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './shared/util.js';
+import { refineSpec, type refineOptions } from './shared/refine-spec.js';
 
-const optionsSchema = z
-  .object({
-    reconstruction: z
-      .string()
-      .optional()
-      .describe("An NPZ written by infer or refine in an earlier run (object, probe, origin) to start from, relative to the output directory; within one run, take the reconstruction as input 1 instead (inputs: [patterns, infer]). Neither: a flat object (amplitude 1, phase 0) with the scan's probe"),
-    epochs: z.number().int().positive().default(50).describe('Most passes over the patterns.'),
-    lr: z.number().positive().default(0.02).describe("Adam step at the start, as a fraction of the object's mean amplitude."),
-    final_lr: z.number().positive().default(2e-4).describe('Step at the end of the cosine decay (same units as lr).'),
-    max_minutes: z.number().positive().optional().describe('Time budget: stop when less than half a pass of it is left.'),
-    refine_probe: z
-      .number()
-      .int()
-      .min(0)
-      .default(0)
-      .describe("From this pass on (1-based) the probe is refined too, with its own Adam step (lr × the probe's RMS amplitude, same decay); 0 keeps the probe fixed. The NPZ then holds the refined probe."),
-    npz: z.string().default('refined.npz').describe('Output NPZ (the layout of infer\'s), relative to the output directory.'),
-    amplitude_png: z.string().default('refined_amplitude.png').describe('Amplitude image, relative to the output directory.'),
-    phase_png: z.string().default('refined_phase.png').describe('Phase image, relative to the output directory.'),
-    history: z.string().default('refine_history.json').describe('Loss per pass (JSON), relative to the output directory.'),
-    loss_plot: z.string().default('refine_loss.png').describe('Loss curve (PNG), relative to the output directory.'),
-  })
-  .strict();
-
-type RefineOptions = z.output<typeof optionsSchema>;
+type RefineOptions = z.output<typeof refineOptions>;
 
 /** Canvas indices and bilinear weights of every pattern window of a batch. */
 interface Windows {
@@ -157,13 +134,7 @@ async function startingPoint(options: RefineOptions, scan: ScanMeta, ctx: StageC
 }
 
 export default defineSink({
-  kind: 'sink',
-  accepts: [['tensor-batch'], ['reconstruction']],
-  emits: 'reconstruction',
-  type: 'refine',
-  description: 'Refines a stitched object (or a flat start) against the measured patterns by gradient descent through the forward model; writes it like infer.',
-  arity: { min: 1, max: 2 },
-  options: optionsSchema,
+  ...refineSpec,
   async create(options, { ctx, inputs }): Promise<SinkOutput> {
     const t0 = performance.now();
     const input = tensorBatchStream(inputs[0], ctx, 'input 0 (pattern batches)');
