@@ -16,6 +16,12 @@ export interface ProgressEvent {
   readonly done: number;
   readonly total?: number;
   readonly unit?: string;
+  /**
+   * The pass this event belongs to, in a stage that makes several (epoch 3 of
+   * at most 30, 1-based): the CLI shows one bar for the stage and its overall
+   * ETA from it, and prints no line per pass.
+   */
+  readonly pass?: { readonly index: number; readonly of: number };
   /** Extra fields to show (loss, lr, …). */
   readonly info?: Readonly<Record<string, number | string>>;
   /** True once the task is complete. */

@@ -19,6 +19,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   log?: Logger;
   progress?: (event: ProgressEvent) => void;
+  /** Called as each sink starts and ends (sinks run one after another), for a run-wide progress display. */
+  onSink?: (id: string, phase: 'start' | 'end') => void;
   /** Overrides the file's `backend`. */
   backend?: BackendName;
   /** Caps every source at this many records (a quick look at a big scan). */
@@ -190,7 +192,9 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
       try {
         if (def.kind !== 'sink') throw new Error(`${st.id} is not a sink`);
         const inputs = inputsFor(st, m);
+        opts.onSink?.(st.id, 'start');
         const result = await clock.time(m, () => def.create(st.options, { ctx: m.ctx, inputs }));
+        opts.onSink?.(st.id, 'end');
         if (def.emits === undefined) sinkResults[st.id] = result as Json;
         else {
           // A sink that emits: its stream is the input of the sinks after it.

@@ -111,13 +111,13 @@ export default defineSink({
         window: options.stitch_window,
         onBatch: (batches, patches) => {
           ctx.ledger.check(ctx.id);
-          ctx.progress({ label: 'stitch', done: batches, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { patches } });
+          ctx.progress({ label: 'stitch', done: batches, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { patches } });
         },
       });
       if (result.patches === 0) throw new DataError('EMPTY_INPUT', `stage '${ctx.id}': the input yielded no batches`, { stage: ctx.id });
       const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
       await writeReconstruction(files, result, model.probe(), ctx.id);
-      ctx.progress({ label: 'stitch', done: result.batches, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { patches: result.patches }, finished: true });
+      ctx.progress({ label: 'stitch', done: result.batches, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { patches: result.patches }, finished: true });
       const summary = { ...files, shape: [result.object.height, result.object.width], origin: [placement.originX, placement.originY], stitch_size: M, stitch_window: options.stitch_window, patches: result.patches, ...(options.align_phase ? { phase_aligned: result.aligned, mean_phase_turn_rad: +result.meanAlignRadians.toFixed(4) } : {}), seconds: secondsSince(t0) };
       // The reconstruction is this sink's output record (the NPZ is a file beside it, not the wiring).
       const probe = model.probe();

@@ -27,6 +27,7 @@ import { farFieldAmplitude } from '../physics/forward.js';
 import { makeOptimizer } from '../model/optimizer.js';
 import { defineSink, type Complex2D, type Json, type ScanMeta, type SinkOutput, type StageContext, type Stream } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { duration, rate, sig } from '../util/format.js';
 import { placementFor, readComplex, writeReconstruction, type CanvasPlacement, type InferOutputs } from './shared/reconstruction.js';
 import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, inPath, outPath, readReconstruction, reconstructionOutput, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './shared/util.js';
 import { refineSpec, type refineOptions } from './shared/refine-spec.js';
@@ -215,7 +216,7 @@ export default defineSink({
             if (r >= lo && r < hi && c >= lo && c < hi) centre[o] = 1;
           }
         }
-      }, (i) => ctx.progress({ label: 'fit scale', done: i + 1, ...(total !== undefined ? { total } : {}), unit: ' batches' }));
+      }, (i) => ctx.progress({ label: 'fit scale', done: i + 1, ...(total !== undefined ? { total } : {}), unit: 'batches' }));
       if (values === 0) throw new DataError('EMPTY_INPUT', `${where}: the input yielded no batches`, { stage: ctx.id });
       if (!(sAA > 0) || !(sAX > 0)) {
         throw new DataError('NO_SIGNAL', `${where}: the starting object predicts no signal where the data has some (Σ A·X = ${sAX}, Σ A² = ${sAA})`, { stage: ctx.id, file: start.from, hint: 'check that the reconstruction and probe belong to this scan, or start flat (no reconstruction option)' });
@@ -234,9 +235,9 @@ export default defineSink({
       }
       const meanAmp = ampSum / Math.max(litCount, 1);
       if (!(meanAmp > 0)) throw new DataError('NO_SIGNAL', `${where}: the starting object is zero where the probe lights it`, { stage: ctx.id, file: start.from });
-      ctx.log.info(`starting from ${start.from}: scaled by ${scale.toPrecision(6)}, mean amplitude ${meanAmp.toPrecision(4)}, amplitude MSE ${startLoss.toPrecision(6)}`);
-
       const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
+      ctx.log.info(`starting from ${start.from}: scaled by ${scale.toPrecision(6)}, mean amplitude ${meanAmp.toPrecision(4)}, amplitude MSE ${sig(startLoss)}; lr cosine ${rate(options.lr)} → ${rate(options.final_lr)} over ${options.epochs} passes${Number.isFinite(budget) ? ` or ${duration(budget)}` : ''}`);
+
       const history: { epoch: number; loss: number; lr: number; seconds: number }[] = [];
       let stopped: 'epochs' | 'time_budget' = 'epochs';
       let batches: number | undefined;
@@ -245,7 +246,8 @@ export default defineSink({
         ctx.signal.throwIfAborted();
         const te = performance.now();
         let sum = 0, patterns = 0, step = 0, lr = options.lr;
-        const label = `pass ${epoch + 1}/${options.epochs}`;
+        const label = 'pass';
+        const pass = { index: epoch + 1, of: options.epochs };
         const probeOn = options.refine_probe > 0 && epoch + 1 >= options.refine_probe;
         const vars = probeOn ? [objRe, objIm, probeRe, probeIm] : [objRe, objIm];
         const seen = await eachBatch((X, taps, P) => {
@@ -268,17 +270,19 @@ export default defineSink({
           if (!Number.isFinite(value)) throw new DataError('LOSS_NOT_FINITE', `${where}: the loss became ${value} in pass ${epoch + 1}`, { stage: ctx.id, hint: 'lower lr' });
           sum += value * P;
           patterns += P;
-        }, (i) => ctx.progress({ label, done: i + 1, ...(batches !== undefined ? { total: batches } : {}), unit: ' batches', info: { loss: sum / Math.max(patterns, 1), lr } }));
+        }, (i) => ctx.progress({ label, pass, done: i + 1, ...(batches !== undefined ? { total: batches } : {}), unit: 'batches', info: { loss: sum / Math.max(patterns, 1), lr } }));
         batches ??= seen;
         const record = { epoch: epoch + 1, loss: sum / patterns, lr, seconds: secondsSince(te) };
         history.push(record);
-        ctx.progress({ label, done: seen, total: seen, unit: ' batches', info: { loss: record.loss, lr }, finished: true });
+        ctx.progress({ label, pass, done: seen, total: seen, unit: 'batches', info: { loss: record.loss, lr }, finished: true });
         if (epoch + 1 < options.epochs && budgetSpent(secondsSince(tr), budget, record.seconds, true)) {
           stopped = 'time_budget';
           break;
         }
       }
 
+      const end = history[history.length - 1]!;
+      ctx.log.info(`${history.length} passes in ${duration(secondsSince(tr))}: amplitude MSE ${sig(startLoss)} → ${sig(end.loss)}, lr ${rate(end.lr)} at the end${stopped === 'time_budget' ? ' (time budget)' : ''}`);
       const object: Complex2D = { height: placement.height, width: placement.width, re: Float32Array.from(objRe.dataSync()), im: Float32Array.from(objIm.dataSync()) };
       const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
       const finalProbe: Complex2D = options.refine_probe > 0 ? { height: N, width: N, re: Float32Array.from(probeRe.dataSync()), im: Float32Array.from(probeIm.dataSync()) } : probe;

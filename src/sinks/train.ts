@@ -30,6 +30,7 @@ import { modelConfigSchema, type ModelConfig } from '../model/config.js';
 import { PtychoPINN } from '../model/pinn.js';
 import { defineSink, type Json, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { duration, rate, sig } from '../util/format.js';
 import {
   batchesPerPass,
   budgetSpent,
@@ -173,6 +174,10 @@ export default defineSink({
       const sched = { ...options.reduce_lr, ...(cosine ? { patience: 0 } : {}), stop_patience: options.early_stop.patience, min_delta: options.min_delta };
       const before = state.seconds ?? 0;
       const spent = (): number => before + secondsSince(t0);
+      const r = options.reduce_lr;
+      ctx.log.info(cosine
+        ? `lr: cosine ${rate(options.lr)} → ${rate(options.final_lr)} over ${options.epochs} epochs${Number.isFinite(budget) ? ` or ${duration(budget)}` : ''}`
+        : `lr: ${rate(state.lr)}, ×${r.factor} after ${r.patience} epoch${r.patience === 1 ? '' : 's'} without improvement (floor ${rate(r.min_lr)})${r.patience === 0 ? ' — never reduced' : ''}`);
       if (shouldStop(state, sched)) stopped = 'early_stop';
       while (stopped === 'epochs' && state.epoch < options.epochs) {
         ctx.signal.throwIfAborted();
@@ -185,7 +190,8 @@ export default defineSink({
         let step = 0;
         const done = state.epoch;
         const batches = state.batches_per_epoch ?? total;
-        const label = `epoch ${e}/${options.epochs}`;
+        const label = 'epoch';
+        const pass = { index: e, of: options.epochs };
         let probe: { X: tf.Tensor4D; coords: tf.Tensor4D } | undefined;
         let loss: number;
         try {
@@ -202,7 +208,7 @@ export default defineSink({
             groups += b.size;
             seen = i + 1;
             const s = (performance.now() - te) / 1000;
-            ctx.progress({ label, done: i + 1, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss: l, lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 } });
+            ctx.progress({ label, pass, done: i + 1, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { loss: l, lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 } });
           });
           lastDiagnosis = probe === undefined ? undefined : m.diagnose(probe.X, probe.coords);
         } finally {
@@ -222,11 +228,13 @@ export default defineSink({
         };
         state = { ...scheduleStep({ ...state, lr }, record, sched), batches_per_epoch: state.batches_per_epoch ?? seen };
         state.seconds = spent();
-        ctx.progress({ label, done: total ?? 0, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr: record.lr }, finished: true });
+        ctx.progress({ label, pass, done: total ?? 0, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr: record.lr }, finished: true });
         await saveCheckpoint(dir, m, { config: m.config, normalization, intensityScale: m.intensityScale(), epoch: state.epoch, seed, history: state.history, train: state }, opt);
         saved = state.epoch;
         await writeHistory(ctx, options, state.history);
-        ctx.log.info(`epoch ${e}: loss ${loss.toPrecision(6)}${valLoss !== undefined ? ` val ${valLoss.toPrecision(6)}` : ''} lr ${record.lr}`);
+        // The one line per epoch; a changed learning rate gets a line of its own.
+        ctx.log.info(`epoch ${e}/${options.epochs}: loss ${sig(loss)}${valLoss !== undefined ? `, val_loss ${sig(valLoss)}` : ''}, lr ${rate(record.lr)}, ${duration(record.seconds)}`);
+        if (state.lr !== record.lr) ctx.log.info(`lr ${rate(record.lr)} → ${rate(state.lr)}: no improvement of the ${validation === undefined ? 'loss' : 'val_loss'} for ${options.reduce_lr.patience} epoch${options.reduce_lr.patience === 1 ? '' : 's'}`);
         const verdict = d === undefined ? undefined : judgeCollapse(d, options.collapse.tol);
         if (verdict?.collapsed === true) {
           const what = `stage '${ctx.id}': ${describeCollapse(e, verdict, d!)}`;
