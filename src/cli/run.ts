@@ -6,11 +6,11 @@ import { AbortError, isPtychoflowError, messageOf, type PtychoflowError } from '
 import type { BackendName } from '../backend/select.js';
 import { builtinRegistry } from '../components.js';
 import { loadPlan } from '../pipeline/index.js';
+import { outputDir } from '../pipeline/load-plan.js';
 import { runPlan } from '../pipeline/run.js';
 import { createLogger, formatFields, type LogLevel } from '../util/log.js';
 import { exitCodeForSignal, onShutdownSignals, removeTrackedTemps } from '../util/signals.js';
 import { EXIT, exitCodeFor, type CliIO } from './io.js';
-import path from 'node:path';
 import { createProgressRenderer } from './progress.js';
 import { outlineOf, previousSinkSeconds, RunClock } from './run-clock.js';
 import { humanSummary } from './summary.js';
@@ -44,7 +44,7 @@ export async function runCommand(file: string, o: RunFlags, io: CliIO): Promise<
     if (o.json !== true || !isPtychoflowError(e)) throw e;
     return invalidAsJson(file, e, io);
   }
-  const outDir = o.output !== undefined ? path.resolve(o.output) : path.resolve(plan.baseDir, plan.settings.output);
+  const outDir = outputDir(plan, o.output);
   const clock = new RunClock(outlineOf(plan.sinks, previousSinkSeconds(outDir)));
   const progress = createProgressRenderer(stderr, { clock, quiet: o.quiet === true });
   const log = createLogger(level, (l, scope, message, fields) => {

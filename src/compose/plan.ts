@@ -43,7 +43,8 @@ export function planChain(steps: readonly Step[], settings: ComposeSettings = {}
   }
   const file = settings.name ?? '(composed)';
   try {
-    return planPipeline(composedDocument(steps, settings), registry, { file, baseDir: settings.baseDir ?? process.cwd() });
+    // A chain has no file to name its outputs after: runs/out, as before.
+    return planPipeline(composedDocument(steps, { ...settings, output: settings.output ?? 'runs/out' }), registry, { file, baseDir: settings.baseDir ?? process.cwd() });
   } catch (e) {
     const problems = problemsOf(e);
     if (problems.length === 0) throw e;

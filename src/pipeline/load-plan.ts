@@ -29,3 +29,15 @@ export async function loadPlan(file: string, opts: LoadOptions): Promise<Pipelin
   }
   return validatePipeline(loaded, registry, opts.sets ?? []);
 }
+
+/**
+ * The run's output directory: `override` (the command line's, relative to
+ * the working directory), else the file's `output` (relative to the file, as
+ * every path in it), else runs/<file name> in the working directory, which is
+ * where a pipeline shipped in the package or copied from it writes.
+ */
+export function outputDir(plan: Pick<PipelinePlan, 'file' | 'baseDir' | 'settings'>, override?: string): string {
+  if (override !== undefined) return path.resolve(override);
+  if (plan.settings.output !== undefined) return path.resolve(plan.baseDir, plan.settings.output);
+  return path.resolve('runs', path.basename(plan.file).replace(/\.(ya?ml|json)$/i, '') || 'out');
+}

@@ -25,7 +25,7 @@ export const settingsSchema = z
     description: z.string().optional().describe('What the pipeline does (shown by `ptychoflow validate`).'),
     backend: z.enum(BACKENDS).default('auto').describe('Compute backend: auto tries tensorflow-gpu, tensorflow, wasm, cpu.'),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0).describe('Seed for every random choice in the run.'),
-    output: z.string().default('runs/out').describe("Directory for the run's outputs, relative to the pipeline file."),
+    output: z.string().min(1).optional().describe("Directory for the run's outputs, relative to the pipeline file (default: runs/<file name> in the working directory)."),
     memory: z
       .object({
         tensor_bytes: z.number().int().positive().optional().describe('Most live tensor bytes allowed at once; a stage that crosses it fails the run.'),

@@ -7,6 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { relativeInside } from '../io/paths.js';
 import { ptychoflowVersion } from '../util/version.js';
 import type { PipelinePlan, StagePlan } from './load.js';
 
@@ -81,6 +82,7 @@ export function writeRunRecord(plan: PipelinePlan, outDir: string, info: RunReco
 
 /** Writes summary.json at the end of a run, with paths relative to the output directory. */
 export function writeSummaryRecord<S extends { pipeline: string; output: string }>(summary: S, outDir: string): void {
-  const relative = { ...summary, pipeline: path.relative(outDir, summary.pipeline) || '.', output: '.' };
+  // Sink results name their files by absolute path (in memory and with --json); the record names them after the directory it is in.
+  const relative = { ...relativeInside(summary, outDir), pipeline: path.relative(outDir, path.resolve(summary.pipeline)) || '.', output: '.' };
   writeFileSync(path.join(outDir, 'summary.json'), JSON.stringify(relative, null, 2) + '\n');
 }

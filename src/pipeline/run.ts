@@ -4,11 +4,11 @@
 // caller's signal) aborts it, every stage is cleaned up (iterators returned,
 // streams closed), and the error names the stage it came from.
 import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { BackendInfo, BackendName } from '../backend/select.js';
 import { AbortError, messageOf, type PtychoflowError, StageError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { createStageContext } from './context.js';
+import { outputDir } from './load-plan.js';
 import { Clock, instrument, nameStage, type Meter } from './instrument.js';
 import { writeRunRecord, writeSummaryRecord } from './record.js';
 import { TensorLedger, type LedgerReport } from './ledger.js';
@@ -98,7 +98,7 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const signal = controller.signal;
   const { settings } = plan;
-  const outDir = opts.outDir !== undefined ? path.resolve(opts.outDir) : path.resolve(plan.baseDir, settings.output);
+  const outDir = outputDir(plan, opts.outDir);
   const requested = opts.backend ?? settings.backend;
 
   const meters = new Map<string, Meter>();
