@@ -14,7 +14,7 @@ export interface ComposeSettings {
   description?: string;
   backend?: BackendName;
   seed?: number;
-  /** Output directory, relative to `baseDir` (default runs/out, as in a file). */
+  /** Output directory, relative to `baseDir` (default runs/out). */
   output?: string;
   memory?: { tensor_bytes?: number };
   allow?: { paths_outside?: boolean; hdf5_external_links?: boolean; plugins_outside?: boolean };

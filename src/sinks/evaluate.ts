@@ -121,7 +121,7 @@ export default defineSink({
     const result = { truth: truthLabel, reconstruction: reconFile, ...(metricsJson(r) as Record<string, Json>), files, note: 'psnr null = infinite (identical); frc_half/frc_17 null = never crosses (resolution at the Nyquist limit, 2 px)' } as Json;
     // The file names its neighbours relative to the output directory; the summary keeps absolute paths.
     await writeFileAtomic(files.metrics, `${JSON.stringify(relativeInside(result, ctx.outDir), null, 2)}\n`);
-    const fmt = (v: number | null): string => (v === null ? '< 2 PX' : `${v.toFixed(1)} PX`);
+    const fmt = (v: number | null): string => (v === null ? '< 2 px' : `${v.toFixed(1)} px`);
     const plot = linePlot([{ name: 'FRC', x: r.frc.freq, y: r.frc.curve }], {
       title: `FRC  0.5: ${fmt(r.frc.frc_half)}  1/7: ${fmt(r.frc.frc_17)}`, xlabel: 'spatial frequency (1/px)', ylabel: 'correlation', xmin: 0, xmax: 0.5, ymin: 0, ymax: 1.05,
       hlines: [{ y: 0.5, label: '0.5' }, { y: 1 / 7, label: '1/7' }],
