@@ -94,6 +94,12 @@ interface ComponentBase<S extends z.ZodType> {
   readonly accepts?: Accepts;
   /** Record kind of its output (sources and transforms; a sink that emits a record stream). */
   readonly emits?: Emits;
+  /**
+   * The files it reads, from its (parsed) options, relative to the pipeline
+   * file: `validate` checks that they exist and are readable (and, with
+   * --deep, that they meet their contract) before anything runs.
+   */
+  inputFiles?(options: z.output<S>): readonly string[];
 }
 
 export interface SourceDef<S extends z.ZodType = z.ZodType> extends ComponentBase<S> {

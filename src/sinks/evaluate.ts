@@ -74,6 +74,7 @@ export function metricsJson(r: EvalResult): Json {
 }
 
 export default defineSink({
+  inputFiles: (o) => (o.truth === 'scan' ? [] : [o.truth]),
   kind: 'sink',
   accepts: [['reconstruction']],
   type: 'evaluate',

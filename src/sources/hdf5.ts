@@ -21,7 +21,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
 import { DataError, FormatError, OptionsError } from '../errors.js';
-import { loadProbeFile } from '../io/probe-file.js';
+import { loadProbeFile, parseProbeSpec } from '../io/probe-file.js';
 import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
 import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
 import { patternProblem } from './npz.js';
@@ -562,6 +562,7 @@ async function datasetReport(h: H5Scan, name: string, d: DatasetInfo): Promise<H
 }
 
 export default defineSource({
+  inputFiles: (o) => [o.path, ...(o.probe !== undefined ? [parseProbeSpec(o.probe).file] : [])],
   kind: 'source',
   emits: 'frame',
   type: 'hdf5',
