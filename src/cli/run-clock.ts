@@ -21,29 +21,42 @@ export interface SinkOutline {
 }
 
 /** The sinks of a plan in run order, with passes and budgets read from their options. */
-export function outlineOf(sinks: readonly { id: string; options: unknown }[], previous: Readonly<Record<string, number>> = {}): SinkOutline[] {
+export function outlineOf(sinks: readonly { id: string; options: unknown }[], previous: Readonly<Record<string, PreviousSink>> = {}): SinkOutline[] {
   return sinks.map(({ id, options }) => {
     const o = (options ?? {}) as { epochs?: unknown; max_minutes?: unknown };
+    const prev = previous[id];
+    // A previous run of other length (--set …epochs=): its time per pass counts.
+    const scale = prev?.passes !== undefined && prev.passes > 0 && typeof o.epochs === 'number' ? o.epochs / prev.passes : 1;
     return {
       id,
       ...(typeof o.epochs === 'number' ? { passes: o.epochs } : {}),
       ...(typeof o.max_minutes === 'number' ? { budgetS: o.max_minutes * 60 } : {}),
-      ...(previous[id] !== undefined ? { previousS: previous[id] } : {}),
+      ...(prev !== undefined ? { previousS: prev.seconds * scale } : {}),
     };
   });
 }
 
+/** A sink of the previous run: its seconds, and the passes it made (epochs_run or passes in its result). */
+export interface PreviousSink {
+  seconds: number;
+  passes?: number;
+}
+
 /** Seconds each sink took in the run recorded in `outDir/summary.json` (nothing when absent or unreadable). */
-export function previousSinkSeconds(outDir: string): Record<string, number> {
+export function previousSinkSeconds(outDir: string): Record<string, PreviousSink> {
   const file = path.join(outDir, 'summary.json');
   if (!existsSync(file)) return {};
   try {
-    const s = JSON.parse(readFileSync(file, 'utf8')) as { status?: string; stages?: { id: string; ms: number }[]; sinks?: Record<string, { seconds?: unknown } | null> };
+    const s = JSON.parse(readFileSync(file, 'utf8')) as { status?: string; stages?: { id: string; ms: number }[]; sinks?: Record<string, { seconds?: unknown; epochs_run?: unknown; passes?: unknown } | null> };
     if (s.status !== 'ok') return {};
-    const out: Record<string, number> = {};
-    for (const st of s.stages ?? []) if (typeof st.ms === 'number') out[st.id] = st.ms / 1000;
-    // A sink's own time leaves out the stages feeding it; its own `seconds`, where it reports one, does not.
-    for (const [id, r] of Object.entries(s.sinks ?? {})) if (typeof r?.seconds === 'number') out[id] = r.seconds;
+    const out: Record<string, PreviousSink> = {};
+    for (const st of s.stages ?? []) if (typeof st.ms === 'number') out[st.id] = { seconds: st.ms / 1000 };
+    for (const [id, r] of Object.entries(s.sinks ?? {})) {
+      // A sink's own time leaves out the stages feeding it; its own `seconds`, where it reports one, does not.
+      const seconds = typeof r?.seconds === 'number' ? r.seconds : out[id]?.seconds;
+      const passes = typeof r?.epochs_run === 'number' ? r.epochs_run : typeof r?.passes === 'number' ? r.passes : undefined;
+      if (seconds !== undefined) out[id] = { seconds, ...(passes !== undefined ? { passes } : {}) };
+    }
     return out;
   } catch {
     return {};

@@ -51,16 +51,16 @@ test('a pending multi-pass sink without budget or history makes the ETA a lower 
   t.regex(formatProgress(epoch(1, 5, 10), clock), /run ETA ≥/);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pf-prev-'));
   try {
-    writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ status: 'ok', stages: [{ id: 'refine', ms: 9000 }, { id: 'train', ms: 1000 }], sinks: { refine: { seconds: 30 }, train: null } }));
+    writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ status: 'ok', stages: [{ id: 'refine', ms: 9000 }, { id: 'train', ms: 1000 }], sinks: { refine: { seconds: 30, passes: 50 }, train: null } }));
     const prev = previousSinkSeconds(dir);
-    t.deepEqual(prev, { refine: 30, train: 1 });
+    t.deepEqual(prev, { refine: { seconds: 30, passes: 50 }, train: { seconds: 1 } });
     const again = new RunClock(outlineOf(sinks, prev), c.now);
     again.start('train');
     c.advance(10);
     again.observe({ ...epoch(1, 5, 10), pass: { index: 1, of: 4 } });
     const eta = again.eta()!;
     t.true(eta.complete);
-    t.is(Math.round(eta.seconds), 70 + 30);
+    t.is(Math.round(eta.seconds), 70 + 60, 'refine: 100 passes now, 50 in 30 s before');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
