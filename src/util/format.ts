@@ -5,7 +5,8 @@
 /** `v` at `digits` significant digits: 0.1235, 12.35, 1.235e-3. */
 export function sig(v: number, digits = 4): string {
   if (!Number.isFinite(v)) return String(v);
-  if (Number.isInteger(v) && Math.abs(v) < 1e5) return String(v);
+  // Counts (bytes, patterns) stay exact.
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
   if (v !== 0 && (Math.abs(v) < 1e-2 || Math.abs(v) >= 1e5)) return v.toExponential(digits - 1);
   return String(Number(v.toPrecision(digits)));
 }

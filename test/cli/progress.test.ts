@@ -8,6 +8,7 @@ import test from 'ava';
 import { createProgressRenderer, formatProgress } from '../../src/cli/progress.js';
 import { outlineOf, previousSinkSeconds, RunClock, sinkFraction } from '../../src/cli/run-clock.js';
 import type { ProgressEvent } from '../../src/pipeline/types.js';
+import { duration, rate, sig } from '../../src/util/format.js';
 
 function fakeClock(): { now: () => number; advance: (s: number) => void } {
   let t = 0;
@@ -111,4 +112,16 @@ test('on a TTY: one redrawn line; a pass ends without a newline, a single-pass t
   t.true(text().endsWith('4/4 patterns\n'));
   render.clear();
   t.true(text().endsWith('4/4 patterns\n'), 'nothing live to clear');
+});
+
+test('numbers for people: counts exact, four significant digits, rates at two, durations with units', (t) => {
+  t.is(sig(1112714), '1112714');
+  t.is(sig(0.012345), '0.01235');
+  t.is(sig(1.5e-3), '1.500e-3');
+  t.is(sig(-13220000.5), '-1.322e+7');
+  t.is(rate(1e-3), '1.0e-3');
+  t.is(rate(0.02), '0.020');
+  t.is(duration(4.24), '4.2 s');
+  t.is(duration(65), '1m05s');
+  t.is(duration(7260), '2h01m');
 });
