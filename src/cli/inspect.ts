@@ -1,6 +1,6 @@
 // `ptychoflow inspect FILE`: the arrays of an .npz/.npy/HDF5 file with
 // statistics, and whether a source can read it as a scan.
-import { inspectFile } from '../io/inspect.js';
+import { inspectFile, RECONSTRUCTION_LAYOUT } from '../io/inspect.js';
 import { EXIT, type CliIO } from './io.js';
 
 export async function inspectCommand(file: string, o: { json?: boolean }, io: CliIO): Promise<number> {
@@ -21,7 +21,7 @@ export async function inspectCommand(file: string, o: { json?: boolean }, io: Cl
       .join(' ');
     stdout.write(`  ${name.padEnd(width)} ${a.dtype.length > 12 ? 'compound' : a.dtype.padEnd(5)} (${a.shape.join(', ')})${a.fortran_order ? ' fortran' : ''} ${stats}\n`);
   }
-  const what = report.format === 'hdf5' ? 'readable as a scan (hdf5 source)' : 'canonical contract';
+  const what = report.format === 'hdf5' ? 'readable as a scan (hdf5 source)' : report.layout === RECONSTRUCTION_LAYOUT ? 'reconstruction (readable by evaluate, refine, epie)' : 'canonical contract';
   stdout.write(report.contract.ok ? `  ${what}: ok\n` : `  ${what}: ${report.contract.problems.length} problem(s)\n${report.contract.problems.map((p) => `    - ${p}\n`).join('')}`);
   return code;
 }

@@ -57,7 +57,8 @@ function buildProgram(io: CliIO, done: (code: number) => void): Command {
     .description('check pipeline files without running them')
     .argument('<files...>', 'pipeline files')
     .option('--set <key.path=value>', 'override a setting before checking (repeatable)', collectSet, [])
-    .action(async (files: string[], o: { set: string[] }) => done(await (await import('./validate.js')).validateCommand(files, o, io)));
+    .option('--deep', "also check each source's data file against the scan contract (as inspect does)")
+    .action(async (files: string[], o: { set: string[]; deep?: boolean }) => done(await (await import('./validate.js')).validateCommand(files, o, io)));
 
   program
     .command('stages')

@@ -1,73 +1,73 @@
-// Renders progress events: one redrawn line per stage on a TTY (bar, counts,
-// rate, ETA and the stage's own fields), periodic plain lines otherwise.
+// The one progress display of a run: a single line, redrawn on a TTY, for
+// the stage that reported last: the sink's place in the run, its epoch or
+// pass, a bar over the current pass, its fields with units, and the ETA of
+// the whole run (run-clock.ts). Without a TTY (a log file) the same line is
+// printed every `intervalMs`. A pass of a multi-pass stage ends without a
+// line of its own: train logs one line per epoch itself, refine and epie one
+// at the end. A single-pass task (simulate, infer's stitching) leaves its
+// final line.
 import type { ProgressEvent } from '../pipeline/types.js';
-
-interface Task {
-  started: number;
-  lastLine: number;
-}
+import { duration, rate, sig } from '../util/format.js';
+import type { RunClock } from './run-clock.js';
 
 export interface ProgressRenderer {
   (event: ProgressEvent): void;
+  /** The runner's sink hook: keeps the run clock's sinks current. */
+  sink: (id: string, phase: 'start' | 'end') => void;
   /** Clears the live line (before other output and at the end). */
   clear(): void;
 }
 
-function fmtDuration(s: number): string {
-  if (!Number.isFinite(s) || s < 0) return '?';
-  if (s < 60) return `${Math.round(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+function field(key: string, v: number | string): string {
+  if (typeof v === 'string') return `${key} ${v}`;
+  if (key.endsWith('_per_s')) return `${Math.round(v)} ${key.slice(0, -'_per_s'.length)}/s`;
+  if (key === 'lr' || key === 'step') return `${key} ${rate(v)}`;
+  return `${key} ${sig(v)}`;
 }
 
-function fmtValue(v: number | string): string {
-  if (typeof v === 'string') return v;
-  if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5)) return v.toExponential(3);
-  return Number.isInteger(v) ? String(v) : v.toPrecision(4);
+function bar(frac: number, width: number): string {
+  const filled = Math.round(Math.min(Math.max(frac, 0), 1) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
 }
 
-export function formatProgress(e: ProgressEvent, elapsedS: number, width = 24): string {
-  const info = Object.entries(e.info ?? {}).map(([k, v]) => `${k}=${fmtValue(v)}`).join(' ');
-  const unit = e.unit !== undefined && e.unit !== '' ? ` ${e.unit}` : '';
-  const rate = elapsedS > 0 ? e.done / elapsedS : 0;
-  if (e.total !== undefined && e.total > 0) {
-    const frac = Math.min(1, e.done / e.total);
-    const filled = Math.round(frac * width);
-    const eta = rate > 0 ? (e.total - e.done) / rate : NaN;
-    return `${e.stage} ${e.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${e.done}/${e.total}${unit} ${(frac * 100).toFixed(0)}% ETA ${e.finished === true ? '0s' : fmtDuration(eta)} ${info}`.trimEnd();
-  }
-  return `${e.stage} ${e.label} ${e.done}${unit} (${rate.toFixed(1)}/s) ${info}`.trimEnd();
+/** The display line of one event; `clock` adds the sink's place and the run's ETA. */
+export function formatProgress(e: ProgressEvent, clock?: RunClock, width = 20): string {
+  const parts: string[] = [];
+  const at = clock?.position(e.stage);
+  parts.push(at !== undefined && at.of > 1 ? `${e.stage} (${at.index}/${at.of})` : e.stage);
+  const unit = e.unit !== undefined && e.unit !== '' ? ` ${e.unit.trim()}` : '';
+  const head = e.pass !== undefined ? `${e.label} ${e.pass.index}/${e.pass.of}` : e.label;
+  if (e.total !== undefined && e.total > 0) parts.push(`${head} ${bar(e.done / e.total, width)} ${e.done}/${e.total}${unit}`);
+  else parts.push(`${head} ${e.done}${unit}`);
+  const info = Object.entries(e.info ?? {}).map(([k, v]) => field(k, v));
+  const eta = clock?.eta();
+  if (eta !== undefined) info.push(eta.complete ? `run ${Math.floor(eta.fraction * 100)}% ETA ${duration(eta.seconds)}` : `run ETA ≥${duration(eta.seconds)}`);
+  return [parts.join(' '), ...info].join(' · ');
 }
 
-export function createProgressRenderer(stream: NodeJS.WriteStream, opts: { tty?: boolean; intervalMs?: number } = {}): ProgressRenderer {
+export function createProgressRenderer(stream: NodeJS.WriteStream, opts: { tty?: boolean; intervalMs?: number; clock?: RunClock; quiet?: boolean } = {}): ProgressRenderer {
   const tty = opts.tty ?? stream.isTTY;
   const interval = opts.intervalMs ?? 10_000;
-  const tasks = new Map<string, Task>();
+  const clock = opts.clock;
   let live = false;
+  let lastLine = 0;
   const render = ((e: ProgressEvent) => {
-    const key = `${e.stage}\u0000${e.label}`;
+    clock?.observe(e);
+    if (opts.quiet === true) return;
     const now = Date.now();
-    let task = tasks.get(key);
-    if (task === undefined) {
-      task = { started: now, lastLine: 0 };
-      tasks.set(key, task);
-    }
-    const line = formatProgress(e, (now - task.started) / 1000);
+    const line = formatProgress(e, clock);
+    // A single-pass task's end stays on record; a pass of a multi-pass stage does not.
+    const keep = e.finished === true && e.pass === undefined;
     if (tty) {
       const cols = stream.columns > 0 ? stream.columns : 100;
-      stream.write(`\r\u001b[2K${line.slice(0, cols - 1)}`);
-      live = true;
-      if (e.finished === true) {
-        stream.write('\n');
-        live = false;
-        tasks.delete(key);
-      }
-    } else if (e.finished === true || now - task.lastLine >= interval) {
-      task.lastLine = now;
+      stream.write(`\r\u001b[2K${line.slice(0, cols - 1)}${keep ? '\n' : ''}`);
+      live = !keep;
+    } else if (keep || now - lastLine >= interval) {
+      lastLine = now;
       stream.write(line + '\n');
-      if (e.finished === true) tasks.delete(key);
     }
   }) as ProgressRenderer;
+  render.sink = (id, phase) => (phase === 'start' ? clock?.start(id) : clock?.end(id));
   render.clear = () => {
     if (tty && live) {
       stream.write('\r\u001b[2K');

@@ -6,11 +6,13 @@ import { AbortError, isPtychoflowError, messageOf, type PtychoflowError } from '
 import type { BackendName } from '../backend/select.js';
 import { builtinRegistry } from '../components.js';
 import { loadPlan } from '../pipeline/index.js';
+import { outputDir } from '../pipeline/load-plan.js';
 import { runPlan } from '../pipeline/run.js';
 import { createLogger, formatFields, type LogLevel } from '../util/log.js';
 import { exitCodeForSignal, onShutdownSignals, removeTrackedTemps } from '../util/signals.js';
 import { EXIT, exitCodeFor, type CliIO } from './io.js';
 import { createProgressRenderer } from './progress.js';
+import { outlineOf, previousSinkSeconds, RunClock } from './run-clock.js';
 import { humanSummary } from './summary.js';
 
 export interface RunFlags {
@@ -34,11 +36,6 @@ function invalidAsJson(file: string, e: PtychoflowError, io: CliIO): number {
 export async function runCommand(file: string, o: RunFlags, io: CliIO): Promise<number> {
   const { stdout, stderr } = io;
   const level: LogLevel = o.verbose === true ? 'debug' : o.quiet === true ? 'error' : 'info';
-  const progress = createProgressRenderer(stderr, o.quiet === true ? { intervalMs: Infinity } : {});
-  const log = createLogger(level, (l, scope, message, fields) => {
-    progress.clear();
-    stderr.write(`${l === 'info' ? '' : `${l}: `}${scope !== '' ? `[${scope}] ` : ''}${message}${formatFields(fields)}\n`);
-  });
   let plan: Awaited<ReturnType<typeof loadPlan>>;
   try {
     plan = await loadPlan(file, { registry: builtinRegistry(), sets: o.set });
@@ -47,6 +44,13 @@ export async function runCommand(file: string, o: RunFlags, io: CliIO): Promise<
     if (o.json !== true || !isPtychoflowError(e)) throw e;
     return invalidAsJson(file, e, io);
   }
+  const outDir = outputDir(plan, o.output);
+  const clock = new RunClock(outlineOf(plan.sinks, previousSinkSeconds(outDir)));
+  const progress = createProgressRenderer(stderr, { clock, quiet: o.quiet === true });
+  const log = createLogger(level, (l, scope, message, fields) => {
+    progress.clear();
+    stderr.write(`${l === 'info' ? '' : `${l}: `}${scope !== '' ? `[${scope}] ` : ''}${message}${formatFields(fields)}\n`);
+  });
   const controller = new AbortController();
   let stopSignal: 'SIGINT' | 'SIGTERM' = 'SIGINT';
   const onFirst = (signal: 'SIGINT' | 'SIGTERM'): void => {
@@ -61,6 +65,7 @@ export async function runCommand(file: string, o: RunFlags, io: CliIO): Promise<
       signal: controller.signal,
       log,
       progress,
+      onSink: progress.sink,
       ...(o.backend !== undefined ? { backend: o.backend as BackendName } : {}),
       ...(o.limit !== undefined ? { limit: o.limit } : {}),
       ...(o.output !== undefined ? { outDir: o.output } : {}),

@@ -3,6 +3,7 @@
 // record kinds), against the built-in registry plus the chain's own
 // components. Problems are an OptionsError listing them all, by key path.
 import { builtinRegistry } from '../components.js';
+import { sameComponent } from '../pipeline/lazy.js';
 import { OptionsError } from '../errors.js';
 import { formatProblems, planPipeline, problemsOf, type PipelinePlan } from '../pipeline/load.js';
 import type { BackendName } from '../backend/names.js';
@@ -13,7 +14,7 @@ export interface ComposeSettings {
   description?: string;
   backend?: BackendName;
   seed?: number;
-  /** Output directory, relative to `baseDir` (default runs/out, as in a file). */
+  /** Output directory, relative to `baseDir` (default runs/out). */
   output?: string;
   memory?: { tensor_bytes?: number };
   allow?: { paths_outside?: boolean; hdf5_external_links?: boolean; plugins_outside?: boolean };
@@ -36,10 +37,14 @@ export function composedDocument(steps: readonly Step[], settings: ComposeSettin
 export function planChain(steps: readonly Step[], settings: ComposeSettings = {}): PipelinePlan {
   const { defs } = chainDocument(steps);
   const registry = builtinRegistry();
-  for (const def of defs) if (registry.get(def.type) !== def) registry.add(def, 'the composed chain');
+  for (const def of defs) {
+    const have = registry.get(def.type);
+    if (have === undefined || !sameComponent(have, def)) registry.add(def, 'the composed chain');
+  }
   const file = settings.name ?? '(composed)';
   try {
-    return planPipeline(composedDocument(steps, settings), registry, { file, baseDir: settings.baseDir ?? process.cwd() });
+    // A chain has no file to name its outputs after: runs/out, as before.
+    return planPipeline(composedDocument(steps, { ...settings, output: settings.output ?? 'runs/out' }), registry, { file, baseDir: settings.baseDir ?? process.cwd() });
   } catch (e) {
     const problems = problemsOf(e);
     if (problems.length === 0) throw e;

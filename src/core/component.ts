@@ -16,6 +16,12 @@ export interface ProgressEvent {
   readonly done: number;
   readonly total?: number;
   readonly unit?: string;
+  /**
+   * The pass this event belongs to, in a stage that makes several (epoch 3 of
+   * at most 30, 1-based): the CLI shows one bar for the stage and its overall
+   * ETA from it, and prints no line per pass.
+   */
+  readonly pass?: { readonly index: number; readonly of: number };
   /** Extra fields to show (loss, lr, …). */
   readonly info?: Readonly<Record<string, number | string>>;
   /** True once the task is complete. */
@@ -88,6 +94,12 @@ interface ComponentBase<S extends z.ZodType> {
   readonly accepts?: Accepts;
   /** Record kind of its output (sources and transforms; a sink that emits a record stream). */
   readonly emits?: Emits;
+  /**
+   * The files it reads, from its (parsed) options, relative to the pipeline
+   * file: `validate` checks that they exist and are readable (and, with
+   * --deep, that they meet their contract) before anything runs.
+   */
+  inputFiles?(options: z.output<S>): readonly string[];
 }
 
 export interface SourceDef<S extends z.ZodType = z.ZodType> extends ComponentBase<S> {

@@ -2,6 +2,7 @@
 // streaming statistics (min/max/mean; mean |z| for complex; fraction true for
 // bool) — and whether an .npz meets the canonical contract. Statistics are
 // accumulated chunk by chunk, so big arrays are never loaded whole.
+import { checkReconstructionNpz, isReconstructionNpz } from './reconstruction-contract.js';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError, FormatError } from '../errors.js';
@@ -35,6 +36,9 @@ export interface InspectReport {
 }
 
 const CHUNK = 1 << 22;
+
+/** The layout of a reconstruction NPZ written by infer, refine or epie. */
+export const RECONSTRUCTION_LAYOUT = 'ptychoflow reconstruction';
 
 /** Streams the data chunks of one array through running statistics. */
 async function arrayStats(h: NpyHeader, chunks: AsyncIterable<Uint8Array>): Promise<ArrayReport> {
@@ -101,6 +105,10 @@ async function inspectNpz(file: string): Promise<InspectReport> {
       } catch (e) {
         throw locateError(e, path.basename(file), name);
       }
+    }
+    if (isReconstructionNpz(headers)) {
+      const problems = checkReconstructionNpz(headers);
+      return { file, format: 'npz', layout: RECONSTRUCTION_LAYOUT, arrays, contract: { ok: problems.length === 0, problems } };
     }
     const check = checkCanonical(headers);
     return { file, format: 'npz', arrays, contract: { ok: check.problems.length === 0, problems: check.problems.map((p) => `[${p.key}] ${p.message} (${p.hint})`) } };

@@ -71,3 +71,15 @@ export async function openRegular(file: string, details: ErrorDetails = {}): Pro
 export async function checkRegular(file: string, details: ErrorDetails = {}): Promise<void> {
   assertRegular(await stat(file), { file: details.file ?? path.basename(file), ...details });
 }
+
+/**
+ * `v` with every absolute path string inside `dir` made relative to it
+ * (`dir` itself becomes '.'), so a file written there still names its
+ * neighbours after the directory is moved or copied.
+ */
+export function relativeInside<T>(v: T, dir: string): T {
+  if (typeof v === 'string') return (path.isAbsolute(v) && isInside(dir, v, true) ? path.relative(dir, v) || '.' : v) as T;
+  if (Array.isArray(v)) return v.map((x: unknown) => relativeInside(x, dir)) as T;
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, relativeInside(x, dir)])) as T;
+  return v;
+}

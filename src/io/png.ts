@@ -37,7 +37,7 @@ export async function readGrayPng(path: string): Promise<{ width: number; height
 
 // ---- raster and text -------------------------------------------------------
 
-/** 5×7 glyphs: 7 rows, two hex digits each, bit 4 = leftmost column. */
+/** 5×7 glyphs (9 rows for descenders): two hex digits a row, bit 4 = leftmost column; upper and lower case. */
 const FONT: Record<string, string> = {
   '0': '0E11131519110E', '1': '040C040404040E', '2': '0E11010204081F', '3': '1F02040201110E', '4': '02060A121F0202',
   '5': '1F101E0101110E', '6': '0608101E11110E', '7': '1F010204080808', '8': '0E11110E11110E', '9': '0E11110F01020C',
@@ -50,7 +50,9 @@ const FONT: Record<string, string> = {
   '(': '02040808080402', ')': '08040202020408', '/': '00010204081000', '=': '00001F001F0000', ',': '000000000C0408',
   _: '0000000000001F', '%': '18190204081303', 'π': '00001F0A0A0A13', '[': '0E08080808080E', ']': '0E02020202020E',
   '?': '0E110102040004', ' ': '00000000000000', '×': '0000110A040A11', '<': '02040810080402', '>': '08040201020408',
-  '!': '04040404040004', "'": '04040800000000', σ: '00000F1211110E',
+  '!': '04040404040004', "'": '04040800000000', σ: '00000F1211110E', '−': '0000001F000000', '°': '0C12120C000000',
+  // Lower case: nine rows where a letter descends (g, j, p, q, y).
+  a: '00000E010F110F', b: '1010161911111E', c: '00000E1010110E', d: '01010D1311110F', e: '00000E111F100E', f: '0609081C080808', g: '00000F1111110F010E', h: '10101619111111', i: '04000C0404040E', j: '02000602020202120C', k: '10101214181412', l: '0C04040404040E', m: '00001A15151111', n: '00001619111111', o: '00000E1111110E', p: '00001E1111111E1010', q: '00000F1111110F0101', r: '00001619101010', s: '00000F100E011E', t: '08081C08080906', u: '0000111111130D', v: '00001111110A04', w: '0000111115150A', x: '0000110A040A11', y: '0000111111110F010E', z: '00001F0204081F',
 };
 const BLACK: RGB = [0, 0, 0];
 const TS = 2; // text scale
@@ -84,9 +86,9 @@ class Raster {
   }
   /** Text with its top-left corner at (x, y); `vertical` runs bottom-to-top from (x, y) = bottom-left. */
   text(s: string, x: number, y: number, c: RGB = BLACK, vertical = false, scale = TS): void {
-    [...s.toUpperCase()].forEach((ch, k) => {
-      const g = FONT[ch] ?? FONT['?']!;
-      for (let r = 0; r < 7; r++) {
+    [...s].forEach((ch, k) => {
+      const g = FONT[ch] ?? FONT[ch.toLowerCase()] ?? FONT[ch.toUpperCase()] ?? FONT['?']!;
+      for (let r = 0; r < g.length / 2; r++) {
         const bits = parseInt(g.slice(2 * r, 2 * r + 2), 16);
         for (let col = 0; col < 5; col++) {
           if (((bits >> (4 - col)) & 1) === 0) continue;
@@ -148,29 +150,41 @@ function finiteRange(v: ArrayLike<number>): [number, number] {
 
 // ---- figures ---------------------------------------------------------------
 
-export interface RenderOptions { colormap: Colormap; min?: number; max?: number; colorbar?: boolean; title?: string; scale?: number }
+/** The range the colours span: the given ends, else the finite values' extremes; widened when empty. */
+function colourRange(values: ArrayLike<number>, min?: number, max?: number): [number, number] {
+  const [flo, fhi] = finiteRange(values);
+  let lo = min ?? flo, hi = max ?? fhi;
+  if (!(hi > lo)) { const d = Math.abs(lo) > 0 ? Math.abs(lo) * 0.5 : 0.5; lo -= d; hi += d; }
+  return [lo, hi];
+}
+
+export interface RenderOptions {
+  colormap: Colormap; min?: number; max?: number; colorbar?: boolean; title?: string; scale?: number;
+  /** Pixel axes below and left of the image, labelled from (x0, y0): the image's first pixel in the caller's coordinates. */
+  axes?: { x0: number; y0: number; unit?: string };
+}
 
 /** False-colour rendering of a width×height image, with an optional title and labelled colour bar. */
 export function renderImage(values: ArrayLike<number>, width: number, height: number, opts: RenderOptions): RgbaImage {
   if (values.length !== width * height) throw new OptionsError('BAD_SHAPE', `renderImage: ${values.length} values do not make ${width}×${height}`);
   const s = Math.max(1, Math.round(opts.scale ?? Math.min(8, Math.floor(320 / Math.max(width, height)))));
-  let [lo, hi] = finiteRange(values);
-  if (opts.min !== undefined) lo = opts.min;
-  if (opts.max !== undefined) hi = opts.max;
-  if (!(hi > lo)) { const d = Math.abs(lo) > 0 ? Math.abs(lo) * 0.5 : 0.5; lo -= d; hi += d; }
+  const [lo, hi] = colourRange(values, opts.min, opts.max);
   const pad = 10, titleH = opts.title === undefined ? 0 : glyphH + 8, iw = width * s, ih = height * s;
+  const ax = opts.axes === undefined ? undefined : pixelAxes(opts.axes, width, height, s);
+  const left = ax?.left ?? 0, below = ax === undefined ? 0 : glyphH + 8;
   const { ticks, step } = niceTicks(lo, hi, Math.max(3, Math.min(6, Math.floor(ih / 40))));
   const labels = ticks.map((t) => formatTick(t, step)), labelW = Math.max(0, ...labels.map((l) => textWidth(l)));
   const barW = opts.colorbar === true ? 12 + 16 + 8 + labelW : 0;
-  const W = Math.max(2 * pad + iw + barW, 2 * pad + textWidth(opts.title ?? '')), H = 2 * pad + titleH + ih;
-  const r = new Raster(W, H), y0 = pad + titleH;
+  const W = Math.max(2 * pad + left + iw + Math.max(barW, ax?.right ?? 0), 2 * pad + textWidth(opts.title ?? '')), H = 2 * pad + titleH + ih + below;
+  const r = new Raster(W, H), y0 = pad + titleH, x0 = pad + left;
   if (opts.title !== undefined) r.text(opts.title, Math.round((W - textWidth(opts.title)) / 2), pad);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
     const c = colour(opts.colormap, (values[y * width + x]! - lo) / (hi - lo));
-    r.rect(pad + x * s, y0 + y * s, s, s, c);
+    r.rect(x0 + x * s, y0 + y * s, s, s, c);
   }
+  if (ax !== undefined) drawAxes(r, ax, x0, y0, iw, ih);
   if (opts.colorbar === true) {
-    const bx = pad + iw + 12;
+    const bx = x0 + iw + 12;
     for (let y = 0; y < ih; y++) r.rect(bx, y0 + y, 16, 1, colour(opts.colormap, 1 - y / Math.max(1, ih - 1)));
     r.frame(bx - 1, y0 - 1, 18, ih + 2, BLACK);
     ticks.forEach((t, k) => {
@@ -180,6 +194,24 @@ export function renderImage(values: ArrayLike<number>, width: number, height: nu
     });
   }
   return r.image();
+}
+
+interface Axes { x: { at: number; label: string }[]; y: { at: number; label: string }[]; unit: string; left: number; right: number }
+
+/** Tick offsets (screen px from the image's corner) and labels of pixel axes, and the margins they take. */
+function pixelAxes(a: { x0: number; y0: number; unit?: string }, width: number, height: number, s: number): Axes {
+  const along = (from: number, n: number): { at: number; label: string }[] =>
+    niceTicks(from, from + n - 1, Math.max(2, Math.min(5, Math.floor((n * s) / 60)))).ticks.map((t) => ({ at: Math.round((t - from + 0.5) * s), label: String(Math.round(t)) }));
+  const x = along(a.x0, width), y = along(a.y0, height);
+  const unit = a.unit ?? 'px';
+  return { x, y, unit, left: 6 + Math.max(0, ...y.map((t) => textWidth(t.label))), right: 12 + textWidth(unit) };
+}
+
+function drawAxes(r: Raster, ax: Axes, x0: number, y0: number, iw: number, ih: number): void {
+  for (const t of ax.x) { r.rect(x0 + t.at, y0 + ih, 1, 4, BLACK); r.text(t.label, Math.max(0, Math.round(x0 + t.at - textWidth(t.label) / 2)), y0 + ih + 6); }
+  for (const t of ax.y) { r.rect(x0 - 4, y0 + t.at, 4, 1, BLACK); r.text(t.label, x0 - 6 - textWidth(t.label), Math.round(y0 + t.at - glyphH / 2)); }
+  // The unit once, past the x axis's end (below the colour bar, if any).
+  r.text(ax.unit, x0 + iw + 12, y0 + ih + 6);
 }
 
 export interface Series { name: string; x: number[]; y: number[] }

@@ -1,34 +1,8 @@
 // Loading and running pipeline files: the programmatic entry points the CLI uses.
-import { PipelineFileError } from '../errors.js';
-import { documentValue, readPipelineFile, validatePipeline, type PipelinePlan } from './load.js';
-import { loadPlugins, type Registry } from './registry.js';
+import { loadPlan, type LoadOptions } from './load-plan.js';
 import { runPlan, type RunOptions, type RunOutcome } from './run.js';
-import path from 'node:path';
 
-export interface LoadOptions {
-  registry: Registry;
-  /** `key.path=value` overrides applied before validation. */
-  sets?: readonly string[];
-  /** File contents (tests); read from `file` when absent. */
-  text?: string;
-}
-
-/** Reads, loads plugins for, and validates a pipeline file. Throws PipelineFileError listing every problem. */
-export async function loadPlan(file: string, opts: LoadOptions): Promise<PipelinePlan> {
-  const loaded = readPipelineFile(file, opts.text);
-  const raw: unknown = loaded.doc.errors.length === 0 ? documentValue(loaded.doc, file) : undefined;
-  const plugins = raw !== null && typeof raw === 'object' && 'plugins' in raw ? (raw).plugins : undefined;
-  let registry = opts.registry;
-  if (Array.isArray(plugins) && plugins.length > 0) {
-    if (!plugins.every((p) => typeof p === 'string')) {
-      throw new PipelineFileError('PIPELINE_INVALID', 'plugins: expected a list of module paths or package names', { file, key: 'plugins' });
-    }
-    registry = registry.clone();
-    const allow = (raw as { allow?: { plugins_outside?: unknown } }).allow;
-    await loadPlugins(plugins, path.dirname(path.resolve(file)), registry, { allowOutside: allow?.plugins_outside === true });
-  }
-  return validatePipeline(loaded, registry, opts.sets ?? []);
-}
+export { loadPlan, type LoadOptions } from './load-plan.js';
 
 /** Loads, validates and runs a pipeline file. */
 export async function runPipelineFile(file: string, opts: LoadOptions & RunOptions): Promise<RunOutcome> {

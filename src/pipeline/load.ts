@@ -8,6 +8,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } fro
 import { z } from 'zod';
 import { BACKEND_NAMES as BACKENDS } from '../backend/names.js';
 import { PipelineFileError } from '../errors.js';
+import { optionKeysAt, overrideOf } from './hints.js';
 import { checkKinds } from './kinds.js';
 import type { Registry } from './registry.js';
 import type { ComponentDef } from './types.js';
@@ -24,7 +25,7 @@ export const settingsSchema = z
     description: z.string().optional().describe('What the pipeline does (shown by `ptychoflow validate`).'),
     backend: z.enum(BACKENDS).default('auto').describe('Compute backend: auto tries tensorflow-gpu, tensorflow, wasm, cpu.'),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0).describe('Seed for every random choice in the run.'),
-    output: z.string().default('runs/out').describe("Directory for the run's outputs, relative to the pipeline file."),
+    output: z.string().min(1).optional().describe("Directory for the run's outputs, relative to the pipeline file (default: runs/<file name> in the working directory)."),
     memory: z
       .object({
         tensor_bytes: z.number().int().positive().optional().describe('Most live tensor bytes allowed at once; a stage that crosses it fails the run.'),
@@ -56,6 +57,8 @@ export interface Problem {
   message: string;
   line?: number;
   col?: number;
+  /** The `--set` override the problem is about (it has no line in the file). */
+  set?: string;
 }
 
 export interface StagePlan {
@@ -165,7 +168,7 @@ function keyOffset(loaded: LoadedFile, p: (string | number)[]): number | undefin
 export function formatProblems(file: string, problems: readonly Problem[]): string {
   return problems
     .map((pr) => {
-      const where = pr.line === undefined ? file : `${file}:${pr.line}:${pr.col ?? 1}`;
+      const where = pr.set !== undefined ? `--set ${pr.set}` : pr.line === undefined ? file : `${file}:${pr.line}:${pr.col ?? 1}`;
       const key = pr.path.length > 0 ? pr.path.join('.') : '(file)';
       return `${where}  ${key}: ${pr.message}`;
     })
@@ -209,20 +212,31 @@ function describeValue(v: unknown): string {
   return typeof v === 'number' || typeof v === 'boolean' ? String(v) : typeof v;
 }
 
-/** Turns zod issues into problems at `prefix + issue.path`, with the value found there. */
-function zodProblems(err: z.ZodError, prefix: (string | number)[], value: unknown): Problem[] {
+const meant = (hint: string | undefined): string => (hint !== undefined ? `; did you mean '${hint}'?` : '');
+
+/** Turns zod issues into problems at `prefix + issue.path`, with the value found there and a did-you-mean where one fits. */
+function zodProblems(err: z.ZodError, prefix: (string | number)[], value: unknown, schema: z.ZodType): Problem[] {
   return err.issues.map((issue) => {
     const p = issue.path.map((k) => (typeof k === 'symbol' ? String(k) : k));
     let got: unknown = value;
     for (const k of p) got = got !== null && typeof got === 'object' ? (got as Record<string | number, unknown>)[k] : undefined;
     let message = issue.message;
     if (issue.code === 'unrecognized_keys') {
-      message = `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+      const known = optionKeysAt(schema, p).filter((k) => !issue.keys.includes(k));
+      const one = issue.keys.length === 1;
+      const named = issue.keys.map((k) => {
+        const hint = didYouMean(k, known);
+        return one ? `'${k}'${meant(hint)}` : `'${k}'${hint !== undefined ? ` (did you mean '${hint}'?)` : ''}`;
+      });
+      message = `unknown option${one ? '' : 's'} ${named.join(', ')}`;
       return { path: [...prefix, ...p, ...(issue.keys.length === 1 ? [issue.keys[0]!] : [])], message };
     }
     if (issue.code === 'invalid_type') {
       message = `expected ${issue.expected}, got ${describeValue(got)}`;
-    } else if (issue.code === 'invalid_value' || issue.code === 'too_small' || issue.code === 'too_big') {
+    } else if (issue.code === 'invalid_value') {
+      const values = issue.values.filter((v): v is string => typeof v === 'string');
+      message = `${issue.message}, got ${describeValue(got)}${typeof got === 'string' ? meant(didYouMean(got, values)) : ''}`;
+    } else if (issue.code === 'too_small' || issue.code === 'too_big') {
       message = `${issue.message}, got ${describeValue(got)}`;
     }
     return { path: [...prefix, ...p], message };
@@ -242,13 +256,19 @@ export function validatePipeline(loaded: LoadedFile, registry: Registry, sets: r
   }
   if (problems.length > 0) throw fail(loaded.file, problems);
 
+  const overrides = sets.map((spec) => ({ spec, path: parseSetting(spec).path }));
   for (const spec of sets) {
     const { path: p, value } = parseSetting(spec);
     loaded.doc.setIn(p, value);
   }
 
   const raw: unknown = documentValue(loaded.doc, loaded.file);
-  return planPipeline(raw, registry, { file: loaded.file, at: (p) => position(loaded, p) });
+  // A key an override set has no line of its own in the file: the problem names the override.
+  const at = (p: (string | number)[]): { line?: number; col?: number; set?: string } => {
+    const set = overrideOf(p, overrides);
+    return set !== undefined ? { set } : position(loaded, p);
+  };
+  return planPipeline(raw, registry, { file: loaded.file, at });
 }
 
 /** Where a plan's value came from: its file (or a name), and how to place a key path in it. */
@@ -257,7 +277,7 @@ export interface PlanOrigin {
   /** Directory relative paths resolve against (default: the file's). */
   baseDir?: string;
   /** Line and column of a key path (absent for plans built in code). */
-  at?: (p: (string | number)[]) => { line?: number; col?: number };
+  at?: (p: (string | number)[]) => { line?: number; col?: number; set?: string };
 }
 
 /**
@@ -278,7 +298,7 @@ export function planPipeline(raw: unknown, registry: Registry, origin: PlanOrigi
   // Settings problems are collected, and the stages are still checked.
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
-    for (const pr of zodProblems(parsed.error, [], raw)) add(pr.path, pr.message);
+    for (const pr of zodProblems(parsed.error, [], raw, settingsSchema)) add(pr.path, pr.message);
   }
   const sectionMap = (section: Section): Record<string, unknown> => {
     if (parsed.success) return parsed.data[section];
@@ -339,7 +359,7 @@ export function planPipeline(raw: unknown, registry: Registry, origin: PlanOrigi
       }
       const opt = def.options.safeParse(entry);
       if (!opt.success) {
-        for (const pr of zodProblems(opt.error, at, entry)) add(pr.path, pr.message);
+        for (const pr of zodProblems(opt.error, at, entry, def.options)) add(pr.path, pr.message);
       }
       stages.set(id, { id, section, def, options: opt.success ? opt.data : undefined, inputs: inputList, after: afterList });
     }

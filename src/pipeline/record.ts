@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { writeFileAtomicSync } from '../util/atomic.js';
+import { relativeInside } from '../io/paths.js';
 import { ptychoflowVersion } from '../util/version.js';
 import type { PipelinePlan, StagePlan } from './load.js';
 
@@ -84,6 +85,7 @@ export function writeRunRecord(plan: PipelinePlan, outDir: string, info: RunReco
 
 /** Writes summary.json at the end of a run, with paths relative to the output directory. */
 export function writeSummaryRecord<S extends { pipeline: string; output: string }>(summary: S, outDir: string): void {
-  const relative = { ...summary, pipeline: path.relative(outDir, summary.pipeline) || '.', output: '.' };
+  // Sink results name their files by absolute path (in memory and with --json); the record names them after the directory it is in.
+  const relative = { ...relativeInside(summary, outDir), pipeline: path.relative(outDir, path.resolve(summary.pipeline)) || '.', output: '.' };
   writeFileAtomicSync(path.join(outDir, 'summary.json'), JSON.stringify(relative, null, 2) + '\n');
 }

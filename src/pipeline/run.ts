@@ -3,11 +3,11 @@
 // One AbortController covers the run: the first error (or SIGINT, via the
 // caller's signal) aborts it, every stage is cleaned up (iterators returned,
 // streams closed), and the error names the stage it came from.
-import path from 'node:path';
 import type { BackendInfo, BackendName } from '../backend/select.js';
 import { AbortError, messageOf, type PtychoflowError, StageError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { createStageContext } from './context.js';
+import { outputDir } from './load-plan.js';
 import { Clock, instrument, nameStage, type Meter } from './instrument.js';
 import { sweepStaleSpillDirs } from '../io/spill.js';
 import { sweepStaleAtomicTemps } from '../io/temp-owner.js';
@@ -21,6 +21,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   log?: Logger;
   progress?: (event: ProgressEvent) => void;
+  /** Called as each sink starts and ends (sinks run one after another), for a run-wide progress display. */
+  onSink?: (id: string, phase: 'start' | 'end') => void;
   /** Overrides the file's `backend`. */
   backend?: BackendName;
   /** Caps every source at this many records (a quick look at a big scan). */
@@ -100,7 +102,7 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const signal = controller.signal;
   const { settings } = plan;
-  const outDir = opts.outDir !== undefined ? path.resolve(opts.outDir) : path.resolve(plan.baseDir, settings.output);
+  const outDir = outputDir(plan, opts.outDir);
   const requested = opts.backend ?? settings.backend;
 
   const meters = new Map<string, Meter>();
@@ -198,7 +200,9 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
       try {
         if (def.kind !== 'sink') throw new Error(`${st.id} is not a sink`);
         const inputs = inputsFor(st, m);
+        opts.onSink?.(st.id, 'start');
         const result = await clock.time(m, () => def.create(st.options, { ctx: m.ctx, inputs }));
+        opts.onSink?.(st.id, 'end');
         if (def.emits === undefined) sinkResults[st.id] = result as Json;
         else {
           // A sink that emits: its stream is the input of the sinks after it.

@@ -21,6 +21,7 @@ import { EpieKernel } from '../physics/epie.js';
 import { orthogonalizeModes, modePower, type Mode } from '../physics/modes.js';
 import { defineSink, type Complex2D, type SinkOutput } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { duration, rate, sig } from '../util/format.js';
 import { yieldToEventLoop } from '../util/signals.js';
 import { PassScorer, timeToSsim, type PassScore } from './shared/pass-score.js';
 import { engineStart } from './shared/epie-start.js';
@@ -104,7 +105,7 @@ export default defineSink({
     const tr = performance.now();
     for (let epoch = 0; epoch < options.epochs; epoch++) {
       ctx.signal.throwIfAborted();
-      const te = performance.now(), label = `pass ${epoch + 1}/${options.epochs}`;
+      const te = performance.now(), label = 'pass', pass = { index: epoch + 1, of: options.epochs };
       const probeOn = options.refine_probe > 0 && epoch + 1 >= options.refine_probe;
       const positionsOn = options.refine_positions > 0 && epoch + 1 >= options.refine_positions;
       let error = 0, energy = 0, done = 0, beta = options.step;
@@ -124,7 +125,7 @@ export default defineSink({
         if (positionsOn) positions.move(f.index, options.position_step * r.dx, options.position_step * r.dy, options.max_position_step);
         error += r.error; energy += r.energy; done++;
         if (done % 256 === 0) {
-          ctx.progress({ label, done, total: patterns, unit: ' patterns', info: { error: error / energy, step: beta } });
+          ctx.progress({ label, pass, done, total: patterns, unit: 'patterns', info: { error: error / energy, step: beta } });
           // The loop is CPU-bound and a frame store may answer without I/O: let timers and
           // signal handlers (an abort, Ctrl-C) run now and then.
           await yieldToEventLoop();
@@ -141,7 +142,7 @@ export default defineSink({
       const outOfTime = epoch + 1 < options.epochs && budgetSpent(secondsSince(tr), budget, record.seconds, options.final_step < options.step);
       const score = scorer?.due(epoch + 1, outOfTime || epoch + 1 === options.epochs) === true ? scorer.score(canvas, [placement.originX, placement.originY]) : undefined;
       history.push({ ...record, ...score });
-      ctx.progress({ label, done, total: patterns, unit: ' patterns', info: { error: record.fourier_error, step: beta, ...score }, finished: true });
+      ctx.progress({ label, pass, done, total: patterns, unit: 'patterns', info: { error: record.fourier_error, step: beta, ...score }, finished: true });
       if (outOfTime) {
         stopped = 'time_budget';
         break;
@@ -161,6 +162,7 @@ export default defineSink({
     await writeFileAtomic(outPath(ctx, options.history), JSON.stringify(history, null, 2) + '\n');
     await savePng(outPath(ctx, options.loss_plot), linePlot([{ name: 'amplitude MSE', x: [0, ...history.map((h) => h.epoch)], y: [startLoss, ...history.map((h) => h.loss)] }], { title: `${ctx.id} misfit`, xlabel: 'pass', ylabel: 'amplitude MSE' }));
     const last = history[history.length - 1]!, passes = history.length;
+    ctx.log.info(`${passes} passes in ${duration(secondsSince(tr))}: Fourier error ${sig(last.fourier_error)}, step ${rate(last.step)} at the end${stopped === 'time_budget' ? ' (time budget)' : ''}`);
     const summary = {
       ...files,
       engine: options.alpha === 1 ? 'ePIE' : 'rPIE',

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { outPath } from './shared/util.js';
 import { DataError, OptionsError } from '../errors.js';
+import { relativeInside } from '../io/paths.js';
 import { linePlot, renderImage, sideBySide, writePng } from '../io/png.js';
 import { evaluateObject, type CropBox, type EvalResult } from '../physics/metrics.js';
 import { defineSink, type Complex2D, type Json } from '../pipeline/types.js';
@@ -49,6 +50,7 @@ export function metricsJson(r: EvalResult): Json {
 }
 
 export default defineSink({
+  inputFiles: (o) => (o.truth === 'scan' ? [] : [o.truth]),
   kind: 'sink',
   accepts: [['reconstruction']],
   type: 'evaluate',
@@ -94,8 +96,9 @@ export default defineSink({
     const files = { metrics: outPath(ctx, o.metrics), frc_png: outPath(ctx, o.frc_png), figure_png: outPath(ctx, o.figure_png) };
     for (const f of Object.values(files)) await mkdir(path.dirname(f), { recursive: true });
     const result = { truth: truthLabel, reconstruction: reconFile, ...(metricsJson(r) as Record<string, Json>), files, note: 'psnr null = infinite (identical); frc_half/frc_17 null = never crosses (resolution at the Nyquist limit, 2 px)' } as Json;
-    await writeFileAtomic(files.metrics, `${JSON.stringify(result, null, 2)}\n`);
-    const fmt = (v: number | null): string => (v === null ? '< 2 PX' : `${v.toFixed(1)} PX`);
+    // The file names its neighbours relative to the output directory; the summary keeps absolute paths.
+    await writeFileAtomic(files.metrics, `${JSON.stringify(relativeInside(result, ctx.outDir), null, 2)}\n`);
+    const fmt = (v: number | null): string => (v === null ? '< 2 px' : `${v.toFixed(1)} px`);
     const plot = linePlot([{ name: 'FRC', x: r.frc.freq, y: r.frc.curve }], {
       title: `FRC  0.5: ${fmt(r.frc.frc_half)}  1/7: ${fmt(r.frc.frc_17)}`, xlabel: 'spatial frequency (1/px)', ylabel: 'correlation', xmin: 0, xmax: 0.5, ymin: 0, ymax: 1.05,
       hlines: [{ y: 0.5, label: '0.5' }, { y: 1 / 7, label: '1/7' }],

@@ -6,7 +6,6 @@
 // NPZ plus amplitude and phase PNGs with colour bars (the phase image is shown
 // relative to its mean, since the global phase is arbitrary).
 import type * as tf from '../tf.js';
-import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { StitchCanvas, type StitchWindow } from '../physics/stitch.js';
@@ -14,6 +13,7 @@ import { defineSink, type Complex2D, type ScanMeta, type StageContext, type Stre
 import { LiveCanvas, type PatchCanvas } from './shared/live-canvas.js';
 import { placementFor, writeReconstruction, type CanvasPlacement, type InferOutputs } from './shared/reconstruction.js';
 import { forEachBatch, inPath, outPath, reconstructionOutput, relativeDifference, secondsSince, tensorBatchStream } from './shared/util.js';
+import { inferSpec } from './shared/infer-spec.js';
 
 /** What infer needs from a model: object patches for a batch (the caller disposes them). */
 export interface PatchPredictor {
@@ -86,32 +86,7 @@ function scanOf(input: Stream<TensorBatch>, ctx: StageContext): ScanMeta {
 }
 
 export default defineSink({
-  kind: 'sink',
-  accepts: [['tensor-batch']],
-  emits: 'reconstruction',
-  type: 'infer',
-  description: 'Predicts object patches with a trained checkpoint and stitches them into the whole object (NPZ + PNGs).',
-  arity: { min: 1, max: 1 },
-  options: z
-    .object({
-      checkpoint: z.string().default('checkpoint').describe('Checkpoint directory (from a train sink), relative to the run output directory.'),
-      stitch_size: z.number().int().positive().optional().describe('Side M of the central region of each patch that is stitched (default N/2).'),
-      stitch_window: z
-        .enum(['flat', 'taper'])
-        .default('flat')
-        .describe("Weights over the stitched M×M region: flat, or taper (sin² along each axis: patch centres count most, edges fill in where nothing else covers; use with a larger stitch_size)."),
-      align_phase: z
-        .boolean()
-        .default(false)
-        .describe(
-          "Turn each patch by the constant phase that best matches the canvas where they overlap before adding it (the far field does not fix a patch's global phase). Patches are aligned in stream order, so feed infer in scan order. Measured: no gain on the demo or on Run1084 (phase SSIM −0.01 to −0.03), hence off.",
-        ),
-      npz: z.string().default('reconstruction.npz').describe('Output NPZ (object c8, amplitude f4, phase f4, probe c8, origin), relative to the output directory.'),
-      amplitude_png: z.string().default('amplitude.png').describe('Amplitude image, relative to the output directory.'),
-      phase_png: z.string().default('phase.png').describe('Phase image, relative to the output directory.'),
-      snapshot_every_s: z.number().positive().default(5).describe('On a live input: write what is stitched so far to the same NPZ and PNGs (each replaced atomically) at most this often; the final reconstruction replaces them at the end of the series.'),
-    })
-    .strict(),
+  ...inferSpec,
   async create(options, { ctx, inputs }) {
     const t0 = performance.now();
     const input = tensorBatchStream(inputs[0], ctx, 'input 0');
@@ -143,7 +118,7 @@ export default defineSink({
         window: options.stitch_window,
         onBatch: async (batches, patches) => {
           ctx.ledger.check(ctx.id);
-          ctx.progress({ label: 'stitch', done: batches, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { patches } });
+          ctx.progress({ label: 'stitch', done: batches, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { patches } });
           if (placement instanceof LiveCanvas && performance.now() - snapshots.last >= 1000 * options.snapshot_every_s) {
             await writeReconstruction(files, { ...placement.result(), placement: placement.placement }, model.probe(), `${ctx.id} (${patches} patches so far)`);
             snapshots.written++;
@@ -153,7 +128,7 @@ export default defineSink({
       });
       if (result.patches === 0) throw new DataError('EMPTY_INPUT', `stage '${ctx.id}': the input yielded no batches`, { stage: ctx.id });
       await writeReconstruction(files, result, model.probe(), ctx.id);
-      ctx.progress({ label: 'stitch', done: result.batches, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { patches: result.patches }, finished: true });
+      ctx.progress({ label: 'stitch', done: result.batches, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { patches: result.patches }, finished: true });
       const summary = { ...files, shape: [result.object.height, result.object.width], origin: [result.placement.originX, result.placement.originY], stitch_size: M, stitch_window: options.stitch_window, patches: result.patches, ...(options.align_phase ? { phase_aligned: result.aligned, mean_phase_turn_rad: +result.meanAlignRadians.toFixed(4) } : {}), ...(live ? { snapshots: snapshots.written } : {}), seconds: secondsSince(t0) };
       // The reconstruction is this sink's output record (the NPZ is a file beside it, not the wiring).
       const probe = model.probe();

@@ -20,43 +20,20 @@
 // Memory: the canvas, its Adam moments and one batch; the patterns stream in
 // again on every pass, as in training.
 import * as tf from '../tf.js';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { linePlot } from '../io/png.js';
 import { farFieldAmplitude } from '../physics/forward.js';
 import { makeOptimizer } from '../model/optimizer.js';
 import { defineSink, type Complex2D, type Json, type ScanMeta, type SinkOutput, type StageContext, type Stream } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { duration, rate, sig } from '../util/format.js';
 import { placementFor, readComplex, writeReconstruction, type CanvasPlacement, type InferOutputs } from './shared/reconstruction.js';
 import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, inPath, outPath, readReconstruction, reconstructionOutput, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './shared/util.js';
 import { PassScorer, timeToSsim, type PassScore } from './shared/pass-score.js';
+import { refineSpec, type refineOptions } from './shared/refine-spec.js';
 
-const optionsSchema = z
-  .object({
-    reconstruction: z
-      .string()
-      .optional()
-      .describe("An NPZ written by infer or refine in an earlier run (object, probe, origin) to start from, relative to the output directory; within one run, take the reconstruction as input 1 instead (inputs: [patterns, infer]). Neither: a flat object (amplitude 1, phase 0) with the scan's probe"),
-    epochs: z.number().int().positive().default(50).describe('Most passes over the patterns.'),
-    lr: z.number().positive().default(0.02).describe("Adam step at the start, as a fraction of the object's mean amplitude."),
-    final_lr: z.number().positive().default(2e-4).describe('Step at the end of the cosine decay (same units as lr).'),
-    max_minutes: z.number().positive().optional().describe('Time budget: stop when less than half a pass of it is left.'),
-    refine_probe: z
-      .number()
-      .int()
-      .min(0)
-      .default(0)
-      .describe("From this pass on (1-based) the probe is refined too, with its own Adam step (lr × the probe's RMS amplitude, same decay); 0 keeps the probe fixed. The NPZ then holds the refined probe."),
-    npz: z.string().default('refined.npz').describe('Output NPZ (the layout of infer\'s), relative to the output directory.'),
-    amplitude_png: z.string().default('refined_amplitude.png').describe('Amplitude image, relative to the output directory.'),
-    phase_png: z.string().default('refined_phase.png').describe('Phase image, relative to the output directory.'),
-    history: z.string().default('refine_history.json').describe('Loss per pass (JSON), relative to the output directory.'),
-    score_every: z.number().int().min(0).default(0).describe("Score the object against the scan's truth every K passes and after the last (0: never): SSIM in the history, time to SSIM 0.95/0.99 in the summary."),
-    loss_plot: z.string().default('refine_loss.png').describe('Loss curve (PNG), relative to the output directory.'),
-  })
-  .strict();
-
-type RefineOptions = z.output<typeof optionsSchema>;
+type RefineOptions = z.output<typeof refineOptions>;
 
 /** Canvas indices and bilinear weights of every pattern window of a batch. */
 interface Windows {
@@ -159,13 +136,7 @@ async function startingPoint(options: RefineOptions, scan: ScanMeta, ctx: StageC
 }
 
 export default defineSink({
-  kind: 'sink',
-  accepts: [['tensor-batch'], ['reconstruction']],
-  emits: 'reconstruction',
-  type: 'refine',
-  description: 'Refines a stitched object (or a flat start) against the measured patterns by gradient descent through the forward model; writes it like infer.',
-  arity: { min: 1, max: 2 },
-  options: optionsSchema,
+  ...refineSpec,
   async create(options, { ctx, inputs }): Promise<SinkOutput> {
     const t0 = performance.now();
     const input = tensorBatchStream(inputs[0], ctx, 'input 0 (pattern batches)');
@@ -246,7 +217,7 @@ export default defineSink({
             if (r >= lo && r < hi && c >= lo && c < hi) centre[o] = 1;
           }
         }
-      }, (i) => ctx.progress({ label: 'fit scale', done: i + 1, ...(total !== undefined ? { total } : {}), unit: ' batches' }));
+      }, (i) => ctx.progress({ label: 'fit scale', done: i + 1, ...(total !== undefined ? { total } : {}), unit: 'batches' }));
       if (values === 0) throw new DataError('EMPTY_INPUT', `${where}: the input yielded no batches`, { stage: ctx.id });
       if (!(sAA > 0) || !(sAX > 0)) {
         throw new DataError('NO_SIGNAL', `${where}: the starting object predicts no signal where the data has some (Σ A·X = ${sAX}, Σ A² = ${sAA})`, { stage: ctx.id, file: start.from, hint: 'check that the reconstruction and probe belong to this scan, or start flat (no reconstruction option)' });
@@ -265,9 +236,9 @@ export default defineSink({
       }
       const meanAmp = ampSum / Math.max(litCount, 1);
       if (!(meanAmp > 0)) throw new DataError('NO_SIGNAL', `${where}: the starting object is zero where the probe lights it`, { stage: ctx.id, file: start.from });
-      ctx.log.info(`starting from ${start.from}: scaled by ${scale.toPrecision(6)}, mean amplitude ${meanAmp.toPrecision(4)}, amplitude MSE ${startLoss.toPrecision(6)}`);
-
       const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
+      ctx.log.info(`starting from ${start.from}: scaled by ${scale.toPrecision(6)}, mean amplitude ${meanAmp.toPrecision(4)}, amplitude MSE ${sig(startLoss)}; lr cosine ${rate(options.lr)} → ${rate(options.final_lr)} over ${options.epochs} passes${Number.isFinite(budget) ? ` or ${duration(budget)}` : ''}`);
+
       const history: ({ epoch: number; loss: number; lr: number; seconds: number } & Partial<PassScore>)[] = [];
       const scorer = PassScorer.for(scan, options.score_every);
       let stopped: 'epochs' | 'time_budget' = 'epochs';
@@ -277,7 +248,8 @@ export default defineSink({
         ctx.signal.throwIfAborted();
         const te = performance.now();
         let sum = 0, patterns = 0, step = 0, lr = options.lr;
-        const label = `pass ${epoch + 1}/${options.epochs}`;
+        const label = 'pass';
+        const pass = { index: epoch + 1, of: options.epochs };
         const probeOn = options.refine_probe > 0 && epoch + 1 >= options.refine_probe;
         const vars = probeOn ? [objRe, objIm, probeRe, probeIm] : [objRe, objIm];
         const seen = await eachBatch((X, taps, P) => {
@@ -300,7 +272,7 @@ export default defineSink({
           if (!Number.isFinite(value)) throw new DataError('LOSS_NOT_FINITE', `${where}: the loss became ${value} in pass ${epoch + 1}`, { stage: ctx.id, hint: 'lower lr' });
           sum += value * P;
           patterns += P;
-        }, (i) => ctx.progress({ label, done: i + 1, ...(batches !== undefined ? { total: batches } : {}), unit: ' batches', info: { loss: sum / Math.max(patterns, 1), lr } }));
+        }, (i) => ctx.progress({ label, pass, done: i + 1, ...(batches !== undefined ? { total: batches } : {}), unit: 'batches', info: { loss: sum / Math.max(patterns, 1), lr } }));
         batches ??= seen;
         const record = { epoch: epoch + 1, loss: sum / patterns, lr, seconds: secondsSince(te) };
         const outOfTime = epoch + 1 < options.epochs && budgetSpent(secondsSince(tr), budget, record.seconds, true);
@@ -308,13 +280,15 @@ export default defineSink({
           ? scorer.score({ height: placement.height, width: placement.width, re: objRe.dataSync(), im: objIm.dataSync() }, [placement.originX, placement.originY])
           : undefined;
         history.push({ ...record, ...score });
-        ctx.progress({ label, done: seen, total: seen, unit: ' batches', info: { loss: record.loss, lr, ...score }, finished: true });
+        ctx.progress({ label, pass, done: seen, total: seen, unit: 'batches', info: { loss: record.loss, lr, ...score }, finished: true });
         if (outOfTime) {
           stopped = 'time_budget';
           break;
         }
       }
 
+      const end = history[history.length - 1]!;
+      ctx.log.info(`${history.length} passes in ${duration(secondsSince(tr))}: amplitude MSE ${sig(startLoss)} → ${sig(end.loss)}, lr ${rate(end.lr)} at the end${stopped === 'time_budget' ? ' (time budget)' : ''}`);
       const object: Complex2D = { height: placement.height, width: placement.width, re: Float32Array.from(objRe.dataSync()), im: Float32Array.from(objIm.dataSync()) };
       const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
       const finalProbe: Complex2D = options.refine_probe > 0 ? { height: N, width: N, re: Float32Array.from(probeRe.dataSync()), im: Float32Array.from(probeIm.dataSync()) } : probe;

@@ -21,7 +21,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '../tf.js';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { linePlot } from '../io/png.js';
 import { loadCheckpoint, makeOptimizer, prepareCheckpointDir, saveCheckpoint } from '../model/checkpoint.js';
@@ -30,6 +30,7 @@ import { modelConfigSchema, type ModelConfig } from '../model/config.js';
 import { PtychoPINN } from '../model/pinn.js';
 import { defineSink, type Json, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { duration, rate, sig } from '../util/format.js';
 import {
   batchesPerPass,
   budgetSpent,
@@ -50,74 +51,9 @@ import {
   trainingProgress,
   type TrainState,
 } from './shared/util.js';
+import { modelFields, trainSpec, type trainOptions } from './shared/train-spec.js';
 
-/** Model options without their defaults, so that unset keys fall back to the stream (N, gridsize) and then the schema. */
-function overridable(shape: Record<string, z.ZodType>): Record<string, z.ZodType> {
-  const out: Record<string, z.ZodType> = {};
-  for (const [key, field] of Object.entries(shape)) {
-    let inner = field;
-    let dflt: unknown;
-    if (inner instanceof z.ZodDefault) {
-      dflt = (inner.def as { defaultValue: unknown }).defaultValue;
-      inner = inner.unwrap() as z.ZodType;
-    }
-    const from = key === 'N' || key === 'gridsize' ? 'from the input stream' : JSON.stringify(dflt);
-    out[key] = inner.optional().describe(`${field.description ?? inner.description ?? key} (default: ${from})`);
-  }
-  return out;
-}
-
-const modelFields = overridable(modelConfigSchema.shape);
-
-const optionsSchema = z
-  .object({
-    ...modelFields,
-    model: z.object(modelFields).strict().optional().describe('Model options as one block (same keys as the top-level model options; these win).'),
-    epochs: z.number().int().positive().default(50).describe('Most epochs (passes over the input) to train.'),
-    lr: z.number().positive().default(1e-3).describe('Adam learning rate at the start.'),
-    lr_schedule: z
-      .enum(['plateau', 'cosine'])
-      .default('plateau')
-      .describe("'plateau': reduce_lr on the monitored loss (the reference's). 'cosine': lr decays to final_lr, step by step, over `epochs` or over max_minutes, whichever ends first (training then stops when less than half an epoch of the budget is left); reduce_lr is not used."),
-    final_lr: z.number().positive().default(1e-5).describe("Learning rate at the end of a 'cosine' schedule."),
-    reduce_lr: z
-      .object({
-        factor: z.number().gt(0).lt(1).default(0.5).describe('Multiply the learning rate by this on a plateau.'),
-        patience: z.number().int().min(0).default(2).describe('Epochs without improvement before reducing (0: never reduce).'),
-        min_lr: z.number().positive().default(1e-4).describe('Lowest learning rate.'),
-      })
-      .strict()
-      .prefault({})
-      .describe('Reduce-on-plateau of the monitored loss (validation loss, else training loss).'),
-    early_stop: z
-      .object({ patience: z.number().int().min(0).default(3).describe('Epochs without improvement before stopping (0: never stop early).') })
-      .strict()
-      .prefault({})
-      .describe('Early stopping on the monitored loss.'),
-    min_delta: z
-      .number()
-      .min(0)
-      .lt(1)
-      .default(1e-4)
-      .describe('Relative improvement of the monitored loss that counts, for reduce_lr and early_stop: an epoch improves when its loss < best − min_delta·|best| (0: any decrease counts).'),
-    collapse: z
-      .object({
-        tol: z.number().min(0).default(1e-3).describe('A branch is flat when its spatial spread falls below this: std(|O|)/mean(|O|) for the amplitude, std(arg O) in radians for the phase, over the central N/2 square (0: no check).'),
-        action: z.enum(['fail', 'stop', 'warn']).default('fail').describe("On a collapse: 'fail' (error TRAINING_COLLAPSED, checkpoint kept), 'stop' (end training, warn, stopped: 'collapse'), or 'warn' and go on."),
-      })
-      .strict()
-      .prefault({})
-      .describe('Collapse detection: after every epoch the object predicted for the first training batch is measured; an amplitude or phase without spatial structure means dead activations, not slow progress.'),
-    checkpoint_dir: z.string().default('checkpoint').describe('Checkpoint directory, relative to the run output directory; rewritten after every epoch.'),
-    resume: z.boolean().default(false).describe('Continue from the checkpoint in checkpoint_dir (starts fresh when there is none).'),
-    max_minutes: z.number().positive().optional().describe('Time budget: stop after the epoch that crosses it (time before a resume counts).'),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed of the weight initialisation (default: the pipeline seed).'),
-    history: z.string().default('history.json').describe('Loss history (JSON), relative to the run output directory.'),
-    loss_plot: z.string().default('loss.png').describe('Loss curve (PNG), relative to the run output directory.'),
-  })
-  .strict();
-
-type TrainOptions = z.output<typeof optionsSchema>;
+type TrainOptions = z.output<typeof trainOptions>;
 
 function pickModelKeys(o: Record<string, unknown> | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -173,12 +109,7 @@ async function writeHistory(ctx: StageContext, options: TrainOptions, history: r
 }
 
 export default defineSink({
-  kind: 'sink',
-  accepts: [['tensor-batch']],
-  type: 'train',
-  description: 'Trains a PtychoPINN on tensor batches (input 0; optional validation input 1) with checkpoints, LR schedule and early stop.',
-  arity: { min: 1, max: 2 },
-  options: optionsSchema,
+  ...trainSpec,
   async create(options, { ctx, inputs }): Promise<Json> {
     const t0 = performance.now();
     const input = tensorBatchStream(inputs[0], ctx, 'input 0 (training batches)');
@@ -243,6 +174,10 @@ export default defineSink({
       const sched = { ...options.reduce_lr, ...(cosine ? { patience: 0 } : {}), stop_patience: options.early_stop.patience, min_delta: options.min_delta };
       const before = state.seconds ?? 0;
       const spent = (): number => before + secondsSince(t0);
+      const r = options.reduce_lr;
+      ctx.log.info(cosine
+        ? `lr: cosine ${rate(options.lr)} → ${rate(options.final_lr)} over ${options.epochs} epochs${Number.isFinite(budget) ? ` or ${duration(budget)}` : ''}`
+        : `lr: ${rate(state.lr)}, ×${r.factor} after ${r.patience} epoch${r.patience === 1 ? '' : 's'} without improvement (floor ${rate(r.min_lr)})${r.patience === 0 ? ' — never reduced' : ''}`);
       if (shouldStop(state, sched)) stopped = 'early_stop';
       while (stopped === 'epochs' && state.epoch < options.epochs) {
         ctx.signal.throwIfAborted();
@@ -255,7 +190,8 @@ export default defineSink({
         let step = 0;
         const done = state.epoch;
         const batches = state.batches_per_epoch ?? total;
-        const label = `epoch ${e}/${options.epochs}`;
+        const label = 'epoch';
+        const pass = { index: e, of: options.epochs };
         let probe: { X: tf.Tensor4D; coords: tf.Tensor4D } | undefined;
         let loss: number;
         try {
@@ -272,7 +208,7 @@ export default defineSink({
             groups += b.size;
             seen = i + 1;
             const s = (performance.now() - te) / 1000;
-            ctx.progress({ label, done: i + 1, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss: l, lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 } });
+            ctx.progress({ label, pass, done: i + 1, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { loss: l, lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 } });
           });
           lastDiagnosis = probe === undefined ? undefined : m.diagnose(probe.X, probe.coords);
         } finally {
@@ -292,11 +228,13 @@ export default defineSink({
         };
         state = { ...scheduleStep({ ...state, lr }, record, sched), batches_per_epoch: state.batches_per_epoch ?? seen };
         state.seconds = spent();
-        ctx.progress({ label, done: total ?? 0, ...(total !== undefined ? { total } : {}), unit: ' batches', info: { loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr: record.lr }, finished: true });
+        ctx.progress({ label, pass, done: total ?? 0, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr: record.lr }, finished: true });
         await saveCheckpoint(dir, m, { config: m.config, normalization, intensityScale: m.intensityScale(), epoch: state.epoch, seed, history: state.history, train: state }, opt);
         saved = state.epoch;
         await writeHistory(ctx, options, state.history);
-        ctx.log.info(`epoch ${e}: loss ${loss.toPrecision(6)}${valLoss !== undefined ? ` val ${valLoss.toPrecision(6)}` : ''} lr ${record.lr}`);
+        // The one line per epoch; a changed learning rate gets a line of its own.
+        ctx.log.info(`epoch ${e}/${options.epochs}: loss ${sig(loss)}${valLoss !== undefined ? `, val_loss ${sig(valLoss)}` : ''}, lr ${rate(record.lr)}, ${duration(record.seconds)}`);
+        if (state.lr !== record.lr) ctx.log.info(`lr ${rate(record.lr)} → ${rate(state.lr)}: no improvement of the ${validation === undefined ? 'loss' : 'val_loss'} for ${options.reduce_lr.patience} epoch${options.reduce_lr.patience === 1 ? '' : 's'}`);
         const verdict = d === undefined ? undefined : judgeCollapse(d, options.collapse.tol);
         if (verdict?.collapsed === true) {
           const what = `stage '${ctx.id}': ${describeCollapse(e, verdict, d!)}`;

@@ -13,6 +13,7 @@ import { H5FrameStore } from '../io/hdf5/frame-store.js';
 import { detectLayout, openLayout, type H5Layout, type H5OpenOptions } from '../io/hdf5/layouts.js';
 import { isHdf5 } from '../io/hdf5/reader.js';
 import { defineSource, type Frame, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { parseProbeSpec } from '../io/probe-file.js';
 import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
 import { patternProblem } from './npz.js';
 import { overrideProbe } from './probe-override.js';
@@ -54,6 +55,7 @@ async function openScan(file: string, ctx: StageContext, layoutOption: 'auto' | 
 
 
 export default defineSource({
+  inputFiles: (o) => [o.path, ...(o.probe !== undefined ? [parseProbeSpec(o.probe).file] : [])],
   kind: 'source',
   emits: 'frame',
   type: 'hdf5',

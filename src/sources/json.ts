@@ -160,6 +160,7 @@ async function patternSize(m: Manifest, dir: string, ctx: StageContext, label: s
 }
 
 export default defineSource({
+  inputFiles: (o) => [o.path],
   kind: 'source',
   emits: 'frame',
   type: 'json',

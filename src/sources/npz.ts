@@ -12,6 +12,7 @@ import { DataError } from '../errors.js';
 import { checkCanonical, type PatternLayout } from '../io/canonical.js';
 import { dtypeInfo, toFloat32, type NpyArray, type NpyHeader } from '../io/npy.js';
 import { openNpz, type NpzReader } from '../io/npz.js';
+import { parseProbeSpec } from '../io/probe-file.js';
 import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
 import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
 import { overrideProbe } from './probe-override.js';
@@ -323,6 +324,7 @@ async function openScan(file: string, ctx: StageContext, input: 'amplitude' | 'i
 }
 
 export default defineSource({
+  inputFiles: (o) => [o.path, ...(o.probe !== undefined ? [parseProbeSpec(o.probe).file] : [])],
   kind: 'source',
   emits: 'frame',
   type: 'npz',

@@ -6,9 +6,9 @@
 // the data (wasm), the batch's memory is released for reuse (Batch.release)
 // as soon as the tensors exist.
 import * as tf from '../tf.js';
-import { z } from 'zod';
 import type { Batch, StageContext, Stream, TensorBatch } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
+import { tensorifySpec } from './tensorify-spec.js';
 import { requireInput } from './util.js';
 
 /**
@@ -59,12 +59,7 @@ export function toTensorBatch(b: Batch, ctx: Pick<StageContext, 'id' | 'ledger'>
 }
 
 export default defineTransform({
-  kind: 'transform',
-  accepts: [['batch']],
-  emits: 'tensor-batch',
-  type: 'tensorify',
-  description: 'Turns batches into tensors (X, coords); the next stage owns and disposes them.',
-  options: z.object({}).strict(),
+  ...tensorifySpec,
   async create(_o, { ctx, inputs }) {
     const input = requireInput<Batch>(ctx, inputs, 'tensorify', ['batch']);
     const stream: Stream<TensorBatch> = {

@@ -1,5 +1,6 @@
 // A small structured logger. Library code logs through the Logger it is given;
 // only src/cli decides where lines go (stderr) and at what level.
+import { sig } from './format.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -36,6 +37,7 @@ export const silentLogger: Logger = createLogger('silent', () => undefined);
 /** Formats `key=value` pairs for a log line. */
 export function formatFields(fields: Record<string, unknown> | undefined): string {
   if (fields === undefined) return '';
-  const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  // Numbers at four significant digits: a log line is read, the exact values are in summary.json.
+  const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : typeof v === 'number' ? sig(v) : JSON.stringify(v)}`);
   return parts.length > 0 ? ' ' + parts.join(' ') : '';
 }

@@ -42,6 +42,19 @@ test.serial('--help and run --help list the commands and options without loading
   t.deepEqual(loadedTf(), []);
 });
 
+test.serial('stages and validate read the stage specs without loading TensorFlow.js', async (t) => {
+  const stages = await capture(['stages', '--json']);
+  t.is(stages.code, 0);
+  const types = (JSON.parse(stages.stdout) as { type: string; options: unknown[] }[]).map((d) => d.type);
+  for (const lazy of ['train', 'infer', 'refine', 'tensorify']) t.true(types.includes(lazy), lazy);
+  const one = await capture(['stages', 'train']);
+  t.regex(one.stdout, /lr_schedule: "plateau" \| "cosine" = "plateau"/);
+  const valid = await capture(['validate', path.join(root, 'pipelines/demo.yaml')]);
+  t.is(valid.code, 0, valid.stderr);
+  t.regex(valid.stdout, /^ok .*demo\.yaml \(\d+ stages: .*train/m);
+  t.deepEqual(loadedTf(), []);
+});
+
 test.serial('(control) the check above sees TensorFlow.js once something loads it', async (t) => {
   await import('../../src/backend/select.js');
   t.true(loadedTf().length > 0);

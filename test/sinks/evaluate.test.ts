@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { writeNpz } from '../../src/io/npz-writer.js';
+import { relativeInside } from '../../src/io/paths.js';
 import type { Complex2D, Reconstruction, ScanMeta, Stream } from '../../src/pipeline/types.js';
 import evaluate from '../../src/sinks/evaluate.js';
 import { runSink, streamOf, testContext } from '../../src/testing/index.js';
@@ -64,7 +65,9 @@ test('scores the reconstruction record (inputs: [infer]) against the scan object
     const frc = result.frc as { curve: number[] };
     t.true(frc.curve.every((v) => v > 0.9999));
     const json = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as unknown;
-    t.deepEqual(json, JSON.parse(JSON.stringify(result)));
+    // The file names its neighbours relative to the output directory; the result keeps absolute paths.
+    t.deepEqual(json, JSON.parse(JSON.stringify(relativeInside(result, dir))));
+    t.deepEqual((json as { files: unknown }).files, { metrics: 'metrics.json', frc_png: 'frc.png', figure_png: 'comparison.png' });
     for (const f of ['frc.png', 'comparison.png']) {
       const png = PNG.sync.read(await readFile(join(dir, f)));
       t.true(png.width > 200 && png.height > 200, `${f}: ${png.width}×${png.height}`);

@@ -243,7 +243,7 @@ test.serial('empty input is a typed error; an abort mid-run rethrows, writes not
       outDir: dir,
       signal: controller.signal,
       progress: (e) => {
-        if (e.label.startsWith('pass 2/') && e.done >= 2) controller.abort(new Error('interrupted by test'));
+        if (e.label === 'pass' && e.pass?.index === 2 && e.done >= 2) controller.abort(new Error('interrupted by test'));
       },
     });
     const e2 = await t.throwsAsync(runSink(refine, { epochs: 5 }, [c.stream], ctx));

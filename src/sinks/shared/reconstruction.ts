@@ -6,6 +6,7 @@ import { DataError } from '../../errors.js';
 import { openNpz } from '../../io/npz.js';
 import { writeNpz, type NpzArrayInput } from '../../io/npz-writer.js';
 import { renderImage, type RgbaImage } from '../../io/png.js';
+import { robustRange, withLimits } from '../../io/ranges.js';
 import type { Complex2D, Reconstruction, ScanMeta } from '../../pipeline/types.js';
 import { savePng } from './util.js';
 
@@ -111,15 +112,38 @@ export async function writeReconstructionNpz(file: string, r: Omit<CanvasResult,
   );
 }
 
-/** Amplitude and phase images of a canvas, cropped to the covered pixels (the phase centred, see centredPhase). */
-export function reconstructionImages(r: Pick<CanvasResult, 'object' | 'covered'>, title: string): { amplitude: RgbaImage; phase: RgbaImage } {
+/** Colour limits of reconstruction figures: fixed ends (vmin/vmax) or percentiles of the scanned pixels. */
+export interface FigureLimits {
+  vmin?: number;
+  vmax?: number;
+  /** Largest |phase| shown (radians, phase relative to its mean); default: the 99th percentile over the scanned pixels. */
+  phase_span?: number;
+  /** Percentiles (0–100) of the scanned pixels that set the automatic amplitude range. */
+  percentiles?: readonly [number, number];
+}
+
+/**
+ * Amplitude (viridis) and phase (cyclic) images of a canvas, cropped to the
+ * covered pixels, with axes in canvas pixels. Colour ranges come from the
+ * scanned pixels alone (weights > 0), as percentiles, so neither the empty
+ * border nor a few edge pixels set them; the phase is centred (centredPhase).
+ */
+export function reconstructionImages(r: Pick<CanvasResult, 'object' | 'covered'>, title: string, limits: FigureLimits = {}): { amplitude: RgbaImage; phase: RgbaImage } {
   const { object, covered } = r;
   const { amplitude, phase } = amplitudePhase(object);
   const box = coveredBox(covered, object.width, object.height);
-  const shown = centredPhase(crop(phase, object.width, box), crop(amplitude, object.width, box));
+  const amp = crop(amplitude, object.width, box);
+  const mask = crop(Float32Array.from(covered), object.width, box);
+  const shown = centredPhase(crop(phase, object.width, box), amp);
+  const [pLo, pHi] = limits.percentiles ?? [1, 99];
+  const [lo, hi] = withLimits(robustRange(amp, { mask, lo: pLo, hi: pHi }), limits.vmin, limits.vmax);
+  const abs = shown.values.map(Math.abs);
+  const robustSpan = robustRange(abs, { mask, lo: 0, hi: 99 })[1];
+  const span = limits.phase_span ?? (robustSpan > 1e-6 ? Math.min(robustSpan, Math.PI) : Math.PI);
+  const axes = { x0: box.x0, y0: box.y0 };
   return {
-    amplitude: renderImage(crop(amplitude, object.width, box), box.w, box.h, { colormap: 'gray', colorbar: true, title: `${title} amplitude` }),
-    phase: renderImage(shown.values, box.w, box.h, { colormap: 'twilight', min: -shown.span, max: shown.span, colorbar: true, title: `${title} phase` }),
+    amplitude: renderImage(amp, box.w, box.h, { colormap: 'viridis', min: lo, max: hi, colorbar: true, title: `${title} amplitude`, axes }),
+    phase: renderImage(shown.values, box.w, box.h, { colormap: 'twilight', min: -span, max: span, colorbar: true, title: `${title} phase (rad)`, axes }),
   };
 }
 
