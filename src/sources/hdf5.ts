@@ -22,7 +22,8 @@ import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
 import { DataError, FormatError, OptionsError } from '../errors.js';
 import { loadProbeFile } from '../io/probe-file.js';
-import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { defineSource, type Complex2D, type ErrorPolicy, type Frame, type FrameStore, type ScanMeta, type StageContext, type Stream } from '../pipeline/types.js';
+import { expandPaths, manyFiles, scanNumbers } from './many-files.js';
 import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
 import { patternProblem } from './npz.js';
 import { checkPositive, checkScanOrClose } from './scan-checks.js';
@@ -462,6 +463,7 @@ async function openLayout(h: H5Scan, file: string, layout: H5Layout, o: OpenOpti
     ycoords,
     probe: probe ?? { height: N, width: N, re: new Float32Array(N * N), im: new Float32Array(N * N) },
     ...(object === undefined ? {} : { object }),
+    ...(scanIndex === undefined ? {} : { scanIndex: scanNumbers(scanIndex, h.label) }),
     origin: file,
     notes: { layout, input, dtype: dataset.dtype, patterns_in_file: total },
   };
@@ -568,7 +570,8 @@ export default defineSource({
   description: 'Reads a scan from an HDF5 file: canonical keys at the root, a ptychodus product (/raw_data) or CXI (entry_1); patterns stay on disk.',
   options: z
     .object({
-      path: z.string().min(1).describe('The .h5/.hdf5/.cxi file, relative to the pipeline file.'),
+      path: z.string().min(1).optional().describe('The .h5/.hdf5/.cxi file, relative to the pipeline file (or give `paths`).'),
+      paths: z.array(z.string().min(1)).min(1).optional().describe("Several files (globs with * and ? in the file name), one instrument: each file's scans are scans of their own (group never mixes them, split by: scan holds out whole ones); at most two files are open at a time."),
       layout: z.enum(['auto', 'canonical', 'ptychodus', 'cxi']).default('auto').describe('Which layout the file holds (auto: entry_1 → cxi, raw_data/diffraction → ptychodus, diffraction → canonical).'),
       on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
       input: z.enum(['amplitude', 'intensity']).optional().describe('What the patterns hold (default: amplitude, but intensity for CXI, whose patterns are counts); intensities are square-rooted on read.'),
@@ -580,43 +583,55 @@ export default defineSource({
     })
     .strict(),
   async create(options, { ctx }) {
-    const file = path.resolve(ctx.baseDir, options.path);
-    const opened = await openScan(file, ctx, {
-      layout: options.layout,
-      input: options.input,
-      limit: options.limit,
-      pixel_size_m: options.pixel_size_m,
-      position_sign: options.position_sign,
-      apply_mask: options.apply_mask,
-      hasProbeOption: options.probe !== undefined,
-    });
-    const { store, scanIndex } = opened;
-    let scan = opened.scan;
-    const label = path.basename(file);
-    for (const note of opened.notes) ctx.log.info(`${label}: ${note}`);
-    if (options.probe !== undefined) {
-      try {
-        const { probe, origin } = await loadProbeFile(options.probe, ctx.baseDir, ctx.id);
-        if (probe.width !== scan.N || probe.height !== scan.N) {
-          throw new OptionsError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but the patterns are ${scan.N}×${scan.N}`, { stage: ctx.id, file: origin, key: 'probe', hint: 'the probe must be sampled like the patterns' });
-        }
-        ctx.log.info(`probe from ${origin}`);
-        scan = { ...scan, probe, notes: { ...scan.notes, probe: origin } };
-      } catch (e) {
-        await store.close();
-        throw e;
-      }
+    const one = (file: string): Promise<Stream<Frame>> => openOne(options, file, ctx);
+    if (options.paths !== undefined) {
+      if (options.path !== undefined) throw new OptionsError('BAD_OPTION', 'give `path` or `paths`, not both', { stage: ctx.id, key: 'paths' });
+      return manyFiles(await expandPaths(options.paths, ctx.baseDir, ctx.id), one, ctx);
     }
-    const cxi = scan.notes?.layout === 'cxi', ptychodus = scan.notes?.layout === 'ptychodus';
-    const keys = cxi ? { x: 'entry_1/sample_1/geometry_1/translation', y: 'entry_1/sample_1/geometry_1/translation', probe: 'probe' } : ptychodus ? { x: 'raw_data/xcoords', y: 'raw_data/ycoords' } : {};
-    await checkScanOrClose(scan, { stage: ctx.id, file: label, keys: options.probe !== undefined ? { ...keys, probe: 'probe' } : keys }, store);
-    const { checks } = store;
-    const frames = (signal: AbortSignal): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal), { scan, checks, ctx, policy: options.on_error, scanIndex });
-    return {
-      meta: { record: 'frame', scan, count: scan.count },
-      frames: offeredStore(store, checks, options.on_error, ctx, (s) => store.sequential(s)),
-      open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal),
-      close: () => store.close(),
-    };
+    if (options.path === undefined) throw new OptionsError('BAD_OPTION', 'the hdf5 source needs `path` (one file) or `paths` (several)', { stage: ctx.id, key: 'path' });
+    return one(path.resolve(ctx.baseDir, options.path));
   },
 });
+
+type H5Options = { layout: 'auto' | 'canonical' | 'ptychodus' | 'cxi'; on_error: ErrorPolicy; input?: 'amplitude' | 'intensity' | undefined; limit?: number | undefined; probe?: string | undefined; pixel_size_m?: number | undefined; position_sign: 1 | -1; apply_mask: boolean };
+
+/** One file as a stream (the source with `path`). */
+async function openOne(options: H5Options, file: string, ctx: StageContext): Promise<Stream<Frame>> {
+  const opened = await openScan(file, ctx, {
+    layout: options.layout,
+    input: options.input,
+    limit: options.limit,
+    pixel_size_m: options.pixel_size_m,
+    position_sign: options.position_sign,
+    apply_mask: options.apply_mask,
+    hasProbeOption: options.probe !== undefined,
+  });
+  const { store, scanIndex } = opened;
+  let scan = opened.scan;
+  const label = path.basename(file);
+  for (const note of opened.notes) ctx.log.info(`${label}: ${note}`);
+  if (options.probe !== undefined) {
+    try {
+      const { probe, origin } = await loadProbeFile(options.probe, ctx.baseDir, ctx.id);
+      if (probe.width !== scan.N || probe.height !== scan.N) {
+        throw new OptionsError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but the patterns are ${scan.N}×${scan.N}`, { stage: ctx.id, file: origin, key: 'probe', hint: 'the probe must be sampled like the patterns' });
+      }
+      ctx.log.info(`probe from ${origin}`);
+      scan = { ...scan, probe, notes: { ...scan.notes, probe: origin } };
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+  const cxi = scan.notes?.layout === 'cxi', ptychodus = scan.notes?.layout === 'ptychodus';
+  const keys = cxi ? { x: 'entry_1/sample_1/geometry_1/translation', y: 'entry_1/sample_1/geometry_1/translation', probe: 'probe' } : ptychodus ? { x: 'raw_data/xcoords', y: 'raw_data/ycoords' } : {};
+  await checkScanOrClose(scan, { stage: ctx.id, file: label, keys: options.probe !== undefined ? { ...keys, probe: 'probe' } : keys }, store);
+  const { checks } = store;
+  const frames = (signal: AbortSignal): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal), { scan, checks, ctx, policy: options.on_error, scanIndex });
+  return {
+    meta: { record: 'frame', scan, count: scan.count },
+    frames: offeredStore(store, checks, options.on_error, ctx, (s) => store.sequential(s)),
+    open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal),
+    close: () => store.close(),
+  };
+}
