@@ -35,9 +35,9 @@ async function runDoc(file: string, doc: unknown, outDir: string): Promise<{ sin
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const { summary, error } = await runPipelineFile(file, { registry: builtinRegistry(), outDir });
-  if (error !== undefined) throw error;
+  if (error !== undefined) throw error instanceof Error ? error : new Error(JSON.stringify(error));
   const c = process.cpuUsage(c0);
-  return { sinks: summary.sinks as Record<string, unknown>, seconds: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
+  return { sinks: summary.sinks, seconds: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
 }
 
 const ssim = (m: unknown): { amp: number; phase: number } => {
