@@ -6,7 +6,8 @@
 // its wall time is the time to result for one scan. Small by design (N = 32):
 //   npm run bench -- unseen [--scans 12] [--epochs 8] [--held 3] [--backend tensorflow]
 //     [--per all|scan] [--gridsize 1] [--support auto] [--act sigmoid] [--lr 1e-3]
-//     [--batch 8] [--size 72] [--train '{"key":value}'] [--skip-train] [--out DIR] [--json]
+//     [--batch 8] [--size 72] [--train '{"key":value}'] [--infer '{"stitch_window":"taper"}']
+//     [--skip-train] [--network-only] [--out DIR]
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,7 +92,7 @@ export async function run(args: string[]): Promise<void> {
     const norm = { normalized: { type: 'normalize', inputs: ['scan'], checkpoint: path.join(trainDir, 'checkpoint') } };
     const grouped = { groups: { type: 'group', inputs: ['normalized'], gridsize: g, k: 7 }, all_batches: { type: 'batch', inputs: ['groups'], batch_size: 32 }, all_tensors: { type: 'tensorify', inputs: ['all_batches'] } };
     const singles = { singles: { type: 'group', inputs: ['normalized'], gridsize: 1 }, single_batches: { type: 'batch', inputs: ['singles'], batch_size: 32 }, single_tensors: { type: 'tensorify', inputs: ['single_batches'] } };
-    const infer = { type: 'infer', inputs: ['all_tensors'], checkpoint: path.join(trainDir, 'checkpoint') };
+    const infer = { type: 'infer', inputs: ['all_tensors'], checkpoint: path.join(trainDir, 'checkpoint'), ...(JSON.parse(arg(args, 'infer', '{}')) as object) };
     const evaluate = { type: 'evaluate', truth: 'scan' };
     const cases: Record<string, unknown> = {
       network: { transforms: { ...norm, ...grouped }, sinks: { infer, evaluate: { ...evaluate, inputs: ['infer'] } } },
