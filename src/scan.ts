@@ -71,7 +71,7 @@ function sourceStep(source: string | Stream<Frame>, o: OpenScanOptions): SourceS
   if (typeof source !== 'string') return fromStream(source, { id: 'stream' });
   const common = defined({ path: path.resolve(source), input: o.input, limit: o.limit, on_error: o.on_error, probe: o.probe });
   // HDF5 files by their usual extensions, everything else as NPZ.
-  return HDF5_EXT.test(source) ? hdf5(common as Parameters<typeof hdf5>[0]) : npz(common as Parameters<typeof npz>[0]);
+  return HDF5_EXT.test(source) ? hdf5(common) : npz(common);
 }
 
 function warnSize(log: Logger, what: string, shape: number[], tensors: number): void {

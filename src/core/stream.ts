@@ -77,6 +77,8 @@ export interface StreamMeta {
   readonly count?: number;
   /** Amplitude normalisation factor applied upstream (SPEC §3). */
   readonly normalization?: number;
+  /** How `normalize` scaled: one factor for all frames, or one per scan (issue #17). */
+  readonly normalizationMode?: 'all' | 'scan';
   /** gridsize when records are groups or batches. */
   readonly gridsize?: number;
   readonly batchSize?: number;

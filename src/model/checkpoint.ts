@@ -33,6 +33,8 @@ export interface CheckpointSidecar {
   config: ModelConfig;
   /** Diffraction normalisation factor the model was trained with (SPEC §3). */
   normalization: number;
+  /** 'scan': every scan was normalised on its own (a new scan is too); 'all': one shared factor (absent: 'all'). */
+  normalization_mode?: 'all' | 'scan';
   intensityScale: number;
   /** Epochs completed. */
   epoch: number;
@@ -237,6 +239,7 @@ export async function loadCheckpoint(dir: string): Promise<{ model: PtychoPINN; 
   const sidecar: CheckpointSidecar = {
     config: model.config,
     normalization: Number(side.normalization),
+    normalization_mode: modeOf(side),
     intensityScale: model.intensityScale(),
     epoch: Number(side.epoch),
     seed,
@@ -246,10 +249,13 @@ export async function loadCheckpoint(dir: string): Promise<{ model: PtychoPINN; 
   return { model, sidecar, ...(optimizerState !== undefined ? { optimizerState } : {}) };
 }
 
-/** The normalisation factor a checkpoint was trained with, without loading its weights (normalize's `checkpoint`). */
-export async function checkpointNormalization(dir: string): Promise<number> {
-  const file = path.join(await resolveDir(dir), 'ptychoflow.json');
-  const v = Number((await readJson(file)).normalization);
-  if (!(v > 0) || !Number.isFinite(v)) throw new FormatError('CHECKPOINT_JSON', `normalization ${v} is not a positive number`, { file, key: 'normalization' });
-  return v;
+/** How a checkpoint's training data were normalised, from its sidecar alone (no weights loaded). */
+export async function readNormalization(dir: string): Promise<{ factor: number; mode: 'all' | 'scan' }> {
+  const root = await resolveDir(dir);
+  const side = await readJson(path.join(root, 'ptychoflow.json'));
+  const factor = Number(side.normalization);
+  if (!(factor > 0)) throw new FormatError('CHECKPOINT_JSON', `normalization is ${String(side.normalization)}`, { file: path.join(root, 'ptychoflow.json'), key: 'normalization', hint: 'retrain, or give normalize a factor' });
+  return { factor, mode: modeOf(side) };
 }
+
+const modeOf = (side: Record<string, unknown>): 'all' | 'scan' => (side.normalization_mode === 'scan' ? 'scan' : 'all');

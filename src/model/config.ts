@@ -45,7 +45,12 @@ export const modelConfigSchema = z
       .describe(
         "Weight initialisation: 'he' = He-uniform with small output heads and the amplitude bias set to the amplitude the data's energy needs (keeps deep ReLU decoders alive); 'glorot' = the reference's Glorot-uniform with zero biases.",
       ),
-    amp_activation: z.enum(['sigmoid', 'swish', 'softplus', 'relu']).default('sigmoid').describe('Amplitude head activation (reference default sigmoid).'),
+    amp_activation: z
+      .enum(['sigmoid', 'scaled_sigmoid', 'swish', 'softplus', 'relu'])
+      .default('sigmoid')
+      .describe(
+        "Amplitude head activation (reference default sigmoid, whose output cannot pass 1: when the data need a mean amplitude near 1 the bright parts saturate and the amplitude comes out flat, issue #17). 'scaled_sigmoid' = 2·a₀·σ(x), a₀ the mean amplitude the data's energy needs, so the mean sits at the sigmoid's steepest point.",
+      ),
     probe_mask: z.boolean().default(false).describe('Multiply the illuminated field by the disk mask of radius N/4 (reference ModelConfig default false).'),
     probe_scale: z.number().positive().default(4).describe('Probe normalisation: mean over N×N of |M·P| becomes 1/probe_scale (reference default 4).'),
     trainable_probe: z.boolean().default(false).describe('Learn the probe (real and imaginary parts) with the network (reference default false).'),

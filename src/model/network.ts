@@ -30,6 +30,8 @@ export interface NetworkPlan {
   ampActivation: ModelConfig['amp_activation'];
   /** Extra convolutions (upFilters → upFilters, ReLU) at N×N before the 'full' head. */
   fullResConvs: number;
+  /** 'scaled_sigmoid' only: the output is 2·ampScale·σ(x) (ampScale = the mean amplitude the data need, set by the model). */
+  ampScale?: number;
 }
 
 export interface ParamSpec {
@@ -246,10 +248,12 @@ function upsample2(x: tf.Tensor4D): tf.Tensor4D {
     .reshape([b, 2 * h, 2 * w, c]);
 }
 
-function activate(x: tf.Tensor4D, kind: NetworkPlan['ampActivation'] | 'phase'): tf.Tensor4D {
+function activate(x: tf.Tensor4D, kind: NetworkPlan['ampActivation'] | 'phase', scale = 1): tf.Tensor4D {
   switch (kind) {
     case 'sigmoid':
       return tf.sigmoid(x);
+    case 'scaled_sigmoid':
+      return tf.sigmoid(x).mul(2 * scale);
     case 'swish':
       return x.mul(tf.sigmoid(x));
     case 'softplus':
@@ -265,8 +269,12 @@ function activate(x: tf.Tensor4D, kind: NetworkPlan['ampActivation'] | 'phase'):
  * The pre-activation at which the amplitude head outputs `a` (for the 'he'
  * bias), with `a` clamped into the activation's reach (sigmoid: below 0.95).
  */
-export function inverseAmpActivation(kind: NetworkPlan['ampActivation'], a: number): number {
+export function inverseAmpActivation(kind: NetworkPlan['ampActivation'], a: number, scale = 1): number {
   switch (kind) {
+    case 'scaled_sigmoid': {
+      const p = Math.min(Math.max(a / (2 * scale), 0.05), 0.95);
+      return Math.log(p / (1 - p));
+    }
     case 'sigmoid': {
       const p = Math.min(Math.max(a, 0.05), 0.95);
       return Math.log(p / (1 - p));
@@ -308,12 +316,12 @@ function decode(z: tf.Tensor4D, plan: NetworkPlan, w: Weights, branch: 'amp' | '
   if (plan.support === 'full') {
     let up = upsample2(convAt(convAt(x, w, `${branch}/up/conv0`, 'relu'), w, `${branch}/up/conv1`, 'relu'));
     for (let r = 0; r < plan.fullResConvs; r++) up = convAt(up, w, `${branch}/full_res/conv${r}`, 'relu');
-    return activate(convAt(up, w, `${branch}/head_full`, 'linear'), act);
+    return activate(convAt(up, w, `${branch}/head_full`, 'linear'), act, plan.ampScale);
   }
   const ch = plan.bodyChannels;
   const q = plan.N / 4;
   const inner = x.slice([0, 0, 0, 0], [-1, -1, -1, ch - C_OUTER]);
-  const centre = activate(convAt(inner, w, `${branch}/head_center`, 'linear'), act).pad<tf.Tensor4D>([[0, 0], [q, q], [q, q], [0, 0]]);
+  const centre = activate(convAt(inner, w, `${branch}/head_center`, 'linear'), act, plan.ampScale).pad<tf.Tensor4D>([[0, 0], [q, q], [q, q], [0, 0]]);
   if (plan.support === 'center') return centre;
   const outer = x.slice([0, 0, 0, ch - C_OUTER], [-1, -1, -1, C_OUTER]);
   const up = upsample2(convAt(convAt(outer, w, `${branch}/border/conv0`, 'relu'), w, `${branch}/border/conv1`, 'relu'));

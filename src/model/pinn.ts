@@ -79,12 +79,13 @@ export class PtychoPINN {
     this.seed = seed;
     const N = config.N;
     this.baseScale = Math.sqrt(config.nphotons) / (N / 2);
-    this.plan = planNetwork(config, support);
+    const a0 = targetAmplitude(probe, support, config.probe_mask);
+    this.plan = { ...planNetwork(config, support), ...(config.amp_activation === 'scaled_sigmoid' ? { ampScale: a0 } : {}) };
     this.specs = paramSpecs(this.plan);
     const prefix = `ptychoflow${++instances}/`;
     // Variables survive the tidy; their initial-value tensors do not.
     [this.probeRe, this.probeIm, this.logScale] = tf.tidy(() => {
-      const ampBias = config.init === 'he' ? inverseAmpActivation(config.amp_activation, targetAmplitude(probe, support, config.probe_mask)) : 0;
+      const ampBias = config.init === 'he' ? inverseAmpActivation(config.amp_activation, a0, a0) : 0;
       for (const s of this.specs) {
         const value = initialValue(s, seed, config.init);
         // The amplitude the data's energy asks for, from the first step: no large early gradient drags every channel there.

@@ -101,8 +101,10 @@ export default defineSink({
       if (M > N) throw new OptionsError('BAD_OPTION', `stitch_size ${M} is larger than N=${N}`, { stage: ctx.id, key: 'stitch_size' });
       const have = input.meta.normalization;
       if (have === undefined) ctx.log.warn('input carries no normalisation factor; it must have been scaled like the training data');
-      else if (relativeDifference(have, sidecar.normalization) > 1e-3) {
-        ctx.log.warn(`input normalisation ${have} differs from the checkpoint's ${sidecar.normalization}; predictions assume the checkpoint's scale (set normalize's factor to it)`);
+      else if (input.meta.normalizationMode !== (sidecar.normalization_mode ?? 'all')) {
+        ctx.log.warn(`input normalised '${input.meta.normalizationMode ?? 'all'}' but the checkpoint's training data '${sidecar.normalization_mode ?? 'all'}'; give normalize checkpoint: to match`);
+      } else if (sidecar.normalization_mode !== 'scan' && relativeDifference(have, sidecar.normalization) > 1e-3) {
+        ctx.log.warn(`input normalisation ${have} differs from the checkpoint's ${sidecar.normalization}; predictions assume the checkpoint's scale (give normalize checkpoint: or its factor)`);
       }
       const total = input.meta.count;
       const live = input.meta.live === true || scan.xcoords.length === 0;

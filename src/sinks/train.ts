@@ -229,7 +229,7 @@ export default defineSink({
         state = { ...scheduleStep({ ...state, lr }, record, sched), batches_per_epoch: state.batches_per_epoch ?? seen };
         state.seconds = spent();
         ctx.progress({ label, pass, done: total ?? 0, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr: record.lr }, finished: true });
-        await saveCheckpoint(dir, m, { config: m.config, normalization, intensityScale: m.intensityScale(), epoch: state.epoch, seed, history: state.history, train: state }, opt);
+        await saveCheckpoint(dir, m, { config: m.config, normalization, normalization_mode: input.meta.normalizationMode ?? 'all', intensityScale: m.intensityScale(), epoch: state.epoch, seed, history: state.history, train: state }, opt);
         saved = state.epoch;
         await writeHistory(ctx, options, state.history);
         // The one line per epoch; a changed learning rate gets a line of its own.

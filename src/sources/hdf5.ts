@@ -7,12 +7,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { DataError, FormatError } from '../errors.js';
+import { DataError, FormatError, OptionsError } from '../errors.js';
 import { H5File } from '../io/hdf5/file.js';
 import { H5FrameStore } from '../io/hdf5/frame-store.js';
 import { detectLayout, openLayout, type H5Layout, type H5OpenOptions } from '../io/hdf5/layouts.js';
 import { isHdf5 } from '../io/hdf5/reader.js';
-import { defineSource, type Frame, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { defineSource, type ErrorPolicy, type Frame, type ScanMeta, type StageContext, type Stream } from '../pipeline/types.js';
+import { expandPaths, manyFiles, scanNumbers } from './many-files.js';
 import { parseProbeSpec } from '../io/probe-file.js';
 import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
 import { patternProblem } from './npz.js';
@@ -42,7 +43,9 @@ async function openScan(file: string, ctx: StageContext, layoutOption: 'auto' | 
         hint: 'expected diffraction at the root (canonical), raw_data/diffraction (ptychodus) or entry_1 (CXI); see docs/formats.md',
       });
     }
-    const { scan, patterns: p, notes, scanIndex } = await openLayout(h, file, layout, o);
+    const { scan: opened, patterns: p, notes, scanIndex } = await openLayout(h, file, layout, o);
+    // Frames carry their scan: a file with several scan_index values is several scans.
+    const scan = scanIndex === undefined ? opened : { ...opened, scanIndex: scanNumbers(scanIndex, label) };
     const checks = new PatternChecks(p.count, p.N, { file: label, key: p.key }, patternProblem);
     const store = new H5FrameStore(h, p.key, p.count, p.N, p.intensity, p.masked, (i, out) => checks.checkRead(i, out));
     return { scan, store, checks, notes, ...(scanIndex === undefined ? {} : { scanIndex }) };
@@ -55,14 +58,15 @@ async function openScan(file: string, ctx: StageContext, layoutOption: 'auto' | 
 
 
 export default defineSource({
-  inputFiles: (o) => [o.path, ...(o.probe !== undefined ? [parseProbeSpec(o.probe).file] : [])],
+  inputFiles: (o) => [...(o.path !== undefined ? [o.path] : []), ...(o.paths ?? []).filter((p) => !/[*?]/.test(p)), ...(o.probe !== undefined ? [parseProbeSpec(o.probe).file] : [])],
   kind: 'source',
   emits: 'frame',
   type: 'hdf5',
   description: 'Reads a scan from an HDF5 file: canonical keys at the root, a ptychodus product (/raw_data) or CXI (entry_1); patterns stay on disk.',
   options: z
     .object({
-      path: z.string().min(1).describe('The .h5/.hdf5/.cxi file, relative to the pipeline file.'),
+      path: z.string().min(1).optional().describe('The .h5/.hdf5/.cxi file, relative to the pipeline file (or give `paths`).'),
+      paths: z.array(z.string().min(1)).min(1).optional().describe("Several files (globs with * and ? in the file name), one instrument: each file's scans are scans of their own (group never mixes them, split by: scan holds out whole ones); at most two files are open at a time."),
       layout: z.enum(['auto', 'canonical', 'ptychodus', 'cxi']).default('auto').describe('Which layout the file holds (auto: entry_1 → cxi, raw_data/diffraction → ptychodus, diffraction → canonical).'),
       on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
       input: z.enum(['amplitude', 'intensity']).optional().describe('What the patterns hold (default: amplitude, but intensity for CXI, whose patterns are counts); intensities are square-rooted on read.'),
@@ -74,22 +78,34 @@ export default defineSource({
     })
     .strict(),
   async create(options, { ctx }) {
-    const file = path.resolve(ctx.baseDir, options.path);
-    const { layout, probe: probeOption, ...o } = options;
-    const opened = await openScan(file, ctx, layout, { ...o, hasProbeOption: probeOption !== undefined });
-    const { store, checks, scanIndex } = opened;
-    const label = path.basename(file);
-    for (const note of opened.notes) ctx.log.info(`${label}: ${note}`);
-    const scan = await overrideProbe(opened.scan, probeOption, ctx, store);
-    const cxi = scan.notes?.layout === 'cxi', ptychodus = scan.notes?.layout === 'ptychodus';
-    const keys = cxi ? { x: 'entry_1/sample_1/geometry_1/translation', y: 'entry_1/sample_1/geometry_1/translation', probe: 'probe' } : ptychodus ? { x: 'raw_data/xcoords', y: 'raw_data/ycoords' } : {};
-    await checkScanOrClose(scan, { stage: ctx.id, file: label, keys: options.probe !== undefined ? { ...keys, probe: 'probe' } : keys }, store);
-    const frames = (signal: AbortSignal): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal), { scan, checks, ctx, policy: options.on_error, scanIndex });
-    return {
-      meta: { record: 'frame', scan, count: scan.count },
-      frames: offeredStore(store, checks, options.on_error, ctx, (s) => store.sequential(s)),
-      open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal),
-      close: () => store.close(),
-    };
+    const one = (file: string): Promise<Stream<Frame>> => openOne(options, file, ctx);
+    if (options.paths !== undefined) {
+      if (options.path !== undefined) throw new OptionsError('BAD_OPTION', 'give `path` or `paths`, not both', { stage: ctx.id, key: 'paths' });
+      return manyFiles(await expandPaths(options.paths, ctx.baseDir, ctx.id), one, ctx);
+    }
+    if (options.path === undefined) throw new OptionsError('BAD_OPTION', 'the hdf5 source needs `path` (one file) or `paths` (several)', { stage: ctx.id, key: 'path' });
+    return one(path.resolve(ctx.baseDir, options.path));
   },
 });
+
+type H5Options = { layout: 'auto' | H5Layout; on_error: ErrorPolicy; input?: 'amplitude' | 'intensity' | undefined; limit?: number | undefined; probe?: string | undefined; pixel_size_m?: number | undefined; position_sign: 1 | -1; apply_mask: boolean };
+
+/** One file as a stream (the source with `path`, or each file of `paths`). */
+async function openOne(options: H5Options, file: string, ctx: StageContext): Promise<Stream<Frame>> {
+  const { layout, probe: probeOption, on_error: policy, ...o } = options;
+  const opened = await openScan(file, ctx, layout, { ...o, hasProbeOption: probeOption !== undefined });
+  const { store, checks, scanIndex } = opened;
+  const label = path.basename(file);
+  for (const note of opened.notes) ctx.log.info(`${label}: ${note}`);
+  const scan = await overrideProbe(opened.scan, probeOption, ctx, store);
+  const cxi = scan.notes?.layout === 'cxi', ptychodus = scan.notes?.layout === 'ptychodus';
+  const keys = cxi ? { x: 'entry_1/sample_1/geometry_1/translation', y: 'entry_1/sample_1/geometry_1/translation', probe: 'probe' } : ptychodus ? { x: 'raw_data/xcoords', y: 'raw_data/ycoords' } : {};
+  await checkScanOrClose(scan, { stage: ctx.id, file: label, keys: probeOption !== undefined ? { ...keys, probe: 'probe' } : keys }, store);
+  const frames = (signal: AbortSignal): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal), { scan, checks, ctx, policy, scanIndex });
+  return {
+    meta: { record: 'frame', scan, count: scan.count },
+    frames: offeredStore(store, checks, policy, ctx, (s) => store.sequential(s)),
+    open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal),
+    close: () => store.close(),
+  };
+}

@@ -8,13 +8,14 @@
 import { Buffer } from 'node:buffer';
 import path from 'node:path';
 import { z } from 'zod';
-import { DataError } from '../errors.js';
+import { DataError, OptionsError } from '../errors.js';
 import { checkCanonical, type PatternLayout } from '../io/canonical.js';
 import { dtypeInfo, toFloat32, type NpyArray, type NpyHeader } from '../io/npy.js';
 import { openNpz, type NpzReader } from '../io/npz.js';
 import { parseProbeSpec } from '../io/probe-file.js';
-import { defineSource, type Complex2D, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
+import { defineSource, type Complex2D, type ErrorPolicy, type Frame, type FrameStore, type ScanMeta, type StageContext, type Stream } from '../pipeline/types.js';
 import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
+import { expandPaths, manyFiles, scanNumbers } from './many-files.js';
 import { overrideProbe } from './probe-override.js';
 import { checkScanOrClose } from './scan-checks.js';
 
@@ -315,7 +316,7 @@ async function openScan(file: string, ctx: StageContext, input: 'amplitude' | 'i
     const object = headers.has('objectGuess') ? await readComplex2D(npz, 'objectGuess', label) : undefined;
     const scanIndex = headers.has('scan_index') ? await readVector(npz, 'scan_index', count) : undefined;
     const store = new NpzFrameStore(npz, layout, count, input === 'intensity');
-    const scan: ScanMeta = { N: layout.N, count, xcoords, ycoords, probe, ...(object === undefined ? {} : { object }), origin: file, notes: { dtype: layout.descr, input, patterns_in_file: layout.n } };
+    const scan: ScanMeta = { N: layout.N, count, xcoords, ycoords, probe, ...(object === undefined ? {} : { object }), ...(scanIndex === undefined ? {} : { scanIndex: scanNumbers(scanIndex, label) }), origin: file, notes: { dtype: layout.descr, input, patterns_in_file: layout.n } };
     return { scan, store, ...(scanIndex === undefined ? {} : { scanIndex }) };
   } catch (e) {
     await npz.close();
@@ -324,14 +325,15 @@ async function openScan(file: string, ctx: StageContext, input: 'amplitude' | 'i
 }
 
 export default defineSource({
-  inputFiles: (o) => [o.path, ...(o.probe !== undefined ? [parseProbeSpec(o.probe).file] : [])],
+  inputFiles: (o) => [...(o.path !== undefined ? [o.path] : []), ...(o.paths ?? []).filter((p) => !/[*?]/.test(p)), ...(o.probe !== undefined ? [parseProbeSpec(o.probe).file] : [])],
   kind: 'source',
   emits: 'frame',
   type: 'npz',
   description: 'Reads a scan from a canonical NPZ (diffraction, xcoords, ycoords, probeGuess[, objectGuess]); patterns stay on disk.',
   options: z
     .object({
-      path: z.string().min(1).describe('The .npz file, relative to the pipeline file.'),
+      path: z.string().min(1).optional().describe('The .npz file, relative to the pipeline file (or give `paths`).'),
+      paths: z.array(z.string().min(1)).min(1).optional().describe("Several .npz files (globs with * and ? in the file name), one instrument: each file's scans are scans of their own (group never mixes them, split by: scan holds out whole ones); at most two files are open at a time."),
       on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
       input: z.enum(['amplitude', 'intensity']).default('amplitude').describe('What the patterns hold: amplitude, or intensity/counts (square-rooted on read).'),
       limit: z.number().int().positive().optional().describe('Read at most this many patterns (the first ones).'),
@@ -343,20 +345,30 @@ export default defineSource({
     })
     .strict(),
   async create(options, { ctx }) {
-    const file = path.resolve(ctx.baseDir, options.path);
-    const opened = await openScan(file, ctx, options.input, options.limit);
-    const { store, scanIndex } = opened;
-    const scan = await overrideProbe(opened.scan, options.probe, ctx, store, `${path.basename(file)}'s probeGuess`);
-    await checkScanOrClose(scan, { stage: ctx.id, file: path.basename(file), ...(options.probe !== undefined ? { keys: { probe: 'probe' } } : {}) }, store);
-    const { checks } = store;
-    // Borrowed: the patterns are views over reused read blocks (see Stream.openBorrowed).
-    const frames = (signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal, borrowed), { scan, checks, ctx, policy: options.on_error, scanIndex });
-    return {
-      meta: { record: 'frame', scan, count: scan.count },
-      frames: offeredStore(store, checks, options.on_error, ctx, (s) => store.sequential(s, true)),
-      open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal, false),
-      openBorrowed: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal, true),
-      close: () => store.close(),
-    };
+    const one = (file: string): Promise<Stream<Frame>> => openOne(options, file, ctx);
+    if (options.paths !== undefined) {
+      if (options.path !== undefined) throw new OptionsError('BAD_OPTION', 'give `path` or `paths`, not both', { stage: ctx.id, key: 'paths' });
+      return manyFiles(await expandPaths(options.paths, ctx.baseDir, ctx.id), one, ctx);
+    }
+    if (options.path === undefined) throw new OptionsError('BAD_OPTION', 'the npz source needs `path` (one file) or `paths` (several)', { stage: ctx.id, key: 'path' });
+    return one(path.resolve(ctx.baseDir, options.path));
   },
 });
+
+/** One file as a stream (the source with `path`, or each file of `paths`). */
+async function openOne(options: { on_error: ErrorPolicy; input: 'amplitude' | 'intensity'; limit?: number | undefined; probe?: string | undefined }, file: string, ctx: StageContext): Promise<Stream<Frame>> {
+  const opened = await openScan(file, ctx, options.input, options.limit);
+  const { store, scanIndex } = opened;
+  const scan = await overrideProbe(opened.scan, options.probe, ctx, store, `${path.basename(file)}'s probeGuess`);
+  await checkScanOrClose(scan, { stage: ctx.id, file: path.basename(file), ...(options.probe !== undefined ? { keys: { probe: 'probe' } } : {}) }, store);
+  const { checks } = store;
+  // Borrowed: the patterns are views over reused read blocks (see Stream.openBorrowed).
+  const frames = (signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal, borrowed), { scan, checks, ctx, policy: options.on_error, scanIndex });
+  return {
+    meta: { record: 'frame', scan, count: scan.count },
+    frames: offeredStore(store, checks, options.on_error, ctx, (s) => store.sequential(s, true)),
+    open: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal, false),
+    openBorrowed: (signal: AbortSignal): AsyncIterable<Frame> => frames(signal, true),
+    close: () => store.close(),
+  };
+}

@@ -28,7 +28,7 @@ export interface FrameMapSpec<S extends z.ZodType, P> {
    */
   map(amplitude: Float32Array, index: number, state: P, options: z.output<S>): Float32Array;
   /** Declares the map linear: map(v) = factor · v (factor · √v for intensities), so group can fuse it. */
-  linear?(state: P, options: z.output<S>): { factor: number; intensity: boolean };
+  linear?(state: P, options: z.output<S>): { factor: number; intensity: boolean } | undefined;
   /** The output's metadata (default: the input's). */
   meta?(meta: StreamMeta, state: P, options: z.output<S>): StreamMeta;
   /** Whether random-access reads come from the mapped frames kept in a temp file (for a map that costs more than a read). */

@@ -222,3 +222,20 @@ for (const backend of ['cpu', 'wasm']) {
     t.is(tf.memory().numTensors, before);
   });
 }
+
+test.serial("scaled_sigmoid: the untrained amplitude is the mean the data need (a₀), its range [0, 2a₀] reaches past sigmoid's 1", (t) => {
+  const before = tf.memory().numTensors;
+  const d = simulate({ N: 16, gridsize: 1, groups: 3, seed: 2 });
+  const m = PtychoPINN.create({ N: 16, n_filters_scale: 0.25, object_support: 'center', amp_activation: 'scaled_sigmoid' }, d.probe, 3);
+  const a0 = m.plan.ampScale!;
+  t.true(a0 > 0.5, String(a0));
+  const { X, coords } = tensors(d);
+  const { re, im } = m.predict(X, coords);
+  const amp = tf.tidy(() => re.square().add(im.square()).sqrt().slice([0, 4, 4, 0], [-1, 8, 8, -1]));
+  const v = Array.from(amp.dataSync());
+  const mean = v.reduce((a: number, b: number) => a + b, 0) / v.length;
+  t.true(Math.abs(mean - a0) < 0.05 * a0, `mean ${mean} vs a₀ ${a0}`);
+  tf.dispose([X, coords, re, im, amp]);
+  m.dispose();
+  t.is(tf.memory().numTensors, before);
+});

@@ -1,10 +1,15 @@
 // normalize: the mean per-pattern energy becomes (N/2)², the factor is in meta
 // and applied to the frame store too, inputs are not mutated, intensity input,
-// empty input, early stop, abort, bad options.
+// empty input, early stop, abort, bad options; per-scan factors and a
+// checkpoint's normalisation (issue #17).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import test from 'ava';
 import { DataError } from '../../src/errors.js';
 import type { Frame, Stream } from '../../src/pipeline/types.js';
-import { collect, collectStream, createStage, streamOf } from '../../src/testing/index.js';
+import simulate from '../../src/sources/simulate.js';
+import { collect, collectStream, createStage, streamOf, testContext } from '../../src/testing/index.js';
 import normalize from '../../src/transforms/normalize.js';
 import { syntheticScan, thrownName } from './helpers.js';
 
@@ -63,4 +68,36 @@ test('bad options are rejected with a message naming the key', async (t) => {
   t.regex(e.message, /factor/);
   t.throws(() => normalize.options.parse({ scale: 2 }), { message: /scale/ });
   t.throws(() => normalize.options.parse({ input: 'counts' }), { message: /input/ });
+});
+
+test("per: scan scales every scan to (N/2)² on its own, random access too; checkpoint: normalises as the training data were", async (t) => {
+  const sim = { N: 16, object: { kind: 'family', size: 32, amp_min: [0.1, 0.9] }, scan: { pattern: 'raster', count: 6 }, noise: 'none', scans: 3, seed: 5 };
+  const src = (await createStage(simulate, sim, [])) as Stream<Frame>;
+  const byScan = (fs: readonly Frame[]): number[] => [0, 1, 2].map((k) => energy(fs.filter((f) => f.scanIndex === k)));
+  try {
+    const all = await collectStream((await createStage(normalize, {}, [src])) as Stream<Frame>);
+    const shared = byScan(all);
+    t.true(Math.max(...shared) - Math.min(...shared) > 1, `one factor keeps the scans' brightness apart: ${shared.join(', ')}`);
+    const s = (await createStage(normalize, { per: 'scan' }, [src])) as Stream<Frame>;
+    t.is(s.meta.normalizationMode, 'scan');
+    const out = await collectStream(s);
+    for (const e of byScan(out)) t.true(Math.abs(e - 64) < 1e-2, String(e));
+    const [a] = await s.frames!.readMany([13]);
+    t.deepEqual(a, out[13]!.amplitude);
+    const dir = await mkdtemp(path.join(tmpdir(), 'pf-norm-'));
+    try {
+      const ctx = testContext({ id: 'n', outDir: dir });
+      await writeFile(path.join(dir, 'ptychoflow.json'), JSON.stringify({ format: 'ptychoflow', normalization: 3, normalization_mode: 'all' }));
+      const fixed = (await createStage(normalize, { checkpoint: '.' }, [src], ctx)) as Stream<Frame>;
+      t.is(fixed.meta.normalization, 3);
+      await writeFile(path.join(dir, 'ptychoflow.json'), JSON.stringify({ format: 'ptychoflow', normalization: 3, normalization_mode: 'scan' }));
+      const perScan = (await createStage(normalize, { checkpoint: '.' }, [src], ctx)) as Stream<Frame>;
+      t.is(perScan.meta.normalizationMode, 'scan');
+      for (const e of byScan(await collectStream(perScan))) t.true(Math.abs(e - 64) < 1e-2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } finally {
+    await src.close?.();
+  }
 });
