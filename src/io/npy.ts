@@ -2,7 +2,7 @@
 // to native-endian C-order typed arrays, and encoding. Pure functions on bytes;
 // errors are FormatErrors without a file name (callers add file and key with
 // `locateError`). Pickled/object arrays ('|O') are refused.
-import { FormatError, PtychoflowError } from '../errors.js';
+import { FormatError, PtychoflowError, type ErrorCode } from '../errors.js';
 
 export type DType = 'b1' | 'u1' | 'i1' | 'i2' | 'i4' | 'i8' | 'u2' | 'u4' | 'u8' | 'f2' | 'f4' | 'f8' | 'c8' | 'c16';
 export type TypedArray =
@@ -42,7 +42,7 @@ export const NPY_PREFIX_MAX = 12 + NPY_HEADER_MAX;
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 const DTYPES = new Set<string>(['b1', 'u1', 'i1', 'i2', 'i4', 'i8', 'u2', 'u4', 'u8', 'f2', 'f4', 'f8', 'c8', 'c16']);
-const bad = (code: string, message: string): FormatError => new FormatError(code, message);
+const bad = (code: ErrorCode, message: string): FormatError => new FormatError(code, message);
 
 /** Size, kind and byte order of a numpy descr such as '<f4', '>c8', '|b1'. */
 export function dtypeInfo(descr: string): DTypeInfo {

@@ -4,7 +4,7 @@
 // NPZ needs: stored (0) and deflated (8) entries, no encryption, one disk.
 import { Buffer, constants } from 'node:buffer';
 import type { FileHandle } from 'node:fs/promises';
-import { FormatError } from '../errors.js';
+import { FormatError, type ErrorCode } from '../errors.js';
 
 export interface ZipEntry {
   name: string;
@@ -58,7 +58,7 @@ export async function readAt(fh: FileHandle, position: number, length: number, i
 
 /** Parses the central directory of the zip open as `fh` (size `fileSize`). */
 export async function readZipDirectory(fh: FileHandle, fileSize: number, file: string): Promise<ZipEntry[]> {
-  const fail = (code: string, msg: string): FormatError => new FormatError(code, msg, { file, hint: 'the file is not a readable zip/npz archive; re-save it with numpy.savez' });
+  const fail = (code: ErrorCode, msg: string): FormatError => new FormatError(code, msg, { file, hint: 'the file is not a readable zip/npz archive; re-save it with numpy.savez' });
   const tailLen = Math.min(fileSize, 22 + 65535 + 20);
   const tail = await readAt(fh, fileSize - tailLen, tailLen);
   let eocd = -1;

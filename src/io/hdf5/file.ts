@@ -38,7 +38,7 @@ export class H5File {
       const text = String(e instanceof Error ? e.message : e);
       // The reader thread's own refusals (link cycles, external links) carry their code first.
       const own = /^(HDF5_STRUCTURE|HDF5_EXTERNAL_LINK): (.*)$/s.exec(text);
-      if (own !== null) throw new FormatError(own[1]!, own[2]!, { file: label, ...(own[1] === 'HDF5_EXTERNAL_LINK' ? { hint: 'set allow.hdf5_external_links: true if you trust the linked files' } : {}) });
+      if (own !== null) throw new FormatError(own[1] as 'HDF5_STRUCTURE' | 'HDF5_EXTERNAL_LINK', own[2]!, { file: label, ...(own[1] === 'HDF5_EXTERNAL_LINK' ? { hint: 'set allow.hdf5_external_links: true if you trust the linked files' } : {}) });
       // HDF5's diagnostics name the library's build paths: keep the first lines, without them.
       const brief = text.split('\n').slice(0, 2).join(' ').replace(/\S*\/\S+\.c\b( line \d+)?/g, '').replace(/\s+/g, ' ').trim();
       throw new FormatError('NOT_HDF5', `HDF5 could not open it: ${brief}`, { file: label });
