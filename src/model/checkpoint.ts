@@ -9,12 +9,13 @@
 // checkpoint (or an empty directory) is ever replaced.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '../tf.js';
 import { DataError, FormatError } from '../errors.js';
 import { trackTemp } from '../util/signals.js';
 import { assertCheckpointTarget, recoverCheckpointDir } from './checkpoint-dir.js';
+import { modeOf, readJson, resolveDir } from './checkpoint-sidecar.js';
 import type { Complex2D } from '../records/index.js';
 import { modelConfigSchema, type ModelConfig } from './config.js';
 import { ownedByCaller, type NamedTensor } from './optimizer.js';
@@ -160,25 +161,6 @@ export async function saveCheckpoint(dir: string, model: PtychoPINN, sidecar: Ch
   }
 }
 
-/** The directory to read: `dir`, or the previous checkpoint left by a save interrupted mid-swap. */
-async function resolveDir(dir: string): Promise<string> {
-  if (existsSync(path.join(dir, 'ptychoflow.json'))) return dir;
-  const parent = path.dirname(path.resolve(dir));
-  const base = path.basename(path.resolve(dir));
-  const olds = existsSync(parent) ? (await readdir(parent)).filter((f) => f.startsWith(`${base}.old-`)) : [];
-  const found = olds.map((f) => path.join(parent, f)).find((d) => existsSync(path.join(d, 'ptychoflow.json')));
-  if (found !== undefined) return found;
-  throw new DataError('NO_CHECKPOINT', `no checkpoint in ${dir} (ptychoflow.json missing)`, { file: dir, hint: 'train first, or point checkpoint at a train output directory' });
-}
-
-async function readJson(file: string): Promise<Record<string, unknown>> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new FormatError('CHECKPOINT_JSON', `cannot read checkpoint file: ${(e as Error).message}`, { file, cause: e });
-  }
-}
-
 /** One binary part of a checkpoint; a missing one is a typed error naming it. */
 async function readPart(root: string, name: string): Promise<Buffer> {
   const file = path.join(root, name);
@@ -249,13 +231,4 @@ export async function loadCheckpoint(dir: string): Promise<{ model: PtychoPINN; 
   return { model, sidecar, ...(optimizerState !== undefined ? { optimizerState } : {}) };
 }
 
-/** How a checkpoint's training data were normalised, from its sidecar alone (no weights loaded). */
-export async function readNormalization(dir: string): Promise<{ factor: number; mode: 'all' | 'scan' }> {
-  const root = await resolveDir(dir);
-  const side = await readJson(path.join(root, 'ptychoflow.json'));
-  const factor = Number(side.normalization);
-  if (!(factor > 0)) throw new FormatError('CHECKPOINT_JSON', `normalization is ${String(side.normalization)}`, { file: path.join(root, 'ptychoflow.json'), key: 'normalization', hint: 'retrain, or give normalize a factor' });
-  return { factor, mode: modeOf(side) };
-}
-
-const modeOf = (side: Record<string, unknown>): 'all' | 'scan' => (side.normalization_mode === 'scan' ? 'scan' : 'all');
+export { readNormalization } from './checkpoint-sidecar.js';

@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import path from 'node:path';
-import { readNormalization } from '../model/checkpoint.js';
+import { readNormalization } from '../model/checkpoint-sidecar.js';
 import type { Frame, StageContext, Stream, TransformDef } from '../pipeline/types.js';
 import { defineFrameMap } from './frame-map.js';
 import { warmupStream } from './normalize-warmup.js';
