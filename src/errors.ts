@@ -199,6 +199,15 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 const KNOWN = new Set<string>(ERROR_CODES);
 
+declare const pluginBrand: unique symbol;
+/** A plugin's own error code (made with `pluginCode`), so a typo in a built-in code still fails to compile. */
+export type PluginCode = string & { readonly [pluginBrand]: true };
+
+/** Marks a plugin's own code, e.g. `new DataError(pluginCode('ODD_FRAME'), …)`. */
+export function pluginCode(code: string): PluginCode {
+  return code as PluginCode;
+}
+
 /** Whether a code (from an untyped error, say) is one of ptychoflow's. */
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && KNOWN.has(code);
@@ -224,7 +233,7 @@ export function printableName(name: string): string {
 
 export class PtychoflowError extends Error {
   override name = 'PtychoflowError';
-  readonly code: ErrorCode;
+  readonly code: ErrorCode | PluginCode;
   readonly stage: string | undefined;
   readonly file: string | undefined;
   readonly key: string | undefined;
@@ -232,7 +241,7 @@ export class PtychoflowError extends Error {
   /** Exit code the CLI uses: 2 for bad input, 1 for failures while running. */
   readonly exitCode: number = 1;
 
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+  constructor(code: ErrorCode | PluginCode, message: string, details: ErrorDetails = {}) {
     super(PtychoflowError.compose(message, details), details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
     this.stage = details.stage;

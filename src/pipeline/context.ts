@@ -1,5 +1,5 @@
 // Builds the per-stage context (signal, log, progress, ledger, rng, error policy).
-import { DataError, isErrorCode, PtychoflowError } from '../errors.js';
+import { DataError, isErrorCode, pluginCode, PtychoflowError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { Rng } from '../util/rng.js';
 import { TensorLedger } from './ledger.js';
@@ -40,7 +40,8 @@ export function createStageContext(o: ContextOptions): StageContext {
     badRecord(policy: ErrorPolicy, error: Error & { code?: string }, record?: number | string): void {
       if (policy === 'fail') {
         if (error instanceof PtychoflowError) throw error;
-        throw new DataError(isErrorCode(error.code) ? error.code : 'BAD_RECORD', error.message, { stage: o.id, cause: error });
+        // A plugin's own code passes through as the plugin named it.
+        throw new DataError(isErrorCode(error.code) ? error.code : error.code !== undefined ? pluginCode(error.code) : 'BAD_RECORD', error.message, { stage: o.id, cause: error });
       }
       stats.errors++;
       if (policy === 'route' && stats.routed.length < maxRouted) {
