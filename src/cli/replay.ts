@@ -137,19 +137,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   return { series, endpoint: o.endpoint, frames, sent, dropped: counts.dropped, out_of_order: counts.out_of_order, seconds: +((performance.now() - t0) / 1000).toFixed(3), last_frame_ms: lastMs };
 }
 
-export interface ReplayFlags {
-  endpoint: string;
-  socket?: 'push' | 'pub';
-  topic?: string;
-  rate?: number;
-  loop?: number;
-  drop?: number;
-  shuffleWindow?: number;
-  seed?: number;
-  series?: string;
-  end?: boolean;
-  json?: boolean;
-}
+/** What the command line sets: the options a scan file, a socket buffer and a signal aside, plus --json. */
+export type ReplayFlags = Omit<ReplayOptions, 'scan' | 'sndhwm' | 'joinMs' | 'signal'> & { json?: boolean };
 
 export async function replayCommand(file: string, f: ReplayFlags, io: CliIO): Promise<number> {
   const controller = new AbortController();
