@@ -1,6 +1,7 @@
-// The `ptychoflow` command line: run, validate, stages, inspect. The only
-// module that prints. Exit codes: 0 ok, 2 invalid input (pipeline file or
-// data), 1 failure while running, 130 after a clean shutdown on SIGINT.
+// The `ptychoflow` command line (run, validate, stages, inspect, replay, export,
+// the scale-out commands). The only module that prints. Exit codes: 0 ok,
+// 2 invalid input (pipeline file or data), 1 failure while running, 130 after
+// a clean shutdown on SIGINT.
 // Each command's module is imported when the command runs, so --help and
 // --version load neither TensorFlow.js nor the stages.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -12,6 +13,7 @@ import { addScaleCommands } from './scale-commands.js';
 import type { RunFlags } from './run.js';
 import type { StagesFlags } from './stages.js';
 import type { ReplayFlags } from './replay.js';
+import type { ExportFlags } from './export.js';
 
 export type { CliIO } from './io.js';
 
@@ -92,6 +94,15 @@ function buildProgram(io: CliIO, done: (code: number) => void): Command {
     .option('--no-end', 'stop without the series-end message (as a sender that dies)')
     .option('--json', 'print what was sent as one JSON line')
     .action(async (scan: string, o: ReplayFlags) => done(await (await import('./replay.js')).replayCommand(scan, o, io)));
+
+  program
+    .command('export')
+    .description('write a checkpoint\'s network as a standard model other tools open (docs/formats.md, "Checkpoints")')
+    .argument('<checkpoint>', 'checkpoint directory written by train')
+    .argument('<out>', 'output directory (new, empty, or an earlier export)')
+    .addOption(new Option('--format <format>', 'tfjs-layers: a tfjs LayersModel for tf.loadLayersModel').choices(['tfjs-layers']).makeOptionMandatory())
+    .option('--json', 'print what was written as one JSON line')
+    .action(async (checkpoint: string, out: string, o: ExportFlags) => done(await (await import('./export.js')).exportCommand(checkpoint, out, o, io)));
 
   addScaleCommands(program, io, done);
   return program;
