@@ -1,12 +1,14 @@
 // PNG in and out, and the small amount of raster plotting the sinks need:
 // false-colour images with a labelled colour bar, line plots with axes and a
-// legend, and side-by-side composition. Text uses a built-in 5×7 bitmap font
-// (upper-case letters, digits, a few symbols; lower case is drawn upper case),
-// drawn at 2× so that tick labels stay legible. NaN pixels are drawn magenta.
+// legend, and side-by-side composition. Text is antialiased DejaVu Sans at
+// 14 px (font.ts). NaN pixels are drawn magenta.
 import { readFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import { FormatError, OptionsError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { drawText, TEXT_HEIGHT, textWidth } from './font.js';
+
+export { textWidth } from './font.js';
 
 export interface RgbaImage { rgba: Uint8Array; width: number; height: number }
 type RGB = readonly [number, number, number];
@@ -37,27 +39,8 @@ export async function readGrayPng(path: string): Promise<{ width: number; height
 
 // ---- raster and text -------------------------------------------------------
 
-/** 5×7 glyphs (9 rows for descenders): two hex digits a row, bit 4 = leftmost column; upper and lower case. */
-const FONT: Record<string, string> = {
-  '0': '0E11131519110E', '1': '040C040404040E', '2': '0E11010204081F', '3': '1F02040201110E', '4': '02060A121F0202',
-  '5': '1F101E0101110E', '6': '0608101E11110E', '7': '1F010204080808', '8': '0E11110E11110E', '9': '0E11110F01020C',
-  A: '0E11111F111111', B: '1E11111E11111E', C: '0E11101010110E', D: '1C12111111121C', E: '1F10101E10101F',
-  F: '1F10101E101010', G: '0E11101711110F', H: '1111111F111111', I: '0E04040404040E', J: '0702020202120C',
-  K: '11121418141211', L: '1010101010101F', M: '111B1515111111', N: '11111915131111', O: '0E11111111110E',
-  P: '1E11111E101010', Q: '0E11111115120D', R: '1E11111E141211', S: '0F10100E01011E', T: '1F040404040404',
-  U: '1111111111110E', V: '11111111110A04', W: '1111111515150A', X: '11110A040A1111', Y: '11110A04040404',
-  Z: '1F01020408101F', '.': '00000000000C0C', '-': '0000001F000000', '+': '0004041F040400', ':': '000C0C000C0C00',
-  '(': '02040808080402', ')': '08040202020408', '/': '00010204081000', '=': '00001F001F0000', ',': '000000000C0408',
-  _: '0000000000001F', '%': '18190204081303', 'π': '00001F0A0A0A13', '[': '0E08080808080E', ']': '0E02020202020E',
-  '?': '0E110102040004', ' ': '00000000000000', '×': '0000110A040A11', '<': '02040810080402', '>': '08040201020408',
-  '!': '04040404040004', "'": '04040800000000', σ: '00000F1211110E', '−': '0000001F000000', '°': '0C12120C000000',
-  // Lower case: nine rows where a letter descends (g, j, p, q, y).
-  a: '00000E010F110F', b: '1010161911111E', c: '00000E1010110E', d: '01010D1311110F', e: '00000E111F100E', f: '0609081C080808', g: '00000F1111110F010E', h: '10101619111111', i: '04000C0404040E', j: '02000602020202120C', k: '10101214181412', l: '0C04040404040E', m: '00001A15151111', n: '00001619111111', o: '00000E1111110E', p: '00001E1111111E1010', q: '00000F1111110F0101', r: '00001619101010', s: '00000F100E011E', t: '08081C08080906', u: '0000111111130D', v: '00001111110A04', w: '0000111115150A', x: '0000110A040A11', y: '0000111111110F010E', z: '00001F0204081F',
-};
 const BLACK: RGB = [0, 0, 0];
-const TS = 2; // text scale
-const glyphH = 7 * TS;
-export const textWidth = (s: string, scale = TS): number => Math.max(0, s.length * 6 * scale - scale);
+const glyphH = TEXT_HEIGHT;
 
 class Raster {
   readonly rgba: Uint8Array;
@@ -85,21 +68,15 @@ class Raster {
     }
   }
   /** Text with its top-left corner at (x, y); `vertical` runs bottom-to-top from (x, y) = bottom-left. */
-  text(s: string, x: number, y: number, c: RGB = BLACK, vertical = false, scale = TS): void {
-    [...s].forEach((ch, k) => {
-      const g = FONT[ch] ?? FONT[ch.toLowerCase()] ?? FONT[ch.toUpperCase()] ?? FONT['?']!;
-      for (let r = 0; r < g.length / 2; r++) {
-        const bits = parseInt(g.slice(2 * r, 2 * r + 2), 16);
-        for (let col = 0; col < 5; col++) {
-          if (((bits >> (4 - col)) & 1) === 0) continue;
-          const gx = k * 6 + col;
-          for (let j = 0; j < scale; j++) for (let i = 0; i < scale; i++) {
-            if (vertical) this.set(x + r * scale + j, y - gx * scale - i, c);
-            else this.set(x + gx * scale + i, y + r * scale + j, c);
-          }
-        }
-      }
-    });
+  text(str: string, x: number, y: number, c: RGB = BLACK, vertical = false): void {
+    drawText((px, py, a) => this.blend(px, py, c, a), str, Math.round(x), Math.round(y), vertical);
+  }
+  /** Mixes colour c over the pixel with weight a (antialiased text). */
+  blend(x: number, y: number, c: RGB, a: number): void {
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
+    const o = 4 * (y * this.width + x);
+    for (let k = 0; k < 3; k++) this.rgba[o + k] = Math.round(this.rgba[o + k]! * (1 - a) + c[k]! * a);
+    this.rgba[o + 3] = 255;
   }
   image(): RgbaImage { return { rgba: this.rgba, width: this.width, height: this.height }; }
 }
@@ -223,6 +200,20 @@ export interface PlotOptions {
 }
 const PALETTE: RGB[] = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75]];
 
+function labelledTicks(lo: number, hi: number): { ticks: number[]; labels: string[] } {
+  const { ticks, step } = niceTicks(lo, hi, 5);
+  return { ticks, labels: ticks.map((t) => formatTick(t, step)) };
+}
+
+/** Ticks of a log axis spanning log10 values [y0, y1]: decades, or 1-2-5 steps (labelled plainly) when under two decades show. */
+function logTicks(y0: number, y1: number): { ticks: number[]; labels: string[] } {
+  const decades = Array.from({ length: Math.max(0, Math.floor(y1) - Math.ceil(y0) + 1) }, (_, k) => Math.ceil(y0) + k);
+  if (decades.length >= 2) return { ticks: decades, labels: decades.map((t) => `1e${t}`) };
+  const lin = niceTicks(10 ** y0, 10 ** y1, 5);
+  const keep = lin.ticks.filter((v) => v > 0);
+  return { ticks: keep.map((v) => Math.log10(v)), labels: keep.map((v) => formatTick(v, lin.step)) };
+}
+
 /** Line plot with axes, ticks, labels, optional log y axis, reference lines and a legend. */
 export function linePlot(series: readonly Series[], opts: PlotOptions): RgbaImage {
   const W = opts.width ?? 640, H = opts.height ?? 420, log = opts.logY === true;
@@ -233,8 +224,8 @@ export function linePlot(series: readonly Series[], opts: PlotOptions): RgbaImag
   if (opts.ymin !== undefined) y0 = ty(opts.ymin);
   if (opts.ymax !== undefined) y1 = ty(opts.ymax);
   if (!(y1 > y0)) { y0 -= 0.5; y1 += 0.5; } else if (!log && opts.ymin === undefined && opts.ymax === undefined) { const m = (y1 - y0) * 0.05; y0 -= m; y1 += m; }
-  const yt = log ? { ticks: Array.from({ length: Math.floor(y1) - Math.ceil(y0) + 1 }, (_, k) => Math.ceil(y0) + k), step: 1 } : niceTicks(y0, y1, 5);
-  const ylabels = yt.ticks.map((t) => (log ? `1e${t}` : formatTick(t, yt.step)));
+  const yt = log ? logTicks(y0, y1) : labelledTicks(y0, y1);
+  const ylabels = yt.labels;
   const xt = niceTicks(x0, x1, 6), xlabels = xt.ticks.map((t) => formatTick(t, xt.step));
   const L = 10 + glyphH + 8 + Math.max(0, ...ylabels.map((l) => textWidth(l))) + 8, T = 10 + glyphH + 10, R = W - 30, B = H - (10 + glyphH + 8 + glyphH + 8);
   const px = (x: number): number => L + ((x - x0) / (x1 - x0)) * (R - L), py = (y: number): number => B - ((y - y0) / (y1 - y0)) * (B - T);

@@ -1,10 +1,11 @@
 // PNG round trip, grey-level reading at 8 and 16 bits, and the plotting helpers
-// (colour bar, bitmap font, line plot, composition).
+// (colour bar, antialiased font, line plot, composition).
 import test from 'ava';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
+import { TEXT_HEIGHT } from '../../src/io/font.js';
 import { formatTick, linePlot, niceTicks, readGrayPng, renderImage, sideBySide, textWidth, writePng } from '../../src/io/png.js';
 
 async function tmp(): Promise<string> { return mkdtemp(join(tmpdir(), 'pf-png-')); }
@@ -51,7 +52,7 @@ test('readGrayPng gives luminance in [0,1] for 8-bit RGB and 16-bit grey', async
 const isWhite = (img: { rgba: Uint8Array }, i: number): boolean => img.rgba[4 * i] === 255 && img.rgba[4 * i + 1] === 255 && img.rgba[4 * i + 2] === 255;
 const countDark = (img: { rgba: Uint8Array; width: number; height: number }, x0: number, x1: number): number => {
   let n = 0;
-  for (let y = 0; y < img.height; y++) for (let x = x0; x < x1; x++) if (img.rgba[4 * (y * img.width + x)]! === 0 && img.rgba[4 * (y * img.width + x) + 1]! === 0) n++;
+  for (let y = 0; y < img.height; y++) for (let x = x0; x < x1; x++) if (img.rgba[4 * (y * img.width + x)]! < 128 && img.rgba[4 * (y * img.width + x) + 1]! < 128) n++;
   return n;
 };
 
@@ -74,19 +75,27 @@ test('renderImage maps min/max to the colour map ends and draws a labelled colou
   t.deepEqual(px(nan, 10, 10), [255, 0, 255]);
   t.deepEqual(px(nan, 11, 10), [17, 17, 17]);
 });
-const glyph = (): number => 14;
+const glyph = (): number => TEXT_HEIGHT;
 
-test('the bitmap font renders every digit distinctly', (t) => {
+test('the font renders every digit and case distinctly, antialiased and proportional', (t) => {
   const shapes = new Set<string>();
-  for (const d of '0123456789.-eπ') {
+  const chars = '0123456789.-eπaAgG−';
+  let grey = 0;
+  for (const d of chars) {
     const img = sideBySide([{ rgba: new Uint8Array(4).fill(255), width: 1, height: 1 }], { titles: [d], gap: 0 });
-    const dark: number[] = [];
-    for (let i = 0; i < img.width * img.height; i++) if (!isWhite(img, i)) dark.push(i);
-    t.true(dark.length > 4, `glyph ${d} drew ${dark.length} pixels`);
-    shapes.add(dark.join(','));
+    const ink: string[] = [];
+    for (let i = 0; i < img.width * img.height; i++) {
+      if (isWhite(img, i)) continue;
+      ink.push(`${i}:${img.rgba[4 * i]}`);
+      if (img.rgba[4 * i]! > 0) grey++;
+    }
+    t.true(ink.length > 2, `glyph ${d} drew ${ink.length} pixels`);
+    shapes.add(ink.join(','));
   }
-  t.is(shapes.size, 14);
-  t.is(textWidth('12'), 22);
+  t.is(shapes.size, chars.length);
+  t.true(grey > chars.length, 'edges are blended (grey levels), not 1-bit');
+  t.true(textWidth('W') > 2 * textWidth('i'), 'proportional widths');
+  t.true(Math.abs(textWidth('12') - 2 * textWidth('1')) <= 1);
 });
 
 test('ticks are round and formatted compactly', (t) => {
