@@ -77,7 +77,7 @@ export async function runCommand(file: string, o: RunFlags, io: CliIO): Promise<
       stderr.write(`${error instanceof AbortError ? 'interrupted' : 'error'}: ${messageOf(error)}\n`);
       if (o.verbose === true && error instanceof Error && error.stack !== undefined) stderr.write(error.stack + '\n');
     }
-    stdout.write(o.json === true ? JSON.stringify(summary) + '\n' : humanSummary(summary) + '\n');
+    stdout.write(o.json === true ? JSON.stringify(summary) + '\n' : humanSummary(summary, 100, o.verbose === true) + '\n');
     return code;
   } finally {
     off();

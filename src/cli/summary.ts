@@ -1,7 +1,7 @@
-// The closing lines of `ptychoflow run` for a person: status, the per-stage
-// table, tensor and memory peaks, then each sink's key results (scalars at
-// a readable precision; curves and long arrays stay in summary.json) and the
-// files it wrote. The full summary is summary.json in the output directory,
+// The closing lines of `ptychoflow run` for a person: status, each sink's
+// time, key results (scalars at a readable precision, at most six; curves and
+// long arrays stay in summary.json) and the files it wrote, then the other
+// stages in one line (the per-stage table with -v), tensor and memory peaks. The full summary is summary.json in the output directory,
 // or stdout with --json.
 import path from 'node:path';
 import type { RunSummary } from '../pipeline/run.js';
@@ -51,23 +51,57 @@ function wrap(head: string, items: readonly string[], width: number): string[] {
   return lines;
 }
 
-export function humanSummary(s: RunSummary, width = 100): string {
-  const lines = [`pipeline ${s.pipeline}: ${s.status} in ${(s.wall_ms / 1000).toFixed(1)} s on ${s.backend} (seed ${s.seed})`];
-  const w = Math.max(5, ...s.stages.map((x) => x.id.length));
-  lines.push(`  ${'stage'.padEnd(w)}  ${'type'.padEnd(12)} ${'in'.padStart(8)} ${'out'.padStart(8)} ${'errors'.padStart(6)} ${'s'.padStart(8)}`);
-  for (const st of s.stages) {
+/** Key results shown per sink; the rest are counted and left to summary.json. */
+const MAX_FIELDS = 6;
+
+/** Quality first, then fit, then extent; a sink's own time is in its row already. */
+const RANKS: [RegExp, number][] = [[/ssim/i, 0], [/psnr|frc/i, 1], [/loss|mse|rms|error/i, 2], [/epoch|pass/i, 3]];
+const rank = (field: string): number => RANKS.find(([re]) => re.test(field.slice(0, field.indexOf('='))))?.[1] ?? 4;
+
+function headline(fields: readonly string[]): string[] {
+  return fields.filter((f) => !f.startsWith('seconds=')).map((f, i) => [rank(f), i, f] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([, , f]) => f);
+}
+
+function stageTable(s: RunSummary, stages: RunSummary['stages']): string[] {
+  const w = Math.max(5, ...stages.map((x) => x.id.length));
+  const lines = [`  ${'stage'.padEnd(w)}  ${'type'.padEnd(12)} ${'in'.padStart(8)} ${'out'.padStart(8)} ${'errors'.padStart(6)} ${'s'.padStart(8)}`];
+  for (const st of stages) {
     lines.push(`  ${st.id.padEnd(w)}  ${st.type.padEnd(12)} ${String(st.records_in).padStart(8)} ${String(st.records_out).padStart(8)} ${String(st.errors).padStart(6)} ${(st.ms / 1000).toFixed(1).padStart(8)}`);
   }
+  return lines;
+}
+
+/**
+ * The closing lines: status; each sink's time, key results and files; the
+ * sources and transforms in one line (each listed only when it had errors,
+ * or all with `verbose`); what stages reported; tensor and memory peaks.
+ */
+export function humanSummary(s: RunSummary, width = 100, verbose = false): string {
+  const lines = [`pipeline ${s.pipeline}: ${s.status} in ${(s.wall_ms / 1000).toFixed(1)} s on ${s.backend} (seed ${s.seed})`];
+  const ids = Object.keys(s.sinks);
+  const sinkIds = new Set(ids);
+  const others = s.stages.filter((st) => !sinkIds.has(st.id));
+  const iw = Math.max(4, ...ids.map((id) => id.length));
+  const msOf = new Map(s.stages.map((st) => [st.id, st.ms]));
+  for (const id of ids) {
+    const { fields: all, files } = keyResults(s.sinks[id]!);
+    const fields = headline(all);
+    const shown = fields.slice(0, MAX_FIELDS);
+    if (fields.length > MAX_FIELDS) shown.push(`(+${fields.length - MAX_FIELDS} in summary.json)`);
+    const secs = msOf.has(id) ? `${(msOf.get(id)! / 1000).toFixed(1)} s` : '';
+    lines.push(...wrap(`  ${id.padEnd(iw)} ${secs.padStart(9)}  `, shown.length > 0 ? shown : ['done'], width));
+    if (files.length > 0) lines.push(...wrap(`  ${''.padEnd(iw)} ${''.padStart(9)}  files: `, [...new Set(files)].map((f) => (path.isAbsolute(f) ? path.relative(s.output, f) || f : f)), width));
+  }
+  const errors = others.reduce((a, st) => a + st.errors, 0);
+  const ms = others.reduce((a, st) => a + st.ms, 0);
+  if (others.length > 0) {
+    lines.push(`  ${others.length} source and transform stage${others.length === 1 ? '' : 's'}: ${errors} error${errors === 1 ? '' : 's'}, ${(ms / 1000).toFixed(1)} s${verbose ? '' : ' (per stage: -v, or summary.json)'}`);
+  }
+  const listed = verbose ? s.stages : s.stages.filter((st) => st.errors > 0);
+  if (listed.length > 0) lines.push(...stageTable(s, listed));
   // What a stage reports beyond its counts (a live source: received, dropped, duplicated, out of order).
   for (const st of s.stages) if (st.info !== undefined) lines.push(...wrap(`  ${st.id}  `, keyResults(st.info).fields, width));
   lines.push(`  tensors: peak ${s.tensors.peak_count} (${fmtBytes(s.tensors.peak_bytes)}), leaked ${s.tensors.leaked}; peak RSS ${fmtBytes(s.peak_rss_bytes)}`);
-  const ids = Object.keys(s.sinks);
-  const iw = Math.max(0, ...ids.map((id) => id.length));
-  for (const id of ids) {
-    const { fields, files } = keyResults(s.sinks[id]!);
-    if (fields.length > 0) lines.push(...wrap(`  ${id.padEnd(iw)}  `, fields, width));
-    if (files.length > 0) lines.push(...wrap(`  ${''.padEnd(iw)}  files: `, [...new Set(files)].map((f) => (path.isAbsolute(f) ? path.relative(s.output, f) || f : f)), width));
-  }
   lines.push(`  outputs in ${s.output} (full summary: summary.json)`);
   return lines.join('\n');
 }

@@ -10,13 +10,17 @@ test('keyResults keeps scalars at a readable precision and collects file names, 
   t.deepEqual(r.files, ['amplitude.png', 'metrics.json']);
 });
 
-test('humanSummary: the stage table, one line per sink, no raw JSON, where the full summary is', (t) => {
+test('humanSummary: one line per sink with its time, no raw JSON, where the full summary is; the stage table with -v', (t) => {
   const s: RunSummary = {
     pipeline: 'p.yaml',
     backend: 'wasm',
     seed: 1,
     output: '/tmp/out',
-    stages: [{ id: 'train', type: 'train', records_in: 10, records_out: 0, errors: 0, ms: 1500 }],
+    stages: [
+      { id: 'scan', type: 'simulate', records_in: 0, records_out: 100, errors: 0, ms: 400 },
+      { id: 'batches', type: 'batch', records_in: 100, records_out: 10, errors: 0, ms: 100 },
+      { id: 'train', type: 'train', records_in: 10, records_out: 0, errors: 0, ms: 1500 },
+    ],
     sinks: { train: { epochs: 3, final_loss: 0.123456, checkpoint: '/tmp/out/checkpoint', history: [1, 2, 3, 4, 5] } },
     tensors: { peak_count: 5, peak_bytes: 1 << 20, leaked: 0, by_stage: {} },
     peak_rss_bytes: 1 << 28,
@@ -24,11 +28,24 @@ test('humanSummary: the stage table, one line per sink, no raw JSON, where the f
     status: 'ok',
   };
   const text = humanSummary(s);
-  t.regex(text, /^ {2}train +train +10 +0 +0 +1\.5$/m);
-  t.regex(text, /^ {2}train {2}epochs=3 final_loss=0\.1235$/m);
+  t.regex(text, /^ {2}train +1\.5 s {2}final_loss=0\.1235 epochs=3$/m, "losses before extents");
   t.regex(text, /files: checkpoint$/m);
+  t.regex(text, /^ {2}2 source and transform stages: 0 errors, 0\.5 s \(per stage: -v, or summary\.json\)$/m);
+  t.notRegex(text, /simulate/, 'no per-stage table by default');
   t.notRegex(text, /[{[]/);
   t.regex(text, /full summary: summary\.json/);
+  t.true(text.split('\n').length <= 6, text);
+  const verbose = humanSummary(s, 100, true);
+  t.regex(verbose, /^ {2}scan +simulate +0 +100 +0 +0\.4$/m);
+  t.regex(verbose, /^ {2}train +train +10 +0 +0 +1\.5$/m);
+  // A stage with errors is always listed.
+  const failing = humanSummary({ ...s, stages: s.stages.map((st) => (st.id === 'batches' ? { ...st, errors: 2 } : st)) });
+  t.regex(failing, /^ {2}batches +batch +100 +10 +2 +0\.1$/m);
+  t.notRegex(failing, /^ {2}scan +simulate/m);
+  // Many results: the first six, and how many more summary.json holds.
+  const many = humanSummary({ ...s, sinks: { train: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, i])) } });
+  t.regex(many, /k5=5 \(\+3 in summary\.json\)/);
+  t.notRegex(many, /k6=/);
 });
 
 test("humanSummary: a stage's info (a live source's counts) as key=value fields", (t) => {
