@@ -59,7 +59,7 @@ class Graph {
 }
 
 /** The kernel [3,3,cin,cout] widened to `total` input channels, placed at input channel `offset`, zeros elsewhere. */
-function widenKernel(kernel: { shape: readonly number[]; values: Float32Array }, total: number, offset: number): { shape: number[]; values: Float32Array } {
+function widenKernel(kernel: Weight, total: number, offset: number): { shape: number[]; values: Float32Array } {
   const [kh, kw, cin, cout] = kernel.shape as [number, number, number, number];
   const out = new Float32Array(kh * kw * total * cout);
   for (let p = 0; p < kh * kw; p++) {
@@ -74,6 +74,47 @@ function activation(g: Graph, name: string, input: string, kind: NetworkPlan['am
   return g.add('Activation', `${name}_${kind}`, { activation: kind }, [input]);
 }
 
+type Weight = { shape: readonly number[]; values: Float32Array };
+
+/** The graph being built with the weights it reads. */
+interface Ctx {
+  g: Graph;
+  plan: NetworkPlan;
+  w: (name: string) => Weight;
+  /** A checkpoint convolution as a Conv2D layer (its kernel replaced when given). */
+  conv: (name: string, input: string, act: string, kernel?: Weight) => string;
+  up: (name: string, x: string) => string;
+}
+
+const pad = (q: number): Record<string, unknown> => ({ padding: [[q, q], [q, q]], data_format: 'channels_last' });
+
+/** One decoder branch from the bottleneck to its named output. */
+function decodeBranch(c: Ctx, z: string, branch: 'amp' | 'phase'): string {
+  const { g, plan, conv, up } = c;
+  const act = branch === 'amp' ? plan.ampActivation : 'phase';
+  const out = branch === 'amp' ? 'amplitude' : 'phase';
+  let x = z;
+  plan.body.forEach((_, j) => {
+    x = up(`${branch}_block${j}_up`, conv(`${branch}/block${j}/conv1`, conv(`${branch}/block${j}/conv0`, x, 'relu'), 'relu'));
+  });
+  if (plan.support === 'full') {
+    let y = up(`${branch}_up_up`, conv(`${branch}/up/conv1`, conv(`${branch}/up/conv0`, x, 'relu'), 'relu'));
+    for (let r = 0; r < plan.fullResConvs; r++) y = conv(`${branch}/full_res/conv${r}`, y, 'relu');
+    return rename(g, activation(g, `${branch}_head`, conv(`${branch}/head_full`, y, 'linear'), act, plan.C, plan.ampScale), out);
+  }
+  const ch = plan.bodyChannels;
+  const q = plan.N / 4;
+  const head = conv(`${branch}/head_center`, x, 'linear', widenKernel(c.w(`${branch}/head_center/kernel`), ch, 0));
+  const centre = g.add('ZeroPadding2D', `${branch}_center_pad`, pad(q), [activation(g, `${branch}_head`, head, act, plan.C, plan.ampScale)]);
+  if (plan.support === 'center') return rename(g, centre, out);
+  const b0 = conv(`${branch}/border/conv0`, x, 'relu', widenKernel(c.w(`${branch}/border/conv0/kernel`), ch, ch - C_OUTER));
+  const b = up(`${branch}_border_up`, conv(`${branch}/border/conv1`, b0, 'relu'));
+  const border = g.add('Activation', `${branch}_border_swish`, { activation: 'swish' }, [conv(`${branch}/head_border`, b, 'linear')]);
+  const crop = g.add('Cropping2D', `${branch}_border_crop`, { cropping: [[q, q], [q, q]], data_format: 'channels_last' }, [border]);
+  const minus = g.scale(`${branch}_border_minus`, g.add('ZeroPadding2D', `${branch}_border_inner`, pad(q), [crop]), plan.C, -1);
+  return g.add('Add', out, {}, [centre, border, minus]);
+}
+
 /**
  * The LayersModel artifacts of a network: input (B,N,N,C) normalised
  * diffraction amplitudes as the network sees them, outputs `amplitude` and
@@ -83,47 +124,27 @@ function activation(g: Graph, name: string, input: string, kind: NetworkPlan['am
  */
 export function layersArtifacts(plan: NetworkPlan, weights: WeightValues, inputFactor = 1): LayersArtifacts {
   const g = new Graph();
-  const w = (name: string): { shape: readonly number[]; values: Float32Array } => {
+  const w = (name: string): Weight => {
     const v = weights.get(name);
     if (v === undefined) throw new Error(`export: weight '${name}' missing`);
     return v;
   };
-  const conv = (name: string, input: string, act: string, kernel = w(`${name}/kernel`)): string => g.conv(name.replaceAll('/', '_'), input, kernel, w(`${name}/bias`).values, act);
-
+  const c: Ctx = {
+    g,
+    plan,
+    w,
+    conv: (name, input, act, kernel = w(`${name}/kernel`)) => g.conv(name.replaceAll('/', '_'), input, kernel, w(`${name}/bias`).values, act),
+    up: (name, x) => g.add('UpSampling2D', name, { size: [2, 2], data_format: 'channels_last', interpolation: 'nearest' }, [x]),
+  };
   const input = g.add('InputLayer', 'diffraction', { batch_input_shape: [null, plan.N, plan.N, plan.C], sparse: false }, []);
   let z = input;
   plan.encoder.forEach((_, i) => {
     let k0 = w(`encoder/block${i}/conv0/kernel`);
     if (i === 0 && inputFactor !== 1) k0 = { shape: k0.shape, values: k0.values.map((v) => v * inputFactor) };
-    z = conv(`encoder/block${i}/conv1`, conv(`encoder/block${i}/conv0`, z, 'relu', k0), 'relu');
+    z = c.conv(`encoder/block${i}/conv1`, c.conv(`encoder/block${i}/conv0`, z, 'relu', k0), 'relu');
     z = g.add('MaxPooling2D', `encoder_block${i}_pool`, { pool_size: [2, 2], strides: [2, 2], padding: 'valid', data_format: 'channels_last' }, [z]);
   });
-  const up = (name: string, x: string): string => g.add('UpSampling2D', name, { size: [2, 2], data_format: 'channels_last', interpolation: 'nearest' }, [x]);
-  const q = plan.N / 4;
-  const outputs = (['amp', 'phase'] as const).map((branch) => {
-    const act = branch === 'amp' ? plan.ampActivation : 'phase';
-    let x = z;
-    plan.body.forEach((_, j) => {
-      x = up(`${branch}_block${j}_up`, conv(`${branch}/block${j}/conv1`, conv(`${branch}/block${j}/conv0`, x, 'relu'), 'relu'));
-    });
-    const out = branch === 'amp' ? 'amplitude' : 'phase';
-    if (plan.support === 'full') {
-      let y = up(`${branch}_up_up`, conv(`${branch}/up/conv1`, conv(`${branch}/up/conv0`, x, 'relu'), 'relu'));
-      for (let r = 0; r < plan.fullResConvs; r++) y = conv(`${branch}/full_res/conv${r}`, y, 'relu');
-      return rename(g, activation(g, `${branch}_head`, conv(`${branch}/head_full`, y, 'linear'), act, plan.C, plan.ampScale), out);
-    }
-    const ch = plan.bodyChannels;
-    const head = conv(`${branch}/head_center`, x, 'linear', widenKernel(w(`${branch}/head_center/kernel`), ch, 0));
-    const centre = g.add('ZeroPadding2D', `${branch}_center_pad`, { padding: [[q, q], [q, q]], data_format: 'channels_last' }, [activation(g, `${branch}_head`, head, act, plan.C, plan.ampScale)]);
-    if (plan.support === 'center') return rename(g, centre, out);
-    const b0 = conv(`${branch}/border/conv0`, x, 'relu', widenKernel(w(`${branch}/border/conv0/kernel`), ch, ch - C_OUTER));
-    const b = up(`${branch}_border_up`, conv(`${branch}/border/conv1`, b0, 'relu'));
-    const border = g.add('Activation', `${branch}_border_swish`, { activation: 'swish' }, [conv(`${branch}/head_border`, b, 'linear')]);
-    const inner = g.add('ZeroPadding2D', `${branch}_border_inner`, { padding: [[q, q], [q, q]], data_format: 'channels_last' }, [g.add('Cropping2D', `${branch}_border_crop`, { cropping: [[q, q], [q, q]], data_format: 'channels_last' }, [border])]);
-    const minus = g.scale(`${branch}_border_minus`, inner, plan.C, -1);
-    return g.add('Add', out, {}, [centre, border, minus]);
-  });
-
+  const outputs = [decodeBranch(c, z, 'amp'), decodeBranch(c, z, 'phase')];
   const modelTopology = {
     class_name: 'Model',
     config: { name: 'ptychopinn', layers: g.layers, input_layers: [[input, 0, 0]], output_layers: outputs.map((o) => [o, 0, 0]) },
