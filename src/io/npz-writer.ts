@@ -12,6 +12,7 @@ import { OptionsError } from '../errors.js';
 import { tempPathFor } from '../util/atomic.js';
 import { crc32 } from './crc32.js';
 import { descrFor, dtypeInfo, encodeElements, encodeNpyHeader, sizeOf, type TypedArray } from './npy.js';
+import { centralEntry, endRecords, le, localCrcAt, localHeader, localSizesAt, type ZipEntry } from './zip-records.js';
 
 export interface NpzArrayInput {
   shape: number[];
@@ -19,16 +20,7 @@ export interface NpzArrayInput {
   descr?: string;
 }
 
-interface Written {
-  name: Uint8Array;
-  method: number;
-  offset: number;
-  crc: number;
-  size: number;
-  compressed: number;
-}
-
-interface Current extends Written {
+interface Current extends ZipEntry {
   descr: string;
   fortranOrder: boolean;
   headerLength: number;
@@ -37,26 +29,10 @@ interface Current extends Written {
   out: Buffer[];
 }
 
-const MAX32 = 0xffffffff;
-const DOS_DATE = (1 << 5) | 1; // 1980-01-01: fixed, so equal inputs give equal files
-
-function le(values: readonly [number, 2 | 4 | 8][]): Uint8Array {
-  const len = values.reduce((a, [, w]) => a + w, 0);
-  const out = new Uint8Array(len), view = new DataView(out.buffer);
-  let o = 0;
-  for (const [v, w] of values) {
-    if (w === 2) view.setUint16(o, v, true);
-    else if (w === 4) view.setUint32(o, v >>> 0, true);
-    else view.setBigUint64(o, BigInt(v), true);
-    o += w;
-  }
-  return out;
-}
-
 /** Streams arrays into an NPZ: beginArray → write… → endArray, repeated, then close. */
 export class NpzStreamWriter {
   private pos = 0;
-  private readonly done: Written[] = [];
+  private readonly done: ZipEntry[] = [];
   private current: Current | undefined;
   private finished = false;
 
@@ -101,10 +77,7 @@ export class NpzStreamWriter {
     const nameBytes = new TextEncoder().encode(`${name}.npy`);
     const method = this.compress ? 8 : 0;
     const c: Current = { name: nameBytes, method, offset: this.pos, crc: 0, size: 0, compressed: 0, descr, fortranOrder, headerLength: header.length, expected: header.length + sizeOf(shape) * info.itemsize, out: [] };
-    const utf8 = nameBytes.some((b) => b > 0x7f) ? 0x800 : 0;
-    await this.put(le([[0x04034b50, 4], [45, 2], [utf8, 2], [method, 2], [0, 2], [DOS_DATE, 2], [0, 4], [MAX32, 4], [MAX32, 4], [nameBytes.length, 2], [20, 2]]));
-    await this.put(nameBytes);
-    await this.put(le([[1, 2], [16, 2], [0, 8], [0, 8]]));
+    await this.put(localHeader(nameBytes, method));
     if (method === 8) {
       const d = createDeflateRaw();
       d.on('data', (b: Buffer) => c.out.push(b));
@@ -185,8 +158,8 @@ export class NpzStreamWriter {
       await this.drain(c);
     }
     const end = this.pos;
-    await this.fh.write(le([[c.crc, 4]]), 0, 4, c.offset + 14);
-    await this.fh.write(le([[c.size, 8], [c.compressed, 8]]), 0, 16, c.offset + 30 + c.name.length + 4);
+    await this.fh.write(le([[c.crc, 4]]), 0, 4, c.offset + localCrcAt);
+    await this.fh.write(le([[c.size, 8], [c.compressed, 8]]), 0, 16, c.offset + localSizesAt(c.name));
     this.pos = end;
     this.done.push({ name: c.name, method: c.method, offset: c.offset, crc: c.crc, size: c.size, compressed: c.compressed });
     this.current = undefined;
@@ -197,29 +170,8 @@ export class NpzStreamWriter {
     if (this.current !== undefined) throw new OptionsError('ARRAY_OPEN', 'close() while an array is open', { file: this.target });
     if (this.finished) return;
     const cdStart = this.pos;
-    const z64 = (v: number): boolean => this.forceZip64 || v >= MAX32;
-    for (const w of this.done) {
-      const big: [number, 8][] = [];
-      if (z64(w.size)) big.push([w.size, 8]);
-      if (z64(w.compressed)) big.push([w.compressed, 8]);
-      if (z64(w.offset)) big.push([w.offset, 8]);
-      const extra = big.length > 0 ? le([[1, 2], [big.length * 8, 2], ...big]) : new Uint8Array(0);
-      const utf8 = w.name.some((b) => b > 0x7f) ? 0x800 : 0;
-      const cap = (v: number): number => (z64(v) ? MAX32 : v);
-      await this.put(le([[0x02014b50, 4], [45 | (3 << 8), 2], [45, 2], [utf8, 2], [w.method, 2], [0, 2], [DOS_DATE, 2], [w.crc, 4], [cap(w.compressed), 4], [cap(w.size), 4],
-        [w.name.length, 2], [extra.length, 2], [0, 2], [0, 2], [0, 2], [(0o100644 << 16) >>> 0, 4], [cap(w.offset), 4]]));
-      await this.put(w.name);
-      await this.put(extra);
-    }
-    const cdSize = this.pos - cdStart, n = this.done.length;
-    const zip64End = n >= 0xffff || z64(cdStart) || z64(cdSize);
-    if (zip64End) {
-      const recAt = this.pos;
-      await this.put(le([[0x06064b50, 4], [44, 8], [45 | (3 << 8), 2], [45, 2], [0, 4], [0, 4], [n, 8], [n, 8], [cdSize, 8], [cdStart, 8]]));
-      await this.put(le([[0x07064b50, 4], [0, 4], [recAt, 8], [1, 4]]));
-    }
-    const count16 = zip64End ? 0xffff : n;
-    await this.put(le([[0x06054b50, 4], [0, 2], [0, 2], [count16, 2], [count16, 2], [zip64End ? MAX32 : cdSize, 4], [zip64End ? MAX32 : cdStart, 4], [0, 2]]));
+    for (const w of this.done) await this.put(centralEntry(w, this.forceZip64));
+    await this.put(endRecords(this.done.length, cdStart, this.pos - cdStart, this.forceZip64));
     this.finished = true;
     await this.fh.sync();
     await this.fh.close();

@@ -28,7 +28,7 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: tf
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Attrs;
   if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-  const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw, filterHeight: KH, filterWidth: KW } = info;
+  const { batchSize: B, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const { top, left, bottom, right } = info.padInfo;
   const padded = top === 0 && left === 0 && bottom === 0 && right === 0;
   const xp = padded ? x : call(backend, 'PadV2', { x }, { paddings: [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]], constantValue: 0 });
@@ -41,27 +41,29 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: tf
   const dy2 = reshape(backend, dy, [1, rows, Co]);
   const taps: tf.TensorInfo[] = [];
   try {
-    for (let i = 0; i < KH; i++) {
-      for (let j = 0; j < KW; j++) {
-        const tap =
-          sh === 1 && sw === 1
-            ? call(backend, 'Slice', { x: xt }, { begin: [0, 0, i, j], size: [Ci, B, OH, OW] })
-            : call(backend, 'StridedSlice', { x: xt }, { begin: [0, 0, i, j], end: [Ci, B, i + (OH - 1) * sh + 1, j + (OW - 1) * sw + 1], strides: [1, 1, sh, sw], beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 });
-        const tap2 = reshape(backend, tap, [1, Ci, rows]);
-        release(backend, tap);
-        try {
-          taps.push(call(backend, 'BatchMatMul', { a: tap2, b: dy2 }, { transposeA: false, transposeB: false }));
-        } finally {
-          release(backend, tap2);
-        }
-      }
-    }
+    for (let i = 0; i < info.filterHeight; i++) for (let j = 0; j < info.filterWidth; j++) taps.push(tapProduct(backend, xt, dy2, info, i, j));
     const stacked = taps.length === 1 ? taps.pop()! : call(backend, 'Concat', taps, { axis: 0 });
     const out = reshape(backend, stacked, filterShape);
     release(backend, stacked);
     return out;
   } finally {
     release(backend, dy2, xt, ...taps);
+  }
+}
+
+/** dW at filter tap (i, j): the tap's slice of the channels-first input, (Ci, rows), times dy, (rows, Co). */
+function tapProduct(backend: BackendWasm, xt: tf.TensorInfo, dy2: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, i: number, j: number): tf.TensorInfo {
+  const { batchSize: B, inChannels: Ci, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+  const tap =
+    sh === 1 && sw === 1
+      ? call(backend, 'Slice', { x: xt }, { begin: [0, 0, i, j], size: [Ci, B, OH, OW] })
+      : call(backend, 'StridedSlice', { x: xt }, { begin: [0, 0, i, j], end: [Ci, B, i + (OH - 1) * sh + 1, j + (OW - 1) * sw + 1], strides: [1, 1, sh, sw], beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 });
+  const tap2 = reshape(backend, tap, [1, Ci, B * OH * OW]);
+  release(backend, tap);
+  try {
+    return call(backend, 'BatchMatMul', { a: tap2, b: dy2 }, { transposeA: false, transposeB: false });
+  } finally {
+    release(backend, tap2);
   }
 }
 
