@@ -63,6 +63,74 @@ async function writeRecord(input: Stream<unknown>, ctx: StageContext, options: {
   return { path: target, arrays: ['object', 'amplitude', 'phase', 'probe', 'origin', 'weights'], bytes: size };
 }
 
+interface Columns {
+  xs: Column;
+  ys: Column;
+  ids: Column;
+}
+
+/** Streams the patterns into `diffraction` (directly, or through a spill file when the count is unknown or the archive deflated). */
+async function writePatterns(input: Stream<unknown>, ctx: StageContext, scan: ScanMeta, writer: NpzStreamWriter, target: string, compress: boolean, spillDir: SpillDir): Promise<Columns> {
+  const N = scan.N, frameValues = N * N;
+  const declared = input.meta.count;
+  const cols: Columns = { xs: new Column(), ys: new Column(), ids: new Column() };
+  const where = { stage: ctx.id, file: target, key: 'diffraction' };
+  let spill: FileHandle | undefined;
+  let spillPos = 0;
+  try {
+    const direct = declared !== undefined && !compress;
+    if (direct) await writer.beginArray('diffraction', '<f4', [declared, N, N]);
+    else spill = await open(await spillDir.file('frames.f4'), 'w+');
+    for await (const f of input.open(ctx.signal) as AsyncIterable<Frame>) {
+      ctx.signal.throwIfAborted();
+      if (f.amplitude.length !== frameValues) throw new DataError('BAD_PATTERN', `frame ${f.index} has ${f.amplitude.length} values, expected ${N}×${N}`, where);
+      if (declared !== undefined && cols.xs.length >= declared) throw new DataError('COUNT_MISMATCH', `the stream yields more than the ${declared} frames it declared`, where);
+      if (spill === undefined) await writer.write(f.amplitude);
+      else {
+        const bytes = new Uint8Array(f.amplitude.buffer, f.amplitude.byteOffset, f.amplitude.byteLength);
+        await spill.write(bytes, 0, bytes.length, spillPos);
+        spillPos += bytes.length;
+      }
+      cols.xs.push(f.x);
+      cols.ys.push(f.y);
+      cols.ids.push(f.scanIndex ?? 0);
+    }
+    const n = cols.xs.length;
+    // numpy and our reader would take a zero-pattern scan apart anyway; refuse it here rather than report success.
+    if (n === 0) throw new DataError('NO_FRAMES', 'the stream yielded no frames: nothing to write', { ...where, hint: 'every pattern was dropped upstream (on_error: skip?); check the source data' });
+    if (direct && n !== declared) {
+      ctx.log.info(`the stream declared ${declared} frames and yielded ${n} (records set aside upstream): diffraction reshaped to (${n}, ${N}, ${N})`);
+      await writer.shrinkOpenArray([n, N, N]);
+    }
+    if (spill !== undefined) {
+      await writer.beginArray('diffraction', '<f4', [n, N, N]);
+      for (let pos = 0; pos < spillPos; pos += COPY_BYTES) await writer.writeBytes(await readAt(spill, pos, Math.min(COPY_BYTES, spillPos - pos)));
+    }
+    await writer.endArray();
+    return cols;
+  } finally {
+    await spill?.close();
+  }
+}
+
+/** The arrays after the patterns: positions, probe, object (when known) and scan index; returns every name written. */
+async function writeScanArrays(writer: NpzStreamWriter, scan: ScanMeta, cols: Columns): Promise<string[]> {
+  const n = cols.xs.length;
+  const arrays = ['diffraction'];
+  const put = async (name: string, descr: string, shape: number[], data: Float64Array | Float32Array | BigInt64Array): Promise<void> => {
+    await writer.beginArray(name, descr, shape);
+    await writer.write(data);
+    await writer.endArray();
+    arrays.push(name);
+  };
+  await put('xcoords', '<f8', [n], cols.xs.values());
+  await put('ycoords', '<f8', [n], cols.ys.values());
+  await put('probeGuess', '<c8', [scan.probe.height, scan.probe.width], interleave(scan.probe));
+  if (scan.object !== undefined) await put('objectGuess', '<c8', [scan.object.height, scan.object.width], interleave(scan.object));
+  await put('scan_index', '<i8', [n], BigInt64Array.from(cols.ids.values(), (v) => BigInt(Math.trunc(v))));
+  return arrays;
+}
+
 export default defineSink({
   kind: 'sink',
   accepts: [['frame', 'reconstruction']],
@@ -80,64 +148,19 @@ export default defineSink({
     if (input.meta.record === 'reconstruction') return writeRecord(input, ctx, options);
     const scan = frameScan(input, ctx);
     const target = outPath(ctx, options.path);
-    const N = scan.N, frameValues = N * N;
-    const declared = input.meta.count;
-    const xs = new Column(), ys = new Column(), ids = new Column();
     const writer = await NpzStreamWriter.create(target, { compress: options.compress });
     const spillDir = new SpillDir();
-    let spill: FileHandle | undefined;
-    let spillPos = 0;
     try {
-      const direct = declared !== undefined && !options.compress;
-      if (direct) await writer.beginArray('diffraction', '<f4', [declared, N, N]);
-      else spill = await open(await spillDir.file('frames.f4'), 'w+');
-      for await (const f of input.open(ctx.signal) as AsyncIterable<Frame>) {
-        ctx.signal.throwIfAborted();
-        if (f.amplitude.length !== frameValues) throw new DataError('BAD_PATTERN', `frame ${f.index} has ${f.amplitude.length} values, expected ${N}×${N}`, { stage: ctx.id, file: target, key: 'diffraction' });
-        if (declared !== undefined && xs.length >= declared) throw new DataError('COUNT_MISMATCH', `the stream yields more than the ${declared} frames it declared`, { stage: ctx.id, file: target, key: 'diffraction' });
-        if (spill === undefined) await writer.write(f.amplitude);
-        else {
-          const bytes = new Uint8Array(f.amplitude.buffer, f.amplitude.byteOffset, f.amplitude.byteLength);
-          await spill.write(bytes, 0, bytes.length, spillPos);
-          spillPos += bytes.length;
-        }
-        xs.push(f.x);
-        ys.push(f.y);
-        ids.push(f.scanIndex ?? 0);
-      }
-      const n = xs.length;
-      // numpy and our reader would take a zero-pattern scan apart anyway; refuse it here rather than report success.
-      if (n === 0) throw new DataError('NO_FRAMES', 'the stream yielded no frames: nothing to write', { stage: ctx.id, file: target, key: 'diffraction', hint: 'every pattern was dropped upstream (on_error: skip?); check the source data' });
-      if (direct && n !== declared) {
-        ctx.log.info(`the stream declared ${declared} frames and yielded ${n} (records set aside upstream): diffraction reshaped to (${n}, ${N}, ${N})`);
-        await writer.shrinkOpenArray([n, N, N]);
-      }
-      if (spill !== undefined) {
-        await writer.beginArray('diffraction', '<f4', [n, N, N]);
-        for (let pos = 0; pos < spillPos; pos += COPY_BYTES) await writer.writeBytes(await readAt(spill, pos, Math.min(COPY_BYTES, spillPos - pos)));
-      }
-      await writer.endArray();
-      const arrays = ['diffraction'];
-      const put = async (name: string, descr: string, shape: number[], data: Float64Array | Float32Array | BigInt64Array): Promise<void> => {
-        await writer.beginArray(name, descr, shape);
-        await writer.write(data);
-        await writer.endArray();
-        arrays.push(name);
-      };
-      await put('xcoords', '<f8', [n], xs.values());
-      await put('ycoords', '<f8', [n], ys.values());
-      await put('probeGuess', '<c8', [scan.probe.height, scan.probe.width], interleave(scan.probe));
-      if (scan.object !== undefined) await put('objectGuess', '<c8', [scan.object.height, scan.object.width], interleave(scan.object));
-      await put('scan_index', '<i8', [n], BigInt64Array.from(ids.values(), (v) => BigInt(Math.trunc(v))));
+      const cols = await writePatterns(input, ctx, scan, writer, target, options.compress, spillDir);
+      const arrays = await writeScanArrays(writer, scan, cols);
       await writer.close();
       const { size } = await stat(target);
-      ctx.log.info(`wrote ${n} frames to ${target}`, { bytes: size });
+      ctx.log.info(`wrote ${cols.xs.length} frames to ${target}`, { bytes: size });
       return { path: target, arrays, bytes: size };
     } catch (e) {
       await writer.abort();
       throw e;
     } finally {
-      await spill?.close();
       await spillDir.remove();
     }
   },
