@@ -29,7 +29,6 @@ const OVER_LIMITS = [
   'src/sinks/epie.ts',
   'src/sinks/evaluate.ts',
   'src/sinks/refine.ts',
-  'src/sinks/train.ts',
   'src/sources/json.ts',
   'src/sources/npz.ts',
   'src/sources/simulate.ts',

@@ -20,40 +20,18 @@
 // is that of the last completed epoch; the error is rethrown.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import * as tf from '../tf.js';
-import type { z } from 'zod';
 import { DataError, OptionsError } from '../errors.js';
 import { linePlot } from '../io/png.js';
-import { loadCheckpoint, makeOptimizer, prepareCheckpointDir, saveCheckpoint } from '../model/checkpoint.js';
+import { prepareCheckpointDir, saveCheckpoint } from '../model/checkpoint.js';
 import { COLLAPSE_HINT, describeCollapse, judgeCollapse, type Diagnosis } from '../model/collapse.js';
 import { modelConfigSchema, type ModelConfig } from '../model/config.js';
-import { PtychoPINN } from '../model/pinn.js';
-import { defineSink, type Json, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
+import { budgetSpent, scheduleStep, shouldStop, type EpochRecord, type TrainState } from '../model/schedule.js';
+import { defineSink, type Json, type ScanMeta, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { duration, rate, sig } from '../util/format.js';
-import {
-  batchesPerPass,
-  budgetSpent,
-  checkCosineRates,
-  cosineLr,
-  type EpochRecord,
-  forEachBatch,
-  initialState,
-  outPath,
-  relativeDifference,
-  savePng,
-  scheduleStep,
-  secondsSince,
-  setLearningRate,
-  shouldStop,
-  skipPass,
-  tensorBatchStream,
-  trainingProgress,
-  type TrainState,
-} from './shared/util.js';
-import { modelFields, trainSpec, type trainOptions } from './shared/train-spec.js';
-
-type TrainOptions = z.output<typeof trainOptions>;
+import { modelFields, trainSpec } from './shared/train-spec.js';
+import { freshTraining, resumeTraining, trainEpoch, type EpochPlan, type TrainOptions, type Training } from './shared/train-run.js';
+import { batchesPerPass, checkCosineRates, outPath, savePng, secondsSince, tensorBatchStream } from './shared/util.js';
 
 function pickModelKeys(o: Record<string, unknown> | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -81,24 +59,6 @@ export function resolveModelConfig(options: TrainOptions, input: Stream<TensorBa
   return config;
 }
 
-/** Mean loss over one pass of `stream`, weighted by batch size. */
-async function passLoss(stream: Stream<TensorBatch>, ctx: StageContext, step: (b: TensorBatch) => number, onBatch: (b: TensorBatch, loss: number, i: number) => void): Promise<number> {
-  let sum = 0;
-  let groups = 0;
-  await forEachBatch(stream, ctx.signal, (b, i) => {
-    const loss = step(b);
-    if (!Number.isFinite(loss)) {
-      throw new DataError('LOSS_NOT_FINITE', `stage '${ctx.id}': the loss became ${loss} at batch ${i}`, { stage: ctx.id, hint: 'lower lr, or check the input normalisation' });
-    }
-    sum += loss * b.size;
-    groups += b.size;
-    ctx.ledger.check(ctx.id);
-    onBatch(b, loss, i);
-  });
-  if (groups === 0) throw new DataError('EMPTY_INPUT', `stage '${ctx.id}': an input stream yielded no batches`, { stage: ctx.id });
-  return sum / groups;
-}
-
 async function writeHistory(ctx: StageContext, options: TrainOptions, history: readonly EpochRecord[]): Promise<void> {
   await writeFileAtomic(outPath(ctx, options.history), JSON.stringify(history, null, 2) + '\n');
   const x = history.map((h) => h.epoch);
@@ -108,156 +68,117 @@ async function writeHistory(ctx: StageContext, options: TrainOptions, history: r
   await savePng(outPath(ctx, options.loss_plot), linePlot(series, { title: `${ctx.id} loss`, xlabel: 'epoch', ylabel: 'loss' }));
 }
 
+/** Logs the epoch's line (and a changed learning rate); judges collapse. Returns 'collapse' when training must stop. */
+function afterEpoch(ctx: StageContext, options: TrainOptions, record: EpochRecord, state: TrainState, d: Diagnosis | undefined, monitor: string): 'collapse' | undefined {
+  const e = record.epoch;
+  const valLoss = record.val_loss;
+  // The one line per epoch; a changed learning rate gets a line of its own.
+  ctx.log.info(`epoch ${e}/${options.epochs}: loss ${sig(record.loss)}${valLoss !== undefined ? `, val_loss ${sig(valLoss)}` : ''}, lr ${rate(record.lr)}, ${duration(record.seconds)}`);
+  const p = options.reduce_lr.patience;
+  if (state.lr !== record.lr) ctx.log.info(`lr ${rate(record.lr)} → ${rate(state.lr)}: no improvement of the ${monitor} for ${p} epoch${p === 1 ? '' : 's'}`);
+  const verdict = d === undefined ? undefined : judgeCollapse(d, options.collapse.tol);
+  if (verdict?.collapsed !== true) return undefined;
+  const what = `stage '${ctx.id}': ${describeCollapse(e, verdict, d!)}`;
+  if (options.collapse.action === 'fail') throw new DataError('TRAINING_COLLAPSED', what, { stage: ctx.id, hint: COLLAPSE_HINT });
+  ctx.log.warn(`${what} (${COLLAPSE_HINT})`, { code: 'TRAINING_COLLAPSED' });
+  return options.collapse.action === 'stop' ? 'collapse' : undefined;
+}
+
+function logSchedule(ctx: StageContext, options: TrainOptions, state: TrainState, cosine: boolean, budget: number): void {
+  const r = options.reduce_lr;
+  ctx.log.info(cosine
+    ? `lr: cosine ${rate(options.lr)} → ${rate(options.final_lr)} over ${options.epochs} epochs${Number.isFinite(budget) ? ` or ${duration(budget)}` : ''}`
+    : `lr: ${rate(state.lr)}, ×${r.factor} after ${r.patience} epoch${r.patience === 1 ? '' : 's'} without improvement (floor ${rate(r.min_lr)})${r.patience === 0 ? ' — never reduced' : ''}`);
+}
+
+interface Setup {
+  input: Stream<TensorBatch>;
+  validation?: Stream<TensorBatch>;
+  scan: ScanMeta;
+  normalization: number;
+  seed: number;
+  cosine: boolean;
+  dir: string;
+  resuming: boolean;
+}
+
+/** Inputs checked, the checkpoint directory prepared (recovered after a crash), whether to resume. */
+async function setUp(options: TrainOptions, ctx: StageContext, inputs: readonly Stream<unknown>[]): Promise<Setup> {
+  const input = tensorBatchStream(inputs[0], ctx, 'input 0 (training batches)');
+  const validation = inputs[1] === undefined ? undefined : tensorBatchStream(inputs[1], ctx, 'input 1 (validation batches)');
+  const scan = input.meta.scan;
+  if (scan === undefined) throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (probe)`, { stage: ctx.id });
+  if (input.meta.normalization === undefined) ctx.log.warn('input carries no normalisation factor (no normalize stage?); recording 1');
+  const cosine = options.lr_schedule === 'cosine';
+  if (cosine) checkCosineRates(ctx, options.lr, options.final_lr);
+  const dir = outPath(ctx, options.checkpoint_dir);
+  const recovered = await prepareCheckpointDir(dir, ctx.id);
+  if (recovered !== undefined) ctx.log.warn(`recovered the checkpoint of an interrupted save from ${path.basename(recovered)}`);
+  const resuming = options.resume && existsSync(path.join(dir, 'ptychoflow.json'));
+  if (options.resume && !resuming) ctx.log.info(`no checkpoint in ${dir}: starting fresh`);
+  return { input, ...(validation !== undefined ? { validation } : {}), scan, normalization: input.meta.normalization ?? 1, seed: options.seed ?? ctx.seed, cosine, dir, resuming };
+}
+
+type Stopped = 'epochs' | 'early_stop' | 'time_budget' | 'collapse';
+
+/** Epochs until the last, early stop, the time budget or a collapse; every epoch checkpointed (`onSaved` hears which). */
+async function runEpochs(su: Setup, plan: EpochPlan, start: TrainState, onSaved: (epoch: number) => void): Promise<{ state: TrainState; stopped: Stopped }> {
+  const { ctx, options, training } = plan;
+  const { model: m, optimizer: opt } = training;
+  const sched = { ...options.reduce_lr, ...(su.cosine ? { patience: 0 } : {}), stop_patience: options.early_stop.patience, min_delta: options.min_delta };
+  let state = start;
+  if (shouldStop(state, sched)) return { state, stopped: 'early_stop' };
+  while (state.epoch < options.epochs) {
+    ctx.signal.throwIfAborted();
+    const { record, seen, diagnosis } = await trainEpoch(plan, state);
+    plan.total ??= seen;
+    state = { ...scheduleStep({ ...state, lr: record.lr }, record, sched), batches_per_epoch: state.batches_per_epoch ?? seen };
+    state.seconds = plan.spent();
+    const info = { loss: record.loss, ...(record.val_loss !== undefined ? { val_loss: record.val_loss } : {}), lr: record.lr };
+    ctx.progress({ label: 'epoch', pass: { index: record.epoch, of: options.epochs }, done: plan.total, total: plan.total, unit: 'batches', info, finished: true });
+    const meta = { config: m.config, normalization: su.normalization, normalization_mode: su.input.meta.normalizationMode ?? 'all', intensityScale: m.intensityScale(), epoch: state.epoch, seed: su.seed };
+    await saveCheckpoint(su.dir, m, { ...meta, history: state.history, train: state }, opt);
+    onSaved(state.epoch);
+    await writeHistory(ctx, options, state.history);
+    if (afterEpoch(ctx, options, record, state, diagnosis, su.validation === undefined ? 'loss' : 'val_loss') === 'collapse') return { state, stopped: 'collapse' };
+    if (shouldStop(state, sched)) return { state, stopped: 'early_stop' };
+    if (state.epoch < options.epochs && budgetSpent(state.seconds, plan.budget, record.seconds, su.cosine)) return { state, stopped: 'time_budget' };
+  }
+  return { state, stopped: 'epochs' };
+}
+
 export default defineSink({
   ...trainSpec,
   async create(options, { ctx, inputs }): Promise<Json> {
     const t0 = performance.now();
-    const input = tensorBatchStream(inputs[0], ctx, 'input 0 (training batches)');
-    const validation = inputs[1] === undefined ? undefined : tensorBatchStream(inputs[1], ctx, 'input 1 (validation batches)');
-    const scan = input.meta.scan;
-    if (scan === undefined) throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (probe)`, { stage: ctx.id });
-    const normalization = input.meta.normalization ?? 1;
-    if (input.meta.normalization === undefined) ctx.log.warn('input carries no normalisation factor (no normalize stage?); recording 1');
-    const seed = options.seed ?? ctx.seed;
-    const cosine = options.lr_schedule === 'cosine';
-    if (cosine) checkCosineRates(ctx, options.lr, options.final_lr);
-    const dir = outPath(ctx, options.checkpoint_dir);
-    const recovered = await prepareCheckpointDir(dir, ctx.id);
-    if (recovered !== undefined) ctx.log.warn(`recovered the checkpoint of an interrupted save from ${path.basename(recovered)}`);
-    const resuming = options.resume && existsSync(path.join(dir, 'ptychoflow.json'));
-    if (options.resume && !resuming) ctx.log.info(`no checkpoint in ${dir}: starting fresh`);
-
-    let model: PtychoPINN | undefined;
-    let optimizer: tf.Optimizer | undefined;
-    let state: TrainState;
+    const su = await setUp(options, ctx, inputs);
+    const { input, validation, dir } = su;
+    const held: Partial<Training> = {};
     let saved = -1;
-    let saved0 = 0;
     try {
-      if (resuming) {
-        const loaded = await loadCheckpoint(dir);
-        model = loaded.model;
-        state = stateFromSidecar(loaded.sidecar, dir);
-        if (relativeDifference(loaded.sidecar.normalization, normalization) > 1e-3) {
-          ctx.log.warn(`input normalisation ${normalization} differs from the checkpoint's ${loaded.sidecar.normalization}`);
-        }
-        optimizer = makeOptimizer(state.lr);
-        const slots = loaded.optimizerState;
-        if (slots === undefined) ctx.log.warn(`checkpoint ${dir} holds no optimizer state: Adam restarts from zero moments`);
-        else {
-          try {
-            await optimizer.setWeights(slots);
-          } finally {
-            for (const s of slots) s.tensor.dispose();
-          }
-        }
-        saved = state.epoch;
-        saved0 = state.epoch;
-        ctx.log.info(`resuming from ${dir} after epoch ${state.epoch}`);
-        for (let e = 0; e < state.epoch; e++) {
-          await skipPass(input, ctx.signal);
-          if (validation !== undefined) await skipPass(validation, ctx.signal);
-        }
-      } else {
-        const config = resolveModelConfig(options, input, ctx);
-        model = PtychoPINN.create(config, scan.probe, seed);
-        optimizer = makeOptimizer(options.lr);
-        state = initialState(options.lr, seed);
-      }
-      const m = model;
-      const opt = optimizer;
+      const training = su.resuming ? await resumeTraining(dir, input, validation, ctx, su.normalization, held) : freshTraining(resolveModelConfig(options, input, ctx), su.scan, options, su.seed, held);
+      const m = training.model;
+      saved = training.resumedFrom ?? -1;
       ctx.log.info(`model: ${m.paramCount()} parameters, support ${m.supportMode}, N=${m.config.N}, gridsize=${m.config.gridsize}`);
-
-      let stopped: 'epochs' | 'early_stop' | 'time_budget' | 'collapse' = 'epochs';
-      let lastDiagnosis: Diagnosis | undefined;
-      let total = batchesPerPass(input.meta);
       const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
-      const sched = { ...options.reduce_lr, ...(cosine ? { patience: 0 } : {}), stop_patience: options.early_stop.patience, min_delta: options.min_delta };
-      const before = state.seconds ?? 0;
-      const spent = (): number => before + secondsSince(t0);
-      const r = options.reduce_lr;
-      ctx.log.info(cosine
-        ? `lr: cosine ${rate(options.lr)} → ${rate(options.final_lr)} over ${options.epochs} epochs${Number.isFinite(budget) ? ` or ${duration(budget)}` : ''}`
-        : `lr: ${rate(state.lr)}, ×${r.factor} after ${r.patience} epoch${r.patience === 1 ? '' : 's'} without improvement (floor ${rate(r.min_lr)})${r.patience === 0 ? ' — never reduced' : ''}`);
-      if (shouldStop(state, sched)) stopped = 'early_stop';
-      while (stopped === 'epochs' && state.epoch < options.epochs) {
-        ctx.signal.throwIfAborted();
-        const e = state.epoch + 1;
-        const te = performance.now();
-        let groups = 0;
-        let seen = 0;
-        let lr = state.lr;
-        setLearningRate(opt, lr);
-        let step = 0;
-        const done = state.epoch;
-        const batches = state.batches_per_epoch ?? total;
-        const label = 'epoch';
-        const pass = { index: e, of: options.epochs };
-        let probe: { X: tf.Tensor4D; coords: tf.Tensor4D } | undefined;
-        let loss: number;
-        try {
-          loss = await passLoss(input, ctx, (b) => {
-            // The epoch's first batch, kept to measure the trained network on at the epoch's end.
-            if (step === 0 && options.collapse.tol > 0) probe = { X: b.X.clone(), coords: b.coords.clone() };
-            if (cosine) {
-              lr = cosineLr(options.lr, options.final_lr, trainingProgress({ epoch: done, batch: step, batches, epochs: options.epochs, seconds: spent(), budget }));
-              setLearningRate(opt, lr);
-            }
-            step++;
-            return m.trainStep(b.X, b.coords, opt);
-          }, (b, l, i) => {
-            groups += b.size;
-            seen = i + 1;
-            const s = (performance.now() - te) / 1000;
-            ctx.progress({ label, pass, done: i + 1, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { loss: l, lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 } });
-          });
-          lastDiagnosis = probe === undefined ? undefined : m.diagnose(probe.X, probe.coords);
-        } finally {
-          if (probe !== undefined) tf.dispose([probe.X, probe.coords]);
-        }
-        total ??= seen;
-        const valLoss = validation === undefined ? undefined : await passLoss(validation, ctx, (b) => m.evaluateLoss(b.X, b.coords), () => undefined);
-        // With the cosine schedule `lr` is the rate of the epoch's last step.
-        const d = lastDiagnosis;
-        const record: EpochRecord = {
-          epoch: e,
-          loss,
-          ...(valLoss !== undefined ? { val_loss: valLoss } : {}),
-          lr,
-          seconds: secondsSince(te),
-          ...(d !== undefined ? { amp_spread: d.amplitude, phase_spread: d.phase, grad_norm: d.gradNorm } : {}),
-        };
-        state = { ...scheduleStep({ ...state, lr }, record, sched), batches_per_epoch: state.batches_per_epoch ?? seen };
-        state.seconds = spent();
-        ctx.progress({ label, pass, done: total ?? 0, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { loss, ...(valLoss !== undefined ? { val_loss: valLoss } : {}), lr: record.lr }, finished: true });
-        await saveCheckpoint(dir, m, { config: m.config, normalization, normalization_mode: input.meta.normalizationMode ?? 'all', intensityScale: m.intensityScale(), epoch: state.epoch, seed, history: state.history, train: state }, opt);
-        saved = state.epoch;
-        await writeHistory(ctx, options, state.history);
-        // The one line per epoch; a changed learning rate gets a line of its own.
-        ctx.log.info(`epoch ${e}/${options.epochs}: loss ${sig(loss)}${valLoss !== undefined ? `, val_loss ${sig(valLoss)}` : ''}, lr ${rate(record.lr)}, ${duration(record.seconds)}`);
-        if (state.lr !== record.lr) ctx.log.info(`lr ${rate(record.lr)} → ${rate(state.lr)}: no improvement of the ${validation === undefined ? 'loss' : 'val_loss'} for ${options.reduce_lr.patience} epoch${options.reduce_lr.patience === 1 ? '' : 's'}`);
-        const verdict = d === undefined ? undefined : judgeCollapse(d, options.collapse.tol);
-        if (verdict?.collapsed === true) {
-          const what = `stage '${ctx.id}': ${describeCollapse(e, verdict, d!)}`;
-          if (options.collapse.action === 'fail') throw new DataError('TRAINING_COLLAPSED', what, { stage: ctx.id, hint: COLLAPSE_HINT });
-          ctx.log.warn(`${what} (${COLLAPSE_HINT})`, { code: 'TRAINING_COLLAPSED' });
-          if (options.collapse.action === 'stop') stopped = 'collapse';
-        }
-        if (stopped === 'collapse') break;
-        if (shouldStop(state, sched)) stopped = 'early_stop';
-        else if (state.epoch < options.epochs && budgetSpent(state.seconds, budget, record.seconds, cosine)) stopped = 'time_budget';
-      }
+      const before = training.state.seconds ?? 0;
+      const plan: EpochPlan = { ctx, options, training, input, ...(validation !== undefined ? { validation } : {}), cosine: su.cosine, budget, spent: () => before + secondsSince(t0) };
+      const total = batchesPerPass(input.meta);
+      if (total !== undefined) plan.total = total;
+      logSchedule(ctx, options, training.state, su.cosine, budget);
+      const { state, stopped } = await runEpochs(su, plan, training.state, (e) => (saved = e));
       const last = state.history[state.history.length - 1];
       return {
         checkpoint: dir,
         epochs_run: state.epoch,
-        resumed_from: resuming ? saved0 : null,
+        resumed_from: training.resumedFrom ?? null,
         final_loss: last?.loss ?? null,
         ...(last?.val_loss !== undefined ? { final_val_loss: last.val_loss } : {}),
         best_loss: state.best,
         best_epoch: state.best_epoch,
         monitor: validation === undefined ? 'loss' : 'val_loss',
         lr: state.lr,
-        normalization,
+        normalization: su.normalization,
         intensity_scale: m.intensityScale(),
         support_mode: m.supportMode,
         param_count: m.paramCount(),
@@ -274,17 +195,8 @@ export default defineSink({
       }
       throw err;
     } finally {
-      optimizer?.dispose();
-      model?.dispose();
+      held.optimizer?.dispose();
+      held.model?.dispose();
     }
   },
 });
-
-/** The training state stored with a checkpoint (see saveCheckpoint's sidecar `train`). */
-function stateFromSidecar(sidecar: { epoch: number; train?: unknown }, dir: string): TrainState {
-  const t = sidecar.train as TrainState | undefined;
-  if (t === undefined || typeof t.epoch !== 'number' || !Array.isArray(t.history)) {
-    throw new DataError('NO_TRAIN_STATE', `checkpoint ${dir} holds no training state to resume from`, { file: dir, hint: 'train without resume: true, or point checkpoint_dir at a train checkpoint' });
-  }
-  return t;
-}
