@@ -120,26 +120,21 @@ export function registerShift(reference: Complex2D, moving: Complex2D, opts: Reg
     const v = corr.re[i]! ** 2 + corr.im[i]! ** 2;
     if (v > best) { best = v; by = Math.floor(i / w); bx = i % w; }
   }
-  let sy = signedFreq(by, h), sx = signedFreq(bx, w);
+  const sy = signedFreq(by, h), sx = signedFreq(bx, w);
   if (U === 1) return { shift: [sy, sx], peak: Math.sqrt(best) };
-  // Refine: evaluate the cross-correlation on a (1.5U)² grid of 1/U steps around the peak.
+  return refinePeak({ re: cr, im: ci }, h, w, sy, sx, U);
+}
+
+/**
+ * Refines an integer cross-correlation peak (sy, sx) to 1/U px: the
+ * correlation's spectrum C evaluated by a matrix DFT on a (1.5U)² grid of
+ * 1/U steps around the peak (Guizar-Sicairos et al. 2008), columns first.
+ */
+function refinePeak(C: { re: Float64Array; im: Float64Array }, h: number, w: number, sy: number, sx: number, U: number): { shift: [number, number]; peak: number } {
   const size = Math.ceil(1.5 * U), half = Math.floor(size / 2);
   const tys = Array.from({ length: size }, (_, j) => sy + (j - half) / U);
   const txs = Array.from({ length: size }, (_, j) => sx + (j - half) / U);
-  const kxr = new Float64Array(size * w), kxi = new Float64Array(size * w);
-  for (let j = 0; j < size; j++) for (let k = 0; k < w; k++) {
-    const a = (2 * Math.PI * signedFreq(k, w) * txs[j]!) / w;
-    kxr[j * w + k] = Math.cos(a); kxi[j * w + k] = Math.sin(a);
-  }
-  const tr = new Float64Array(h * size), ti = new Float64Array(h * size); // T[ky, j] = Σ_kx C·e^{iθ}
-  for (let y = 0; y < h; y++) for (let j = 0; j < size; j++) {
-    let sr = 0, si = 0;
-    for (let k = 0; k < w; k++) {
-      const c = cr[y * w + k]!, d = ci[y * w + k]!, er = kxr[j * w + k]!, ei = kxi[j * w + k]!;
-      sr += c * er - d * ei; si += c * ei + d * er;
-    }
-    tr[y * size + j] = sr; ti[y * size + j] = si;
-  }
+  const T = alongColumns(C, h, w, txs);
   let fine = -1, fy = half, fx = half;
   for (let i = 0; i < size; i++) {
     const kyr = new Float64Array(h), kyi = new Float64Array(h);
@@ -147,15 +142,34 @@ export function registerShift(reference: Complex2D, moving: Complex2D, opts: Reg
     for (let j = 0; j < size; j++) {
       let sr = 0, si = 0;
       for (let k = 0; k < h; k++) {
-        const c = tr[k * size + j]!, d = ti[k * size + j]!;
+        const c = T.re[k * size + j]!, d = T.im[k * size + j]!;
         sr += c * kyr[k]! - d * kyi[k]!; si += c * kyi[k]! + d * kyr[k]!;
       }
       const v = sr * sr + si * si;
       if (v > fine) { fine = v; fy = i; fx = j; }
     }
   }
-  sy = tys[fy]!; sx = txs[fx]!;
-  return { shift: [sy, sx], peak: Math.sqrt(fine) / (h * w) };
+  return { shift: [tys[fy]!, txs[fx]!], peak: Math.sqrt(fine) / (h * w) };
+}
+
+/** T[ky, j] = Σ_kx C[ky, kx]·e^{2πi·kx·txs[j]/w}: the x half of the matrix DFT. */
+function alongColumns(C: { re: Float64Array; im: Float64Array }, h: number, w: number, txs: readonly number[]): { re: Float64Array; im: Float64Array } {
+  const size = txs.length;
+  const kxr = new Float64Array(size * w), kxi = new Float64Array(size * w);
+  for (let j = 0; j < size; j++) for (let k = 0; k < w; k++) {
+    const a = (2 * Math.PI * signedFreq(k, w) * txs[j]!) / w;
+    kxr[j * w + k] = Math.cos(a); kxi[j * w + k] = Math.sin(a);
+  }
+  const tr = new Float64Array(h * size), ti = new Float64Array(h * size);
+  for (let y = 0; y < h; y++) for (let j = 0; j < size; j++) {
+    let sr = 0, si = 0;
+    for (let k = 0; k < w; k++) {
+      const c = C.re[y * w + k]!, d = C.im[y * w + k]!, er = kxr[j * w + k]!, ei = kxi[j * w + k]!;
+      sr += c * er - d * ei; si += c * ei + d * er;
+    }
+    tr[y * size + j] = sr; ti[y * size + j] = si;
+  }
+  return { re: tr, im: ti };
 }
 
 /** Moves the image content by +dy rows and +dx columns (Fourier shift; periodic wrap-around). */
