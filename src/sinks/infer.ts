@@ -7,7 +7,7 @@
 // relative to its mean, since the global phase is arbitrary).
 import type * as tf from '../tf.js';
 import { DataError, OptionsError } from '../errors.js';
-import { loadCheckpoint } from '../model/checkpoint.js';
+import { loadCheckpoint, type CheckpointSidecar } from '../model/checkpoint.js';
 import { StitchCanvas, type StitchWindow } from '../physics/stitch.js';
 import { defineSink, type Complex2D, type ScanMeta, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
 import { LiveCanvas, type PatchCanvas } from './shared/live-canvas.js';
@@ -85,6 +85,19 @@ function scanOf(input: Stream<TensorBatch>, ctx: StageContext): ScanMeta {
   return scan;
 }
 
+/** Warns when the input was not scaled as the checkpoint's training data (predictions assume that scale). */
+function warnNormalization(input: Stream<TensorBatch>, sidecar: CheckpointSidecar, ctx: StageContext): void {
+  const have = input.meta.normalization;
+  const mode = input.meta.normalizationMode, trained = sidecar.normalization_mode ?? 'all';
+  if (have === undefined) ctx.log.warn('input carries no normalisation factor; it must have been scaled like the training data');
+  else if (mode !== trained) ctx.log.warn(`input normalised '${mode ?? 'all'}' but the checkpoint's training data '${trained}'; give normalize checkpoint: to match`);
+  else if (trained !== 'scan' && relativeDifference(have, sidecar.normalization) > 1e-3) {
+    ctx.log.warn(`input normalisation ${have} differs from the checkpoint's ${sidecar.normalization}; predictions assume the checkpoint's scale (give normalize checkpoint: or its factor)`);
+  }
+}
+
+const alignment = (on: boolean, r: StitchResult): Record<string, number> => (on ? { phase_aligned: r.aligned, mean_phase_turn_rad: +r.meanAlignRadians.toFixed(4) } : {});
+
 export default defineSink({
   ...inferSpec,
   async create(options, { ctx, inputs }) {
@@ -99,13 +112,7 @@ export default defineSink({
       if (scan.N !== N) throw new DataError('SHAPE_MISMATCH', `the scan has N=${scan.N} but the checkpoint was trained at N=${N}`, { stage: ctx.id, file: dir });
       const M = options.stitch_size ?? Math.floor(N / 2);
       if (M > N) throw new OptionsError('BAD_OPTION', `stitch_size ${M} is larger than N=${N}`, { stage: ctx.id, key: 'stitch_size' });
-      const have = input.meta.normalization;
-      if (have === undefined) ctx.log.warn('input carries no normalisation factor; it must have been scaled like the training data');
-      else if (input.meta.normalizationMode !== (sidecar.normalization_mode ?? 'all')) {
-        ctx.log.warn(`input normalised '${input.meta.normalizationMode ?? 'all'}' but the checkpoint's training data '${sidecar.normalization_mode ?? 'all'}'; give normalize checkpoint: to match`);
-      } else if (sidecar.normalization_mode !== 'scan' && relativeDifference(have, sidecar.normalization) > 1e-3) {
-        ctx.log.warn(`input normalisation ${have} differs from the checkpoint's ${sidecar.normalization}; predictions assume the checkpoint's scale (give normalize checkpoint: or its factor)`);
-      }
+      warnNormalization(input, sidecar, ctx);
       const total = input.meta.count;
       const live = input.meta.live === true || scan.xcoords.length === 0;
       const placement = live ? new LiveCanvas({ N, M, alignPhase: options.align_phase, window: options.stitch_window }) : placementFor(scan);
@@ -131,7 +138,17 @@ export default defineSink({
       if (result.patches === 0) throw new DataError('EMPTY_INPUT', `stage '${ctx.id}': the input yielded no batches`, { stage: ctx.id });
       await writeReconstruction(files, result, model.probe(), ctx.id);
       ctx.progress({ label: 'stitch', done: result.batches, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { patches: result.patches }, finished: true });
-      const summary = { ...files, shape: [result.object.height, result.object.width], origin: [result.placement.originX, result.placement.originY], stitch_size: M, stitch_window: options.stitch_window, patches: result.patches, ...(options.align_phase ? { phase_aligned: result.aligned, mean_phase_turn_rad: +result.meanAlignRadians.toFixed(4) } : {}), ...(live ? { snapshots: snapshots.written } : {}), seconds: secondsSince(t0) };
+      const summary = {
+        ...files,
+        shape: [result.object.height, result.object.width],
+        origin: [result.placement.originX, result.placement.originY],
+        stitch_size: M,
+        stitch_window: options.stitch_window,
+        patches: result.patches,
+        ...alignment(options.align_phase, result),
+        ...(live ? { snapshots: snapshots.written } : {}),
+        seconds: secondsSince(t0),
+      };
       // The reconstruction is this sink's output record (the NPZ is a file beside it, not the wiring).
       const probe = model.probe();
       return reconstructionOutput(summary, { object: result.object, probe, origin: [result.placement.originX, result.placement.originY], weights: result.covered, file: files.npz }, scan);
