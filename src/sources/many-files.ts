@@ -205,19 +205,7 @@ export async function manyFiles(files: readonly string[], openOne: (file: string
     }
     return out;
   };
-  const pass = (signal: AbortSignal, borrowed: boolean): AsyncIterable<Frame> =>
-    (async function* () {
-      for (let f = 0; f < parts.length; f++) {
-        const p = parts[f]!;
-        const { stream: s, release } = await pool.acquire(f);
-        try {
-          const frames = borrowed ? (s.openBorrowed?.(signal) ?? s.open(signal)) : s.open(signal);
-          for await (const fr of frames) yield { ...fr, index: p.offset + fr.index, scanIndex: scanIndex[p.offset + fr.index]! };
-        } finally {
-          await release();
-        }
-      }
-    })();
+  const pass = (signal: AbortSignal, borrowed: boolean): AsyncIterable<Frame> => concatenatedPass(parts, pool, scanIndex, signal, borrowed);
   return {
     meta: { record: 'frame', scan, count },
     frames: {
@@ -225,20 +213,37 @@ export async function manyFiles(files: readonly string[], openOne: (file: string
       N: first.N,
       read: async (i) => (await readMany([i]))[0]!,
       readMany,
-      async excluded(signal) {
-        const all = new Set<number>();
-        for (let f = 0; f < parts.length; f++) {
-          const p = parts[f]!;
-          const ex = await pool.use(f, async (s) => (await s.frames?.excluded?.(signal)) ?? new Set<number>());
-          for (const i of ex) all.add(p.offset + i);
-        }
-        return all;
-      },
+      excluded: (signal) => excludedOf(parts, pool, signal),
     },
     open: (signal) => pass(signal, false),
     openBorrowed: (signal) => pass(signal, true),
     close: () => pool.close(),
   };
+}
+
+/** The files' frames one after another, with global indices and scan numbers. */
+async function* concatenatedPass(parts: readonly FileScan[], pool: StreamPool, scanIndex: Int32Array, signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> {
+  for (let f = 0; f < parts.length; f++) {
+    const p = parts[f]!;
+    const { stream: s, release } = await pool.acquire(f);
+    try {
+      const frames = borrowed ? (s.openBorrowed?.(signal) ?? s.open(signal)) : s.open(signal);
+      for await (const fr of frames) yield { ...fr, index: p.offset + fr.index, scanIndex: scanIndex[p.offset + fr.index]! };
+    } finally {
+      await release();
+    }
+  }
+}
+
+/** The frames every file's checked pass set aside, as global indices. */
+async function excludedOf(parts: readonly FileScan[], pool: StreamPool, signal: AbortSignal): Promise<Set<number>> {
+  const all = new Set<number>();
+  for (let f = 0; f < parts.length; f++) {
+    const p = parts[f]!;
+    const ex = await pool.use(f, async (s) => (await s.frames?.excluded?.(signal)) ?? new Set<number>());
+    for (const i of ex) all.add(p.offset + i);
+  }
+  return all;
 }
 
 /** Every file must be of the first one's instrument: same N, same probe (to 1e-3 in relative L2). */
