@@ -1,0 +1,82 @@
+// A tile job of refine with `step: pass` runs in rounds on a real nats-server
+// (loopback, free port, temp store): every pass, each tile's worker computes
+// its core's share of the gradient at the shared object, the coordinator
+// (collect) adds the shares and applies the one update. The result is the
+// single-process run of the same pipeline, not a domain decomposition.
+//
+// Tolerance: 1e-5 of the largest amplitude, max over the canvas (observed: 0,
+// bit-identical). Every gradient and fit term is computed per pattern in
+// float32, the same number whichever patterns share its batch, and added in
+// float64 (sinks/shared/refine-gradient.ts); only the order of those float64
+// additions differs (the tiles' order against the scan's), ~1e-16 relative,
+// and the state every pass starts from is rounded to float32, which absorbs
+// that almost always. The bound leaves room for a rare one-ulp flip (6e-8)
+// carried through later passes. The test checks that it means something: the
+// passes move the object by far more than the bound, and the per-pass losses
+// agree too. (Summing float32 batch gradients instead gave 4 % max difference:
+// Adam's first step, m̂/√v̂, is about sign(g) and amplifies rounding.)
+process.env.PTYCHOFLOW_WASM_THREADS = '1';
+import test from 'ava';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { builtinRegistry } from '../../src/components.js';
+import { loadPlan } from '../../src/pipeline/index.js';
+import { runPlan } from '../../src/pipeline/run.js';
+import { openScale } from '../../src/scale/client.js';
+import { collectJob } from '../../src/scale/collect.js';
+import { scaleConfig } from '../../src/scale/config.js';
+import { submitJob } from '../../src/scale/submit.js';
+import { maxDifference, passRefinePipeline, readObject, relativeRms, spawnWorker, stopProcess } from './helpers.js';
+import { natsServerBinary, startNats } from './nats-server.js';
+
+const bin = natsServerBinary();
+const serial = bin !== undefined ? test.serial : test.serial.skip;
+const skipNote = bin === undefined ? ' (skipped: nats-server not found; .ci/run installs it)' : '';
+const TOL = 1e-5;
+const PASSES = 4;
+
+serial(`4-tile refine (step: pass) on 3 worker processes equals the single-process run${skipNote}`, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ptychoflow-rounds-'));
+  const srv = await startNats(bin!);
+  const workers = [0, 1, 2].map(() => spawnWorker(srv.url, ['--ack-wait', '10']));
+  const c = await openScale(scaleConfig({ server: srv.url, ackWait: 10, maxDeliver: 3, timeout: 5 }), { configure: true });
+  try {
+    const file = passRefinePipeline(dir, PASSES);
+    const m = await submitJob(c, file, { job: 'rounds', shards: 'tiles:4' });
+    t.is(m.mode, 'rounds');
+    t.is(m.shards.length, 4 * (PASSES + 1));
+    const out = path.join(dir, 'rounds-out');
+    const summary = await collectJob(c, 'rounds', { outDir: out, wait: true, timeoutS: 240 });
+    t.is(summary.status, 'ok');
+    t.is(summary.counts.done, 4 * (PASSES + 1));
+    t.true(new Set(summary.shards.map((s) => s.worker)).size >= 2, 'rounds ran on several workers');
+
+    const plan = await loadPlan(file, { registry: builtinRegistry() });
+    const local = path.join(dir, 'local');
+    const run = await runPlan(plan, { outDir: local, record: false });
+    t.is(run.error, undefined);
+    const whole = await readObject(path.join(local, 'refined.npz'));
+    const got = await readObject(path.join(out, 'refined.npz'));
+    const { max, scale } = maxDifference(got, whole);
+    t.log(`max |rounds − single-process| = ${max.toExponential(2)} of largest amplitude ${scale.toFixed(3)} (${(max / scale).toExponential(2)}; bound ${TOL})`);
+    t.true(max <= TOL * scale, `objects differ by ${max}`);
+
+    // The bound is far below what the refinement changes: the flat start scaled, and the final object.
+    const s0 = (run.summary.sinks.refine as { scale: number }).scale;
+    const moved = maxDifference({ ...whole, re: whole.re.map(() => s0), im: whole.im.map(() => 0) }, whole).max;
+    t.log(`the refinement moves the object by up to ${moved.toExponential(2)} from its scaled flat start`);
+    t.true(moved > 100 * TOL * scale, 'the passes change the object by far more than the tolerance');
+    const hist = (f: string): number[] => (JSON.parse(readFileSync(f, 'utf8')) as { loss: number }[]).map((h) => h.loss);
+    const [a, b] = [hist(path.join(out, 'refine_history.json')), hist(path.join(local, 'refine_history.json'))];
+    t.is(a.length, PASSES);
+    for (let k = 0; k < PASSES; k++) t.true(Math.abs(a[k]! - b[k]!) <= 1e-5 * b[k]!, `pass ${k + 1} loss ${a[k]} vs ${b[k]}`);
+    const covered = new Uint8Array(got.re.length).fill(1);
+    t.log(`relative RMS over the canvas ${relativeRms(got, whole, covered).toExponential(2)}`);
+  } finally {
+    await c.close();
+    await Promise.all(workers.map(stopProcess));
+    await srv.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
