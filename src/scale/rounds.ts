@@ -11,10 +11,9 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DataError, ScaleError } from '../errors.js';
+import { ScaleError } from '../errors.js';
 import type { Json } from '../pipeline/types.js';
 import { writeReconstruction } from '../sinks/shared/reconstruction.js';
-import { addGradient, PassRefiner, type PassGradient } from '../sinks/shared/refine-pass.js';
 import { refineOptions } from '../sinks/shared/refine-spec.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { ScaleClient } from './client.js';
@@ -22,7 +21,8 @@ import { SHARD_SUBJECT } from './config.js';
 import type { ShardStatus } from './events.js';
 import { names, type JobManifest, type ShardDescriptor } from './job.js';
 import { CONTRIBUTION_FILE, fetchTo, getJson } from './results.js';
-import { readFit, readGradient, writeState, type FitContribution } from './rounds-npz.js';
+import { readFit, readGradient, writeState } from './rounds-npz.js';
+import { RoundReducer } from './rounds-reduce.js';
 
 export interface RoundsOutcome {
   /** The merged files and facts, or undefined when a round's shard failed. */
@@ -49,25 +49,6 @@ async function contributions<T>(c: ScaleClient, shards: readonly ShardDescriptor
   return out;
 }
 
-/** Round 0: refine's scale fit over all tiles, and the refiner it starts. */
-function startFrom(fits: FitContribution[]): { passer: PassRefiner; fit: FitContribution; scale: number; startLoss: number } {
-  const fit = fits[0]!;
-  const [sAX, sAA, sXX, values] = [0, 1, 2, 3].map((k) => fits.reduce((s, f) => s + f.sums[k]!, 0)) as [number, number, number, number];
-  const lit = new Uint8Array(fit.lit.length), centre = new Uint8Array(fit.lit.length);
-  for (const f of fits) {
-    const p = f.placement, q = fit.placement;
-    if (p.width !== q.width || p.height !== q.height || p.originX !== q.originX || p.originY !== q.originY) throw new ScaleError('CANVAS_MISMATCH', 'the tiles of a rounds job have different canvases', { hint: 'all tiles must read the same scan; resubmit the job' });
-    for (let i = 0; i < lit.length; i++) {
-      lit[i] = lit[i]! | f.lit[i]!;
-      centre[i] = centre[i]! | f.centre[i]!;
-    }
-  }
-  if (values === 0) throw new DataError('EMPTY_INPUT', 'rounds job: no tile yielded a pattern');
-  if (!(sAA > 0) || !(sAX > 0)) throw new DataError('NO_SIGNAL', `rounds job: the starting object predicts no signal where the data has some (Σ A·X = ${sAX}, Σ A² = ${sAA})`, { hint: 'check the start reconstruction and the probe belong to this scan' });
-  const scale = sAX / sAA;
-  return { passer: new PassRefiner(fit.start, fit.probe, scale, lit), fit: { ...fit, lit, centre }, scale, startLoss: (sXX - (sAX * sAX) / sAA) / values };
-}
-
 /** Waits until the given round's shards are all done or failed, within `timeoutS` seconds (collect's waitForJob). */
 export type WaitFor = (m: JobManifest, timeoutS: number | undefined) => Promise<ShardStatus[]>;
 
@@ -79,40 +60,26 @@ export async function runRounds(c: ScaleClient, m: JobManifest, outDir: string, 
   const deadline = o.timeoutS === undefined ? undefined : Date.now() + o.timeoutS * 1000;
   const tmp = await mkdtemp(path.join(os.tmpdir(), `ptychoflow-rounds-${m.job}-`));
   try {
-    let start: ReturnType<typeof startFrom> | undefined;
-    const history: { epoch: number; loss: number; lr: number }[] = [];
+    const reducer = new RoundReducer(options, m.job);
     for (let round = 0; round <= m.rounds.epochs; round++) {
       const shards = m.shards.filter((d) => d.round === round);
-      if (start !== undefined) {
-        const { passer, fit } = start, p = fit.placement;
-        const name = names.state(m.job, round);
-        if ((await c.store.info(name)) === null) {
-          const file = path.join(tmp, `state-${round}.npz`);
-          await writeState(file, { object: passer.object(p.height, p.width), probe: passer.probe(fit.probe.height), placement: p });
-          await c.store.putBlob({ name }, new Uint8Array(await readFile(file)));
-        }
+      const name = names.state(m.job, round);
+      if (reducer.started && (await c.store.info(name)) === null) {
+        const file = path.join(tmp, `state-${round}.npz`);
+        await writeState(file, reducer.state());
+        await c.store.putBlob({ name }, new Uint8Array(await readFile(file)));
       }
       await publishRound(c, shards);
       const states = await o.wait({ ...m, shards }, deadline === undefined ? undefined : Math.max(1, (deadline - Date.now()) / 1000));
       if (states.some((s) => s.state === 'failed')) return { failedRound: round };
-      if (start === undefined) {
-        start = startFrom(await contributions(c, shards, tmp, readFit));
-        continue;
-      }
-      const parts = await contributions(c, shards, tmp, readGradient);
-      const g: PassGradient = parts[0]!;
-      for (const x of parts.slice(1)) addGradient(g, x);
-      const lr = PassRefiner.lr(options, round - 1);
-      const loss = start.passer.step(g, lr);
-      if (!Number.isFinite(loss)) throw new DataError('LOSS_NOT_FINITE', `rounds job '${m.job}': the loss became ${loss} in pass ${round}`, { hint: 'lower lr' });
-      history.push({ epoch: round, loss, lr });
+      if (round === 0) reducer.fit(await contributions(c, shards, tmp, readFit));
+      else reducer.pass(round, await contributions(c, shards, tmp, readGradient));
     }
-    const { passer, fit, scale, startLoss } = start!, p = fit.placement;
+    const r = reducer.result(), { history } = reducer;
     const files = { npz: path.join(outDir, options.npz), amplitude_png: path.join(outDir, options.amplitude_png), phase_png: path.join(outDir, options.phase_png) };
-    const probe = passer.probe(fit.probe.height);
-    await writeReconstruction(files, { object: passer.object(p.height, p.width), covered: fit.centre, placement: p }, probe, m.rounds.sink);
+    await writeReconstruction(files, { object: r.object, covered: r.covered, placement: r.placement }, r.probe, m.rounds.sink);
     await writeFileAtomic(path.join(outDir, options.history), JSON.stringify(history, null, 2) + '\n');
-    return { merged: { ...files, history: path.join(outDir, options.history), passes: history.length, scale, start_loss: startLoss, final_loss: history.at(-1)?.loss ?? startLoss, tiles: m.shards.filter((d) => d.round === 0).length, shape: [p.height, p.width] } };
+    return { merged: { ...files, history: path.join(outDir, options.history), passes: history.length, scale: r.scale, start_loss: r.startLoss, final_loss: history.at(-1)?.loss ?? r.startLoss, tiles: m.shards.filter((d) => d.round === 0).length, shape: [r.placement.height, r.placement.width] } };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
