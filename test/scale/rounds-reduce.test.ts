@@ -16,7 +16,7 @@ import { loadPlan } from '../../src/pipeline/index.js';
 import { planDocument } from '../../src/pipeline/record.js';
 import { runPlan } from '../../src/pipeline/run.js';
 import { executeShard } from '../../src/scale/execute.js';
-import { planJob } from '../../src/scale/job.js';
+import { planJob, shardDocument } from '../../src/scale/job.js';
 import { readFit, readGradient, writeState } from '../../src/scale/rounds-npz.js';
 import { RoundReducer } from '../../src/scale/rounds-reduce.js';
 import { readComplex } from '../../src/sinks/shared/reconstruction.js';
@@ -86,5 +86,32 @@ sinks:
     t.deepEqual(reducer.history.map((h) => h.epoch), [1, 2, 3]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a tile job of refine with step: pass is planned in rounds; what rounds cannot honour is refused at submit', (t) => {
+  const doc = (refine: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    sources: { scan: { type: 'simulate' } },
+    transforms: { g: { type: 'group', inputs: ['scan'] }, t: { type: 'tensorify', inputs: ['g'] } },
+    sinks: { refine: { type: 'refine', inputs: ['t'], epochs: 2, step: 'pass', ...refine }, ...extra },
+  });
+  const m = planJob({ job: 'j', doc: doc({}), pipelineFile: 'p.yaml', shards: 'tiles:4' });
+  t.is(m.mode, 'rounds');
+  t.deepEqual(m.rounds, { sink: 'refine', epochs: 2 });
+  t.deepEqual(m.shards.map((d) => d.shard).slice(0, 5), ['r0000-tile-0000', 'r0000-tile-0001', 'r0000-tile-0002', 'r0000-tile-0003', 'r0001-tile-0000']);
+  t.is(m.shards.length, 12);
+  const sd = shardDocument(doc({}), m.shards[5]!) as { sinks: Record<string, Record<string, unknown>>; transforms: Record<string, Record<string, unknown>> };
+  t.like(sd.sinks.refine, { type: 'scale-contribution', inputs: ['t'], of: 'refine', round: 1 });
+  t.like(sd.transforms.g__tile, { type: 'scale-tile', index: 1, margin: 0 });
+  t.is(planJob({ job: 'j', doc: doc({ step: 'batch' }), pipelineFile: 'p.yaml', shards: 'tiles:4' }).mode, 'tiles');
+  for (const [why, d, margin] of [
+    ['input 1', doc({ inputs: ['t', 'infer'] }), undefined],
+    ['max_minutes', doc({ max_minutes: 5 }), undefined],
+    ['score_every', doc({ score_every: 2 }), undefined],
+    ['another reconstruction sink', doc({}, { inf: { type: 'infer', inputs: ['t'] } }), undefined],
+    ['--margin', doc({}), 8],
+  ] as const) {
+    const e = t.throws(() => planJob({ job: 'j', doc: d, pipelineFile: 'p.yaml', shards: 'tiles:4', ...(margin !== undefined ? { margin } : {}) }), undefined, why);
+    t.is((e as { code?: string }).code, 'BAD_OPTION', why);
   }
 });
