@@ -3,6 +3,7 @@
 // its core's share of the gradient at the shared object, the coordinator
 // (collect) adds the shares and applies the one update. The result is the
 // single-process run of the same pipeline, not a domain decomposition.
+// A coordinator stopped mid-job and a worker killed mid-shard change nothing.
 //
 // Tolerance: 1e-5 of the largest amplitude, max over the canvas (observed: 0,
 // bit-identical). Every gradient and fit term is computed per pattern in
@@ -26,8 +27,10 @@ import { runPlan } from '../../src/pipeline/run.js';
 import { openScale } from '../../src/scale/client.js';
 import { collectJob } from '../../src/scale/collect.js';
 import { scaleConfig } from '../../src/scale/config.js';
+import { lastEvent } from '../../src/scale/events.js';
+import { getJson } from '../../src/scale/results.js';
 import { submitJob } from '../../src/scale/submit.js';
-import { maxDifference, passRefinePipeline, readObject, relativeRms, spawnWorker, stopProcess } from './helpers.js';
+import { maxDifference, passRefinePipeline, readObject, relativeRms, spawnWorker, stopProcess, waitFor } from './helpers.js';
 import { natsServerBinary, startNats } from './nats-server.js';
 
 const bin = natsServerBinary();
@@ -86,6 +89,41 @@ serial(`4-tile refine (step: pass) on 3 worker processes equals the single-proce
   } finally {
     await c.close();
     await Promise.all(workers.map(stopProcess));
+    await srv.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+serial(`kill -9 of a worker mid-round: the rounds job completes, equal to the single process, the redone shard counted once${skipNote}`, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ptychoflow-rounds-kill-'));
+  const srv = await startNats(bin!);
+  // The victim starts alone and dies in its first shard (start-up is most of that shard's time).
+  const victim = spawnWorker(srv.url, ['--ack-wait', '3']);
+  const others: ReturnType<typeof spawnWorker>[] = [];
+  const c = await openScale(scaleConfig({ server: srv.url, ackWait: 3, maxDeliver: 3, timeout: 5 }), { configure: true });
+  try {
+    const file = passRefinePipeline(dir, 2);
+    await submitJob(c, file, { job: 'kill', shards: 'tiles:4' });
+    await waitFor('the victim to start a shard', async () => {
+      const e = await lastEvent(c, 'kill', 'r0000-tile-0000');
+      return e?.state === 'running' && e.worker.endsWith(`-${victim.pid}`);
+    }, 60_000);
+    victim.kill('SIGKILL');
+    others.push(spawnWorker(srv.url, ['--ack-wait', '3']), spawnWorker(srv.url, ['--ack-wait', '3']));
+    const out = path.join(dir, 'out');
+    const summary = await collectJob(c, 'kill', { outDir: out, wait: true, timeoutS: 240 });
+    t.is(summary.status, 'ok');
+    const redone = (await getJson<{ delivery: number; worker: string }>(c, 'jobs/kill/r0000-tile-0000/result.json'))!;
+    t.log(`killed worker ${victim.pid} on r0000-tile-0000; stored from delivery ${redone.delivery} by ${redone.worker}`);
+    t.true(redone.delivery >= 2, 'the killed shard was redelivered');
+    const run = await runPlan(await loadPlan(file, { registry: builtinRegistry() }), { outDir: path.join(dir, 'local'), record: false });
+    t.is(run.error, undefined);
+    const { max, scale } = maxDifference(await readObject(path.join(out, 'refined.npz')), await readObject(path.join(dir, 'local', 'refined.npz')));
+    t.log(`max |rounds − single-process| = ${max.toExponential(2)} of ${scale.toFixed(3)}`);
+    t.true(max <= TOL * scale, `objects differ by ${max}`);
+  } finally {
+    await c.close();
+    await Promise.all([victim, ...others].map(stopProcess));
     await srv.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
