@@ -2,8 +2,9 @@
 // instrumentation, tensor ledger and cleanup as `ptychoflow run`), into an
 // output directory of its own. A tile shard also keeps what each
 // reconstruction sink emitted and turns it into its partial (the object under
-// the tile's core weights). Workers call this; so do the tests, to run the
-// same shards in one process as the reference.
+// the tile's core weights); a rounds shard runs the contribution sink in
+// place of refine and keeps that file. Workers call this; so do the tests,
+// to run the same shards in one process as the reference.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackendName } from '../backend/select.js';
