@@ -11,6 +11,7 @@ const BENCHES: Record<string, { file: string; about: string }> = {
   unseen: { file: './unseen.ts', about: 'network trained on a simulated corpus, scored on held-out scans (alone, + refine, flat refine)' },
   'npz-random-access': { file: './npz-random-access.ts', about: 'RSS growth while reading random frames from a ≥1 GiB NPZ' },
   scale: { file: './scale.ts', about: 'NATS JetStream scale-out: shards/s with 1 and 2 workers, peak RSS per worker by shard, merge time' },
+  rounds: { file: './rounds.ts', about: 'refine step: pass vs batch in one process, and a rounds job (tiles, 1 and 2 workers) against it' },
   live: { file: './live.ts', about: 'live stream: last frame → final image latency, highest replay rate kept up with, peak RSS short vs long' },
 };
 

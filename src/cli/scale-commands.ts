@@ -39,7 +39,7 @@ export function addScaleCommands(program: Command, io: CliIO, done: (code: numbe
   withConnection(program.command('submit'))
     .description('split a pipeline into shards and queue them on NATS JetStream for workers')
     .argument('<pipeline>', 'pipeline file (YAML or JSON); its input paths must be readable by the workers')
-    .option('--shards <spec>', "'per-scan' (one shard per --inputs file) or 'tiles:K' (K spatial tiles of one scan, for infer and refine); default one shard")
+    .option('--shards <spec>', "'per-scan' (one shard per --inputs file) or 'tiles:K' (K spatial tiles of one scan, for infer and refine; refine with step: pass runs in exact rounds); default one shard")
     .option('--inputs <values...>', 'per-scan: the scans, one shard each (set as --input-key)', [])
     .option('--input-key <key.path>', 'per-scan: the setting each input goes to (default: the one source with a path, sources.ID.path)')
     .option('--margin <px>', 'tiles: pixels of positions read beyond a tile core (default N; at least N/2 + 1 for exact stitching)', positive('--margin', false))
@@ -69,7 +69,7 @@ export function addScaleCommands(program: Command, io: CliIO, done: (code: numbe
     .description("write a finished job's outputs (the files a local run writes; tiles merged) and job-summary.json")
     .argument('<job>', 'job id')
     .option('--output <dir>', 'output directory (default the job id)')
-    .option('--wait', 'wait for unfinished shards')
+    .option('--wait', 'wait for unfinished shards (a rounds job: coordinate its rounds)')
     .option('--job-timeout <s>', 'with --wait: give up after this many seconds', positive('--job-timeout', false))
     .option('--json', 'print the job summary as one JSON line')
     .action(async (job: string, o: CollectFlags) => done(await (await import('./collect.js')).collectCommand(job, o, io)));

@@ -15,6 +15,7 @@ import type { ScaleClient } from './client.js';
 import { countStates, jobStatus, type ShardStatus } from './events.js';
 import { names, type JobManifest } from './job.js';
 import { mergePartials } from './merge.js';
+import { runRounds } from './rounds.js';
 import { readPartial, type Partial } from './partial.js';
 import { fetchTo, getJson, type ResultManifest } from './results.js';
 
@@ -101,8 +102,23 @@ async function mergeTiles(c: ScaleClient, m: JobManifest, results: ResultManifes
   return merged;
 }
 
+/** A rounds job: collect --wait is its coordinator (rounds.ts); without --wait it only replays a job whose rounds are all done. */
+async function collectRounds(c: ScaleClient, m: JobManifest, o: CollectOptions): Promise<JobSummary> {
+  if (o.wait !== true) {
+    const c0 = countStates(await jobStatus(c, m));
+    if (c0.pending + c0.running > 0) throw new ScaleError('JOB_NOT_FINISHED', `job '${m.job}' runs in rounds (refine, step: pass): ${c0.done} of ${m.shards.length} round shards done`, { hint: 'collect --wait (or submit --wait) coordinates its rounds; run it while workers run' });
+  }
+  const outDir = path.resolve(o.outDir);
+  const t0 = performance.now();
+  const r = await runRounds(c, m, outDir, { ...(o.timeoutS !== undefined ? { timeoutS: o.timeoutS } : {}), wait: (mm, timeoutS) => waitForJob(c, mm, { ...o, ...(timeoutS !== undefined ? { timeoutS } : {}) }) });
+  const states = await jobStatus(c, m);
+  const merged: Record<string, Json> = r.merged !== undefined ? { [m.rounds!.sink]: r.merged } : {};
+  return writeSummary(m, states, merged, new Map(), t0, outDir, r.merged === undefined ? 'failed' : 'ok');
+}
+
 export async function collectJob(c: ScaleClient, job: string, o: CollectOptions): Promise<JobSummary> {
   const m = await loadManifest(c, job);
+  if (m.mode === 'rounds') return collectRounds(c, m, o);
   const states = o.wait === true ? await waitForJob(c, m, o) : await jobStatus(c, m);
   const counts = countStates(states);
   if (counts.pending + counts.running > 0) {
@@ -125,13 +141,17 @@ export async function collectJob(c: ScaleClient, job: string, o: CollectOptions)
       for (const f of r.files) await fetchTo(c, names.file(job, r.shard, f), path.join(outDir, bySub.get(r.shard) ?? '', f));
     }
   }
-  const delivered = new Map(results.map((r) => [r.shard, r.delivery]));
+  return writeSummary(m, states, merged, new Map(results.map((r) => [r.shard, r.delivery])), t0, outDir);
+}
+
+async function writeSummary(m: JobManifest, states: ShardStatus[], merged: Record<string, Json>, delivered: Map<string, number>, t0: number, outDir: string, status?: JobSummary['status']): Promise<JobSummary> {
+  const bySub = new Map(m.shards.map((d) => [d.shard, d.output ?? '']));
   const failed = states.filter((s) => s.state === 'failed').map((s) => s.shard);
   const summary: JobSummary = {
-    job,
+    job: m.job,
     mode: m.mode,
-    status: failed.length === 0 ? 'ok' : failed.length === states.length ? 'failed' : 'partial',
-    counts,
+    status: status ?? (failed.length === 0 ? 'ok' : failed.length === states.length ? 'failed' : 'partial'),
+    counts: countStates(states),
     failed,
     shards: states.map((s) => ({ ...s, ...(bySub.get(s.shard) ? { output: bySub.get(s.shard)! } : {}), ...(delivered.has(s.shard) ? { deliveries_stored: delivered.get(s.shard)! } : {}) })),
     merged,

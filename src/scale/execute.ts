@@ -2,8 +2,10 @@
 // instrumentation, tensor ledger and cleanup as `ptychoflow run`), into an
 // output directory of its own. A tile shard also keeps what each
 // reconstruction sink emitted and turns it into its partial (the object under
-// the tile's core weights). Workers call this; so do the tests, to run the
-// same shards in one process as the reference.
+// the tile's core weights); a rounds shard runs the contribution sink in
+// place of refine and keeps that file. Workers call this; so do the tests,
+// to run the same shards in one process as the reference.
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackendName } from '../backend/select.js';
 import { builtinRegistry } from '../components.js';
@@ -13,6 +15,7 @@ import { runPlan, type RunSummary } from '../pipeline/run.js';
 import type { Json, ProgressEvent } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';
 import { CAPTURE_STAGE, captureSink, type Captured } from './capture.js';
+import { contributionSink } from './contribution.js';
 import { shardDocument, type ShardDescriptor } from './job.js';
 import { partialOf, type Partial } from './partial.js';
 import tileStage from './tile-stage.js';
@@ -28,6 +31,8 @@ export interface ShardPartial {
 export interface ShardRun {
   summary: RunSummary;
   partials: ShardPartial[];
+  /** Rounds shards: the file holding the tile's contribution. */
+  contribution?: string;
 }
 
 export interface ExecuteOptions {
@@ -36,6 +41,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   log?: Logger;
   progress?: (e: ProgressEvent) => void;
+  /** Rounds shards (round ≥ 1): the pass's state, fetched by the caller. */
+  statePath?: string;
 }
 
 type Doc = Record<string, unknown>;
@@ -59,8 +66,13 @@ function filesOf(summary: Json | undefined, outDir: string, sink: string): Shard
 export async function executeShard(jobDoc: Doc, d: ShardDescriptor, o: ExecuteOptions): Promise<ShardRun> {
   const doc = shardDocument(jobDoc, d);
   const captured = new Map<string, Captured>();
+  const contribution = d.round !== undefined ? path.join(o.outDir, '.scale', 'contribution.npz') : undefined;
   const registry = builtinRegistry().add(tileStage, 'ptychoflow/scale').add(captureSink(captured), 'ptychoflow/scale');
-  const tiled = d.tile !== undefined ? reconstructionSinks(doc) : [];
+  if (contribution !== undefined) {
+    await mkdir(path.dirname(contribution), { recursive: true });
+    registry.add(contributionSink({ out: contribution, ...(o.statePath !== undefined ? { state: o.statePath } : {}) }), 'ptychoflow/scale');
+  }
+  const tiled = d.tile !== undefined && d.round === undefined ? reconstructionSinks(doc) : [];
   if (tiled.length > 0) {
     const sinks = doc.sinks as Record<string, unknown>;
     for (const id of tiled) sinks[`${id}__capture`] = { type: CAPTURE_STAGE, inputs: [id], of: id };
@@ -78,5 +90,5 @@ export async function executeShard(jobDoc: Doc, d: ShardDescriptor, o: ExecuteOp
     const geometry = tileGeometry(scan.xcoords, scan.ycoords, scan.N, d.tile);
     partials.push({ sink, partial: partialOf(r, coreWeights(geometry, placement)), files: filesOf(outcome.summary.sinks[sink], o.outDir, sink) });
   }
-  return { summary: outcome.summary, partials };
+  return { summary: outcome.summary, partials, ...(contribution !== undefined ? { contribution } : {}) };
 }

@@ -14,7 +14,10 @@ import { checkId } from './config.js';
 import { TILE_STAGE } from './tile-stage.js';
 import { tileGrid, type TileSpec } from './tiles.js';
 
-export type ShardMode = 'single' | 'per-scan' | 'tiles';
+/** The sink type that replaces refine in a rounds shard (contribution.ts; here so submit loads no TensorFlow.js). */
+export const CONTRIBUTION_STAGE = 'scale-contribution';
+
+export type ShardMode = 'single' | 'per-scan' | 'tiles' | 'rounds';
 
 export interface ShardDescriptor {
   v: 1;
@@ -25,6 +28,8 @@ export interface ShardDescriptor {
   /** `key.path=value` overrides of this shard (per-scan: its input). */
   sets: string[];
   tile?: TileSpec;
+  /** Rounds jobs: the pass this shard contributes to (0: the scale fit; p ≥ 1: pass p's gradient). */
+  round?: number;
   /** Sub-directory of the job's output this shard's files go to (per-scan). */
   output?: string;
 }
@@ -37,6 +42,8 @@ export interface JobManifest {
   pipeline_file: string;
   pipeline: string;
   shards: ShardDescriptor[];
+  /** Rounds jobs: the refine sink they run pass by pass, and its number of passes. */
+  rounds?: { sink: string; epochs: number };
 }
 
 /** Object names of a job. */
@@ -45,6 +52,8 @@ export const names = {
   pipeline: (job: string): string => `jobs/${job}/pipeline.json`,
   result: (job: string, shard: string): string => `jobs/${job}/${shard}/result.json`,
   file: (job: string, shard: string, file: string): string => `jobs/${job}/${shard}/files/${file}`,
+  /** The object and probe every tile of round `round` (≥ 1) computes its contribution at. */
+  state: (job: string, round: number): string => `jobs/${job}/rounds/${String(round).padStart(4, '0')}/state.npz`,
 };
 
 /** `per-scan`, `tiles:K` or nothing (one shard). */
@@ -109,11 +118,43 @@ export function planJob(o: PlanJobOptions): JobManifest {
     if (!types.includes('group')) throw new OptionsError('NO_GROUP_STAGE', 'tile shards narrow the positions a group stage plans with, and the pipeline has none', { hint: 'tile an infer or refine pipeline (… → group → batch → tensorify → infer/refine)' });
     if (!types.some((t) => t === 'infer' || t === 'refine')) throw new OptionsError('NO_RECONSTRUCTION', 'tile shards merge reconstructions, and the pipeline has no infer or refine sink', { hint: 'use --shards tiles:K for infer and refine pipelines' });
     const { kx, ky } = tileGrid(K!);
+    const rounds = roundsOf(o.doc, o.margin);
+    if (rounds !== undefined) return { v: 1, job, mode: 'rounds', created_at: new Date().toISOString(), pipeline_file: o.pipelineFile, pipeline, shards: roundShards(base, kx, ky, rounds.epochs), rounds };
     shards = Array.from({ length: kx * ky }, (_, index) => ({ ...base, shard: `tile-${String(index).padStart(4, '0')}`, sets: [], tile: { index, kx, ky, ...(o.margin !== undefined ? { margin: o.margin } : {}) } }));
   } else {
     shards = [{ ...base, shard: 'all', sets: [] }];
   }
   return { v: 1, job, mode, created_at: new Date().toISOString(), pipeline_file: o.pipelineFile, pipeline, shards };
+}
+
+/**
+ * A tile job whose refine sink has `step: pass` runs in rounds (rounds.ts):
+ * its update sums over all patterns, so each tile contributes its core's
+ * patterns and the job applies the single-process update. The sink must be
+ * the only reconstruction sink and start from a file or flat (not from an
+ * infer in the same pipeline, which would run per tile).
+ */
+export function roundsOf(doc: Doc, margin: number | undefined): { sink: string; epochs: number } | undefined {
+  const sinks = Object.entries(section(doc, 'sinks'));
+  const pass = sinks.filter(([, s]) => s.type === 'refine' && s.step === 'pass');
+  if (pass.length === 0) return undefined;
+  const [id, s] = pass[0]!;
+  const bad = (why: string, hint: string): OptionsError => new OptionsError('BAD_OPTION', `sink '${id}' (refine, step: pass) in a tile job: ${why}`, { stage: id, hint });
+  if (sinks.filter(([, x]) => x.type === 'infer' || x.type === 'refine').length !== 1) throw bad('it must be the only infer/refine sink', 'tile the infer and the refine as two jobs (refine from the infer NPZ)');
+  if (!Array.isArray(s.inputs) || s.inputs.length !== 1) throw bad('it must start from its reconstruction option or flat, not from input 1', 'give the starting NPZ as reconstruction: (an absolute path)');
+  if (s.max_minutes !== undefined) throw bad('max_minutes does not apply (passes are the job\'s rounds)', 'bound the passes with epochs');
+  if (typeof s.score_every === 'number' && s.score_every > 0) throw bad('score_every does not apply (no tile holds the whole object)', 'score the collected NPZ');
+  if (margin !== undefined && margin !== 0) throw bad('a round reads each tile\'s core only (each pattern counted once); --margin does not apply', 'leave --margin out');
+  return { sink: id, epochs: typeof s.epochs === 'number' ? s.epochs : 50 };
+}
+
+/** Rounds 0…epochs of every tile; round r's shards are published once round r − 1 is reduced. */
+function roundShards(base: Pick<ShardDescriptor, 'v' | 'job' | 'pipeline'>, kx: number, ky: number, epochs: number): ShardDescriptor[] {
+  const out: ShardDescriptor[] = [];
+  for (let round = 0; round <= epochs; round++) {
+    for (let index = 0; index < kx * ky; index++) out.push({ ...base, shard: `r${String(round).padStart(4, '0')}-tile-${String(index).padStart(4, '0')}`, sets: [], tile: { index, kx, ky, margin: 0 }, round });
+  }
+  return out;
 }
 
 function setIn(doc: Doc, keys: string[], value: unknown): void {
@@ -143,6 +184,14 @@ export function shardDocument(jobDoc: Doc, d: ShardDescriptor): Doc {
       st.inputs = [tileId];
     }
     doc.transforms = { ...transforms, ...added };
+  }
+  if (d.round !== undefined) {
+    // The refine sink becomes this round's contribution, with refine's options.
+    const sinks = section(doc, 'sinks');
+    const id = roundsOf(doc, undefined)?.sink;
+    if (id === undefined) throw new OptionsError('BAD_OPTION', `shard ${d.shard} is a round of a refine (step: pass) job, and the job's pipeline has none`, { hint: 'resubmit the job' });
+    const { type: _type, inputs, ...refine } = sinks[id]!;
+    sinks[id] = { type: CONTRIBUTION_STAGE, inputs, of: id, round: d.round, refine };
   }
   return doc;
 }

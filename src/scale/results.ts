@@ -27,6 +27,9 @@ export interface ResultManifest {
   partials: { sink: string; file: string; files: { npz: string; amplitude_png: string; phase_png: string } }[];
 }
 
+/** The one file a rounds shard stores. */
+export const CONTRIBUTION_FILE = 'contribution.npz';
+
 async function filesUnder(dir: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(path.join(dir, rel), { withFileTypes: true })) {
@@ -46,7 +49,10 @@ async function putFile(c: ScaleClient, name: string, file: string): Promise<void
 export async function storeResult(c: ScaleClient, d: ShardDescriptor, dir: string, run: ShardRun, worker: string, delivery: number): Promise<ResultManifest> {
   const partials: ResultManifest['partials'] = [];
   let files: string[] = [];
-  if (d.tile !== undefined) {
+  if (run.contribution !== undefined) {
+    files = [CONTRIBUTION_FILE];
+    await putFile(c, names.file(d.job, d.shard, CONTRIBUTION_FILE), run.contribution);
+  } else if (d.tile !== undefined) {
     for (const p of run.partials) {
       const file = `partial-${p.sink}.npz`;
       await mkdir(path.join(dir, '.scale'), { recursive: true });

@@ -42,7 +42,8 @@ export async function submitJob(c: ScaleClient, file: string, o: SubmitOptions =
   const enc = new TextEncoder();
   await c.store.putBlob({ name: names.pipeline(job) }, enc.encode(JSON.stringify(doc)));
   await c.store.putBlob({ name: names.manifest(job) }, enc.encode(JSON.stringify(manifest)));
-  for (const d of manifest.shards) {
+  // A rounds job queues its round 0 now; the coordinator (collect) queues each later round.
+  for (const d of manifest.shards.filter((s) => s.round === undefined || s.round === 0)) {
     const payload = enc.encode(JSON.stringify(d));
     if (payload.length > MAX_DESCRIPTOR_BYTES) throw new ScaleError('DESCRIPTOR_TOO_LARGE', `shard ${d.shard}'s descriptor is ${payload.length} bytes`, { hint: 'descriptors name inputs, they do not carry them' });
     await c.js.publish(`${SHARD_SUBJECT}.${job}`, payload, { msgID: `${job}.${d.shard}` });

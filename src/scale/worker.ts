@@ -21,7 +21,7 @@ import type { ScaleClient } from './client.js';
 import { publishEvent, type ShardEvent } from './events.js';
 import { executeShard } from './execute.js';
 import { names, type ShardDescriptor } from './job.js';
-import { getJson, storeResult } from './results.js';
+import { fetchTo, getJson, storeResult } from './results.js';
 
 export interface WorkerOptions {
   backend?: BackendName;
@@ -126,8 +126,11 @@ async function handle(x: Ctx, m: JsMsg): Promise<void> {
     if ((await c.store.info(names.result(d.job, d.shard))) === null) {
       const doc = await pipelineOf(x, d.pipeline);
       dir = await mkdtemp(path.join(o.workDir ?? os.tmpdir(), `ptychoflow-${d.job}-${d.shard}-`));
+      // A pass's shard computes at that pass's state (rounds jobs), a claim check in the store.
+      const statePath = d.round !== undefined && d.round > 0 ? path.join(dir, '.scale', 'state.npz') : undefined;
+      if (statePath !== undefined) await fetchTo(c, names.state(d.job, d.round!), statePath);
       const onProgress = (p: ProgressEvent): void => void (progress = { stage: p.stage, label: p.label, done: p.done, ...(p.total !== undefined ? { total: p.total } : {}) });
-      const run = await executeShard(doc, d, { outDir: dir, signal: x.signal, log: log.child(d.shard), progress: onProgress, ...(o.backend !== undefined ? { backend: o.backend } : {}) });
+      const run = await executeShard(doc, d, { outDir: dir, signal: x.signal, log: log.child(d.shard), progress: onProgress, ...(statePath !== undefined ? { statePath } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
       await storeResult(c, d, dir, run, x.worker, delivery);
     }
     const seconds = +((performance.now() - t0) / 1000).toFixed(3);

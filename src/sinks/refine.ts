@@ -32,8 +32,9 @@ import { placementFor, readComplex, writeReconstruction, type CanvasPlacement, t
 import { budgetSpent, checkCosineRates, cosineLr, forEachBatch, inPath, outPath, readReconstruction, reconstructionOutput, savePng, secondsSince, setLearningRate, tensorBatchStream, trainingProgress } from './shared/util.js';
 import { PassScorer, timeToSsim, type PassScore } from './shared/pass-score.js';
 import { refineSpec, type refineOptions } from './shared/refine-spec.js';
+import { fitSums, PassDriver } from './shared/refine-gradient.js';
 
-type RefineOptions = z.output<typeof refineOptions>;
+export type RefineOptions = z.output<typeof refineOptions>;
 
 /** Canvas indices and bilinear weights of every pattern window of a batch. */
 interface Windows {
@@ -92,7 +93,7 @@ export function windowTaps(centers: Float64Array, coords: Float32Array, B: numbe
 }
 
 /** The pattern windows of a canvas (H·W, flat) as (P, N, N, 1), bilinear where the taps say. */
-function cutWindows(canvas: tf.Tensor1D, taps: readonly { index: tf.Tensor; weight: tf.Tensor | undefined }[], P: number, N: number): tf.Tensor4D {
+export function cutWindows(canvas: tf.Tensor1D, taps: readonly { index: tf.Tensor; weight: tf.Tensor | undefined }[], P: number, N: number): tf.Tensor4D {
   let sum: tf.Tensor | undefined;
   for (const t of taps) {
     let v: tf.Tensor = tf.gather(canvas, t.index);
@@ -103,19 +104,19 @@ function cutWindows(canvas: tf.Tensor1D, taps: readonly { index: tf.Tensor; weig
 }
 
 /** The measured amplitudes of a batch, (B,N,N,C) → (B·C,N,N,1) in pattern order b·C + c. */
-function measured(X: tf.Tensor4D): tf.Tensor4D {
+export function measured(X: tf.Tensor4D): tf.Tensor4D {
   const [B, N, , C] = X.shape;
   return (C === 1 ? X : X.transpose([0, 3, 1, 2])).reshape([B * C, N, N, 1]);
 }
 
-interface Start {
+export interface Start {
   object: Complex2D;
   probe: Complex2D;
   placement: CanvasPlacement;
   from: string;
 }
 
-async function startingPoint(options: RefineOptions, scan: ScanMeta, ctx: StageContext, given: Stream<unknown> | undefined): Promise<Start> {
+export async function startingPoint(options: RefineOptions, scan: ScanMeta, ctx: StageContext, given: Stream<unknown> | undefined): Promise<Start> {
   if (given !== undefined) {
     if (options.reconstruction !== undefined) throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': give the starting reconstruction as input 1 or as the reconstruction option, not both`, { stage: ctx.id, key: 'reconstruction' });
     const r = await readReconstruction(given, ctx, 'input 1 (the starting reconstruction)');
@@ -203,10 +204,7 @@ export default defineSink({
       const lo = Math.floor(N / 4), hi = lo + Math.floor(N / 2);
       const total = input.meta.count;
       await eachBatch((X, taps, P, raw) => {
-        const [ax, aa, xx] = tf.tidy(() => {
-          const A = predicted(taps, P), Y = measured(X);
-          return [A.mul(Y).sum(), A.square().sum(), Y.square().sum()].map((t) => t.dataSync()[0]!);
-        }) as [number, number, number];
+        const [ax, aa, xx] = tf.tidy(() => fitSums(predicted(taps, P), measured(X)));
         sAX += ax; sAA += aa; sXX += xx; values += P * N * N;
         const first = raw.taps[0]!.index;
         for (let p = 0; p < P; p++) {
@@ -234,7 +232,9 @@ export default defineSink({
         const re = objRe.dataSync(), im = objIm.dataSync();
         for (let i = 0; i < HW; i++) if (lit[i] === 1) { ampSum += Math.hypot(re[i]!, im[i]!); litCount++; }
       }
-      const meanAmp = ampSum / Math.max(litCount, 1);
+      // step: pass keeps the object in float64 (shared/refine-gradient.ts); the variables hold it rounded.
+      const passer = PassDriver.start(options, start.object, probe, scale, lit, [objRe, objIm]);
+      const meanAmp = passer?.meanAmp ?? ampSum / Math.max(litCount, 1);
       if (!(meanAmp > 0)) throw new DataError('NO_SIGNAL', `${where}: the starting object is zero where the probe lights it`, { stage: ctx.id, file: start.from });
       const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
       ctx.log.info(`starting from ${start.from}: scaled by ${scale.toPrecision(6)}, mean amplitude ${meanAmp.toPrecision(4)}, amplitude MSE ${sig(startLoss)}; lr cosine ${rate(options.lr)} → ${rate(options.final_lr)} over ${options.epochs} passes${Number.isFinite(budget) ? ` or ${duration(budget)}` : ''}`);
@@ -252,7 +252,12 @@ export default defineSink({
         const pass = { index: epoch + 1, of: options.epochs };
         const probeOn = options.refine_probe > 0 && epoch + 1 >= options.refine_probe;
         const vars = probeOn ? [objRe, objIm, probeRe, probeIm] : [objRe, objIm];
-        const seen = await eachBatch((X, taps, P) => {
+        if (passer !== undefined) lr = passer.begin(options, epoch, secondsSince(tr), budget, probeOn);
+        const seen = await eachBatch((X, taps, P, raw) => {
+          if (passer !== undefined) {
+            ({ sum, patterns } = tf.tidy(() => passer.add(cutWindows(objRe, taps, P, N), cutWindows(objIm, taps, P, N), probeRe, probeIm, measured(X), raw.taps)));
+            return;
+          }
           lr = cosineLr(options.lr, options.final_lr, trainingProgress({ epoch, batch: step, batches, epochs: options.epochs, seconds: secondsSince(tr), budget }));
           setLearningRate(optimizer, lr * meanAmp);
           step++;
@@ -274,6 +279,7 @@ export default defineSink({
           patterns += P;
         }, (i) => ctx.progress({ label, pass, done: i + 1, ...(batches !== undefined ? { total: batches } : {}), unit: 'batches', info: { loss: sum / Math.max(patterns, 1), lr } }));
         batches ??= seen;
+        passer?.end(lr, vars, where, epoch);
         const record = { epoch: epoch + 1, loss: sum / patterns, lr, seconds: secondsSince(te) };
         const outOfTime = epoch + 1 < options.epochs && budgetSpent(secondsSince(tr), budget, record.seconds, true);
         const score = scorer?.due(epoch + 1, outOfTime || epoch + 1 === options.epochs) === true

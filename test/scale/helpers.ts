@@ -1,7 +1,7 @@
 // Shared pieces of the scale tests: tiny pipelines (N=16 simulated scans),
 // worker processes of the real CLI, and object comparisons.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinRegistry } from '../../src/components.js';
@@ -31,6 +31,13 @@ sinks:
   refine: { type: refine, inputs: [t], epochs: ${epochs} }
 `,
   );
+  return file;
+}
+
+/** The refine pipeline with `step: pass` (one update per pass from the whole pass's gradient): a tile job of it runs in rounds. */
+export function passRefinePipeline(dir: string, epochs: number): string {
+  const file = path.join(dir, 'refine-pass.yaml');
+  writeFileSync(file, readFileSync(refinePipeline(dir, epochs), 'utf8').replace(`epochs: ${epochs} }`, `epochs: ${epochs}, step: pass, lr: 0.05 }`));
   return file;
 }
 

@@ -8,7 +8,11 @@
 // process runs it, and the merge adds in shard-id order with partition-of-
 // unity weights (each pixel from one shard, times 1, divided by 1), so the
 // results are bit-identical in practice; the bound leaves room only for a
-// different wasm thread count on another machine.
+// different wasm thread count on another machine. These jobs refine with the
+// default step: batch, so the reference is the tiles run one after another
+// in this process (the unsharded run differs: a domain decomposition); the
+// job that equals the unsharded run is refine with step: pass, in rounds
+// (rounds.test.ts).
 process.env.PTYCHOFLOW_WASM_THREADS = '1';
 import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
@@ -82,7 +86,7 @@ async function checkTiles(t: ExecutionContext, summary: JobSummary, out: string)
   t.deepEqual([m.weight_min, m.weight_max], [1, 1]);
 }
 
-serial(`4-tile refine job on 3 worker processes equals the single-process run${skipNote}`, async (t) => {
+serial(`4-tile refine job (step: batch) on 3 worker processes equals its tiles run in one process${skipNote}`, async (t) => {
   await withServer(async (srv) => {
     const workers = [0, 1, 2].map(() => spawnWorker(srv.url, ['--ack-wait', '10']));
     const c = await client(srv);

@@ -21,6 +21,10 @@ export const refineOptions = z
       .min(0)
       .default(0)
       .describe("From this pass on (1-based) the probe is refined too, with its own Adam step (lr × the probe's RMS amplitude, same decay); 0 keeps the probe fixed. The NPZ then holds the refined probe."),
+    step: z
+      .enum(['batch', 'pass'])
+      .default('batch')
+      .describe("batch: an Adam step per batch (fast to converge). pass: one step per pass from the whole pass's gradient, which a tile job can sum over its tiles and so reproduce exactly (see docs/SCALING.md)."),
     npz: z.string().default('refined.npz').describe('Output NPZ (the layout of infer\'s), relative to the output directory.'),
     amplitude_png: z.string().default('refined_amplitude.png').describe('Amplitude image, relative to the output directory.'),
     phase_png: z.string().default('refined_phase.png').describe('Phase image, relative to the output directory.'),
