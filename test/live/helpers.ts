@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { builtinRegistry } from '../../src/components.js';
 import { openNpz } from '../../src/io/npz.js';
+import { writeNpz, type NpzArrayInput } from '../../src/io/npz-writer.js';
 import { runPipelineFile, type RunSummary } from '../../src/pipeline/index.js';
 import { evaluateObject } from '../../src/physics/metrics.js';
 import type { Complex2D } from '../../src/pipeline/types.js';
@@ -52,7 +53,7 @@ export async function runText(text: string, outDir: string): Promise<Ran> {
 }
 
 /** A 121-frame N=16 scan and a checkpoint trained on it for one epoch. */
-export async function makeFixture(): Promise<Fixture> {
+export async function makeFixture(epochs = 2): Promise<Fixture> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pf-live-'));
   const text = `seed: 5
 sources:
@@ -64,7 +65,7 @@ transforms:
   tensors: { type: tensorify, inputs: [batches] }
 sinks:
   scan: { type: write-npz, inputs: [sim], path: scan.npz }
-  train: { type: train, inputs: [tensors], epochs: 2, n_filters_scale: 0.25, lr: 2.0e-3, seed: 3, collapse: { action: warn } }
+  train: { type: train, inputs: [tensors], epochs: ${epochs}, n_filters_scale: 0.25, lr: 2.0e-3, seed: 3, collapse: { action: warn } }
 `;
   const r = await runText(text, dir);
   if (r.error !== undefined) throw r.error as Error;
@@ -88,6 +89,29 @@ transforms:
 sinks:
   infer: { type: infer, inputs: [tensors], checkpoint: ${f.checkpoint}, snapshot_every_s: 0.05 }
 `;
+}
+
+/**
+ * A copy of the fixture's scan whose frames `drop` are NaN, so that a file
+ * source with `on_error: skip` leaves them out and group plans without them:
+ * the series a lossy replay delivered, with its frame indices kept (the
+ * groups' draws are keyed by the seed's index).
+ */
+export async function scanWithout(f: Fixture, drop: readonly number[], file: string): Promise<string> {
+  const npz = await openNpz(f.scan);
+  const arrays: Record<string, NpzArrayInput> = {};
+  try {
+    for (const name of npz.entries()) {
+      const a = await npz.readArray(name);
+      arrays[name] = { shape: [...a.shape], data: a.data, descr: npz.header(name).descr };
+    }
+  } finally {
+    await npz.close();
+  }
+  const d = arrays.diffraction!, NN = d.shape[1]! * d.shape[2]!;
+  for (const i of drop) (d.data as Float32Array).fill(Number.NaN, i * NN, (i + 1) * NN);
+  await writeNpz(file, arrays);
+  return file;
 }
 
 interface Recon {
