@@ -83,11 +83,11 @@ export default defineTransform({
           'Groups whose frames are read together (one read per run of consecutive frames); the next two windows are read while this one is consumed. Default: as many groups as fill 2 MiB (4 to 64), so the data in flight does not grow with N.',
         ),
       window: z
-        .number()
-        .int()
-        .min(2)
+        .union([z.number().int().min(2), z.object({ frames: z.number().int().min(2).optional(), seconds: z.number().positive().optional() }).strict()])
         .optional()
-        .describe('On an input without random access: group in a window of this many recent frames instead of spilling the whole stream (each frame seeds one group, decided window/2 frames after it arrives; memory: window frames). A live input uses 512 when unset. Ignored with random access.'),
+        .describe(
+          'On an input without random access: group in a window of this many recent frames instead of spilling the whole stream (each frame seeds one group, decided window/2 frames after it arrives; memory: window frames). A live input uses 512 when unset. {frames: W, seconds: S} adds a time bound: a seed is also decided S/2 s after it arrived and a frame also leaves after S s, whichever comes first (checked as frames arrive, so the groups follow from the arrival order and times; frames still bound the memory, 512 when unset). Ignored with random access.',
+        ),
     })
     .strict(),
   async create(o, { ctx, inputs }) {

@@ -75,3 +75,35 @@ test('windowed group refuses what it cannot do: oversample, a window smaller tha
   const s = (await createStage(group, { gridsize: 1, window: 8 }, [plain(src, [0, 1, 2, 1])], testContext({ id: 'g' }))) as Stream<Group>;
   await t.throwsAsync(collectStream(s), { code: 'DUPLICATE_FRAME' });
 });
+
+test('a seconds window decides each seed S/2 s after it arrived and keeps frames S s, whatever the frame window', async (t) => {
+  const src = syntheticScan(40, 4, 7);
+  const frames: Frame[] = [];
+  for await (const f of src.open(new AbortController().signal)) frames.push(f);
+  const run = (): { decided: number[][]; most: number; keys: string[] } => {
+    // One frame every 100 ms; S = 1 s, so a seed is due when the frame 5 after it arrives.
+    let clock = 0;
+    const w = new WindowGrouper({ gridsize: 2, k: 5, window: 64, seconds: 1, seed: 2, now: () => clock });
+    const decided: number[][] = [], keys: string[] = [];
+    let most = 0;
+    for (const [j, f] of frames.entries()) {
+      clock = 100 * j;
+      const gs = w.push(f);
+      decided.push(gs.map((g) => g.index));
+      keys.push(...gs.map(key));
+      most = Math.max(most, (w as unknown as { buf: unknown[] }).buf.length);
+    }
+    keys.push(...w.finish().map(key));
+    return { decided, most, keys };
+  };
+  const a = run();
+  a.decided.forEach((d, j) => t.deepEqual(d, j >= 5 ? [j - 5] : [], `after frame ${j}`));
+  // Frames up to 1 s old stay: 11 at 10 frames/s (a frame window of 64 alone would keep 40).
+  t.is(a.most, 11);
+  t.is(a.keys.length, 40);
+  t.deepEqual(run().keys, a.keys);
+  const s = (await createStage(group, { gridsize: 2, k: 5, window: { frames: 32, seconds: 30 } }, [plain(src)], testContext({ id: 'g' }))) as Stream<Group>;
+  t.is((await collectStream(s)).length, 40);
+  await t.throwsAsync(createStage(group, { gridsize: 2, window: { seconds: 0 } }, [plain(src)], testContext({ id: 'g' })));
+  await t.throwsAsync(createStage(group, { gridsize: 2, window: { minutes: 1 } }, [plain(src)], testContext({ id: 'g' })));
+});
