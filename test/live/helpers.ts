@@ -114,6 +114,31 @@ export async function scanWithout(f: Fixture, drop: readonly number[], file: str
   return file;
 }
 
+/**
+ * The inference half plus refine at the end: `spill` records the normalised
+ * frames as they pass (a live source is read once), infer stitches as groups
+ * arrive, refine makes `passes` passes over the spilled frames (one per group)
+ * from infer's final reconstruction.
+ */
+export function refinePipeline(source: string, f: Fixture, passes: number, extra = ''): string {
+  return `seed: 5
+sources:
+  scan: ${source}
+transforms:
+  norm: { type: normalize, inputs: [scan], checkpoint: ${f.checkpoint} }
+  spilled: { type: spill, inputs: [norm] }
+  groups: { type: group, inputs: [spilled], gridsize: 2${extra} }
+  batches: { type: batch, inputs: [groups], batch_size: 16 }
+  tensors: { type: tensorify, inputs: [batches] }
+  singles: { type: group, inputs: [spilled], gridsize: 1${extra} }
+  single_batches: { type: batch, inputs: [singles], batch_size: 16 }
+  single_tensors: { type: tensorify, inputs: [single_batches] }
+sinks:
+  infer: { type: infer, inputs: [tensors], checkpoint: ${f.checkpoint}, snapshot_every_s: 0.05 }
+  refine: { type: refine, inputs: [single_tensors, infer], epochs: ${passes}, lr: 0.01 }
+`;
+}
+
 interface Recon {
   object: Complex2D;
   origin: [number, number];
