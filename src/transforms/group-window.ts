@@ -15,7 +15,7 @@
 // both are checked as frames arrive (arrival times from the grouper's clock),
 // so the output is the same for a given arrival order and arrival times.
 import { DataError, OptionsError } from '../errors.js';
-import type { Frame, Group, StageContext, Stream } from '../pipeline/types.js';
+import type { Frame, Group } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
 import { interleaveInto } from './group-plan.js';
 
@@ -39,6 +39,8 @@ interface Slot {
   readonly ord: number;
   /** Arrival time (ms). */
   readonly t: number;
+  /** Once decided as a seed: its K-th candidate's squared distance (a nearer frame arriving later came too late). */
+  reach?: number;
 }
 
 export class WindowGrouper {
@@ -50,6 +52,8 @@ export class WindowGrouper {
   private made = 0;
   /** Seeds whose window held fewer than C frames of their scan (no group made). */
   skipped = 0;
+  /** Frames that arrived after a seed they would have been a candidate of was decided (the window is short for the stream's disorder). */
+  late = 0;
   private readonly lookahead: number;
   /** Half the seconds window in ms (Infinity without one). */
   private readonly halfMs: number;
@@ -70,7 +74,8 @@ export class WindowGrouper {
     if (this.seen.has(frame.index)) throw new DataError('DUPLICATE_FRAME', `frame ${frame.index} came twice`, { key: `frame ${frame.index}`, hint: 'a windowed group takes each frame index once' });
     // Only the indices still in the window matter for duplicates; older ones leave with their frames.
     this.seen.add(frame.index);
-    const slot = { frame, ord: this.ord++, t: this.now() };
+    if (this.C > 1 && this.cameLate(frame)) this.late++;
+    const slot: Slot = { frame, ord: this.ord++, t: this.now() };
     this.buf.push(slot);
     this.pending.push(slot);
     while (this.buf.length > this.o.window) this.seen.delete(this.buf.shift()!.frame.index);
@@ -89,8 +94,19 @@ export class WindowGrouper {
     return out;
   }
 
-  /** The K nearest buffered frames of the seed's scan, nearest first, ties by frame index. */
-  private candidates(seed: Frame): Frame[] {
+  /** Whether a decided seed still buffered would have taken `f` among its K nearest. */
+  private cameLate(f: Frame): boolean {
+    const scan = f.scanIndex ?? 0;
+    for (const { frame: s, reach } of this.buf) {
+      if (reach === undefined || (s.scanIndex ?? 0) !== scan) continue;
+      const dx = f.x - s.x, dy = f.y - s.y;
+      if (dx * dx + dy * dy < reach) return true;
+    }
+    return false;
+  }
+
+  /** The K nearest buffered frames of the seed's scan, nearest first, ties by frame index; `reach`: the K-th's squared distance. */
+  private candidates(seed: Frame): { pool: Frame[]; reach: number } {
     const scan = seed.scanIndex ?? 0;
     const near: { f: Frame; d: number }[] = [];
     for (const { frame: f } of this.buf) {
@@ -99,7 +115,7 @@ export class WindowGrouper {
       near.push({ f, d: dx * dx + dy * dy });
     }
     near.sort((a, b) => a.d - b.d || a.f.index - b.f.index);
-    return near.slice(0, this.o.k).map((n) => n.f);
+    return { pool: near.slice(0, this.o.k).map((n) => n.f), reach: near.length >= this.o.k ? near[this.o.k - 1]!.d : Infinity };
   }
 
   private decide(slot: Slot, out: Group[]): void {
@@ -108,7 +124,8 @@ export class WindowGrouper {
     let members: Frame[];
     if (this.C === 1) members = [seed];
     else {
-      const pool = this.candidates(seed);
+      const { pool, reach } = this.candidates(seed);
+      slot.reach = reach;
       if (pool.length < this.C) {
         this.skipped++;
         return;
@@ -161,33 +178,4 @@ export async function* windowedGroups(frames: AsyncIterable<Frame>, o: WindowOpt
   }
   yield* grouper.finish();
   onEnd(grouper);
-}
-
-/** Frames a live input's window holds when the pipeline names none. */
-export const DEFAULT_LIVE_WINDOW = 512;
-
-/** `group`'s `window` option: a number of frames, or frames and/or seconds. */
-export type WindowOption = number | { frames?: number | undefined; seconds?: number | undefined };
-
-/** `group`'s output over an input without random access, grouped in a window of `window` frames (and seconds). */
-export function windowedGroupStream(o: { gridsize: number; k: number; window?: WindowOption | undefined; n_groups?: number | undefined; oversample: boolean; seed?: number | undefined }, input: Stream<Frame>, ctx: StageContext): Stream<Group> {
-  if (o.oversample) throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': oversample needs the whole scan; a windowed group makes one group per frame at most`, { stage: ctx.id, key: 'oversample' });
-  const w = typeof o.window === 'number' ? { frames: o.window } : (o.window ?? {});
-  const opts: WindowOptions = { gridsize: o.gridsize, k: o.k, window: w.frames ?? DEFAULT_LIVE_WINDOW, seconds: w.seconds, seed: o.seed ?? ctx.seed, nGroups: o.n_groups };
-  // Checks the options now, before anything is read.
-  try {
-    void new WindowGrouper(opts);
-  } catch (e) {
-    throw e instanceof OptionsError ? new OptionsError(e.code, `stage '${ctx.id}': ${e.message}`, { stage: ctx.id, key: e.key ?? 'window', ...(e.hint === undefined ? {} : { hint: e.hint }), cause: e }) : e;
-  }
-  const secs = w.seconds === undefined ? '' : ` or ${w.seconds / 2} s`;
-  ctx.log.info(`groups of C=${o.gridsize ** 2} from a window of ${opts.window} frames${w.seconds === undefined ? '' : ` and ${w.seconds} s`} (K=${o.k}; each decided ${Math.floor(opts.window / 2)} frames${secs} after its seed)`);
-  const { count: _count, ...meta } = input.meta;
-  return {
-    meta: { ...meta, record: 'group', gridsize: o.gridsize },
-    open: (signal) =>
-      windowedGroups(input.open(signal), opts, signal, (g) => {
-        if (g.skipped > 0) ctx.log.warn(`${g.skipped} seed(s) had fewer than C = ${g.C} frames of their scan in the window: no group for them`, { skipped: g.skipped });
-      }),
-  };
 }

@@ -107,3 +107,29 @@ test('a seconds window decides each seed S/2 s after it arrived and keeps frames
   await t.throwsAsync(createStage(group, { gridsize: 2, window: { seconds: 0 } }, [plain(src)], testContext({ id: 'g' })));
   await t.throwsAsync(createStage(group, { gridsize: 2, window: { minutes: 1 } }, [plain(src)], testContext({ id: 'g' })));
 });
+
+test('frames that come after a group they would have joined was decided are counted and warned about', async (t) => {
+  const src = syntheticScan(40, 4, 9);
+  const frames: Frame[] = [];
+  for await (const f of src.open(new AbortController().signal)) frames.push(f);
+  const late = (order: readonly number[], window: number): number => {
+    const w = new WindowGrouper({ gridsize: 2, k: 5, window, seed: 1 });
+    for (const i of order) w.push(frames[i]!);
+    w.finish();
+    return w.late;
+  };
+  const inOrder = frames.map((f) => f.index);
+  // Frame 0 held back to the end: with a window of 8, seeds near it were decided long before.
+  const heldBack = [...inOrder.slice(1), 0];
+  // A window whose lookahead (64) outlasts the scan decides nothing before the end.
+  t.is(late(heldBack, 128), 0);
+  t.is(late(inOrder, 128), 0);
+  // These positions are random: in index order a short window misses neighbours too.
+  t.true(late(inOrder, 16) > late(inOrder, 32));
+  t.true(late(heldBack, 8) >= 1);
+  const warnings: string[] = [];
+  const ctx = testContext({ id: 'g' });
+  ctx.log.warn = (m: string): void => void warnings.push(m);
+  await collectStream((await createStage(group, { gridsize: 2, k: 5, window: 8 }, [plain(src, heldBack)], ctx)) as Stream<Group>);
+  t.true(warnings.some((m) => /arrived after a group they would have joined was decided/.test(m)), warnings.join('\n'));
+});

@@ -165,7 +165,7 @@ export async function readRecon(file: string): Promise<Recon> {
  * removing the mean phase difference, which no reconstruction fixes) over the
  * box of object pixels both cover.
  */
-export function compareRecons(a: Recon, b: Recon): { amplitude: number; phase: number; pixels: number } {
+export function compareRecons(a: Recon, b: Recon): { amplitude: number; phase: number; pixels: number; phaseRange: number; phaseMae: number } {
   const at = (r: Recon, x: number, y: number): number => {
     const cx = x - r.origin[0], cy = y - r.origin[1];
     return cx < 0 || cy < 0 || cx >= r.object.width || cy >= r.object.height ? -1 : cy * r.object.width + cx;
@@ -188,5 +188,5 @@ export function compareRecons(a: Recon, b: Recon): { amplitude: number; phase: n
     return { height: h, width: w, re, im };
   };
   const e = evaluateObject(cut(a), cut(b), { register: false, phase_align: 'mean', amplitude_scale: 'none' });
-  return { amplitude: e.amplitude.ssim, phase: e.phase.ssim, pixels: w * h };
+  return { amplitude: e.amplitude.ssim, phase: e.phase.ssim, pixels: w * h, phaseRange: e.phase.data_range, phaseMae: e.phase.mae };
 }
