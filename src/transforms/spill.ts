@@ -134,7 +134,7 @@ export default defineTransform({
   emits: 'frame',
   type: 'spill',
   description:
-    "Makes a frame stream that can be read once (a live source) readable again: the first pass yields the frames as they arrive and appends them to a temp file, every later pass (once the first has reached the stream's end) reads them back in arrival order. For refine at the end of a live series over what arrived.",
+    "Makes a frame stream that can be read once (a live source) readable again: the first pass yields the frames as they arrive and appends them to a temp file, every later pass (once the first has reached the stream's end) reads them back in arrival order. For refine at the end of a live series over what arrived. Disk: N²·4 bytes a frame until the run ends; memory: one 4 MiB block.",
   options: z.object({}).strict(),
   create(_o, { ctx, inputs }) {
     const input = requireInput<Frame>(ctx, inputs, 'spill', ['frame']);
