@@ -25,6 +25,7 @@ import normalize from './transforms/normalize.js';
 import poisson from './transforms/poisson.js';
 import prefetch from './transforms/prefetch.js';
 import shuffle from './transforms/shuffle.js';
+import spill from './transforms/spill.js';
 import split from './transforms/split.js';
 import tensorify from './transforms/tensorify-spec.js';
 
@@ -39,6 +40,7 @@ export const builtinComponents: readonly ComponentDef[] = [
   group,
   split,
   shuffle,
+  spill,
   batch,
   prefetch,
   // Declared by their specs: their modules import TensorFlow.js, which

@@ -44,6 +44,8 @@ export interface ReplayReport {
   frames: number;
   sent: number;
   dropped: number;
+  /** The indices dropped, in order (the first 4096), so a test can rebuild the series a receiver saw. */
+  dropped_indices: number[];
   out_of_order: number;
   seconds: number;
   /** Wall-clock time the last frame was handed to the socket (performance.timeOrigin-based ms). */
@@ -61,8 +63,11 @@ async function openScanStream(file: string, signal: AbortSignal): Promise<Stream
   return (await def.create(options, { ctx, inputs: [] })) as Stream<Frame>;
 }
 
+/** Dropped indices listed in the report (a long lossy replay would otherwise list thousands). */
+const MAX_LISTED_DROPS = 4096;
+
 /** The frames of `loop` passes, indices continued, some dropped, reordered within a window; counts what it did. */
-async function* planned(stream: Stream<Frame>, o: ReplayOptions, counts: { dropped: number; out_of_order: number }, signal: AbortSignal): AsyncGenerator<Frame> {
+async function* planned(stream: Stream<Frame>, o: ReplayOptions, counts: { dropped: number; droppedIndices: number[]; out_of_order: number }, signal: AbortSignal): AsyncGenerator<Frame> {
   const n = stream.meta.scan?.count ?? 0;
   const rng = new Rng(o.seed ?? 0);
   const W = o.shuffleWindow ?? 0;
@@ -76,11 +81,11 @@ async function* planned(stream: Stream<Frame>, o: ReplayOptions, counts: { dropp
   for (let k = 0; k < (o.loop ?? 1); k++) {
     for await (const f of stream.open(signal)) {
       // The drop decision is drawn for every frame, so the frames kept do not depend on the window.
+      const g = k === 0 ? f : { ...f, index: k * n + f.index };
       if (rng.uniform() < (o.drop ?? 0)) {
-        counts.dropped++;
+        if (counts.dropped++ < MAX_LISTED_DROPS) counts.droppedIndices.push(g.index);
         continue;
       }
-      const g = k === 0 ? f : { ...f, index: k * n + f.index };
       if (W <= 1) yield emit(g);
       else if (buf.length < W) buf.push(g);
       else {
@@ -114,7 +119,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   const topic = o.socket === 'pub' ? [Buffer.from(o.topic ?? '')] : [];
   const series = o.series ?? `replay-${path.basename(typeof o.scan === 'string' ? o.scan : scan.origin)}-${o.seed ?? 0}`;
   const frames = scan.count * (o.loop ?? 1);
-  const counts = { dropped: 0, out_of_order: 0 };
+  const counts = { dropped: 0, droppedIndices: [] as number[], out_of_order: 0 };
   let sent = 0, lastMs = 0;
   const t0 = performance.now();
   try {
@@ -134,7 +139,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
     sock.close();
     await stream.close?.();
   }
-  return { series, endpoint: o.endpoint, frames, sent, dropped: counts.dropped, out_of_order: counts.out_of_order, seconds: +((performance.now() - t0) / 1000).toFixed(3), last_frame_ms: lastMs };
+  return { series, endpoint: o.endpoint, frames, sent, dropped: counts.dropped, dropped_indices: counts.droppedIndices, out_of_order: counts.out_of_order, seconds: +((performance.now() - t0) / 1000).toFixed(3), last_frame_ms: lastMs };
 }
 
 /** What the command line sets: the options a scan file, a socket buffer and a signal aside, plus --json. */

@@ -25,6 +25,7 @@ import normalizeDef from '../transforms/normalize.js';
 import poissonDef from '../transforms/poisson.js';
 import prefetchDef from '../transforms/prefetch.js';
 import shuffleDef from '../transforms/shuffle.js';
+import spillDef from '../transforms/spill.js';
 import splitDef from '../transforms/split.js';
 import tensorifyDef from '../transforms/tensorify.js';
 import { defineMap, type MapSpec } from '../transforms/map-stage.js';
@@ -79,6 +80,7 @@ export const poisson = stage(poissonDef);
 export const group = stage(groupDef);
 export const split = stage(splitDef);
 export const shuffle = stage(shuffleDef);
+export const spill = stage(spillDef);
 /** `batch(16)` is `batch({ batch_size: 16 })`. */
 export const batch = (options?: number | z.input<typeof batchDef.options>, at?: StageIdOptions): ChainStep =>
   use(batchDef, typeof options === 'number' ? { batch_size: options } : options, at);

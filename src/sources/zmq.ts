@@ -135,7 +135,7 @@ export default defineSource({
     const stream: Stream<Frame> = {
       meta: { record: 'frame', scan, live: true },
       open(signal) {
-        if (opened) throw new StageError('LIVE_REOPENED', `stage '${ctx.id}': a live stream can be read once`, { stage: ctx.id, hint: 'put a file between the live source and a stage that reads its input twice (write-npz, then a file pipeline)' });
+        if (opened) throw new StageError('LIVE_REOPENED', `stage '${ctx.id}': a live stream can be read once`, { stage: ctx.id, hint: 'put a `spill` stage after the live source for stages that read their input again (refine at the end of the series: pipelines/live.yaml)' });
         opened = true;
         return frames(sock, rx, o, ctx, signal, close);
       },

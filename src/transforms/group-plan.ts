@@ -1,6 +1,7 @@
 // Which positions each group holds (SPEC §4), from positions alone: a
 // flatbush KD-tree over the positions in use, group i's seed from a seeded
-// permutation and its members from Rng.derive(seed, 'group', i), so any group
+// permutation and its members from Rng.derive(seed, 'group', i) (i: the seed's
+// position when every kept position seeds one group), so any group
 // can be built on its own and the order of evaluation does not matter. As in
 // the reference, members are a random C-subset of the seed's K nearest
 // neighbours kept in draw order (not sorted); unlike the reference the seed
@@ -116,7 +117,11 @@ export class GroupPlan {
     const pool = this.candidates(i);
     if (this.C === 1) return Int32Array.of(pool[0]!);
     if (pool.length < this.C) throw new DataError('TOO_FEW_POSITIONS', `the scan of position ${this.seedOf(i)} has ${pool.length} usable positions, fewer than C = ${this.C} per group`, { hint: 'use a smaller gridsize or more positions per scan' });
-    const rng = Rng.derive(this.o.seed, 'group', i);
+    // With one group per position, keyed by the seed's own index: a position left out
+    // then changes only the groups it was a candidate of, not every later group's draw
+    // (and a windowed group over a lossy stream draws the same, see group-window.ts).
+    const key = this.count === this.positions && !this.o.oversample ? this.seedOf(i) : i;
+    const rng = Rng.derive(this.o.seed, 'group', key);
     const out = new Int32Array(this.C);
     for (let c = 0; c < this.C; c++) {
       const j = c + rng.int(pool.length - c);

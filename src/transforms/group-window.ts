@@ -9,9 +9,13 @@
 // draw from them exactly as GroupPlan draws (Rng.derive(seed, 'group', i)
 // with i the seed's frame index), so with a window holding the whole scan the
 // groups are the whole-scan plan's up to ties, and for a given arrival order
-// the output is always the same.
+// the output is always the same. `window: {seconds: S}` adds a time bound (a
+// slow stream need not wait W/2 frames): a seed is also decided once S/2 s
+// have passed since it arrived, a frame also leaves S s after it arrived;
+// both are checked as frames arrive (arrival times from the grouper's clock),
+// so the output is the same for a given arrival order and arrival times.
 import { DataError, OptionsError } from '../errors.js';
-import type { Frame, Group, StageContext, Stream } from '../pipeline/types.js';
+import type { Frame, Group } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
 import { interleaveInto } from './group-plan.js';
 
@@ -20,6 +24,10 @@ export interface WindowOptions {
   k: number;
   /** Frames kept (W); a seed is decided W/2 frames after it arrived. */
   window: number;
+  /** Seconds a frame is kept (S); a seed is also decided S/2 s after it arrived. */
+  seconds?: number | undefined;
+  /** Clock in ms (default performance.now); a test passes its own arrival times. */
+  now?: (() => number) | undefined;
   seed: number;
   /** Stop making groups after this many (default: one per frame). */
   nGroups?: number | undefined;
@@ -29,6 +37,10 @@ interface Slot {
   readonly frame: Frame;
   /** Arrival number. */
   readonly ord: number;
+  /** Arrival time (ms). */
+  readonly t: number;
+  /** Once decided as a seed: its K-th candidate's squared distance (a nearer frame arriving later came too late). */
+  reach?: number;
 }
 
 export class WindowGrouper {
@@ -40,13 +52,21 @@ export class WindowGrouper {
   private made = 0;
   /** Seeds whose window held fewer than C frames of their scan (no group made). */
   skipped = 0;
+  /** Frames that arrived after a seed they would have been a candidate of was decided (the window is short for the stream's disorder). */
+  late = 0;
   private readonly lookahead: number;
+  /** Half the seconds window in ms (Infinity without one). */
+  private readonly halfMs: number;
+  private readonly now: () => number;
 
   constructor(readonly o: WindowOptions) {
     this.C = o.gridsize * o.gridsize;
     if (this.C > 1 && o.k < this.C) throw new OptionsError('BAD_K', `k = ${o.k} neighbours cannot fill groups of C = ${this.C} (gridsize ${o.gridsize})`, { key: 'k', hint: `set k ≥ ${this.C}` });
     if (o.window < Math.max(2, o.k)) throw new OptionsError('BAD_WINDOW', `window = ${o.window} frames cannot hold K = ${o.k} candidates`, { key: 'window', hint: `set window ≥ ${Math.max(2, 2 * o.k)}` });
+    if (o.seconds !== undefined && !(o.seconds > 0)) throw new OptionsError('BAD_WINDOW', `window.seconds = ${o.seconds}: expected a positive number of seconds`, { key: 'window.seconds' });
     this.lookahead = Math.floor(o.window / 2);
+    this.halfMs = o.seconds === undefined ? Infinity : (o.seconds * 1000) / 2;
+    this.now = o.now ?? (() => performance.now());
   }
 
   /** Adds a frame (kept by reference: pass frames nobody reuses) and returns the groups it settled. */
@@ -54,12 +74,16 @@ export class WindowGrouper {
     if (this.seen.has(frame.index)) throw new DataError('DUPLICATE_FRAME', `frame ${frame.index} came twice`, { key: `frame ${frame.index}`, hint: 'a windowed group takes each frame index once' });
     // Only the indices still in the window matter for duplicates; older ones leave with their frames.
     this.seen.add(frame.index);
-    const slot = { frame, ord: this.ord++ };
+    if (this.C > 1 && this.cameLate(frame)) this.late++;
+    const slot: Slot = { frame, ord: this.ord++, t: this.now() };
     this.buf.push(slot);
     this.pending.push(slot);
     while (this.buf.length > this.o.window) this.seen.delete(this.buf.shift()!.frame.index);
     const out: Group[] = [];
-    while (this.pending.length > 0 && this.ord - 1 - this.pending[0]!.ord >= this.lookahead) this.decide(this.pending.shift()!, out);
+    const due = (p: Slot): boolean => slot.ord - p.ord >= this.lookahead || slot.t - p.t >= this.halfMs;
+    while (this.pending.length > 0 && due(this.pending[0]!)) this.decide(this.pending.shift()!, out);
+    // Frames older than S leave after the seeds due now were decided (those saw S/2 s either side).
+    while (slot.t - this.buf[0]!.t > 2 * this.halfMs) this.seen.delete(this.buf.shift()!.frame.index);
     return out;
   }
 
@@ -70,8 +94,19 @@ export class WindowGrouper {
     return out;
   }
 
-  /** The K nearest buffered frames of the seed's scan, nearest first, ties by frame index. */
-  private candidates(seed: Frame): Frame[] {
+  /** Whether a decided seed still buffered would have taken `f` among its K nearest. */
+  private cameLate(f: Frame): boolean {
+    const scan = f.scanIndex ?? 0;
+    for (const { frame: s, reach } of this.buf) {
+      if (reach === undefined || (s.scanIndex ?? 0) !== scan) continue;
+      const dx = f.x - s.x, dy = f.y - s.y;
+      if (dx * dx + dy * dy < reach) return true;
+    }
+    return false;
+  }
+
+  /** The K nearest buffered frames of the seed's scan, nearest first, ties by frame index; `reach`: the K-th's squared distance. */
+  private candidates(seed: Frame): { pool: Frame[]; reach: number } {
     const scan = seed.scanIndex ?? 0;
     const near: { f: Frame; d: number }[] = [];
     for (const { frame: f } of this.buf) {
@@ -80,7 +115,7 @@ export class WindowGrouper {
       near.push({ f, d: dx * dx + dy * dy });
     }
     near.sort((a, b) => a.d - b.d || a.f.index - b.f.index);
-    return near.slice(0, this.o.k).map((n) => n.f);
+    return { pool: near.slice(0, this.o.k).map((n) => n.f), reach: near.length >= this.o.k ? near[this.o.k - 1]!.d : Infinity };
   }
 
   private decide(slot: Slot, out: Group[]): void {
@@ -89,7 +124,8 @@ export class WindowGrouper {
     let members: Frame[];
     if (this.C === 1) members = [seed];
     else {
-      const pool = this.candidates(seed);
+      const { pool, reach } = this.candidates(seed);
+      slot.reach = reach;
       if (pool.length < this.C) {
         this.skipped++;
         return;
@@ -142,24 +178,4 @@ export async function* windowedGroups(frames: AsyncIterable<Frame>, o: WindowOpt
   }
   yield* grouper.finish();
   onEnd(grouper);
-}
-
-/** Frames a live input's window holds when the pipeline names none. */
-export const DEFAULT_LIVE_WINDOW = 512;
-
-/** `group`'s output over an input without random access, grouped in a window of `window` frames. */
-export function windowedGroupStream(o: { gridsize: number; k: number; window?: number | undefined; n_groups?: number | undefined; oversample: boolean; seed?: number | undefined }, input: Stream<Frame>, ctx: StageContext): Stream<Group> {
-  if (o.oversample) throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': oversample needs the whole scan; a windowed group makes one group per frame at most`, { stage: ctx.id, key: 'oversample' });
-  const opts: WindowOptions = { gridsize: o.gridsize, k: o.k, window: o.window ?? DEFAULT_LIVE_WINDOW, seed: o.seed ?? ctx.seed, nGroups: o.n_groups };
-  // Checks the options now, before anything is read.
-  void new WindowGrouper(opts);
-  ctx.log.info(`groups of C=${o.gridsize ** 2} from a window of ${opts.window} frames (K=${o.k}; each decided ${Math.floor(opts.window / 2)} frames after its seed)`);
-  const { count: _count, ...meta } = input.meta;
-  return {
-    meta: { ...meta, record: 'group', gridsize: o.gridsize },
-    open: (signal) =>
-      windowedGroups(input.open(signal), opts, signal, (g) => {
-        if (g.skipped > 0) ctx.log.warn(`${g.skipped} seed(s) had fewer than C = ${g.C} frames of their scan in the window: no group for them`, { skipped: g.skipped });
-      }),
-  };
 }

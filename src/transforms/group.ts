@@ -22,7 +22,7 @@ import { defineTransform } from '../pipeline/types.js';
 import { SpilledFrames } from './frame-spill.js';
 import { groupIndex } from './group-index.js';
 import { GroupPlan } from './group-plan.js';
-import { windowedGroupStream } from './group-window.js';
+import { windowedGroups, WindowGrouper, type WindowOptions } from './group-window.js';
 import { defaultReadWindow, READ_AHEAD, requireInput, streamGroups } from './util.js';
 
 export { GroupPlan, interleave, interleaveInto, type GroupPlanOptions } from './group-plan.js';
@@ -83,11 +83,11 @@ export default defineTransform({
           'Groups whose frames are read together (one read per run of consecutive frames); the next two windows are read while this one is consumed. Default: as many groups as fill 2 MiB (4 to 64), so the data in flight does not grow with N.',
         ),
       window: z
-        .number()
-        .int()
-        .min(2)
+        .union([z.number().int().min(2), z.object({ frames: z.number().int().min(2).optional(), seconds: z.number().positive().optional() }).strict()])
         .optional()
-        .describe('On an input without random access: group in a window of this many recent frames instead of spilling the whole stream (each frame seeds one group, decided window/2 frames after it arrives; memory: window frames). A live input uses 512 when unset. Ignored with random access.'),
+        .describe(
+          'On an input without random access: group in a window of this many recent frames instead of spilling the whole stream (each frame seeds one group, decided window/2 frames after it arrives; memory: window frames). A live input uses 512 when unset. {frames: W, seconds: S} adds a time bound: a seed is also decided S/2 s after it arrived and a frame also leaves after S s, whichever comes first (checked as frames arrive, so the groups follow from the arrival order and times; frames still bound the memory, 512 when unset). Ignored with random access.',
+        ),
     })
     .strict(),
   async create(o, { ctx, inputs }) {
@@ -144,4 +144,34 @@ function planGroups(o: GroupOptions, frames: GroupFrames, ctx: StageContext): { 
   const index = groupIndex(plan, access, Math.max(o.cache_frames, READ_AHEAD * window * plan.C));
   ctx.log.info(`${plan.count} groups of C=${plan.C} from ${plan.positions} positions (K=${o.k}, frames by ${frames.via})`);
   return { plan, index, window };
+}
+
+/** Frames a live input's window holds when the pipeline names none. */
+export const DEFAULT_LIVE_WINDOW = 512;
+
+/** `group`'s `window` option: a number of frames, or frames and/or seconds. */
+export type WindowOption = number | { frames?: number | undefined; seconds?: number | undefined };
+
+/** `group`'s output over an input without random access, grouped in a window of `window` frames (and seconds). */
+export function windowedGroupStream(o: { gridsize: number; k: number; window?: WindowOption | undefined; n_groups?: number | undefined; oversample: boolean; seed?: number | undefined }, input: Stream<Frame>, ctx: StageContext): Stream<Group> {
+  if (o.oversample) throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': oversample needs the whole scan; a windowed group makes one group per frame at most`, { stage: ctx.id, key: 'oversample' });
+  const w = typeof o.window === 'number' ? { frames: o.window } : (o.window ?? {});
+  const opts: WindowOptions = { gridsize: o.gridsize, k: o.k, window: w.frames ?? DEFAULT_LIVE_WINDOW, seconds: w.seconds, seed: o.seed ?? ctx.seed, nGroups: o.n_groups };
+  // Checks the options now, before anything is read.
+  try {
+    void new WindowGrouper(opts);
+  } catch (e) {
+    throw e instanceof OptionsError ? new OptionsError(e.code, `stage '${ctx.id}': ${e.message}`, { stage: ctx.id, key: e.key ?? 'window', ...(e.hint === undefined ? {} : { hint: e.hint }), cause: e }) : e;
+  }
+  const secs = w.seconds === undefined ? '' : ` or ${w.seconds / 2} s`;
+  ctx.log.info(`groups of C=${o.gridsize ** 2} from a window of ${opts.window} frames${w.seconds === undefined ? '' : ` and ${w.seconds} s`} (K=${o.k}; each decided ${Math.floor(opts.window / 2)} frames${secs} after its seed)`);
+  const { count: _count, ...meta } = input.meta;
+  return {
+    meta: { ...meta, record: 'group', gridsize: o.gridsize },
+    open: (signal) =>
+      windowedGroups(input.open(signal), opts, signal, (g) => {
+        if (g.late > 0) ctx.log.warn(`${g.late} frame(s) arrived after a group they would have joined was decided: this stream's disorder outlasts the window (${opts.window} frames${w.seconds === undefined ? '' : `, ${w.seconds} s`}); raise window so its groups are the whole scan's`, { late: g.late });
+        if (g.skipped > 0) ctx.log.warn(`${g.skipped} seed(s) had fewer than C = ${g.C} frames of their scan in the window: no group for them`, { skipped: g.skipped });
+      }),
+  };
 }

@@ -75,3 +75,61 @@ test('windowed group refuses what it cannot do: oversample, a window smaller tha
   const s = (await createStage(group, { gridsize: 1, window: 8 }, [plain(src, [0, 1, 2, 1])], testContext({ id: 'g' }))) as Stream<Group>;
   await t.throwsAsync(collectStream(s), { code: 'DUPLICATE_FRAME' });
 });
+
+test('a seconds window decides each seed S/2 s after it arrived and keeps frames S s, whatever the frame window', async (t) => {
+  const src = syntheticScan(40, 4, 7);
+  const frames: Frame[] = [];
+  for await (const f of src.open(new AbortController().signal)) frames.push(f);
+  const run = (): { decided: number[][]; most: number; keys: string[] } => {
+    // One frame every 100 ms; S = 1 s, so a seed is due when the frame 5 after it arrives.
+    let clock = 0;
+    const w = new WindowGrouper({ gridsize: 2, k: 5, window: 64, seconds: 1, seed: 2, now: () => clock });
+    const decided: number[][] = [], keys: string[] = [];
+    let most = 0;
+    for (const [j, f] of frames.entries()) {
+      clock = 100 * j;
+      const gs = w.push(f);
+      decided.push(gs.map((g) => g.index));
+      keys.push(...gs.map(key));
+      most = Math.max(most, (w as unknown as { buf: unknown[] }).buf.length);
+    }
+    keys.push(...w.finish().map(key));
+    return { decided, most, keys };
+  };
+  const a = run();
+  a.decided.forEach((d, j) => t.deepEqual(d, j >= 5 ? [j - 5] : [], `after frame ${j}`));
+  // Frames up to 1 s old stay: 11 at 10 frames/s (a frame window of 64 alone would keep 40).
+  t.is(a.most, 11);
+  t.is(a.keys.length, 40);
+  t.deepEqual(run().keys, a.keys);
+  const s = (await createStage(group, { gridsize: 2, k: 5, window: { frames: 32, seconds: 30 } }, [plain(src)], testContext({ id: 'g' }))) as Stream<Group>;
+  t.is((await collectStream(s)).length, 40);
+  await t.throwsAsync(createStage(group, { gridsize: 2, window: { seconds: 0 } }, [plain(src)], testContext({ id: 'g' })));
+  await t.throwsAsync(createStage(group, { gridsize: 2, window: { minutes: 1 } }, [plain(src)], testContext({ id: 'g' })));
+});
+
+test('frames that come after a group they would have joined was decided are counted and warned about', async (t) => {
+  const src = syntheticScan(40, 4, 9);
+  const frames: Frame[] = [];
+  for await (const f of src.open(new AbortController().signal)) frames.push(f);
+  const late = (order: readonly number[], window: number): number => {
+    const w = new WindowGrouper({ gridsize: 2, k: 5, window, seed: 1 });
+    for (const i of order) w.push(frames[i]!);
+    w.finish();
+    return w.late;
+  };
+  const inOrder = frames.map((f) => f.index);
+  // Frame 0 held back to the end: with a window of 8, seeds near it were decided long before.
+  const heldBack = [...inOrder.slice(1), 0];
+  // A window whose lookahead (64) outlasts the scan decides nothing before the end.
+  t.is(late(heldBack, 128), 0);
+  t.is(late(inOrder, 128), 0);
+  // These positions are random: in index order a short window misses neighbours too.
+  t.true(late(inOrder, 16) > late(inOrder, 32));
+  t.true(late(heldBack, 8) >= 1);
+  const warnings: string[] = [];
+  const ctx = testContext({ id: 'g' });
+  ctx.log.warn = (m: string): void => void warnings.push(m);
+  await collectStream((await createStage(group, { gridsize: 2, k: 5, window: 8 }, [plain(src, heldBack)], ctx)) as Stream<Group>);
+  t.true(warnings.some((m) => /arrived after a group they would have joined was decided/.test(m)), warnings.join('\n'));
+});

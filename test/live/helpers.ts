@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { builtinRegistry } from '../../src/components.js';
 import { openNpz } from '../../src/io/npz.js';
+import { writeNpz, type NpzArrayInput } from '../../src/io/npz-writer.js';
 import { runPipelineFile, type RunSummary } from '../../src/pipeline/index.js';
 import { evaluateObject } from '../../src/physics/metrics.js';
 import type { Complex2D } from '../../src/pipeline/types.js';
@@ -52,7 +53,7 @@ export async function runText(text: string, outDir: string): Promise<Ran> {
 }
 
 /** A 121-frame N=16 scan and a checkpoint trained on it for one epoch. */
-export async function makeFixture(): Promise<Fixture> {
+export async function makeFixture(epochs = 2): Promise<Fixture> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pf-live-'));
   const text = `seed: 5
 sources:
@@ -64,7 +65,7 @@ transforms:
   tensors: { type: tensorify, inputs: [batches] }
 sinks:
   scan: { type: write-npz, inputs: [sim], path: scan.npz }
-  train: { type: train, inputs: [tensors], epochs: 2, n_filters_scale: 0.25, lr: 2.0e-3, seed: 3, collapse: { action: warn } }
+  train: { type: train, inputs: [tensors], epochs: ${epochs}, n_filters_scale: 0.25, lr: 2.0e-3, seed: 3, collapse: { action: warn } }
 `;
   const r = await runText(text, dir);
   if (r.error !== undefined) throw r.error as Error;
@@ -87,6 +88,54 @@ transforms:
   tensors: { type: tensorify, inputs: [batches] }
 sinks:
   infer: { type: infer, inputs: [tensors], checkpoint: ${f.checkpoint}, snapshot_every_s: 0.05 }
+`;
+}
+
+/**
+ * A copy of the fixture's scan whose frames `drop` are NaN, so that a file
+ * source with `on_error: skip` leaves them out and group plans without them:
+ * the series a lossy replay delivered, with its frame indices kept (the
+ * groups' draws are keyed by the seed's index).
+ */
+export async function scanWithout(f: Fixture, drop: readonly number[], file: string): Promise<string> {
+  const npz = await openNpz(f.scan);
+  const arrays: Record<string, NpzArrayInput> = {};
+  try {
+    for (const name of npz.entries()) {
+      const a = await npz.readArray(name);
+      arrays[name] = { shape: [...a.shape], data: a.data, descr: npz.header(name).descr };
+    }
+  } finally {
+    await npz.close();
+  }
+  const d = arrays.diffraction!, NN = d.shape[1]! * d.shape[2]!;
+  for (const i of drop) (d.data as Float32Array).fill(Number.NaN, i * NN, (i + 1) * NN);
+  await writeNpz(file, arrays);
+  return file;
+}
+
+/**
+ * The inference half plus refine at the end: `spill` records the normalised
+ * frames as they pass (a live source is read once), infer stitches as groups
+ * arrive, refine makes `passes` passes over the spilled frames (one per group)
+ * from infer's final reconstruction.
+ */
+export function refinePipeline(source: string, f: Fixture, passes: number, extra = ''): string {
+  return `seed: 5
+sources:
+  scan: ${source}
+transforms:
+  norm: { type: normalize, inputs: [scan], checkpoint: ${f.checkpoint} }
+  spilled: { type: spill, inputs: [norm] }
+  groups: { type: group, inputs: [spilled], gridsize: 2${extra} }
+  batches: { type: batch, inputs: [groups], batch_size: 16 }
+  tensors: { type: tensorify, inputs: [batches] }
+  singles: { type: group, inputs: [spilled], gridsize: 1${extra} }
+  single_batches: { type: batch, inputs: [singles], batch_size: 16 }
+  single_tensors: { type: tensorify, inputs: [single_batches] }
+sinks:
+  infer: { type: infer, inputs: [tensors], checkpoint: ${f.checkpoint}, snapshot_every_s: 0.05 }
+  refine: { type: refine, inputs: [single_tensors, infer], epochs: ${passes}, lr: 0.01 }
 `;
 }
 
@@ -116,7 +165,7 @@ export async function readRecon(file: string): Promise<Recon> {
  * removing the mean phase difference, which no reconstruction fixes) over the
  * box of object pixels both cover.
  */
-export function compareRecons(a: Recon, b: Recon): { amplitude: number; phase: number; pixels: number } {
+export function compareRecons(a: Recon, b: Recon): { amplitude: number; phase: number; pixels: number; phaseRange: number; phaseMae: number } {
   const at = (r: Recon, x: number, y: number): number => {
     const cx = x - r.origin[0], cy = y - r.origin[1];
     return cx < 0 || cy < 0 || cx >= r.object.width || cy >= r.object.height ? -1 : cy * r.object.width + cx;
@@ -139,5 +188,5 @@ export function compareRecons(a: Recon, b: Recon): { amplitude: number; phase: n
     return { height: h, width: w, re, im };
   };
   const e = evaluateObject(cut(a), cut(b), { register: false, phase_align: 'mean', amplitude_scale: 'none' });
-  return { amplitude: e.amplitude.ssim, phase: e.phase.ssim, pixels: w * h };
+  return { amplitude: e.amplitude.ssim, phase: e.phase.ssim, pixels: w * h, phaseRange: e.phase.data_range, phaseMae: e.phase.mae };
 }

@@ -9,6 +9,7 @@ import normalize from '../../src/transforms/normalize.js';
 import poisson from '../../src/transforms/poisson.js';
 import prefetch from '../../src/transforms/prefetch.js';
 import shuffle from '../../src/transforms/shuffle.js';
+import spill from '../../src/transforms/spill.js';
 import split from '../../src/transforms/split.js';
 import tensorify from '../../src/transforms/tensorify.js';
 import { builtinComponents } from '../../src/components.js';
@@ -32,6 +33,7 @@ async function casesFor(): Promise<ComplianceCase[]> {
     { def: poisson, options: { dose: 100 }, inputs: frames, bad: { inputs: badFrames, kept: 3 } },
     { def: group, options: { gridsize: 2, k: 5 }, inputs: frames },
     { def: split, options: { fraction: 0.5 }, inputs: () => [g] },
+    { def: spill, inputs: frames },
     { def: shuffle, options: { buffer_size: 4 }, inputs: () => [g] },
     { def: batch, options: { batch_size: 4 }, inputs: () => [g] },
     { def: prefetch, options: { n: 2 }, inputs: () => [g] },
