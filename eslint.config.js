@@ -25,7 +25,6 @@ const OVER_LIMITS = [
   'src/physics/metrics.ts',
   'src/physics/patch.ts',
   'src/pipeline/load.ts',
-  'src/pipeline/run.ts',
   'src/sinks/epie.ts',
   'src/sinks/evaluate.ts',
   'src/sinks/refine.ts',
