@@ -24,7 +24,6 @@ const OVER_LIMITS = [
   'src/io/zip.ts',
   'src/physics/metrics.ts',
   'src/physics/patch.ts',
-  'src/pipeline/load.ts',
   'src/sinks/epie.ts',
   'src/sinks/evaluate.ts',
   'src/sinks/refine.ts',

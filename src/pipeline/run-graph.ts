@@ -8,7 +8,7 @@ import type { Logger } from '../util/log.js';
 import { createStageContext } from './context.js';
 import { Clock, instrument, nameStage, type Meter } from './instrument.js';
 import type { TensorLedger } from './ledger.js';
-import type { PipelinePlan, StagePlan } from './load.js';
+import type { PipelinePlan, StagePlan } from './plan.js';
 import type { Json, ProgressEvent, RoutedError, SinkOutput, Stream } from './types.js';
 
 export interface GraphOptions {

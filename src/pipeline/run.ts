@@ -13,7 +13,7 @@ import { sweepStaleAtomicTemps } from '../io/temp-owner.js';
 import { prepareOutputDir } from './output-dir.js';
 import { writeRunRecord, writeSummaryRecord } from './record.js';
 import { TensorLedger, type LedgerReport } from './ledger.js';
-import type { PipelinePlan } from './load.js';
+import type { PipelinePlan } from './plan.js';
 import { StageGraph } from './run-graph.js';
 import type { Json, ProgressEvent } from './types.js';
 
