@@ -19,7 +19,6 @@ const SINK_INPUTS = { group: ['**/sources/**', '**/transforms/**'], message: 'a 
 const OVER_LIMITS = [
   'src/backend/kernels/max-pool-grad.ts',
   'src/cli/main.ts',
-  'src/io/canonical.ts',
   'src/io/npy.ts',
   'src/io/zip.ts',
   'src/physics/metrics.ts',
