@@ -23,7 +23,6 @@ const OVER_LIMITS = [
   'src/physics/metrics.ts',
   'src/physics/patch.ts',
   'src/sinks/epie.ts',
-  'src/sinks/evaluate.ts',
   'src/sinks/refine.ts',
   'src/sources/json.ts',
   'src/sources/npz.ts',
