@@ -20,7 +20,6 @@ const OVER_LIMITS = [
   'src/backend/kernels/max-pool-grad.ts',
   'src/cli/main.ts',
   'src/io/npy.ts',
-  'src/physics/patch.ts',
   'src/sinks/epie.ts',
   'src/sinks/refine.ts',
   'src/sources/json.ts',
