@@ -23,10 +23,10 @@ import { dtypeInfo, locateError, sizeOf, toFloat32, type NpyHeader } from '../io
 import { openNpy, readNpyFile } from '../io/npy-file.js';
 import { readAt } from '../io/zip.js';
 import { defineSource, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
-import { checkedFrames, offeredStore, PatternChecks, type RawPattern } from './checks.js';
+import { checkedFrames, offeredStore, PatternChecks, patternProblem, type RawPattern } from './checks.js';
 import { checkScan, manifestPath, reason } from './scan-checks.js';
 import { scanManifest, type Manifest } from './manifest-scan.js';
-import { patternProblem, toComplex2D } from './npz.js';
+import { toComplex2D } from './npz.js';
 
 interface OpenNpy {
   fh: FileHandle;
