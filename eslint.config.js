@@ -20,7 +20,6 @@ const OVER_LIMITS = [
   'src/cli/main.ts',
   'src/sinks/epie.ts',
   'src/sinks/refine.ts',
-  'src/sources/simulate.ts',
 ];
 
 export default tseslint.config(
