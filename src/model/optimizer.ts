@@ -45,12 +45,6 @@ export function makeOptimizer(lr = 1e-3): ResumableAdam {
   return new ResumableAdam(lr, 0.9, 0.999, 1e-7);
 }
 
-/** Sets an optimizer's learning rate for its next steps. */
-export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  // tfjs optimizers read `learningRate` at every step; it is protected only in the typings.
-  (optimizer as unknown as { learningRate: number }).learningRate = lr;
-}
-
 /** Tensors getWeights() created that the optimizer does not own (iterations and β powers); dispose them after saving. */
 export function ownedByCaller(w: NamedTensor, index: number): boolean {
   return index === 0 || w.name === ACC1 || w.name === ACC2;

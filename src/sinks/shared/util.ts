@@ -3,6 +3,7 @@
 // disposing every batch (also on early exit), and small path/number helpers.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import type * as tf from '../../tf.js';
 import { OptionsError } from '../../errors.js';
 import type { Reconstruction, ScanMeta, SinkOutput, StageContext, Stream, StreamMeta, TensorBatch } from '../../pipeline/types.js';
 import { writePng, type RgbaImage } from '../../io/png.js';
@@ -96,16 +97,26 @@ export function checkCosineRates(ctx: StageContext, lr: number, finalLr: number)
   }
 }
 
+/**
+ * Sets an optimizer's learning rate for its next steps. It belongs in
+ * model/optimizer.ts, and moves there once train and refine (loaded lazily)
+ * import it from there: a re-export here would load tfjs at `validate`, which
+ * loads this module through evaluate and write-npz.
+ */
+export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  // tfjs optimizers read `learningRate` at every step; it is protected only in the typings.
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+}
+
 /** Seconds since `t0` (a performance.now() value), rounded to ms. */
 export function secondsSince(t0: number): number {
   return Math.round(performance.now() - t0) / 1000;
 }
 
-// The training schedule and setLearningRate live in model/. These named re-exports
-// only bridge train, refine and epie until they import model/ directly; new code
-// imports model/schedule.js and model/optimizer.js itself.
+// The training schedule lives in model/schedule.ts. These named re-exports only
+// bridge train, refine and epie until they import it directly; new code imports
+// model/schedule.js itself.
 export { budgetSpent, cosineLr, initialState, scheduleStep, shouldStop, trainingProgress, type EpochRecord, type TrainState } from '../../model/schedule.js';
-export { setLearningRate } from '../../model/optimizer.js';
 
 /** A sink's summary and its reconstruction as a one-record stream (kept in memory: it is one canvas). */
 export function reconstructionOutput(summary: SinkOutput['summary'], r: Reconstruction, scan: ScanMeta | undefined): SinkOutput {
