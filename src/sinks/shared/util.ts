@@ -99,8 +99,8 @@ export function checkCosineRates(ctx: StageContext, lr: number, finalLr: number)
 
 /**
  * Sets an optimizer's learning rate for its next steps. It belongs in
- * model/optimizer.ts, and moves there once train and refine (loaded lazily)
- * import it from there: a re-export here would load tfjs at `validate`, which
+ * model/optimizer.ts, and moves there once train-run and refine (loaded
+ * lazily) import it from there: a re-export here would load tfjs at `validate`, which
  * loads this module through evaluate and write-npz.
  */
 export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
@@ -114,9 +114,9 @@ export function secondsSince(t0: number): number {
 }
 
 // The training schedule lives in model/schedule.ts. These named re-exports only
-// bridge train, refine and epie until they import it directly; new code imports
+// bridge refine and epie until they import it directly; new code imports
 // model/schedule.js itself.
-export { budgetSpent, cosineLr, initialState, scheduleStep, shouldStop, trainingProgress, type EpochRecord, type TrainState } from '../../model/schedule.js';
+export { budgetSpent, cosineLr, trainingProgress } from '../../model/schedule.js';
 
 /** A sink's summary and its reconstruction as a one-record stream (kept in memory: it is one canvas). */
 export function reconstructionOutput(summary: SinkOutput['summary'], r: Reconstruction, scan: ScanMeta | undefined): SinkOutput {
