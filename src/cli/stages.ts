@@ -1,7 +1,7 @@
 // `ptychoflow stages [TYPE]`: every registered stage (and a plugin's) with its
 // options, as text, JSON or the Markdown of docs/STAGES.md.
 import { builtinRegistry } from '../components.js';
-import { didYouMean } from '../pipeline/load.js';
+import { didYouMean } from '../pipeline/problems.js';
 import { loadPlugins, type Registry } from '../pipeline/registry.js';
 import { describeStage, stageMarkdown, stageText } from './describe.js';
 import { EXIT, type CliIO } from './io.js';

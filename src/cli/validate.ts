@@ -7,7 +7,7 @@ import path from 'node:path';
 import { builtinRegistry } from '../components.js';
 import { isPtychoflowError, messageOf } from '../errors.js';
 import { loadPlan } from '../pipeline/load-plan.js';
-import type { PipelinePlan } from '../pipeline/load.js';
+import type { PipelinePlan } from '../pipeline/plan.js';
 import { EXIT, type CliIO } from './io.js';
 
 const SCAN_FILE = /\.(npz|h5|hdf5|hdf|cxi|nxs)$/i;

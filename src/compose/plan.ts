@@ -5,7 +5,8 @@
 import { builtinRegistry } from '../components.js';
 import { sameComponent } from '../pipeline/lazy.js';
 import { OptionsError } from '../errors.js';
-import { formatProblems, planPipeline, problemsOf, type PipelinePlan } from '../pipeline/load.js';
+import { planPipeline, type PipelinePlan } from '../pipeline/plan.js';
+import { formatProblems, problemsOf } from '../pipeline/problems.js';
 import type { BackendName } from '../backend/names.js';
 import { chainDocument, type Step } from './document.js';
 

@@ -3,6 +3,7 @@
 // errors are FormatErrors without a file name (callers add file and key with
 // `locateError`). Pickled/object arrays ('|O') are refused.
 import { FormatError, PtychoflowError, type ErrorCode } from '../errors.js';
+import { parseLiteral } from './npy-literal.js';
 
 export type DType = 'b1' | 'u1' | 'i1' | 'i2' | 'i4' | 'i8' | 'u2' | 'u4' | 'u8' | 'f2' | 'f4' | 'f8' | 'c8' | 'c16';
 export type TypedArray =
@@ -54,57 +55,8 @@ export function dtypeInfo(descr: string): DTypeInfo {
   return { dtype: dtype as DType, kind, itemsize: Number(m[3]), littleEndian: m[1] !== '>', complex: kind === 'c' };
 }
 
-// A tiny reader for the Python dict literal in the header.
-type PyValue = string | number | boolean | null | PyValue[] | { [k: string]: PyValue };
-function parseLiteral(text: string): PyValue {
-  let i = 0;
-  const ws = (): void => { while (i < text.length && /\s/.test(text[i]!)) i++; };
-  const value = (depth: number): PyValue => {
-    if (depth > 8) throw bad('BAD_HEADER', 'npy header nests too deep');
-    ws();
-    const c = text[i];
-    if (c === undefined) throw bad('BAD_HEADER', 'npy header ends early');
-    if (c === "'" || c === '"') {
-      const end = text.indexOf(c, i + 1);
-      if (end < 0) throw bad('BAD_HEADER', 'unterminated string in npy header');
-      const s = text.slice(i + 1, end);
-      i = end + 1;
-      return s;
-    }
-    if (c === '{' || c === '(' || c === '[') {
-      const close = c === '{' ? '}' : c === '(' ? ')' : ']';
-      i++;
-      const list: PyValue[] = [];
-      const dict: Record<string, PyValue> = {};
-      for (;;) {
-        ws();
-        if (text[i] === close) { i++; break; }
-        const v = value(depth + 1);
-        if (c === '{') {
-          ws();
-          if (typeof v !== 'string' || text[i] !== ':') throw bad('BAD_HEADER', 'npy header is not a dict of string keys');
-          i++;
-          dict[v] = value(depth + 1);
-        } else list.push(v);
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] !== close) throw bad('BAD_HEADER', `unexpected '${text[i] ?? 'end'}' in npy header`);
-      }
-      return c === '{' ? dict : list;
-    }
-    const m = /^(-?\d+|True|False|None)/.exec(text.slice(i, i + 24));
-    if (m === null) throw bad('BAD_HEADER', `unexpected '${c}' in npy header`);
-    i += m[0].length;
-    return m[0] === 'True' ? true : m[0] === 'False' ? false : m[0] === 'None' ? null : Number(m[0]);
-  };
-  const v = value(0);
-  ws();
-  if (i !== text.length) throw bad('BAD_HEADER', 'trailing characters after the npy header dict');
-  return v;
-}
-
-/** Parses the NPY header at the start of `bytes` (which must hold at least the whole header). */
-export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
+/** The header's text and where the array data starts, after the magic, version and length field. */
+function headerText(bytes: Uint8Array): { text: string; headerLength: number } {
   if (bytes.length < 10 || MAGIC.some((b, k) => bytes[k] !== b)) throw bad('NOT_NPY', 'not an npy array (bad magic)');
   const major = bytes[6]!;
   if (major < 1 || major > 3) throw bad('BAD_HEADER', `unsupported npy version ${major}.${bytes[7]!}`);
@@ -114,13 +66,16 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
   const len = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   if (len > NPY_HEADER_MAX) throw bad('HEADER_TOO_LARGE', `npy header declares ${len} bytes, more than numpy's limit of ${NPY_HEADER_MAX}`);
   if (start + len > bytes.length) throw bad('TRUNCATED', `npy header is truncated (needs ${start + len} bytes, have ${bytes.length})`);
-  const raw = bytes.subarray(start, start + len);
-  let text: string;
   try {
-    text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1', { fatal: true }).decode(raw);
+    return { text: new TextDecoder(major === 3 ? 'utf-8' : 'latin1', { fatal: true }).decode(bytes.subarray(start, start + len)), headerLength: start + len };
   } catch {
     throw bad('BAD_HEADER', 'npy header text is not valid');
   }
+}
+
+/** Parses the NPY header at the start of `bytes` (which must hold at least the whole header). */
+export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
+  const { text, headerLength } = headerText(bytes);
   const d = parseLiteral(text);
   if (d === null || typeof d !== 'object' || Array.isArray(d)) throw bad('BAD_HEADER', 'npy header is not a dict');
   const { descr, fortran_order: fo, shape } = d;
@@ -131,7 +86,7 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
   const info = dtypeInfo(descr);
   const dims = shape as number[];
   if (!Number.isSafeInteger(dims.reduce((a, b) => a * b, info.itemsize))) throw bad('BAD_HEADER', 'npy shape is too large');
-  return { descr, dtype: info.dtype, shape: dims, fortranOrder: fo, headerLength: start + len };
+  return { descr, dtype: info.dtype, shape: dims, fortranOrder: fo, headerLength };
 }
 
 /** Bytes of array data a header declares. */

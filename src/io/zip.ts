@@ -56,9 +56,10 @@ export async function readAt(fh: FileHandle, position: number, length: number, i
   return got === length ? out : out.subarray(0, got);
 }
 
-/** Parses the central directory of the zip open as `fh` (size `fileSize`). */
-export async function readZipDirectory(fh: FileHandle, fileSize: number, file: string): Promise<ZipEntry[]> {
-  const fail = (code: ErrorCode, msg: string): FormatError => new FormatError(code, msg, { file, hint: 'the file is not a readable zip/npz archive; re-save it with numpy.savez' });
+type Fail = (code: ErrorCode, msg: string) => FormatError;
+
+/** Where the central directory lies and how many entries it holds, from the end record (zip64 when present). */
+async function locateDirectory(fh: FileHandle, fileSize: number, fail: Fail): Promise<{ count: number; cdSize: number; cdOffset: number }> {
   const tailLen = Math.min(fileSize, 22 + 65535 + 20);
   const tail = await readAt(fh, fileSize - tailLen, tailLen);
   let eocd = -1;
@@ -70,18 +71,42 @@ export async function readZipDirectory(fh: FileHandle, fileSize: number, file: s
     const isZip = head[0] === 0x50 && head[1] === 0x4b;
     throw fail(isZip ? 'TRUNCATED_ZIP' : 'NOT_ZIP', isZip ? 'zip archive is truncated (no end of central directory)' : 'not a zip/npz file');
   }
-  let count = u16(tail, eocd + 10);
-  let cdSize = u32(tail, eocd + 12);
-  let cdOffset = u32(tail, eocd + 16);
   const loc = eocd - 20;
-  if (loc >= 0 && u32(tail, loc) === 0x07064b50) {
-    const z64 = u64(tail, loc + 8);
-    const rec = await readAt(fh, z64, 56);
-    if (rec.length < 56 || u32(rec, 0) !== 0x06064b50) throw fail('BAD_ZIP', 'zip64 end of central directory is missing');
-    count = u64(rec, 32);
-    cdSize = u64(rec, 40);
-    cdOffset = u64(rec, 48);
+  if (loc < 0 || u32(tail, loc) !== 0x07064b50) return { count: u16(tail, eocd + 10), cdSize: u32(tail, eocd + 12), cdOffset: u32(tail, eocd + 16) };
+  const rec = await readAt(fh, u64(tail, loc + 8), 56);
+  if (rec.length < 56 || u32(rec, 0) !== 0x06064b50) throw fail('BAD_ZIP', 'zip64 end of central directory is missing');
+  return { count: u64(rec, 32), cdSize: u64(rec, 40), cdOffset: u64(rec, 48) };
+}
+
+type Sizes = Pick<ZipEntry, 'compressedSize' | 'size' | 'localHeaderOffset'>;
+
+/** The sizes of an entry, with the zip64 extra field (id 1) filling those saturated at 0xffffffff. */
+function zip64Sizes(cd: Uint8Array, extraStart: number, extraEnd: number, sizes: Sizes): Sizes {
+  let { compressedSize, size, localHeaderOffset } = sizes;
+  for (let e = extraStart; e + 4 <= extraEnd; e += 4 + u16(cd, e + 2)) {
+    if (u16(cd, e) !== 1) continue;
+    let p = e + 4;
+    if (size === 0xffffffff) { size = u64(cd, p); p += 8; }
+    if (compressedSize === 0xffffffff) { compressedSize = u64(cd, p); p += 8; }
+    if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(cd, p);
   }
+  return { compressedSize, size, localHeaderOffset };
+}
+
+/** Refuses an entry this reader cannot read or whose sizes cannot be true. */
+function checkEntry(entry: ZipEntry, flags: number, fileSize: number, file: string): void {
+  const { name, method, size, compressedSize } = entry;
+  if (flags & 1) throw new FormatError('ENCRYPTED', 'encrypted zip entries are not supported', { file, key: name });
+  if (method !== 0 && method !== 8) throw new FormatError('UNSUPPORTED_COMPRESSION', `zip compression method ${method} is not supported (stored or deflated only)`, { file, key: name });
+  if (entry.localHeaderOffset + 30 + compressedSize > fileSize) throw new FormatError('TRUNCATED_ZIP', 'zip entry lies beyond the end of the file (truncated archive)', { file, key: name });
+  if (method === 0 && size !== compressedSize) throw new FormatError('BAD_ZIP', `stored zip entry declares ${size} bytes but occupies ${compressedSize}`, { file, key: name, hint: 're-save the archive' });
+  if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 1024) throw new FormatError('BAD_ZIP', `deflated zip entry declares ${size} bytes from ${compressedSize} compressed, more than deflate can expand`, { file, key: name, hint: 're-save the archive' });
+}
+
+/** Parses the central directory of the zip open as `fh` (size `fileSize`). */
+export async function readZipDirectory(fh: FileHandle, fileSize: number, file: string): Promise<ZipEntry[]> {
+  const fail: Fail = (code, msg) => new FormatError(code, msg, { file, hint: 'the file is not a readable zip/npz archive; re-save it with numpy.savez' });
+  const { count, cdSize, cdOffset } = await locateDirectory(fh, fileSize, fail);
   if (cdOffset + cdSize > fileSize) throw fail('TRUNCATED_ZIP', 'zip archive is truncated (central directory beyond the end of the file)');
   // Every entry takes at least 46 directory bytes: a count beyond that is corrupt (and would loop for long).
   if (count > cdSize / 46) throw fail('BAD_ZIP', `zip directory claims ${count} entries in ${cdSize} bytes`);
@@ -91,30 +116,15 @@ export async function readZipDirectory(fh: FileHandle, fileSize: number, file: s
   let o = 0;
   for (let k = 0; k < count; k++) {
     if (o + 46 > cd.length || u32(cd, o) !== 0x02014b50) throw fail('BAD_ZIP', `zip central directory is corrupt at entry ${k}`);
-    const flags = u16(cd, o + 8), method = u16(cd, o + 10);
     const nameLen = u16(cd, o + 28), extraLen = u16(cd, o + 30), commentLen = u16(cd, o + 32);
     const name = new TextDecoder().decode(cd.subarray(o + 46, o + 46 + nameLen));
-    let compressedSize = u32(cd, o + 20), size = u32(cd, o + 24), localHeaderOffset = u32(cd, o + 42);
-    let e = o + 46 + nameLen;
-    const extraEnd = e + extraLen;
-    while (e + 4 <= extraEnd) {
-      const id = u16(cd, e), len = u16(cd, e + 2);
-      if (id === 1) {
-        let p = e + 4;
-        if (size === 0xffffffff) { size = u64(cd, p); p += 8; }
-        if (compressedSize === 0xffffffff) { compressedSize = u64(cd, p); p += 8; }
-        if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(cd, p);
-      }
-      e += 4 + len;
-    }
-    if (flags & 1) throw new FormatError('ENCRYPTED', 'encrypted zip entries are not supported', { file, key: name });
-    if (method !== 0 && method !== 8) throw new FormatError('UNSUPPORTED_COMPRESSION', `zip compression method ${method} is not supported (stored or deflated only)`, { file, key: name });
-    if (localHeaderOffset + 30 + compressedSize > fileSize) throw new FormatError('TRUNCATED_ZIP', 'zip entry lies beyond the end of the file (truncated archive)', { file, key: name });
-    if (method === 0 && size !== compressedSize) throw new FormatError('BAD_ZIP', `stored zip entry declares ${size} bytes but occupies ${compressedSize}`, { file, key: name, hint: 're-save the archive' });
-    if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 1024) throw new FormatError('BAD_ZIP', `deflated zip entry declares ${size} bytes from ${compressedSize} compressed, more than deflate can expand`, { file, key: name, hint: 're-save the archive' });
+    const extraEnd = o + 46 + nameLen + extraLen;
+    const sizes = zip64Sizes(cd, o + 46 + nameLen, extraEnd, { compressedSize: u32(cd, o + 20), size: u32(cd, o + 24), localHeaderOffset: u32(cd, o + 42) });
+    const entry: ZipEntry = { name, method: u16(cd, o + 10), crc32: u32(cd, o + 16), ...sizes };
+    checkEntry(entry, u16(cd, o + 8), fileSize, file);
     if (names.has(name)) throw new FormatError('DUPLICATE_ENTRY', 'the archive holds two entries of this name (which one is meant is unclear)', { file, key: name, hint: 're-save the archive' });
     names.add(name);
-    entries.push({ name, method, crc32: u32(cd, o + 16), compressedSize, size, localHeaderOffset });
+    entries.push(entry);
     o = extraEnd + commentLen;
   }
   return entries;

@@ -136,35 +136,48 @@ function deramp(T: Complex2D, R: Complex2D): Complex2D {
   return { height: h, width: w, re, im };
 }
 
-export function evaluateObject(truth: Complex2D, recon: Complex2D, opts: EvalOptions = {}): EvalResult {
+function checkPair(truth: Complex2D, recon: Complex2D): void {
   if (truth.height !== recon.height || truth.width !== recon.width) {
     throw new OptionsError('BAD_SHAPE', `evaluateObject: truth is ${truth.height}×${truth.width} but the reconstruction is ${recon.height}×${recon.width}`, { hint: 'place both on the same object grid first' });
   }
   for (let i = 0; i < recon.re.length; i++) {
     if (!Number.isFinite(recon.re[i]!) || !Number.isFinite(recon.im[i]!)) throw new DataError('NON_FINITE', `evaluateObject: the reconstruction has a non-finite value at pixel ${i}`);
   }
-  const c0 = opts.crop ?? { x0: 0, y0: 0, x1: truth.width, y1: truth.height };
-  let crop: CropBox = { x0: Math.max(0, Math.floor(c0.x0)), y0: Math.max(0, Math.floor(c0.y0)), x1: Math.min(truth.width, Math.ceil(c0.x1)), y1: Math.min(truth.height, Math.ceil(c0.y1)) };
-  let T = cut(truth, crop), R = cut(recon, crop);
-  let shift: [number, number] = [0, 0];
-  let rejected: [number, number] | undefined;
-  if (opts.register !== false) {
-    const amp = (z: Complex2D): Complex2D => ({ ...z, re: z.re.map((r, i) => Math.hypot(r, z.im[i]!)), im: new Float32Array(z.re.length) });
-    shift = opts.register_on === 'amplitude' ? registerShift(amp(T), amp(R), { upsample: opts.upsample ?? 50 }).shift : registerShift(T, deramp(T, R), { upsample: opts.upsample ?? 50 }).shift;
-    const maxShift = opts.max_shift ?? Math.min(T.height, T.width) / 8;
-    if (Math.abs(shift[0]) > maxShift || Math.abs(shift[1]) > maxShift) {
-      rejected = shift;
-      shift = [0, 0];
-    }
-    if (shift[0] !== 0 || shift[1] !== 0) {
-      R = shiftImage(R, shift[0], shift[1]);
-      const m = Math.ceil(Math.max(Math.abs(shift[0]), Math.abs(shift[1]))); // wrapped-around border
-      const inner = { x0: m, y0: m, x1: T.width - m, y1: T.height - m };
-      if (inner.x1 - inner.x0 < 16 || inner.y1 - inner.y0 < 16) throw new DataError('REGISTRATION', `evaluateObject: registration shift (${shift[0].toFixed(2)}, ${shift[1].toFixed(2)}) leaves less than 16×16 pixels to score`, { hint: 'check that truth and reconstruction share one object grid, or set register: false' });
-      T = cut(T, inner); R = cut(R, inner);
-      crop = { x0: crop.x0 + m, y0: crop.y0 + m, x1: crop.x1 - m, y1: crop.y1 - m };
-    }
-  }
+}
+
+/** The crop box on whole pixels, inside the image. */
+function clampCrop(c: CropBox | undefined, width: number, height: number): CropBox {
+  if (c === undefined) return { x0: 0, y0: 0, x1: width, y1: height };
+  return { x0: Math.max(0, Math.floor(c.x0)), y0: Math.max(0, Math.floor(c.y0)), x1: Math.min(width, Math.ceil(c.x1)), y1: Math.min(height, Math.ceil(c.y1)) };
+}
+
+interface Registered {
+  T: Complex2D;
+  R: Complex2D;
+  crop: CropBox;
+  shift: [number, number];
+  rejected?: [number, number];
+}
+
+/**
+ * Registers R on T (a shift beyond max_shift is rejected, not applied) and
+ * trims the border the shift wrapped around from both and from the crop.
+ */
+function registerPair(T: Complex2D, R: Complex2D, crop: CropBox, opts: EvalOptions): Registered {
+  const amp = (z: Complex2D): Complex2D => ({ ...z, re: z.re.map((r, i) => Math.hypot(r, z.im[i]!)), im: new Float32Array(z.re.length) });
+  const upsample = opts.upsample ?? 50;
+  const shift = opts.register_on === 'amplitude' ? registerShift(amp(T), amp(R), { upsample }).shift : registerShift(T, deramp(T, R), { upsample }).shift;
+  const maxShift = opts.max_shift ?? Math.min(T.height, T.width) / 8;
+  if (Math.abs(shift[0]) > maxShift || Math.abs(shift[1]) > maxShift) return { T, R, crop, shift: [0, 0], rejected: shift };
+  if (shift[0] === 0 && shift[1] === 0) return { T, R, crop, shift };
+  const m = Math.ceil(Math.max(Math.abs(shift[0]), Math.abs(shift[1]))); // wrapped-around border
+  const inner = { x0: m, y0: m, x1: T.width - m, y1: T.height - m };
+  if (inner.x1 - inner.x0 < 16 || inner.y1 - inner.y0 < 16) throw new DataError('REGISTRATION', `evaluateObject: registration shift (${shift[0].toFixed(2)}, ${shift[1].toFixed(2)}) leaves less than 16×16 pixels to score`, { hint: 'check that truth and reconstruction share one object grid, or set register: false' });
+  return { T: cut(T, inner), R: cut(shiftImage(R, shift[0], shift[1]), inner), crop: { x0: crop.x0 + m, y0: crop.y0 + m, x1: crop.x1 - m, y1: crop.y1 - m }, shift };
+}
+
+/** Amplitude scaled by the ratio of means and phase aligned by the fitted plane (or constant), then scored. */
+function alignAndScore(T: Complex2D, R: Complex2D, opts: EvalOptions): Pick<EvalResult, 'phase_plane' | 'amplitude_factor' | 'amplitude' | 'phase' | 'frc' | 'images'> {
   const { height: h, width: w } = T, n = h * w;
   const zr = new Float64Array(n), zi = new Float64Array(n), ta = new Float32Array(n), ra = new Float32Array(n);
   let st = 0, sr = 0;
@@ -186,10 +199,19 @@ export function evaluateObject(truth: Complex2D, recon: Complex2D, opts: EvalOpt
     outRe[i] = ra[i] * Math.cos(rp[i]); outIm[i] = ra[i] * Math.sin(rp[i]);
   }
   return {
-    shift, ...(rejected === undefined ? {} : { rejected_shift: rejected }), crop, phase_plane: plane, amplitude_factor: factor,
+    phase_plane: plane, amplitude_factor: factor,
     amplitude: scores(ta, ra, h, w, null),
     phase: scores(tp, rp, h, w, 2 * Math.PI),
     frc: frc(T, { height: h, width: w, re: outRe, im: outIm }),
     images: { width: w, height: h, truthAmp: ta, reconAmp: ra, truthPhase: tp, reconPhase: rp },
   };
+}
+
+export function evaluateObject(truth: Complex2D, recon: Complex2D, opts: EvalOptions = {}): EvalResult {
+  checkPair(truth, recon);
+  const crop = clampCrop(opts.crop, truth.width, truth.height);
+  const T = cut(truth, crop), R = cut(recon, crop);
+  const reg: Registered = opts.register === false ? { T, R, crop, shift: [0, 0] } : registerPair(T, R, crop, opts);
+  const scored = alignAndScore(reg.T, reg.R, opts);
+  return { shift: reg.shift, ...(reg.rejected === undefined ? {} : { rejected_shift: reg.rejected }), crop: reg.crop, ...scored };
 }

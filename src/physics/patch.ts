@@ -7,29 +7,33 @@
 import { OptionsError } from '../errors.js';
 import type { Complex2D } from '../records/index.js';
 
-/** The N×N patch of `obj` centred at column cx, row cy. */
-export function extractPatch(obj: Complex2D, cx: number, cy: number, N: number): Complex2D {
-  if (!Number.isInteger(N) || N < 1) throw new OptionsError('PATCH_SIZE', `extractPatch: N must be a positive integer, got ${N}`);
-  if (!Number.isFinite(cx) || !Number.isFinite(cy)) throw new OptionsError('PATCH_POSITION', `extractPatch: position (${cx}, ${cy}) is not finite`);
+interface Window {
+  /** Object column and row of the window's first pixel (floored). */
+  x0: number;
+  y0: number;
+  N: number;
+  outRe: Float32Array;
+  outIm: Float32Array;
+}
+
+/** Integer offset: an exact copy of the in-bounds part of each row. */
+function copyWindow(obj: Complex2D, w: Window): void {
   const { width: W, height: H, re, im } = obj;
-  const outRe = new Float32Array(N * N), outIm = new Float32Array(N * N);
-  const sx = cx - N / 2, sy = cy - N / 2;
-  const x0 = Math.floor(sx), y0 = Math.floor(sy);
-  const fx = sx - x0, fy = sy - y0;
-
-  if (fx === 0 && fy === 0) {
-    // Exact copy of the in-bounds part of each row.
-    const c0 = Math.max(0, -x0), c1 = Math.min(N, W - x0);
-    for (let r = 0; r < N; r++) {
-      const y = y0 + r;
-      if (y < 0 || y >= H || c1 <= c0) continue;
-      const src = y * W + x0;
-      outRe.set(re.subarray(src + c0, src + c1), r * N + c0);
-      outIm.set(im.subarray(src + c0, src + c1), r * N + c0);
-    }
-    return { width: N, height: N, re: outRe, im: outIm };
+  const { x0, y0, N, outRe, outIm } = w;
+  const c0 = Math.max(0, -x0), c1 = Math.min(N, W - x0);
+  for (let r = 0; r < N; r++) {
+    const y = y0 + r;
+    if (y < 0 || y >= H || c1 <= c0) continue;
+    const src = y * W + x0;
+    outRe.set(re.subarray(src + c0, src + c1), r * N + c0);
+    outIm.set(im.subarray(src + c0, src + c1), r * N + c0);
   }
+}
 
+/** Fractional offset (fx, fy): bilinear interpolation, with one set of weights for the whole window. */
+function interpolateWindow(obj: Complex2D, w: Window, fx: number, fy: number): void {
+  const { width: W, height: H, re, im } = obj;
+  const { x0, y0, N, outRe, outIm } = w;
   const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
   // Zero outside the object: a neighbour that falls outside contributes nothing.
   const at = (arr: Float32Array, y: number, x: number): number => (y >= 0 && y < H && x >= 0 && x < W ? arr[y * W + x]! : 0);
@@ -57,5 +61,17 @@ export function extractPatch(obj: Complex2D, cx: number, cy: number, N: number):
       outIm[o + c] = w00 * at(im, ya, xa) + w01 * at(im, ya, xb) + w10 * at(im, yb, xa) + w11 * at(im, yb, xb);
     }
   }
-  return { width: N, height: N, re: outRe, im: outIm };
+}
+
+/** The N×N patch of `obj` centred at column cx, row cy. */
+export function extractPatch(obj: Complex2D, cx: number, cy: number, N: number): Complex2D {
+  if (!Number.isInteger(N) || N < 1) throw new OptionsError('PATCH_SIZE', `extractPatch: N must be a positive integer, got ${N}`);
+  if (!Number.isFinite(cx) || !Number.isFinite(cy)) throw new OptionsError('PATCH_POSITION', `extractPatch: position (${cx}, ${cy}) is not finite`);
+  const sx = cx - N / 2, sy = cy - N / 2;
+  const x0 = Math.floor(sx), y0 = Math.floor(sy);
+  const fx = sx - x0, fy = sy - y0;
+  const w: Window = { x0, y0, N, outRe: new Float32Array(N * N), outIm: new Float32Array(N * N) };
+  if (fx === 0 && fy === 0) copyWindow(obj, w);
+  else interpolateWindow(obj, w, fx, fy);
+  return { width: N, height: N, re: w.outRe, im: w.outIm };
 }

@@ -12,6 +12,7 @@ export async function runPipelineFile(file: string, opts: LoadOptions & RunOptio
 
 export { runPlan } from './run.js';
 export type { RunOptions, RunOutcome, RunSummary, StageSummary } from './run.js';
-export { validatePipeline, readPipelineFile, formatProblems, problemsOf } from './load.js';
-export type { PipelinePlan, StagePlan, Problem } from './load.js';
+export { validatePipeline, readPipelineFile } from './load.js';
+export { formatProblems, problemsOf, type Problem } from './problems.js';
+export type { PipelinePlan, StagePlan } from './plan.js';
 export { Registry, loadPlugins } from './registry.js';

@@ -2,7 +2,8 @@
 // that `validate` imports neither the runner nor TensorFlow.js behind it.
 import path from 'node:path';
 import { PipelineFileError } from '../errors.js';
-import { documentValue, readPipelineFile, validatePipeline, type PipelinePlan } from './load.js';
+import { documentValue, readPipelineFile, validatePipeline } from './load.js';
+import type { PipelinePlan } from './plan.js';
 import { loadPlugins, type Registry } from './registry.js';
 
 export interface LoadOptions {

@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { writeFileAtomicSync } from '../util/atomic.js';
 import { relativeInside } from '../io/paths.js';
 import { ptychoflowVersion } from '../util/version.js';
-import type { PipelinePlan, StagePlan } from './load.js';
+import type { PipelinePlan, StagePlan } from './plan.js';
 
 /**
  * Relative strings that name an existing file or directory next to the

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { BackendName } from '../backend/select.js';
 import { builtinRegistry } from '../components.js';
 import { DataError, messageOf, OptionsError, ScaleError } from '../errors.js';
-import { planPipeline } from '../pipeline/load.js';
+import { planPipeline } from '../pipeline/plan.js';
 import { runPlan, type RunSummary } from '../pipeline/run.js';
 import type { Json, ProgressEvent } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';

@@ -6,16 +6,15 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { outPath } from './shared/util.js';
 import { DataError, OptionsError } from '../errors.js';
 import { relativeInside } from '../io/paths.js';
 import { linePlot, renderImage, sideBySide, writePng } from '../io/png.js';
 import { evaluateObject, type CropBox, type EvalResult } from '../physics/metrics.js';
-import { defineSink, type Complex2D, type Json } from '../pipeline/types.js';
+import { defineSink, type Complex2D, type Json, type ScanMeta, type StageContext, type Stream } from '../pipeline/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { scanCrop, toObjectFrame } from './shared/object-frame.js';
 import { readComplex } from './shared/reconstruction.js';
-import { readReconstruction } from './shared/util.js';
+import { outPath, readReconstruction } from './shared/util.js';
 
 const box = z.object({ x0: z.number(), y0: z.number(), x1: z.number(), y1: z.number() }).strict();
 
@@ -49,6 +48,73 @@ export function metricsJson(r: EvalResult): Json {
   };
 }
 
+type Options = z.output<typeof options>;
+
+/** The ground truth: the scan's objectGuess, or an array in another NPZ. */
+async function loadTruth(o: Options, scan: ScanMeta | undefined, ctx: StageContext): Promise<{ truth: Complex2D; label: string }> {
+  if (o.truth !== 'scan') {
+    const file = path.resolve(ctx.baseDir, o.truth);
+    return { truth: await readComplex(file, o.truth_key, ['objectGuess', 'object'], ctx.id), label: file };
+  }
+  if (scan?.object === undefined) {
+    throw new DataError('NO_TRUTH', `the input scan (${scan?.origin ?? 'no input stream'}) has no objectGuess to evaluate against`, {
+      stage: ctx.id, hint: "give the source an NPZ with an 'objectGuess' array, or set the evaluate option `truth` to an NPZ path (and `truth_key`)",
+    });
+  }
+  return { truth: scan.object, label: `objectGuess of ${scan.origin}` };
+}
+
+/** The reconstruction placed on the truth's pixel grid: the record from infer/refine (inputs: [infer]), or an NPZ of an earlier run. */
+async function loadReconstruction(o: Options, input: Stream<unknown> | undefined, truth: Complex2D, ctx: StageContext): Promise<{ recon: Complex2D; file: string }> {
+  const given = input === undefined ? undefined : await readReconstruction(input, ctx, 'input 0');
+  const file = given?.file ?? path.resolve(ctx.outDir, o.reconstruction);
+  const raw: Complex2D & { origin?: [number, number] } = given === undefined ? await readComplex(file, o.reconstruction_key, [], ctx.id) : { ...given.object, origin: [given.origin[0], given.origin[1]] };
+  if (raw.origin === undefined && (raw.height !== truth.height || raw.width !== truth.width)) {
+    ctx.log.warn('reconstruction has no origin and another shape than the truth: assuming both start at object pixel (0, 0)', { recon: `${raw.height}x${raw.width}`, truth: `${truth.height}x${truth.width}` });
+  }
+  return { recon: toObjectFrame(raw, raw.origin?.[0] ?? 0, raw.origin?.[1] ?? 0, truth.height, truth.width), file };
+}
+
+/** The scored region from the `crop` option; refused when it leaves less than 16×16 pixels of the object. */
+function cropBox(o: Options, scan: ScanMeta | undefined, truth: Complex2D, stage: string): CropBox | undefined {
+  let crop: CropBox | undefined;
+  if (o.crop === 'scan' && scan !== undefined) crop = scanCrop(scan, o.crop_margin);
+  else if (typeof o.crop === 'object') crop = o.crop;
+  if (crop !== undefined && (Math.min(crop.x1, truth.width) - Math.max(crop.x0, 0) < 16 || Math.min(crop.y1, truth.height) - Math.max(crop.y0, 0) < 16)) {
+    throw new OptionsError('BAD_CROP', `crop ${JSON.stringify(crop)} leaves less than 16×16 pixels of the ${truth.height}×${truth.width} object`, { stage, hint: 'check the crop option and that the truth belongs to this scan' });
+  }
+  return crop;
+}
+
+async function writeFrcPlot(file: string, r: EvalResult): Promise<void> {
+  const fmt = (v: number | null): string => (v === null ? '< 2 px' : `${v.toFixed(1)} px`);
+  const plot = linePlot([{ name: 'FRC', x: r.frc.freq, y: r.frc.curve }], {
+    title: `FRC  0.5: ${fmt(r.frc.frc_half)}  1/7: ${fmt(r.frc.frc_17)}`, xlabel: 'spatial frequency (1/px)', ylabel: 'correlation', xmin: 0, xmax: 0.5, ymin: 0, ymax: 1.05,
+    hlines: [{ y: 0.5, label: '0.5' }, { y: 1 / 7, label: '1/7' }],
+  });
+  await writePng(file, plot.rgba, plot.width, plot.height);
+}
+
+/** Truth and reconstruction side by side, amplitude and phase, each pair on the truth's colour range. */
+async function writeFigure(file: string, r: EvalResult): Promise<void> {
+  const im = r.images, scale = Math.max(1, Math.min(4, Math.floor(360 / Math.max(im.width, im.height))));
+  let lo = Infinity, hi = -Infinity; // the truth's range for both, so the colours compare
+  for (const v of im.truthAmp) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  const amp = { colormap: 'viridis' as const, min: lo, max: hi, colorbar: true, scale };
+  // Phase on the cyclic map over ±π, or over the truth's range when it is small (contrast).
+  let plo = Infinity, phi = -Infinity;
+  for (const v of im.truthPhase) { plo = Math.min(plo, v); phi = Math.max(phi, v); }
+  const ph = { colormap: 'twilight' as const, ...(phi - plo < Math.PI ? { min: plo, max: phi } : { min: -Math.PI, max: Math.PI }), colorbar: true, scale };
+  const wrapped = (a: Float32Array): Float32Array => a.map((v) => v - 2 * Math.PI * Math.round(v / (2 * Math.PI)));
+  const fig = sideBySide([
+    renderImage(im.truthAmp, im.width, im.height, { ...amp, title: 'truth amplitude' }),
+    renderImage(im.reconAmp, im.width, im.height, { ...amp, title: `recon amplitude ssim ${r.amplitude.ssim.toFixed(3)}` }),
+    renderImage(wrapped(im.truthPhase), im.width, im.height, { ...ph, title: 'truth phase (rad)' }),
+    renderImage(wrapped(im.reconPhase), im.width, im.height, { ...ph, title: `recon phase ssim ${r.phase.ssim.toFixed(3)}` }),
+  ], { columns: 2, title: `shift (${r.shift[0].toFixed(2)}, ${r.shift[1].toFixed(2)}) px, crop x ${r.crop.x0}-${r.crop.x1} y ${r.crop.y0}-${r.crop.y1}` });
+  await writePng(file, fig.rgba, fig.width, fig.height);
+}
+
 export default defineSink({
   inputFiles: (o) => (o.truth === 'scan' ? [] : [o.truth]),
   kind: 'sink',
@@ -58,34 +124,11 @@ export default defineSink({
   arity: { min: 0, max: 1 },
   options,
   async create(o, { ctx, inputs }) {
-    const scan = inputs[0]?.meta.scan, stage = ctx.id;
-    let truth: Complex2D, truthLabel: string;
-    if (o.truth === 'scan') {
-      if (scan?.object === undefined) {
-        throw new DataError('NO_TRUTH', `the input scan (${scan?.origin ?? 'no input stream'}) has no objectGuess to evaluate against`, {
-          stage, hint: "give the source an NPZ with an 'objectGuess' array, or set the evaluate option `truth` to an NPZ path (and `truth_key`)",
-        });
-      }
-      truth = scan.object; truthLabel = `objectGuess of ${scan.origin}`;
-    } else {
-      const file = path.resolve(ctx.baseDir, o.truth);
-      truth = await readComplex(file, o.truth_key, ['objectGuess', 'object'], stage); truthLabel = file;
-    }
+    const scan = inputs[0]?.meta.scan;
+    const { truth, label: truthLabel } = await loadTruth(o, scan, ctx);
     ctx.signal.throwIfAborted();
-    // The reconstruction record from infer/refine (inputs: [infer]), or an NPZ of an earlier run.
-    const given = inputs[0] === undefined ? undefined : await readReconstruction(inputs[0], ctx, 'input 0');
-    const reconFile = given?.file ?? path.resolve(ctx.outDir, o.reconstruction);
-    const raw: Complex2D & { origin?: [number, number] } = given === undefined ? await readComplex(reconFile, o.reconstruction_key, [], stage) : { ...given.object, origin: [given.origin[0], given.origin[1]] };
-    if (raw.origin === undefined && (raw.height !== truth.height || raw.width !== truth.width)) {
-      ctx.log.warn('reconstruction has no origin and another shape than the truth: assuming both start at object pixel (0, 0)', { recon: `${raw.height}x${raw.width}`, truth: `${truth.height}x${truth.width}` });
-    }
-    const recon = toObjectFrame(raw, raw.origin?.[0] ?? 0, raw.origin?.[1] ?? 0, truth.height, truth.width);
-    let crop: CropBox | undefined;
-    if (o.crop === 'scan' && scan !== undefined) crop = scanCrop(scan, o.crop_margin);
-    else if (typeof o.crop === 'object') crop = o.crop;
-    if (crop !== undefined && (Math.min(crop.x1, truth.width) - Math.max(crop.x0, 0) < 16 || Math.min(crop.y1, truth.height) - Math.max(crop.y0, 0) < 16)) {
-      throw new OptionsError('BAD_CROP', `crop ${JSON.stringify(crop)} leaves less than 16×16 pixels of the ${truth.height}×${truth.width} object`, { stage, hint: 'check the crop option and that the truth belongs to this scan' });
-    }
+    const { recon, file: reconFile } = await loadReconstruction(o, inputs[0], truth, ctx);
+    const crop = cropBox(o, scan, truth, ctx.id);
     const r = evaluateObject(truth, recon, {
       ...(crop === undefined ? {} : { crop }), register: o.register, register_on: o.register_on, upsample: o.upsample, ...(o.max_shift === undefined ? {} : { max_shift: o.max_shift }), phase_align: o.phase_align, amplitude_scale: o.amplitude_scale,
     });
@@ -98,28 +141,8 @@ export default defineSink({
     const result = { truth: truthLabel, reconstruction: reconFile, ...(metricsJson(r) as Record<string, Json>), files, note: 'psnr null = infinite (identical); frc_half/frc_17 null = never crosses (resolution at the Nyquist limit, 2 px)' } as Json;
     // The file names its neighbours relative to the output directory; the summary keeps absolute paths.
     await writeFileAtomic(files.metrics, `${JSON.stringify(relativeInside(result, ctx.outDir), null, 2)}\n`);
-    const fmt = (v: number | null): string => (v === null ? '< 2 px' : `${v.toFixed(1)} px`);
-    const plot = linePlot([{ name: 'FRC', x: r.frc.freq, y: r.frc.curve }], {
-      title: `FRC  0.5: ${fmt(r.frc.frc_half)}  1/7: ${fmt(r.frc.frc_17)}`, xlabel: 'spatial frequency (1/px)', ylabel: 'correlation', xmin: 0, xmax: 0.5, ymin: 0, ymax: 1.05,
-      hlines: [{ y: 0.5, label: '0.5' }, { y: 1 / 7, label: '1/7' }],
-    });
-    await writePng(files.frc_png, plot.rgba, plot.width, plot.height);
-    const im = r.images, scale = Math.max(1, Math.min(4, Math.floor(360 / Math.max(im.width, im.height))));
-    let lo = Infinity, hi = -Infinity; // the truth's range for both, so the colours compare
-    for (const v of im.truthAmp) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    const amp = { colormap: 'viridis' as const, min: lo, max: hi, colorbar: true, scale };
-    // Phase on the cyclic map over ±π, or over the truth's range when it is small (contrast).
-    let plo = Infinity, phi = -Infinity;
-    for (const v of im.truthPhase) { plo = Math.min(plo, v); phi = Math.max(phi, v); }
-    const ph = { colormap: 'twilight' as const, ...(phi - plo < Math.PI ? { min: plo, max: phi } : { min: -Math.PI, max: Math.PI }), colorbar: true, scale };
-    const wrapped = (a: Float32Array): Float32Array => a.map((v) => v - 2 * Math.PI * Math.round(v / (2 * Math.PI)));
-    const fig = sideBySide([
-      renderImage(im.truthAmp, im.width, im.height, { ...amp, title: 'truth amplitude' }),
-      renderImage(im.reconAmp, im.width, im.height, { ...amp, title: `recon amplitude ssim ${r.amplitude.ssim.toFixed(3)}` }),
-      renderImage(wrapped(im.truthPhase), im.width, im.height, { ...ph, title: 'truth phase (rad)' }),
-      renderImage(wrapped(im.reconPhase), im.width, im.height, { ...ph, title: `recon phase ssim ${r.phase.ssim.toFixed(3)}` }),
-    ], { columns: 2, title: `shift (${r.shift[0].toFixed(2)}, ${r.shift[1].toFixed(2)}) px, crop x ${r.crop.x0}-${r.crop.x1} y ${r.crop.y0}-${r.crop.y1}` });
-    await writePng(files.figure_png, fig.rgba, fig.width, fig.height);
+    await writeFrcPlot(files.frc_png, r);
+    await writeFigure(files.figure_png, r);
     ctx.log.info('evaluated', { amplitude_ssim: r.amplitude.ssim, phase_ssim: r.phase.ssim, frc_half: r.frc.frc_half });
     return result;
   },

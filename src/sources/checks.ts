@@ -3,7 +3,8 @@
 // the one checked pass that streams them. The source owns this knowledge, so
 // what `group` leaves out does not depend on which stage happened to read
 // first: `exclusions()` finishes the check (one sequential pass over the
-// patterns not seen yet) before it answers.
+// patterns not seen yet) before it answers. patternProblem is the check itself
+// (size, NaN, Inf, negative) every file source applies.
 import { DataError } from '../errors.js';
 import type { ErrorPolicy, Frame, FrameStore, ScanMeta, StageContext } from '../pipeline/types.js';
 
@@ -144,4 +145,28 @@ export function offeredStore(store: FrameStore, checks: PatternChecks, policy: E
     excluded: (signal) => checks.exclusions(policy, ctx, pass, signal),
     close: () => store.close(),
   };
+}
+
+/** Why a pattern cannot be used, or undefined when it is fine. */
+export function patternProblem(a: Float32Array, N: number): string | undefined {
+  if (a.length !== N * N) return `pattern has ${a.length} values, expected ${N}×${N}`;
+  // Clean path on the bits: a float32 is finite, not NaN and ≥ +0 exactly when
+  // its bit pattern, read as int32, lies in [0, 0x7f800000). −0 also leaves
+  // this loop; the exact checks from there on accept it.
+  const bits = new Int32Array(a.buffer, a.byteOffset, a.length);
+  const n = bits.length;
+  let k = 0;
+  while (k < n) {
+    const b = bits[k]!;
+    if (b < 0 || b >= 0x7f800000) break;
+    k++;
+  }
+  if (k === n) return undefined;
+  for (; k < a.length; k++) {
+    const v = a[k]!;
+    if (Number.isNaN(v)) return `pattern holds NaN (pixel ${k})`;
+    if (!Number.isFinite(v)) return `pattern holds Inf (pixel ${k})`;
+    if (v < 0) return `pattern holds a negative amplitude ${v} (pixel ${k})`;
+  }
+  return undefined;
 }

@@ -15,8 +15,7 @@ import { isHdf5 } from '../io/hdf5/reader.js';
 import { defineSource, type ErrorPolicy, type Frame, type ScanMeta, type StageContext, type Stream } from '../pipeline/types.js';
 import { expandPaths, manyFiles, scanNumbers } from './many-files.js';
 import { parseProbeSpec } from '../io/probe-file.js';
-import { checkedFrames, offeredStore, PatternChecks } from './checks.js';
-import { patternProblem } from './npz.js';
+import { checkedFrames, offeredStore, PatternChecks, patternProblem } from './checks.js';
 import { overrideProbe } from './probe-override.js';
 import { checkScanOrClose } from './scan-checks.js';
 

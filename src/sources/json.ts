@@ -23,10 +23,10 @@ import { dtypeInfo, locateError, sizeOf, toFloat32, type NpyHeader } from '../io
 import { openNpy, readNpyFile } from '../io/npy-file.js';
 import { readAt } from '../io/zip.js';
 import { defineSource, type Frame, type FrameStore, type ScanMeta, type StageContext } from '../pipeline/types.js';
-import { checkedFrames, offeredStore, PatternChecks, type RawPattern } from './checks.js';
+import { checkedFrames, offeredStore, PatternChecks, patternProblem, type RawPattern } from './checks.js';
 import { checkScan, manifestPath, reason } from './scan-checks.js';
 import { scanManifest, type Manifest } from './manifest-scan.js';
-import { patternProblem, toComplex2D } from './npz.js';
+import { toComplex2D } from './npz.js';
 
 interface OpenNpy {
   fh: FileHandle;
@@ -74,32 +74,41 @@ class ManifestFrameStore implements FrameStore {
     return p;
   }
 
-  /** Pattern i as float32 amplitudes, unchecked (the streamed path checks it under on_error). */
-  async load(i: number): Promise<Float32Array> {
-    if (this.closed) throw new DataError('STORE_CLOSED', 'the frame store is closed', { file: this.label });
-    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new DataError('BAD_INDEX', `frame index ${i} is outside 0..${this.count - 1}`, { file: this.label });
-    const id = this.m.fileId[i]!, at = this.m.stackIndex[i]!;
-    let o: OpenNpy;
+  /** Pattern i's file, open (a failed open is not cached, so a later read retries it). */
+  private async fileOf(i: number): Promise<OpenNpy> {
+    const id = this.m.fileId[i]!;
     try {
-      o = await this.npy(id);
+      return await this.npy(id);
     } catch (e) {
       this.cache.delete(id);
       throw this.fail(i, reason(e), e);
     }
-    const h = o.header, NN = this.N * this.N;
+  }
+
+  /** Byte offset and length of pattern i, after checking that the header holds real N×N patterns (one, or a stack holding index `at`). */
+  private patternBytes(i: number, h: NpyHeader, at: number): { offset: number; length: number } {
+    const N = this.N, NN = N * N, shape = h.shape;
     const info = dtypeInfo(h.descr);
     if (info.complex || info.kind === 'b') throw this.fail(i, `patterns must be real, got ${h.descr}`);
-    if (h.fortranOrder && h.shape.filter((d) => d > 1).length > 1) throw this.fail(i, 'Fortran-order patterns are not supported here; save with C order');
-    const shape = h.shape;
-    const ok = at < 0 ? sizeOf(shape) === NN && shape.filter((d) => d !== 1).every((d) => d === this.N) : shape.length === 3 && shape[1] === this.N && shape[2] === this.N;
-    if (!ok) throw this.fail(i, `shape (${shape.join(', ')}) does not hold ${at < 0 ? `one ${this.N}×${this.N} pattern` : `(m, ${this.N}, ${this.N}) patterns`}`);
+    if (h.fortranOrder && shape.filter((d) => d > 1).length > 1) throw this.fail(i, 'Fortran-order patterns are not supported here; save with C order');
+    const ok = at < 0 ? sizeOf(shape) === NN && shape.filter((d) => d !== 1).every((d) => d === N) : shape.length === 3 && shape[1] === N && shape[2] === N;
+    if (!ok) throw this.fail(i, `shape (${shape.join(', ')}) does not hold ${at < 0 ? `one ${N}×${N} pattern` : `(m, ${N}, ${N}) patterns`}`);
     if (at >= 0 && at >= shape[0]!) throw this.fail(i, `index ${at} is beyond the ${shape[0]!} patterns of the stack`);
-    const frameBytes = NN * info.itemsize;
-    const bytes = await readAt(o.fh, h.headerLength + Math.max(at, 0) * frameBytes, frameBytes);
-    if (bytes.length !== frameBytes) throw this.fail(i, 'file is truncated');
+    const length = NN * info.itemsize;
+    return { offset: h.headerLength + Math.max(at, 0) * length, length };
+  }
+
+  /** Pattern i as float32 amplitudes, unchecked (the streamed path checks it under on_error). */
+  async load(i: number): Promise<Float32Array> {
+    if (this.closed) throw new DataError('STORE_CLOSED', 'the frame store is closed', { file: this.label });
+    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new DataError('BAD_INDEX', `frame index ${i} is outside 0..${this.count - 1}`, { file: this.label });
+    const o = await this.fileOf(i);
+    const { offset, length } = this.patternBytes(i, o.header, this.m.stackIndex[i]!);
+    const bytes = await readAt(o.fh, offset, length);
+    if (bytes.length !== length) throw this.fail(i, 'file is truncated');
     let a: Float32Array;
     try {
-      a = toFloat32(bytes, h.descr, NN);
+      a = toFloat32(bytes, o.header.descr, this.N * this.N);
     } catch (e) {
       throw this.fail(i, (locateError(e, this.label) as Error).message, e);
     }

@@ -102,6 +102,49 @@ async function readImage(file: string, key: string, ctx: StageContext): Promise<
   }
 }
 
+type ObjectOptions = z.output<typeof objectSchema>;
+
+/** Scan k's object; scan 0 keeps the single-scan generator, so one-scan pipelines are unchanged. */
+function objectMaker(ob: ObjectOptions, seed: number, images: GrayImage[]): (k: number) => Complex2D {
+  return (k) => {
+    const rng = k === 0 ? Rng.derive(seed, 'simulate', 'object') : Rng.derive(seed, 'simulate', 'object', k);
+    if (ob.kind === 'family') return familyObject({ kinds: ob.kinds, size: ob.size, ampMin: ob.amp_min, phaseRange: ob.phase_range, images }, rng);
+    const ranges = { ampMin: ob.amp_min, phaseRange: ob.phase_range };
+    if (ob.kind === 'image') return objectFromImages(images[0]!, images[1]!, ob.size, ranges);
+    if (ob.kind === 'lines') return linesObject(ob.size, rng, { ...ranges, smoothing: ob.smoothing, ...(ob.count === undefined ? {} : { count: ob.count }) });
+    return grfObject(ob.size, rng, { ...ranges, correlationLength: ob.correlation_length });
+  };
+}
+
+/** The probe: read from a file (its size must be N), or the defocused disk with the given options. */
+async function simulationProbe(spec: z.output<typeof probeSchema>, N: number, ctx: StageContext): Promise<{ probe: Complex2D; origin: string }> {
+  if (typeof spec === 'string' && spec !== 'default') {
+    const { probe, origin } = await loadProbeFile(spec, ctx.baseDir, ctx.id);
+    if (probe.width !== N) throw new OptionsError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but N is ${N}`, { stage: ctx.id, file: origin, hint: `set N: ${probe.width}` });
+    return { probe, origin };
+  }
+  const p = typeof spec === 'string' ? { rim_phase: 2 * Math.PI } : spec;
+  return { probe: defaultProbe(N, { rimPhase: p.rim_phase, ...('radius' in p && p.radius !== undefined ? { radius: p.radius } : {}), ...('edge' in p && p.edge !== undefined ? { edge: p.edge } : {}) }), origin: 'default' };
+}
+
+/** Scan k's positions on an object of side `side`; a position option that cannot be met names the stage and `scan`. */
+function positionMaker(sc: z.output<typeof scanSchema>, side: number, N: number, seed: number, stage: string): (k: number) => ScanPositions {
+  const area = { width: side, height: side, N, margin: sc.margin };
+  const step = sc.step === undefined ? {} : { step: sc.step };
+  const count = sc.count === undefined ? {} : { count: sc.count };
+  return (k) => {
+    const scanRng = k === 0 ? Rng.derive(seed, 'simulate', 'scan') : Rng.derive(seed, 'simulate', 'scan', k);
+    try {
+      if (sc.pattern === 'random') return randomPositions(area, scanRng, sc.count ?? 256);
+      if (sc.pattern === 'spiral') return spiralPositions(area, { ...step, ...count });
+      return rasterPositions(area, scanRng, { jitter: sc.jitter, ...step, ...count });
+    } catch (e) {
+      if (e instanceof OptionsError) throw new OptionsError(e.code, e.message, { stage, key: 'scan' });
+      throw e;
+    }
+  };
+}
+
 export default defineSource({
   kind: 'source',
   emits: 'frame',
@@ -126,41 +169,9 @@ export default defineSource({
     const seed = o.seed ?? ctx.seed;
     const N = o.N;
     const ob = o.object;
-    // Scan 0 keeps the single-scan generators, so one-scan pipelines are unchanged.
-    const images = await loadImages(o.object, ctx);
-    const makeObject = (k: number): Complex2D => {
-      const rng = k === 0 ? Rng.derive(seed, 'simulate', 'object') : Rng.derive(seed, 'simulate', 'object', k);
-      if (ob.kind === 'family') return familyObject({ kinds: ob.kinds, size: ob.size, ampMin: ob.amp_min, phaseRange: ob.phase_range, images }, rng);
-      const ranges = { ampMin: ob.amp_min, phaseRange: ob.phase_range };
-      if (ob.kind === 'image') return objectFromImages(images[0]!, images[1]!, ob.size, ranges);
-      if (ob.kind === 'lines') return linesObject(ob.size, rng, { ...ranges, smoothing: ob.smoothing, ...(ob.count === undefined ? {} : { count: ob.count }) });
-      return grfObject(ob.size, rng, { ...ranges, correlationLength: ob.correlation_length });
-    };
-
-    let probe: Complex2D;
-    let probeOrigin = 'default';
-    if (typeof o.probe === 'string' && o.probe !== 'default') {
-      ({ probe, origin: probeOrigin } = await loadProbeFile(o.probe, ctx.baseDir, ctx.id));
-      if (probe.width !== N) throw new OptionsError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but N is ${N}`, { stage: ctx.id, file: probeOrigin, hint: `set N: ${probe.width}` });
-    } else {
-      const p = typeof o.probe === 'string' ? { rim_phase: 2 * Math.PI } : o.probe;
-      probe = defaultProbe(N, { rimPhase: p.rim_phase, ...('radius' in p && p.radius !== undefined ? { radius: p.radius } : {}), ...('edge' in p && p.edge !== undefined ? { edge: p.edge } : {}) });
-    }
-
-    const area = { width: ob.size, height: ob.size, N, margin: o.scan.margin };
-    const positions = (k: number): ScanPositions => {
-      const scanRng = k === 0 ? Rng.derive(seed, 'simulate', 'scan') : Rng.derive(seed, 'simulate', 'scan', k);
-      try {
-        return o.scan.pattern === 'random'
-          ? randomPositions(area, scanRng, o.scan.count ?? 256)
-          : o.scan.pattern === 'spiral'
-            ? spiralPositions(area, { ...(o.scan.step === undefined ? {} : { step: o.scan.step }), ...(o.scan.count === undefined ? {} : { count: o.scan.count }) })
-            : rasterPositions(area, scanRng, { jitter: o.scan.jitter, ...(o.scan.step === undefined ? {} : { step: o.scan.step }), ...(o.scan.count === undefined ? {} : { count: o.scan.count }) });
-      } catch (e) {
-        if (e instanceof OptionsError) throw new OptionsError(e.code, e.message, { stage: ctx.id, key: 'scan' });
-        throw e;
-      }
-    };
+    const makeObject = objectMaker(ob, seed, await loadImages(o.object, ctx));
+    const { probe, origin: probeOrigin } = await simulationProbe(o.probe, N, ctx);
+    const positions = positionMaker(o.scan, ob.size, N, seed, ctx.id);
     const K = o.scans;
     const build = (k: number): ScanSimulation => {
       const abs = o.first_scan + k;

@@ -9,7 +9,7 @@ import { selectBackend } from '../../src/backend/select.js';
 import { judgeCollapse, outputSpread } from '../../src/model/collapse.js';
 import { inverseAmpActivation } from '../../src/model/network.js';
 import { PtychoPINN, targetAmplitude } from '../../src/model/pinn.js';
-import { initialState, scheduleStep, shouldStop } from '../../src/sinks/shared/util.js';
+import { initialState, scheduleStep, shouldStop } from '../../src/model/schedule.js';
 import { simulate, tensors } from './sim.js';
 
 test.before(async () => {

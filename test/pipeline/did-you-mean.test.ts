@@ -6,7 +6,7 @@ import test from 'ava';
 import { builtinRegistry } from '../../src/components.js';
 import { PipelineFileError } from '../../src/errors.js';
 import { loadPlan } from '../../src/pipeline/load-plan.js';
-import { problemsOf, type Problem } from '../../src/pipeline/load.js';
+import { problemsOf, type Problem } from '../../src/pipeline/problems.js';
 
 // The file is only named (its text is given), so problems carry a file name.
 const file = path.resolve(import.meta.dirname, '../fixtures/pipelines/inline.yaml');

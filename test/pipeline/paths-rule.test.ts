@@ -8,7 +8,7 @@ import test from 'ava';
 import { parse } from 'yaml';
 import { relativeInside } from '../../src/io/paths.js';
 import { outputDir } from '../../src/pipeline/load-plan.js';
-import type { PipelineSettings } from '../../src/pipeline/load.js';
+import type { PipelineSettings } from '../../src/pipeline/plan.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const settings = (output?: string): PipelineSettings => ({ ...(output !== undefined ? { output } : {}) }) as PipelineSettings;

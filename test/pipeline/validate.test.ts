@@ -3,7 +3,7 @@
 import path from 'node:path';
 import test from 'ava';
 import { loadPlan } from '../../src/pipeline/index.js';
-import { problemsOf, type Problem } from '../../src/pipeline/load.js';
+import { problemsOf, type Problem } from '../../src/pipeline/problems.js';
 import { Registry } from '../../src/pipeline/registry.js';
 import { PipelineFileError } from '../../src/errors.js';
 import { collectSink, countSource, throwAt } from '../fixtures/pipelines/stages.js';

@@ -19,7 +19,7 @@ import normalize from '../../src/transforms/normalize.js';
 import shuffle from '../../src/transforms/shuffle.js';
 import tensorify from '../../src/transforms/tensorify.js';
 import train from '../../src/sinks/train.js';
-import { budgetSpent, cosineLr, initialState, scheduleStep, shouldStop, trainingProgress, type Schedule } from '../../src/sinks/shared/util.js';
+import { budgetSpent, cosineLr, initialState, scheduleStep, shouldStop, trainingProgress, type Schedule } from '../../src/model/schedule.js';
 import { createStage, runSink, testContext } from '../../src/testing/index.js';
 import { selectBackend } from '../../src/backend/select.js';
 

@@ -22,7 +22,7 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
   const attrs = args.attrs as unknown as Attrs;
   const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
-  const { effectiveFilterHeight: KH, effectiveFilterWidth: KW, dilationHeight: dh, dilationWidth: dw } = info;
+  const { effectiveFilterHeight: KH, effectiveFilterWidth: KW } = info;
   const { top, left } = info.padInfo;
   const dx = backend.makeOutput(input.shape, 'float32');
   const out = backend.typedArrayFromHeap(dx);
@@ -33,35 +33,51 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
     pool2x2(x, g, out, B, H, W, C, OH, OW);
     return dx;
   }
+  poolGeneral(x, g, out, info);
+  return dx;
+}
+
+/**
+ * Any window, stride, dilation and padding: each window's gradient goes to
+ * the first maximum of its in-bounds elements (padding never wins).
+ */
+function poolGeneral(x: tf.TypedArray, g: tf.TypedArray, out: tf.TypedArray, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
   for (let b = 0; b < B; b++) {
     for (let oy = 0; oy < OH; oy++) {
-      const y0 = oy * sh - top;
       for (let ox = 0; ox < OW; ox++) {
-        const x0 = ox * sw - left;
         const gBase = ((b * OH + oy) * OW + ox) * C;
+        const image = b * H * W * C;
         for (let c = 0; c < C; c++) {
-          let best = -Infinity;
-          let at = -1;
-          for (let ky = 0; ky < KH; ky += dh) {
-            const y = y0 + ky;
-            if (y < 0 || y >= H) continue;
-            for (let kx = 0; kx < KW; kx += dw) {
-              const xx = x0 + kx;
-              if (xx < 0 || xx >= W) continue;
-              const i = ((b * H + y) * W + xx) * C + c;
-              const v = x[i]!;
-              if (v > best || at < 0) {
-                best = v;
-                at = i;
-              }
-            }
-          }
+          const at = windowArgmax(x, info, image + c, oy * sh - top, ox * sw - left);
           if (at >= 0) out[at] = out[at]! + g[gBase + c]!;
         }
       }
     }
   }
-  return dx;
+}
+
+/** Index of the first maximum in the window whose top-left is (y0, x0) in image `base` (offset of its pixel (0, 0), channel included); −1 when no element is in bounds. */
+function windowArgmax(x: tf.TypedArray, info: tf.backend_util.Conv2DInfo, base: number, y0: number, x0: number): number {
+  const { inHeight: H, inWidth: W, inChannels: C, effectiveFilterHeight: KH, effectiveFilterWidth: KW, dilationHeight: dh, dilationWidth: dw } = info;
+  let best = -Infinity;
+  let at = -1;
+  for (let ky = 0; ky < KH; ky += dh) {
+    const y = y0 + ky;
+    if (y < 0 || y >= H) continue;
+    for (let kx = 0; kx < KW; kx += dw) {
+      const xx = x0 + kx;
+      if (xx < 0 || xx >= W) continue;
+      const i = base + (y * W + xx) * C;
+      const v = x[i]!;
+      if (v > best || at < 0) {
+        best = v;
+        at = i;
+      }
+    }
+  }
+  return at;
 }
 
 /**

@@ -97,7 +97,12 @@ export function checkCosineRates(ctx: StageContext, lr: number, finalLr: number)
   }
 }
 
-/** Sets an optimizer's learning rate for its next steps. */
+/**
+ * Sets an optimizer's learning rate for its next steps. It belongs in
+ * model/optimizer.ts, and moves there once train-run and refine (loaded
+ * lazily) import it from there: a re-export here would load tfjs at `validate`, which
+ * loads this module through evaluate and write-npz.
+ */
 export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   // tfjs optimizers read `learningRate` at every step; it is protected only in the typings.
   (optimizer as unknown as { learningRate: number }).learningRate = lr;
@@ -108,8 +113,10 @@ export function secondsSince(t0: number): number {
   return Math.round(performance.now() - t0) / 1000;
 }
 
-// The training schedule lives in model/ (pure, no pipeline types); re-exported for the sinks.
-export * from '../../model/schedule.js';
+// The training schedule lives in model/schedule.ts. These named re-exports only
+// bridge refine and epie until they import it directly; new code imports
+// model/schedule.js itself.
+export { budgetSpent, cosineLr, trainingProgress } from '../../model/schedule.js';
 
 /** A sink's summary and its reconstruction as a one-record stream (kept in memory: it is one canvas). */
 export function reconstructionOutput(summary: SinkOutput['summary'], r: Reconstruction, scan: ScanMeta | undefined): SinkOutput {
