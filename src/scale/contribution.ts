@@ -14,7 +14,7 @@ import * as tf from '../tf.js';
 import { OptionsError } from '../errors.js';
 import { farFieldAmplitude } from '../physics/forward.js';
 import { defineSink, type SinkDef, type StageContext, type Stream, type TensorBatch } from '../pipeline/types.js';
-import { cutWindows, measured, startingPoint, windowTaps } from '../sinks/refine.js';
+import { cutWindows, measured, startingPoint, windowTaps } from '../sinks/shared/refine-windows.js';
 import { addBatchGradient, fitSums } from '../sinks/shared/refine-gradient.js';
 import { emptyGradient, PassRefiner } from '../sinks/shared/refine-pass.js';
 import { refineOptions } from '../sinks/shared/refine-spec.js';
