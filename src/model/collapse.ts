@@ -55,7 +55,7 @@ export function judgeCollapse(d: OutputSpread, tol: number): CollapseVerdict {
   return { collapsed: flat.length > 0, flat };
 }
 
-export const COLLAPSE_HINT = 'lower lr, check nphotons against the data, or set collapse.tol: 0 to train on anyway';
+export const COLLAPSE_HINT = 'lower lr or raise warmup_steps, check nphotons against the data, or set collapse.tol: 0 to train on anyway';
 
 /** One sentence for the log or the error: which part is flat after which epoch, with the numbers. */
 export function describeCollapse(epoch: number, v: CollapseVerdict, d: Diagnosis): string {

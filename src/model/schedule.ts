@@ -91,6 +91,18 @@ export function cosineLr(lr: number, final: number, progress: number): number {
 }
 
 /**
+ * Linear learning-rate warm-up: the factor for optimizer step `step` (0-based,
+ * counted over the whole run), (step + 1)/steps until it reaches 1 (steps 0: none).
+ * Adam's first updates are ±lr in every weight whatever the gradient's size; in
+ * the He-initialised decoders those steps, all of one sign over a channel's
+ * post-ReLU inputs, raised the activations ×70 in five steps on Run1084 at 1e4
+ * counts until π·tanh held the phase at ±π (docs/RESULTS.md, issue #17).
+ */
+export function warmupFactor(step: number, steps: number): number {
+  return steps > 0 ? Math.min(1, (step + 1) / steps) : 1;
+}
+
+/**
  * Whether a time budget ends training after an epoch that took `epochSeconds`:
  * once it is spent, or (cosine schedule) once less than half an epoch of it
  * is left, since the next epoch would run almost entirely at the final rate.

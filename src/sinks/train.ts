@@ -69,13 +69,13 @@ async function writeHistory(ctx: StageContext, options: TrainOptions, history: r
 }
 
 /** Logs the epoch's line (and a changed learning rate); judges collapse. Returns 'collapse' when training must stop. */
-function afterEpoch(ctx: StageContext, options: TrainOptions, record: EpochRecord, state: TrainState, d: Diagnosis | undefined, monitor: string): 'collapse' | undefined {
+function afterEpoch(ctx: StageContext, options: TrainOptions, record: EpochRecord, state: TrainState, d: Diagnosis | undefined, monitor: string, base: number): 'collapse' | undefined {
   const e = record.epoch;
   const valLoss = record.val_loss;
   // The one line per epoch; a changed learning rate gets a line of its own.
   ctx.log.info(`epoch ${e}/${options.epochs}: loss ${sig(record.loss)}${valLoss !== undefined ? `, val_loss ${sig(valLoss)}` : ''}, lr ${rate(record.lr)}, ${duration(record.seconds)}`);
   const p = options.reduce_lr.patience;
-  if (state.lr !== record.lr) ctx.log.info(`lr ${rate(record.lr)} → ${rate(state.lr)}: no improvement of the ${monitor} for ${p} epoch${p === 1 ? '' : 's'}`);
+  if (state.lr !== base) ctx.log.info(`lr ${rate(base)} → ${rate(state.lr)}: no improvement of the ${monitor} for ${p} epoch${p === 1 ? '' : 's'}`);
   const verdict = d === undefined ? undefined : judgeCollapse(d, options.collapse.tol);
   if (verdict?.collapsed !== true) return undefined;
   const what = `stage '${ctx.id}': ${describeCollapse(e, verdict, d!)}`;
@@ -132,7 +132,9 @@ async function runEpochs(su: Setup, plan: EpochPlan, start: TrainState, onSaved:
     ctx.signal.throwIfAborted();
     const { record, seen, diagnosis } = await trainEpoch(plan, state);
     plan.total ??= seen;
-    state = { ...scheduleStep({ ...state, lr: record.lr }, record, sched), batches_per_epoch: state.batches_per_epoch ?? seen };
+    // The plateau schedule goes on from the epoch's rate, not from a warm-up step's lower one.
+    const base = su.cosine ? record.lr : state.lr;
+    state = { ...scheduleStep({ ...state, lr: base }, record, sched), batches_per_epoch: state.batches_per_epoch ?? seen };
     state.seconds = plan.spent();
     const info = { loss: record.loss, ...(record.val_loss !== undefined ? { val_loss: record.val_loss } : {}), lr: record.lr };
     ctx.progress({ label: 'epoch', pass: { index: record.epoch, of: options.epochs }, done: plan.total, total: plan.total, unit: 'batches', info, finished: true });
@@ -140,7 +142,7 @@ async function runEpochs(su: Setup, plan: EpochPlan, start: TrainState, onSaved:
     await saveCheckpoint(su.dir, m, { ...meta, history: state.history, train: state }, opt);
     onSaved(state.epoch);
     await writeHistory(ctx, options, state.history);
-    if (afterEpoch(ctx, options, record, state, diagnosis, su.validation === undefined ? 'loss' : 'val_loss') === 'collapse') return { state, stopped: 'collapse' };
+    if (afterEpoch(ctx, options, record, state, diagnosis, su.validation === undefined ? 'loss' : 'val_loss', base) === 'collapse') return { state, stopped: 'collapse' };
     if (shouldStop(state, sched)) return { state, stopped: 'early_stop' };
     if (state.epoch < options.epochs && budgetSpent(state.seconds, plan.budget, record.seconds, su.cosine)) return { state, stopped: 'time_budget' };
   }

@@ -9,7 +9,7 @@ import { selectBackend } from '../../src/backend/select.js';
 import { judgeCollapse, outputSpread } from '../../src/model/collapse.js';
 import { inverseAmpActivation } from '../../src/model/network.js';
 import { PtychoPINN, targetAmplitude } from '../../src/model/pinn.js';
-import { initialState, scheduleStep, shouldStop } from '../../src/model/schedule.js';
+import { initialState, scheduleStep, shouldStop, warmupFactor } from '../../src/model/schedule.js';
 import { simulate, tensors } from './sim.js';
 
 test.before(async () => {
@@ -98,4 +98,12 @@ test('min_delta: a loss that changes only in its 7th digit is a plateau', (t) =>
   let any = initialState(1e-3, 0);
   for (const [i, loss] of losses.entries()) any = scheduleStep(any, { epoch: i + 1, loss, lr: any.lr, seconds: 0 }, { ...sched, min_delta: 0 });
   t.is(any.best_epoch, 5, 'min_delta 0: every decrease counts');
+});
+
+test('warmupFactor: a linear ramp to 1 over the first steps, none at 0', (t) => {
+  t.is(warmupFactor(0, 20), 1 / 20);
+  t.is(warmupFactor(9, 20), 0.5);
+  t.is(warmupFactor(19, 20), 1);
+  t.is(warmupFactor(500, 20), 1);
+  t.is(warmupFactor(0, 0), 1);
 });

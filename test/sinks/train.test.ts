@@ -147,7 +147,7 @@ async function resumeMatches(t: ExecutionContext, options: Record<string, unknow
 
 test.serial('cosine schedule: lr decays step by step to final_lr, and a resumed run still matches', async (t) => {
   const before = tf.memory().numTensors;
-  const options = { ...modelOptions, lr_schedule: 'cosine', final_lr: 1e-4 };
+  const options = { ...modelOptions, lr_schedule: 'cosine', final_lr: 1e-4, warmup_steps: 0 };
   const full = await tempDir(t);
   const lrs: number[] = [];
   const ctx = testContext({ id: 'train', outDir: full, progress: (e) => { if (e.finished !== true && typeof e.info?.lr === 'number') lrs.push(e.info.lr); } });
@@ -164,6 +164,18 @@ test.serial('cosine schedule: lr decays step by step to final_lr, and a resumed 
   t.is(result.lr, lrs[steps - 1]);
   await resumeMatches(t, options, full, result);
   await t.throwsAsync(runSink(train, { ...options, final_lr: 3e-3 }, [a.stream], testContext({ id: 'train', outDir: full })), { message: /final_lr 0.003 is not below lr 0.002/ });
+  t.is(tf.memory().numTensors, before, 'no tensor leaked');
+});
+
+test.serial('warm-up: the first warmup_steps steps ramp the rate linearly to lr, then it stays', async (t) => {
+  const before = tf.memory().numTensors;
+  const lrs: number[] = [];
+  const ctx = testContext({ id: 'train', outDir: await tempDir(t), progress: (e) => { if (e.finished !== true && typeof e.info?.lr === 'number') lrs.push(e.info.lr); } });
+  const a = await chain(5, 12);
+  await runSink(train, { ...modelOptions, warmup_steps: 4 }, [a.stream], ctx);
+  await a.close();
+  t.true(lrs.length > 4, `${lrs.length} steps`);
+  lrs.forEach((lr, k) => t.true(Math.abs(lr - 2e-3 * Math.min(1, (k + 1) / 4)) < 1e-15, `step ${k}: ${lr}`));
   t.is(tf.memory().numTensors, before, 'no tensor leaked');
 });
 

@@ -8,7 +8,7 @@ import { loadCheckpoint, makeOptimizer } from '../../model/checkpoint.js';
 import type { Diagnosis } from '../../model/collapse.js';
 import type { ModelConfig } from '../../model/config.js';
 import { PtychoPINN } from '../../model/pinn.js';
-import { cosineLr, initialState, trainingProgress, type EpochRecord, type TrainState } from '../../model/schedule.js';
+import { cosineLr, initialState, trainingProgress, warmupFactor, type EpochRecord, type TrainState } from '../../model/schedule.js';
 import type { ScanMeta, StageContext, Stream, TensorBatch } from '../../pipeline/types.js';
 import type { trainOptions } from './train-spec.js';
 import { forEachBatch, relativeDifference, secondsSince, setLearningRate, skipPass } from './util.js';
@@ -106,8 +106,8 @@ export interface EpochPlan {
 }
 
 /**
- * One epoch: a training pass (the cosine schedule sets the rate before each
- * step), the network measured on the epoch's first batch (collapse
+ * One epoch: a training pass (the cosine schedule and the warm-up set the
+ * rate before each step), the network measured on the epoch's first batch (collapse
  * diagnosis), then the validation pass. Returns the epoch's record; `seen` is
  * the number of batches the pass yielded.
  */
@@ -127,8 +127,10 @@ export async function trainEpoch(p: EpochPlan, state: TrainState): Promise<{ rec
     loss = await passLoss(p.input, ctx, (b) => {
       // The epoch's first batch, kept to measure the trained network on at the epoch's end.
       if (step === 0 && options.collapse.tol > 0) probe = { X: b.X.clone(), coords: b.coords.clone() };
-      if (p.cosine) {
-        lr = cosineLr(options.lr, options.final_lr, trainingProgress({ epoch: state.epoch, batch: step, batches, epochs: options.epochs, seconds: p.spent(), budget: p.budget }));
+      const global = (state.epoch > 0 ? state.epoch * (batches ?? 0) : 0) + step;
+      if (p.cosine || global <= options.warmup_steps) {
+        const base = p.cosine ? cosineLr(options.lr, options.final_lr, trainingProgress({ epoch: state.epoch, batch: step, batches, epochs: options.epochs, seconds: p.spent(), budget: p.budget })) : state.lr;
+        lr = base * warmupFactor(global, options.warmup_steps);
         setLearningRate(opt, lr);
       }
       step++;
