@@ -149,21 +149,20 @@ export class EpieKernel {
 
   /** Exit waves of every mode into psi, their spectra into work (transposed, unscaled), and I = Σ|Ψ|² per work index into dRe. */
   private propagate(): void {
-    const { NN, N } = this, pr = this.patchRe, pi = this.patchIm;
+    const { NN, N } = this, pr = this.patchRe, pi = this.patchIm, I = this.dRe;
     for (let m = 0; m < this.modes.length; m++) {
-      const P = this.modes[m]!, s = this.psi[m]!, w = this.work[m]!;
+      // Typed arrays in locals: the loops then index them directly.
+      const Pr = this.modes[m]!.re, Pi = this.modes[m]!.im, sr = this.psi[m]!.re, si = this.psi[m]!.im, wr = this.work[m]!.re, wi = this.work[m]!.im;
       for (let t = 0; t < NN; t++) {
-        const a = P.re[t]!, b = P.im[t]!, c = pr[t]!, d = pi[t]!;
-        s.re[t] = a * c - b * d;
-        s.im[t] = a * d + b * c;
+        const a = Pr[t]!, b = Pi[t]!, c = pr[t]!, d = pi[t]!, x = a * c - b * d, y = a * d + b * c;
+        sr[t] = x; si[t] = y;
+        wr[t] = x; wi[t] = y;
       }
-      w.re.set(s.re);
-      w.im.set(s.im);
-      dft2InPlaceTransposed(w.re, w.im, N, false);
+      dft2InPlaceTransposed(wr, wi, N, false);
+      // I = Σ_m |Ψ_m|², the first mode assigning (no separate clear).
+      if (m === 0) for (let t = 0; t < NN; t++) I[t] = wr[t]! * wr[t]! + wi[t]! * wi[t]!;
+      else for (let t = 0; t < NN; t++) I[t] = I[t]! + wr[t]! * wr[t]! + wi[t]! * wi[t]!;
     }
-    const I = this.dRe;
-    I.fill(0);
-    for (const w of this.work) for (let t = 0; t < NN; t++) I[t] = I[t]! + w.re[t]! * w.re[t]! + w.im[t]! * w.im[t]!;
   }
 
   /** Σ A·Â, Σ Â² and Σ A² for the window at (sx, sy) without updating anything (Â the model's amplitude). */
@@ -207,35 +206,30 @@ export class EpieKernel {
     this.propagate();
     const shift = steps.position ? this.positionError(amplitude) : { dx: 0, dy: 0 };
     // Modulus constraint on the transposed, unshifted spectra: |FFT| = N·A (unitary F).
-    const I = this.dRe, map = this.spectrumIndex;
+    // I becomes the factor N·A/|Ψ| every mode's spectrum is multiplied by, with the
+    // inverse transform's 1/N² folded in; one mode is scaled in the same loop.
+    const I = this.dRe, map = this.spectrumIndex, w0r = this.work[0]!.re, w0i = this.work[0]!.im, one = M === 1, back = 1 / NN, inv = 1 / N;
     let error = 0, energy = 0;
-    // I becomes the factor N·A/|Ψ| that every mode's spectrum is multiplied by.
     for (let t = 0; t < NN; t++) {
-      const a = amplitude[map[t]!]!, mag = Math.sqrt(I[t]!), e = mag / N - a;
+      const a = amplitude[map[t]!]!, mag = Math.sqrt(I[t]!), e = mag * inv - a;
       error += e * e;
       energy += a * a;
-      I[t] = mag > 0 ? (N * a) / mag : 0;
+      const f = mag > 0 ? (N * a * back) / mag : 0;
+      I[t] = f;
+      if (one) { w0r[t] = w0r[t]! * f; w0i[t] = w0i[t]! * f; }
     }
-    for (let m = 0; m < M; m++) {
+    for (let m = one ? 1 : 0; m < M; m++) {
       const wr = this.work[m]!.re, wi = this.work[m]!.im;
       for (let t = 0; t < NN; t++) {
         wr[t] = wr[t]! * I[t]!;
         wi[t] = wi[t]! * I[t]!;
       }
     }
-    // Back to the window: Δ_m = F⁻¹Ψ'_m − ψ_m (kept in work).
-    const back = 1 / NN;
-    for (let m = 0; m < M; m++) {
-      const wr = this.work[m]!.re, wi = this.work[m]!.im, sr = this.psi[m]!.re, si = this.psi[m]!.im;
-      dft2InPlaceTransposed(wr, wi, N, true);
-      for (let t = 0; t < NN; t++) {
-        wr[t] = wr[t]! * back - sr[t]!;
-        wi[t] = wi[t]! * back - si[t]!;
-      }
-    }
+    for (let m = 0; m < M; m++) dft2InPlaceTransposed(this.work[m]!.re, this.work[m]!.im, N, true);
     // The object correction uses the probe as it was, the probe correction the object as it
     // was (the patch is not touched until scatter): ePIE's simultaneous update.
-    if (steps.object > 0) this.objectCorrection(steps.object);
+    // Δ_m = F⁻¹Ψ'_m − ψ_m (into work) and, when the object is updated, its correction.
+    this.differences(steps.object);
     if (steps.probe > 0) this.updateProbe(steps.probe);
     if (steps.object > 0) this.scatter(sx, sy);
     return { error, energy, ...shift };
@@ -262,23 +256,35 @@ export class EpieKernel {
     this.weights = undefined;
   }
 
-  /** β Σ_m P̄_m Δ_m · weight into dRe/dIm. */
-  private objectCorrection(beta: number): void {
-    const { NN } = this, dr = this.dRe, di = this.dIm, w = this.objectWeights();
-    dr.fill(0);
-    di.fill(0);
-    for (let m = 0; m < this.modes.length; m++) {
-      const pr = this.modes[m]!.re, pi = this.modes[m]!.im, xr = this.work[m]!.re, xi = this.work[m]!.im;
-      for (let t = 0; t < NN; t++) {
-        const a = pr[t]!, b = pi[t]!, c = xr[t]!, d = xi[t]!;
-        dr[t] = dr[t]! + a * c + b * d;
-        di[t] = di[t]! + a * d - b * c;
+  /**
+   * work_m ← Δ_m = work_m − ψ_m and, for β > 0, dRe/dIm ← β Σ_m P̄_m Δ_m · weight
+   * (one loop per mode, the first assigning, the last scaling).
+   */
+  private differences(beta: number): void {
+    const { NN } = this, dr = this.dRe, di = this.dIm, M = this.modes.length;
+    const w = beta > 0 ? this.objectWeights() : undefined;
+    for (let m = 0; m < M; m++) {
+      const pr = this.modes[m]!.re, pi = this.modes[m]!.im, xr = this.work[m]!.re, xi = this.work[m]!.im, sr = this.psi[m]!.re, si = this.psi[m]!.im;
+      if (w === undefined) {
+        for (let t = 0; t < NN; t++) { xr[t] = xr[t]! - sr[t]!; xi[t] = xi[t]! - si[t]!; }
+        continue;
       }
-    }
-    for (let t = 0; t < NN; t++) {
-      const k = beta * w[t]!;
-      dr[t] = dr[t]! * k;
-      di[t] = di[t]! * k;
+      // One branch-free loop per case: 0 for the first mode, dr/di for the others; the weight at the last.
+      const acc = m > 0, last = m === M - 1;
+      if (!acc && last) {
+        for (let t = 0; t < NN; t++) {
+          const c = xr[t]! - sr[t]!, d = xi[t]! - si[t]!, a = pr[t]!, b = pi[t]!, k = beta * w[t]!;
+          xr[t] = c; xi[t] = d;
+          dr[t] = (a * c + b * d) * k; di[t] = (a * d - b * c) * k;
+        }
+        continue;
+      }
+      for (let t = 0; t < NN; t++) {
+        const c = xr[t]! - sr[t]!, d = xi[t]! - si[t]!, a = pr[t]!, b = pi[t]!;
+        xr[t] = c; xi[t] = d;
+        dr[t] = (acc ? dr[t]! : 0) + a * c + b * d; di[t] = (acc ? di[t]! : 0) + a * d - b * c;
+      }
+      if (last) for (let t = 0; t < NN; t++) { const k = beta * w[t]!; dr[t] = dr[t]! * k; di[t] = di[t]! * k; }
     }
   }
 
