@@ -52,7 +52,6 @@ export class EpieKernel {
   private readonly NN: number;
   private readonly patchRe: Float64Array;
   private readonly patchIm: Float64Array;
-  private readonly psi: Mode[];
   private readonly work: Mode[];
   private readonly dRe: Float64Array;
   private readonly dIm: Float64Array;
@@ -75,7 +74,6 @@ export class EpieKernel {
     }
     this.patchRe = new Float64Array(NN);
     this.patchIm = new Float64Array(NN);
-    this.psi = modes.map(() => ({ re: new Float64Array(NN), im: new Float64Array(NN) }));
     this.work = modes.map(() => ({ re: new Float64Array(NN), im: new Float64Array(NN) }));
     this.dRe = new Float64Array(NN);
     this.dIm = new Float64Array(NN);
@@ -147,16 +145,20 @@ export class EpieKernel {
     }
   }
 
-  /** Exit waves of every mode into psi, their spectra into work (transposed, unscaled), and I = Σ|Ψ|² per work index into dRe. */
+  /**
+   * Exit waves ψ_m = P_m·patch of every mode, their spectra into work (transposed,
+   * unscaled), and I = Σ|Ψ|² per work index into dRe. ψ_m is not kept: the
+   * difference step forms it again from P_m and the patch, which costs less than
+   * storing and re-reading it.
+   */
   private propagate(): void {
     const { NN, N } = this, pr = this.patchRe, pi = this.patchIm, I = this.dRe;
     for (let m = 0; m < this.modes.length; m++) {
       // Typed arrays in locals: the loops then index them directly.
-      const Pr = this.modes[m]!.re, Pi = this.modes[m]!.im, sr = this.psi[m]!.re, si = this.psi[m]!.im, wr = this.work[m]!.re, wi = this.work[m]!.im;
+      const Pr = this.modes[m]!.re, Pi = this.modes[m]!.im, wr = this.work[m]!.re, wi = this.work[m]!.im;
       for (let t = 0; t < NN; t++) {
-        const a = Pr[t]!, b = Pi[t]!, c = pr[t]!, d = pi[t]!, x = a * c - b * d, y = a * d + b * c;
-        sr[t] = x; si[t] = y;
-        wr[t] = x; wi[t] = y;
+        const a = Pr[t]!, b = Pi[t]!, c = pr[t]!, d = pi[t]!;
+        wr[t] = a * c - b * d; wi[t] = a * d + b * c;
       }
       dft2InPlaceTransposed(wr, wi, N, false);
       // I = Σ_m |Ψ_m|², the first mode assigning (no separate clear).
@@ -228,7 +230,12 @@ export class EpieKernel {
     for (let m = 0; m < M; m++) dft2InPlaceTransposed(this.work[m]!.re, this.work[m]!.im, N, true);
     // The object correction uses the probe as it was, the probe correction the object as it
     // was (the patch is not touched until scatter): ePIE's simultaneous update.
-    // Δ_m = F⁻¹Ψ'_m − ψ_m (into work) and, when the object is updated, its correction.
+    // Δ_m = F⁻¹Ψ'_m − ψ_m and the object correction. The common case (one mode, known
+    // probe, whole-pixel window) adds the correction straight into the canvas.
+    if (steps.probe === 0 && steps.object > 0 && M === 1 && Number.isInteger(sx) && Number.isInteger(sy)) {
+      this.correctInPlace(steps.object, sx, sy);
+      return { error, energy, ...shift };
+    }
     this.differences(steps.object);
     if (steps.probe > 0) this.updateProbe(steps.probe);
     if (steps.object > 0) this.scatter(sx, sy);
@@ -257,34 +264,37 @@ export class EpieKernel {
   }
 
   /**
-   * work_m ← Δ_m = work_m − ψ_m and, for β > 0, dRe/dIm ← β Σ_m P̄_m Δ_m · weight
+   * work_m ← Δ_m = work_m − P_m·patch and, for β > 0, dRe/dIm ← β Σ_m P̄_m Δ_m · weight
    * (one loop per mode, the first assigning, the last scaling).
    */
   private differences(beta: number): void {
-    const { NN } = this, dr = this.dRe, di = this.dIm, M = this.modes.length;
+    const { NN } = this, dr = this.dRe, di = this.dIm, M = this.modes.length, or = this.patchRe, oi = this.patchIm;
     const w = beta > 0 ? this.objectWeights() : undefined;
     for (let m = 0; m < M; m++) {
-      const pr = this.modes[m]!.re, pi = this.modes[m]!.im, xr = this.work[m]!.re, xi = this.work[m]!.im, sr = this.psi[m]!.re, si = this.psi[m]!.im;
-      if (w === undefined) {
-        for (let t = 0; t < NN; t++) { xr[t] = xr[t]! - sr[t]!; xi[t] = xi[t]! - si[t]!; }
-        continue;
-      }
-      // One branch-free loop per case: 0 for the first mode, dr/di for the others; the weight at the last.
+      const pr = this.modes[m]!.re, pi = this.modes[m]!.im, xr = this.work[m]!.re, xi = this.work[m]!.im;
       const acc = m > 0, last = m === M - 1;
-      if (!acc && last) {
-        for (let t = 0; t < NN; t++) {
-          const c = xr[t]! - sr[t]!, d = xi[t]! - si[t]!, a = pr[t]!, b = pi[t]!, k = beta * w[t]!;
-          xr[t] = c; xi[t] = d;
-          dr[t] = (a * c + b * d) * k; di[t] = (a * d - b * c) * k;
-        }
-        continue;
-      }
       for (let t = 0; t < NN; t++) {
-        const c = xr[t]! - sr[t]!, d = xi[t]! - si[t]!, a = pr[t]!, b = pi[t]!;
+        const a = pr[t]!, b = pi[t]!, e = or[t]!, f = oi[t]!, c = xr[t]! - (a * e - b * f), d = xi[t]! - (a * f + b * e);
         xr[t] = c; xi[t] = d;
+        if (w === undefined) continue;
         dr[t] = (acc ? dr[t]! : 0) + a * c + b * d; di[t] = (acc ? di[t]! : 0) + a * d - b * c;
       }
-      if (last) for (let t = 0; t < NN; t++) { const k = beta * w[t]!; dr[t] = dr[t]! * k; di[t] = di[t]! * k; }
+      if (last && w !== undefined) for (let t = 0; t < NN; t++) { const k = beta * w[t]!; dr[t] = dr[t]! * k; di[t] = di[t]! * k; }
+    }
+  }
+
+  /** One mode, fixed probe, window at whole pixels: O += β·weight·P̄(F⁻¹Ψ' − P·patch), straight into the canvas. */
+  private correctInPlace(beta: number, sx: number, sy: number): void {
+    const { N } = this, { width: W, re, im } = this.canvas, w = this.objectWeights();
+    const pr = this.modes[0]!.re, pi = this.modes[0]!.im, xr = this.work[0]!.re, xi = this.work[0]!.im, or = this.patchRe, oi = this.patchIm;
+    for (let r = 0; r < N; r++) {
+      let o = sy * W + sx + r * W;
+      for (let t = r * N, end = t + N; t < end; t++, o++) {
+        const a = pr[t]!, b = pi[t]!, e = or[t]!, f = oi[t]!, k = beta * w[t]!;
+        const c = xr[t]! - (a * e - b * f), d = xi[t]! - (a * f + b * e);
+        re[o] = re[o]! + k * (a * c + b * d);
+        im[o] = im[o]! + k * (a * d - b * c);
+      }
     }
   }
 
