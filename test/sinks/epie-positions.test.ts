@@ -55,7 +55,7 @@ test('with a good object, positions jittered by σ = 1 px are recovered (median 
 });
 
 /** Distances of (ax, ay) from the truth after taking out the mean shift (a global translation is not measurable). */
-function centredErrors(ax: ArrayLike<number>, ay: ArrayLike<number>, tx: readonly number[], ty: readonly number[]): number[] {
+function centredErrors(ax: ArrayLike<number>, ay: ArrayLike<number>, tx: ArrayLike<number>, ty: ArrayLike<number>): number[] {
   const n = tx.length;
   let mx = 0, my = 0;
   for (let i = 0; i < n; i++) { mx += ax[i]! - tx[i]!; my += ay[i]! - ty[i]!; }
