@@ -234,6 +234,21 @@ function columns(p: Radix2, wr: Float64Array, wi: Float64Array, inverse: boolean
   for (; len * 2 <= N; len <<= 2) radix4Stage(p, wr, wi, len >> 1, inverse);
 }
 
+/** radix4Stage's butterfly for k = 0, where both twiddles are 1 (every butterfly of the first stage pair). */
+function twiddleFree(wr: Float64Array, wi: Float64Array, a0: number, N: number, hN: number, sg: number): void {
+  for (let a = a0, end = a0 + N; a < end; a++) {
+    const b = a + hN, c = b + hN, d = c + hN;
+    const ar = wr[a]!, ai = wi[a]!, br = wr[b]!, bi = wi[b]!, cr = wr[c]!, ci = wi[c]!, dr = wr[d]!, di = wi[d]!;
+    const a1r = ar + br, a1i = ai + bi, b1r = ar - br, b1i = ai - bi;
+    const c1r = cr + dr, c1i = ci + di, d1r = cr - dr, d1i = ci - di;
+    const qr = sg * d1i, qi = -sg * d1r;
+    wr[a] = a1r + c1r; wi[a] = a1i + c1i;
+    wr[c] = a1r - c1r; wi[c] = a1i - c1i;
+    wr[b] = b1r + qr; wi[b] = b1i + qi;
+    wr[d] = b1r - qr; wi[d] = b1i - qi;
+  }
+}
+
 /** The stages of lengths 2h and 4h together, over every column (see columns). */
 function radix4Stage(p: Radix2, wr: Float64Array, wi: Float64Array, h: number, inverse: boolean): void {
   const { n: N, twRe, twIm } = p, sg = inverse ? -1 : 1, hN = h * N;
@@ -242,6 +257,10 @@ function radix4Stage(p: Radix2, wr: Float64Array, wi: Float64Array, h: number, i
       // W_2h^k (stage 2h) and W_4h^k (stage 4h): the tables hold stage len at len/2 − 1.
       const u1 = twRe[h - 1 + k]!, v1 = sg * twIm[h - 1 + k]!, u2 = twRe[2 * h - 1 + k]!, v2 = sg * twIm[2 * h - 1 + k]!;
       const a0 = (start + k) * N;
+      if (k === 0) {
+        twiddleFree(wr, wi, a0, N, hN, sg);
+        continue;
+      }
       for (let a = a0, end = a0 + N; a < end; a++) {
         const b = a + hN, c = b + hN, d = c + hN;
         const br = wr[b]!, bi = wi[b]!, dr = wr[d]!, di = wi[d]!;
