@@ -52,7 +52,6 @@ export class EpieKernel {
   private readonly NN: number;
   private readonly patchRe: Float64Array;
   private readonly patchIm: Float64Array;
-  private readonly psi: Mode[];
   private readonly work: Mode[];
   private readonly dRe: Float64Array;
   private readonly dIm: Float64Array;
@@ -75,7 +74,6 @@ export class EpieKernel {
     }
     this.patchRe = new Float64Array(NN);
     this.patchIm = new Float64Array(NN);
-    this.psi = modes.map(() => ({ re: new Float64Array(NN), im: new Float64Array(NN) }));
     this.work = modes.map(() => ({ re: new Float64Array(NN), im: new Float64Array(NN) }));
     this.dRe = new Float64Array(NN);
     this.dIm = new Float64Array(NN);
@@ -147,23 +145,26 @@ export class EpieKernel {
     }
   }
 
-  /** Exit waves of every mode into psi, their spectra into work (transposed, unscaled), and I = Σ|Ψ|² per work index into dRe. */
+  /**
+   * Exit waves ψ_m = P_m·patch of every mode, their spectra into work (transposed,
+   * unscaled), and I = Σ|Ψ|² per work index into dRe. ψ_m is not kept: the
+   * difference step forms it again from P_m and the patch, which costs less than
+   * storing and re-reading it.
+   */
   private propagate(): void {
-    const { NN, N } = this, pr = this.patchRe, pi = this.patchIm;
+    const { NN, N } = this, pr = this.patchRe, pi = this.patchIm, I = this.dRe;
     for (let m = 0; m < this.modes.length; m++) {
-      const P = this.modes[m]!, s = this.psi[m]!, w = this.work[m]!;
+      // Typed arrays in locals: the loops then index them directly.
+      const Pr = this.modes[m]!.re, Pi = this.modes[m]!.im, wr = this.work[m]!.re, wi = this.work[m]!.im;
       for (let t = 0; t < NN; t++) {
-        const a = P.re[t]!, b = P.im[t]!, c = pr[t]!, d = pi[t]!;
-        s.re[t] = a * c - b * d;
-        s.im[t] = a * d + b * c;
+        const a = Pr[t]!, b = Pi[t]!, c = pr[t]!, d = pi[t]!;
+        wr[t] = a * c - b * d; wi[t] = a * d + b * c;
       }
-      w.re.set(s.re);
-      w.im.set(s.im);
-      dft2InPlaceTransposed(w.re, w.im, N, false);
+      dft2InPlaceTransposed(wr, wi, N, false);
+      // I = Σ_m |Ψ_m|², the first mode assigning (no separate clear).
+      if (m === 0) for (let t = 0; t < NN; t++) I[t] = wr[t]! * wr[t]! + wi[t]! * wi[t]!;
+      else for (let t = 0; t < NN; t++) I[t] = I[t]! + wr[t]! * wr[t]! + wi[t]! * wi[t]!;
     }
-    const I = this.dRe;
-    I.fill(0);
-    for (const w of this.work) for (let t = 0; t < NN; t++) I[t] = I[t]! + w.re[t]! * w.re[t]! + w.im[t]! * w.im[t]!;
   }
 
   /** Σ A·Â, Σ Â² and Σ A² for the window at (sx, sy) without updating anything (Â the model's amplitude). */
@@ -207,35 +208,35 @@ export class EpieKernel {
     this.propagate();
     const shift = steps.position ? this.positionError(amplitude) : { dx: 0, dy: 0 };
     // Modulus constraint on the transposed, unshifted spectra: |FFT| = N·A (unitary F).
-    const I = this.dRe, map = this.spectrumIndex;
+    // I becomes the factor N·A/|Ψ| every mode's spectrum is multiplied by, with the
+    // inverse transform's 1/N² folded in; one mode is scaled in the same loop.
+    const I = this.dRe, map = this.spectrumIndex, w0r = this.work[0]!.re, w0i = this.work[0]!.im, one = M === 1, back = 1 / NN, inv = 1 / N;
     let error = 0, energy = 0;
-    // I becomes the factor N·A/|Ψ| that every mode's spectrum is multiplied by.
     for (let t = 0; t < NN; t++) {
-      const a = amplitude[map[t]!]!, mag = Math.sqrt(I[t]!), e = mag / N - a;
+      const a = amplitude[map[t]!]!, mag = Math.sqrt(I[t]!), e = mag * inv - a;
       error += e * e;
       energy += a * a;
-      I[t] = mag > 0 ? (N * a) / mag : 0;
+      const f = mag > 0 ? (N * a * back) / mag : 0;
+      I[t] = f;
+      if (one) { w0r[t] = w0r[t]! * f; w0i[t] = w0i[t]! * f; }
     }
-    for (let m = 0; m < M; m++) {
+    for (let m = one ? 1 : 0; m < M; m++) {
       const wr = this.work[m]!.re, wi = this.work[m]!.im;
       for (let t = 0; t < NN; t++) {
         wr[t] = wr[t]! * I[t]!;
         wi[t] = wi[t]! * I[t]!;
       }
     }
-    // Back to the window: Δ_m = F⁻¹Ψ'_m − ψ_m (kept in work).
-    const back = 1 / NN;
-    for (let m = 0; m < M; m++) {
-      const wr = this.work[m]!.re, wi = this.work[m]!.im, sr = this.psi[m]!.re, si = this.psi[m]!.im;
-      dft2InPlaceTransposed(wr, wi, N, true);
-      for (let t = 0; t < NN; t++) {
-        wr[t] = wr[t]! * back - sr[t]!;
-        wi[t] = wi[t]! * back - si[t]!;
-      }
-    }
+    for (let m = 0; m < M; m++) dft2InPlaceTransposed(this.work[m]!.re, this.work[m]!.im, N, true);
     // The object correction uses the probe as it was, the probe correction the object as it
     // was (the patch is not touched until scatter): ePIE's simultaneous update.
-    if (steps.object > 0) this.objectCorrection(steps.object);
+    // Δ_m = F⁻¹Ψ'_m − ψ_m and the object correction. The common case (one mode, known
+    // probe, whole-pixel window) adds the correction straight into the canvas.
+    if (steps.probe === 0 && steps.object > 0 && M === 1 && Number.isInteger(sx) && Number.isInteger(sy)) {
+      this.correctInPlace(steps.object, sx, sy);
+      return { error, energy, ...shift };
+    }
+    this.differences(steps.object);
     if (steps.probe > 0) this.updateProbe(steps.probe);
     if (steps.object > 0) this.scatter(sx, sy);
     return { error, energy, ...shift };
@@ -262,23 +263,38 @@ export class EpieKernel {
     this.weights = undefined;
   }
 
-  /** β Σ_m P̄_m Δ_m · weight into dRe/dIm. */
-  private objectCorrection(beta: number): void {
-    const { NN } = this, dr = this.dRe, di = this.dIm, w = this.objectWeights();
-    dr.fill(0);
-    di.fill(0);
-    for (let m = 0; m < this.modes.length; m++) {
+  /**
+   * work_m ← Δ_m = work_m − P_m·patch and, for β > 0, dRe/dIm ← β Σ_m P̄_m Δ_m · weight
+   * (one loop per mode, the first assigning, the last scaling).
+   */
+  private differences(beta: number): void {
+    const { NN } = this, dr = this.dRe, di = this.dIm, M = this.modes.length, or = this.patchRe, oi = this.patchIm;
+    const w = beta > 0 ? this.objectWeights() : undefined;
+    for (let m = 0; m < M; m++) {
       const pr = this.modes[m]!.re, pi = this.modes[m]!.im, xr = this.work[m]!.re, xi = this.work[m]!.im;
+      const acc = m > 0, last = m === M - 1;
       for (let t = 0; t < NN; t++) {
-        const a = pr[t]!, b = pi[t]!, c = xr[t]!, d = xi[t]!;
-        dr[t] = dr[t]! + a * c + b * d;
-        di[t] = di[t]! + a * d - b * c;
+        const a = pr[t]!, b = pi[t]!, e = or[t]!, f = oi[t]!, c = xr[t]! - (a * e - b * f), d = xi[t]! - (a * f + b * e);
+        xr[t] = c; xi[t] = d;
+        if (w === undefined) continue;
+        dr[t] = (acc ? dr[t]! : 0) + a * c + b * d; di[t] = (acc ? di[t]! : 0) + a * d - b * c;
       }
+      if (last && w !== undefined) for (let t = 0; t < NN; t++) { const k = beta * w[t]!; dr[t] = dr[t]! * k; di[t] = di[t]! * k; }
     }
-    for (let t = 0; t < NN; t++) {
-      const k = beta * w[t]!;
-      dr[t] = dr[t]! * k;
-      di[t] = di[t]! * k;
+  }
+
+  /** One mode, fixed probe, window at whole pixels: O += β·weight·P̄(F⁻¹Ψ' − P·patch), straight into the canvas. */
+  private correctInPlace(beta: number, sx: number, sy: number): void {
+    const { N } = this, { width: W, re, im } = this.canvas, w = this.objectWeights();
+    const pr = this.modes[0]!.re, pi = this.modes[0]!.im, xr = this.work[0]!.re, xi = this.work[0]!.im, or = this.patchRe, oi = this.patchIm;
+    for (let r = 0; r < N; r++) {
+      let o = sy * W + sx + r * W;
+      for (let t = r * N, end = t + N; t < end; t++, o++) {
+        const a = pr[t]!, b = pi[t]!, e = or[t]!, f = oi[t]!, k = beta * w[t]!;
+        const c = xr[t]! - (a * e - b * f), d = xi[t]! - (a * f + b * e);
+        re[o] = re[o]! + k * (a * c + b * d);
+        im[o] = im[o]! + k * (a * d - b * c);
+      }
     }
   }
 

@@ -8,16 +8,8 @@
 // scratch buffers) are cached per N; the work is done in float64 and rounded to
 // float32 only on output.
 import { OptionsError } from '../errors.js';
+import { columns, type Radix2 } from './fft-columns.js';
 
-interface Radix2 {
-  readonly n: number;
-  /** Twiddles exp(−2πik/len) of every stage, stage len at offset len/2 − 1 (read in order). */
-  readonly twRe: Float64Array;
-  readonly twIm: Float64Array;
-  /** Bit-reversal permutation as a list of swaps (i < j). */
-  readonly swapA: Uint32Array;
-  readonly swapB: Uint32Array;
-}
 
 interface Bluestein {
   readonly inner: Radix2;
@@ -197,51 +189,6 @@ function transpose(a: Float64Array, N: number): void {
       const i = r * N + c, j = c * N + r, t = a[i]!;
       a[i] = a[j]!;
       a[j] = t;
-    }
-  }
-}
-
-/**
- * Unscaled 2-D DFT of p.wr/p.wi: rows, transpose, rows. The result is left
- * TRANSPOSED (w[kx·N + ky] = X[ky][kx]); the output loops read it that way.
- */
-/**
- * Unscaled DFT of every column of an N×N array (power-of-two N), in place:
- * radix-2 over the row index, each butterfly combining two whole rows with
- * one twiddle, so the inner loops run over contiguous memory.
- */
-function columns(p: Radix2, wr: Float64Array, wi: Float64Array, inverse: boolean): void {
-  const { n: N, twRe, twIm, swapA, swapB } = p;
-  for (let s = 0; s < swapA.length; s++) {
-    const a = swapA[s]! * N, b = swapB[s]! * N;
-    for (let c = 0; c < N; c++) {
-      const tr = wr[a + c]!, ti = wi[a + c]!;
-      wr[a + c] = wr[b + c]!; wi[a + c] = wi[b + c]!;
-      wr[b + c] = tr; wi[b + c] = ti;
-    }
-  }
-  const sg = inverse ? -1 : 1;
-  for (let len = 2; len <= N; len <<= 1) {
-    const half = len >> 1, base = half - 1;
-    for (let start = 0; start < N; start += len) {
-      for (let k = 0; k < half; k++) {
-        const w1 = twRe[base + k]!, w2 = sg * twIm[base + k]!;
-        const a0 = (start + k) * N, b0 = a0 + half * N;
-        if (k === 0) {
-          for (let c = 0; c < N; c++) {
-            const a = a0 + c, b = b0 + c, br = wr[b]!, bi = wi[b]!, ar = wr[a]!, ai = wi[a]!;
-            wr[b] = ar - br; wi[b] = ai - bi;
-            wr[a] = ar + br; wi[a] = ai + bi;
-          }
-          continue;
-        }
-        for (let c = 0; c < N; c++) {
-          const a = a0 + c, b = b0 + c, br = wr[b]!, bi = wi[b]!;
-          const xr = br * w1 - bi * w2, xi = br * w2 + bi * w1, ar = wr[a]!, ai = wi[a]!;
-          wr[b] = ar - xr; wi[b] = ai - xi;
-          wr[a] = ar + xr; wi[a] = ai + xi;
-        }
-      }
     }
   }
 }

@@ -35,7 +35,7 @@ function directDft(re: Float32Array, im: Float32Array, N: number): { re: Float64
   return { re: oRe, im: oIm };
 }
 
-for (const N of [8, 12, 16, 7, 1, 2, 3, 4, 32]) {
+for (const N of [8, 12, 16, 7, 1, 2, 3, 4, 32, 64]) {
   test(`fft2Shifted matches the direct DFT, N=${N}`, (t) => {
     const x = randomField(N, N);
     const got = fft2Shifted(x.re, x.im, N);
