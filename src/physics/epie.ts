@@ -11,23 +11,16 @@
 // pattern) and the inverse comes back in the normal layout: no shifts.
 //
 // Windows at fractional positions are cut by bilinear interpolation and the
-// object correction is spread back with the same weights (the adjoint).
-// Position correction: a window displaced by δ sees O + δ·∇O to first order,
-// so its far field changes by δ·F(P·∇O); one Gauss–Newton step on the
-// amplitude misfit gives the δ that best explains the measured pattern
-// (the gradient of the misfit with respect to the position, scaled by its
-// curvature), costing two more transforms per mode while it is on.
+// object correction is spread back with the same weights (canvas-window.ts).
+// Position correction is a first-order Gauss–Newton estimate per window
+// (epie-position.ts).
 import { OptionsError } from '../errors.js';
+import { gatherWindow, scatterWindow, windowFits, type Canvas } from './canvas-window.js';
+import { PositionEstimator } from './epie-position.js';
 import { dft2InPlaceTransposed } from './fftjs.js';
 import type { Mode } from './modes.js';
 
-/** The object canvas the engine updates in place (float64, row-major). */
-export interface Canvas {
-  readonly width: number;
-  readonly height: number;
-  readonly re: Float64Array;
-  readonly im: Float64Array;
-}
+export type { Canvas } from './canvas-window.js';
 
 export interface UpdateSteps {
   /** β for the object (0 leaves it fixed). */
@@ -55,11 +48,7 @@ export class EpieKernel {
   private readonly work: Mode[];
   private readonly dRe: Float64Array;
   private readonly dIm: Float64Array;
-  /** Position estimate work: the window's derivative spectra and the Jacobian per frequency. */
-  private readonly bx: Mode;
-  private readonly by: Mode;
-  private readonly jx: Float64Array;
-  private readonly jy: Float64Array;
+  private readonly position: PositionEstimator;
   /** Object-update weights for the current probe (see objectWeights). */
   private weights: Float64Array | undefined;
   /** Work index (transposed, unshifted spectrum) → index of the measured (shifted, row-major) pattern. */
@@ -77,10 +66,7 @@ export class EpieKernel {
     this.work = modes.map(() => ({ re: new Float64Array(NN), im: new Float64Array(NN) }));
     this.dRe = new Float64Array(NN);
     this.dIm = new Float64Array(NN);
-    this.bx = { re: new Float64Array(NN), im: new Float64Array(NN) };
-    this.by = { re: new Float64Array(NN), im: new Float64Array(NN) };
-    this.jx = new Float64Array(NN);
-    this.jy = new Float64Array(NN);
+    this.position = new PositionEstimator(N);
     const shift = (k: number): number => (k + (N >> 1)) % N;
     this.spectrumIndex = new Uint32Array(NN);
     for (let kx = 0; kx < N; kx++) for (let ky = 0; ky < N; ky++) this.spectrumIndex[kx * N + ky] = shift(ky) * N + shift(kx);
@@ -88,61 +74,15 @@ export class EpieKernel {
 
   /** Whether a window whose top-left corner is at canvas (sx, sy) fits the canvas (bilinear spill included). */
   fits(sx: number, sy: number): boolean {
-    if (!Number.isFinite(sx) || !Number.isFinite(sy)) return false;
-    const ix = Math.floor(sx), iy = Math.floor(sy);
-    return ix >= 0 && iy >= 0 && ix + this.N + (sx > ix ? 1 : 0) <= this.canvas.width && iy + this.N + (sy > iy ? 1 : 0) <= this.canvas.height;
+    return windowFits(this.canvas, this.N, sx, sy);
   }
 
-  /**
-   * Canvas offset of the window's first pixel and its bilinear taps (offset,
-   * weight); a whole-pixel axis has one tap, so nothing past the window is read.
-   */
-  private taps(sx: number, sy: number): { base: number; taps: [number, number][] } {
-    const W = this.canvas.width, ix = Math.floor(sx), iy = Math.floor(sy), fx = sx - ix, fy = sy - iy;
-    const along = (f: number, step: number): [number, number][] => (f === 0 ? [[0, 1]] : [[0, 1 - f], [step, f]]);
-    const taps: [number, number][] = [];
-    for (const [oy, wy] of along(fy, W)) for (const [ox, wx] of along(fx, 1)) taps.push([oy + ox, wy * wx]);
-    return { base: iy * W + ix, taps };
-  }
-
-  /** Cuts the window with top-left corner (sx, sy) (canvas pixels) into patchRe/Im. */
   private gather(sx: number, sy: number): void {
-    const { N } = this, { width: W, re, im } = this.canvas, { base, taps } = this.taps(sx, sy);
-    const pr = this.patchRe, pi = this.patchIm;
-    if (taps.length === 1) {
-      for (let r = 0; r < N; r++) {
-        const src = base + r * W;
-        pr.set(re.subarray(src, src + N), r * N);
-        pi.set(im.subarray(src, src + N), r * N);
-      }
-      return;
-    }
-    pr.fill(0);
-    pi.fill(0);
-    for (const [off, w] of taps) {
-      for (let r = 0; r < N; r++) {
-        let a = base + r * W + off;
-        for (let c = 0, o = r * N; c < N; c++, a++, o++) {
-          pr[o] = pr[o]! + w * re[a]!;
-          pi[o] = pi[o]! + w * im[a]!;
-        }
-      }
-    }
+    gatherWindow(this.canvas, this.N, sx, sy, this.patchRe, this.patchIm);
   }
 
-  /** Adds dRe/dIm into the canvas at the window (sx, sy), with gather's bilinear weights (its adjoint). */
   private scatter(sx: number, sy: number): void {
-    const { N } = this, { width: W, re, im } = this.canvas, { base, taps } = this.taps(sx, sy);
-    const dr = this.dRe, di = this.dIm;
-    for (const [off, w] of taps) {
-      for (let r = 0; r < N; r++) {
-        let a = base + r * W + off;
-        for (let c = 0, o = r * N; c < N; c++, a++, o++) {
-          re[a] = re[a]! + w * dr[o]!;
-          im[a] = im[a]! + w * di[o]!;
-        }
-      }
-    }
+    scatterWindow(this.canvas, this.N, sx, sy, this.dRe, this.dIm);
   }
 
   /**
@@ -206,7 +146,7 @@ export class EpieKernel {
     const { N, NN } = this, M = this.modes.length;
     this.gather(sx, sy);
     this.propagate();
-    const shift = steps.position ? this.positionError(amplitude) : { dx: 0, dy: 0 };
+    const shift = steps.position ? this.position.estimate(amplitude, this.modes, this.work, this.dRe, this.spectrumIndex, this.patchRe, this.patchIm) : { dx: 0, dy: 0 };
     // Modulus constraint on the transposed, unshifted spectra: |FFT| = N·A (unitary F).
     // I becomes the factor N·A/|Ψ| every mode's spectrum is multiplied by, with the
     // inverse transform's 1/N² folded in; one mode is scaled in the same loop.
@@ -314,50 +254,5 @@ export class EpieKernel {
       }
     }
     this.weights = undefined;
-  }
-
-  /**
-   * The window displacement (columns, rows) that best fits the measured
-   * amplitude to first order (one Gauss–Newton step on Σ(|Ψ| − A)²): with
-   * ∂Ψ_m = F(P_m·∂O) (central differences inside the window, one-sided at its
-   * edges), J = Σ_m Re(Ψ̄_m ∂Ψ_m)/|Ψ| per axis and δ = (JᵀJ)⁻¹Jᵀ(A − |Ψ|).
-   * Needs work = Ψ_m and dRe = I as propagate left them.
-   */
-  private positionError(amplitude: Float32Array): { dx: number; dy: number } {
-    const { N, NN } = this, pr = this.patchRe, pi = this.patchIm;
-    const jx = this.jx, jy = this.jy, bx = this.bx, by = this.by;
-    jx.fill(0);
-    jy.fill(0);
-    for (let m = 0; m < this.modes.length; m++) {
-      const P = this.modes[m]!, W = this.work[m]!;
-      for (let r = 0; r < N; r++) {
-        const up = r === 0 ? 0 : r - 1, down = r === N - 1 ? N - 1 : r + 1, sy = 1 / (down - up);
-        for (let c = 0; c < N; c++) {
-          const left = c === 0 ? 0 : c - 1, right = c === N - 1 ? N - 1 : c + 1, sx = 1 / (right - left);
-          const t = r * N + c, a = P.re[t]!, b = P.im[t]!;
-          const oxr = (pr[r * N + right]! - pr[r * N + left]!) * sx, oxi = (pi[r * N + right]! - pi[r * N + left]!) * sx;
-          const oyr = (pr[down * N + c]! - pr[up * N + c]!) * sy, oyi = (pi[down * N + c]! - pi[up * N + c]!) * sy;
-          bx.re[t] = a * oxr - b * oxi; bx.im[t] = a * oxi + b * oxr;
-          by.re[t] = a * oyr - b * oyi; by.im[t] = a * oyi + b * oyr;
-        }
-      }
-      dft2InPlaceTransposed(bx.re, bx.im, N, false);
-      dft2InPlaceTransposed(by.re, by.im, N, false);
-      for (let t = 0; t < NN; t++) {
-        jx[t] = jx[t]! + W.re[t]! * bx.re[t]! + W.im[t]! * bx.im[t]!;
-        jy[t] = jy[t]! + W.re[t]! * by.re[t]! + W.im[t]! * by.im[t]!;
-      }
-    }
-    const I = this.dRe, map = this.spectrumIndex;
-    let xx = 0, xy = 0, yy = 0, xr = 0, yr = 0;
-    for (let t = 0; t < NN; t++) {
-      const mag = Math.sqrt(I[t]!);
-      if (!(mag > 0)) continue;
-      const gx = jx[t]! / mag, gy = jy[t]! / mag, res = N * amplitude[map[t]!]! - mag;
-      xx += gx * gx; xy += gx * gy; yy += gy * gy; xr += gx * res; yr += gy * res;
-    }
-    const det = xx * yy - xy * xy;
-    if (!(det > 1e-12 * (xx * yy))) return { dx: 0, dy: 0 };
-    return { dx: (yy * xr - xy * yr) / det, dy: (xx * yr - xy * xr) / det };
   }
 }
