@@ -38,19 +38,35 @@ export default tseslint.config(
   {
     files: ['src/physics/**/*.ts', 'src/model/**/*.ts', 'src/io/**/*.ts', 'src/records/**/*.ts', 'src/core/**/*.ts', 'src/util/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: STAGE_MODULES, message: 'physics, model, io, records, core and util are pure layers: they import no pipeline, source, transform, sink or CLI module' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: STAGE_MODULES,
+              message: 'physics, model, io, records, core and util are pure layers: they import no pipeline, source, transform, sink or CLI module',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/sinks/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [SINK_INPUTS, { regex: '^\\./(?!shared/)', message: 'a sink imports no other sink: code two sinks need goes in src/sinks/shared/' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [SINK_INPUTS, { regex: '^\\./(?!shared/)', message: 'a sink imports no other sink: code two sinks need goes in src/sinks/shared/' }] },
+      ],
     },
   },
   {
     files: ['src/sinks/shared/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [SINK_INPUTS, { regex: '^\\.\\./[^/]+$', message: 'src/sinks/shared serves the sinks and imports none of them' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [SINK_INPUTS, { regex: '^\\.\\./[^/]+$', message: 'src/sinks/shared serves the sinks and imports none of them' }] },
+      ],
     },
   },
   {

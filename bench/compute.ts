@@ -59,7 +59,7 @@ function batch(cfg: BenchConfig, seed: number): { X: tf.Tensor4D; coords: tf.Ten
   const C = cfg.gridsize ** 2;
   const rng = new Rng(seed);
   const x = new Float32Array(cfg.batch * cfg.N * cfg.N * C).map(() => rng.uniform());
-  const c = new Float32Array(cfg.batch * 2 * C).map(() => C === 1 ? 0 : (rng.uniform() - 0.5) * cfg.N / 4);
+  const c = new Float32Array(cfg.batch * 2 * C).map(() => (C === 1 ? 0 : ((rng.uniform() - 0.5) * cfg.N) / 4));
   return { X: tf.tensor4d(x, [cfg.batch, cfg.N, cfg.N, C]), coords: tf.tensor4d(c, [cfg.batch, 1, 2, C]) };
 }
 
@@ -78,7 +78,16 @@ async function measure(backend: string, cfg: BenchConfig, steps: number, warmup:
   const model = PtychoPINN.create({ N: cfg.N, gridsize: cfg.gridsize, n_filters_scale: cfg.filtersScale }, probe(cfg.N), 1);
   const optimizer = makeOptimizer(1e-3);
   const { X, coords } = batch(cfg, 2);
-  const base = { backend, model: 'pinn', config: cfg.id, N: cfg.N, gridsize: cfg.gridsize, batch: cfg.batch, filters_scale: cfg.filtersScale, params: model.paramCount() };
+  const base = {
+    backend,
+    model: 'pinn',
+    config: cfg.id,
+    N: cfg.N,
+    gridsize: cfg.gridsize,
+    batch: cfg.batch,
+    filters_scale: cfg.filtersScale,
+    params: model.paramCount(),
+  };
   try {
     const train = timeIt(steps, warmup, () => model.trainStep(X, coords, optimizer));
     emit({ ...base, phase: 'train', steps, ms_per_batch: Math.round(train), samples_per_s: +((cfg.batch * 1000) / train).toFixed(2) });
@@ -98,7 +107,11 @@ async function measure(backend: string, cfg: BenchConfig, steps: number, warmup:
 /** Runs the PyTorch twin of this benchmark; its JSON lines go straight to stdout. */
 function measurePytorch(configs: string[], steps: number): void {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pytorch_compute.py');
-  const r = spawnSync(process.env.PYTHON ?? 'python3', [script, '--configs', configs.filter((c) => c === 'a' || c === 'b').join(','), '--steps', String(steps)], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(
+    process.env.PYTHON ?? 'python3',
+    [script, '--configs', configs.filter((c) => c === 'a' || c === 'b').join(','), '--steps', String(steps)],
+    { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' },
+  );
   if (r.error !== undefined || r.status !== 0) {
     const why = r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`);
     emit({ backend: 'pytorch', skipped: why });

@@ -74,10 +74,27 @@ export async function run(args: readonly string[] = []): Promise<FftMeasurement[
           tf.dispose(g);
         };
         // tfjs 4.22 has no gradient for Real/Imag, so 'spectral' is forward-only.
-        const passes = method === 'spectral' ? ([['forward', fwd]] as const) : ([['forward', fwd], ['forward+backward', both]] as const);
+        const passes =
+          method === 'spectral'
+            ? ([['forward', fwd]] as const)
+            : ([
+                ['forward', fwd],
+                ['forward+backward', both],
+              ] as const);
         for (const [pass, fn] of passes) {
           const t = time(fn, reps);
-          const m: FftMeasurement = { bench: 'fft2c', backend, method, N, batch, channels, pass, ms_median: +t.median.toFixed(2), ms_min: +t.min.toFixed(2), reps };
+          const m: FftMeasurement = {
+            bench: 'fft2c',
+            backend,
+            method,
+            N,
+            batch,
+            channels,
+            pass,
+            ms_median: +t.median.toFixed(2),
+            ms_min: +t.min.toFixed(2),
+            reps,
+          };
           out.push(m);
           process.stdout.write(`${JSON.stringify(m)}\n`);
         }
@@ -98,9 +115,23 @@ export async function run(args: readonly string[] = []): Promise<FftMeasurement[
           g[0]!.dataSync();
           tf.dispose(g);
         };
-        for (const [pass, fn] of [['forward', fwd], ['forward+backward', both]] as const) {
+        for (const [pass, fn] of [
+          ['forward', fwd],
+          ['forward+backward', both],
+        ] as const) {
           const t = time(fn, reps);
-          const m: FftMeasurement = { bench: 'reassembleAndExtract', backend, method: 'transform', N, batch, channels, pass, ms_median: +t.median.toFixed(2), ms_min: +t.min.toFixed(2), reps };
+          const m: FftMeasurement = {
+            bench: 'reassembleAndExtract',
+            backend,
+            method: 'transform',
+            N,
+            batch,
+            channels,
+            pass,
+            ms_median: +t.median.toFixed(2),
+            ms_min: +t.min.toFixed(2),
+            reps,
+          };
           out.push(m);
           process.stdout.write(`${JSON.stringify(m)}\n`);
         }

@@ -8,7 +8,10 @@ const BENCHES: Record<string, { file: string; about: string }> = {
   compute: { file: './compute.ts', about: 'ms per training step and inference batch, per backend' },
   fft: { file: './fft.ts', about: 'DFT methods per backend and N' },
   'epie-kernel': { file: './epie-kernel.ts', about: 'µs per sequential ePIE update: typed arrays + host FFT vs tfjs ops per backend' },
-  'epie-positions': { file: './epie-positions.ts', about: 'epie position correction from a flat object, σ = 1 px jitter, small simulated scan, vs exact positions' },
+  'epie-positions': {
+    file: './epie-positions.ts',
+    about: 'epie position correction from a flat object, σ = 1 px jitter, small simulated scan, vs exact positions',
+  },
   unseen: { file: './unseen.ts', about: 'network trained on a simulated corpus, scored on held-out scans (alone, + refine, flat refine)' },
   'npz-random-access': { file: './npz-random-access.ts', about: 'RSS growth while reading random frames from a ≥1 GiB NPZ' },
   scale: { file: './scale.ts', about: 'NATS JetStream scale-out: shards/s with 1 and 2 workers, peak RSS per worker by shard, merge time' },
@@ -23,6 +26,8 @@ if (bench === undefined) {
   for (const [k, v] of Object.entries(BENCHES)) process.stderr.write(`  ${k.padEnd(18)} ${v.about}\n`);
   process.exit(name === undefined ? 0 : 2);
 }
-process.stderr.write(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`);
+process.stderr.write(
+  `machine: ${os.cpus()[0]?.model ?? 'unknown cpu'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`,
+);
 const mod = (await import(bench.file)) as { run: (args: string[]) => Promise<void> };
 await mod.run(args);

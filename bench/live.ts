@@ -29,7 +29,8 @@ const FRAMES_PER_PASS = 289;
 function sh(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
@@ -52,10 +53,13 @@ const lastJson = (s: string): Record<string, unknown> => JSON.parse(s.trim().spl
 
 /** The 289-frame scan and its checkpoint, made once. */
 async function fixture(): Promise<{ scan: string; checkpoint: string }> {
-  const scan = path.join(dir, 'scan.npz'), checkpoint = path.join(dir, 'checkpoint');
+  const scan = path.join(dir, 'scan.npz'),
+    checkpoint = path.join(dir, 'checkpoint');
   if (existsSync(scan) && existsSync(path.join(checkpoint, 'ptychoflow.json'))) return { scan, checkpoint };
   await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'make.yaml'), `seed: 1
+  await writeFile(
+    path.join(dir, 'make.yaml'),
+    `seed: 1
 output: .
 sources:
   sim: { type: simulate, N: 32, object: { kind: grf, size: 96 }, scan: { pattern: raster, step: 4, jitter: 0.3 } }
@@ -67,7 +71,8 @@ transforms:
 sinks:
   scan: { type: write-npz, inputs: [sim], path: scan.npz }
   train: { type: train, inputs: [tensors], epochs: 1, n_filters_scale: 0.25, collapse: { action: warn } }
-`);
+`,
+  );
   const r = await sh(['run', path.join(dir, 'make.yaml'), '-q', '--backend', 'wasm']);
   if (r.code !== 0) throw new Error(`fixture: ${r.stderr}`);
   return { scan, checkpoint };
@@ -90,7 +95,9 @@ async function measure(f: { scan: string; checkpoint: string }, backend: string,
   const out = path.join(dir, `run-${backend}-${loop}-${rate ?? 'max'}`);
   await mkdir(out, { recursive: true });
   const file = path.join(out, 'live.yaml');
-  await writeFile(file, `seed: 7
+  await writeFile(
+    file,
+    `seed: 7
 output: .
 sources:
   scan: { type: zmq, endpoint: "${endpoint}", idle_timeout_s: 20, rcvhwm: 1000 }
@@ -101,7 +108,8 @@ transforms:
   tensors: { type: tensorify, inputs: [batches] }
 sinks:
   infer: { type: infer, inputs: [tensors], checkpoint: ${f.checkpoint}, snapshot_every_s: 5 }
-`);
+`,
+  );
   const pipeline = sh(['run', file, '--json', '-q', '--backend', backend]);
   const replayArgs = ['replay', f.scan, '--endpoint', endpoint, '--json', '--loop', String(loop), ...(rate === undefined ? [] : ['--rate', String(rate)])];
   const sent = await sh(replayArgs);
@@ -131,7 +139,11 @@ export async function run(args: string[]): Promise<void> {
   const sizes = arg(args, 'frames', '10000,100000').split(',').map(Number);
   const f = await fixture();
   const print = (m: Measured, what: string): void => {
-    process.stdout.write(json ? `${JSON.stringify({ what, ...m })}\n` : `${what.padEnd(9)} ${m.backend.padEnd(5)} frames ${String(m.frames).padStart(6)} rate ${String(m.rate ?? 'max').padStart(5)}  latency ${m.latency_s.toFixed(2)} s  replay ${m.replay_s.toFixed(1)} s${m.held_back ? ' (held back)' : ''}  peak RSS ${m.peak_rss_mib} MiB  wall ${m.wall_s} s\n`);
+    process.stdout.write(
+      json
+        ? `${JSON.stringify({ what, ...m })}\n`
+        : `${what.padEnd(9)} ${m.backend.padEnd(5)} frames ${String(m.frames).padStart(6)} rate ${String(m.rate ?? 'max').padStart(5)}  latency ${m.latency_s.toFixed(2)} s  replay ${m.replay_s.toFixed(1)} s${m.held_back ? ' (held back)' : ''}  peak RSS ${m.peak_rss_mib} MiB  wall ${m.wall_s} s\n`,
+    );
   };
   // (a) latency: one pass at a rate the pipeline keeps up with, so it measures the tail (last window, final write), not a backlog.
   const paced = Number(arg(args, 'latency-rate', '50'));

@@ -57,7 +57,7 @@ export async function syntheticNpz(n: number, N: number, dir = path.join(os.tmpd
     const chunk = new Float32Array(per * NN);
     for (let i = 0; i < n; i += per) {
       const m = Math.min(per, n - i);
-      for (let j = 0; j < m; j++) chunk.set(base.subarray(((i + j) % 64) * NN, ((i + j) % 64 + 1) * NN), j * NN);
+      for (let j = 0; j < m; j++) chunk.set(base.subarray(((i + j) % 64) * NN, (((i + j) % 64) + 1) * NN), j * NN);
       await w.write(chunk.subarray(0, m * NN));
     }
     await w.endArray();
@@ -81,7 +81,13 @@ export async function syntheticNpz(n: number, N: number, dir = path.join(os.tmpd
 }
 
 /** The streaming path as stages: npz → normalize → group → batch → tensorify. */
-export async function streamingPipeline(file: string, gridsize: number, batchSize: number, ledger: TensorLedger, signal: AbortSignal): Promise<{ stream: Stream<TensorBatch>; close: () => Promise<void> }> {
+export async function streamingPipeline(
+  file: string,
+  gridsize: number,
+  batchSize: number,
+  ledger: TensorLedger,
+  signal: AbortSignal,
+): Promise<{ stream: Stream<TensorBatch>; close: () => Promise<void> }> {
   const ctx = (id: string) => createStageContext({ id, signal, seed: 1, ledger });
   const src = await npzSource.create(npzSource.options.parse({ path: file }), { ctx: ctx('npz'), inputs: [] });
   const norm = await normalizeDef.create(normalizeDef.options.parse({}), { ctx: ctx('normalize'), inputs: [src] });
@@ -184,10 +190,18 @@ async function rssOf(pid: number): Promise<number | undefined> {
  * Runs one child; when its RSS crosses `capBytes` it is killed and reported as
  * out of memory (ulimit -v cannot be used: V8 reserves far more address space than it touches).
  */
-function runChild(mode: string, file: string, gridsize: number, capBytes: number, backend: string): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }> {
+function runChild(
+  mode: string,
+  file: string,
+  gridsize: number,
+  capBytes: number,
+  backend: string,
+): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }> {
   const self = fileURLToPath(import.meta.url);
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', self, '--child', mode, '--file', file, '--gridsize', String(gridsize), '--backend', backend], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', self, '--child', mode, '--file', file, '--gridsize', String(gridsize), '--backend', backend], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let killed = false;
@@ -229,12 +243,31 @@ export async function run(args: string[]): Promise<void> {
         try {
           m = JSON.parse(line) as Record<string, unknown>;
         } catch {
-          const why = r.killed ? `out of memory (RSS over the ${capBytes / 2 ** 30} GiB cap)` : /heap out of memory|allocation failed|Cannot allocate|RangeError/i.test(r.stderr) ? 'out of memory' : `child exited ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
+          const why = r.killed
+            ? `out of memory (RSS over the ${capBytes / 2 ** 30} GiB cap)`
+            : /heap out of memory|allocation failed|Cannot allocate|RangeError/i.test(r.stderr)
+              ? 'out of memory'
+              : `child exited ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
           m = { groups: 0, peak_rss_bytes: null, peak_tensor_bytes: null, seconds: null, status: why };
         }
-        const rec = { bench: 'memory', mode, backend, patterns: n, N, gridsize, groups: m.groups, peak_rss_bytes: m.peak_rss_bytes, peak_tensor_bytes: m.peak_tensor_bytes, seconds: m.seconds, status: m.status };
+        const rec = {
+          bench: 'memory',
+          mode,
+          backend,
+          patterns: n,
+          N,
+          gridsize,
+          groups: m.groups,
+          peak_rss_bytes: m.peak_rss_bytes,
+          peak_tensor_bytes: m.peak_tensor_bytes,
+          seconds: m.seconds,
+          status: m.status,
+        };
         if (json) process.stdout.write(`${JSON.stringify(rec)}\n`);
-        else process.stdout.write(`${mode.padEnd(9)} N=${N} patterns=${n} groups=${String(rec.groups)} peak RSS ${((Number(rec.peak_rss_bytes) || 0) / 2 ** 20).toFixed(0)} MiB, tensors ${((Number(rec.peak_tensor_bytes) || 0) / 2 ** 20).toFixed(1)} MiB, ${Number(rec.seconds).toFixed(1)} s, ${String(rec.status)}\n`);
+        else
+          process.stdout.write(
+            `${mode.padEnd(9)} N=${N} patterns=${n} groups=${String(rec.groups)} peak RSS ${((Number(rec.peak_rss_bytes) || 0) / 2 ** 20).toFixed(0)} MiB, tensors ${((Number(rec.peak_tensor_bytes) || 0) / 2 ** 20).toFixed(1)} MiB, ${Number(rec.seconds).toFixed(1)} s, ${String(rec.status)}\n`,
+          );
       }
     }
   }

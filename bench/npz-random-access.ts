@@ -20,7 +20,9 @@ function arg(args: string[], name: string, fallback: number | string): string {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const frames = Number(arg(args, 'frames', 16_384)), N = Number(arg(args, 'N', 128)), reads = Number(arg(args, 'reads', 100));
+  const frames = Number(arg(args, 'frames', 16_384)),
+    N = Number(arg(args, 'N', 128)),
+    reads = Number(arg(args, 'reads', 100));
   const dir = await mkdtemp(path.join(arg(args, 'dir', tmpdir()), 'pf-bench-npz-'));
   try {
     const file = path.join(dir, 'big.npz');
@@ -63,7 +65,10 @@ export async function run(args: string[]): Promise<void> {
       await src.close?.();
     }
     const ms = performance.now() - t0;
-    process.stdout.write(JSON.stringify({ bench: 'npz-random-access', file_bytes: fileBytes, frames_read: reads, rss_growth_bytes: peak - rss0, ms: Math.round(ms * 10) / 10 }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ bench: 'npz-random-access', file_bytes: fileBytes, frames_read: reads, rss_growth_bytes: peak - rss0, ms: Math.round(ms * 10) / 10 }) +
+        '\n',
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

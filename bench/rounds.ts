@@ -21,7 +21,9 @@ import { arg } from './memory.js';
 /** 289 positions of 32×32 on a 128×128 object. */
 function pipeline(dir: string, name: string, refine: string): string {
   const file = path.join(dir, `${name}.yaml`);
-  writeFileSync(file, `seed: 2
+  writeFileSync(
+    file,
+    `seed: 2
 backend: wasm
 sources:
   scan: { type: simulate, N: 32, object: { kind: grf, size: 128 }, scan: { pattern: raster, step: 6 }, nphotons: 1.0e6 }
@@ -32,28 +34,54 @@ transforms:
   t: { type: tensorify, inputs: [b] }
 sinks:
   refine: { type: refine, inputs: [t], ${refine} }
-`);
+`,
+  );
   return file;
 }
 
 export async function run(args: string[]): Promise<void> {
   const json = args.includes('--json');
-  const passes = Number(arg(args, 'passes', '8')), tiles = Number(arg(args, 'tiles', '4'));
-  const out = (rec: Record<string, unknown>): void => void process.stdout.write(json ? JSON.stringify(rec) + '\n' : `${Object.entries(rec).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join('  ')}\n`);
+  const passes = Number(arg(args, 'passes', '8')),
+    tiles = Number(arg(args, 'tiles', '4'));
+  const out = (rec: Record<string, unknown>): void =>
+    void process.stdout.write(
+      json
+        ? JSON.stringify(rec) + '\n'
+        : `${Object.entries(rec)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join('  ')}\n`,
+    );
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ptychoflow-bench-rounds-'));
   try {
     const local: Record<string, string> = {};
-    for (const [mode, lr] of [['batch', 0.02], ['pass', 0.02], ['pass', 0.05]] as const) {
+    for (const [mode, lr] of [
+      ['batch', 0.02],
+      ['pass', 0.02],
+      ['pass', 0.05],
+    ] as const) {
       const name = `${mode}-${lr}`;
       const file = pipeline(dir, name, `epochs: ${passes}, step: ${mode}, lr: ${lr}, score_every: ${passes}`);
-      const cpu0 = process.cpuUsage(), t0 = performance.now();
+      const cpu0 = process.cpuUsage(),
+        t0 = performance.now();
       const r = await runPlan(await loadPlan(file, { registry: builtinRegistry() }), { outDir: path.join(dir, name), record: false });
       if (r.error !== undefined) throw r.error instanceof Error ? r.error : new Error('run failed');
       const cpu = process.cpuUsage(cpu0);
       const s = r.summary.sinks.refine as { start_loss: number; final_loss: number };
       const last = (JSON.parse(readFileSync(path.join(dir, name, 'refine_history.json'), 'utf8')) as { amplitude_ssim?: number; phase_ssim?: number }[]).at(-1);
       local[name] = path.join(dir, name, 'refined.npz');
-      out({ bench: 'rounds-local', step: mode, lr, passes, start_loss: +s.start_loss.toPrecision(4), final_loss: +s.final_loss.toPrecision(4), amplitude_ssim: last?.amplitude_ssim ?? null, phase_ssim: last?.phase_ssim ?? null, wall_s: +((performance.now() - t0) / 1000).toFixed(2), cpu_s: +((cpu.user + cpu.system) / 1e6).toFixed(2), load_avg_1m: +os.loadavg()[0]!.toFixed(1) });
+      out({
+        bench: 'rounds-local',
+        step: mode,
+        lr,
+        passes,
+        start_loss: +s.start_loss.toPrecision(4),
+        final_loss: +s.final_loss.toPrecision(4),
+        amplitude_ssim: last?.amplitude_ssim ?? null,
+        phase_ssim: last?.phase_ssim ?? null,
+        wall_s: +((performance.now() - t0) / 1000).toFixed(2),
+        cpu_s: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+        load_avg_1m: +os.loadavg()[0]!.toFixed(1),
+      });
     }
     const bin = natsServerBinary();
     if (bin === undefined) throw new Error('nats-server not found (apt-get install nats-server)');
@@ -72,7 +100,17 @@ export async function run(args: string[]): Promise<void> {
             const s = await collectJob(c, job, { outDir: path.join(dir, job), wait: true, timeoutS: 3600, pollMs: 100 });
             const seconds = (performance.now() - t0) / 1000;
             const d = maxDifference(await readObject(path.join(dir, job, 'refined.npz')), await readObject(local['pass-0.05']!));
-            out({ bench: 'rounds-job', workers, tiles, passes, status: s.status, seconds: +seconds.toFixed(2), seconds_per_round: +(seconds / (passes + 1)).toFixed(2), max_diff_vs_local: d.max, load_avg_1m: +os.loadavg()[0]!.toFixed(1) });
+            out({
+              bench: 'rounds-job',
+              workers,
+              tiles,
+              passes,
+              status: s.status,
+              seconds: +seconds.toFixed(2),
+              seconds_per_round: +(seconds / (passes + 1)).toFixed(2),
+              max_diff_vs_local: d.max,
+              load_avg_1m: +os.loadavg()[0]!.toFixed(1),
+            });
           } finally {
             await Promise.all(procs.map(stopProcess));
           }

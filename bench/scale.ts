@@ -21,7 +21,9 @@ import { arg } from './memory.js';
 
 function pipeline(dir: string, epochs: number): string {
   const file = path.join(dir, 'bench.yaml');
-  writeFileSync(file, `seed: 1
+  writeFileSync(
+    file,
+    `seed: 1
 backend: wasm
 sources:
   scan: { type: simulate, N: 16, object: { kind: grf, size: 48 }, scan: { pattern: raster, step: 4 }, nphotons: 1.0e6 }
@@ -32,16 +34,27 @@ transforms:
   t: { type: tensorify, inputs: [b] }
 sinks:
   refine: { type: refine, inputs: [t], epochs: ${epochs} }
-`);
+`,
+  );
   return file;
 }
 
 function syntheticMerge(side: number, K: number): number {
-  const n = side * side, parts = new Map<string, Partial>();
+  const n = side * side,
+    parts = new Map<string, Partial>();
   for (let k = 0; k < K; k++) {
     const w = new Float32Array(n);
     for (let i = k; i < n; i += K) w[i] = 1;
-    parts.set(`tile-${k}`, { height: side, width: side, origin: [0, 0], sumRe: w, sumIm: new Float32Array(n), weight: w, covered: new Uint8Array(n).fill(1), probe: { height: 1, width: 1, re: new Float32Array(1), im: new Float32Array(1) } });
+    parts.set(`tile-${k}`, {
+      height: side,
+      width: side,
+      origin: [0, 0],
+      sumRe: w,
+      sumIm: new Float32Array(n),
+      weight: w,
+      covered: new Uint8Array(n).fill(1),
+      probe: { height: 1, width: 1, re: new Float32Array(1), im: new Float32Array(1) },
+    });
   }
   const t0 = performance.now();
   mergePartials(parts);
@@ -50,12 +63,20 @@ function syntheticMerge(side: number, K: number): number {
 
 export async function run(args: string[]): Promise<void> {
   const json = args.includes('--json');
-  const shards = Number(arg(args, 'shards', '12')), epochs = Number(arg(args, 'epochs', '2'));
+  const shards = Number(arg(args, 'shards', '12')),
+    epochs = Number(arg(args, 'epochs', '2'));
   const bin = natsServerBinary();
   if (bin === undefined) throw new Error('nats-server not found (apt-get install nats-server)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ptychoflow-bench-scale-'));
   const srv = await startNats(bin);
-  const out = (rec: Record<string, unknown>): void => void process.stdout.write(json ? JSON.stringify(rec) + '\n' : `${Object.entries(rec).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join('  ')}\n`);
+  const out = (rec: Record<string, unknown>): void =>
+    void process.stdout.write(
+      json
+        ? JSON.stringify(rec) + '\n'
+        : `${Object.entries(rec)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join('  ')}\n`,
+    );
   try {
     const c = await openScale(scaleConfig({ server: srv.url, ackWait: 30 }), { configure: true });
     try {
@@ -70,10 +91,22 @@ export async function run(args: string[]): Promise<void> {
           await submitJob(c, file, { job, shards: 'per-scan', inputKey: 'sources.scan.seed', inputs: Array.from({ length: shards }, (_, i) => String(i + 1)) });
           const summary = await collectJob(c, job, { outDir: path.join(dir, job), wait: true, timeoutS: 1800, pollMs: 500 });
           const seconds = (performance.now() - t0) / 1000;
-          const results = (await Promise.all(summary.shards.map((s) => getJson<ResultManifest>(c, `jobs/${job}/${s.shard}/result.json`)))).filter((r) => r !== undefined);
+          const results = (await Promise.all(summary.shards.map((s) => getJson<ResultManifest>(c, `jobs/${job}/${s.shard}/result.json`)))).filter(
+            (r) => r !== undefined,
+          );
           const rss: Record<string, number[]> = {};
-          for (const r of results.sort((a, b) => a.finished_at.localeCompare(b.finished_at))) (rss[r.worker] ??= []).push(Math.round(r.summary.peak_rss_bytes / 2 ** 20));
-          out({ bench: 'scale', workers, shards, epochs, load_avg_1m: +os.loadavg()[0]!.toFixed(1), seconds: +seconds.toFixed(2), shards_per_s: +(shards / seconds).toFixed(3), peak_rss_mib_by_shard: rss });
+          for (const r of results.sort((a, b) => a.finished_at.localeCompare(b.finished_at)))
+            (rss[r.worker] ??= []).push(Math.round(r.summary.peak_rss_bytes / 2 ** 20));
+          out({
+            bench: 'scale',
+            workers,
+            shards,
+            epochs,
+            load_avg_1m: +os.loadavg()[0]!.toFixed(1),
+            seconds: +seconds.toFixed(2),
+            shards_per_s: +(shards / seconds).toFixed(3),
+            peak_rss_mib_by_shard: rss,
+          });
         } finally {
           await Promise.all(procs.map(stopProcess));
         }
@@ -86,7 +119,8 @@ export async function run(args: string[]): Promise<void> {
       } finally {
         await Promise.all(procs.map(stopProcess));
       }
-      const side = Number(arg(args, 'canvas', '2048')), K = Number(arg(args, 'tiles', '16'));
+      const side = Number(arg(args, 'canvas', '2048')),
+        K = Number(arg(args, 'tiles', '16'));
       out({ bench: 'scale-merge', what: `mergePartials of ${K} partials of ${side}×${side}`, seconds: +syntheticMerge(side, K).toFixed(3) });
     } finally {
       await c.close();

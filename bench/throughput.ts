@@ -32,7 +32,8 @@ export function memcpyBandwidth(gib: number): number {
 export function referenceGrouping(file: string, gridsize: number): { groups_per_s: number | null; note?: string } {
   const script = fileURLToPath(new URL('./reference_grouping.py', import.meta.url));
   const r = spawnSync('python3', [script, file, '--gridsize', String(gridsize)], { encoding: 'utf8' });
-  if (r.error !== undefined || r.status !== 0) return { groups_per_s: null, note: `reference not run: ${r.error?.message ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`}` };
+  if (r.error !== undefined || r.status !== 0)
+    return { groups_per_s: null, note: `reference not run: ${r.error?.message ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`}` };
   return { groups_per_s: (JSON.parse(r.stdout.trim().split('\n').pop()!) as { groups_per_s: number }).groups_per_s };
 }
 
@@ -73,14 +74,24 @@ export async function run(args: string[]): Promise<void> {
     memcpy_bytes_per_s: memcpy,
     fraction_of_memcpy: bytes / seconds / memcpy,
     seconds,
-    ...(ref === undefined ? {} : { reference_groups_per_s: ref.groups_per_s, ratio_to_reference: ref.groups_per_s === null ? null : groups / seconds / ref.groups_per_s, ...(ref.note === undefined ? {} : { reference_note: ref.note }) }),
+    ...(ref === undefined
+      ? {}
+      : {
+          reference_groups_per_s: ref.groups_per_s,
+          ratio_to_reference: ref.groups_per_s === null ? null : groups / seconds / ref.groups_per_s,
+          ...(ref.note === undefined ? {} : { reference_note: ref.note }),
+        }),
   };
   if (json) process.stdout.write(`${JSON.stringify(rec)}\n`);
   else {
     process.stdout.write(
       `N=${N} gridsize=${gridsize}: ${groups} groups in ${seconds.toFixed(2)} s = ${(rec.groups_per_s / 1000).toFixed(1)} k groups/s, ` +
         `${(rec.bytes_per_s / 2 ** 30).toFixed(2)} GiB/s (memcpy ${(memcpy / 2 ** 30).toFixed(2)} GiB/s, ${((100 * rec.bytes_per_s) / memcpy).toFixed(0)} %)\n` +
-        (ref === undefined ? '' : ref.groups_per_s === null ? `${ref.note}\n` : `reference numpy grouping: ${(ref.groups_per_s / 1000).toFixed(1)} k groups/s (ours ${(rec.groups_per_s / ref.groups_per_s).toFixed(1)}×)\n`),
+        (ref === undefined
+          ? ''
+          : ref.groups_per_s === null
+            ? `${ref.note}\n`
+            : `reference numpy grouping: ${(ref.groups_per_s / 1000).toFixed(1)} k groups/s (ours ${(rec.groups_per_s / ref.groups_per_s).toFixed(1)}×)\n`),
     );
   }
 }

@@ -26,7 +26,15 @@ interface Score {
 }
 
 function sim(o: { size: number; scans: number; first: number }): Record<string, unknown> {
-  return { N: 32, object: { kind: 'family', size: o.size }, probe: { radius: 8 }, scan: { pattern: 'spiral', step: 2.5 }, nphotons: 1e5, scans: o.scans, first_scan: o.first };
+  return {
+    N: 32,
+    object: { kind: 'family', size: o.size },
+    probe: { radius: 8 },
+    scan: { pattern: 'spiral', step: 2.5 },
+    nphotons: 1e5,
+    scans: o.scans,
+    first_scan: o.first,
+  };
 }
 
 const yaml = (doc: unknown): string => JSON.stringify(doc, null, 1);
@@ -57,30 +65,45 @@ export async function run(args: string[]): Promise<void> {
   const out = path.resolve(arg(args, 'out', path.join(os.tmpdir(), 'pf-unseen')));
   const extra = JSON.parse(arg(args, 'train', '{}')) as Record<string, unknown>;
   const train = {
-    type: 'train', inputs: ['train_tensors', 'val_tensors'], n_filters_scale: Number(arg(args, 'fscale', '0.5')), nphotons: 1e5, epochs,
-    lr: Number(arg(args, 'lr', '1e-3')), object_support: arg(args, 'support', 'auto'), amp_activation: arg(args, 'act', 'sigmoid'),
-    reduce_lr: { factor: 0.5, patience: 2, min_lr: 1e-4 }, early_stop: { patience: 4 }, collapse: { action: 'warn' }, checkpoint_dir: 'checkpoint', ...extra,
+    type: 'train',
+    inputs: ['train_tensors', 'val_tensors'],
+    n_filters_scale: Number(arg(args, 'fscale', '0.5')),
+    nphotons: 1e5,
+    epochs,
+    lr: Number(arg(args, 'lr', '1e-3')),
+    object_support: arg(args, 'support', 'auto'),
+    amp_activation: arg(args, 'act', 'sigmoid'),
+    reduce_lr: { factor: 0.5, patience: 2, min_lr: 1e-4 },
+    early_stop: { patience: 4 },
+    collapse: { action: 'warn' },
+    checkpoint_dir: 'checkpoint',
+    ...extra,
   };
   const common = { seed: 2024, backend };
   const trainDir = path.join(out, 'train');
   await mkdir(trainDir, { recursive: true });
   let trained: { seconds: number; cpu: number; summary: unknown } | undefined;
   if (!args.includes('--skip-train')) {
-    const r = await runDoc(path.join(out, 'train.json'), {
-      ...common, output: trainDir,
-      sources: { corpus: { type: 'simulate', ...sim({ size, scans: K, first: 0 }) } },
-      transforms: {
-        normalized: { type: 'normalize', inputs: ['corpus'], per },
-        groups: { type: 'group', inputs: ['normalized'], gridsize: g, k: 7 },
-        parts: { type: 'split', inputs: ['groups'], by: 'scan', fractions: { train: 0.85, validation: 0.15 } },
-        shuffled: { type: 'shuffle', inputs: ['parts'] },
-        train_batches: { type: 'batch', inputs: ['shuffled'], batch_size: Number(arg(args, 'batch', '8')) },
-        train_tensors: { type: 'tensorify', inputs: ['train_batches'] },
-        val_batches: { type: 'batch', inputs: ['parts.validation'], batch_size: 32 },
-        val_tensors: { type: 'tensorify', inputs: ['val_batches'] },
+    const r = await runDoc(
+      path.join(out, 'train.json'),
+      {
+        ...common,
+        output: trainDir,
+        sources: { corpus: { type: 'simulate', ...sim({ size, scans: K, first: 0 }) } },
+        transforms: {
+          normalized: { type: 'normalize', inputs: ['corpus'], per },
+          groups: { type: 'group', inputs: ['normalized'], gridsize: g, k: 7 },
+          parts: { type: 'split', inputs: ['groups'], by: 'scan', fractions: { train: 0.85, validation: 0.15 } },
+          shuffled: { type: 'shuffle', inputs: ['parts'] },
+          train_batches: { type: 'batch', inputs: ['shuffled'], batch_size: Number(arg(args, 'batch', '8')) },
+          train_tensors: { type: 'tensorify', inputs: ['train_batches'] },
+          val_batches: { type: 'batch', inputs: ['parts.validation'], batch_size: 32 },
+          val_tensors: { type: 'tensorify', inputs: ['val_batches'] },
+        },
+        sinks: { train },
       },
-      sinks: { train },
-    }, trainDir);
+      trainDir,
+    );
     trained = { seconds: r.seconds, cpu: r.cpu, summary: r.sinks['train'] };
     process.stderr.write(`train: ${r.seconds.toFixed(0)} s wall, ${r.cpu.toFixed(0)} s CPU: ${JSON.stringify(r.sinks['train']).slice(0, 400)}\n`);
   }
@@ -90,21 +113,47 @@ export async function run(args: string[]): Promise<void> {
     await mkdir(dir, { recursive: true });
     const source = { scan: { type: 'simulate', ...sim({ size, scans: 1, first: 1000 + j }) } };
     const norm = { normalized: { type: 'normalize', inputs: ['scan'], checkpoint: path.join(trainDir, 'checkpoint') } };
-    const grouped = { groups: { type: 'group', inputs: ['normalized'], gridsize: g, k: 7 }, all_batches: { type: 'batch', inputs: ['groups'], batch_size: 32 }, all_tensors: { type: 'tensorify', inputs: ['all_batches'] } };
-    const singles = { singles: { type: 'group', inputs: ['normalized'], gridsize: 1 }, single_batches: { type: 'batch', inputs: ['singles'], batch_size: 32 }, single_tensors: { type: 'tensorify', inputs: ['single_batches'] } };
-    const infer = { type: 'infer', inputs: ['all_tensors'], checkpoint: path.join(trainDir, 'checkpoint'), ...(JSON.parse(arg(args, 'infer', '{}')) as object) };
+    const grouped = {
+      groups: { type: 'group', inputs: ['normalized'], gridsize: g, k: 7 },
+      all_batches: { type: 'batch', inputs: ['groups'], batch_size: 32 },
+      all_tensors: { type: 'tensorify', inputs: ['all_batches'] },
+    };
+    const singles = {
+      singles: { type: 'group', inputs: ['normalized'], gridsize: 1 },
+      single_batches: { type: 'batch', inputs: ['singles'], batch_size: 32 },
+      single_tensors: { type: 'tensorify', inputs: ['single_batches'] },
+    };
+    const infer = {
+      type: 'infer',
+      inputs: ['all_tensors'],
+      checkpoint: path.join(trainDir, 'checkpoint'),
+      ...(JSON.parse(arg(args, 'infer', '{}')) as object),
+    };
     const evaluate = { type: 'evaluate', truth: 'scan' };
     const cases: Record<string, unknown> = {
       network: { transforms: { ...norm, ...grouped }, sinks: { infer, evaluate: { ...evaluate, inputs: ['infer'] } } },
-      network_refine10: { transforms: { ...norm, ...grouped, ...singles }, sinks: { infer, refine: { type: 'refine', inputs: ['single_tensors', 'infer'], epochs: 10 }, evaluate: { ...evaluate, inputs: ['refine'] } } },
-      flat10: { transforms: { normalized: { type: 'normalize', inputs: ['scan'] }, ...singles }, sinks: { refine: { type: 'refine', inputs: ['single_tensors'], epochs: 10 }, evaluate: { ...evaluate, inputs: ['refine'] } } },
-      flat50: { transforms: { normalized: { type: 'normalize', inputs: ['scan'] }, ...singles }, sinks: { refine: { type: 'refine', inputs: ['single_tensors'], epochs: 50 }, evaluate: { ...evaluate, inputs: ['refine'] } } },
+      network_refine10: {
+        transforms: { ...norm, ...grouped, ...singles },
+        sinks: { infer, refine: { type: 'refine', inputs: ['single_tensors', 'infer'], epochs: 10 }, evaluate: { ...evaluate, inputs: ['refine'] } },
+      },
+      flat10: {
+        transforms: { normalized: { type: 'normalize', inputs: ['scan'] }, ...singles },
+        sinks: { refine: { type: 'refine', inputs: ['single_tensors'], epochs: 10 }, evaluate: { ...evaluate, inputs: ['refine'] } },
+      },
+      flat50: {
+        transforms: { normalized: { type: 'normalize', inputs: ['scan'] }, ...singles },
+        sinks: { refine: { type: 'refine', inputs: ['single_tensors'], epochs: 50 }, evaluate: { ...evaluate, inputs: ['refine'] } },
+      },
     };
     const row: Record<string, Score | number> = { scan: 1000 + j };
     let crop: unknown;
     for (const [name, c] of Object.entries(cases)) {
       if (args.includes('--network-only') && name !== 'network') continue;
-      const r = await runDoc(path.join(dir, `${name}.json`), { ...common, output: path.join(dir, name), sources: source, ...(c as object) }, path.join(dir, name));
+      const r = await runDoc(
+        path.join(dir, `${name}.json`),
+        { ...common, output: path.join(dir, name), sources: source, ...(c as object) },
+        path.join(dir, name),
+      );
       row[name] = { ...ssim(r.sinks['evaluate']), seconds: +r.seconds.toFixed(2) };
       crop = (r.sinks['evaluate'] as { crop: unknown }).crop;
     }

@@ -17,7 +17,7 @@ const lines = [
   'sets the exit status of the CLI: `DataError`, `FormatError`, `OptionsError` and',
   '`PipelineFileError` exit 2 (bad input: fix the file or the option the message names),',
   'the others 1 (a failure while running). Messages name the file, key or pipeline line',
-  'and say what to do. A plugin raises codes of its own with `pluginCode(\'MY_CODE\')`',
+  "and say what to do. A plugin raises codes of its own with `pluginCode('MY_CODE')`",
   '(exported too), which keeps a typo in a built-in code a compile error.',
   'Regenerate this file with `npm run docs`.',
   '',

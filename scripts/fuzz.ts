@@ -48,8 +48,13 @@ async function worker(c: Chunk, limitMs: number): Promise<void> {
 /** Parent: one child per chunk; an exit before the chunk is done is an abort, silence past the watchdog a hang. */
 function runChunk(c: Chunk, limitMs: number, counts: Counts, findings: string[]): Promise<number> {
   return new Promise((resolve) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--worker', JSON.stringify(c), '--limit-ms', String(limitMs)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    let done = 0, killed = false, stderr = '';
+    const child = fork(fileURLToPath(import.meta.url), ['--worker', JSON.stringify(c), '--limit-ms', String(limitMs)], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    let done = 0,
+      killed = false,
+      stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     // The first case waits for the child to start (loading tsx takes long on a busy machine).
     let watchdog = setTimeout(() => ((killed = true), child.kill('SIGKILL')), 4 * limitMs + 120_000);
@@ -65,7 +70,10 @@ function runChunk(c: Chunk, limitMs: number, counts: Counts, findings: string[])
       if (done < c.count) {
         const what = killed ? 'hang' : 'abort';
         counts[what]++;
-        if (findings.length < 20) findings.push(`${c.kind} seed ${c.seed} case ${c.from + done}: ${what} (exit ${code ?? signal}) ${stderr.split('\n').slice(-3).join(' ')}`.slice(0, 400));
+        if (findings.length < 20)
+          findings.push(
+            `${c.kind} seed ${c.seed} case ${c.from + done}: ${what} (exit ${code ?? signal}) ${stderr.split('\n').slice(-3).join(' ')}`.slice(0, 400),
+          );
       }
       resolve(done);
     });
@@ -76,7 +84,9 @@ async function main(): Promise<void> {
   const limitMs = arg('limit-ms', 5000);
   const w = process.argv.indexOf('--worker');
   if (w >= 0) return worker(JSON.parse(process.argv[w + 1]!) as Chunk, limitMs);
-  const iterations = arg('iterations', 1000), seed = arg('seed', 19), chunk = arg('chunk', 2500);
+  const iterations = arg('iterations', 1000),
+    seed = arg('seed', 19),
+    chunk = arg('chunk', 2500);
   const share: Record<Kind, number> = { npy: 0.5, zip: 0.4, pipeline: 0.1 };
   const result: Record<string, Counts> = {};
   const findings: string[] = [];
@@ -96,7 +106,9 @@ async function main(): Promise<void> {
     process.stderr.write(`${kind}: ${JSON.stringify(counts)}\n`);
   }
   const bad = Object.values(result).reduce((a, c) => a + c.untyped + c.abort + c.hang, 0);
-  process.stdout.write(JSON.stringify({ iterations, seed, limit_ms: limitMs, seconds: Math.round((performance.now() - t0) / 1000), counts: result, findings }, null, 1) + '\n');
+  process.stdout.write(
+    JSON.stringify({ iterations, seed, limit_ms: limitMs, seconds: Math.round((performance.now() - t0) / 1000), counts: result, findings }, null, 1) + '\n',
+  );
   process.exitCode = bad === 0 ? 0 : 1;
 }
 

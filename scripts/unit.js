@@ -8,7 +8,10 @@ import path from 'node:path';
 // ava's package exports hide its CLI entry point; find it next to the main one.
 const require = createRequire(import.meta.url);
 const avaCli = path.join(path.dirname(require.resolve('ava')), 'cli.mjs');
-const child = spawn(process.execPath, [avaCli, ...process.argv.slice(2)], { stdio: ['inherit', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } });
+const child = spawn(process.execPath, [avaCli, ...process.argv.slice(2)], {
+  stdio: ['inherit', 'pipe', 'pipe'],
+  env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
+});
 let text = '';
 const keep = (chunk) => {
   text += chunk.toString();

@@ -110,7 +110,13 @@ export async function openScan(source: string | Stream<Frame>, options: OpenScan
   // No run records (pipeline.yaml, summary.json): a script's handle is not a run directory.
   const settings = { seed: options.seed ?? 1, log, record: false, name: 'openScan' };
   const first = sourceStep(source, options);
-  const groupOpts = defined({ gridsize: options.gridsize, k: options.k, n_groups: options.n_groups, oversample: options.oversample, cache_frames: options.cache_frames });
+  const groupOpts = defined({
+    gridsize: options.gridsize,
+    k: options.k,
+    n_groups: options.n_groups,
+    oversample: options.oversample,
+    cache_frames: options.cache_frames,
+  });
   const grouped = await pipe(first, normalize(defined({ factor: options.factor })), group(groupOpts), session<Group>(settings));
   const scan = grouped.meta.scan!;
   const normalization = grouped.meta.normalization ?? 1;

@@ -10,7 +10,25 @@ const fixture = path.resolve(import.meta.dirname, 'fixtures/npz/canonical_stored
 
 test.serial('the registry lists every built-in stage once', (t) => {
   const types = builtinRegistry().types();
-  for (const ty of ['npz', 'json', 'simulate', 'normalize', 'group', 'split', 'shuffle', 'batch', 'prefetch', 'tensorify', 'poisson', 'train', 'infer', 'evaluate', 'write-npz', 'write-errors', 'images']) {
+  for (const ty of [
+    'npz',
+    'json',
+    'simulate',
+    'normalize',
+    'group',
+    'split',
+    'shuffle',
+    'batch',
+    'prefetch',
+    'tensorify',
+    'poisson',
+    'train',
+    'infer',
+    'evaluate',
+    'write-npz',
+    'write-errors',
+    'images',
+  ]) {
     t.true(types.includes(ty), ty);
   }
   t.is(new Set(types).size, types.length);

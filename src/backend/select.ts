@@ -35,7 +35,8 @@ const PACKAGES: Record<Concrete, string | undefined> = {
 };
 
 const HINTS: Record<Concrete, string> = {
-  'tensorflow-gpu': 'install it with `npm install @tensorflow/tfjs-node-gpu@4.22` (needs CUDA 11.2 + cuDNN 8 and internet access to fetch libtensorflow), or use backend: auto',
+  'tensorflow-gpu':
+    'install it with `npm install @tensorflow/tfjs-node-gpu@4.22` (needs CUDA 11.2 + cuDNN 8 and internet access to fetch libtensorflow), or use backend: auto',
   tensorflow: 'install it with `npm install @tensorflow/tfjs-node@4.22` (fetches libtensorflow while installing), or use backend: auto',
   wasm: 'reinstall dependencies (`npm ci`): @tensorflow/tfjs-backend-wasm is a regular dependency',
   cpu: 'the cpu backend ships with @tensorflow/tfjs-backend-cpu, a regular dependency; reinstall dependencies (`npm ci`)',
@@ -74,7 +75,9 @@ async function load(name: Concrete, log: Logger): Promise<void> {
     // A native package built against another @tensorflow/tfjs-core registers its
     // backend on that copy, invisible to ours.
     if (tf.findBackendFactory('tensorflow') === null) {
-      throw new Error(`${pkg!} loaded but registered no 'tensorflow' backend on this @tensorflow/tfjs-core ${tf.version_core}; its tfjs-core version differs (run \`npm ls @tensorflow/tfjs-core\` and align versions)`);
+      throw new Error(
+        `${pkg!} loaded but registered no 'tensorflow' backend on this @tensorflow/tfjs-core ${tf.version_core}; its tfjs-core version differs (run \`npm ls @tensorflow/tfjs-core\` and align versions)`,
+      );
     }
     // Imported on use: the kernels module loads the wasm backend, which would
     // otherwise become tfjs's default for anyone importing ptychoflow.
@@ -115,7 +118,11 @@ export async function selectBackend(name: BackendName, log: Logger = silentLogge
       const error = messageOf(e);
       tried.push({ name: candidate, error });
       if (name !== 'auto') {
-        throw new BackendError('BACKEND_UNAVAILABLE', `backend '${candidate}' cannot be loaded: ${error}`, { key: 'backend', hint: HINTS[candidate], cause: e });
+        throw new BackendError('BACKEND_UNAVAILABLE', `backend '${candidate}' cannot be loaded: ${error}`, {
+          key: 'backend',
+          hint: HINTS[candidate],
+          cause: e,
+        });
       }
       const native = candidate === 'tensorflow-gpu' || candidate === 'tensorflow';
       if (native) log.debug(`backend ${candidate} unavailable, trying the next`, { error });
@@ -127,7 +134,12 @@ export async function selectBackend(name: BackendName, log: Logger = silentLogge
     const pkg = candidate === 'tensorflow' || candidate === 'tensorflow-gpu' ? nativeLoaded : PACKAGES[candidate];
     if (pkg !== undefined) info.package = pkg;
     if (candidate === 'wasm') info.threads = await wasmThreads();
-    log.info('compute backend', { backend: info.name, requested: name, ...(pkg !== undefined ? { package: pkg } : {}), ...(info.threads !== undefined ? { threads: info.threads } : {}) });
+    log.info('compute backend', {
+      backend: info.name,
+      requested: name,
+      ...(pkg !== undefined ? { package: pkg } : {}),
+      ...(info.threads !== undefined ? { threads: info.threads } : {}),
+    });
     return info;
   }
   throw new BackendError('BACKEND_UNAVAILABLE', 'no compute backend could be initialised', { key: 'backend', hint: 'reinstall dependencies (`npm ci`)' });

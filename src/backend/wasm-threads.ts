@@ -128,7 +128,10 @@ export function installThreadedWasm(threads: number, log: Logger, load: (threads
       } catch (e) {
         // A module that loaded but could not become a backend: end its workers.
         for (const worker of [...(pthread?.runningWorkers ?? []), ...(pthread?.unusedWorkers?.splice(0) ?? [])]) void worker.terminate();
-        log.warn('threaded wasm backend unavailable; using the single-threaded build', { error: messageOf(e), hint: `set ${WASM_THREADS_ENV}=1 to skip the attempt` });
+        log.warn('threaded wasm backend unavailable; using the single-threaded build', {
+          error: messageOf(e),
+          hint: `set ${WASM_THREADS_ENV}=1 to skip the attempt`,
+        });
         wasmPackage.setThreadsCount(1);
         return original();
       }

@@ -15,8 +15,16 @@ export async function statusCommand(job: string, o: CollectFlags, io: CliIO): Pr
 
 export async function collectCommand(job: string, o: CollectFlags, io: CliIO): Promise<number> {
   return withScale(o, scaleLogger(io, o.verbose), async (c) => {
-    const summary = await collectJob(c, job, { outDir: o.output ?? job, ...(o.wait === true ? { wait: true } : {}), ...(o.jobTimeout !== undefined ? { timeoutS: o.jobTimeout } : {}) });
-    io.stdout.write(o.json === true ? JSON.stringify(summary) + '\n' : `job ${job}: ${summary.status}, outputs in ${summary.output}${summary.failed.length > 0 ? `; failed: ${summary.failed.join(', ')}` : ''}\n`);
+    const summary = await collectJob(c, job, {
+      outDir: o.output ?? job,
+      ...(o.wait === true ? { wait: true } : {}),
+      ...(o.jobTimeout !== undefined ? { timeoutS: o.jobTimeout } : {}),
+    });
+    io.stdout.write(
+      o.json === true
+        ? JSON.stringify(summary) + '\n'
+        : `job ${job}: ${summary.status}, outputs in ${summary.output}${summary.failed.length > 0 ? `; failed: ${summary.failed.join(', ')}` : ''}\n`,
+    );
     return summary.status === 'ok' ? EXIT.ok : EXIT.failure;
   });
 }

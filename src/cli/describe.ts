@@ -43,7 +43,12 @@ function typeText(s: JsonSchema): string {
   if (s.type === 'array') return `list of ${s.items !== undefined ? typeText(s.items) : 'any'}`;
   if (s.type === 'object' && s.properties !== undefined) return 'map';
   let t = Array.isArray(s.type) ? s.type.join(' | ') : (s.type ?? 'any');
-  const lo = s.exclusiveMinimum !== undefined ? `> ${s.exclusiveMinimum}` : s.minimum !== undefined && s.minimum > -Number.MAX_SAFE_INTEGER ? `≥ ${s.minimum}` : undefined;
+  const lo =
+    s.exclusiveMinimum !== undefined
+      ? `> ${s.exclusiveMinimum}`
+      : s.minimum !== undefined && s.minimum > -Number.MAX_SAFE_INTEGER
+        ? `≥ ${s.minimum}`
+        : undefined;
   const hi = s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER ? `≤ ${s.maximum}` : undefined;
   const range = [lo, hi].filter((x) => x !== undefined);
   if (range.length > 0) t += ` (${range.join(', ')})`;

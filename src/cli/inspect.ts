@@ -19,9 +19,20 @@ export async function inspectCommand(file: string, o: { json?: boolean }, io: Cl
       .filter(([k]) => ['min', 'max', 'mean', 'mean_abs'].includes(k))
       .map(([k, v]) => `${k}=${typeof v === 'number' ? v.toPrecision(6) : String(v)}`)
       .join(' ');
-    stdout.write(`  ${name.padEnd(width)} ${a.dtype.length > 12 ? 'compound' : a.dtype.padEnd(5)} (${a.shape.join(', ')})${a.fortran_order ? ' fortran' : ''} ${stats}\n`);
+    stdout.write(
+      `  ${name.padEnd(width)} ${a.dtype.length > 12 ? 'compound' : a.dtype.padEnd(5)} (${a.shape.join(', ')})${a.fortran_order ? ' fortran' : ''} ${stats}\n`,
+    );
   }
-  const what = report.format === 'hdf5' ? 'readable as a scan (hdf5 source)' : report.layout === RECONSTRUCTION_LAYOUT ? 'reconstruction (readable by evaluate, refine, epie)' : 'canonical contract';
-  stdout.write(report.contract.ok ? `  ${what}: ok\n` : `  ${what}: ${report.contract.problems.length} problem(s)\n${report.contract.problems.map((p) => `    - ${p}\n`).join('')}`);
+  const what =
+    report.format === 'hdf5'
+      ? 'readable as a scan (hdf5 source)'
+      : report.layout === RECONSTRUCTION_LAYOUT
+        ? 'reconstruction (readable by evaluate, refine, epie)'
+        : 'canonical contract';
+  stdout.write(
+    report.contract.ok
+      ? `  ${what}: ok\n`
+      : `  ${what}: ${report.contract.problems.length} problem(s)\n${report.contract.problems.map((p) => `    - ${p}\n`).join('')}`,
+  );
   return code;
 }

@@ -29,7 +29,8 @@ function positiveInt(v: string, flag: string): number {
 
 function positiveNumber(v: string, flag: string, zero = false): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero)) throw new InvalidArgumentError(`${flag}: expected a ${zero ? 'non-negative' : 'positive'} number, got '${v}'`);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero))
+    throw new InvalidArgumentError(`${flag}: expected a ${zero ? 'non-negative' : 'positive'} number, got '${v}'`);
   return n;
 }
 

@@ -45,7 +45,10 @@ export function formatProgress(e: ProgressEvent, clock?: RunClock, width = 20): 
   return [parts.join(' '), ...info].join(' · ');
 }
 
-export function createProgressRenderer(stream: NodeJS.WriteStream, opts: { tty?: boolean; intervalMs?: number; clock?: RunClock; quiet?: boolean } = {}): ProgressRenderer {
+export function createProgressRenderer(
+  stream: NodeJS.WriteStream,
+  opts: { tty?: boolean; intervalMs?: number; clock?: RunClock; quiet?: boolean } = {},
+): ProgressRenderer {
   const tty = opts.tty ?? stream.isTTY;
   const interval = opts.intervalMs ?? 10_000;
   const clock = opts.clock;

@@ -67,7 +67,12 @@ async function openScanStream(file: string, signal: AbortSignal): Promise<Stream
 const MAX_LISTED_DROPS = 4096;
 
 /** The frames of `loop` passes, indices continued, some dropped, reordered within a window; counts what it did. */
-async function* planned(stream: Stream<Frame>, o: ReplayOptions, counts: { dropped: number; droppedIndices: number[]; out_of_order: number }, signal: AbortSignal): AsyncGenerator<Frame> {
+async function* planned(
+  stream: Stream<Frame>,
+  o: ReplayOptions,
+  counts: { dropped: number; droppedIndices: number[]; out_of_order: number },
+  signal: AbortSignal,
+): AsyncGenerator<Frame> {
   const n = stream.meta.scan?.count ?? 0;
   const rng = new Rng(o.seed ?? 0);
   const W = o.shuffleWindow ?? 0;
@@ -108,7 +113,8 @@ async function pace(due: number): Promise<void> {
 
 export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   const signal = o.signal ?? new AbortController().signal;
-  if (o.drop !== undefined && !(o.drop >= 0 && o.drop < 1)) throw new OptionsError('BAD_OPTION', `--drop ${o.drop}: expected a fraction in [0, 1)`, { key: 'drop' });
+  if (o.drop !== undefined && !(o.drop >= 0 && o.drop < 1))
+    throw new OptionsError('BAD_OPTION', `--drop ${o.drop}: expected a fraction in [0, 1)`, { key: 'drop' });
   const stream = typeof o.scan === 'string' ? await openScanStream(o.scan, signal) : o.scan;
   const scan = stream.meta.scan;
   if (scan === undefined) throw new OptionsError('NO_SCAN_META', 'the scan stream carries no scan metadata (N, probe)');
@@ -120,13 +126,24 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   const series = o.series ?? `replay-${path.basename(typeof o.scan === 'string' ? o.scan : scan.origin)}-${o.seed ?? 0}`;
   const frames = scan.count * (o.loop ?? 1);
   const counts = { dropped: 0, droppedIndices: [] as number[], out_of_order: 0 };
-  let sent = 0, lastMs = 0;
+  let sent = 0,
+    lastMs = 0;
   const t0 = performance.now();
   try {
     await sock.bind(o.endpoint);
     // A PUB socket drops what it sends before a subscriber's subscription has arrived: give subscribers time to join.
     if (o.socket === 'pub') await new Promise((r) => setTimeout(r, o.joinMs ?? 500));
-    const header = { htype: HTYPE.header, series, N: scan.N, dtype: 'float32', byte_order: 'little', values: 'amplitude', frames, position_units: 'pixels', probe: 'inline' };
+    const header = {
+      htype: HTYPE.header,
+      series,
+      N: scan.N,
+      dtype: 'float32',
+      byte_order: 'little',
+      values: 'amplitude',
+      frames,
+      position_units: 'pixels',
+      probe: 'inline',
+    };
     await sock.send([...topic, jsonPart(header), probePayload(scan.probe.re, scan.probe.im)]);
     for await (const f of planned(stream, o, counts, signal)) {
       if (o.rate !== undefined) await pace(t0 + (1000 * sent) / o.rate);
@@ -139,7 +156,17 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
     sock.close();
     await stream.close?.();
   }
-  return { series, endpoint: o.endpoint, frames, sent, dropped: counts.dropped, dropped_indices: counts.droppedIndices, out_of_order: counts.out_of_order, seconds: +((performance.now() - t0) / 1000).toFixed(3), last_frame_ms: lastMs };
+  return {
+    series,
+    endpoint: o.endpoint,
+    frames,
+    sent,
+    dropped: counts.dropped,
+    dropped_indices: counts.droppedIndices,
+    out_of_order: counts.out_of_order,
+    seconds: +((performance.now() - t0) / 1000).toFixed(3),
+    last_frame_ms: lastMs,
+  };
 }
 
 /** What the command line sets: the options a scan file, a socket buffer and a signal aside, plus --json. */
@@ -151,7 +178,10 @@ export async function replayCommand(file: string, f: ReplayFlags, io: CliIO): Pr
   try {
     const r = await replay({ ...f, scan: file, signal: controller.signal });
     if (f.json === true) io.stdout.write(`${JSON.stringify(r)}\n`);
-    else io.stdout.write(`replayed ${r.sent} of ${r.frames} frames to ${r.endpoint} in ${r.seconds} s (series '${r.series}'): ${r.dropped} dropped, ${r.out_of_order} out of order\n`);
+    else
+      io.stdout.write(
+        `replayed ${r.sent} of ${r.frames} frames to ${r.endpoint} in ${r.seconds} s (series '${r.series}'): ${r.dropped} dropped, ${r.out_of_order} out of order\n`,
+      );
     return EXIT.ok;
   } catch (e) {
     io.stderr.write(`${(e as Error).message}\n`);

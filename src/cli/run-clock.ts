@@ -47,7 +47,11 @@ export function previousSinkSeconds(outDir: string): Record<string, PreviousSink
   const file = path.join(outDir, 'summary.json');
   if (!existsSync(file)) return {};
   try {
-    const s = JSON.parse(readFileSync(file, 'utf8')) as { status?: string; stages?: { id: string; ms: number }[]; sinks?: Record<string, { seconds?: unknown; epochs_run?: unknown; passes?: unknown } | null> };
+    const s = JSON.parse(readFileSync(file, 'utf8')) as {
+      status?: string;
+      stages?: { id: string; ms: number }[];
+      sinks?: Record<string, { seconds?: unknown; epochs_run?: unknown; passes?: unknown } | null>;
+    };
     if (s.status !== 'ok') return {};
     const out: Record<string, PreviousSink> = {};
     for (const st of s.stages ?? []) if (typeof st.ms === 'number') out[st.id] = { seconds: st.ms / 1000 };
@@ -89,7 +93,10 @@ export class RunClock {
   private readonly state = new Map<string, SinkState>();
   private readonly t0: number;
 
-  constructor(readonly outline: readonly SinkOutline[], private readonly now: () => number = Date.now) {
+  constructor(
+    readonly outline: readonly SinkOutline[],
+    private readonly now: () => number = Date.now,
+  ) {
     for (const s of outline) this.state.set(s.id, {});
     this.t0 = now();
   }

@@ -28,7 +28,13 @@ export interface RunFlags {
 /** A pipeline that failed validation, as one JSON object on stdout (the message on stderr). */
 function invalidAsJson(file: string, e: PtychoflowError, io: CliIO): number {
   io.stderr.write(e.message + '\n');
-  const error = { code: e.code, message: e.message, ...(e.file !== undefined ? { file: e.file } : {}), ...(e.key !== undefined ? { key: e.key } : {}), ...(e.hint !== undefined ? { hint: e.hint } : {}) };
+  const error = {
+    code: e.code,
+    message: e.message,
+    ...(e.file !== undefined ? { file: e.file } : {}),
+    ...(e.key !== undefined ? { key: e.key } : {}),
+    ...(e.hint !== undefined ? { hint: e.hint } : {}),
+  };
   io.stdout.write(JSON.stringify({ pipeline: file, status: 'invalid', error }) + '\n');
   return e.exitCode;
 }
@@ -59,7 +65,10 @@ export async function runCommand(file: string, o: RunFlags, io: CliIO): Promise<
     stderr.write(`\n${signal}: stopping cleanly within one batch (send it again to exit now)\n`);
     controller.abort(new AbortError(`interrupted by ${signal}`));
   };
-  const off = io.onInterrupt !== undefined ? io.onInterrupt(() => onFirst('SIGINT')) : onShutdownSignals({ onFirst, onSecond: (sig) => stderr.write(`\nsecond ${sig}: exiting now\n`) });
+  const off =
+    io.onInterrupt !== undefined
+      ? io.onInterrupt(() => onFirst('SIGINT'))
+      : onShutdownSignals({ onFirst, onSecond: (sig) => stderr.write(`\nsecond ${sig}: exiting now\n`) });
   try {
     const { summary, error } = await runPlan(plan, {
       signal: controller.signal,

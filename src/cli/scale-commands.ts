@@ -10,7 +10,8 @@ import type { CollectFlags, SubmitFlags, WorkerFlags } from './scale-flags.js';
 function positive(flag: string, integer: boolean) {
   return (v: string): number => {
     const n = Number(v);
-    if (!(n > 0) || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${flag}: expected a positive ${integer ? 'integer' : 'number'}, got '${v}'`);
+    if (!(n > 0) || (integer && !Number.isInteger(n)))
+      throw new InvalidArgumentError(`${flag}: expected a positive ${integer ? 'integer' : 'number'}, got '${v}'`);
     return n;
   };
 }
@@ -22,7 +23,10 @@ function collect(value: string, previous: string[]): string[] {
 /** The connection and queue options every scale command takes. */
 function withConnection(cmd: Command): Command {
   return cmd
-    .option('--server <url>', 'NATS server, nats://HOST:PORT (comma-separated for a cluster; default $PTYCHOFLOW_NATS_SERVER). Credentials only from the environment: PTYCHOFLOW_NATS_TOKEN, or PTYCHOFLOW_NATS_USER and PTYCHOFLOW_NATS_PASSWORD')
+    .option(
+      '--server <url>',
+      'NATS server, nats://HOST:PORT (comma-separated for a cluster; default $PTYCHOFLOW_NATS_SERVER). Credentials only from the environment: PTYCHOFLOW_NATS_TOKEN, or PTYCHOFLOW_NATS_USER and PTYCHOFLOW_NATS_PASSWORD',
+    )
     .option('--stream <name>', 'work-queue stream of shard descriptors', DEFAULTS.stream)
     .option('--consumer <name>', 'durable pull consumer the workers share', DEFAULTS.consumer)
     .option('--events-stream <name>', 'stream of shard events (state per shard)', DEFAULTS.events)
@@ -39,10 +43,17 @@ export function addScaleCommands(program: Command, io: CliIO, done: (code: numbe
   withConnection(program.command('submit'))
     .description('split a pipeline into shards and queue them on NATS JetStream for workers')
     .argument('<pipeline>', 'pipeline file (YAML or JSON); its input paths must be readable by the workers')
-    .option('--shards <spec>', "'per-scan' (one shard per --inputs file) or 'tiles:K' (K spatial tiles of one scan, for infer and refine; refine with step: pass runs in exact rounds); default one shard")
+    .option(
+      '--shards <spec>',
+      "'per-scan' (one shard per --inputs file) or 'tiles:K' (K spatial tiles of one scan, for infer and refine; refine with step: pass runs in exact rounds); default one shard",
+    )
     .option('--inputs <values...>', 'per-scan: the scans, one shard each (set as --input-key)', [])
     .option('--input-key <key.path>', 'per-scan: the setting each input goes to (default: the one source with a path, sources.ID.path)')
-    .option('--margin <px>', 'tiles: pixels of positions read beyond a tile core (default N; at least N/2 + 1 for exact stitching)', positive('--margin', false))
+    .option(
+      '--margin <px>',
+      'tiles: pixels of positions read beyond a tile core (default N; at least N/2 + 1 for exact stitching)',
+      positive('--margin', false),
+    )
     .option('--job <id>', 'job id (letters, digits, - and _; default a fresh one)')
     .option('--set <key.path=value>', 'override a setting in the file (repeatable)', collect, [])
     .option('--wait', 'wait for the job and collect it (see collect)')

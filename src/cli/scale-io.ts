@@ -29,7 +29,15 @@ export function statusLines(job: string, s: readonly ShardStatus[]): string {
   const n = countStates(s);
   const lines = [`job ${job}: ${s.length} shards — ${n.pending} pending, ${n.running} running, ${n.done} done, ${n.failed} failed`];
   for (const x of s) {
-    const extra = [x.delivery !== undefined ? `delivery ${x.delivery}` : '', x.worker ?? '', x.seconds !== undefined ? `${x.seconds} s` : '', x.progress !== undefined ? `${x.progress.stage} ${x.progress.label} ${x.progress.done}${x.progress.total !== undefined ? `/${x.progress.total}` : ''}` : '', x.error !== undefined ? `${x.error.code}: ${x.error.message}` : ''].filter((t) => t !== '');
+    const extra = [
+      x.delivery !== undefined ? `delivery ${x.delivery}` : '',
+      x.worker ?? '',
+      x.seconds !== undefined ? `${x.seconds} s` : '',
+      x.progress !== undefined
+        ? `${x.progress.stage} ${x.progress.label} ${x.progress.done}${x.progress.total !== undefined ? `/${x.progress.total}` : ''}`
+        : '',
+      x.error !== undefined ? `${x.error.code}: ${x.error.message}` : '',
+    ].filter((t) => t !== '');
     lines.push(`  ${x.shard.padEnd(12)} ${x.state.padEnd(8)} ${extra.join(', ')}`);
   }
   return lines.join('\n');

@@ -20,7 +20,11 @@ function fmtNumber(v: number): string {
 const FILE = /\.(npz|npy|png|json|jsonl|yaml|h5)$/i;
 
 /** Scalars of a sink result as key=value (nested keys joined with '.'), and the file names in it. */
-export function keyResults(result: Json, prefix = '', out: { fields: string[]; files: string[] } = { fields: [], files: [] }): { fields: string[]; files: string[] } {
+export function keyResults(
+  result: Json,
+  prefix = '',
+  out: { fields: string[]; files: string[] } = { fields: [], files: [] },
+): { fields: string[]; files: string[] } {
   if (result === null || typeof result !== 'object') return out;
   for (const [k, v] of Object.entries(result)) {
     const key = prefix === '' ? k : `${prefix}.${k}`;
@@ -55,18 +59,29 @@ function wrap(head: string, items: readonly string[], width: number): string[] {
 const MAX_FIELDS = 6;
 
 /** Quality first, then fit, then extent; a sink's own time is in its row already. */
-const RANKS: [RegExp, number][] = [[/ssim/i, 0], [/psnr|frc/i, 1], [/loss|mse|rms|error/i, 2], [/epoch|pass/i, 3]];
+const RANKS: [RegExp, number][] = [
+  [/ssim/i, 0],
+  [/psnr|frc/i, 1],
+  [/loss|mse|rms|error/i, 2],
+  [/epoch|pass/i, 3],
+];
 const rank = (field: string): number => RANKS.find(([re]) => re.test(field.slice(0, field.indexOf('='))))?.[1] ?? 4;
 
 function headline(fields: readonly string[]): string[] {
-  return fields.filter((f) => !f.startsWith('seconds=')).map((f, i) => [rank(f), i, f] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([, , f]) => f);
+  return fields
+    .filter((f) => !f.startsWith('seconds='))
+    .map((f, i) => [rank(f), i, f] as const)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .map(([, , f]) => f);
 }
 
 function stageTable(s: RunSummary, stages: RunSummary['stages']): string[] {
   const w = Math.max(5, ...stages.map((x) => x.id.length));
   const lines = [`  ${'stage'.padEnd(w)}  ${'type'.padEnd(12)} ${'in'.padStart(8)} ${'out'.padStart(8)} ${'errors'.padStart(6)} ${'s'.padStart(8)}`];
   for (const st of stages) {
-    lines.push(`  ${st.id.padEnd(w)}  ${st.type.padEnd(12)} ${String(st.records_in).padStart(8)} ${String(st.records_out).padStart(8)} ${String(st.errors).padStart(6)} ${(st.ms / 1000).toFixed(1).padStart(8)}`);
+    lines.push(
+      `  ${st.id.padEnd(w)}  ${st.type.padEnd(12)} ${String(st.records_in).padStart(8)} ${String(st.records_out).padStart(8)} ${String(st.errors).padStart(6)} ${(st.ms / 1000).toFixed(1).padStart(8)}`,
+    );
   }
   return lines;
 }
@@ -90,12 +105,21 @@ export function humanSummary(s: RunSummary, width = 100, verbose = false): strin
     if (fields.length > MAX_FIELDS) shown.push(`(+${fields.length - MAX_FIELDS} in summary.json)`);
     const secs = msOf.has(id) ? `${(msOf.get(id)! / 1000).toFixed(1)} s` : '';
     lines.push(...wrap(`  ${id.padEnd(iw)} ${secs.padStart(9)}  `, shown.length > 0 ? shown : ['done'], width));
-    if (files.length > 0) lines.push(...wrap(`  ${''.padEnd(iw)} ${''.padStart(9)}  files: `, [...new Set(files)].map((f) => (path.isAbsolute(f) ? path.relative(s.output, f) || f : f)), width));
+    if (files.length > 0)
+      lines.push(
+        ...wrap(
+          `  ${''.padEnd(iw)} ${''.padStart(9)}  files: `,
+          [...new Set(files)].map((f) => (path.isAbsolute(f) ? path.relative(s.output, f) || f : f)),
+          width,
+        ),
+      );
   }
   const errors = others.reduce((a, st) => a + st.errors, 0);
   const ms = others.reduce((a, st) => a + st.ms, 0);
   if (others.length > 0) {
-    lines.push(`  ${others.length} source and transform stage${others.length === 1 ? '' : 's'}: ${errors} error${errors === 1 ? '' : 's'}, ${(ms / 1000).toFixed(1)} s${verbose ? '' : ' (per stage: -v, or summary.json)'}`);
+    lines.push(
+      `  ${others.length} source and transform stage${others.length === 1 ? '' : 's'}: ${errors} error${errors === 1 ? '' : 's'}, ${(ms / 1000).toFixed(1)} s${verbose ? '' : ' (per stage: -v, or summary.json)'}`,
+    );
   }
   const listed = verbose ? s.stages : s.stages.filter((st) => st.errors > 0);
   if (listed.length > 0) lines.push(...stageTable(s, listed));

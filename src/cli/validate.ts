@@ -28,7 +28,9 @@ async function fileProblems(plan: PipelinePlan, deep: boolean): Promise<string[]
         accessSync(abs, constants.R_OK);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        out.push(`${where}: cannot read '${f}' (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : messageOf(e)}; resolved against the pipeline file's directory to ${abs})`);
+        out.push(
+          `${where}: cannot read '${f}' (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : messageOf(e)}; resolved against the pipeline file's directory to ${abs})`,
+        );
         continue;
       }
       if (!deep || st.section !== 'sources' || i > 0 || !SCAN_FILE.test(f)) continue;

@@ -13,7 +13,12 @@ import { scaleLogger, withScale } from './scale-io.js';
 async function pool(n: number, io: CliIO): Promise<number> {
   const args = process.argv.slice(1).filter((a, i, all) => a !== '--concurrency' && all[i - 1] !== '--concurrency' && !a.startsWith('--concurrency='));
   const children = Array.from({ length: n }, () => spawn(process.execPath, [...process.execArgv, ...args], { stdio: ['ignore', 'inherit', 'inherit'] }));
-  const off = onShutdownSignals({ onFirst: (sig) => { for (const c of children) c.kill(sig); }, onSecond: (sig) => io.stderr.write(`\nsecond ${sig}: exiting now\n`) });
+  const off = onShutdownSignals({
+    onFirst: (sig) => {
+      for (const c of children) c.kill(sig);
+    },
+    onSecond: (sig) => io.stderr.write(`\nsecond ${sig}: exiting now\n`),
+  });
   try {
     const codes = await Promise.all(children.map((c) => new Promise<number>((resolve) => c.once('exit', (code) => resolve(code ?? EXIT.failure)))));
     return Math.max(...codes);
@@ -34,12 +39,23 @@ export async function workerCommand(o: WorkerFlags, io: CliIO): Promise<number> 
     onSecond: (sig) => io.stderr.write(`\nsecond ${sig}: exiting now\n`),
   });
   try {
-    return await withScale(o, log, async (c) => {
-      log.info(`worker ${process.pid}: pulling from ${c.config.stream}/${c.config.consumer}`);
-      const stats = await runWorker(c, { log, signal: controller.signal, ...(o.backend !== undefined ? { backend: o.backend as BackendName } : {}), ...(o.maxShards !== undefined ? { maxShards: o.maxShards } : {}), ...(o.workDir !== undefined ? { workDir: o.workDir } : {}) });
-      log.info(`worker ${process.pid}: ${stats.done} done, ${stats.failed} failed, ${stats.retried} retried`);
-      return EXIT.ok;
-    }, true);
+    return await withScale(
+      o,
+      log,
+      async (c) => {
+        log.info(`worker ${process.pid}: pulling from ${c.config.stream}/${c.config.consumer}`);
+        const stats = await runWorker(c, {
+          log,
+          signal: controller.signal,
+          ...(o.backend !== undefined ? { backend: o.backend as BackendName } : {}),
+          ...(o.maxShards !== undefined ? { maxShards: o.maxShards } : {}),
+          ...(o.workDir !== undefined ? { workDir: o.workDir } : {}),
+        });
+        log.info(`worker ${process.pid}: ${stats.done} done, ${stats.failed} failed, ${stats.retried} retried`);
+        return EXIT.ok;
+      },
+      true,
+    );
   } finally {
     off();
   }

@@ -60,7 +60,8 @@ export function chainDocument(steps: readonly Step[]): ChainDocument {
       last = { id, kind: 'source', emits: true };
       continue;
     }
-    if (last === undefined) throw orderError(`'${id}' has no input: a chain starts with a source`, 'put a source stage (npz, hdf5, simulate, ...) first in pipe()');
+    if (last === undefined)
+      throw orderError(`'${id}' has no input: a chain starts with a source`, 'put a source stage (npz, hdf5, simulate, ...) first in pipe()');
     const ref = output === undefined ? last.id : `${last.id}.${output}`;
     output = undefined;
     if (def.kind === 'transform') {
@@ -88,4 +89,3 @@ function uniqueId(base: string, used: Set<string>, explicit: boolean): string {
   used.add(id);
   return id;
 }
-

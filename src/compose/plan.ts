@@ -45,14 +45,21 @@ export function planChain(steps: readonly Step[], settings: ComposeSettings = {}
   const file = settings.name ?? '(composed)';
   try {
     // A chain has no file to name its outputs after: runs/out, as before.
-    return planPipeline(composedDocument(steps, { ...settings, output: settings.output ?? 'runs/out' }), registry, { file, baseDir: settings.baseDir ?? process.cwd() });
+    return planPipeline(composedDocument(steps, { ...settings, output: settings.output ?? 'runs/out' }), registry, {
+      file,
+      baseDir: settings.baseDir ?? process.cwd(),
+    });
   } catch (e) {
     const problems = problemsOf(e);
     if (problems.length === 0) throw e;
     const stage = problems.map((p) => p.path[1]).find((k) => typeof k === 'string');
-    throw new OptionsError('BAD_OPTIONS', `${problems.length} problem${problems.length === 1 ? '' : 's'} in the composed pipeline\n${formatProblems(file, problems)}`, {
-      ...(stage !== undefined ? { stage } : {}),
-      cause: e,
-    });
+    throw new OptionsError(
+      'BAD_OPTIONS',
+      `${problems.length} problem${problems.length === 1 ? '' : 's'} in the composed pipeline\n${formatProblems(file, problems)}`,
+      {
+        ...(stage !== undefined ? { stage } : {}),
+        cause: e,
+      },
+    );
   }
 }

@@ -75,7 +75,10 @@ export function planSettings(o: ComposeOptions): ComposeSettings {
 export async function openSession<T = unknown>(steps: readonly Step[], o: ComposeOptions = {}): Promise<Session<T>> {
   const last = steps[steps.length - 1]?.def;
   if (last?.kind === 'sink' && last.emits === undefined) {
-    throw new OptionsError('COMPOSE_ORDER', `the chain ends with sink '${last.type}', which emits no records to iterate`, { stage: last.type, hint: 'end it with run() instead' });
+    throw new OptionsError('COMPOSE_ORDER', `the chain ends with sink '${last.type}', which emits no records to iterate`, {
+      stage: last.type,
+      hint: 'end it with run() instead',
+    });
   }
   const ready = deferred<{ stream: Stream<T>; ctx: StageContext }>();
   const stop = deferred<void>();

@@ -100,5 +100,12 @@ export const writeErrors = stage(writeErrorsDef);
  * An ordered parallel map over the records: `map(fn, { concurrency: 4 })`.
  * Give a second map in one chain its own `type`.
  */
-export const map = <T, U>(fn: (record: T, position: number, signal: AbortSignal) => Promise<U>, o: MapSpec & StageIdOptions & { concurrency?: number } = {}): ChainStep =>
-  use(defineMap(fn, { ...(o.type !== undefined ? { type: o.type } : {}), ...(o.emits !== undefined ? { emits: o.emits } : {}) }), o.concurrency !== undefined ? { concurrency: o.concurrency } : {}, o.id !== undefined ? { id: o.id } : {});
+export const map = <T, U>(
+  fn: (record: T, position: number, signal: AbortSignal) => Promise<U>,
+  o: MapSpec & StageIdOptions & { concurrency?: number } = {},
+): ChainStep =>
+  use(
+    defineMap(fn, { ...(o.type !== undefined ? { type: o.type } : {}), ...(o.emits !== undefined ? { emits: o.emits } : {}) }),
+    o.concurrency !== undefined ? { concurrency: o.concurrency } : {},
+    o.id !== undefined ? { id: o.id } : {},
+  );

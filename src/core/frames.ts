@@ -4,7 +4,10 @@ import { DataError } from '../errors.js';
 import type { FrameAccess } from './stream.js';
 
 /** readMany for an access whose native read is readInto: fresh N×N arrays, filled by it. */
-export async function readManyViaInto(access: { readonly N: number; readInto(ids: readonly number[], out: readonly Float32Array[]): Promise<void> }, indices: readonly number[]): Promise<Float32Array[]> {
+export async function readManyViaInto(
+  access: { readonly N: number; readInto(ids: readonly number[], out: readonly Float32Array[]): Promise<void> },
+  indices: readonly number[],
+): Promise<Float32Array[]> {
   const out = indices.map(() => new Float32Array(access.N * access.N));
   await access.readInto(indices, out);
   return out;

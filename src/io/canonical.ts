@@ -39,7 +39,12 @@ type Found = Pick<ContractCheck, 'problems' | 'notes'>;
  * The patterns' shape as stored: a trailing singleton axis squeezed, legacy
  * (N, N, n) recognised by the coordinate count; (n, h, w) in pattern order.
  */
-function patternShape(key: string, diff: NpyHeader, nCoords: number | undefined, notes: string[]): { rank: number; transposed: boolean; nhw: (number | undefined)[] } {
+function patternShape(
+  key: string,
+  diff: NpyHeader,
+  nCoords: number | undefined,
+  notes: string[],
+): { rank: number; transposed: boolean; nhw: (number | undefined)[] } {
   let shape = [...diff.shape];
   if (shape.length === 4 && shape[3] === 1) {
     shape = shape.slice(0, 3);
@@ -79,22 +84,33 @@ function checkAgainstLayout(headers: ReadonlyMap<string, NpyHeader>, layout: Pat
   const { n, N } = layout;
   for (const k of ['xcoords', 'ycoords'] as const) {
     const c = headers.get(k);
-    if (c !== undefined && c.shape.length === 1 && c.shape[0] !== n) problems.push({ key: k, message: `${k} has ${c.shape[0]!} entries but there are ${n} patterns`, hint: 'give exactly one coordinate per pattern' });
+    if (c !== undefined && c.shape.length === 1 && c.shape[0] !== n)
+      problems.push({ key: k, message: `${k} has ${c.shape[0]!} entries but there are ${n} patterns`, hint: 'give exactly one coordinate per pattern' });
   }
   const probe = headers.get('probeGuess');
   if (probe !== undefined && (probe.shape.length !== 2 || probe.shape[0] !== N || probe.shape[1] !== N)) {
-    problems.push({ key: 'probeGuess', message: `probeGuess must have shape (${N}, ${N}), got (${probe.shape.join(', ')})`, hint: 'the probe is sampled like the patterns' });
+    problems.push({
+      key: 'probeGuess',
+      message: `probeGuess must have shape (${N}, ${N}), got (${probe.shape.join(', ')})`,
+      hint: 'the probe is sampled like the patterns',
+    });
   }
 }
 
 /** The optional arrays: a 2-D object guess, per-pattern start coordinates and scan index. */
 function checkOptional(headers: ReadonlyMap<string, NpyHeader>, layout: PatternLayout | undefined, problems: ContractProblem[]): void {
   const obj = headers.get('objectGuess');
-  if (obj !== undefined && obj.shape.length !== 2) problems.push({ key: 'objectGuess', message: `objectGuess must be 2-D, got shape (${obj.shape.join(', ')})`, hint: 'save the object as a complex (H, W) array' });
+  if (obj !== undefined && obj.shape.length !== 2)
+    problems.push({
+      key: 'objectGuess',
+      message: `objectGuess must be 2-D, got shape (${obj.shape.join(', ')})`,
+      hint: 'save the object as a complex (H, W) array',
+    });
   if (layout === undefined) return;
   for (const k of ['xcoords_start', 'ycoords_start', 'scan_index']) {
     const h = headers.get(k);
-    if (h !== undefined && (h.shape.length !== 1 || h.shape[0] !== layout.n)) problems.push({ key: k, message: `${k} must have shape (${layout.n},), got (${h.shape.join(', ')})`, hint: 'one value per pattern' });
+    if (h !== undefined && (h.shape.length !== 1 || h.shape[0] !== layout.n))
+      problems.push({ key: k, message: `${k} must have shape (${layout.n},), got (${h.shape.join(', ')})`, hint: 'one value per pattern' });
   }
 }
 
@@ -113,8 +129,12 @@ export function checkCanonical(headers: ReadonlyMap<string, NpyHeader>): Contrac
   const xc = need('xcoords', 'save probe-window centres (columns, object pixels) as xcoords, shape (n,)');
   const yc = need('ycoords', 'save probe-window centres (rows, object pixels) as ycoords, shape (n,)');
   need('probeGuess', 'save the probe as a complex (N, N) array probeGuess');
-  for (const [k, h] of [['xcoords', xc], ['ycoords', yc]] as const) {
-    if (h !== undefined && h.shape.length !== 1) problems.push({ key: k, message: `${k} must be 1-D, got shape (${h.shape.join(', ')})`, hint: 'save one coordinate per pattern' });
+  for (const [k, h] of [
+    ['xcoords', xc],
+    ['ycoords', yc],
+  ] as const) {
+    if (h !== undefined && h.shape.length !== 1)
+      problems.push({ key: k, message: `${k} must be 1-D, got shape (${h.shape.join(', ')})`, hint: 'save one coordinate per pattern' });
   }
   const nCoords = xc?.shape.length === 1 ? xc.shape[0] : undefined;
   const layout = key === undefined ? undefined : patternLayout(key, headers.get(key)!, nCoords, found);

@@ -45,7 +45,10 @@ async function arrayStats(h: NpyHeader, chunks: AsyncIterable<Uint8Array>): Prom
   const info = dtypeInfo(h.descr);
   const size = sizeOf(h.shape);
   const out: ArrayReport = { shape: h.shape, dtype: h.descr, fortran_order: h.fortranOrder, size };
-  let min = Infinity, max = -Infinity, sum = 0, seen = 0;
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0,
+    seen = 0;
   let carry = new Uint8Array(0);
   for await (const chunk of chunks) {
     const bytes = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
@@ -111,7 +114,12 @@ async function inspectNpz(file: string): Promise<InspectReport> {
       return { file, format: 'npz', layout: RECONSTRUCTION_LAYOUT, arrays, contract: { ok: problems.length === 0, problems } };
     }
     const check = checkCanonical(headers);
-    return { file, format: 'npz', arrays, contract: { ok: check.problems.length === 0, problems: check.problems.map((p) => `[${p.key}] ${p.message} (${p.hint})`) } };
+    return {
+      file,
+      format: 'npz',
+      arrays,
+      contract: { ok: check.problems.length === 0, problems: check.problems.map((p) => `[${p.key}] ${p.message} (${p.hint})`) },
+    };
   } finally {
     await npz.close();
   }
@@ -122,7 +130,13 @@ async function inspectH5(file: string): Promise<InspectReport> {
   const r = await inspectHdf5(file);
   const arrays: Record<string, ArrayReport> = {};
   for (const [name, d] of Object.entries(r.datasets)) arrays[name] = { fortran_order: false, ...d };
-  return { file, format: 'hdf5', arrays, contract: { ok: r.problems.length === 0, problems: r.problems }, ...(r.layout === undefined ? {} : { layout: r.layout }) };
+  return {
+    file,
+    format: 'hdf5',
+    arrays,
+    contract: { ok: r.problems.length === 0, problems: r.problems },
+    ...(r.layout === undefined ? {} : { layout: r.layout }),
+  };
 }
 
 /** Describes an .npz, .npy or HDF5 file; throws a FormatError naming the file (and entry) when it cannot be read. */

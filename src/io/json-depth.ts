@@ -15,7 +15,12 @@ export function depthGuard(maxDepth: number = JSON_MAX_DEPTH, details: ErrorDeta
     transform(token: { name: string }, _enc, done) {
       if (token.name === 'startObject' || token.name === 'startArray') {
         if (++depth > maxDepth) {
-          done(new FormatError('JSON_TOO_DEEP', `JSON nests deeper than ${maxDepth} levels`, { ...details, hint: 'manifests need only a few levels; the file is corrupt or hostile' }));
+          done(
+            new FormatError('JSON_TOO_DEEP', `JSON nests deeper than ${maxDepth} levels`, {
+              ...details,
+              hint: 'manifests need only a few levels; the file is corrupt or hostile',
+            }),
+          );
           return;
         }
       } else if (token.name === 'endObject' || token.name === 'endArray') depth--;

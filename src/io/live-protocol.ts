@@ -65,8 +65,10 @@ function choice<T extends string>(j: Record<string, unknown>, key: string, allow
 /** Checks a header's fields; every problem is a DataError naming the field. */
 export function readHeader(j: Record<string, unknown>): LiveHeader {
   if (typeof j.series !== 'string' || j.series === '') throw headerError('series', 'must be a non-empty string');
-  if (!Number.isInteger(j.N) || (j.N as number) < 2 || (j.N as number) > 4096) throw headerError('N', `must be an integer in 2..4096, got ${JSON.stringify(j.N)}`);
-  if (!isDtype(j.dtype)) throw new DataError('BAD_DTYPE', `series header: unknown dtype ${JSON.stringify(j.dtype)} (known: ${DTYPES.join(', ')})`, { key: 'dtype' });
+  if (!Number.isInteger(j.N) || (j.N as number) < 2 || (j.N as number) > 4096)
+    throw headerError('N', `must be an integer in 2..4096, got ${JSON.stringify(j.N)}`);
+  if (!isDtype(j.dtype))
+    throw new DataError('BAD_DTYPE', `series header: unknown dtype ${JSON.stringify(j.dtype)} (known: ${DTYPES.join(', ')})`, { key: 'dtype' });
   const byteOrder = choice<ByteOrder>(j, 'byte_order', ['little', 'big'], 'little');
   const values = choice(j, 'values', ['amplitude', 'counts'], 'amplitude');
   const units = choice(j, 'position_units', ['pixels', 'm'], 'pixels');
@@ -97,8 +99,10 @@ export function readFrameHead(j: Record<string, unknown>): LiveFrameHead {
   if (!(typeof j.x === 'number' && Number.isFinite(j.x) && typeof j.y === 'number' && Number.isFinite(j.y))) {
     throw new DataError('BAD_POSITION', `${at}: position (${JSON.stringify(j.x)}, ${JSON.stringify(j.y)}) is not two finite numbers`, { key: at });
   }
-  if (j.dtype !== undefined && !isDtype(j.dtype)) throw new DataError('BAD_DTYPE', `${at}: unknown dtype ${JSON.stringify(j.dtype)} (known: ${DTYPES.join(', ')})`, { key: at });
-  if (j.byte_order !== undefined && j.byte_order !== 'little' && j.byte_order !== 'big') throw new DataError('BAD_MESSAGE', `${at}: byte_order must be little or big`, { key: at });
+  if (j.dtype !== undefined && !isDtype(j.dtype))
+    throw new DataError('BAD_DTYPE', `${at}: unknown dtype ${JSON.stringify(j.dtype)} (known: ${DTYPES.join(', ')})`, { key: at });
+  if (j.byte_order !== undefined && j.byte_order !== 'little' && j.byte_order !== 'big')
+    throw new DataError('BAD_MESSAGE', `${at}: byte_order must be little or big`, { key: at });
   return {
     series: typeof j.series === 'string' ? j.series : '',
     index,
@@ -111,7 +115,8 @@ export function readFrameHead(j: Record<string, unknown>): LiveFrameHead {
 
 /** N×N elements of `dtype` → float32 amplitudes (square roots of counts); bad size or values throw, naming the frame. */
 export function decodePixels(part: Uint8Array, N: number, dtype: LiveDtype, order: ByteOrder, counts: boolean, index: number): Float32Array {
-  const n = N * N, size = SIZE[dtype];
+  const n = N * N,
+    size = SIZE[dtype];
   const at = `frame ${index}`;
   if (part.byteLength !== n * size) {
     throw new DataError('BAD_FRAME_SIZE', `${at}: payload has ${part.byteLength} bytes, expected ${N}×${N} ${dtype} = ${n * size}`, { key: at });
@@ -167,9 +172,13 @@ export function probePayload(re: Float32Array, im: Float32Array): Buffer {
 
 /** The inline probe part back to re/im planes. */
 export function decodeProbe(part: Uint8Array, N: number): { re: Float32Array; im: Float32Array } {
-  if (part.byteLength !== N * N * 8) throw new DataError('BAD_HEADER', `series header: inline probe has ${part.byteLength} bytes, expected ${N}×${N} complex64 = ${N * N * 8}`, { key: 'probe' });
+  if (part.byteLength !== N * N * 8)
+    throw new DataError('BAD_HEADER', `series header: inline probe has ${part.byteLength} bytes, expected ${N}×${N} complex64 = ${N * N * 8}`, {
+      key: 'probe',
+    });
   const view = new DataView(part.buffer, part.byteOffset, part.byteLength);
-  const re = new Float32Array(N * N), im = new Float32Array(N * N);
+  const re = new Float32Array(N * N),
+    im = new Float32Array(N * N);
   for (let i = 0; i < N * N; i++) {
     re[i] = view.getFloat32(8 * i, true);
     im[i] = view.getFloat32(8 * i + 4, true);

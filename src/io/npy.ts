@@ -7,8 +7,7 @@ import { parseLiteral } from './npy-literal.js';
 
 export type DType = 'b1' | 'u1' | 'i1' | 'i2' | 'i4' | 'i8' | 'u2' | 'u4' | 'u8' | 'f2' | 'f4' | 'f8' | 'c8' | 'c16';
 export type TypedArray =
-  | Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
-  | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
+  Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
 
 export interface NpyHeader {
   descr: string;
@@ -79,7 +78,11 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
   const d = parseLiteral(text);
   if (d === null || typeof d !== 'object' || Array.isArray(d)) throw bad('BAD_HEADER', 'npy header is not a dict');
   const { descr, fortran_order: fo, shape } = d;
-  if (typeof descr !== 'string') throw bad(Array.isArray(descr) ? 'UNSUPPORTED_DTYPE' : 'BAD_HEADER', Array.isArray(descr) ? 'structured dtypes are not supported' : "npy header has no 'descr'");
+  if (typeof descr !== 'string')
+    throw bad(
+      Array.isArray(descr) ? 'UNSUPPORTED_DTYPE' : 'BAD_HEADER',
+      Array.isArray(descr) ? 'structured dtypes are not supported' : "npy header has no 'descr'",
+    );
   if (typeof fo !== 'boolean') throw bad('BAD_HEADER', "npy header has no 'fortran_order'");
   if (!Array.isArray(shape)) throw bad('BAD_HEADER', "npy header has no 'shape' tuple");
   if (!shape.every((s) => typeof s === 'number' && Number.isSafeInteger(s) && s >= 0)) throw bad('BAD_HEADER', 'npy shape must hold non-negative integers');
@@ -97,7 +100,8 @@ export function dataBytes(h: Pick<NpyHeader, 'descr' | 'shape'>): number {
 /** Throws TRUNCATED when the header declares more data than the `available` bytes after it (checked before any allocation). */
 export function checkDataFits(h: NpyHeader, available: number): void {
   const need = dataBytes(h);
-  if (h.headerLength + need > available) throw bad('TRUNCATED', `array data is truncated: the header declares ${need} bytes, ${Math.max(0, available - h.headerLength)} follow it`);
+  if (h.headerLength + need > available)
+    throw bad('TRUNCATED', `array data is truncated: the header declares ${need} bytes, ${Math.max(0, available - h.headerLength)} follow it`);
 }
 
 /** Number of elements of a shape (1 for 0-d). */
@@ -107,7 +111,9 @@ export function sizeOf(shape: readonly number[]): number {
 
 /** Half-precision bits to a number. */
 function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  const s = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 0x1f,
+    f = h & 0x3ff;
   if (e === 0) return s * f * 2 ** -24;
   if (e === 31) return f === 0 ? s * Infinity : NaN;
   return s * (1 + f / 1024) * 2 ** (e - 15);
@@ -122,14 +128,18 @@ function floatToHalf(v: number): number {
   if (a < 2 ** -14) return s | Math.round(a / 2 ** -24);
   let e = Math.floor(Math.log2(a));
   let f = Math.round((a / 2 ** e - 1) * 1024);
-  if (f === 1024) { f = 0; e++; }
+  if (f === 1024) {
+    f = 0;
+    e++;
+  }
   return s | ((e + 15) << 10) | f;
 }
 
 /** Decodes `count` elements (complex: 2 values each) from raw bytes into a native typed array. */
 export function decodeElements(raw: Uint8Array, descr: string, count: number): TypedArray {
   const info = dtypeInfo(descr);
-  const parts = info.complex ? 2 : 1, unit = info.itemsize / parts;
+  const parts = info.complex ? 2 : 1,
+    unit = info.itemsize / parts;
   const nbytes = count * info.itemsize;
   if (raw.length < nbytes) throw bad('TRUNCATED', `array data is truncated (needs ${nbytes} bytes, have ${raw.length})`);
   // A copy into a fresh, aligned buffer (Buffer#slice would alias Node's pool).
@@ -138,24 +148,37 @@ export function decodeElements(raw: Uint8Array, descr: string, count: number): T
   if (!info.littleEndian && unit > 1) {
     for (let o = 0; o < nbytes; o += unit) buf.subarray(o, o + unit).reverse();
   }
-  const n = count * parts, ab = buf.buffer;
+  const n = count * parts,
+    ab = buf.buffer;
   switch (info.kind === 'c' ? `f${unit}` : info.dtype) {
-    case 'b1': return new Uint8Array(buf.map((b) => (b === 0 ? 0 : 1)));
-    case 'u1': return buf;
-    case 'i1': return new Int8Array(ab, 0, n);
-    case 'i2': return new Int16Array(ab, 0, n);
-    case 'u2': return new Uint16Array(ab, 0, n);
-    case 'i4': return new Int32Array(ab, 0, n);
-    case 'u4': return new Uint32Array(ab, 0, n);
-    case 'i8': return new BigInt64Array(ab, 0, n);
-    case 'u8': return new BigUint64Array(ab, 0, n);
+    case 'b1':
+      return new Uint8Array(buf.map((b) => (b === 0 ? 0 : 1)));
+    case 'u1':
+      return buf;
+    case 'i1':
+      return new Int8Array(ab, 0, n);
+    case 'i2':
+      return new Int16Array(ab, 0, n);
+    case 'u2':
+      return new Uint16Array(ab, 0, n);
+    case 'i4':
+      return new Int32Array(ab, 0, n);
+    case 'u4':
+      return new Uint32Array(ab, 0, n);
+    case 'i8':
+      return new BigInt64Array(ab, 0, n);
+    case 'u8':
+      return new BigUint64Array(ab, 0, n);
     case 'f2': {
-      const h = new Uint16Array(ab, 0, n), out = new Float32Array(n);
+      const h = new Uint16Array(ab, 0, n),
+        out = new Float32Array(n);
       for (let k = 0; k < n; k++) out[k] = halfToFloat(h[k]!);
       return out;
     }
-    case 'f4': return new Float32Array(ab, 0, n);
-    default: return new Float64Array(ab, 0, n);
+    case 'f4':
+      return new Float32Array(ab, 0, n);
+    default:
+      return new Float64Array(ab, 0, n);
   }
 }
 
@@ -172,10 +195,14 @@ export function toFloat32(raw: Uint8Array, descr: string, count: number): Float3
 function fortranToC<T extends TypedArray>(data: T, shape: readonly number[], parts: number): T {
   if (shape.length < 2) return data;
   const out = new (data.constructor as new (n: number) => T)(data.length);
-  const nd = shape.length, idx = new Array<number>(nd).fill(0);
+  const nd = shape.length,
+    idx = new Array<number>(nd).fill(0);
   const fstride = new Array<number>(nd);
   let s = 1;
-  for (let d = 0; d < nd; d++) { fstride[d] = s; s *= shape[d]!; }
+  for (let d = 0; d < nd; d++) {
+    fstride[d] = s;
+    s *= shape[d]!;
+  }
   const total = sizeOf(shape);
   for (let c = 0; c < total; c++) {
     let f = 0;
@@ -223,7 +250,8 @@ export function encodeNpyHeader(h: { descr: string; shape: readonly number[]; fo
   const version = h.version ?? (text.length + 11 > 65535 ? 2 : 1);
   const pre = version === 1 ? 10 : 12;
   const total = h.length ?? Math.ceil((pre + text.length + 1) / 64) * 64;
-  if (total < pre + text.length + 1 || total % 64 !== 0) throw bad('BAD_HEADER', `an npy header for shape (${h.shape.join(', ')}) does not fit in ${total} bytes`);
+  if (total < pre + text.length + 1 || total % 64 !== 0)
+    throw bad('BAD_HEADER', `an npy header for shape (${h.shape.join(', ')}) does not fit in ${total} bytes`);
   const out = new Uint8Array(total).fill(0x20);
   out.set(MAGIC, 0);
   out[6] = version;
@@ -252,7 +280,17 @@ export function encodeElements(data: TypedArray, descr: string): Uint8Array {
     target = new Uint16Array(n);
     for (let k = 0; k < n; k++) target[k] = floatToHalf(Number(data[k]));
   } else {
-    const Ctor = { b1: Uint8Array, u1: Uint8Array, i1: Int8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array, f4: Float32Array, f8: Float64Array }[key as 'f4'];
+    const Ctor = {
+      b1: Uint8Array,
+      u1: Uint8Array,
+      i1: Int8Array,
+      i2: Int16Array,
+      u2: Uint16Array,
+      i4: Int32Array,
+      u4: Uint32Array,
+      f4: Float32Array,
+      f8: Float64Array,
+    }[key as 'f4'];
     if (data instanceof Ctor) target = data;
     else {
       const t = new Ctor(n);
@@ -274,7 +312,8 @@ export function encodeNpy(array: { shape: readonly number[]; data: TypedArray; d
   const descr = array.descr ?? descrFor(array.data);
   const info = dtypeInfo(descr);
   const expected = sizeOf(array.shape) * (info.complex ? 2 : 1);
-  if (array.data.length !== expected) throw new FormatError('SHAPE_MISMATCH', `data holds ${array.data.length} values, shape (${array.shape.join(', ')}) of ${descr} needs ${expected}`);
+  if (array.data.length !== expected)
+    throw new FormatError('SHAPE_MISMATCH', `data holds ${array.data.length} values, shape (${array.shape.join(', ')}) of ${descr} needs ${expected}`);
   const head = encodeNpyHeader({ descr, shape: array.shape });
   const body = encodeElements(array.data, descr);
   const out = new Uint8Array(head.length + body.length);

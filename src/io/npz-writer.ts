@@ -71,12 +71,28 @@ export class NpzStreamWriter {
   /** Starts the array `name` (stored as `name.npy`); its data follows through write(). */
   async beginArray(name: string, descr: string, shape: readonly number[], fortranOrder = false): Promise<void> {
     if (this.finished) throw new OptionsError('WRITER_CLOSED', 'the NPZ writer is closed', { file: this.target, key: name });
-    if (this.current !== undefined) throw new OptionsError('ARRAY_OPEN', `array '${new TextDecoder().decode(this.current.name)}' is still open: call endArray() first`, { file: this.target, key: name });
+    if (this.current !== undefined)
+      throw new OptionsError('ARRAY_OPEN', `array '${new TextDecoder().decode(this.current.name)}' is still open: call endArray() first`, {
+        file: this.target,
+        key: name,
+      });
     const info = dtypeInfo(descr);
     const header = encodeNpyHeader({ descr, shape, fortranOrder });
     const nameBytes = new TextEncoder().encode(`${name}.npy`);
     const method = this.compress ? 8 : 0;
-    const c: Current = { name: nameBytes, method, offset: this.pos, crc: 0, size: 0, compressed: 0, descr, fortranOrder, headerLength: header.length, expected: header.length + sizeOf(shape) * info.itemsize, out: [] };
+    const c: Current = {
+      name: nameBytes,
+      method,
+      offset: this.pos,
+      crc: 0,
+      size: 0,
+      compressed: 0,
+      descr,
+      fortranOrder,
+      headerLength: header.length,
+      expected: header.length + sizeOf(shape) * info.itemsize,
+      out: [],
+    };
     await this.put(localHeader(nameBytes, method));
     if (method === 8) {
       const d = createDeflateRaw();
@@ -88,7 +104,11 @@ export class NpzStreamWriter {
   }
 
   private async feed(c: Current, bytes: Uint8Array): Promise<void> {
-    if (c.size + bytes.length > c.expected) throw new OptionsError('TOO_MUCH_DATA', `more data than the shape holds (${c.expected} bytes with header)`, { file: this.target, key: new TextDecoder().decode(c.name) });
+    if (c.size + bytes.length > c.expected)
+      throw new OptionsError('TOO_MUCH_DATA', `more data than the shape holds (${c.expected} bytes with header)`, {
+        file: this.target,
+        key: new TextDecoder().decode(c.name),
+      });
     c.crc = crc32(bytes, c.crc);
     c.size += bytes.length;
     const d = c.deflate;
@@ -126,7 +146,11 @@ export class NpzStreamWriter {
     const key = new TextDecoder().decode(c.name);
     if (c.method !== 0) throw new OptionsError('CANNOT_SHRINK', 'only stored (uncompressed) arrays can be reshaped after writing', { file: this.target, key });
     const need = c.headerLength + sizeOf(shape) * dtypeInfo(c.descr).itemsize;
-    if (need !== c.size) throw new OptionsError('SHAPE_MISMATCH', `shape (${shape.join(', ')}) needs ${need} bytes with header, ${c.size} were written`, { file: this.target, key });
+    if (need !== c.size)
+      throw new OptionsError('SHAPE_MISMATCH', `shape (${shape.join(', ')}) needs ${need} bytes with header, ${c.size} were written`, {
+        file: this.target,
+        key,
+      });
     const header = encodeNpyHeader({ descr: c.descr, shape, fortranOrder: c.fortranOrder, length: c.headerLength });
     const dataStart = c.offset + 30 + c.name.length + 20;
     await this.fh.write(header, 0, header.length, dataStart);
@@ -147,7 +171,8 @@ export class NpzStreamWriter {
     const c = this.current;
     if (c === undefined) throw new OptionsError('NO_ARRAY', 'endArray() without beginArray()', { file: this.target });
     const key = new TextDecoder().decode(c.name);
-    if (c.size !== c.expected) throw new OptionsError('SHORT_DATA', `array got ${c.size} of ${c.expected} bytes: the data does not fill the shape`, { file: this.target, key });
+    if (c.size !== c.expected)
+      throw new OptionsError('SHORT_DATA', `array got ${c.size} of ${c.expected} bytes: the data does not fill the shape`, { file: this.target, key });
     const d = c.deflate;
     if (d !== undefined) {
       await new Promise<void>((res, rej) => {
@@ -159,7 +184,15 @@ export class NpzStreamWriter {
     }
     const end = this.pos;
     await this.fh.write(le([[c.crc, 4]]), 0, 4, c.offset + localCrcAt);
-    await this.fh.write(le([[c.size, 8], [c.compressed, 8]]), 0, 16, c.offset + localSizesAt(c.name));
+    await this.fh.write(
+      le([
+        [c.size, 8],
+        [c.compressed, 8],
+      ]),
+      0,
+      16,
+      c.offset + localSizesAt(c.name),
+    );
     this.pos = end;
     this.done.push({ name: c.name, method: c.method, offset: c.offset, crc: c.crc, size: c.size, compressed: c.compressed });
     this.current = undefined;
@@ -199,7 +232,11 @@ export async function writeNpz(file: string, arrays: Record<string, NpzArrayInpu
       const descr = a.descr ?? descrFor(a.data);
       const parts = dtypeInfo(descr).complex ? 2 : 1;
       const need = sizeOf(a.shape) * parts;
-      if (a.data.length !== need) throw new OptionsError('SHAPE_MISMATCH', `data holds ${a.data.length} values, shape (${a.shape.join(', ')}) of ${descr} needs ${need}`, { file, key: name });
+      if (a.data.length !== need)
+        throw new OptionsError('SHAPE_MISMATCH', `data holds ${a.data.length} values, shape (${a.shape.join(', ')}) of ${descr} needs ${need}`, {
+          file,
+          key: name,
+        });
       await w.beginArray(name, descr, a.shape);
       for (let k = 0; k < a.data.length; k += CHUNK_VALUES) await w.write(a.data.subarray(k, k + CHUNK_VALUES));
       await w.endArray();

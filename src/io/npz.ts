@@ -111,7 +111,8 @@ class Reader implements NpzReader {
   private slot(name: string): Slot {
     if (this.closed) throw new FormatError('CLOSED', 'the archive is closed', { file: this.label(), key: name });
     const s = this.slots.get(name);
-    if (s === undefined) throw new FormatError('MISSING_KEY', `no array named '${name}' (have: ${[...this.slots.keys()].join(', ')})`, { file: this.label(), key: name });
+    if (s === undefined)
+      throw new FormatError('MISSING_KEY', `no array named '${name}' (have: ${[...this.slots.keys()].join(', ')})`, { file: this.label(), key: name });
     return s;
   }
 
@@ -134,7 +135,16 @@ class Reader implements NpzReader {
   private spill(name: string, s: Slot): Promise<FileHandle> {
     s.spill ??= (async () => {
       const dest = await this.spillDir.file(`${name}.npy`);
-      await inflateToFile({ source: this.path, start: s.offset, compressedSize: s.zip.compressedSize, size: s.zip.size, crc32: s.zip.crc32, dest, file: this.label(), key: name });
+      await inflateToFile({
+        source: this.path,
+        start: s.offset,
+        compressedSize: s.zip.compressedSize,
+        size: s.zip.size,
+        crc32: s.zip.crc32,
+        dest,
+        file: this.label(),
+        key: name,
+      });
       return open(dest, 'r');
     })();
     s.spill.catch(() => undefined);
@@ -149,7 +159,8 @@ class Reader implements NpzReader {
     } catch (e) {
       throw locateError(e, this.label(), name);
     }
-    if (bytes.length !== length) throw new FormatError('TRUNCATED', `entry is truncated (wanted ${length} bytes at ${pos}, got ${bytes.length})`, { file: this.label(), key: name });
+    if (bytes.length !== length)
+      throw new FormatError('TRUNCATED', `entry is truncated (wanted ${length} bytes at ${pos}, got ${bytes.length})`, { file: this.label(), key: name });
     return bytes;
   }
 
@@ -157,7 +168,8 @@ class Reader implements NpzReader {
     const s = this.slot(name);
     this.header(name);
     const bytes = await this.raw(name, s, 0, s.zip.size);
-    if (s.zip.method === 0 && crc32(bytes) !== s.zip.crc32) throw new FormatError('CRC_MISMATCH', 'CRC-32 does not match: the entry is corrupt', { file: this.label(), key: name, hint: 're-save the archive' });
+    if (s.zip.method === 0 && crc32(bytes) !== s.zip.crc32)
+      throw new FormatError('CRC_MISMATCH', 'CRC-32 does not match: the entry is corrupt', { file: this.label(), key: name, hint: 're-save the archive' });
     try {
       return decodeNpy(bytes);
     } catch (e) {
@@ -170,7 +182,10 @@ class Reader implements NpzReader {
     const h = this.header(name);
     const dataBytes = s.zip.size - h.headerLength;
     if (byteOffset < 0 || byteLength < 0 || byteOffset + byteLength > dataBytes) {
-      throw new FormatError('OUT_OF_RANGE', `range [${byteOffset}, ${byteOffset + byteLength}) lies outside the ${dataBytes} data bytes`, { file: this.label(), key: name });
+      throw new FormatError('OUT_OF_RANGE', `range [${byteOffset}, ${byteOffset + byteLength}) lies outside the ${dataBytes} data bytes`, {
+        file: this.label(),
+        key: name,
+      });
     }
     return this.raw(name, s, h.headerLength + byteOffset, byteLength);
   }
@@ -180,7 +195,10 @@ class Reader implements NpzReader {
     const h = this.header(name);
     const dataBytes = s.zip.size - h.headerLength;
     if (byteOffset < 0 || byteOffset + dest.length > dataBytes) {
-      throw new FormatError('OUT_OF_RANGE', `range [${byteOffset}, ${byteOffset + dest.length}) lies outside the ${dataBytes} data bytes`, { file: this.label(), key: name });
+      throw new FormatError('OUT_OF_RANGE', `range [${byteOffset}, ${byteOffset + dest.length}) lies outside the ${dataBytes} data bytes`, {
+        file: this.label(),
+        key: name,
+      });
     }
     await this.raw(name, s, h.headerLength + byteOffset, dest.length, dest);
   }
@@ -213,7 +231,8 @@ class Reader implements NpzReader {
       if (next !== undefined) await next.catch(() => undefined);
     }
     // Deflated entries were CRC-checked while they were inflated.
-    if (s.zip.method === 0 && crc !== s.zip.crc32) throw new FormatError('CRC_MISMATCH', 'CRC-32 does not match: the entry is corrupt', { file: this.label(), key: name, hint: 're-save the archive' });
+    if (s.zip.method === 0 && crc !== s.zip.crc32)
+      throw new FormatError('CRC_MISMATCH', 'CRC-32 does not match: the entry is corrupt', { file: this.label(), key: name, hint: 're-save the archive' });
   }
 
   async close(): Promise<void> {
@@ -258,4 +277,3 @@ export async function openNpz(file: string, options: OpenNpzOptions = {}): Promi
     throw e;
   }
 }
-

@@ -5,7 +5,8 @@
 
 /** The `lo` and `hi` percentiles (0–100) of the finite values where `mask` is set (everywhere without a mask). */
 export function robustRange(values: ArrayLike<number>, opts: { mask?: ArrayLike<number>; lo?: number; hi?: number } = {}): [number, number] {
-  const lo = opts.lo ?? 1, hi = opts.hi ?? 99;
+  const lo = opts.lo ?? 1,
+    hi = opts.hi ?? 99;
   const picked: number[] = [];
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
@@ -14,7 +15,9 @@ export function robustRange(values: ArrayLike<number>, opts: { mask?: ArrayLike<
   if (picked.length === 0) return [0, 1];
   const sorted = Float64Array.from(picked).sort();
   const at = (p: number): number => {
-    const x = (Math.min(Math.max(p, 0), 100) / 100) * (sorted.length - 1), i = Math.floor(x), f = x - i;
+    const x = (Math.min(Math.max(p, 0), 100) / 100) * (sorted.length - 1),
+      i = Math.floor(x),
+      f = x - i;
     return i + 1 < sorted.length ? sorted[i]! + (sorted[i + 1]! - sorted[i]!) * f : sorted[i]!;
   };
   return [at(lo), at(hi)];

@@ -14,13 +14,18 @@ export function isReconstructionNpz(headers: ReadonlyMap<string, NpyHeader>): bo
 /** What keeps a reconstruction NPZ from being read back (by evaluate, refine, epie or write-npz); empty when nothing. */
 export function checkReconstructionNpz(headers: ReadonlyMap<string, NpyHeader>): string[] {
   const problems: string[] = [];
-  const object = headers.get('object')!, probe = headers.get('probe')!, origin = headers.get('origin')!;
+  const object = headers.get('object')!,
+    probe = headers.get('probe')!,
+    origin = headers.get('origin')!;
   if (object.shape.length !== 2) problems.push(`[object] expected a 2-D complex array, got shape (${object.shape.join(', ')})`);
-  if (!complex(probe) || probe.shape.length !== 2 || probe.shape[0] !== probe.shape[1]) problems.push(`[probe] expected a square 2-D complex array, got ${probe.descr} (${probe.shape.join(', ')})`);
-  if (origin.shape.length !== 1 || origin.shape[0] !== 2) problems.push(`[origin] expected 2 values (x, y of the canvas's first pixel), got shape (${origin.shape.join(', ')})`);
+  if (!complex(probe) || probe.shape.length !== 2 || probe.shape[0] !== probe.shape[1])
+    problems.push(`[probe] expected a square 2-D complex array, got ${probe.descr} (${probe.shape.join(', ')})`);
+  if (origin.shape.length !== 1 || origin.shape[0] !== 2)
+    problems.push(`[origin] expected 2 values (x, y of the canvas's first pixel), got shape (${origin.shape.join(', ')})`);
   for (const key of ['amplitude', 'phase']) {
     const h = headers.get(key);
-    if (h !== undefined && h.shape.join(',') !== object.shape.join(',')) problems.push(`[${key}] shape (${h.shape.join(', ')}) differs from the object's (${object.shape.join(', ')})`);
+    if (h !== undefined && h.shape.join(',') !== object.shape.join(','))
+      problems.push(`[${key}] shape (${h.shape.join(', ')}) differs from the object's (${object.shape.join(', ')})`);
   }
   return problems;
 }

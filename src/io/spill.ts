@@ -76,8 +76,14 @@ export interface InflateJob {
 
 /** Inflates a raw-deflate byte range of `source` into `dest`, checking size and CRC-32 as it streams. */
 export async function inflateToFile(job: InflateJob): Promise<void> {
-  let crc = 0, n = 0;
-  const tooLong = (): FormatError => new FormatError('CORRUPT_ENTRY', `inflates to more than the ${job.size} bytes the directory says`, { file: job.file, key: job.key, hint: 're-save the archive' });
+  let crc = 0,
+    n = 0;
+  const tooLong = (): FormatError =>
+    new FormatError('CORRUPT_ENTRY', `inflates to more than the ${job.size} bytes the directory says`, {
+      file: job.file,
+      key: job.key,
+      hint: 're-save the archive',
+    });
   const check = new Transform({
     transform(chunk: Buffer, _enc, done) {
       crc = crc32(chunk, crc);
@@ -95,10 +101,26 @@ export async function inflateToFile(job: InflateJob): Promise<void> {
   } catch (e) {
     if (e instanceof FormatError) throw e;
     if (writeFailed !== undefined) {
-      throw new PtychoflowError('SPILL_WRITE', `cannot write the spill file for a deflated entry (${writeFailed.code ?? writeFailed.message})`, { file: job.dest, key: job.key, cause: e, hint: 'free space in the temp directory (TMPDIR), or store the archive uncompressed' });
+      throw new PtychoflowError('SPILL_WRITE', `cannot write the spill file for a deflated entry (${writeFailed.code ?? writeFailed.message})`, {
+        file: job.dest,
+        key: job.key,
+        cause: e,
+        hint: 'free space in the temp directory (TMPDIR), or store the archive uncompressed',
+      });
     }
-    throw new FormatError('CORRUPT_ENTRY', `deflated data is corrupt (${(e as Error).message})`, { file: job.file, key: job.key, cause: e, hint: 're-save the archive' });
+    throw new FormatError('CORRUPT_ENTRY', `deflated data is corrupt (${(e as Error).message})`, {
+      file: job.file,
+      key: job.key,
+      cause: e,
+      hint: 're-save the archive',
+    });
   }
-  if (n !== job.size) throw new FormatError('CORRUPT_ENTRY', `inflated to ${n} bytes, the directory says ${job.size}`, { file: job.file, key: job.key, hint: 're-save the archive' });
-  if (crc !== job.crc32) throw new FormatError('CRC_MISMATCH', 'CRC-32 does not match: the entry is corrupt', { file: job.file, key: job.key, hint: 're-save the archive' });
+  if (n !== job.size)
+    throw new FormatError('CORRUPT_ENTRY', `inflated to ${n} bytes, the directory says ${job.size}`, {
+      file: job.file,
+      key: job.key,
+      hint: 're-save the archive',
+    });
+  if (crc !== job.crc32)
+    throw new FormatError('CRC_MISMATCH', 'CRC-32 does not match: the entry is corrupt', { file: job.file, key: job.key, hint: 're-save the archive' });
 }

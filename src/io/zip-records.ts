@@ -20,7 +20,8 @@ export interface ZipEntry {
 /** Little-endian fields of 2, 4 or 8 bytes. */
 export function le(values: readonly [number, 2 | 4 | 8][]): Uint8Array {
   const len = values.reduce((a, [, w]) => a + w, 0);
-  const out = new Uint8Array(len), view = new DataView(out.buffer);
+  const out = new Uint8Array(len),
+    view = new DataView(out.buffer);
   let o = 0;
   for (const [v, w] of values) {
     if (w === 2) view.setUint16(o, v, true);
@@ -45,8 +46,29 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 
 /** Local header, name and a zip64 extra field whose sizes (and the CRC) are patched in after the data. */
 export function localHeader(name: Uint8Array, method: number): Uint8Array {
-  const head = le([[0x04034b50, 4], [VERSION, 2], [utf8Flag(name), 2], [method, 2], [0, 2], [DOS_DATE, 2], [0, 4], [MAX32, 4], [MAX32, 4], [name.length, 2], [20, 2]]);
-  return concat([head, name, le([[1, 2], [16, 2], [0, 8], [0, 8]])]);
+  const head = le([
+    [0x04034b50, 4],
+    [VERSION, 2],
+    [utf8Flag(name), 2],
+    [method, 2],
+    [0, 2],
+    [DOS_DATE, 2],
+    [0, 4],
+    [MAX32, 4],
+    [MAX32, 4],
+    [name.length, 2],
+    [20, 2],
+  ]);
+  return concat([
+    head,
+    name,
+    le([
+      [1, 2],
+      [16, 2],
+      [0, 8],
+      [0, 8],
+    ]),
+  ]);
 }
 
 /** Offset of the CRC field and of the zip64 sizes within a local header of `name`. */
@@ -60,8 +82,23 @@ export function centralEntry(w: ZipEntry, force: boolean): Uint8Array {
   const big = [w.size, w.compressed, w.offset].filter(z64).map((v): [number, 8] => [v, 8]);
   const extra = big.length > 0 ? le([[1, 2], [big.length * 8, 2], ...big]) : new Uint8Array(0);
   const head = le([
-    [0x02014b50, 4], [MADE_BY_UNIX, 2], [VERSION, 2], [utf8Flag(w.name), 2], [w.method, 2], [0, 2], [DOS_DATE, 2], [w.crc, 4], [cap(w.compressed), 4], [cap(w.size), 4],
-    [w.name.length, 2], [extra.length, 2], [0, 2], [0, 2], [0, 2], [(0o100644 << 16) >>> 0, 4], [cap(w.offset), 4],
+    [0x02014b50, 4],
+    [MADE_BY_UNIX, 2],
+    [VERSION, 2],
+    [utf8Flag(w.name), 2],
+    [w.method, 2],
+    [0, 2],
+    [DOS_DATE, 2],
+    [w.crc, 4],
+    [cap(w.compressed), 4],
+    [cap(w.size), 4],
+    [w.name.length, 2],
+    [extra.length, 2],
+    [0, 2],
+    [0, 2],
+    [0, 2],
+    [(0o100644 << 16) >>> 0, 4],
+    [cap(w.offset), 4],
   ]);
   return concat([head, w.name, extra]);
 }
@@ -72,10 +109,41 @@ export function endRecords(n: number, cdStart: number, cdSize: number, force: bo
   const parts: Uint8Array[] = [];
   if (zip64) {
     const recAt = cdStart + cdSize;
-    parts.push(le([[0x06064b50, 4], [44, 8], [MADE_BY_UNIX, 2], [VERSION, 2], [0, 4], [0, 4], [n, 8], [n, 8], [cdSize, 8], [cdStart, 8]]));
-    parts.push(le([[0x07064b50, 4], [0, 4], [recAt, 8], [1, 4]]));
+    parts.push(
+      le([
+        [0x06064b50, 4],
+        [44, 8],
+        [MADE_BY_UNIX, 2],
+        [VERSION, 2],
+        [0, 4],
+        [0, 4],
+        [n, 8],
+        [n, 8],
+        [cdSize, 8],
+        [cdStart, 8],
+      ]),
+    );
+    parts.push(
+      le([
+        [0x07064b50, 4],
+        [0, 4],
+        [recAt, 8],
+        [1, 4],
+      ]),
+    );
   }
   const count16 = zip64 ? 0xffff : n;
-  parts.push(le([[0x06054b50, 4], [0, 2], [0, 2], [count16, 2], [count16, 2], [zip64 ? MAX32 : cdSize, 4], [zip64 ? MAX32 : cdStart, 4], [0, 2]]));
+  parts.push(
+    le([
+      [0x06054b50, 4],
+      [0, 2],
+      [0, 2],
+      [count16, 2],
+      [count16, 2],
+      [zip64 ? MAX32 : cdSize, 4],
+      [zip64 ? MAX32 : cdStart, 4],
+      [0, 2],
+    ]),
+  );
   return concat(parts);
 }

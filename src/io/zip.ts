@@ -42,7 +42,8 @@ export async function readAt(fh: FileHandle, position: number, length: number, i
     throw new FormatError('BAD_OFFSET', `a read of ${length} bytes at ${position} is not possible (corrupt sizes or offsets)`);
   }
   if (into !== undefined && into.length < length) throw new RangeError(`readAt: the target holds ${into.length} bytes, ${length} wanted`);
-  if (into === undefined && length > MAX_BUFFER) throw new FormatError('TOO_LARGE', `a read of ${length} bytes is larger than one buffer can hold (${MAX_BUFFER})`);
+  if (into === undefined && length > MAX_BUFFER)
+    throw new FormatError('TOO_LARGE', `a read of ${length} bytes is larger than one buffer can hold (${MAX_BUFFER})`);
   // A plain Uint8Array (not a Buffer, whose slice() aliases) over unpooled
   // memory, or the caller's buffer (reused memory: no allocation per read).
   const out = into === undefined ? new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length) : into.subarray(0, length);
@@ -64,7 +65,10 @@ async function locateDirectory(fh: FileHandle, fileSize: number, fail: Fail): Pr
   const tail = await readAt(fh, fileSize - tailLen, tailLen);
   let eocd = -1;
   for (let o = tail.length - 22; o >= 0; o--) {
-    if (tail[o] === 0x50 && tail[o + 1] === 0x4b && tail[o + 2] === 5 && tail[o + 3] === 6) { eocd = o; break; }
+    if (tail[o] === 0x50 && tail[o + 1] === 0x4b && tail[o + 2] === 5 && tail[o + 3] === 6) {
+      eocd = o;
+      break;
+    }
   }
   if (eocd < 0) {
     const head = await readAt(fh, 0, 4);
@@ -86,8 +90,14 @@ function zip64Sizes(cd: Uint8Array, extraStart: number, extraEnd: number, sizes:
   for (let e = extraStart; e + 4 <= extraEnd; e += 4 + u16(cd, e + 2)) {
     if (u16(cd, e) !== 1) continue;
     let p = e + 4;
-    if (size === 0xffffffff) { size = u64(cd, p); p += 8; }
-    if (compressedSize === 0xffffffff) { compressedSize = u64(cd, p); p += 8; }
+    if (size === 0xffffffff) {
+      size = u64(cd, p);
+      p += 8;
+    }
+    if (compressedSize === 0xffffffff) {
+      compressedSize = u64(cd, p);
+      p += 8;
+    }
     if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(cd, p);
   }
   return { compressedSize, size, localHeaderOffset };
@@ -97,10 +107,22 @@ function zip64Sizes(cd: Uint8Array, extraStart: number, extraEnd: number, sizes:
 function checkEntry(entry: ZipEntry, flags: number, fileSize: number, file: string): void {
   const { name, method, size, compressedSize } = entry;
   if (flags & 1) throw new FormatError('ENCRYPTED', 'encrypted zip entries are not supported', { file, key: name });
-  if (method !== 0 && method !== 8) throw new FormatError('UNSUPPORTED_COMPRESSION', `zip compression method ${method} is not supported (stored or deflated only)`, { file, key: name });
-  if (entry.localHeaderOffset + 30 + compressedSize > fileSize) throw new FormatError('TRUNCATED_ZIP', 'zip entry lies beyond the end of the file (truncated archive)', { file, key: name });
-  if (method === 0 && size !== compressedSize) throw new FormatError('BAD_ZIP', `stored zip entry declares ${size} bytes but occupies ${compressedSize}`, { file, key: name, hint: 're-save the archive' });
-  if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 1024) throw new FormatError('BAD_ZIP', `deflated zip entry declares ${size} bytes from ${compressedSize} compressed, more than deflate can expand`, { file, key: name, hint: 're-save the archive' });
+  if (method !== 0 && method !== 8)
+    throw new FormatError('UNSUPPORTED_COMPRESSION', `zip compression method ${method} is not supported (stored or deflated only)`, { file, key: name });
+  if (entry.localHeaderOffset + 30 + compressedSize > fileSize)
+    throw new FormatError('TRUNCATED_ZIP', 'zip entry lies beyond the end of the file (truncated archive)', { file, key: name });
+  if (method === 0 && size !== compressedSize)
+    throw new FormatError('BAD_ZIP', `stored zip entry declares ${size} bytes but occupies ${compressedSize}`, {
+      file,
+      key: name,
+      hint: 're-save the archive',
+    });
+  if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 1024)
+    throw new FormatError('BAD_ZIP', `deflated zip entry declares ${size} bytes from ${compressedSize} compressed, more than deflate can expand`, {
+      file,
+      key: name,
+      hint: 're-save the archive',
+    });
 }
 
 /** Parses the central directory of the zip open as `fh` (size `fileSize`). */
@@ -116,13 +138,20 @@ export async function readZipDirectory(fh: FileHandle, fileSize: number, file: s
   let o = 0;
   for (let k = 0; k < count; k++) {
     if (o + 46 > cd.length || u32(cd, o) !== 0x02014b50) throw fail('BAD_ZIP', `zip central directory is corrupt at entry ${k}`);
-    const nameLen = u16(cd, o + 28), extraLen = u16(cd, o + 30), commentLen = u16(cd, o + 32);
+    const nameLen = u16(cd, o + 28),
+      extraLen = u16(cd, o + 30),
+      commentLen = u16(cd, o + 32);
     const name = new TextDecoder().decode(cd.subarray(o + 46, o + 46 + nameLen));
     const extraEnd = o + 46 + nameLen + extraLen;
     const sizes = zip64Sizes(cd, o + 46 + nameLen, extraEnd, { compressedSize: u32(cd, o + 20), size: u32(cd, o + 24), localHeaderOffset: u32(cd, o + 42) });
     const entry: ZipEntry = { name, method: u16(cd, o + 10), crc32: u32(cd, o + 16), ...sizes };
     checkEntry(entry, u16(cd, o + 8), fileSize, file);
-    if (names.has(name)) throw new FormatError('DUPLICATE_ENTRY', 'the archive holds two entries of this name (which one is meant is unclear)', { file, key: name, hint: 're-save the archive' });
+    if (names.has(name))
+      throw new FormatError('DUPLICATE_ENTRY', 'the archive holds two entries of this name (which one is meant is unclear)', {
+        file,
+        key: name,
+        hint: 're-save the archive',
+      });
     names.add(name);
     entries.push(entry);
     o = extraEnd + commentLen;

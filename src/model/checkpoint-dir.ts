@@ -53,11 +53,19 @@ function writerAlive(tag: string): boolean {
 export function assertCheckpointTarget(dir: string, stage?: string): void {
   if (!existsSync(dir)) return;
   const st = lstatSync(dir);
-  const details = { file: dir, ...(stage === undefined ? {} : { stage }), hint: 'checkpoint_dir must name a new directory or an earlier ptychoflow checkpoint; choose another name' };
+  const details = {
+    file: dir,
+    ...(stage === undefined ? {} : { stage }),
+    hint: 'checkpoint_dir must name a new directory or an earlier ptychoflow checkpoint; choose another name',
+  };
   if (!st.isDirectory()) throw new DataError('CHECKPOINT_DIR_NOT_OURS', 'the checkpoint path exists and is not a directory: refusing to replace it', details);
   if (isCheckpointDir(dir) && onlyCheckpointFiles(dir)) return;
   if (readdirSync(dir).length === 0) return;
-  throw new DataError('CHECKPOINT_DIR_NOT_OURS', 'the checkpoint directory exists and is not a ptychoflow checkpoint: refusing to replace (and delete) it', details);
+  throw new DataError(
+    'CHECKPOINT_DIR_NOT_OURS',
+    'the checkpoint directory exists and is not a ptychoflow checkpoint: refusing to replace (and delete) it',
+    details,
+  );
 }
 
 interface Leftover {
@@ -67,7 +75,8 @@ interface Leftover {
 }
 
 async function leftovers(dir: string): Promise<Leftover[]> {
-  const parent = path.dirname(dir), base = path.basename(dir);
+  const parent = path.dirname(dir),
+    base = path.basename(dir);
   const names = existsSync(parent) ? await readdir(parent) : [];
   const out: Leftover[] = [];
   for (const name of names) {

@@ -15,7 +15,10 @@ export async function resolveDir(dir: string): Promise<string> {
   const olds = existsSync(parent) ? (await readdir(parent)).filter((f) => f.startsWith(`${base}.old-`)) : [];
   const found = olds.map((f) => path.join(parent, f)).find((d) => existsSync(path.join(d, 'ptychoflow.json')));
   if (found !== undefined) return found;
-  throw new DataError('NO_CHECKPOINT', `no checkpoint in ${dir} (ptychoflow.json missing)`, { file: dir, hint: 'train first, or point checkpoint at a train output directory' });
+  throw new DataError('NO_CHECKPOINT', `no checkpoint in ${dir} (ptychoflow.json missing)`, {
+    file: dir,
+    hint: 'train first, or point checkpoint at a train output directory',
+  });
 }
 
 export async function readJson(file: string): Promise<Record<string, unknown>> {
@@ -33,6 +36,11 @@ export async function readNormalization(dir: string): Promise<{ factor: number; 
   const root = await resolveDir(dir);
   const side = await readJson(path.join(root, 'ptychoflow.json'));
   const factor = Number(side.normalization);
-  if (!(factor > 0)) throw new FormatError('CHECKPOINT_JSON', `normalization is ${String(side.normalization)}`, { file: path.join(root, 'ptychoflow.json'), key: 'normalization', hint: 'retrain, or give normalize a factor' });
+  if (!(factor > 0))
+    throw new FormatError('CHECKPOINT_JSON', `normalization is ${String(side.normalization)}`, {
+      file: path.join(root, 'ptychoflow.json'),
+      key: 'normalization',
+      hint: 'retrain, or give normalize a factor',
+    });
   return { factor, mode: modeOf(side) };
 }

@@ -57,7 +57,8 @@ const VERSION = 1;
 
 function pack(entries: { name: string; tensor: tf.Tensor }[]): { manifest: WeightEntry[]; data: Uint8Array } {
   const parts = entries.map((e) => {
-    if (e.tensor.dtype !== 'float32' && e.tensor.dtype !== 'int32') throw new DataError('CHECKPOINT_DTYPE', `cannot save '${e.name}' of dtype ${e.tensor.dtype}`);
+    if (e.tensor.dtype !== 'float32' && e.tensor.dtype !== 'int32')
+      throw new DataError('CHECKPOINT_DTYPE', `cannot save '${e.name}' of dtype ${e.tensor.dtype}`);
     const v = e.tensor.dataSync();
     return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   });
@@ -77,7 +78,10 @@ function unpack(manifest: WeightEntry[], bytes: Buffer, file: string): NamedTens
     const n = w.shape.reduce((a, b) => a * b, 1);
     if (off + 4 * n > bytes.byteLength) {
       for (const t of out) t.tensor.dispose();
-      throw new FormatError('CHECKPOINT_TRUNCATED', `'${w.name}' runs past the end of the file (${bytes.byteLength} bytes)`, { file, hint: 'the checkpoint is incomplete; retrain or use an older one' });
+      throw new FormatError('CHECKPOINT_TRUNCATED', `'${w.name}' runs past the end of the file (${bytes.byteLength} bytes)`, {
+        file,
+        hint: 'the checkpoint is incomplete; retrain or use an older one',
+      });
     }
     const copy = bytes.buffer.slice(bytes.byteOffset + off, bytes.byteOffset + off + 4 * n);
     const values = w.dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy);
@@ -123,7 +127,9 @@ export async function saveCheckpoint(dir: string, model: PtychoPINN, sidecar: Ch
     seed: sidecar.seed,
     probe: { N: probe.width, factor: model.probeFactor, re: Array.from(probe.re), im: Array.from(probe.im) },
     log_intensity_scale: logScale,
-    ...(opt !== undefined ? { optimizer: { class: optimizer?.getClassName(), weightsManifest: [{ paths: ['optimizer.bin'], weights: opt.manifest }] satisfies Manifest } } : {}),
+    ...(opt !== undefined
+      ? { optimizer: { class: optimizer?.getClassName(), weightsManifest: [{ paths: ['optimizer.bin'], weights: opt.manifest }] satisfies Manifest } }
+      : {}),
   };
 
   const parent = path.dirname(path.resolve(dir));
@@ -168,7 +174,11 @@ async function readPart(root: string, name: string): Promise<Buffer> {
     return await readFile(file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    throw new FormatError('CHECKPOINT_INCOMPLETE', `${name} is missing though the checkpoint lists it`, { file, cause: e, hint: 'the checkpoint is incomplete; restore it, or train without resume: true' });
+    throw new FormatError('CHECKPOINT_INCOMPLETE', `${name} is missing though the checkpoint lists it`, {
+      file,
+      cause: e,
+      hint: 'the checkpoint is incomplete; restore it, or train without resume: true',
+    });
   }
 }
 
@@ -178,11 +188,13 @@ export async function loadCheckpoint(dir: string): Promise<{ model: PtychoPINN; 
   const sideFile = path.join(root, 'ptychoflow.json');
   const side = await readJson(sideFile);
   const mj = await readJson(path.join(root, 'model.json'));
-  if (side.format !== FORMAT || mj.format !== FORMAT) throw new FormatError('CHECKPOINT_FORMAT', `not a ptychoflow checkpoint (format ${String(side.format)})`, { file: root });
+  if (side.format !== FORMAT || mj.format !== FORMAT)
+    throw new FormatError('CHECKPOINT_FORMAT', `not a ptychoflow checkpoint (format ${String(side.format)})`, { file: root });
   const parsed = modelConfigSchema.safeParse(side.config);
   if (!parsed.success) throw new FormatError('CHECKPOINT_CONFIG', `stored model config does not validate: ${parsed.error.message}`, { file: sideFile });
   const pr = side.probe as { N: number; factor: number; re: number[]; im: number[] } | undefined;
-  if (pr === undefined || pr.re.length !== pr.N * pr.N || pr.im.length !== pr.N * pr.N) throw new FormatError('CHECKPOINT_PROBE', 'probe missing or of the wrong size', { file: sideFile, key: 'probe' });
+  if (pr === undefined || pr.re.length !== pr.N * pr.N || pr.im.length !== pr.N * pr.N)
+    throw new FormatError('CHECKPOINT_PROBE', 'probe missing or of the wrong size', { file: sideFile, key: 'probe' });
   const probe: Complex2D = { height: pr.N, width: pr.N, re: Float32Array.from(pr.re), im: Float32Array.from(pr.im) };
   const seed = Number(side.seed);
   const model = PtychoPINN.restore(parsed.data, probe, Number(pr.factor), seed);

@@ -57,8 +57,14 @@ export const modelConfigSchema = z
     trainable_intensity_scale: z
       .boolean()
       .default(false)
-      .describe('Learn the intensity scale s (log-parameterised) instead of fixing s = sqrt(nphotons)/(N/2) (reference flag default true but inert; ours trains when on).'),
-    nphotons: z.number().positive().default(1e9).describe('Photons per pattern assumed by the Poisson likelihood; s = sqrt(nphotons)/(N/2) (reference default 1e9).'),
+      .describe(
+        'Learn the intensity scale s (log-parameterised) instead of fixing s = sqrt(nphotons)/(N/2) (reference flag default true but inert; ours trains when on).',
+      ),
+    nphotons: z
+      .number()
+      .positive()
+      .default(1e9)
+      .describe('Photons per pattern assumed by the Poisson likelihood; s = sqrt(nphotons)/(N/2) (reference default 1e9).'),
     loss_poisson: z.number().min(0).default(1).describe('Weight of the Poisson negative log-likelihood on counts (s·A)² (reference nll_weight 1).'),
     loss_mae: z.number().min(0).default(0).describe('Weight of the mean absolute error on scaled amplitudes s·A (reference mae_weight 0).'),
     epsilon: z.number().positive().default(1e-12).describe('Added to the predicted intensity inside the Poisson log (the reference adds none).'),

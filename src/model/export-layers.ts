@@ -34,7 +34,12 @@ class Graph {
   readonly parts: Float32Array[] = [];
 
   add(class_name: string, name: string, config: Record<string, unknown>, inputs: string[], weights: [string, number[], Float32Array][] = []): string {
-    this.layers.push({ class_name, name, config: { name, trainable: true, dtype: 'float32', ...config }, inbound_nodes: inputs.length === 0 ? [] : [inputs.map((i) => [i, 0, 0, {}])] });
+    this.layers.push({
+      class_name,
+      name,
+      config: { name, trainable: true, dtype: 'float32', ...config },
+      inbound_nodes: inputs.length === 0 ? [] : [inputs.map((i) => [i, 0, 0, {}])],
+    });
     for (const [w, shape, values] of weights) {
       this.specs.push({ name: `${name}/${w}`, shape, dtype: 'float32' });
       this.parts.push(values);
@@ -44,7 +49,16 @@ class Graph {
 
   conv(name: string, input: string, kernel: { shape: readonly number[]; values: Float32Array }, bias: Float32Array | undefined, activation: string): string {
     const shape = [...kernel.shape];
-    const cfg = { filters: shape[3], kernel_size: [shape[0], shape[1]], strides: [1, 1], padding: 'same', data_format: 'channels_last', dilation_rate: [1, 1], activation, use_bias: bias !== undefined };
+    const cfg = {
+      filters: shape[3],
+      kernel_size: [shape[0], shape[1]],
+      strides: [1, 1],
+      padding: 'same',
+      data_format: 'channels_last',
+      dilation_rate: [1, 1],
+      activation,
+      use_bias: bias !== undefined,
+    };
     const weights: [string, number[], Float32Array][] = [['kernel', shape, kernel.values]];
     if (bias !== undefined) weights.push(['bias', [shape[3]!], bias]);
     return this.add('Conv2D', name, cfg, [input], weights);
@@ -70,7 +84,8 @@ function widenKernel(kernel: Weight, total: number, offset: number): { shape: nu
 
 function activation(g: Graph, name: string, input: string, kind: NetworkPlan['ampActivation'] | 'phase', channels: number, ampScale = 1): string {
   if (kind === 'phase') return g.scale(`${name}_pi`, g.add('Activation', `${name}_tanh`, { activation: 'tanh' }, [input]), channels, Math.PI);
-  if (kind === 'scaled_sigmoid') return g.scale(`${name}_scale`, g.add('Activation', `${name}_sigmoid`, { activation: 'sigmoid' }, [input]), channels, 2 * ampScale);
+  if (kind === 'scaled_sigmoid')
+    return g.scale(`${name}_scale`, g.add('Activation', `${name}_sigmoid`, { activation: 'sigmoid' }, [input]), channels, 2 * ampScale);
   return g.add('Activation', `${name}_${kind}`, { activation: kind }, [input]);
 }
 
@@ -86,7 +101,13 @@ interface Ctx {
   up: (name: string, x: string) => string;
 }
 
-const pad = (q: number): Record<string, unknown> => ({ padding: [[q, q], [q, q]], data_format: 'channels_last' });
+const pad = (q: number): Record<string, unknown> => ({
+  padding: [
+    [q, q],
+    [q, q],
+  ],
+  data_format: 'channels_last',
+});
 
 /** One decoder branch from the bottleneck to its named output. */
 function decodeBranch(c: Ctx, z: string, branch: 'amp' | 'phase'): string {
@@ -110,7 +131,18 @@ function decodeBranch(c: Ctx, z: string, branch: 'amp' | 'phase'): string {
   const b0 = conv(`${branch}/border/conv0`, x, 'relu', widenKernel(c.w(`${branch}/border/conv0/kernel`), ch, ch - C_OUTER));
   const b = up(`${branch}_border_up`, conv(`${branch}/border/conv1`, b0, 'relu'));
   const border = g.add('Activation', `${branch}_border_swish`, { activation: 'swish' }, [conv(`${branch}/head_border`, b, 'linear')]);
-  const crop = g.add('Cropping2D', `${branch}_border_crop`, { cropping: [[q, q], [q, q]], data_format: 'channels_last' }, [border]);
+  const crop = g.add(
+    'Cropping2D',
+    `${branch}_border_crop`,
+    {
+      cropping: [
+        [q, q],
+        [q, q],
+      ],
+      data_format: 'channels_last',
+    },
+    [border],
+  );
   const minus = g.scale(`${branch}_border_minus`, g.add('ZeroPadding2D', `${branch}_border_inner`, pad(q), [crop]), plan.C, -1);
   return g.add('Add', out, {}, [centre, border, minus]);
 }

@@ -49,19 +49,33 @@ export function planNetwork(config: ModelConfig, support: SupportMode): NetworkP
   const body = Array.from({ length: L - 1 }, (_, j) => scaled(32 * 2 ** (L - 2 - j), f));
   const bodyChannels = body.length > 0 ? body[body.length - 1]! : encoder[encoder.length - 1]!;
   if (support !== 'full' && bodyChannels <= C_OUTER) {
-    throw new OptionsError('BAD_MODEL_CONFIG', `n_filters_scale ${f} leaves ${bodyChannels} decoder channels; the '${support}' head needs more than ${C_OUTER}`, {
-      key: 'n_filters_scale',
-      hint: 'raise n_filters_scale or use object_support: full',
-    });
+    throw new OptionsError(
+      'BAD_MODEL_CONFIG',
+      `n_filters_scale ${f} leaves ${bodyChannels} decoder channels; the '${support}' head needs more than ${C_OUTER}`,
+      {
+        key: 'n_filters_scale',
+        hint: 'raise n_filters_scale or use object_support: full',
+      },
+    );
   }
   const fullResConvs = config.full_res_convs;
   if (fullResConvs > 0 && support !== 'full') {
     throw new OptionsError('BAD_MODEL_CONFIG', `full_res_convs ${fullResConvs} needs object_support 'full' (the support is '${support}')`, {
       key: 'full_res_convs',
-      hint: "set object_support: full, or full_res_convs: 0",
+      hint: 'set object_support: full, or full_res_convs: 0',
     });
   }
-  return { N, C: gridsize * gridsize, support, encoder, body, bodyChannels, upFilters: scaled(2048 / N, f), ampActivation: config.amp_activation, fullResConvs };
+  return {
+    N,
+    C: gridsize * gridsize,
+    support,
+    encoder,
+    body,
+    bodyChannels,
+    upFilters: scaled(2048 / N, f),
+    ampActivation: config.amp_activation,
+    fullResConvs,
+  };
 }
 
 function conv(name: string, cin: number, cout: number): ParamSpec[] {
@@ -176,7 +190,14 @@ function makeConv3x3(activation: 'relu' | 'linear'): (x: tf.Tensor4D, k: tf.Tens
         // dx is the 'same' correlation of g with the kernel flipped in space and transposed in/out.
         const dx = tf.conv2d(g, tf.reverse(ks, [0, 1]).transpose<tf.Tensor4D>([0, 1, 3, 2]), 1, 'same');
         // dK[ky,kx,i,o] = Σ_{b,y,x} xpad[b,y+ky,x+kx,i]·g[b,y,x,o]: a 'valid' correlation over (y,x) with b as the channel sum.
-        const xt = xs.pad([[0, 0], [1, 1], [1, 1], [0, 0]]).transpose<tf.Tensor4D>([3, 1, 2, 0]);
+        const xt = xs
+          .pad([
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ])
+          .transpose<tf.Tensor4D>([3, 1, 2, 0]);
         const dk = tf.conv2d(xt, g.transpose<tf.Tensor4D>([1, 2, 0, 3]), 1, 'valid').transpose([1, 2, 0, 3]);
         return [dx, dk, sumOverPixels(g)];
       },
@@ -321,7 +342,12 @@ function decode(z: tf.Tensor4D, plan: NetworkPlan, w: Weights, branch: 'amp' | '
   const ch = plan.bodyChannels;
   const q = plan.N / 4;
   const inner = x.slice([0, 0, 0, 0], [-1, -1, -1, ch - C_OUTER]);
-  const centre = activate(convAt(inner, w, `${branch}/head_center`, 'linear'), act, plan.ampScale).pad<tf.Tensor4D>([[0, 0], [q, q], [q, q], [0, 0]]);
+  const centre = activate(convAt(inner, w, `${branch}/head_center`, 'linear'), act, plan.ampScale).pad<tf.Tensor4D>([
+    [0, 0],
+    [q, q],
+    [q, q],
+    [0, 0],
+  ]);
   if (plan.support === 'center') return centre;
   const outer = x.slice([0, 0, 0, ch - C_OUTER], [-1, -1, -1, C_OUTER]);
   const up = upsample2(convAt(convAt(outer, w, `${branch}/border/conv0`, 'relu'), w, `${branch}/border/conv1`, 'relu'));

@@ -22,7 +22,10 @@ export function resolveSupport(config: ModelConfig, rawProbe: Complex2D): Suppor
   const alias = config.pad_object === undefined ? undefined : config.pad_object ? 'center' : 'full';
   if (config.object_support !== 'auto') {
     if (alias !== undefined && alias !== config.object_support) {
-      throw new OptionsError('BAD_MODEL_CONFIG', `pad_object: ${config.pad_object} contradicts object_support: ${config.object_support}`, { key: 'pad_object', hint: 'set only object_support' });
+      throw new OptionsError('BAD_MODEL_CONFIG', `pad_object: ${config.pad_object} contradicts object_support: ${config.object_support}`, {
+        key: 'pad_object',
+        hint: 'set only object_support',
+      });
     }
     return config.object_support;
   }
@@ -105,7 +108,9 @@ export class PtychoPINN {
   static create(config: ModelConfig | ModelConfigInput, probe: Complex2D, seed: number): PtychoPINN {
     const cfg = parseModelConfig(config);
     if (probe.width !== cfg.N || probe.height !== cfg.N) {
-      throw new DataError('PROBE_SIZE', `the probe is ${probe.height}×${probe.width} but the model has N=${cfg.N}`, { hint: 'the probe must be N×N on the object grid' });
+      throw new DataError('PROBE_SIZE', `the probe is ${probe.height}×${probe.width} but the model has N=${cfg.N}`, {
+        hint: 'the probe must be N×N on the object grid',
+      });
     }
     const support = resolveSupport(cfg, probe);
     const { probe: normed, factor } = normalizeProbe(probe, { probeScale: cfg.probe_scale, mask: true });
@@ -119,7 +124,8 @@ export class PtychoPINN {
    */
   static restore(config: ModelConfig, normalizedProbe: Complex2D, probeFactor: number, seed: number): PtychoPINN {
     const cfg = parseModelConfig(config);
-    if (cfg.object_support === 'auto') throw new OptionsError('BAD_MODEL_CONFIG', "restore needs a resolved object_support, got 'auto'", { key: 'object_support' });
+    if (cfg.object_support === 'auto')
+      throw new OptionsError('BAD_MODEL_CONFIG', "restore needs a resolved object_support, got 'auto'", { key: 'object_support' });
     if (normalizedProbe.width !== cfg.N || normalizedProbe.height !== cfg.N) {
       throw new DataError('PROBE_SIZE', `the probe is ${normalizedProbe.height}×${normalizedProbe.width} but the model has N=${cfg.N}`);
     }
@@ -154,7 +160,9 @@ export class PtychoPINN {
     const C = this.plan.C;
     const [B, h, w, c] = X.shape;
     if (X.rank !== 4 || h !== N || w !== N || c !== C) {
-      throw new DataError('SHAPE_MISMATCH', `model input X must be (B,${N},${N},${C}), got [${X.shape.join(',')}]`, { hint: 'N and gridsize of the data must match the model' });
+      throw new DataError('SHAPE_MISMATCH', `model input X must be (B,${N},${N},${C}), got [${X.shape.join(',')}]`, {
+        hint: 'N and gridsize of the data must match the model',
+      });
     }
     if (coords !== undefined && coords.shape.join() !== [B, 1, 2, C].join()) {
       throw new DataError('SHAPE_MISMATCH', `coords must be (B,1,2,C) = (${B},1,2,${C}), got [${coords.shape.join(',')}]`);

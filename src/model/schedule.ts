@@ -114,4 +114,3 @@ export function budgetSpent(seconds: number, budget: number, epochSeconds: numbe
 export function shouldStop(s: TrainState, sched: Schedule): boolean {
   return sched.stop_patience > 0 && s.stop_wait >= sched.stop_patience;
 }
-

@@ -14,14 +14,25 @@ export interface Canvas {
 /** Whether a window whose top-left corner is at canvas (sx, sy) fits the canvas (bilinear spill included). */
 export function windowFits(canvas: Canvas, N: number, sx: number, sy: number): boolean {
   if (!Number.isFinite(sx) || !Number.isFinite(sy)) return false;
-  const ix = Math.floor(sx), iy = Math.floor(sy);
+  const ix = Math.floor(sx),
+    iy = Math.floor(sy);
   return ix >= 0 && iy >= 0 && ix + N + (sx > ix ? 1 : 0) <= canvas.width && iy + N + (sy > iy ? 1 : 0) <= canvas.height;
 }
 
 /** Canvas offset of the window's first pixel and its bilinear taps (offset, weight). */
 function taps(canvas: Canvas, sx: number, sy: number): { base: number; taps: [number, number][] } {
-  const W = canvas.width, ix = Math.floor(sx), iy = Math.floor(sy), fx = sx - ix, fy = sy - iy;
-  const along = (f: number, step: number): [number, number][] => (f === 0 ? [[0, 1]] : [[0, 1 - f], [step, f]]);
+  const W = canvas.width,
+    ix = Math.floor(sx),
+    iy = Math.floor(sy),
+    fx = sx - ix,
+    fy = sy - iy;
+  const along = (f: number, step: number): [number, number][] =>
+    f === 0
+      ? [[0, 1]]
+      : [
+          [0, 1 - f],
+          [step, f],
+        ];
   const out: [number, number][] = [];
   for (const [oy, wy] of along(fy, W)) for (const [ox, wx] of along(fx, 1)) out.push([oy + ox, wy * wx]);
   return { base: iy * W + ix, taps: out };
@@ -29,7 +40,8 @@ function taps(canvas: Canvas, sx: number, sy: number): { base: number; taps: [nu
 
 /** Cuts the N×N window with top-left corner (sx, sy) (canvas pixels) into pr/pi. */
 export function gatherWindow(canvas: Canvas, N: number, sx: number, sy: number, pr: Float64Array, pi: Float64Array): void {
-  const { width: W, re, im } = canvas, { base, taps: t } = taps(canvas, sx, sy);
+  const { width: W, re, im } = canvas,
+    { base, taps: t } = taps(canvas, sx, sy);
   if (t.length === 1) {
     for (let r = 0; r < N; r++) {
       const src = base + r * W;
@@ -53,7 +65,8 @@ export function gatherWindow(canvas: Canvas, N: number, sx: number, sy: number, 
 
 /** Adds dr/di into the canvas at the window (sx, sy), with gatherWindow's bilinear weights (its adjoint). */
 export function scatterWindow(canvas: Canvas, N: number, sx: number, sy: number, dr: Float64Array, di: Float64Array): void {
-  const { width: W, re, im } = canvas, { base, taps: t } = taps(canvas, sx, sy);
+  const { width: W, re, im } = canvas,
+    { base, taps: t } = taps(canvas, sx, sy);
   for (const [off, w] of t) {
     for (let r = 0; r < N; r++) {
       let a = base + r * W + off;

@@ -54,12 +54,19 @@ export class EpieKernel {
   /** Work index (transposed, unshifted spectrum) → index of the measured (shifted, row-major) pattern. */
   private readonly spectrumIndex: Uint32Array;
 
-  constructor(readonly N: number, readonly canvas: Canvas, readonly modes: Mode[], readonly alpha: number) {
-    if (!(alpha > 0 && alpha <= 1)) throw new OptionsError('BAD_OPTION', `alpha must lie in (0, 1], got ${alpha}`, { key: 'alpha', hint: 'alpha 1 is ePIE; rPIE uses 0.05 to 0.5' });
+  constructor(
+    readonly N: number,
+    readonly canvas: Canvas,
+    readonly modes: Mode[],
+    readonly alpha: number,
+  ) {
+    if (!(alpha > 0 && alpha <= 1))
+      throw new OptionsError('BAD_OPTION', `alpha must lie in (0, 1], got ${alpha}`, { key: 'alpha', hint: 'alpha 1 is ePIE; rPIE uses 0.05 to 0.5' });
     if (modes.length === 0) throw new OptionsError('BAD_OPTION', 'the engine needs at least one probe mode', { key: 'probe_modes' });
     const NN = (this.NN = N * N);
     for (const m of modes) {
-      if (m.re.length !== NN || m.im.length !== NN) throw new OptionsError('SHAPE_MISMATCH', `a probe mode holds ${m.re.length} values, the patterns ${N}×${N}`, { key: 'probe' });
+      if (m.re.length !== NN || m.im.length !== NN)
+        throw new OptionsError('SHAPE_MISMATCH', `a probe mode holds ${m.re.length} values, the patterns ${N}×${N}`, { key: 'probe' });
     }
     this.patchRe = new Float64Array(NN);
     this.patchIm = new Float64Array(NN);
@@ -92,13 +99,23 @@ export class EpieKernel {
    * storing and re-reading it.
    */
   private propagate(): void {
-    const { NN, N } = this, pr = this.patchRe, pi = this.patchIm, I = this.dRe;
+    const { NN, N } = this,
+      pr = this.patchRe,
+      pi = this.patchIm,
+      I = this.dRe;
     for (let m = 0; m < this.modes.length; m++) {
       // Typed arrays in locals: the loops then index them directly.
-      const Pr = this.modes[m]!.re, Pi = this.modes[m]!.im, wr = this.work[m]!.re, wi = this.work[m]!.im;
+      const Pr = this.modes[m]!.re,
+        Pi = this.modes[m]!.im,
+        wr = this.work[m]!.re,
+        wi = this.work[m]!.im;
       for (let t = 0; t < NN; t++) {
-        const a = Pr[t]!, b = Pi[t]!, c = pr[t]!, d = pi[t]!;
-        wr[t] = a * c - b * d; wi[t] = a * d + b * c;
+        const a = Pr[t]!,
+          b = Pi[t]!,
+          c = pr[t]!,
+          d = pi[t]!;
+        wr[t] = a * c - b * d;
+        wi[t] = a * d + b * c;
       }
       dft2InPlaceTransposed(wr, wi, N, false);
       // I = Σ_m |Ψ_m|², the first mode assigning (no separate clear).
@@ -111,11 +128,18 @@ export class EpieKernel {
   predict(amplitude: Float32Array, sx: number, sy: number): { ax: number; aa: number; xx: number } {
     this.gather(sx, sy);
     this.propagate();
-    const I = this.dRe, map = this.spectrumIndex, inv = 1 / this.N;
-    let ax = 0, aa = 0, xx = 0;
+    const I = this.dRe,
+      map = this.spectrumIndex,
+      inv = 1 / this.N;
+    let ax = 0,
+      aa = 0,
+      xx = 0;
     for (let t = 0; t < this.NN; t++) {
-      const a = amplitude[map[t]!]!, m = Math.sqrt(I[t]!) * inv;
-      ax += a * m; aa += m * m; xx += a * a;
+      const a = amplitude[map[t]!]!,
+        m = Math.sqrt(I[t]!) * inv;
+      ax += a * m;
+      aa += m * m;
+      xx += a * a;
     }
     return { ax, aa, xx };
   }
@@ -131,37 +155,60 @@ export class EpieKernel {
       const r = this.predict(amplitude, x, y);
       return r.aa - 2 * r.ax + r.xx;
     };
-    let best = misfit(sx, sy), dx = 0, dy = 0;
+    let best = misfit(sx, sy),
+      dx = 0,
+      dy = 0;
     for (let k = 0; k < directions; k++) {
-      const ox = radius * Math.cos((2 * Math.PI * k) / directions), oy = radius * Math.sin((2 * Math.PI * k) / directions);
+      const ox = radius * Math.cos((2 * Math.PI * k) / directions),
+        oy = radius * Math.sin((2 * Math.PI * k) / directions);
       if (!this.fits(sx + ox, sy + oy)) continue;
       const m = misfit(sx + ox, sy + oy);
-      if (m < best) { best = m; dx = ox; dy = oy; }
+      if (m < best) {
+        best = m;
+        dx = ox;
+        dy = oy;
+      }
     }
     return { dx, dy };
   }
 
   /** One ePIE/rPIE update with the pattern `amplitude` (N×N, DC centred) at window corner (sx, sy). */
   update(amplitude: Float32Array, sx: number, sy: number, steps: UpdateSteps): UpdateResult {
-    const { N, NN } = this, M = this.modes.length;
+    const { N, NN } = this,
+      M = this.modes.length;
     this.gather(sx, sy);
     this.propagate();
-    const shift = steps.position ? this.position.estimate(amplitude, this.modes, this.work, this.dRe, this.spectrumIndex, this.patchRe, this.patchIm) : { dx: 0, dy: 0 };
+    const shift = steps.position
+      ? this.position.estimate(amplitude, this.modes, this.work, this.dRe, this.spectrumIndex, this.patchRe, this.patchIm)
+      : { dx: 0, dy: 0 };
     // Modulus constraint on the transposed, unshifted spectra: |FFT| = N·A (unitary F).
     // I becomes the factor N·A/|Ψ| every mode's spectrum is multiplied by, with the
     // inverse transform's 1/N² folded in; one mode is scaled in the same loop.
-    const I = this.dRe, map = this.spectrumIndex, w0r = this.work[0]!.re, w0i = this.work[0]!.im, one = M === 1, back = 1 / NN, inv = 1 / N;
-    let error = 0, energy = 0;
+    const I = this.dRe,
+      map = this.spectrumIndex,
+      w0r = this.work[0]!.re,
+      w0i = this.work[0]!.im,
+      one = M === 1,
+      back = 1 / NN,
+      inv = 1 / N;
+    let error = 0,
+      energy = 0;
     for (let t = 0; t < NN; t++) {
-      const a = amplitude[map[t]!]!, mag = Math.sqrt(I[t]!), e = mag * inv - a;
+      const a = amplitude[map[t]!]!,
+        mag = Math.sqrt(I[t]!),
+        e = mag * inv - a;
       error += e * e;
       energy += a * a;
       const f = mag > 0 ? (N * a * back) / mag : 0;
       I[t] = f;
-      if (one) { w0r[t] = w0r[t]! * f; w0i[t] = w0i[t]! * f; }
+      if (one) {
+        w0r[t] = w0r[t]! * f;
+        w0i[t] = w0i[t]! * f;
+      }
     }
     for (let m = one ? 1 : 0; m < M; m++) {
-      const wr = this.work[m]!.re, wi = this.work[m]!.im;
+      const wr = this.work[m]!.re,
+        wi = this.work[m]!.im;
       for (let t = 0; t < NN; t++) {
         wr[t] = wr[t]! * I[t]!;
         wi[t] = wi[t]! * I[t]!;
@@ -185,7 +232,8 @@ export class EpieKernel {
   /** 1 / ((1−α)S + α·max S) with S = Σ|P_m|², recomputed only after the probe changed. */
   private objectWeights(): Float64Array {
     if (this.weights !== undefined) return this.weights;
-    const { NN, alpha } = this, w = new Float64Array(NN);
+    const { NN, alpha } = this,
+      w = new Float64Array(NN);
     let max = 0;
     for (let t = 0; t < NN; t++) {
       let s = 0;
@@ -208,30 +256,63 @@ export class EpieKernel {
    * (one loop per mode, the first assigning, the last scaling).
    */
   private differences(beta: number): void {
-    const { NN } = this, dr = this.dRe, di = this.dIm, M = this.modes.length, or = this.patchRe, oi = this.patchIm;
+    const { NN } = this,
+      dr = this.dRe,
+      di = this.dIm,
+      M = this.modes.length,
+      or = this.patchRe,
+      oi = this.patchIm;
     const w = beta > 0 ? this.objectWeights() : undefined;
     for (let m = 0; m < M; m++) {
-      const pr = this.modes[m]!.re, pi = this.modes[m]!.im, xr = this.work[m]!.re, xi = this.work[m]!.im;
-      const acc = m > 0, last = m === M - 1;
+      const pr = this.modes[m]!.re,
+        pi = this.modes[m]!.im,
+        xr = this.work[m]!.re,
+        xi = this.work[m]!.im;
+      const acc = m > 0,
+        last = m === M - 1;
       for (let t = 0; t < NN; t++) {
-        const a = pr[t]!, b = pi[t]!, e = or[t]!, f = oi[t]!, c = xr[t]! - (a * e - b * f), d = xi[t]! - (a * f + b * e);
-        xr[t] = c; xi[t] = d;
+        const a = pr[t]!,
+          b = pi[t]!,
+          e = or[t]!,
+          f = oi[t]!,
+          c = xr[t]! - (a * e - b * f),
+          d = xi[t]! - (a * f + b * e);
+        xr[t] = c;
+        xi[t] = d;
         if (w === undefined) continue;
-        dr[t] = (acc ? dr[t]! : 0) + a * c + b * d; di[t] = (acc ? di[t]! : 0) + a * d - b * c;
+        dr[t] = (acc ? dr[t]! : 0) + a * c + b * d;
+        di[t] = (acc ? di[t]! : 0) + a * d - b * c;
       }
-      if (last && w !== undefined) for (let t = 0; t < NN; t++) { const k = beta * w[t]!; dr[t] = dr[t]! * k; di[t] = di[t]! * k; }
+      if (last && w !== undefined)
+        for (let t = 0; t < NN; t++) {
+          const k = beta * w[t]!;
+          dr[t] = dr[t]! * k;
+          di[t] = di[t]! * k;
+        }
     }
   }
 
   /** One mode, fixed probe, window at whole pixels: O += β·weight·P̄(F⁻¹Ψ' − P·patch), straight into the canvas. */
   private correctInPlace(beta: number, sx: number, sy: number): void {
-    const { N } = this, { width: W, re, im } = this.canvas, w = this.objectWeights();
-    const pr = this.modes[0]!.re, pi = this.modes[0]!.im, xr = this.work[0]!.re, xi = this.work[0]!.im, or = this.patchRe, oi = this.patchIm;
+    const { N } = this,
+      { width: W, re, im } = this.canvas,
+      w = this.objectWeights();
+    const pr = this.modes[0]!.re,
+      pi = this.modes[0]!.im,
+      xr = this.work[0]!.re,
+      xi = this.work[0]!.im,
+      or = this.patchRe,
+      oi = this.patchIm;
     for (let r = 0; r < N; r++) {
       let o = sy * W + sx + r * W;
       for (let t = r * N, end = t + N; t < end; t++, o++) {
-        const a = pr[t]!, b = pi[t]!, e = or[t]!, f = oi[t]!, k = beta * w[t]!;
-        const c = xr[t]! - (a * e - b * f), d = xi[t]! - (a * f + b * e);
+        const a = pr[t]!,
+          b = pi[t]!,
+          e = or[t]!,
+          f = oi[t]!,
+          k = beta * w[t]!;
+        const c = xr[t]! - (a * e - b * f),
+          d = xi[t]! - (a * f + b * e);
         re[o] = re[o]! + k * (a * c + b * d);
         im[o] = im[o]! + k * (a * d - b * c);
       }
@@ -240,15 +321,20 @@ export class EpieKernel {
 
   /** P_m += β Ō Δ_m / ((1−α)|O|² + α max|O|²), with the window as it was before this update. */
   private updateProbe(beta: number): void {
-    const { NN, alpha } = this, pr = this.patchRe, pi = this.patchIm;
+    const { NN, alpha } = this,
+      pr = this.patchRe,
+      pi = this.patchIm;
     let max = 0;
     for (let t = 0; t < NN; t++) max = Math.max(max, pr[t]! * pr[t]! + pi[t]! * pi[t]!);
     if (!(max > 0)) return;
     const floor = alpha * max;
     for (let m = 0; m < this.modes.length; m++) {
-      const P = this.modes[m]!, D = this.work[m]!;
+      const P = this.modes[m]!,
+        D = this.work[m]!;
       for (let t = 0; t < NN; t++) {
-        const or = pr[t]!, oi = pi[t]!, k = beta / ((1 - alpha) * (or * or + oi * oi) + floor);
+        const or = pr[t]!,
+          oi = pi[t]!,
+          k = beta / ((1 - alpha) * (or * or + oi * oi) + floor);
         P.re[t] = P.re[t]! + k * (or * D.re[t]! + oi * D.im[t]!);
         P.im[t] = P.im[t]! + k * (or * D.im[t]! - oi * D.re[t]!);
       }

@@ -29,12 +29,15 @@ const between = (rng: Rng, [lo, hi]: readonly [number, number]): number => lo + 
 function randomView(img: GrayImage, size: number, rng: Rng): Float32Array {
   const s0 = Math.min(img.width, img.height);
   const side = Math.max(2, Math.round(s0 * (0.4 + 0.6 * rng.uniform())));
-  const x0 = rng.int(img.width - side + 1), y0 = rng.int(img.height - side + 1);
-  const rot = rng.int(4), flip = rng.uniform() < 0.5;
+  const x0 = rng.int(img.width - side + 1),
+    y0 = rng.int(img.height - side + 1);
+  const rot = rng.int(4),
+    flip = rng.uniform() < 0.5;
   const crop = new Float32Array(side * side);
   for (let r = 0; r < side; r++) {
     for (let c = 0; c < side; c++) {
-      let rr = r, cc = flip ? side - 1 - c : c;
+      let rr = r,
+        cc = flip ? side - 1 - c : c;
       for (let k = 0; k < rot; k++) [rr, cc] = [cc, side - 1 - rr];
       crop[rr * side + cc] = img.data[(y0 + r) * img.width + x0 + c]!;
     }
@@ -47,13 +50,18 @@ function phantomMap(size: number, rng: Rng): Float32Array {
   const out = new Float32Array(size * size);
   const n = 4 + rng.int(8);
   for (let e = 0; e < n; e++) {
-    const cx = rng.uniform() * size, cy = rng.uniform() * size;
-    const a = size * (0.05 + 0.3 * rng.uniform()), b = size * (0.05 + 0.3 * rng.uniform());
-    const th = Math.PI * rng.uniform(), w = 2 * rng.uniform() - 0.5;
-    const ct = Math.cos(th), st = Math.sin(th);
+    const cx = rng.uniform() * size,
+      cy = rng.uniform() * size;
+    const a = size * (0.05 + 0.3 * rng.uniform()),
+      b = size * (0.05 + 0.3 * rng.uniform());
+    const th = Math.PI * rng.uniform(),
+      w = 2 * rng.uniform() - 0.5;
+    const ct = Math.cos(th),
+      st = Math.sin(th);
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
-        const u = ((x - cx) * ct + (y - cy) * st) / a, v = (-(x - cx) * st + (y - cy) * ct) / b;
+        const u = ((x - cx) * ct + (y - cy) * st) / a,
+          v = (-(x - cx) * st + (y - cy) * ct) / b;
         if (u * u + v * v <= 1) out[y * size + x]! += w;
       }
     }
@@ -80,7 +88,9 @@ export function familyObject(opts: FamilyOptions, rng: Rng): Complex2D {
       return linesObject(size, rng, { ...ranges, smoothing: 0.5 + rng.uniform() });
     case 'grf': {
       const ell = 2 + 6 * rng.uniform();
-      return rng.uniform() < 0.5 ? grfObject(size, rng, { ...ranges, correlationLength: ell }) : composeObject(gaussianRandomField(size, rng, ell), gaussianRandomField(size, rng, 2 * ell), size, size, ranges);
+      return rng.uniform() < 0.5
+        ? grfObject(size, rng, { ...ranges, correlationLength: ell })
+        : composeObject(gaussianRandomField(size, rng, ell), gaussianRandomField(size, rng, 2 * ell), size, size, ranges);
     }
   }
 }

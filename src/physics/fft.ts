@@ -82,7 +82,10 @@ function dftMatrices(N: number, inverse: boolean): { gr: Float32Array; gi: Float
 function checkShapes(re: tf.Tensor4D, im: tf.Tensor4D, fn: string): void {
   const [, h, w] = re.shape;
   if (re.rank !== 4 || im.rank !== 4 || re.shape.join() !== im.shape.join()) {
-    throw new OptionsError('PHYSICS_SHAPE', `${fn}: re and im must be rank-4 (B,N,N,C) tensors of the same shape, got [${re.shape.join(',')}] and [${im.shape.join(',')}]`);
+    throw new OptionsError(
+      'PHYSICS_SHAPE',
+      `${fn}: re and im must be rank-4 (B,N,N,C) tensors of the same shape, got [${re.shape.join(',')}] and [${im.shape.join(',')}]`,
+    );
   }
   if (h !== w) throw new OptionsError('PHYSICS_SHAPE', `${fn}: the field must be square (H = W), got ${h}×${w}`);
 }
@@ -110,7 +113,11 @@ function matmulCore(x: tf.Tensor, inverse: boolean, layout: Layout): tf.Tensor {
     const rowsOf = (t: tf.Tensor4D): tf.Tensor2D => t.transpose([0, 3, 1, 2]).reshape([B * C * N, N]);
     const [r1, i1] = mul(rowsOf(re), rowsOf(im));
     // Along H: (B,C,H,L) → (B,C,L,H) rows.
-    const colsOf = (t: tf.Tensor2D): tf.Tensor2D => t.reshape([B, C, N, N]).transpose([0, 1, 3, 2]).reshape([B * C * N, N]);
+    const colsOf = (t: tf.Tensor2D): tf.Tensor2D =>
+      t
+        .reshape([B, C, N, N])
+        .transpose([0, 1, 3, 2])
+        .reshape([B * C * N, N]);
     const [r2, i2] = mul(colsOf(r1), colsOf(i1));
     // (B,C,L,K) → (B,K,L,C).
     const back = (t: tf.Tensor2D): tf.Tensor => t.reshape([B, C, N, N]).transpose([0, 3, 2, 1]);
@@ -122,7 +129,10 @@ function matmulCore(x: tf.Tensor, inverse: boolean, layout: Layout): tf.Tensor {
 // backward pass costs one inverse transform instead of autodiff through every
 // matmul and transpose (measured ~2× slower on wasm).
 function makeOp(inverse: boolean, layout: Layout): (x: tf.Tensor) => tf.Tensor {
-  return tf.customGrad((...args) => ({ value: matmulCore(args[0] as tf.Tensor, inverse, layout), gradFunc: (dy: tf.Tensor) => matmulCore(dy, !inverse, layout) }));
+  return tf.customGrad((...args) => ({
+    value: matmulCore(args[0] as tf.Tensor, inverse, layout),
+    gradFunc: (dy: tf.Tensor) => matmulCore(dy, !inverse, layout),
+  }));
 }
 const OPS = new Map<string, (x: tf.Tensor) => tf.Tensor>();
 for (const layout of ['matmul', 'gauss'] as const) for (const inv of [false, true]) OPS.set(`${layout}:${inv}`, makeOp(inv, layout));

@@ -49,14 +49,16 @@ function makePlan(N: number): Plan {
   let M = 1;
   while (M < 2 * N - 1) M <<= 1;
   const inner = radix2Plan(M);
-  const chirpRe = new Float64Array(N), chirpIm = new Float64Array(N);
+  const chirpRe = new Float64Array(N),
+    chirpIm = new Float64Array(N);
   for (let n = 0; n < N; n++) {
     const ang = (Math.PI * ((n * n) % (2 * N))) / N; // reduce n² first: keeps the angle exact
     chirpRe[n] = Math.cos(ang);
     chirpIm[n] = -Math.sin(ang);
   }
   const kernel = (sign: number): [Float64Array, Float64Array] => {
-    const kr = new Float64Array(M), ki = new Float64Array(M);
+    const kr = new Float64Array(M),
+      ki = new Float64Array(M);
     for (let n = 0; n < N; n++) {
       const j = n === 0 ? 0 : M - n;
       kr[n] = kr[j] = chirpRe[n]!;
@@ -65,7 +67,8 @@ function makePlan(N: number): Plan {
     radix2(inner, kr, ki, 0, false);
     return [kr, ki];
   };
-  const [kRe, kIm] = kernel(-1), [kInvRe, kInvIm] = kernel(1);
+  const [kRe, kIm] = kernel(-1),
+    [kInvRe, kInvIm] = kernel(1);
   const blue = { inner, chirpRe, chirpIm, kRe, kIm, kInvRe, kInvIm, aRe: new Float64Array(M), aIm: new Float64Array(M) };
   return { N, radix2: undefined, blue, ...work };
 }
@@ -81,24 +84,37 @@ function planFor(N: number): Plan {
 
 /** Unscaled 1-D DFT of re/im[off .. off+N) by Bluestein, in place. */
 function bluestein(p: Plan, b: Bluestein, re: Float64Array, im: Float64Array, off: number, inverse: boolean): void {
-  const N = p.N, M = b.inner.n, s = inverse ? -1 : 1;
+  const N = p.N,
+    M = b.inner.n,
+    s = inverse ? -1 : 1;
   const { aRe, aIm, chirpRe, chirpIm } = b;
-  const kr = inverse ? b.kInvRe : b.kRe, ki = inverse ? b.kInvIm : b.kIm;
+  const kr = inverse ? b.kInvRe : b.kRe,
+    ki = inverse ? b.kInvIm : b.kIm;
   for (let n = 0; n < N; n++) {
-    const cr = chirpRe[n]!, ci = s * chirpIm[n]!, xr = re[off + n]!, xi = im[off + n]!;
+    const cr = chirpRe[n]!,
+      ci = s * chirpIm[n]!,
+      xr = re[off + n]!,
+      xi = im[off + n]!;
     aRe[n] = xr * cr - xi * ci;
     aIm[n] = xr * ci + xi * cr;
   }
-  aRe.fill(0, N); aIm.fill(0, N);
+  aRe.fill(0, N);
+  aIm.fill(0, N);
   radix2(b.inner, aRe, aIm, 0, false);
   for (let k = 0; k < M; k++) {
-    const ar = aRe[k]!, ai = aIm[k]!, wr = kr[k]!, wi = ki[k]!;
+    const ar = aRe[k]!,
+      ai = aIm[k]!,
+      wr = kr[k]!,
+      wi = ki[k]!;
     aRe[k] = ar * wr - ai * wi;
     aIm[k] = ar * wi + ai * wr;
   }
   radix2(b.inner, aRe, aIm, 0, true);
   for (let k = 0; k < N; k++) {
-    const cr = chirpRe[k]!, ci = s * chirpIm[k]!, yr = aRe[k]! / M, yi = aIm[k]! / M;
+    const cr = chirpRe[k]!,
+      ci = s * chirpIm[k]!,
+      yr = aRe[k]! / M,
+      yi = aIm[k]! / M;
     re[off + k] = yr * cr - yi * ci;
     im[off + k] = yr * ci + yi * cr;
   }
@@ -115,7 +131,9 @@ function rows(p: Plan, inverse: boolean, wr: Float64Array = p.wr, wi: Float64Arr
 function transpose(a: Float64Array, N: number): void {
   for (let r = 0; r < N; r++) {
     for (let c = r + 1; c < N; c++) {
-      const i = r * N + c, j = c * N + r, t = a[i]!;
+      const i = r * N + c,
+        j = c * N + r,
+        t = a[i]!;
       a[i] = a[j]!;
       a[j] = t;
     }
@@ -166,10 +184,13 @@ export function fft2Shifted(re: Float32Array, im: Float32Array, N: number): { re
   p.wr.set(re);
   p.wi.set(im);
   transform2dT(p, false);
-  const { wr, wi, shift } = p, scale = 1 / N;
-  const outRe = new Float32Array(N * N), outIm = new Float32Array(N * N);
+  const { wr, wi, shift } = p,
+    scale = 1 / N;
+  const outRe = new Float32Array(N * N),
+    outIm = new Float32Array(N * N);
   for (let kx = 0; kx < N; kx++) {
-    const col = shift[kx]!, src = kx * N;
+    const col = shift[kx]!,
+      src = kx * N;
     for (let ky = 0; ky < N; ky++) {
       const d = shift[ky]! * N + col;
       outRe[d] = wr[src + ky]! * scale;
@@ -186,7 +207,8 @@ export function ifft2Shifted(re: Float32Array, im: Float32Array, N: number): { r
   const { wr, wi, shift } = p;
   // ifftshift: frequency f sits at shifted index (f + ⌊N/2⌋) mod N.
   for (let r = 0; r < N; r++) {
-    const src = shift[r]! * N, dst = r * N;
+    const src = shift[r]! * N,
+      dst = r * N;
     for (let c = 0; c < N; c++) {
       wr[dst + c] = re[src + shift[c]!]!;
       wi[dst + c] = im[src + shift[c]!]!;
@@ -194,7 +216,8 @@ export function ifft2Shifted(re: Float32Array, im: Float32Array, N: number): { r
   }
   transform2dT(p, true);
   const scale = 1 / N;
-  const outRe = new Float32Array(N * N), outIm = new Float32Array(N * N);
+  const outRe = new Float32Array(N * N),
+    outIm = new Float32Array(N * N);
   for (let x = 0; x < N; x++) {
     const src = x * N;
     for (let y = 0; y < N; y++) {
@@ -213,11 +236,14 @@ export function farFieldAmplitude(re: Float32Array, im: Float32Array, N: number,
   p.wr.set(re);
   p.wi.set(im);
   transform2dT(p, false);
-  const { wr, wi, shift } = p, scale = 1 / N;
+  const { wr, wi, shift } = p,
+    scale = 1 / N;
   for (let kx = 0; kx < N; kx++) {
-    const col = shift[kx]!, src = kx * N;
+    const col = shift[kx]!,
+      src = kx * N;
     for (let ky = 0; ky < N; ky++) {
-      const a = wr[src + ky]!, b = wi[src + ky]!;
+      const a = wr[src + ky]!,
+        b = wi[src + ky]!;
       out[shift[ky]! * N + col] = Math.sqrt(a * a + b * b) * scale;
     }
   }

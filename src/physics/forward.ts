@@ -43,7 +43,10 @@ export function farFieldAmplitude(objRe: tf.Tensor4D, objIm: tf.Tensor4D, probeR
  */
 export function poissonNLL(predAmplitude: tf.Tensor, obsAmplitude: tf.Tensor, scale: number | tf.Scalar, eps = 1e-12): tf.Scalar {
   if (predAmplitude.shape.join() !== obsAmplitude.shape.join()) {
-    throw new OptionsError('PHYSICS_SHAPE', `poissonNLL: predicted [${predAmplitude.shape.join(',')}] and observed [${obsAmplitude.shape.join(',')}] differ in shape`);
+    throw new OptionsError(
+      'PHYSICS_SHAPE',
+      `poissonNLL: predicted [${predAmplitude.shape.join(',')}] and observed [${obsAmplitude.shape.join(',')}] differ in shape`,
+    );
   }
   if (!(eps > 0)) throw new OptionsError('PHYSICS_OPTION', `poissonNLL: eps must be > 0, got ${eps}`, { hint: 'use 1e-12 or larger' });
   return tf.tidy(() => {

@@ -25,11 +25,14 @@ export interface FrcResult {
 
 /** Centre-crops a complex image to an s×s square. */
 function centreSquare(img: Complex2D, s: number): { re: Float32Array; im: Float32Array } {
-  const y0 = Math.floor((img.height - s) / 2), x0 = Math.floor((img.width - s) / 2);
-  const re = new Float32Array(s * s), im = new Float32Array(s * s);
+  const y0 = Math.floor((img.height - s) / 2),
+    x0 = Math.floor((img.width - s) / 2);
+  const re = new Float32Array(s * s),
+    im = new Float32Array(s * s);
   for (let y = 0; y < s; y++) {
     const o = (y0 + y) * img.width + x0;
-    re.set(img.re.subarray(o, o + s), y * s); im.set(img.im.subarray(o, o + s), y * s);
+    re.set(img.re.subarray(o, o + s), y * s);
+    im.set(img.im.subarray(o, o + s), y * s);
   }
   return { re, im };
 }
@@ -52,30 +55,41 @@ export function frc(a: Complex2D, b: Complex2D): FrcResult {
   }
   const s = Math.min(a.height, a.width);
   if (s < 4) throw new OptionsError('BAD_SHAPE', `frc: image too small (${a.height}×${a.width}); needs at least 4×4`);
-  const A = centreSquare(a, s), B = centreSquare(b, s);
-  const FA = fft2(A.re, A.im, s, s), FB = fft2(B.re, B.im, s, s);
+  const A = centreSquare(a, s),
+    B = centreSquare(b, s);
+  const FA = fft2(A.re, A.im, s, s),
+    FB = fft2(B.re, B.im, s, s);
   const rings = Math.floor(s / 2) + 1; // up to Nyquist; the corners beyond are left out
-  const cr = new Float64Array(rings), ci = new Float64Array(rings), pa = new Float64Array(rings), pb = new Float64Array(rings);
+  const cr = new Float64Array(rings),
+    ci = new Float64Array(rings),
+    pa = new Float64Array(rings),
+    pb = new Float64Array(rings);
   for (let y = 0; y < s; y++) {
     const fy = signedFreq(y, s);
     for (let x = 0; x < s; x++) {
       const r = Math.round(Math.hypot(fy, signedFreq(x, s)));
       if (r >= rings) continue;
-      const i = y * s + x, ar = FA.re[i]!, ai = FA.im[i]!, br = FB.re[i]!, bi = FB.im[i]!;
+      const i = y * s + x,
+        ar = FA.re[i]!,
+        ai = FA.im[i]!,
+        br = FB.re[i]!,
+        bi = FB.im[i]!;
       cr[r] = cr[r]! + ar * br + ai * bi;
       ci[r] = ci[r]! + ai * br - ar * bi;
       pa[r] = pa[r]! + ar * ar + ai * ai;
       pb[r] = pb[r]! + br * br + bi * bi;
     }
   }
-  const curve: number[] = [], freq: number[] = [];
+  const curve: number[] = [],
+    freq: number[] = [];
   for (let r = 0; r < rings; r++) {
     const d = Math.sqrt(pa[r]! * pb[r]!);
     // A ring with no power in either image carries no information: count it as uncorrelated.
     curve.push(d > 0 ? Math.min(1, Math.hypot(cr[r]!, ci[r]!) / d) : 0);
     freq.push(r / s);
   }
-  const h = crossing(curve, 0.5), q = crossing(curve, 1 / 7);
+  const h = crossing(curve, 0.5),
+    q = crossing(curve, 1 / 7);
   const res = (ring: number | null): number | null => (ring === null ? null : ring > 0 ? s / ring : Infinity);
   return { freq, curve, size: s, frc_half: res(h), frc_17: res(q), frc_half_ring: h, frc_17_ring: q };
 }

@@ -32,8 +32,12 @@ function checkSize(size: number, fn: string): void {
 
 /** Rescales values in place to [0, 1] by their min and max (a constant map becomes all 1). */
 export function stretch01(data: Float32Array): Float32Array {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of data) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of data) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   const span = hi - lo;
   for (let i = 0; i < data.length; i++) data[i] = span > 0 ? (data[i]! - lo) / span : 1;
   return data;
@@ -41,14 +45,17 @@ export function stretch01(data: Float32Array): Float32Array {
 
 /** Builds the complex object from an amplitude map and a phase map (both stretched to [0, 1] first). */
 export function composeObject(ampMap: Float32Array, phaseMap: Float32Array, width: number, height: number, ranges: ObjectRanges = {}): Complex2D {
-  const ampMin = ranges.ampMin ?? 0.5, phaseRange = ranges.phaseRange ?? Math.PI;
+  const ampMin = ranges.ampMin ?? 0.5,
+    phaseRange = ranges.phaseRange ?? Math.PI;
   if (!(ampMin >= 0 && ampMin <= 1)) throw new OptionsError('OBJECT_RANGE', `amp_min must lie in [0, 1], got ${ampMin}`);
   if (!(phaseRange >= 0 && Number.isFinite(phaseRange))) throw new OptionsError('OBJECT_RANGE', `phase_range must be a finite number ≥ 0, got ${phaseRange}`);
   if (ampMap.length !== width * height || phaseMap.length !== width * height) {
     throw new OptionsError('OBJECT_SIZE', `composeObject: maps must hold ${width}×${height} values, got ${ampMap.length} and ${phaseMap.length}`);
   }
-  const a = stretch01(Float32Array.from(ampMap)), p = stretch01(Float32Array.from(phaseMap));
-  const re = new Float32Array(width * height), im = new Float32Array(width * height);
+  const a = stretch01(Float32Array.from(ampMap)),
+    p = stretch01(Float32Array.from(phaseMap));
+  const re = new Float32Array(width * height),
+    im = new Float32Array(width * height);
   for (let i = 0; i < re.length; i++) {
     const amp = ampMin + (1 - ampMin) * a[i]!;
     const ph = phaseRange * (p[i]! - 0.5);
@@ -59,17 +66,31 @@ export function composeObject(ampMap: Float32Array, phaseMap: Float32Array, widt
 }
 
 /** 1-D linear resampling of `n` values to `m` along a strided axis; antialiased (wider tent) when shrinking. */
-function resampleAxis(src: Float32Array, dst: Float32Array, n: number, m: number, lines: number, srcStride: number, dstStride: number, lineStrideSrc: number, lineStrideDst: number): void {
+function resampleAxis(
+  src: Float32Array,
+  dst: Float32Array,
+  n: number,
+  m: number,
+  lines: number,
+  srcStride: number,
+  dstStride: number,
+  lineStrideSrc: number,
+  lineStrideDst: number,
+): void {
   const scale = n / m;
   const support = Math.max(1, scale); // tent half-width in source pixels
   for (let j = 0; j < m; j++) {
     const centre = (j + 0.5) * scale - 0.5;
-    const lo = Math.max(0, Math.ceil(centre - support)), hi = Math.min(n - 1, Math.floor(centre + support));
+    const lo = Math.max(0, Math.ceil(centre - support)),
+      hi = Math.min(n - 1, Math.floor(centre + support));
     let wsum = 0;
     const taps: [number, number][] = [];
     for (let i = lo; i <= hi; i++) {
       const w = 1 - Math.abs(i - centre) / support;
-      if (w > 0) { taps.push([i, w]); wsum += w; }
+      if (w > 0) {
+        taps.push([i, w]);
+        wsum += w;
+      }
     }
     if (taps.length === 0) {
       taps.push([Math.min(n - 1, Math.max(0, Math.round(centre))), 1]);
@@ -96,7 +117,8 @@ export function resizeGray(img: GrayImage, width: number, height: number): GrayI
 /** The largest centred square of an image. */
 export function cropSquare(img: GrayImage): GrayImage {
   const s = Math.min(img.width, img.height);
-  const x0 = (img.width - s) >> 1, y0 = (img.height - s) >> 1;
+  const x0 = (img.width - s) >> 1,
+    y0 = (img.height - s) >> 1;
   const data = new Float32Array(s * s);
   for (let r = 0; r < s; r++) data.set(img.data.subarray((y0 + r) * img.width + x0, (y0 + r) * img.width + x0 + s), r * s);
   return { width: s, height: s, data };
@@ -105,7 +127,8 @@ export function cropSquare(img: GrayImage): GrayImage {
 /** Object of side `size` from two images: centre-cropped to squares and resized. */
 export function objectFromImages(amplitude: GrayImage, phase: GrayImage, size: number, ranges: ObjectRanges = {}): Complex2D {
   checkSize(size, 'objectFromImages');
-  const a = resizeGray(cropSquare(amplitude), size, size), p = resizeGray(cropSquare(phase), size, size);
+  const a = resizeGray(cropSquare(amplitude), size, size),
+    p = resizeGray(cropSquare(phase), size, size);
   return composeObject(a.data, p.data, size, size, ranges);
 }
 
@@ -117,7 +140,8 @@ export function gaussianBlur(data: Float32Array, width: number, height: number, 
   let s = 0;
   for (let i = -r; i <= r; i++) s += k[i + r] = Math.exp((-i * i) / (2 * sigma * sigma));
   for (let i = 0; i < k.length; i++) k[i]! /= s;
-  const tmp = new Float32Array(width * height), out = new Float32Array(width * height);
+  const tmp = new Float32Array(width * height),
+    out = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       let acc = 0;
@@ -149,18 +173,26 @@ export function linesObject(size: number, rng: Rng, opts: LinesOptions = {}): Co
   const canvas = new Float32Array(size * size);
   const deposit = (x: number, y: number, v: number): void => {
     // Bilinear splat keeps sub-pixel line positions smooth.
-    const x0 = Math.floor(x), y0 = Math.floor(y), fx = x - x0, fy = y - y0;
+    const x0 = Math.floor(x),
+      y0 = Math.floor(y),
+      fx = x - x0,
+      fy = y - y0;
     const add = (xx: number, yy: number, w: number): void => {
       if (xx >= 0 && xx < size && yy >= 0 && yy < size) canvas[yy * size + xx]! += w * v;
     };
-    add(x0, y0, (1 - fx) * (1 - fy)); add(x0 + 1, y0, fx * (1 - fy)); add(x0, y0 + 1, (1 - fx) * fy); add(x0 + 1, y0 + 1, fx * fy);
+    add(x0, y0, (1 - fx) * (1 - fy));
+    add(x0 + 1, y0, fx * (1 - fy));
+    add(x0, y0 + 1, (1 - fx) * fy);
+    add(x0 + 1, y0 + 1, fx * fy);
   };
   for (let l = 0; l < count; l++) {
-    const cx = rng.uniform() * size, cy = rng.uniform() * size;
+    const cx = rng.uniform() * size,
+      cy = rng.uniform() * size;
     const angle = rng.uniform() * Math.PI;
     const len = size * (0.05 + 0.3 * rng.uniform());
     const strength = 0.3 + 0.7 * rng.uniform();
-    const dx = Math.cos(angle), dy = Math.sin(angle);
+    const dx = Math.cos(angle),
+      dy = Math.sin(angle);
     for (let t = -len / 2; t <= len / 2; t += 0.5) deposit(cx + t * dx, cy + t * dy, strength * 0.5);
   }
   for (let i = 0; i < canvas.length; i++) canvas[i] = Math.min(1, canvas[i]!);
@@ -182,7 +214,8 @@ export function gaussianRandomField(size: number, rng: Rng, correlationLength: n
   const re = new Float32Array(size * size);
   for (let i = 0; i < re.length; i++) re[i] = rng.normal();
   const F = fft2Shifted(re, new Float32Array(size * size), size);
-  const h = size >> 1, l2 = correlationLength * correlationLength;
+  const h = size >> 1,
+    l2 = correlationLength * correlationLength;
   for (let r = 0; r < size; r++) {
     const fy = (r - h) / size;
     for (let c = 0; c < size; c++) {

@@ -43,7 +43,10 @@ export function reassembleAndExtract(
 ): { re: tf.Tensor4D; im: tf.Tensor4D } {
   const [B, H, W, C] = re.shape;
   if (H !== N || W !== N || im.shape.join() !== re.shape.join()) {
-    throw new OptionsError('PHYSICS_SHAPE', `reassembleAndExtract: patches must be (B, ${N}, ${N}, C) for both re and im, got [${re.shape.join(',')}] and [${im.shape.join(',')}]`);
+    throw new OptionsError(
+      'PHYSICS_SHAPE',
+      `reassembleAndExtract: patches must be (B, ${N}, ${N}, C) for both re and im, got [${re.shape.join(',')}] and [${im.shape.join(',')}]`,
+    );
   }
   if (offsets.shape.join() !== [B, 1, 2, C].join()) {
     throw new OptionsError('PHYSICS_SHAPE', `reassembleAndExtract: offsets must be (B,1,2,C) = (${B},1,2,${C}) [x, y], got [${offsets.shape.join(',')}]`, {
@@ -67,7 +70,10 @@ export function reassembleAndExtract(
   const P = N + 2 * pad;
   return tf.tidy(() => {
     // Offsets of member c of group b at flat index b·C + c (channel-major within a group).
-    const o = offsets.reshape([B, 2, C]).transpose([0, 2, 1]).reshape<tf.Tensor2D>([B * C, 2]); // [ox, oy]
+    const o = offsets
+      .reshape([B, 2, C])
+      .transpose([0, 2, 1])
+      .reshape<tf.Tensor2D>([B * C, 2]); // [ox, oy]
     // Placement: canvas pixel q takes patch position q − pad + offset.
     const placeAt = o.sub<tf.Tensor2D>(pad);
     // Extraction: patch pixel i takes canvas position i + pad − offset.
@@ -85,14 +91,21 @@ export function reassembleAndExtract(
     m.fill(1, lo, lo + S);
     const mask = tf.tensor3d(m, [1, 1, N]);
     const weights1d = (col: number): tf.Tensor3D =>
-      tf.relu(tf.scalar(1).sub(dist.add(o.slice([0, col], [B * C, 1]).reshape([B * C, 1, 1])).abs())).mul(mask).sum(2).reshape([B, C, P]);
+      tf
+        .relu(tf.scalar(1).sub(dist.add(o.slice([0, col], [B * C, 1]).reshape([B * C, 1, 1])).abs()))
+        .mul(mask)
+        .sum(2)
+        .reshape([B, C, P]);
     const count = tf.matMul(weights1d(1), weights1d(0), true, false); // (B,P,P)
     const safe = tf.where(count.greater(0), count, tf.onesLike(count));
     const spread = tf.ones([1, C, 1, 1]);
     const one = (x: tf.Tensor4D): tf.Tensor4D => {
       const planes = x.transpose([0, 3, 1, 2]).reshape<tf.Tensor4D>([B * C, N, N, 1]);
       const canvas = place(planes).div(safe); // (B,P,P), one canvas per group
-      const copies = canvas.reshape([B, 1, P, P]).mul(spread).reshape<tf.Tensor4D>([B * C, P, P, 1]);
+      const copies = canvas
+        .reshape([B, 1, P, P])
+        .mul(spread)
+        .reshape<tf.Tensor4D>([B * C, P, P, 1]);
       return sampleShifted(copies, takeAt, [N, N]).reshape([B, C, N, N]).transpose<tf.Tensor4D>([0, 2, 3, 1]);
     };
     return { re: one(re), im: one(im) };

@@ -21,7 +21,10 @@ export function diskMask(N: number, radius: number = N / 4): Float32Array {
 function checkSquare(probe: Complex2D, fn: string): number {
   const N = probe.width;
   if (probe.height !== N || probe.re.length !== N * N || probe.im.length !== N * N) {
-    throw new DataError('PHYSICS_SHAPE', `${fn}: the probe must be square N×N with N² re and im values, got ${probe.height}×${probe.width} (${probe.re.length}/${probe.im.length} values)`);
+    throw new DataError(
+      'PHYSICS_SHAPE',
+      `${fn}: the probe must be square N×N with N² re and im values, got ${probe.height}×${probe.width} (${probe.re.length}/${probe.im.length} values)`,
+    );
   }
   return N;
 }
@@ -41,7 +44,8 @@ export interface NormalizeProbeOptions {
 export function normalizeProbe(probe: Complex2D, opts: NormalizeProbeOptions = {}): { probe: Complex2D; factor: number } {
   const { probeScale = 4, mask = true } = opts;
   const N = checkSquare(probe, 'normalizeProbe');
-  if (!(probeScale > 0) || !Number.isFinite(probeScale)) throw new OptionsError('PHYSICS_OPTION', `normalizeProbe: probeScale must be a positive number, got ${probeScale}`);
+  if (!(probeScale > 0) || !Number.isFinite(probeScale))
+    throw new OptionsError('PHYSICS_OPTION', `normalizeProbe: probeScale must be a positive number, got ${probeScale}`);
   const M = mask ? diskMask(N) : undefined;
   let sum = 0;
   for (let i = 0; i < N * N; i++) sum += (M === undefined ? 1 : M[i]!) * Math.hypot(probe.re[i]!, probe.im[i]!);

@@ -28,7 +28,8 @@ export function defaultProbe(N: number, opts: DefaultProbeOptions = {}): Complex
   if (!(radius > 0 && radius <= N / 2)) throw new OptionsError('PROBE_OPTION', `defaultProbe: radius must lie in (0, N/2], got ${radius}`);
   if (!(edge > 0)) throw new OptionsError('PROBE_OPTION', `defaultProbe: edge must be > 0, got ${edge}`);
   const c = N / 2 - 0.5;
-  const re = new Float32Array(N * N), im = new Float32Array(N * N);
+  const re = new Float32Array(N * N),
+    im = new Float32Array(N * N);
   for (let y = 0; y < N; y++) {
     for (let x = 0; x < N; x++) {
       const r = Math.hypot(x - c, y - c);
@@ -43,13 +44,16 @@ export function defaultProbe(N: number, opts: DefaultProbeOptions = {}): Complex
 
 /** Fraction of Σ|P|² within `radius` of the window centre (N/2 − 0.5, N/2 − 0.5). */
 export function powerWithin(probe: Complex2D, radius: number): number {
-  const N = probe.width, c = N / 2 - 0.5;
-  let inside = 0, total = 0;
+  const N = probe.width,
+    c = N / 2 - 0.5;
+  let inside = 0,
+    total = 0;
   for (let y = 0; y < probe.height; y++) {
     for (let x = 0; x < N; x++) {
-      const i = y * N + x, p = probe.re[i]! ** 2 + probe.im[i]! ** 2;
+      const i = y * N + x,
+        p = probe.re[i]! ** 2 + probe.im[i]! ** 2;
       total += p;
-      if (Math.hypot(x - c, (y - (probe.height / 2 - 0.5))) <= radius) inside += p;
+      if (Math.hypot(x - c, y - (probe.height / 2 - 0.5)) <= radius) inside += p;
     }
   }
   return total > 0 ? inside / total : 0;
@@ -72,12 +76,17 @@ export function probeFromArray(arr: ArrayLikeNpy, source: string): Complex2D {
   if (shape.length === 3) shape = shape.slice(1);
   const [h, w] = shape;
   if (shape.length !== 2 || h === undefined || w === undefined || h !== w || h < 1) {
-    throw new DataError('PROBE_SHAPE', `a probe must be a square (N, N) array or (modes, N, N), got shape (${arr.shape.join(', ')})`, { file: source, hint: 'save the probe as a 2-D complex array' });
+    throw new DataError('PROBE_SHAPE', `a probe must be a square (N, N) array or (modes, N, N), got shape (${arr.shape.join(', ')})`, {
+      file: source,
+      hint: 'save the probe as a 2-D complex array',
+    });
   }
   const complex = /^[<>|=]?c/.test(arr.descr);
   const n = h * w;
-  if (arr.data.length < (complex ? 2 * n : n)) throw new DataError('PROBE_SHAPE', `probe array holds ${arr.data.length} values, too few for shape (${arr.shape.join(', ')})`, { file: source });
-  const re = new Float32Array(n), im = new Float32Array(n);
+  if (arr.data.length < (complex ? 2 * n : n))
+    throw new DataError('PROBE_SHAPE', `probe array holds ${arr.data.length} values, too few for shape (${arr.shape.join(', ')})`, { file: source });
+  const re = new Float32Array(n),
+    im = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     re[i] = Number(complex ? arr.data[2 * i]! : arr.data[i]!);
     im[i] = complex ? Number(arr.data[2 * i + 1]!) : 0;

@@ -25,10 +25,14 @@ export interface ScanArea {
 export function scanBounds(area: ScanArea): { xmin: number; xmax: number; ymin: number; ymax: number } {
   const m = area.margin ?? 0;
   if (!(m >= 0)) throw new OptionsError('SCAN_OPTION', `scan margin must be ≥ 0, got ${m}`);
-  const xmin = area.N / 2 + m, xmax = area.width - area.N / 2 - m;
-  const ymin = area.N / 2 + m, ymax = area.height - area.N / 2 - m;
+  const xmin = area.N / 2 + m,
+    xmax = area.width - area.N / 2 - m;
+  const ymin = area.N / 2 + m,
+    ymax = area.height - area.N / 2 - m;
   if (xmax < xmin || ymax < ymin) {
-    throw new OptionsError('SCAN_AREA', `a ${area.width}×${area.height} object leaves no room for ${area.N}×${area.N} windows with margin ${m}`, { hint: `use an object of at least ${area.N + 2 * m} pixels a side` });
+    throw new OptionsError('SCAN_AREA', `a ${area.width}×${area.height} object leaves no room for ${area.N}×${area.N} windows with margin ${m}`, {
+      hint: `use an object of at least ${area.N + 2 * m} pixels a side`,
+    });
   }
   return { xmin, xmax, ymin, ymax };
 }
@@ -64,19 +68,25 @@ export function rasterPositions(area: ScanArea, rng: Rng, opts: RasterOptions = 
     }
   }
   if (!(step > 0)) throw new OptionsError('SCAN_OPTION', `raster step must be > 0, got ${step}`);
-  const nx = Math.floor((xmax - xmin) / step + 1e-9) + 1, ny = Math.floor((ymax - ymin) / step + 1e-9) + 1;
+  const nx = Math.floor((xmax - xmin) / step + 1e-9) + 1,
+    ny = Math.floor((ymax - ymin) / step + 1e-9) + 1;
   // Centre the grid; round the start so integer steps give integer positions.
-  const x0 = xmin + Math.floor((xmax - xmin - (nx - 1) * step) / 2), y0 = ymin + Math.floor((ymax - ymin - (ny - 1) * step) / 2);
+  const x0 = xmin + Math.floor((xmax - xmin - (nx - 1) * step) / 2),
+    y0 = ymin + Math.floor((ymax - ymin - (ny - 1) * step) / 2);
   const total = nx * ny;
   const n = opts.count === undefined ? total : opts.count;
   if (!Number.isInteger(n) || n < 1 || n > total) {
-    throw new OptionsError('SCAN_COUNT', `a raster with step ${step} has ${nx}×${ny} = ${total} positions; count ${n} is not in 1..${total}`, { hint: 'lower the step or the count, or use a larger object' });
+    throw new OptionsError('SCAN_COUNT', `a raster with step ${step} has ${nx}×${ny} = ${total} positions; count ${n} is not in 1..${total}`, {
+      hint: 'lower the step or the count, or use a larger object',
+    });
   }
   const jitter = opts.jitter ?? 0;
   if (!(jitter >= 0)) throw new OptionsError('SCAN_OPTION', `jitter must be ≥ 0, got ${jitter}`);
-  const x = new Float64Array(n), y = new Float64Array(n);
+  const x = new Float64Array(n),
+    y = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const r = Math.floor(i / nx), c = i % nx;
+    const r = Math.floor(i / nx),
+      c = i % nx;
     x[i] = x0 + c * step;
     y[i] = y0 + r * step;
     if (jitter > 0) {
@@ -91,7 +101,8 @@ export function rasterPositions(area: ScanArea, rng: Rng, opts: RasterOptions = 
 export function randomPositions(area: ScanArea, rng: Rng, count: number): ScanPositions {
   const { xmin, xmax, ymin, ymax } = scanBounds(area);
   if (!Number.isInteger(count) || count < 1) throw new OptionsError('SCAN_COUNT', `random scan count must be a positive integer, got ${count}`);
-  const x = new Float64Array(count), y = new Float64Array(count);
+  const x = new Float64Array(count),
+    y = new Float64Array(count);
   for (let i = 0; i < count; i++) {
     x[i] = xmin + rng.uniform() * (xmax - xmin);
     y[i] = ymin + rng.uniform() * (ymax - ymin);
@@ -109,22 +120,28 @@ export function spiralPositions(area: ScanArea, opts: { step?: number; count?: n
   const { xmin, xmax, ymin, ymax } = scanBounds(area);
   const step = opts.step ?? area.N / 8;
   if (!(step > 0)) throw new OptionsError('SCAN_OPTION', `spiral step must be > 0, got ${step}`);
-  const cx = (xmin + xmax) / 2, cy = (ymin + ymax) / 2;
+  const cx = (xmin + xmax) / 2,
+    cy = (ymin + ymax) / 2;
   // Points within the inscribed square's circumcircle: beyond it none lies inside the area.
   const rmax = Math.hypot(xmax - xmin, ymax - ymin) / 2;
   const last = Math.ceil((rmax / step) ** 2);
   const golden = Math.PI * (3 - Math.sqrt(5));
-  const xs: number[] = [], ys: number[] = [];
+  const xs: number[] = [],
+    ys: number[] = [];
   for (let i = 0; i <= last && (opts.count === undefined || xs.length < opts.count); i++) {
-    const r = step * Math.sqrt(i), a = i * golden;
-    const x = cx + r * Math.cos(a), y = cy + r * Math.sin(a);
+    const r = step * Math.sqrt(i),
+      a = i * golden;
+    const x = cx + r * Math.cos(a),
+      y = cy + r * Math.sin(a);
     if (x >= xmin && x <= xmax && y >= ymin && y <= ymax) {
       xs.push(x);
       ys.push(y);
     }
   }
   if (opts.count !== undefined && xs.length < opts.count) {
-    throw new OptionsError('SCAN_COUNT', `a spiral with step ${step} fits ${xs.length} positions; count ${opts.count} is more`, { hint: 'lower the step or the count, or use a larger object' });
+    throw new OptionsError('SCAN_COUNT', `a spiral with step ${step} fits ${xs.length} positions; count ${opts.count} is more`, {
+      hint: 'lower the step or the count, or use a larger object',
+    });
   }
   return { x: Float64Array.from(xs), y: Float64Array.from(ys) };
 }

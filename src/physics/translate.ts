@@ -69,7 +69,9 @@ function sampleOp(outShape: [number, number], inShape: [number, number]): (img: 
 export function sampleShifted(img: tf.Tensor4D, at: tf.Tensor2D, outShape: [number, number]): tf.Tensor4D {
   const [B, H, W] = img.shape;
   if (at.rank !== 2 || at.shape[0] !== B || at.shape[1] !== 2) {
-    throw new OptionsError('PHYSICS_SHAPE', `sampleShifted: the offsets must be (B, 2) = (${B}, 2), got [${at.shape.join(',')}]`, { hint: 'give one [x, y] per image' });
+    throw new OptionsError('PHYSICS_SHAPE', `sampleShifted: the offsets must be (B, 2) = (${B}, 2), got [${at.shape.join(',')}]`, {
+      hint: 'give one [x, y] per image',
+    });
   }
   return tf.tidy(() => {
     // Rows [1, 0, ax, 0, 1, ay, 0, 0] = base + at · E, E placing ax at 2 and ay at 5.

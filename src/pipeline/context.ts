@@ -41,7 +41,10 @@ export function createStageContext(o: ContextOptions): StageContext {
       if (policy === 'fail') {
         if (error instanceof PtychoflowError) throw error;
         // A plugin's own code passes through as the plugin named it.
-        throw new DataError(isErrorCode(error.code) ? error.code : error.code !== undefined ? pluginCode(error.code) : 'BAD_RECORD', error.message, { stage: o.id, cause: error });
+        throw new DataError(isErrorCode(error.code) ? error.code : error.code !== undefined ? pluginCode(error.code) : 'BAD_RECORD', error.message, {
+          stage: o.id,
+          cause: error,
+        });
       }
       stats.errors++;
       if (policy === 'route' && stats.routed.length < maxRouted) {

@@ -18,7 +18,7 @@ export interface LoadOptions {
 export async function loadPlan(file: string, opts: LoadOptions): Promise<PipelinePlan> {
   const loaded = readPipelineFile(file, opts.text);
   const raw: unknown = loaded.doc.errors.length === 0 ? documentValue(loaded.doc, file) : undefined;
-  const plugins = raw !== null && typeof raw === 'object' && 'plugins' in raw ? (raw).plugins : undefined;
+  const plugins = raw !== null && typeof raw === 'object' && 'plugins' in raw ? raw.plugins : undefined;
   let registry = opts.registry;
   if (Array.isArray(plugins) && plugins.length > 0) {
     if (!plugins.every((p) => typeof p === 'string')) {

@@ -28,7 +28,11 @@ export function documentValue(doc: Document, file: string): unknown {
   try {
     return doc.toJS({ maxAliasCount: 10_000 });
   } catch (e) {
-    throw new PipelineFileError('PIPELINE_YAML', `the YAML cannot be expanded: ${(e as Error).message}`, { file, hint: 'use fewer aliases (or shallower nesting)', cause: e });
+    throw new PipelineFileError('PIPELINE_YAML', `the YAML cannot be expanded: ${(e as Error).message}`, {
+      file,
+      hint: 'use fewer aliases (or shallower nesting)',
+      cause: e,
+    });
   }
 }
 
@@ -50,7 +54,10 @@ export function parseSetting(spec: string): { path: string[]; value: unknown } {
   if (eq <= 0) {
     throw new PipelineFileError('BAD_SET', `--set ${spec}: expected key.path=value`, { hint: 'e.g. --set sinks.train.epochs=3' });
   }
-  const keyPath = spec.slice(0, eq).split('.').filter((k) => k.length > 0);
+  const keyPath = spec
+    .slice(0, eq)
+    .split('.')
+    .filter((k) => k.length > 0);
   const raw = spec.slice(eq + 1);
   const parsed = parseDocument(raw);
   const value: unknown = parsed.errors.length > 0 ? raw : parsed.toJS();
@@ -65,7 +72,7 @@ function position(loaded: LoadedFile, p: (string | number)[]): { line?: number; 
       const range = (node as { range?: [number, number, number] }).range;
       if (range !== undefined) {
         // For a key's value, point at the key when we can.
-        const at = n > 0 ? keyOffset(loaded, p.slice(0, n)) ?? range[0] : range[0];
+        const at = n > 0 ? (keyOffset(loaded, p.slice(0, n)) ?? range[0]) : range[0];
         const pos = loaded.lines.linePos(at);
         return { line: pos.line, col: pos.col };
       }

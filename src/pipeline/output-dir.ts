@@ -30,10 +30,14 @@ function fileInTheWay(dir: string): string | undefined {
 export function prepareOutputDir(outDir: string, details: { file?: string; key: string }): void {
   const where = { ...(details.file !== undefined ? { file: details.file } : {}), key: details.key };
   const notDir = (p: string): PipelineFileError =>
-    new PipelineFileError('OUTPUT_NOT_A_DIRECTORY', `the output directory ${printableName(outDir)} ${p === outDir ? 'is an existing file' : `cannot be made: ${printableName(p)} is a file`}`, {
-      ...where,
-      hint: 'name a directory (new or existing) for the outputs, or move the file away',
-    });
+    new PipelineFileError(
+      'OUTPUT_NOT_A_DIRECTORY',
+      `the output directory ${printableName(outDir)} ${p === outDir ? 'is an existing file' : `cannot be made: ${printableName(p)} is a file`}`,
+      {
+        ...where,
+        hint: 'name a directory (new or existing) for the outputs, or move the file away',
+      },
+    );
   const notWritable = (e: unknown): PipelineFileError =>
     new PipelineFileError('OUTPUT_NOT_WRITABLE', `cannot write in the output directory ${printableName(outDir)} (${codeOf(e) ?? (e as Error).message})`, {
       ...where,

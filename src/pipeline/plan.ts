@@ -21,8 +21,18 @@ export const settingsSchema = z
   .object({
     description: z.string().optional().describe('What the pipeline does (shown by `ptychoflow validate`).'),
     backend: z.enum(BACKENDS).default('auto').describe('Compute backend: auto tries tensorflow-gpu, tensorflow, wasm, cpu.'),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0).describe('Seed for every random choice in the run.'),
-    output: z.string().min(1).optional().describe("Directory for the run's outputs, relative to the pipeline file (default: runs/<file name> in the working directory)."),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(0)
+      .describe('Seed for every random choice in the run.'),
+    output: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Directory for the run's outputs, relative to the pipeline file (default: runs/<file name> in the working directory)."),
     memory: z
       .object({
         tensor_bytes: z.number().int().positive().optional().describe('Most live tensor bytes allowed at once; a stage that crosses it fails the run.'),
@@ -32,7 +42,10 @@ export const settingsSchema = z
       .describe('Memory budgets.'),
     allow: z
       .object({
-        paths_outside: z.boolean().default(false).describe('Let manifest paths leave the manifest directory and output paths (sinks, checkpoints) leave the output directory.'),
+        paths_outside: z
+          .boolean()
+          .default(false)
+          .describe('Let manifest paths leave the manifest directory and output paths (sinks, checkpoints) leave the output directory.'),
         hdf5_external_links: z.boolean().default(false).describe('Follow HDF5 external links (into other files).'),
         plugins_outside: z.boolean().default(false).describe("Import plugin files from outside the pipeline file's directory."),
       })
@@ -109,7 +122,10 @@ function stageInputs(section: Section, def: ComponentDef, inputs: unknown, at: (
   }
   const ar = 'arity' in def && def.arity !== undefined ? def.arity : { min: 1, max: 1 };
   if (inputs.length < ar.min || inputs.length > ar.max) {
-    add([...at, 'inputs'], `'${def.type}' takes ${ar.min === ar.max ? ar.min : `${ar.min} to ${ar.max}`} input${ar.max === 1 ? '' : 's'}, got ${inputs.length}`);
+    add(
+      [...at, 'inputs'],
+      `'${def.type}' takes ${ar.min === ar.max ? ar.min : `${ar.min} to ${ar.max}`} input${ar.max === 1 ? '' : 's'}, got ${inputs.length}`,
+    );
   }
   return inputs;
 }
@@ -124,7 +140,14 @@ function stageAfter(section: Section, after: unknown, at: (string | number)[], a
 }
 
 /** Pass 1 for one entry: its id, type, wiring keys and options; undefined when it cannot be planned at all. */
-function planStage(section: Section, id: string, entryRaw: unknown, known: ReadonlyMap<string, StagePlan>, registry: Registry, add: AddProblem): StagePlan | undefined {
+function planStage(
+  section: Section,
+  id: string,
+  entryRaw: unknown,
+  known: ReadonlyMap<string, StagePlan>,
+  registry: Registry,
+  add: AddProblem,
+): StagePlan | undefined {
   const at: (string | number)[] = [section, id];
   if (id.includes('.')) add(at, `stage id '${id}' may not contain '.' (it separates an id from an output name)`);
   if (known.has(id)) {
@@ -159,7 +182,10 @@ function checkReferences(stages: ReadonlyMap<string, StagePlan>, add: AddProblem
         const hint = didYouMean(id, producers);
         add(at, `unknown input '${ref}'${hint !== undefined ? `; did you mean '${hint}'?` : ''}`);
       } else if (target.section === 'sinks' && (target.def.emits === undefined || st.section !== 'sinks')) {
-        const why = target.def.emits === undefined ? `'${id}' is a sink and has no output; use 'after: [${id}]' to run after it` : `'${id}' is a sink: only sinks (which run after it) can take its output`;
+        const why =
+          target.def.emits === undefined
+            ? `'${id}' is a sink and has no output; use 'after: [${id}]' to run after it`
+            : `'${id}' is a sink: only sinks (which run after it) can take its output`;
         add(at, why);
       } else if (output !== undefined && output !== 'errors' && output.length === 0) {
         add(at, `empty output name in '${ref}'`);
@@ -223,7 +249,10 @@ export function planPipeline(raw: unknown, registry: Registry, origin: PlanOrigi
   checkReferences(stages, add);
   const order = runOrder(stages, add);
   // Pass 4: record kinds along the wiring (what each input gives against what its stage accepts).
-  checkKinds([...order.streams, ...order.sinks].map((id) => stages.get(id)!), (id, i, message) => add([stages.get(id)!.section, id, 'inputs', i], message));
+  checkKinds(
+    [...order.streams, ...order.sinks].map((id) => stages.get(id)!),
+    (id, i, message) => add([stages.get(id)!.section, id, 'inputs', i], message),
+  );
 
   if (problems.length > 0 || !parsed.success) throw pipelineInvalid(origin.file, problems);
   return {
@@ -259,4 +288,3 @@ function topoSort(nodes: StagePlan[], deps: (s: StagePlan) => string[], onCycle:
   for (const n of nodes) visit(n.id);
   return order;
 }
-

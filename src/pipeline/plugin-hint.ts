@@ -13,7 +13,8 @@ export function pluginLoadHint(spec: string, isPath: boolean, error: unknown, ve
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
   if (TS_EXT.test(spec) && code === 'ERR_UNKNOWN_FILE_EXTENSION') {
-    if (nodeStripsTypes(version)) return 'Node strips types only outside node_modules: ship the plugin compiled to .js/.mjs, or run with a TypeScript loader (`npm install -D tsx`, `NODE_OPTIONS="--import tsx"`)';
+    if (nodeStripsTypes(version))
+      return 'Node strips types only outside node_modules: ship the plugin compiled to .js/.mjs, or run with a TypeScript loader (`npm install -D tsx`, `NODE_OPTIONS="--import tsx"`)';
     return (
       'this Node cannot load TypeScript by itself: run with a TypeScript loader ' +
       '(`npm install -D tsx`, then `node --import tsx node_modules/.bin/ptychoflow …` or `NODE_OPTIONS="--import tsx"`), ' +

@@ -72,7 +72,10 @@ export async function loadPlugins(specs: readonly string[], baseDir: string, reg
     const isPath = spec.startsWith('.') || spec.startsWith('/') || /^[A-Za-z]:[\\/]/.test(spec);
     // A plugin's code runs as soon as it is imported (even by `validate`): only files under the pipeline's directory, unless allowed.
     if (isPath && options.allowOutside !== true && !isInside(path.resolve(baseDir), path.resolve(baseDir, spec))) {
-      throw new PipelineFileError('PLUGIN_OUTSIDE', `plugin '${spec}' lies outside the pipeline file's directory`, { key: 'plugins', hint: 'move it next to the pipeline file, install it as a package, or set allow.plugins_outside: true' });
+      throw new PipelineFileError('PLUGIN_OUTSIDE', `plugin '${spec}' lies outside the pipeline file's directory`, {
+        key: 'plugins',
+        hint: 'move it next to the pipeline file, install it as a package, or set allow.plugins_outside: true',
+      });
     }
     const target = isPath ? pathToFileURL(path.resolve(baseDir, spec)).href : spec;
     let mod: Record<string, unknown>;

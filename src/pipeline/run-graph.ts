@@ -156,7 +156,11 @@ export class StageGraph {
       else if (output !== undefined) s = base.outputs?.[output];
       if (s === undefined) {
         const names = Object.keys(base.outputs ?? {});
-        throw new StageError('NO_SUCH_OUTPUT', `input '${ref}': stage '${id}' has no output '${output}'${names.length > 0 ? ` (it has: ${names.join(', ')}, errors)` : ' (only errors)'}`, { stage: st.id });
+        throw new StageError(
+          'NO_SUCH_OUTPUT',
+          `input '${ref}': stage '${id}' has no output '${output}'${names.length > 0 ? ` (it has: ${names.join(', ')}, errors)` : ' (only errors)'}`,
+          { stage: st.id },
+        );
       }
       return instrument(s, producer, consumer, this.o.ledger, this.clock);
     });

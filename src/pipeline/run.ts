@@ -150,13 +150,23 @@ export async function runPlan(plan: PipelinePlan, opts: RunOptions = {}): Promis
 
 function warnLeaks(report: LedgerReport, log: Logger): void {
   if (report.leaked === 0) return;
-  const holders = Object.entries(report.by_stage).filter(([, s]) => s.tensors > 0).map(([id, s]) => `${id}: ${s.tensors}`);
+  const holders = Object.entries(report.by_stage)
+    .filter(([, s]) => s.tensors > 0)
+    .map(([id, s]) => `${id}: ${s.tensors}`);
   log.warn(`${report.leaked} tensor(s) still alive after the run${holders.length > 0 ? ` (created by ${holders.join(', ')})` : ''}`);
 }
 
 function stageSummary(m: Meter): StageSummary {
   const { stats } = m.ctx;
-  return { id: m.id, type: m.type, records_in: m.in, records_out: m.out, errors: stats.errors, ms: Math.round(m.ms), ...(stats.info === undefined ? {} : { info: stats.info }) };
+  return {
+    id: m.id,
+    type: m.type,
+    records_in: m.in,
+    records_out: m.out,
+    errors: stats.errors,
+    ms: Math.round(m.ms),
+    ...(stats.info === undefined ? {} : { info: stats.info }),
+  };
 }
 
 interface Ended {

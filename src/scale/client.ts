@@ -46,7 +46,10 @@ export async function openScale(config: ScaleConfig, opts: { configure?: boolean
       pingInterval: 5000,
     });
   } catch (e) {
-    throw new ScaleError('NATS_CONNECT', `cannot connect to NATS at ${redactedServer(config.server)}: ${messageOf(e)}`, { hint: 'start nats-server with -js, check --server and the PTYCHOFLOW_NATS_* credentials', cause: e });
+    throw new ScaleError('NATS_CONNECT', `cannot connect to NATS at ${redactedServer(config.server)}: ${messageOf(e)}`, {
+      hint: 'start nats-server with -js, check --server and the PTYCHOFLOW_NATS_* credentials',
+      cause: e,
+    });
   }
   try {
     const api = { timeout: config.timeoutS * 1000 };
@@ -64,18 +67,34 @@ export async function openScale(config: ScaleConfig, opts: { configure?: boolean
     };
     let info = await jsm.consumers.info(config.stream, config.consumer).catch(() => undefined);
     if (info === undefined) info = await jsm.consumers.add(config.stream, consumer);
-    else if (opts.configure === true) info = await jsm.consumers.update(config.stream, config.consumer, { ack_wait: consumer.ack_wait, max_deliver: consumer.max_deliver, max_ack_pending: consumer.max_ack_pending });
-    const effective: ScaleConfig = { ...config, ackWaitS: millis(info.config.ack_wait ?? consumer.ack_wait) / 1000, maxDeliver: info.config.max_deliver ?? config.maxDeliver, maxAckPending: info.config.max_ack_pending ?? config.maxAckPending };
+    else if (opts.configure === true)
+      info = await jsm.consumers.update(config.stream, config.consumer, {
+        ack_wait: consumer.ack_wait,
+        max_deliver: consumer.max_deliver,
+        max_ack_pending: consumer.max_ack_pending,
+      });
+    const effective: ScaleConfig = {
+      ...config,
+      ackWaitS: millis(info.config.ack_wait ?? consumer.ack_wait) / 1000,
+      maxDeliver: info.config.max_deliver ?? config.maxDeliver,
+      maxAckPending: info.config.max_ack_pending ?? config.maxAckPending,
+    };
     const store = await new Objm(js).create(config.bucket, { storage });
     return { config: effective, nc, js, jsm, store, close: () => nc.drain().catch(() => nc.close()) };
   } catch (e) {
     await nc.close();
     if (e instanceof ScaleError) throw e;
-    throw new ScaleError('NATS_SETUP', `JetStream at ${redactedServer(config.server)}: ${messageOf(e)}`, { hint: 'the server must run with JetStream enabled (-js) and allow these streams', cause: e });
+    throw new ScaleError('NATS_SETUP', `JetStream at ${redactedServer(config.server)}: ${messageOf(e)}`, {
+      hint: 'the server must run with JetStream enabled (-js) and allow these streams',
+      cause: e,
+    });
   }
 }
 
-async function ensureStream(jsm: JetStreamManager, cfg: { name: string; subjects: string[]; retention: RetentionPolicy; storage: StorageType; max_msgs_per_subject?: number }): Promise<void> {
+async function ensureStream(
+  jsm: JetStreamManager,
+  cfg: { name: string; subjects: string[]; retention: RetentionPolicy; storage: StorageType; max_msgs_per_subject?: number },
+): Promise<void> {
   try {
     await jsm.streams.info(cfg.name);
   } catch {

@@ -45,12 +45,19 @@ export interface JobSummary {
 
 export async function loadManifest(c: ScaleClient, job: string): Promise<JobManifest> {
   const m = await getJson<JobManifest>(c, names.manifest(job));
-  if (m === undefined) throw new ScaleError('JOB_NOT_FOUND', `no job '${job}' in bucket '${c.config.bucket}'`, { hint: 'check the job id that submit printed, and --server/--bucket' });
+  if (m === undefined)
+    throw new ScaleError('JOB_NOT_FOUND', `no job '${job}' in bucket '${c.config.bucket}'`, {
+      hint: 'check the job id that submit printed, and --server/--bucket',
+    });
   return m;
 }
 
 /** Polls until every shard is done or failed. */
-export async function waitForJob(c: ScaleClient, m: JobManifest, o: Pick<CollectOptions, 'timeoutS' | 'pollMs' | 'onStatus' | 'signal'>): Promise<ShardStatus[]> {
+export async function waitForJob(
+  c: ScaleClient,
+  m: JobManifest,
+  o: Pick<CollectOptions, 'timeoutS' | 'pollMs' | 'onStatus' | 'signal'>,
+): Promise<ShardStatus[]> {
   const t0 = Date.now();
   // Polls ask only about unsettled shards: a large job's poll shrinks as it finishes.
   const settled = new Map<string, ShardStatus>();
@@ -68,7 +75,9 @@ export async function waitForJob(c: ScaleClient, m: JobManifest, o: Pick<Collect
     }
     if (o.timeoutS !== undefined && Date.now() - t0 > o.timeoutS * 1000) {
       const counts = s === undefined ? 'unknown' : JSON.stringify(countStates(s));
-      throw new ScaleError('JOB_TIMEOUT', `job '${m.job}' not finished after ${o.timeoutS} s (${counts})`, { hint: 'start workers (ptychoflow worker), or collect later' });
+      throw new ScaleError('JOB_TIMEOUT', `job '${m.job}' not finished after ${o.timeoutS} s (${counts})`, {
+        hint: 'start workers (ptychoflow worker), or collect later',
+      });
     }
     await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
   }
@@ -92,8 +101,12 @@ async function mergeTiles(c: ScaleClient, m: JobManifest, results: ResultManifes
       const out = { npz: path.join(outDir, files.npz), amplitude_png: path.join(outDir, files.amplitude_png), phase_png: path.join(outDir, files.phase_png) };
       const mg = mergePartials(parts);
       await writeReconstruction(out, mg, mg.probe, sink);
-      let wmin = Infinity, wmax = -Infinity;
-      for (const w of mg.weightSum) { wmin = Math.min(wmin, w); wmax = Math.max(wmax, w); }
+      let wmin = Infinity,
+        wmax = -Infinity;
+      for (const w of mg.weightSum) {
+        wmin = Math.min(wmin, w);
+        wmax = Math.max(wmax, w);
+      }
       merged[sink] = { ...out, shards: mg.shards, weight_min: wmin, weight_max: wmax, shape: [mg.object.height, mg.object.width] };
     }
   } finally {
@@ -106,11 +119,17 @@ async function mergeTiles(c: ScaleClient, m: JobManifest, results: ResultManifes
 async function collectRounds(c: ScaleClient, m: JobManifest, o: CollectOptions): Promise<JobSummary> {
   if (o.wait !== true) {
     const c0 = countStates(await jobStatus(c, m));
-    if (c0.pending + c0.running > 0) throw new ScaleError('JOB_NOT_FINISHED', `job '${m.job}' runs in rounds (refine, step: pass): ${c0.done} of ${m.shards.length} round shards done`, { hint: 'collect --wait (or submit --wait) coordinates its rounds; run it while workers run' });
+    if (c0.pending + c0.running > 0)
+      throw new ScaleError('JOB_NOT_FINISHED', `job '${m.job}' runs in rounds (refine, step: pass): ${c0.done} of ${m.shards.length} round shards done`, {
+        hint: 'collect --wait (or submit --wait) coordinates its rounds; run it while workers run',
+      });
   }
   const outDir = path.resolve(o.outDir);
   const t0 = performance.now();
-  const r = await runRounds(c, m, outDir, { ...(o.timeoutS !== undefined ? { timeoutS: o.timeoutS } : {}), wait: (mm, timeoutS) => waitForJob(c, mm, { ...o, ...(timeoutS !== undefined ? { timeoutS } : {}) }) });
+  const r = await runRounds(c, m, outDir, {
+    ...(o.timeoutS !== undefined ? { timeoutS: o.timeoutS } : {}),
+    wait: (mm, timeoutS) => waitForJob(c, mm, { ...o, ...(timeoutS !== undefined ? { timeoutS } : {}) }),
+  });
   const states = await jobStatus(c, m);
   const merged: Record<string, Json> = r.merged !== undefined ? { [m.rounds!.sink]: r.merged } : {};
   return writeSummary(m, states, merged, new Map(), t0, outDir, r.merged === undefined ? 'failed' : 'ok');
@@ -122,7 +141,9 @@ export async function collectJob(c: ScaleClient, job: string, o: CollectOptions)
   const states = o.wait === true ? await waitForJob(c, m, o) : await jobStatus(c, m);
   const counts = countStates(states);
   if (counts.pending + counts.running > 0) {
-    throw new ScaleError('JOB_NOT_FINISHED', `job '${job}': ${counts.pending} shard(s) pending, ${counts.running} running`, { hint: 'collect --wait, or check ptychoflow status' });
+    throw new ScaleError('JOB_NOT_FINISHED', `job '${job}': ${counts.pending} shard(s) pending, ${counts.running} running`, {
+      hint: 'collect --wait, or check ptychoflow status',
+    });
   }
   const outDir = path.resolve(o.outDir);
   const t0 = performance.now();
@@ -130,7 +151,8 @@ export async function collectJob(c: ScaleClient, job: string, o: CollectOptions)
   for (const s of states) {
     if (s.state !== 'done') continue;
     const r = await getJson<ResultManifest>(c, names.result(job, s.shard));
-    if (r === undefined) throw new ScaleError('MISSING_OBJECT', `shard '${s.shard}' is done but its result is gone`, { hint: 'the bucket was purged; resubmit the job' });
+    if (r === undefined)
+      throw new ScaleError('MISSING_OBJECT', `shard '${s.shard}' is done but its result is gone`, { hint: 'the bucket was purged; resubmit the job' });
     results.push(r);
   }
   let merged: Record<string, Json> = {};
@@ -144,7 +166,15 @@ export async function collectJob(c: ScaleClient, job: string, o: CollectOptions)
   return writeSummary(m, states, merged, new Map(results.map((r) => [r.shard, r.delivery])), t0, outDir);
 }
 
-async function writeSummary(m: JobManifest, states: ShardStatus[], merged: Record<string, Json>, delivered: Map<string, number>, t0: number, outDir: string, status?: JobSummary['status']): Promise<JobSummary> {
+async function writeSummary(
+  m: JobManifest,
+  states: ShardStatus[],
+  merged: Record<string, Json>,
+  delivered: Map<string, number>,
+  t0: number,
+  outDir: string,
+  status?: JobSummary['status'],
+): Promise<JobSummary> {
   const bySub = new Map(m.shards.map((d) => [d.shard, d.output ?? '']));
   const failed = states.filter((s) => s.state === 'failed').map((s) => s.shard);
   const summary: JobSummary = {
@@ -153,7 +183,11 @@ async function writeSummary(m: JobManifest, states: ShardStatus[], merged: Recor
     status: status ?? (failed.length === 0 ? 'ok' : failed.length === states.length ? 'failed' : 'partial'),
     counts: countStates(states),
     failed,
-    shards: states.map((s) => ({ ...s, ...(bySub.get(s.shard) ? { output: bySub.get(s.shard)! } : {}), ...(delivered.has(s.shard) ? { deliveries_stored: delivered.get(s.shard)! } : {}) })),
+    shards: states.map((s) => ({
+      ...s,
+      ...(bySub.get(s.shard) ? { output: bySub.get(s.shard)! } : {}),
+      ...(delivered.has(s.shard) ? { deliveries_stored: delivered.get(s.shard)! } : {}),
+    })),
     merged,
     merge_seconds: +((performance.now() - t0) / 1000).toFixed(3),
     output: outDir,

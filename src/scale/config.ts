@@ -46,13 +46,16 @@ export const EVENT_SUBJECT = 'ptychoflow.events';
 
 /** Job and shard ids become subject tokens and object names: letters, digits, '-' and '_' only. */
 export function checkId(id: string, what: string): string {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new OptionsError('BAD_ID', `${what} '${id}' may hold only letters, digits, '-' and '_' (at most 64)`, { hint: `choose another ${what}` });
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id))
+    throw new OptionsError('BAD_ID', `${what} '${id}' may hold only letters, digits, '-' and '_' (at most 64)`, { hint: `choose another ${what}` });
   return id;
 }
 
 /** Token or user/password from the environment (never from flags, so they stay out of `ps` and logs). */
 export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): { token?: string; user?: string; pass?: string } {
-  const token = env.PTYCHOFLOW_NATS_TOKEN, user = env.PTYCHOFLOW_NATS_USER, pass = env.PTYCHOFLOW_NATS_PASSWORD;
+  const token = env.PTYCHOFLOW_NATS_TOKEN,
+    user = env.PTYCHOFLOW_NATS_USER,
+    pass = env.PTYCHOFLOW_NATS_PASSWORD;
   if (token !== undefined && token !== '') return { token };
   if (user !== undefined && user !== '') return { user, ...(pass !== undefined ? { pass } : {}) };
   return {};
@@ -74,7 +77,8 @@ export interface ScaleFlags {
 /** A ScaleConfig from CLI flags (or options in code), the rest from DEFAULTS. */
 export function scaleConfig(f: ScaleFlags): ScaleConfig {
   const server = f.server ?? process.env.PTYCHOFLOW_NATS_SERVER;
-  if (server === undefined || server === '') throw new OptionsError('NO_SERVER', 'no NATS server given', { hint: 'pass --server nats://HOST:PORT or set PTYCHOFLOW_NATS_SERVER' });
+  if (server === undefined || server === '')
+    throw new OptionsError('NO_SERVER', 'no NATS server given', { hint: 'pass --server nats://HOST:PORT or set PTYCHOFLOW_NATS_SERVER' });
   const c: ScaleConfig = {
     server,
     stream: f.stream ?? DEFAULTS.stream,
@@ -87,8 +91,17 @@ export function scaleConfig(f: ScaleFlags): ScaleConfig {
     timeoutS: f.timeout ?? DEFAULTS.timeoutS,
     storage: f.memory === true ? 'memory' : 'file',
   };
-  if (!(c.ackWaitS > 0) || !Number.isInteger(c.maxDeliver) || c.maxDeliver < 1 || !Number.isInteger(c.maxAckPending) || c.maxAckPending < 1 || !(c.timeoutS > 0)) {
-    throw new OptionsError('BAD_OPTION', 'ack_wait and timeout must be > 0 seconds, max_deliver and max_ack_pending positive integers', { hint: 'check --ack-wait, --timeout, --max-deliver, --max-ack-pending' });
+  if (
+    !(c.ackWaitS > 0) ||
+    !Number.isInteger(c.maxDeliver) ||
+    c.maxDeliver < 1 ||
+    !Number.isInteger(c.maxAckPending) ||
+    c.maxAckPending < 1 ||
+    !(c.timeoutS > 0)
+  ) {
+    throw new OptionsError('BAD_OPTION', 'ack_wait and timeout must be > 0 seconds, max_deliver and max_ack_pending positive integers', {
+      hint: 'check --ack-wait, --timeout, --max-deliver, --max-ack-pending',
+    });
   }
   return c;
 }

@@ -30,11 +30,20 @@ type Vars = { re: tf.Tensor1D; im: tf.Tensor1D; pre: tf.Tensor2D; pim: tf.Tensor
 type RawTaps = { index: Int32Array; weight: Float32Array | undefined }[];
 
 /** Every batch with its windows on `placement`, as refine cuts them. */
-function eachWindowed(input: Stream<TensorBatch>, ctx: StageContext, placement: CanvasPlacement, N: number, fn: (X: tf.Tensor4D, taps: Taps, P: number, raw: RawTaps) => void): Promise<number> {
+function eachWindowed(
+  input: Stream<TensorBatch>,
+  ctx: StageContext,
+  placement: CanvasPlacement,
+  N: number,
+  fn: (X: tf.Tensor4D, taps: Taps, P: number, raw: RawTaps) => void,
+): Promise<number> {
   return forEachBatch(input, ctx.signal, async (batch) => {
     const coords = (await batch.coords.data()) as Float32Array;
     const w = windowTaps(batch.centers, coords, batch.size, batch.C, N, placement, `stage '${ctx.id}'`);
-    const taps = w.taps.map((t) => ({ index: tf.tensor3d(t.index, [w.patterns, N, N], 'int32'), weight: t.weight === undefined ? undefined : tf.tensor3d(t.weight, [w.patterns, 1, 1]) }));
+    const taps = w.taps.map((t) => ({
+      index: tf.tensor3d(t.index, [w.patterns, N, N], 'int32'),
+      weight: t.weight === undefined ? undefined : tf.tensor3d(t.weight, [w.patterns, 1, 1]),
+    }));
     try {
       fn(batch.X, taps, w.patterns, w.taps);
     } finally {
@@ -50,7 +59,8 @@ function makeVars(obj: { re: Float32Array; im: Float32Array }, probe: { re: Floa
   return { re: tf.tensor1d(obj.re), im: tf.tensor1d(obj.im), pre: tf.tensor2d(probe.re, [N, N]), pim: tf.tensor2d(probe.im, [N, N]) };
 }
 
-const predicted = (v: Vars, taps: Taps, P: number, N: number): tf.Tensor4D => farFieldAmplitude(cutWindows(v.re, taps, P, N), cutWindows(v.im, taps, P, N), v.pre, v.pim);
+const predicted = (v: Vars, taps: Taps, P: number, N: number): tf.Tensor4D =>
+  farFieldAmplitude(cutWindows(v.re, taps, P, N), cutWindows(v.im, taps, P, N), v.pre, v.pim);
 
 export function contributionSink(files: { state?: string; out: string }): SinkDef {
   return defineSink({
@@ -68,11 +78,14 @@ export function contributionSink(files: { state?: string; out: string }): SinkDe
       const N = scan.N;
       if (o.round === 0) {
         const start = await startingPoint(options, scan, ctx, undefined);
-        const { placement } = start, HW = placement.width * placement.height;
+        const { placement } = start,
+          HW = placement.width * placement.height;
         const v = makeVars(start.object, start.probe, N);
         const sums: [number, number, number, number] = [0, 0, 0, 0];
-        const lit = new Uint8Array(HW), centre = new Uint8Array(HW);
-        const lo = Math.floor(N / 4), hi = lo + Math.floor(N / 2);
+        const lit = new Uint8Array(HW),
+          centre = new Uint8Array(HW);
+        const lo = Math.floor(N / 4),
+          hi = lo + Math.floor(N / 2);
         try {
           await eachWindowed(input, ctx, placement, N, (X, taps, P, raw) => {
             const first = raw[0]!.index;
@@ -81,7 +94,9 @@ export function contributionSink(files: { state?: string; out: string }): SinkDe
             sums[3] += P * N * N;
             for (let k = 0; k < P * N * N; k++) {
               lit[first[k]!] = 1;
-              const q = k % (N * N), row = Math.floor(q / N), col = q % N;
+              const q = k % (N * N),
+                row = Math.floor(q / N),
+                col = q % N;
               if (row >= lo && row < hi && col >= lo && col < hi) centre[first[k]!] = 1;
             }
           });
@@ -98,7 +113,9 @@ export function contributionSink(files: { state?: string; out: string }): SinkDe
       const g = emptyGradient(HW, probeOn ? N * N : 0);
       const v = makeVars(state.object, state.probe, N);
       try {
-        await eachWindowed(input, ctx, state.placement, N, (X, taps, P, raw) => tf.tidy(() => addBatchGradient(g, cutWindows(v.re, taps, P, N), cutWindows(v.im, taps, P, N), v.pre, v.pim, measured(X), raw)));
+        await eachWindowed(input, ctx, state.placement, N, (X, taps, P, raw) =>
+          tf.tidy(() => addBatchGradient(g, cutWindows(v.re, taps, P, N), cutWindows(v.im, taps, P, N), v.pre, v.pim, measured(X), raw)),
+        );
       } finally {
         for (const x of Object.values(v)) x.dispose();
       }

@@ -49,7 +49,7 @@ export async function publishEvent(c: ScaleClient, e: ShardEvent): Promise<void>
 export async function lastEvent(c: ScaleClient, job: string, shard: string): Promise<ShardEvent | undefined> {
   try {
     const m = await c.jsm.streams.getMessage(c.config.events, { last_by_subj: eventSubject(job, shard) });
-    return m === null ? undefined : (m.json<ShardEvent>());
+    return m === null ? undefined : m.json<ShardEvent>();
   } catch (e) {
     // No message on the subject yet: the shard is pending.
     if (/no message found|not found/i.test(String((e as Error).message))) return undefined;
@@ -67,10 +67,22 @@ export async function shardStatus(c: ScaleClient, job: string, shard: string, no
   if (e.state === 'failed') return { ...base, state: 'failed', ...(e.error !== undefined ? { error: e.error } : {}) };
   const stale = now - Date.parse(e.at) > 1000 * c.config.ackWaitS * 1.5 + 2000;
   if (stale && e.delivery >= c.config.maxDeliver) {
-    return { ...base, state: 'failed', error: e.error ?? { code: 'WORKER_LOST', message: `no result after ${e.delivery} deliveries (max_deliver ${c.config.maxDeliver}): its last worker stopped reporting` } };
+    return {
+      ...base,
+      state: 'failed',
+      error: e.error ?? {
+        code: 'WORKER_LOST',
+        message: `no result after ${e.delivery} deliveries (max_deliver ${c.config.maxDeliver}): its last worker stopped reporting`,
+      },
+    };
   }
   const running = e.state === 'running' && !stale;
-  return { ...base, state: running ? 'running' : 'pending', ...(e.error !== undefined ? { error: e.error } : {}), ...(running && e.progress !== undefined ? { progress: e.progress } : {}) };
+  return {
+    ...base,
+    state: running ? 'running' : 'pending',
+    ...(e.error !== undefined ? { error: e.error } : {}),
+    ...(running && e.progress !== undefined ? { progress: e.progress } : {}),
+  };
 }
 
 /** Every shard's state; shards in `settled` (done or failed before: final states) are not asked again. */

@@ -49,7 +49,9 @@ type Doc = Record<string, unknown>;
 
 function reconstructionSinks(doc: Doc): string[] {
   const sinks = (doc.sinks ?? {}) as Record<string, { type?: unknown }>;
-  return Object.entries(sinks).filter(([, s]) => s.type === 'infer' || s.type === 'refine').map(([id]) => id);
+  return Object.entries(sinks)
+    .filter(([, s]) => s.type === 'infer' || s.type === 'refine')
+    .map(([id]) => id);
 }
 
 function filesOf(summary: Json | undefined, outDir: string, sink: string): ShardPartial['files'] {
@@ -78,8 +80,15 @@ export async function executeShard(jobDoc: Doc, d: ShardDescriptor, o: ExecuteOp
     for (const id of tiled) sinks[`${id}__capture`] = { type: CAPTURE_STAGE, inputs: [id], of: id };
   }
   const plan = planPipeline(doc, registry, { file: `job ${d.job} shard ${d.shard}`, baseDir: o.outDir });
-  const outcome = await runPlan(plan, { outDir: o.outDir, ...(o.backend !== undefined ? { backend: o.backend } : {}), ...(o.signal !== undefined ? { signal: o.signal } : {}), ...(o.log !== undefined ? { log: o.log } : {}), ...(o.progress !== undefined ? { progress: o.progress } : {}) });
-  if (outcome.error !== undefined) throw outcome.error instanceof Error ? outcome.error : new ScaleError('SHARD_FAILED', `shard ${d.shard}: ${messageOf(outcome.error)}`);
+  const outcome = await runPlan(plan, {
+    outDir: o.outDir,
+    ...(o.backend !== undefined ? { backend: o.backend } : {}),
+    ...(o.signal !== undefined ? { signal: o.signal } : {}),
+    ...(o.log !== undefined ? { log: o.log } : {}),
+    ...(o.progress !== undefined ? { progress: o.progress } : {}),
+  });
+  if (outcome.error !== undefined)
+    throw outcome.error instanceof Error ? outcome.error : new ScaleError('SHARD_FAILED', `shard ${d.shard}: ${messageOf(outcome.error)}`);
   const partials: ShardPartial[] = [];
   for (const sink of tiled) {
     const c = captured.get(sink);

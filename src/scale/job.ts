@@ -78,7 +78,9 @@ export function inputKey(doc: Doc, given: string | undefined): string {
   if (given !== undefined) return given;
   const withPath = Object.entries(section(doc, 'sources')).filter(([, s]) => 'path' in s);
   if (withPath.length !== 1) {
-    throw new OptionsError('NO_INPUT_KEY', `per-scan shards: the pipeline has ${withPath.length} sources with a path`, { hint: 'name the option each scan sets with --input-key sources.ID.path' });
+    throw new OptionsError('NO_INPUT_KEY', `per-scan shards: the pipeline has ${withPath.length} sources with a path`, {
+      hint: 'name the option each scan sets with --input-key sources.ID.path',
+    });
   }
   return `sources.${withPath[0]![0]}.path`;
 }
@@ -107,7 +109,11 @@ export function planJob(o: PlanJobOptions): JobManifest {
     const used = new Set<string>();
     shards = inputs.map((input, i) => {
       // Outputs by scan name (the file's base name), numbered when two scans share one.
-      let out = path.basename(input).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]/g, '_') || `scan-${i}`;
+      let out =
+        path
+          .basename(input)
+          .replace(/\.[^.]*$/, '')
+          .replace(/[^A-Za-z0-9_-]/g, '_') || `scan-${i}`;
       if (used.has(out)) out = `${out}-${i}`;
       used.add(out);
       const value = key.endsWith('.path') && !path.isAbsolute(input) ? path.resolve(input) : input;
@@ -115,12 +121,33 @@ export function planJob(o: PlanJobOptions): JobManifest {
     });
   } else if (mode === 'tiles') {
     const types = [...Object.values(section(o.doc, 'transforms')), ...Object.values(section(o.doc, 'sinks'))].map((s) => s.type);
-    if (!types.includes('group')) throw new OptionsError('NO_GROUP_STAGE', 'tile shards narrow the positions a group stage plans with, and the pipeline has none', { hint: 'tile an infer or refine pipeline (… → group → batch → tensorify → infer/refine)' });
-    if (!types.some((t) => t === 'infer' || t === 'refine')) throw new OptionsError('NO_RECONSTRUCTION', 'tile shards merge reconstructions, and the pipeline has no infer or refine sink', { hint: 'use --shards tiles:K for infer and refine pipelines' });
+    if (!types.includes('group'))
+      throw new OptionsError('NO_GROUP_STAGE', 'tile shards narrow the positions a group stage plans with, and the pipeline has none', {
+        hint: 'tile an infer or refine pipeline (… → group → batch → tensorify → infer/refine)',
+      });
+    if (!types.some((t) => t === 'infer' || t === 'refine'))
+      throw new OptionsError('NO_RECONSTRUCTION', 'tile shards merge reconstructions, and the pipeline has no infer or refine sink', {
+        hint: 'use --shards tiles:K for infer and refine pipelines',
+      });
     const { kx, ky } = tileGrid(K!);
     const rounds = roundsOf(o.doc, o.margin);
-    if (rounds !== undefined) return { v: 1, job, mode: 'rounds', created_at: new Date().toISOString(), pipeline_file: o.pipelineFile, pipeline, shards: roundShards(base, kx, ky, rounds.epochs), rounds };
-    shards = Array.from({ length: kx * ky }, (_, index) => ({ ...base, shard: `tile-${String(index).padStart(4, '0')}`, sets: [], tile: { index, kx, ky, ...(o.margin !== undefined ? { margin: o.margin } : {}) } }));
+    if (rounds !== undefined)
+      return {
+        v: 1,
+        job,
+        mode: 'rounds',
+        created_at: new Date().toISOString(),
+        pipeline_file: o.pipelineFile,
+        pipeline,
+        shards: roundShards(base, kx, ky, rounds.epochs),
+        rounds,
+      };
+    shards = Array.from({ length: kx * ky }, (_, index) => ({
+      ...base,
+      shard: `tile-${String(index).padStart(4, '0')}`,
+      sets: [],
+      tile: { index, kx, ky, ...(o.margin !== undefined ? { margin: o.margin } : {}) },
+    }));
   } else {
     shards = [{ ...base, shard: 'all', sets: [] }];
   }
@@ -139,12 +166,17 @@ export function roundsOf(doc: Doc, margin: number | undefined): { sink: string; 
   const pass = sinks.filter(([, s]) => s.type === 'refine' && s.step === 'pass');
   if (pass.length === 0) return undefined;
   const [id, s] = pass[0]!;
-  const bad = (why: string, hint: string): OptionsError => new OptionsError('BAD_OPTION', `sink '${id}' (refine, step: pass) in a tile job: ${why}`, { stage: id, hint });
-  if (sinks.filter(([, x]) => x.type === 'infer' || x.type === 'refine').length !== 1) throw bad('it must be the only infer/refine sink', 'tile the infer and the refine as two jobs (refine from the infer NPZ)');
-  if (!Array.isArray(s.inputs) || s.inputs.length !== 1) throw bad('it must start from its reconstruction option or flat, not from input 1', 'give the starting NPZ as reconstruction: (an absolute path)');
-  if (s.max_minutes !== undefined) throw bad('max_minutes does not apply (passes are the job\'s rounds)', 'bound the passes with epochs');
-  if (typeof s.score_every === 'number' && s.score_every > 0) throw bad('score_every does not apply (no tile holds the whole object)', 'score the collected NPZ');
-  if (margin !== undefined && margin !== 0) throw bad('a round reads each tile\'s core only (each pattern counted once); --margin does not apply', 'leave --margin out');
+  const bad = (why: string, hint: string): OptionsError =>
+    new OptionsError('BAD_OPTION', `sink '${id}' (refine, step: pass) in a tile job: ${why}`, { stage: id, hint });
+  if (sinks.filter(([, x]) => x.type === 'infer' || x.type === 'refine').length !== 1)
+    throw bad('it must be the only infer/refine sink', 'tile the infer and the refine as two jobs (refine from the infer NPZ)');
+  if (!Array.isArray(s.inputs) || s.inputs.length !== 1)
+    throw bad('it must start from its reconstruction option or flat, not from input 1', 'give the starting NPZ as reconstruction: (an absolute path)');
+  if (s.max_minutes !== undefined) throw bad("max_minutes does not apply (passes are the job's rounds)", 'bound the passes with epochs');
+  if (typeof s.score_every === 'number' && s.score_every > 0)
+    throw bad('score_every does not apply (no tile holds the whole object)', 'score the collected NPZ');
+  if (margin !== undefined && margin !== 0)
+    throw bad("a round reads each tile's core only (each pattern counted once); --margin does not apply", 'leave --margin out');
   return { sink: id, epochs: typeof s.epochs === 'number' ? s.epochs : 50 };
 }
 
@@ -152,7 +184,14 @@ export function roundsOf(doc: Doc, margin: number | undefined): { sink: string; 
 function roundShards(base: Pick<ShardDescriptor, 'v' | 'job' | 'pipeline'>, kx: number, ky: number, epochs: number): ShardDescriptor[] {
   const out: ShardDescriptor[] = [];
   for (let round = 0; round <= epochs; round++) {
-    for (let index = 0; index < kx * ky; index++) out.push({ ...base, shard: `r${String(round).padStart(4, '0')}-tile-${String(index).padStart(4, '0')}`, sets: [], tile: { index, kx, ky, margin: 0 }, round });
+    for (let index = 0; index < kx * ky; index++)
+      out.push({
+        ...base,
+        shard: `r${String(round).padStart(4, '0')}-tile-${String(index).padStart(4, '0')}`,
+        sets: [],
+        tile: { index, kx, ky, margin: 0 },
+        round,
+      });
   }
   return out;
 }
@@ -189,7 +228,10 @@ export function shardDocument(jobDoc: Doc, d: ShardDescriptor): Doc {
     // The refine sink becomes this round's contribution, with refine's options.
     const sinks = section(doc, 'sinks');
     const id = roundsOf(doc, undefined)?.sink;
-    if (id === undefined) throw new OptionsError('BAD_OPTION', `shard ${d.shard} is a round of a refine (step: pass) job, and the job's pipeline has none`, { hint: 'resubmit the job' });
+    if (id === undefined)
+      throw new OptionsError('BAD_OPTION', `shard ${d.shard} is a round of a refine (step: pass) job, and the job's pipeline has none`, {
+        hint: 'resubmit the job',
+      });
     const { type: _type, inputs, ...refine } = sinks[id]!;
     sinks[id] = { type: CONTRIBUTION_STAGE, inputs, of: id, round: d.round, refine };
   }

@@ -19,12 +19,20 @@ export function mergePartials(partials: ReadonlyMap<string, Partial>): Merged {
   const ids = [...partials.keys()].sort();
   if (ids.length === 0) throw new ScaleError('NOTHING_TO_MERGE', 'no shard results to merge', { hint: 'wait until shards are done (ptychoflow status JOB)' });
   const first = partials.get(ids[0]!)!;
-  const { height, width, origin } = first, n = height * width;
-  const re = new Float64Array(n), im = new Float64Array(n), w = new Float64Array(n), covered = new Uint8Array(n);
+  const { height, width, origin } = first,
+    n = height * width;
+  const re = new Float64Array(n),
+    im = new Float64Array(n),
+    w = new Float64Array(n),
+    covered = new Uint8Array(n);
   for (const id of ids) {
     const p = partials.get(id)!;
     if (p.height !== height || p.width !== width || p.origin[0] !== origin[0] || p.origin[1] !== origin[1]) {
-      throw new ScaleError('CANVAS_MISMATCH', `shard '${id}' has a ${p.width}×${p.height} canvas at (${p.origin.join(', ')}), shard '${ids[0]}' ${width}×${height} at (${origin.join(', ')})`, { hint: 'all shards of a job must read the same scan; resubmit the job' });
+      throw new ScaleError(
+        'CANVAS_MISMATCH',
+        `shard '${id}' has a ${p.width}×${p.height} canvas at (${p.origin.join(', ')}), shard '${ids[0]}' ${width}×${height} at (${origin.join(', ')})`,
+        { hint: 'all shards of a job must read the same scan; resubmit the job' },
+      );
     }
     for (let i = 0; i < n; i++) {
       re[i] = re[i]! + p.sumRe[i]!;

@@ -25,7 +25,10 @@ export interface Partial {
 /** The partial of a reconstruction under merge weights `w` (canvas-sized). */
 export function partialOf(r: Reconstruction, w: Float32Array): Partial {
   const { height, width, re, im } = r.object;
-  const n = height * width, sumRe = new Float32Array(n), sumIm = new Float32Array(n), covered = new Uint8Array(n);
+  const n = height * width,
+    sumRe = new Float32Array(n),
+    sumIm = new Float32Array(n),
+    covered = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     sumRe[i] = w[i]! * re[i]!;
     sumIm[i] = w[i]! * im[i]!;
@@ -50,17 +53,27 @@ export async function readPartial(file: string): Promise<Partial> {
   const npz = await openNpz(file);
   try {
     const get = async (name: string, n?: number): Promise<{ data: ArrayLike<number>; shape: number[] }> => {
-      if (!npz.entries().includes(name)) throw new FormatError('BAD_PARTIAL', `shard result has no '${name}'`, { file, hint: 'the result was not written by a ptychoflow worker of this version; resubmit the job' });
+      if (!npz.entries().includes(name))
+        throw new FormatError('BAD_PARTIAL', `shard result has no '${name}'`, {
+          file,
+          hint: 'the result was not written by a ptychoflow worker of this version; resubmit the job',
+        });
       const a = await npz.readArray(name);
-      if (n !== undefined && a.data.length !== n) throw new FormatError('BAD_PARTIAL', `shard result '${name}' has ${a.data.length} values, expected ${n}`, { file });
+      if (n !== undefined && a.data.length !== n)
+        throw new FormatError('BAD_PARTIAL', `shard result '${name}' has ${a.data.length} values, expected ${n}`, { file });
       return { data: a.data as ArrayLike<number>, shape: [...a.shape] };
     };
     const w = await get('weight');
-    const [height, width] = w.shape as [number, number], n = height * width;
+    const [height, width] = w.shape as [number, number],
+      n = height * width;
     const probeRaw = await get('probe');
     const [ph, pw] = probeRaw.shape as [number, number];
-    const pre = new Float32Array(ph * pw), pim = new Float32Array(ph * pw);
-    for (let i = 0; i < ph * pw; i++) { pre[i] = probeRaw.data[2 * i]!; pim[i] = probeRaw.data[2 * i + 1]!; }
+    const pre = new Float32Array(ph * pw),
+      pim = new Float32Array(ph * pw);
+    for (let i = 0; i < ph * pw; i++) {
+      pre[i] = probeRaw.data[2 * i]!;
+      pim[i] = probeRaw.data[2 * i + 1]!;
+    }
     const origin = await get('origin', 2);
     return {
       height,

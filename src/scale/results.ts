@@ -64,7 +64,17 @@ export async function storeResult(c: ScaleClient, d: ShardDescriptor, dir: strin
     files = await filesUnder(dir);
     for (const f of files) await putFile(c, names.file(d.job, d.shard, f), path.join(dir, f));
   }
-  const manifest: ResultManifest = { v: 1, job: d.job, shard: d.shard, worker, delivery, finished_at: new Date().toISOString(), summary: run.summary, files, partials };
+  const manifest: ResultManifest = {
+    v: 1,
+    job: d.job,
+    shard: d.shard,
+    worker,
+    delivery,
+    finished_at: new Date().toISOString(),
+    summary: run.summary,
+    files,
+    partials,
+  };
   await c.store.putBlob({ name: names.result(d.job, d.shard) }, new TextEncoder().encode(JSON.stringify(manifest)));
   return manifest;
 }
@@ -90,14 +100,20 @@ export async function getJson<T>(c: ScaleClient, name: string): Promise<T | unde
   try {
     return JSON.parse(new TextDecoder().decode(bytes)) as T;
   } catch (e) {
-    throw new ScaleError('BAD_OBJECT', `object '${name}' in bucket '${c.config.bucket}' is not JSON`, { cause: e, hint: 'the bucket holds something other than ptychoflow jobs; use another --bucket' });
+    throw new ScaleError('BAD_OBJECT', `object '${name}' in bucket '${c.config.bucket}' is not JSON`, {
+      cause: e,
+      hint: 'the bucket holds something other than ptychoflow jobs; use another --bucket',
+    });
   }
 }
 
 /** Downloads a stored object to `file` (atomically). */
 export async function fetchTo(c: ScaleClient, name: string, file: string): Promise<void> {
   const bytes = await retryTransient(() => c.store.getBlob(name));
-  if (bytes === null) throw new ScaleError('MISSING_OBJECT', `object '${name}' is missing from bucket '${c.config.bucket}'`, { hint: 'the shard result is incomplete; resubmit the job' });
+  if (bytes === null)
+    throw new ScaleError('MISSING_OBJECT', `object '${name}' is missing from bucket '${c.config.bucket}'`, {
+      hint: 'the shard result is incomplete; resubmit the job',
+    });
   await mkdir(path.dirname(file), { recursive: true });
   await writeFileAtomic(file, bytes);
 }

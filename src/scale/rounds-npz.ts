@@ -38,7 +38,12 @@ async function readAll(file: string, required: readonly string[]): Promise<Array
       const a = await npz.readArray(name);
       out.set(name.replace(/\.npy$/, ''), { data: a.data as ArrayLike<number>, shape: [...a.shape] });
     }
-    for (const r of required) if (!out.has(r)) throw new FormatError('BAD_PARTIAL', `round file has no '${r}'`, { file, hint: 'it was not written by a ptychoflow worker of this version; resubmit the job' });
+    for (const r of required)
+      if (!out.has(r))
+        throw new FormatError('BAD_PARTIAL', `round file has no '${r}'`, {
+          file,
+          hint: 'it was not written by a ptychoflow worker of this version; resubmit the job',
+        });
     return out;
   } finally {
     await npz.close();
@@ -55,18 +60,22 @@ function placementOf(a: Arrays): CanvasPlacement {
 }
 
 function complexOf(a: Arrays, prefix: string): Complex2D {
-  const re = a.get(`${prefix}_re`)!, im = a.get(`${prefix}_im`)!;
+  const re = a.get(`${prefix}_re`)!,
+    im = a.get(`${prefix}_im`)!;
   return { height: re.shape[0]!, width: re.shape[1]!, re: Float32Array.from(re.data), im: Float32Array.from(im.data) };
 }
 
 export async function writeFit(file: string, f: FitContribution): Promise<void> {
-  const { height: H, width: W } = f.placement, N = f.probe.height;
+  const { height: H, width: W } = f.placement,
+    N = f.probe.height;
   await writeNpz(file, {
     sums: f8([4], Float64Array.from(f.sums)),
     lit: { shape: [H, W], data: f.lit, descr: '|u1' },
     centre: { shape: [H, W], data: f.centre, descr: '|u1' },
-    start_re: f4([H, W], f.start.re), start_im: f4([H, W], f.start.im),
-    probe_re: f4([N, N], f.probe.re), probe_im: f4([N, N], f.probe.im),
+    start_re: f4([H, W], f.start.re),
+    start_im: f4([H, W], f.start.im),
+    probe_re: f4([N, N], f.probe.re),
+    probe_im: f4([N, N], f.probe.im),
     placement: f8([4], placementArray(f.placement)),
   });
 }
@@ -74,19 +83,36 @@ export async function writeFit(file: string, f: FitContribution): Promise<void> 
 export async function readFit(file: string): Promise<FitContribution> {
   const a = await readAll(file, ['sums', 'lit', 'centre', 'start_re', 'start_im', 'probe_re', 'probe_im', 'placement']);
   const s = a.get('sums')!.data;
-  return { sums: [s[0]!, s[1]!, s[2]!, s[3]!], lit: Uint8Array.from(a.get('lit')!.data), centre: Uint8Array.from(a.get('centre')!.data), start: complexOf(a, 'start'), probe: complexOf(a, 'probe'), placement: placementOf(a) };
+  return {
+    sums: [s[0]!, s[1]!, s[2]!, s[3]!],
+    lit: Uint8Array.from(a.get('lit')!.data),
+    centre: Uint8Array.from(a.get('centre')!.data),
+    start: complexOf(a, 'start'),
+    probe: complexOf(a, 'probe'),
+    placement: placementOf(a),
+  };
 }
 
 export async function writeGradient(file: string, g: PassGradient): Promise<void> {
-  const arrays: Parameters<typeof writeNpz>[1] = { obj_re: f8([g.objRe.length], g.objRe), obj_im: f8([g.objIm.length], g.objIm), loss: f8([2], Float64Array.of(g.loss, g.values)) };
-  if (g.probeRe !== undefined && g.probeIm !== undefined) Object.assign(arrays, { probe_re: f8([g.probeRe.length], g.probeRe), probe_im: f8([g.probeIm.length], g.probeIm) });
+  const arrays: Parameters<typeof writeNpz>[1] = {
+    obj_re: f8([g.objRe.length], g.objRe),
+    obj_im: f8([g.objIm.length], g.objIm),
+    loss: f8([2], Float64Array.of(g.loss, g.values)),
+  };
+  if (g.probeRe !== undefined && g.probeIm !== undefined)
+    Object.assign(arrays, { probe_re: f8([g.probeRe.length], g.probeRe), probe_im: f8([g.probeIm.length], g.probeIm) });
   await writeNpz(file, arrays);
 }
 
 export async function readGradient(file: string): Promise<PassGradient> {
   const a = await readAll(file, ['obj_re', 'obj_im', 'loss']);
   const loss = a.get('loss')!.data;
-  const g: PassGradient = { objRe: Float64Array.from(a.get('obj_re')!.data), objIm: Float64Array.from(a.get('obj_im')!.data), loss: loss[0]!, values: loss[1]! };
+  const g: PassGradient = {
+    objRe: Float64Array.from(a.get('obj_re')!.data),
+    objIm: Float64Array.from(a.get('obj_im')!.data),
+    loss: loss[0]!,
+    values: loss[1]!,
+  };
   if (a.has('probe_re') && a.has('probe_im')) {
     g.probeRe = Float64Array.from(a.get('probe_re')!.data);
     g.probeIm = Float64Array.from(a.get('probe_im')!.data);
@@ -95,10 +121,13 @@ export async function readGradient(file: string): Promise<PassGradient> {
 }
 
 export async function writeState(file: string, s: RoundState): Promise<void> {
-  const { height: H, width: W } = s.object, N = s.probe.height;
+  const { height: H, width: W } = s.object,
+    N = s.probe.height;
   await writeNpz(file, {
-    obj_re: f4([H, W], s.object.re), obj_im: f4([H, W], s.object.im),
-    probe_re: f4([N, N], s.probe.re), probe_im: f4([N, N], s.probe.im),
+    obj_re: f4([H, W], s.object.re),
+    obj_im: f4([H, W], s.object.im),
+    probe_re: f4([N, N], s.probe.re),
+    probe_im: f4([N, N], s.probe.im),
     placement: f8([4], placementArray(s.placement)),
   });
 }

@@ -20,7 +20,10 @@ interface Started {
 export class RoundReducer {
   readonly history: { epoch: number; loss: number; lr: number }[] = [];
   private s: Started | undefined;
-  constructor(private readonly schedule: PassSchedule, private readonly job: string) {}
+  constructor(
+    private readonly schedule: PassSchedule,
+    private readonly job: string,
+  ) {}
 
   get started(): boolean {
     return this.s !== undefined;
@@ -31,19 +34,36 @@ export class RoundReducer {
     const first = fits[0];
     if (first === undefined) throw new ScaleError('NOTHING_TO_MERGE', `rounds job '${this.job}': round 0 has no contributions`);
     const [sAX, sAA, sXX, values] = [0, 1, 2, 3].map((k) => fits.reduce((s, f) => s + f.sums[k]!, 0)) as [number, number, number, number];
-    const q = first.placement, lit = new Uint8Array(first.lit.length), centre = new Uint8Array(first.lit.length);
+    const q = first.placement,
+      lit = new Uint8Array(first.lit.length),
+      centre = new Uint8Array(first.lit.length);
     for (const f of fits) {
       const p = f.placement;
-      if (p.width !== q.width || p.height !== q.height || p.originX !== q.originX || p.originY !== q.originY) throw new ScaleError('CANVAS_MISMATCH', `rounds job '${this.job}': the tiles have different canvases`, { hint: 'all tiles must read the same scan; resubmit the job' });
+      if (p.width !== q.width || p.height !== q.height || p.originX !== q.originX || p.originY !== q.originY)
+        throw new ScaleError('CANVAS_MISMATCH', `rounds job '${this.job}': the tiles have different canvases`, {
+          hint: 'all tiles must read the same scan; resubmit the job',
+        });
       for (let i = 0; i < lit.length; i++) {
         lit[i] = lit[i]! | f.lit[i]!;
         centre[i] = centre[i]! | f.centre[i]!;
       }
     }
     if (values === 0) throw new DataError('EMPTY_INPUT', `rounds job '${this.job}': no tile yielded a pattern`);
-    if (!(sAA > 0) || !(sAX > 0)) throw new DataError('NO_SIGNAL', `rounds job '${this.job}': the starting object predicts no signal where the data has some (Σ A·X = ${sAX}, Σ A² = ${sAA})`, { hint: 'check that the start reconstruction and the probe belong to this scan' });
+    if (!(sAA > 0) || !(sAX > 0))
+      throw new DataError(
+        'NO_SIGNAL',
+        `rounds job '${this.job}': the starting object predicts no signal where the data has some (Σ A·X = ${sAX}, Σ A² = ${sAA})`,
+        { hint: 'check that the start reconstruction and the probe belong to this scan' },
+      );
     const scale = sAX / sAA;
-    this.s = { passer: new PassRefiner(first.start, first.probe, scale, lit), placement: q, centre, N: first.probe.height, scale, startLoss: (sXX - (sAX * sAX) / sAA) / values };
+    this.s = {
+      passer: new PassRefiner(first.start, first.probe, scale, lit),
+      placement: q,
+      centre,
+      N: first.probe.height,
+      scale,
+      startLoss: (sXX - (sAX * sAX) / sAA) / values,
+    };
   }
 
   /** Round `round` ≥ 1 (pass `round`), the tiles' gradients in shard order. */
@@ -54,7 +74,8 @@ export class RoundReducer {
     for (const x of parts.slice(1)) addGradient(g, x);
     const lr = PassRefiner.lr(this.schedule, round - 1);
     const loss = s.passer.step(g, lr);
-    if (!Number.isFinite(loss)) throw new DataError('LOSS_NOT_FINITE', `rounds job '${this.job}': the loss became ${loss} in pass ${round}`, { hint: 'lower lr' });
+    if (!Number.isFinite(loss))
+      throw new DataError('LOSS_NOT_FINITE', `rounds job '${this.job}': the loss became ${loss} in pass ${round}`, { hint: 'lower lr' });
     this.history.push({ epoch: round, loss, lr });
   }
 
@@ -74,4 +95,3 @@ export class RoundReducer {
     return this.s;
   }
 }
-

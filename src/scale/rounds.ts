@@ -56,7 +56,9 @@ export type WaitFor = (m: JobManifest, timeoutS: number | undefined) => Promise<
 export async function runRounds(c: ScaleClient, m: JobManifest, outDir: string, o: { timeoutS?: number; wait: WaitFor }): Promise<RoundsOutcome> {
   if (m.rounds === undefined) throw new ScaleError('BAD_OBJECT', `job '${m.job}' is not a rounds job`);
   const doc = await getJson<{ sinks: Record<string, unknown> }>(c, m.pipeline);
-  const options = refineOptions.parse(Object.fromEntries(Object.entries((doc?.sinks[m.rounds.sink] ?? {}) as Record<string, unknown>).filter(([k]) => k !== 'type' && k !== 'inputs')));
+  const options = refineOptions.parse(
+    Object.fromEntries(Object.entries((doc?.sinks[m.rounds.sink] ?? {}) as Record<string, unknown>).filter(([k]) => k !== 'type' && k !== 'inputs')),
+  );
   const deadline = o.timeoutS === undefined ? undefined : Date.now() + o.timeoutS * 1000;
   const tmp = await mkdtemp(path.join(os.tmpdir(), `ptychoflow-rounds-${m.job}-`));
   try {
@@ -75,11 +77,27 @@ export async function runRounds(c: ScaleClient, m: JobManifest, outDir: string, 
       if (round === 0) reducer.fit(await contributions(c, shards, tmp, readFit));
       else reducer.pass(round, await contributions(c, shards, tmp, readGradient));
     }
-    const r = reducer.result(), { history } = reducer;
-    const files = { npz: path.join(outDir, options.npz), amplitude_png: path.join(outDir, options.amplitude_png), phase_png: path.join(outDir, options.phase_png) };
+    const r = reducer.result(),
+      { history } = reducer;
+    const files = {
+      npz: path.join(outDir, options.npz),
+      amplitude_png: path.join(outDir, options.amplitude_png),
+      phase_png: path.join(outDir, options.phase_png),
+    };
     await writeReconstruction(files, { object: r.object, covered: r.covered, placement: r.placement }, r.probe, m.rounds.sink);
     await writeFileAtomic(path.join(outDir, options.history), JSON.stringify(history, null, 2) + '\n');
-    return { merged: { ...files, history: path.join(outDir, options.history), passes: history.length, scale: r.scale, start_loss: r.startLoss, final_loss: history.at(-1)?.loss ?? r.startLoss, tiles: m.shards.filter((d) => d.round === 0).length, shape: [r.placement.height, r.placement.width] } };
+    return {
+      merged: {
+        ...files,
+        history: path.join(outDir, options.history),
+        passes: history.length,
+        scale: r.scale,
+        start_loss: r.startLoss,
+        final_loss: history.at(-1)?.loss ?? r.startLoss,
+        tiles: m.shards.filter((d) => d.round === 0).length,
+        shape: [r.placement.height, r.placement.width],
+      },
+    };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

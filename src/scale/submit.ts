@@ -36,16 +36,28 @@ export async function submitJob(c: ScaleClient, file: string, o: SubmitOptions =
   const plan = await loadPlan(file, { registry: builtinRegistry(), sets: o.sets ?? [] });
   const doc = planDocument(plan, plan.settings.backend);
   const job = o.job ?? newJobId();
-  const manifest = planJob({ job, doc, pipelineFile: file, ...(o.shards !== undefined ? { shards: o.shards } : {}), ...(o.inputs !== undefined ? { inputs: o.inputs } : {}), ...(o.inputKey !== undefined ? { inputKey: o.inputKey } : {}), ...(o.margin !== undefined ? { margin: o.margin } : {}) });
+  const manifest = planJob({
+    job,
+    doc,
+    pipelineFile: file,
+    ...(o.shards !== undefined ? { shards: o.shards } : {}),
+    ...(o.inputs !== undefined ? { inputs: o.inputs } : {}),
+    ...(o.inputKey !== undefined ? { inputKey: o.inputKey } : {}),
+    ...(o.margin !== undefined ? { margin: o.margin } : {}),
+  });
   const existing = await getJson<JobManifest>(c, names.manifest(job));
-  if (existing !== undefined) throw new ScaleError('JOB_EXISTS', `job '${job}' was submitted already (${existing.created_at})`, { hint: 'choose another --job id, or collect that one' });
+  if (existing !== undefined)
+    throw new ScaleError('JOB_EXISTS', `job '${job}' was submitted already (${existing.created_at})`, { hint: 'choose another --job id, or collect that one' });
   const enc = new TextEncoder();
   await c.store.putBlob({ name: names.pipeline(job) }, enc.encode(JSON.stringify(doc)));
   await c.store.putBlob({ name: names.manifest(job) }, enc.encode(JSON.stringify(manifest)));
   // A rounds job queues its round 0 now; the coordinator (collect) queues each later round.
   for (const d of manifest.shards.filter((s) => s.round === undefined || s.round === 0)) {
     const payload = enc.encode(JSON.stringify(d));
-    if (payload.length > MAX_DESCRIPTOR_BYTES) throw new ScaleError('DESCRIPTOR_TOO_LARGE', `shard ${d.shard}'s descriptor is ${payload.length} bytes`, { hint: 'descriptors name inputs, they do not carry them' });
+    if (payload.length > MAX_DESCRIPTOR_BYTES)
+      throw new ScaleError('DESCRIPTOR_TOO_LARGE', `shard ${d.shard}'s descriptor is ${payload.length} bytes`, {
+        hint: 'descriptors name inputs, they do not carry them',
+      });
     await c.js.publish(`${SHARD_SUBJECT}.${job}`, payload, { msgID: `${job}.${d.shard}` });
   }
   return manifest;

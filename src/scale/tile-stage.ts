@@ -29,9 +29,15 @@ export default defineTransform({
   async create(o, { ctx, inputs }) {
     const input = inputs[0] as Stream<Frame> | undefined;
     const scan = input?.meta.scan;
-    if (input === undefined || scan === undefined) throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': a tile needs the scan's positions`, { stage: ctx.id, hint: 'tile shards need a source that describes its scan' });
+    if (input === undefined || scan === undefined)
+      throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': a tile needs the scan's positions`, {
+        stage: ctx.id,
+        hint: 'tile shards need a source that describes its scan',
+      });
     const g = tileGeometry(scan.xcoords, scan.ycoords, scan.N, { index: o.index, kx: o.kx, ky: o.ky, ...(o.margin !== undefined ? { margin: o.margin } : {}) });
-    ctx.log.info(`tile ${o.index} of ${o.kx}×${o.ky}: core x [${g.x0}, ${g.x1}) y [${g.y0}, ${g.y1}), ${g.keptCount} of ${scan.count} positions (margin ${g.margin})`);
+    ctx.log.info(
+      `tile ${o.index} of ${o.kx}×${o.ky}: core x [${g.x0}, ${g.x1}) y [${g.y0}, ${g.y1}), ${g.keptCount} of ${scan.count} positions (margin ${g.margin})`,
+    );
     const outside = new Set<number>();
     for (let j = 0; j < g.kept.length; j++) if (g.kept[j] === 0) outside.add(j);
     const src = input.frames;

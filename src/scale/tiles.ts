@@ -32,7 +32,8 @@ export interface TileGeometry {
 
 /** kx × ky = K with the grid as square as K allows (4 → 2×2, 6 → 3×2, 3 → 3×1). */
 export function tileGrid(K: number): { kx: number; ky: number } {
-  if (!Number.isInteger(K) || K < 1 || K > 1024) throw new OptionsError('BAD_SHARDS', `tiles:${K}: expected 1 to 1024 tiles`, { hint: 'e.g. --shards tiles:4' });
+  if (!Number.isInteger(K) || K < 1 || K > 1024)
+    throw new OptionsError('BAD_SHARDS', `tiles:${K}: expected 1 to 1024 tiles`, { hint: 'e.g. --shards tiles:4' });
   let ky = Math.floor(Math.sqrt(K));
   while (K % ky !== 0) ky--;
   return { kx: K / ky, ky };
@@ -48,19 +49,27 @@ function cuts(lo: number, hi: number, k: number): number[] {
 export function tileGeometry(xs: Float64Array, ys: Float64Array, N: number, spec: TileSpec): TileGeometry {
   const { kx, ky, index } = spec;
   if (!(index >= 0 && index < kx * ky)) throw new OptionsError('BAD_TILE', `tile ${index} of a ${kx}×${ky} grid does not exist`);
-  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+  let minX = Infinity,
+    maxX = -Infinity,
+    minY = Infinity,
+    maxY = -Infinity;
   for (let j = 0; j < xs.length; j++) {
-    minX = Math.min(minX, xs[j]!); maxX = Math.max(maxX, xs[j]!);
-    minY = Math.min(minY, ys[j]!); maxY = Math.max(maxY, ys[j]!);
+    minX = Math.min(minX, xs[j]!);
+    maxX = Math.max(maxX, xs[j]!);
+    minY = Math.min(minY, ys[j]!);
+    maxY = Math.max(maxY, ys[j]!);
   }
-  const cx = cuts(minX, maxX, kx), cy = cuts(minY, maxY, ky);
-  const ix = index % kx, iy = Math.floor(index / kx);
+  const cx = cuts(minX, maxX, kx),
+    cy = cuts(minY, maxY, ky);
+  const ix = index % kx,
+    iy = Math.floor(index / kx);
   const g = { x0: cx[ix]!, x1: cx[ix + 1]!, y0: cy[iy]!, y1: cy[iy + 1]! };
   const margin = spec.margin ?? N;
   const kept = new Uint8Array(xs.length);
   let keptCount = 0;
   for (let j = 0; j < xs.length; j++) {
-    const x = xs[j]!, y = ys[j]!;
+    const x = xs[j]!,
+      y = ys[j]!;
     if (x >= g.x0 - margin && x < g.x1 + margin && y >= g.y0 - margin && y < g.y1 + margin) {
       kept[j] = 1;
       keptCount++;

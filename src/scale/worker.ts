@@ -66,14 +66,17 @@ interface Ctx {
 
 async function event(x: Ctx, e: Omit<ShardEvent, 'worker' | 'at'>): Promise<void> {
   // An event lost while the server is away is not fatal: the result in the store is what counts.
-  await publishEvent(x.c, { ...e, worker: x.worker, at: new Date().toISOString() }).catch((err: unknown) => x.log.warn(`event ${e.state} of ${e.job}/${e.shard} not published: ${messageOf(err)}`));
+  await publishEvent(x.c, { ...e, worker: x.worker, at: new Date().toISOString() }).catch((err: unknown) =>
+    x.log.warn(`event ${e.state} of ${e.job}/${e.shard} not published: ${messageOf(err)}`),
+  );
 }
 
 function pipelineOf(x: Ctx, name: string): Promise<Record<string, unknown>> {
   let p = x.pipelines.get(name);
   if (p === undefined) {
     p = getJson<Record<string, unknown>>(x.c, name).then((doc) => {
-      if (doc === undefined) throw new ScaleError('MISSING_PIPELINE', `the job's pipeline '${name}' is not in bucket '${x.c.config.bucket}'`, { hint: 'submit the job again' });
+      if (doc === undefined)
+        throw new ScaleError('MISSING_PIPELINE', `the job's pipeline '${name}' is not in bucket '${x.c.config.bucket}'`, { hint: 'submit the job again' });
       return doc;
     });
     p.catch(() => x.pipelines.delete(name));
@@ -116,10 +119,13 @@ async function handle(x: Ctx, m: JsMsg): Promise<void> {
   await event(x, { ...ids, state: 'running' });
   // The latest progress rides on the heartbeat (status shows it); nothing is sent per batch.
   let progress: ShardEvent['progress'];
-  const beat = setInterval(() => {
-    m.working();
-    void event(x, { ...ids, state: 'running', ...(progress !== undefined ? { progress } : {}) });
-  }, (c.config.ackWaitS * 1000) / 3);
+  const beat = setInterval(
+    () => {
+      m.working();
+      void event(x, { ...ids, state: 'running', ...(progress !== undefined ? { progress } : {}) });
+    },
+    (c.config.ackWaitS * 1000) / 3,
+  );
   let dir: string | undefined;
   try {
     // Stored by an earlier delivery whose ack was lost: done already, ack it again.
@@ -129,8 +135,16 @@ async function handle(x: Ctx, m: JsMsg): Promise<void> {
       // A pass's shard computes at that pass's state (rounds jobs), a claim check in the store.
       const statePath = d.round !== undefined && d.round > 0 ? path.join(dir, '.scale', 'state.npz') : undefined;
       if (statePath !== undefined) await fetchTo(c, names.state(d.job, d.round!), statePath);
-      const onProgress = (p: ProgressEvent): void => void (progress = { stage: p.stage, label: p.label, done: p.done, ...(p.total !== undefined ? { total: p.total } : {}) });
-      const run = await executeShard(doc, d, { outDir: dir, signal: x.signal, log: log.child(d.shard), progress: onProgress, ...(statePath !== undefined ? { statePath } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
+      const onProgress = (p: ProgressEvent): void =>
+        void (progress = { stage: p.stage, label: p.label, done: p.done, ...(p.total !== undefined ? { total: p.total } : {}) });
+      const run = await executeShard(doc, d, {
+        outDir: dir,
+        signal: x.signal,
+        log: log.child(d.shard),
+        progress: onProgress,
+        ...(statePath !== undefined ? { statePath } : {}),
+        ...(o.backend !== undefined ? { backend: o.backend } : {}),
+      });
       await storeResult(c, d, dir, run, x.worker, delivery);
     }
     const seconds = +((performance.now() - t0) / 1000).toFixed(3);
@@ -149,7 +163,15 @@ async function handle(x: Ctx, m: JsMsg): Promise<void> {
 }
 
 export async function runWorker(c: ScaleClient, o: WorkerOptions = {}): Promise<WorkerStats> {
-  const x: Ctx = { c, o, log: o.log ?? silentLogger, signal: o.signal ?? new AbortController().signal, worker: o.name ?? `${os.hostname()}-${process.pid}`, stats: { done: 0, failed: 0, retried: 0 }, pipelines: new Map() };
+  const x: Ctx = {
+    c,
+    o,
+    log: o.log ?? silentLogger,
+    signal: o.signal ?? new AbortController().signal,
+    worker: o.name ?? `${os.hostname()}-${process.pid}`,
+    stats: { done: 0, failed: 0, retried: 0 },
+    pipelines: new Map(),
+  };
   let started = 0;
   while (!x.signal.aborted && (o.maxShards === undefined || started < o.maxShards)) {
     let m: JsMsg | null;

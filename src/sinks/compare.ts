@@ -14,7 +14,12 @@ import { outPath } from './shared/util.js';
 const entry = z
   .object({
     metrics: z.string().describe('metrics JSON an evaluate sink wrote, relative to the output directory'),
-    history: z.string().optional().describe("per-pass history JSON of an engine (refine, epie, train's), relative to the output directory: adds passes and seconds, and the time to SSIM 0.95/0.99 when the engine scored its passes (score_every)"),
+    history: z
+      .string()
+      .optional()
+      .describe(
+        "per-pass history JSON of an engine (refine, epie, train's), relative to the output directory: adds passes and seconds, and the time to SSIM 0.95/0.99 when the engine scored its passes (score_every)",
+      ),
   })
   .strict();
 
@@ -36,7 +41,8 @@ type Reached = Record<'amplitude' | 'phase', Record<string, { seconds: number } 
 /** "12.3 / 40.1": seconds to the amplitude and phase target, – where never reached or not scored. */
 function reachedCell(t: Json | null, target: number): string {
   if (t === null) return '–';
-  const r = t as unknown as Reached, s = (v: { seconds: number } | null | undefined): string => (v == null ? '–' : v.seconds.toFixed(1));
+  const r = t as unknown as Reached,
+    s = (v: { seconds: number } | null | undefined): string => (v == null ? '–' : v.seconds.toFixed(1));
   return `${s(r.amplitude[String(target)])} / ${s(r.phase[String(target)])}`;
 }
 
@@ -45,7 +51,12 @@ async function readJson(file: string, stage: string, key: string): Promise<unkno
     return JSON.parse(await readFile(file, 'utf8')) as unknown;
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new DataError(missing ? 'FILE_NOT_FOUND' : 'BAD_JSON', missing ? 'file not found' : `not JSON: ${(e as Error).message}`, { stage, file, key, hint: 'run compare after the sinks that write it (after: [...])' });
+    throw new DataError(missing ? 'FILE_NOT_FOUND' : 'BAD_JSON', missing ? 'file not found' : `not JSON: ${(e as Error).message}`, {
+      stage,
+      file,
+      key,
+      hint: 'run compare after the sinks that write it (after: [...])',
+    });
   }
 }
 
@@ -69,25 +80,55 @@ export default defineSink({
   async create(o, { ctx }): Promise<Json> {
     const rows: Row[] = [];
     for (const [method, e] of Object.entries(o.methods)) {
-      const m = (await readJson(outPath(ctx, e.metrics), ctx.id, `methods.${method}.metrics`)) as { amplitude?: { ssim?: unknown; psnr?: unknown }; phase?: { ssim?: unknown; psnr?: unknown }; frc?: { frc_half?: unknown } };
-      let passes: number | null = null, seconds: number | null = null, reached: Json | null = null;
+      const m = (await readJson(outPath(ctx, e.metrics), ctx.id, `methods.${method}.metrics`)) as {
+        amplitude?: { ssim?: unknown; psnr?: unknown };
+        phase?: { ssim?: unknown; psnr?: unknown };
+        frc?: { frc_half?: unknown };
+      };
+      let passes: number | null = null,
+        seconds: number | null = null,
+        reached: Json | null = null;
       if (e.history !== undefined) {
         const h = (await readJson(outPath(ctx, e.history), ctx.id, `methods.${method}.history`)) as { history?: unknown } | unknown[];
-        const list = (Array.isArray(h) ? h : Array.isArray((h).history) ? (h as { history: unknown[] }).history : []) as { epoch?: unknown; seconds?: unknown; amplitude_ssim?: unknown; phase_ssim?: unknown }[];
+        const list = (Array.isArray(h) ? h : Array.isArray(h.history) ? (h as { history: unknown[] }).history : []) as {
+          epoch?: unknown;
+          seconds?: unknown;
+          amplitude_ssim?: unknown;
+          phase_ssim?: unknown;
+        }[];
         passes = list.length;
         seconds = list.reduce((s, r) => s + (num(r.seconds) ?? 0), 0);
         const scored: ScoredPass[] = list.map((r, k) => {
-          const a = num(r.amplitude_ssim), p = num(r.phase_ssim);
-          return { epoch: num(r.epoch) ?? k + 1, seconds: num(r.seconds) ?? 0, ...(a === null ? {} : { amplitude_ssim: a }), ...(p === null ? {} : { phase_ssim: p }) };
+          const a = num(r.amplitude_ssim),
+            p = num(r.phase_ssim);
+          return {
+            epoch: num(r.epoch) ?? k + 1,
+            seconds: num(r.seconds) ?? 0,
+            ...(a === null ? {} : { amplitude_ssim: a }),
+            ...(p === null ? {} : { phase_ssim: p }),
+          };
         });
         if (scored.some((r) => r.amplitude_ssim !== undefined || r.phase_ssim !== undefined)) reached = timeToSsim(scored);
       }
-      rows.push({ method, amplitude_ssim: num(m.amplitude?.ssim), phase_ssim: num(m.phase?.ssim), amplitude_psnr: num(m.amplitude?.psnr), phase_psnr: num(m.phase?.psnr), frc_half: num(m.frc?.frc_half), passes, seconds: seconds === null ? null : +seconds.toFixed(2), time_to_ssim: reached });
+      rows.push({
+        method,
+        amplitude_ssim: num(m.amplitude?.ssim),
+        phase_ssim: num(m.phase?.ssim),
+        amplitude_psnr: num(m.amplitude?.psnr),
+        phase_psnr: num(m.phase?.psnr),
+        frc_half: num(m.frc?.frc_half),
+        passes,
+        seconds: seconds === null ? null : +seconds.toFixed(2),
+        time_to_ssim: reached,
+      });
     }
     const lines = [
       '| method | amplitude SSIM | phase SSIM | amplitude PSNR (dB) | phase PSNR (dB) | FRC 0.5 (px) | passes | seconds | s to SSIM 0.95 (amp / phase) | s to SSIM 0.99 (amp / phase) |',
       '|---|---|---|---|---|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.method} | ${cell(r.amplitude_ssim, 4)} | ${cell(r.phase_ssim, 4)} | ${cell(r.amplitude_psnr, 2)} | ${cell(r.phase_psnr, 2)} | ${r.frc_half === null ? '< 2' : r.frc_half.toFixed(1)} | ${r.passes ?? '–'} | ${cell(r.seconds, 1)} | ${reachedCell(r.time_to_ssim, 0.95)} | ${reachedCell(r.time_to_ssim, 0.99)} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.method} | ${cell(r.amplitude_ssim, 4)} | ${cell(r.phase_ssim, 4)} | ${cell(r.amplitude_psnr, 2)} | ${cell(r.phase_psnr, 2)} | ${r.frc_half === null ? '< 2' : r.frc_half.toFixed(1)} | ${r.passes ?? '–'} | ${cell(r.seconds, 1)} | ${reachedCell(r.time_to_ssim, 0.95)} | ${reachedCell(r.time_to_ssim, 0.99)} |`,
+      ),
     ];
     const files = { json: outPath(ctx, o.json), markdown: outPath(ctx, o.markdown) };
     await writeFileAtomic(files.json, JSON.stringify(rows, null, 2) + '\n');

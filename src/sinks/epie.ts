@@ -32,8 +32,13 @@ import { budgetSpent, cosineLr, outPath, reconstructionOutput, savePng, secondsS
 
 /** The modes as one (M·N, N) complex array, interleaved like infer's arrays. */
 function interleaveModes(modes: readonly Mode[], N: number): Float32Array {
-  const NN = N * N, re = new Float32Array(NN * modes.length), im = new Float32Array(NN * modes.length);
-  modes.forEach((m, k) => { re.set(m.re, k * NN); im.set(m.im, k * NN); });
+  const NN = N * N,
+    re = new Float32Array(NN * modes.length),
+    im = new Float32Array(NN * modes.length);
+  modes.forEach((m, k) => {
+    re.set(m.re, k * NN);
+    im.set(m.im, k * NN);
+  });
   return interleave({ height: N * modes.length, width: N, re, im });
 }
 
@@ -55,29 +60,56 @@ interface Engine {
 /** Pass 0: the object's scale from the energies (Σ Â² against Σ A², Parseval), applied to the canvas, and the starting misfit. */
 async function fitScale(e: Engine): Promise<{ scale: number; startLoss: number; patterns: number }> {
   const { kernel, positions, where, ctx, start, N } = e;
-  let ax = 0, aa = 0, xx = 0, patterns = 0;
+  let ax = 0,
+    aa = 0,
+    xx = 0,
+    patterns = 0;
   for await (const f of e.order(0)) {
     const [sx, sy] = positions.corner(f.index);
     const r = kernel.predict(f.amplitude, sx, sy);
-    ax += r.ax; aa += r.aa; xx += r.xx; patterns++;
+    ax += r.ax;
+    aa += r.aa;
+    xx += r.xx;
+    patterns++;
   }
   if (patterns === 0) throw new DataError('EMPTY_INPUT', `${where}: the input yielded no frames`, { stage: ctx.id });
-  if (!(aa > 0) || !(xx > 0)) throw new DataError('NO_SIGNAL', `${where}: the start predicts no signal, or the data has none (Σ Â² = ${aa}, Σ A² = ${xx})`, { stage: ctx.id, file: start.from, hint: 'check that the probe and the starting object belong to this scan' });
-  const scale = Math.sqrt(xx / aa), values = patterns * N * N;
+  if (!(aa > 0) || !(xx > 0))
+    throw new DataError('NO_SIGNAL', `${where}: the start predicts no signal, or the data has none (Σ Â² = ${aa}, Σ A² = ${xx})`, {
+      stage: ctx.id,
+      file: start.from,
+      hint: 'check that the probe and the starting object belong to this scan',
+    });
+  const scale = Math.sqrt(xx / aa),
+    values = patterns * N * N;
   const { canvas } = start;
-  for (let i = 0; i < canvas.re.length; i++) { canvas.re[i] = canvas.re[i]! * scale; canvas.im[i] = canvas.im[i]! * scale; }
+  for (let i = 0; i < canvas.re.length; i++) {
+    canvas.re[i] = canvas.re[i]! * scale;
+    canvas.im[i] = canvas.im[i]! * scale;
+  }
   return { scale, startLoss: (scale * scale * aa - 2 * scale * ax + xx) / values, patterns };
 }
 
 /** One pass over the patterns in its seeded order: the ePIE/rPIE update of each, with the probe and position corrections when on. */
-async function onePass(e: Engine, epoch: number, patterns: number, clock: { seconds: () => number; budget: number }): Promise<{ error: number; energy: number; done: number; beta: number; probeOn: boolean; positionsOn: boolean }> {
+async function onePass(
+  e: Engine,
+  epoch: number,
+  patterns: number,
+  clock: { seconds: () => number; budget: number },
+): Promise<{ error: number; energy: number; done: number; beta: number; probeOn: boolean; positionsOn: boolean }> {
   const { kernel, positions, options, where, ctx } = e;
   const pass = { index: epoch + 1, of: options.epochs };
   const probeOn = options.refine_probe > 0 && epoch + 1 >= options.refine_probe;
   const positionsOn = options.refine_positions > 0 && epoch + 1 >= options.refine_positions;
-  let error = 0, energy = 0, done = 0, beta = options.step;
+  let error = 0,
+    energy = 0,
+    done = 0,
+    beta = options.step;
   for await (const f of e.order(epoch + 1)) {
-    beta = cosineLr(options.step, options.final_step, trainingProgress({ epoch, batch: done, batches: patterns, epochs: options.epochs, seconds: clock.seconds(), budget: clock.budget }));
+    beta = cosineLr(
+      options.step,
+      options.final_step,
+      trainingProgress({ epoch, batch: done, batches: patterns, epochs: options.epochs, seconds: clock.seconds(), budget: clock.budget }),
+    );
     let [sx, sy] = positions.corner(f.index);
     if (positionsOn && options.position_search > 0) {
       const radius = options.position_search * (1 - 0.9 * ((epoch + 1 - options.refine_positions) / Math.max(options.epochs - options.refine_positions, 1)));
@@ -88,9 +120,16 @@ async function onePass(e: Engine, epoch: number, patterns: number, clock: { seco
       }
     }
     const r = kernel.update(f.amplitude, sx, sy, { object: beta, probe: probeOn ? beta : 0, position: positionsOn });
-    if (!Number.isFinite(r.error)) throw new DataError('LOSS_NOT_FINITE', `${where}: the misfit became ${r.error} at frame ${f.index} in pass ${epoch + 1}`, { stage: ctx.id, key: `frame ${f.index}`, hint: 'check the frame for NaN/Inf values, or lower step / alpha' });
+    if (!Number.isFinite(r.error))
+      throw new DataError('LOSS_NOT_FINITE', `${where}: the misfit became ${r.error} at frame ${f.index} in pass ${epoch + 1}`, {
+        stage: ctx.id,
+        key: `frame ${f.index}`,
+        hint: 'check the frame for NaN/Inf values, or lower step / alpha',
+      });
     if (positionsOn) positions.move(f.index, options.position_step * r.dx, options.position_step * r.dy, options.max_position_step);
-    error += r.error; energy += r.energy; done++;
+    error += r.error;
+    energy += r.energy;
+    done++;
     if (done % 256 === 0) {
       ctx.progress({ label: 'pass', pass, done, total: patterns, unit: 'patterns', info: { error: error / energy, step: beta } });
       // The loop is CPU-bound and a frame store may answer without I/O: let timers and
@@ -104,7 +143,10 @@ async function onePass(e: Engine, epoch: number, patterns: number, clock: { seco
 }
 
 /** Passes until `epochs` or the time budget; the modes re-orthogonalised and the positions recentred after each. */
-async function runPasses(e: Engine, patterns: number): Promise<{ history: History; stopped: 'epochs' | 'time_budget'; modePowers: number[]; seconds: number; scored: boolean }> {
+async function runPasses(
+  e: Engine,
+  patterns: number,
+): Promise<{ history: History; stopped: 'epochs' | 'time_budget'; modePowers: number[]; seconds: number; scored: boolean }> {
   const { options, ctx, start, N, positions } = e;
   const { modes, placement } = start;
   const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
@@ -122,11 +164,29 @@ async function runPasses(e: Engine, patterns: number): Promise<{ history: Histor
       e.kernel.probeChanged();
     }
     if (p.positionsOn) positions.recentre();
-    const record = { epoch: epoch + 1, loss: p.error / (p.done * N * N), fourier_error: p.error / p.energy, step: p.beta, seconds: secondsSince(te), ...(p.positionsOn ? { position_rms: positions.rmsShift() } : {}) };
+    const record = {
+      epoch: epoch + 1,
+      loss: p.error / (p.done * N * N),
+      fourier_error: p.error / p.energy,
+      step: p.beta,
+      seconds: secondsSince(te),
+      ...(p.positionsOn ? { position_rms: positions.rmsShift() } : {}),
+    };
     const outOfTime = epoch + 1 < options.epochs && budgetSpent(clock.seconds(), budget, record.seconds, options.final_step < options.step);
-    const score = scorer?.due(epoch + 1, outOfTime || epoch + 1 === options.epochs) === true ? scorer.score(start.canvas, [placement.originX, placement.originY]) : undefined;
+    const score =
+      scorer?.due(epoch + 1, outOfTime || epoch + 1 === options.epochs) === true
+        ? scorer.score(start.canvas, [placement.originX, placement.originY])
+        : undefined;
     history.push({ ...record, ...score });
-    ctx.progress({ label: 'pass', pass: { index: epoch + 1, of: options.epochs }, done: p.done, total: patterns, unit: 'patterns', info: { error: record.fourier_error, step: p.beta, ...score }, finished: true });
+    ctx.progress({
+      label: 'pass',
+      pass: { index: epoch + 1, of: options.epochs },
+      done: p.done,
+      total: patterns,
+      unit: 'patterns',
+      info: { error: record.fourier_error, step: p.beta, ...score },
+      finished: true,
+    });
     if (outOfTime) return { history, stopped: 'time_budget', modePowers, seconds: clock.seconds(), scored: scorer !== undefined };
   }
   return { history, stopped: 'epochs', modePowers, seconds: clock.seconds(), scored: scorer !== undefined };
@@ -143,16 +203,26 @@ export default defineSink({
   async create(options, { ctx, inputs }): Promise<SinkOutput> {
     const t0 = performance.now();
     const input = frameStream(inputs[0], ctx);
-    const scan = input.meta.scan!, N = scan.N, where = `stage '${ctx.id}'`;
-    if (options.final_step > options.step) throw new OptionsError('BAD_OPTION', `${where}: final_step ${options.final_step} is above step ${options.step}`, { stage: ctx.id, key: 'final_step', hint: 'the step decays from step to final_step: choose final_step ≤ step' });
+    const scan = input.meta.scan!,
+      N = scan.N,
+      where = `stage '${ctx.id}'`;
+    if (options.final_step > options.step)
+      throw new OptionsError('BAD_OPTION', `${where}: final_step ${options.final_step} is above step ${options.step}`, {
+        stage: ctx.id,
+        key: 'final_step',
+        hint: 'the step decays from step to final_step: choose final_step ≤ step',
+      });
     const start = await engineStart(options, scan, ctx);
     const { canvas, placement, modes } = start;
     const kernel = new EpieKernel(N, canvas, modes, options.alpha);
     const positions = new PositionTracker(scan, placement, N, (sx, sy) => kernel.fits(sx, sy), where);
-    const order = (p: number): AsyncIterable<Frame> => framesInRandomOrder(input, { pass: p, seed: ctx.seed, chunk: options.read_chunk, buffer: options.shuffle_buffer, signal: ctx.signal });
+    const order = (p: number): AsyncIterable<Frame> =>
+      framesInRandomOrder(input, { pass: p, seed: ctx.seed, chunk: options.read_chunk, buffer: options.shuffle_buffer, signal: ctx.signal });
     const engine: Engine = { ctx, options, N, where, scan, start, kernel, positions, order };
     const { scale, startLoss, patterns } = await fitScale(engine);
-    ctx.log.info(`starting from ${start.from} with ${modes.length} probe mode(s) from ${start.probeFrom}: object scaled by ${scale.toPrecision(6)}, amplitude MSE ${startLoss.toPrecision(6)}`);
+    ctx.log.info(
+      `starting from ${start.from} with ${modes.length} probe mode(s) from ${start.probeFrom}: object scaled by ${scale.toPrecision(6)}, amplitude MSE ${startLoss.toPrecision(6)}`,
+    );
     const { history, stopped, modePowers, seconds, scored } = await runPasses(engine, patterns);
 
     const object: Complex2D = { height: canvas.height, width: canvas.width, re: Float32Array.from(canvas.re), im: Float32Array.from(canvas.im) };
@@ -161,13 +231,27 @@ export default defineSink({
       ...(modes.length > 1 ? { probe_modes: { shape: [modes.length, N, N], data: interleaveModes(modes, N), descr: '<c8' } } : {}),
       ...(options.refine_positions > 0 ? positions.arrays() : {}),
     };
-    const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
+    const files: InferOutputs = {
+      npz: outPath(ctx, options.npz),
+      amplitude_png: outPath(ctx, options.amplitude_png),
+      phase_png: outPath(ctx, options.phase_png),
+    };
     const covered = positions.covered(canvas.re.length);
     await writeReconstruction(files, { object, covered, placement }, probe, ctx.id, extra);
     await writeFileAtomic(outPath(ctx, options.history), JSON.stringify(history, null, 2) + '\n');
-    await savePng(outPath(ctx, options.loss_plot), linePlot([{ name: 'amplitude MSE', x: [0, ...history.map((h) => h.epoch)], y: [startLoss, ...history.map((h) => h.loss)] }], { title: `${ctx.id} misfit`, xlabel: 'pass', ylabel: 'amplitude MSE' }));
-    const last = history[history.length - 1]!, passes = history.length;
-    ctx.log.info(`${passes} passes in ${duration(seconds)}: Fourier error ${sig(last.fourier_error)}, step ${rate(last.step)} at the end${stopped === 'time_budget' ? ' (time budget)' : ''}`);
+    await savePng(
+      outPath(ctx, options.loss_plot),
+      linePlot([{ name: 'amplitude MSE', x: [0, ...history.map((h) => h.epoch)], y: [startLoss, ...history.map((h) => h.loss)] }], {
+        title: `${ctx.id} misfit`,
+        xlabel: 'pass',
+        ylabel: 'amplitude MSE',
+      }),
+    );
+    const last = history[history.length - 1]!,
+      passes = history.length;
+    ctx.log.info(
+      `${passes} passes in ${duration(seconds)}: Fourier error ${sig(last.fourier_error)}, step ${rate(last.step)} at the end${stopped === 'time_budget' ? ' (time budget)' : ''}`,
+    );
     const after = (k: number): number | null => (k > 0 && passes >= k ? k : null);
     const summary = {
       ...files,

@@ -36,17 +36,40 @@ export interface StitchResult {
 export async function stitchPredictions(
   input: Stream<TensorBatch>,
   predictor: PatchPredictor,
-  opts: { N: number; M: number; placement: CanvasPlacement | LiveCanvas; signal: AbortSignal; alignPhase?: boolean; window?: StitchWindow; onBatch?: (batches: number, patches: number) => void | Promise<void> },
+  opts: {
+    N: number;
+    M: number;
+    placement: CanvasPlacement | LiveCanvas;
+    signal: AbortSignal;
+    alignPhase?: boolean;
+    window?: StitchWindow;
+    onBatch?: (batches: number, patches: number) => void | Promise<void>;
+  },
 ): Promise<StitchResult> {
   const { N, M } = opts;
   const given = opts.placement;
   // A live scan's extent is not known up front: its canvas grows (shared/live-canvas.ts).
-  const canvas: PatchCanvas = given instanceof LiveCanvas ? given : new StitchCanvas(given.height, given.width, { N, M, originX: given.originX, originY: given.originY, alignPhase: opts.alignPhase ?? false, window: opts.window ?? 'flat' });
-  const re = new Float32Array(N * N), im = new Float32Array(N * N);
+  const canvas: PatchCanvas =
+    given instanceof LiveCanvas
+      ? given
+      : new StitchCanvas(given.height, given.width, {
+          N,
+          M,
+          originX: given.originX,
+          originY: given.originY,
+          alignPhase: opts.alignPhase ?? false,
+          window: opts.window ?? 'flat',
+        });
+  const re = new Float32Array(N * N),
+    im = new Float32Array(N * N);
   let patches = 0;
   const batches = await forEachBatch(input, opts.signal, async (batch, index) => {
-    if (batch.N !== N) throw new DataError('SHAPE_MISMATCH', `batch has N=${batch.N} but the model was trained at N=${N}`, { hint: 'infer on data with the pattern size of the checkpoint' });
-    const C = batch.C, B = batch.size;
+    if (batch.N !== N)
+      throw new DataError('SHAPE_MISMATCH', `batch has N=${batch.N} but the model was trained at N=${N}`, {
+        hint: 'infer on data with the pattern size of the checkpoint',
+      });
+    const C = batch.C,
+      B = batch.size;
     const out = predictor.predict(batch.X, batch.coords);
     let pr: Float32Array, pi: Float32Array, coords: Float32Array;
     try {
@@ -57,7 +80,8 @@ export async function stitchPredictions(
     }
     if (pr.length !== B * N * N * C) throw new DataError('SHAPE_MISMATCH', `model returned ${pr.length} values for a batch of ${B}×${N}×${N}×${C}`);
     for (let b = 0; b < B; b++) {
-      const cx = batch.centers[2 * b]!, cy = batch.centers[2 * b + 1]!;
+      const cx = batch.centers[2 * b]!,
+        cy = batch.centers[2 * b + 1]!;
       for (let c = 0; c < C; c++) {
         // HWC patch of group b, channel c → N×N row-major.
         const base = b * N * N * C + c;
@@ -74,13 +98,24 @@ export async function stitchPredictions(
   });
   const { object, covered } = canvas.result();
   const placement = given instanceof LiveCanvas ? given.placement : given;
-  return { object, covered, placement, patches, batches, aligned: canvas.aligned, meanAlignRadians: canvas.aligned > 0 ? canvas.alignedRadians / canvas.aligned : 0 };
+  return {
+    object,
+    covered,
+    placement,
+    patches,
+    batches,
+    aligned: canvas.aligned,
+    meanAlignRadians: canvas.aligned > 0 ? canvas.alignedRadians / canvas.aligned : 0,
+  };
 }
 
 function scanOf(input: Stream<TensorBatch>, ctx: StageContext): ScanMeta {
   const scan = input.meta.scan;
   if (scan === undefined) {
-    throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (positions, probe)`, { stage: ctx.id, hint: 'feed infer from a source through group/batch/tensorify' });
+    throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (positions, probe)`, {
+      stage: ctx.id,
+      hint: 'feed infer from a source through group/batch/tensorify',
+    });
   }
   return scan;
 }
@@ -88,15 +123,20 @@ function scanOf(input: Stream<TensorBatch>, ctx: StageContext): ScanMeta {
 /** Warns when the input was not scaled as the checkpoint's training data (predictions assume that scale). */
 function warnNormalization(input: Stream<TensorBatch>, sidecar: CheckpointSidecar, ctx: StageContext): void {
   const have = input.meta.normalization;
-  const mode = input.meta.normalizationMode, trained = sidecar.normalization_mode ?? 'all';
+  const mode = input.meta.normalizationMode,
+    trained = sidecar.normalization_mode ?? 'all';
   if (have === undefined) ctx.log.warn('input carries no normalisation factor; it must have been scaled like the training data');
-  else if (mode !== trained) ctx.log.warn(`input normalised '${mode ?? 'all'}' but the checkpoint's training data '${trained}'; give normalize checkpoint: to match`);
+  else if (mode !== trained)
+    ctx.log.warn(`input normalised '${mode ?? 'all'}' but the checkpoint's training data '${trained}'; give normalize checkpoint: to match`);
   else if (trained !== 'scan' && relativeDifference(have, sidecar.normalization) > 1e-3) {
-    ctx.log.warn(`input normalisation ${have} differs from the checkpoint's ${sidecar.normalization}; predictions assume the checkpoint's scale (give normalize checkpoint: or its factor)`);
+    ctx.log.warn(
+      `input normalisation ${have} differs from the checkpoint's ${sidecar.normalization}; predictions assume the checkpoint's scale (give normalize checkpoint: or its factor)`,
+    );
   }
 }
 
-const alignment = (on: boolean, r: StitchResult): Record<string, number> => (on ? { phase_aligned: r.aligned, mean_phase_turn_rad: +r.meanAlignRadians.toFixed(4) } : {});
+const alignment = (on: boolean, r: StitchResult): Record<string, number> =>
+  on ? { phase_aligned: r.aligned, mean_phase_turn_rad: +r.meanAlignRadians.toFixed(4) } : {};
 
 export default defineSink({
   ...inferSpec,
@@ -109,14 +149,19 @@ export default defineSink({
     const { model, sidecar } = loaded;
     try {
       const N = model.config.N;
-      if (scan.N !== N) throw new DataError('SHAPE_MISMATCH', `the scan has N=${scan.N} but the checkpoint was trained at N=${N}`, { stage: ctx.id, file: dir });
+      if (scan.N !== N)
+        throw new DataError('SHAPE_MISMATCH', `the scan has N=${scan.N} but the checkpoint was trained at N=${N}`, { stage: ctx.id, file: dir });
       const M = options.stitch_size ?? Math.floor(N / 2);
       if (M > N) throw new OptionsError('BAD_OPTION', `stitch_size ${M} is larger than N=${N}`, { stage: ctx.id, key: 'stitch_size' });
       warnNormalization(input, sidecar, ctx);
       const total = input.meta.count;
       const live = input.meta.live === true || scan.xcoords.length === 0;
       const placement = live ? new LiveCanvas({ N, M, alignPhase: options.align_phase, window: options.stitch_window }) : placementFor(scan);
-      const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
+      const files: InferOutputs = {
+        npz: outPath(ctx, options.npz),
+        amplitude_png: outPath(ctx, options.amplitude_png),
+        phase_png: outPath(ctx, options.phase_png),
+      };
       const snapshots = { written: 0, last: performance.now() };
       const result = await stitchPredictions(input, model, {
         N,
@@ -137,7 +182,14 @@ export default defineSink({
       });
       if (result.patches === 0) throw new DataError('EMPTY_INPUT', `stage '${ctx.id}': the input yielded no batches`, { stage: ctx.id });
       await writeReconstruction(files, result, model.probe(), ctx.id);
-      ctx.progress({ label: 'stitch', done: result.batches, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { patches: result.patches }, finished: true });
+      ctx.progress({
+        label: 'stitch',
+        done: result.batches,
+        ...(total !== undefined ? { total } : {}),
+        unit: 'batches',
+        info: { patches: result.patches },
+        finished: true,
+      });
       const summary = {
         ...files,
         shape: [result.object.height, result.object.width],
@@ -151,7 +203,11 @@ export default defineSink({
       };
       // The reconstruction is this sink's output record (the NPZ is a file beside it, not the wiring).
       const probe = model.probe();
-      return reconstructionOutput(summary, { object: result.object, probe, origin: [result.placement.originX, result.placement.originY], weights: result.covered, file: files.npz }, scan);
+      return reconstructionOutput(
+        summary,
+        { object: result.object, probe, origin: [result.placement.originX, result.placement.originY], weights: result.covered, file: files.npz },
+        scan,
+      );
     } finally {
       model.dispose();
       for (const slot of loaded.optimizerState ?? []) slot.tensor.dispose();

@@ -39,19 +39,35 @@ type History = ({ epoch: number; loss: number; lr: number; seconds: number } & P
 function probeRmsOf(start: Start, N: number, ctx: StageContext): number {
   const { probe } = start;
   if (probe.height !== N || probe.width !== N) {
-    throw new DataError('SHAPE_MISMATCH', `stage '${ctx.id}': the probe is ${probe.height}×${probe.width} but the patterns are ${N}×${N}`, { stage: ctx.id, file: start.from, hint: 'refine with the reconstruction of this scan' });
+    throw new DataError('SHAPE_MISMATCH', `stage '${ctx.id}': the probe is ${probe.height}×${probe.width} but the patterns are ${N}×${N}`, {
+      stage: ctx.id,
+      file: start.from,
+      hint: 'refine with the reconstruction of this scan',
+    });
   }
   let ms = 0;
   for (let i = 0; i < N * N; i++) ms += probe.re[i]! ** 2 + probe.im[i]! ** 2;
   const rms = Math.sqrt(ms / (N * N));
   if (!(rms > 0)) {
-    throw new DataError('NO_SIGNAL', `stage '${ctx.id}': the probe is zero (or not finite): it lights nothing, so the object cannot be fitted`, { stage: ctx.id, file: start.from, hint: 'refine the NPZ infer wrote for this scan, whose probe the network used' });
+    throw new DataError('NO_SIGNAL', `stage '${ctx.id}': the probe is zero (or not finite): it lights nothing, so the object cannot be fitted`, {
+      stage: ctx.id,
+      file: start.from,
+      hint: 'refine the NPZ infer wrote for this scan, whose probe the network used',
+    });
   }
   return rms;
 }
 
 /** Passes until `epochs` or the time budget, each scored when due. */
-async function runPasses(ctx: StageContext, run: Refinement, options: RefineOptions, scan: ScanMeta, start: Start, fit: Fit, budget: number): Promise<{ history: History; stopped: 'epochs' | 'time_budget'; seconds: number; scored: boolean }> {
+async function runPasses(
+  ctx: StageContext,
+  run: Refinement,
+  options: RefineOptions,
+  scan: ScanMeta,
+  start: Start,
+  fit: Fit,
+  budget: number,
+): Promise<{ history: History; stopped: 'epochs' | 'time_budget'; seconds: number; scored: boolean }> {
   const { placement } = start;
   const history: History = [];
   const scorer = PassScorer.for(scan, options.score_every);
@@ -64,9 +80,20 @@ async function runPasses(ctx: StageContext, run: Refinement, options: RefineOpti
     t.batches ??= seen;
     const record = { epoch: epoch + 1, loss, lr, seconds: secondsSince(te) };
     const outOfTime = epoch + 1 < options.epochs && budgetSpent(t.seconds(), budget, record.seconds, true);
-    const score = scorer?.due(epoch + 1, outOfTime || epoch + 1 === options.epochs) === true ? scorer.score(run.object(), [placement.originX, placement.originY]) : undefined;
+    const score =
+      scorer?.due(epoch + 1, outOfTime || epoch + 1 === options.epochs) === true
+        ? scorer.score(run.object(), [placement.originX, placement.originY])
+        : undefined;
     history.push({ ...record, ...score });
-    ctx.progress({ label: 'pass', pass: { index: epoch + 1, of: options.epochs }, done: seen, total: seen, unit: 'batches', info: { loss, lr, ...score }, finished: true });
+    ctx.progress({
+      label: 'pass',
+      pass: { index: epoch + 1, of: options.epochs },
+      done: seen,
+      total: seen,
+      unit: 'batches',
+      info: { loss, lr, ...score },
+      finished: true,
+    });
     if (outOfTime) return { history, stopped: 'time_budget', seconds: t.seconds(), scored: scorer !== undefined };
   }
   return { history, stopped: 'epochs', seconds: t.seconds(), scored: scorer !== undefined };
@@ -78,7 +105,11 @@ export default defineSink({
     const t0 = performance.now();
     const input = tensorBatchStream(inputs[0], ctx, 'input 0 (pattern batches)');
     const scan = input.meta.scan;
-    if (scan === undefined) throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (positions)`, { stage: ctx.id, hint: 'feed refine from a source through group/batch/tensorify' });
+    if (scan === undefined)
+      throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (positions)`, {
+        stage: ctx.id,
+        hint: 'feed refine from a source through group/batch/tensorify',
+      });
     checkCosineRates(ctx, options.lr, options.final_lr);
     const start = await startingPoint(options, scan, ctx, inputs[1]);
     const { placement } = start;
@@ -86,16 +117,31 @@ export default defineSink({
     try {
       const fit = await run.fit();
       const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
-      ctx.log.info(`starting from ${start.from}: scaled by ${fit.scale.toPrecision(6)}, mean amplitude ${fit.meanAmp.toPrecision(4)}, amplitude MSE ${sig(fit.startLoss)}; lr cosine ${rate(options.lr)} → ${rate(options.final_lr)} over ${options.epochs} passes${Number.isFinite(budget) ? ` or ${duration(budget)}` : ''}`);
+      ctx.log.info(
+        `starting from ${start.from}: scaled by ${fit.scale.toPrecision(6)}, mean amplitude ${fit.meanAmp.toPrecision(4)}, amplitude MSE ${sig(fit.startLoss)}; lr cosine ${rate(options.lr)} → ${rate(options.final_lr)} over ${options.epochs} passes${Number.isFinite(budget) ? ` or ${duration(budget)}` : ''}`,
+      );
       const { history, stopped, seconds, scored } = await runPasses(ctx, run, options, scan, start, fit, budget);
       const last = history[history.length - 1]!;
-      ctx.log.info(`${history.length} passes in ${duration(seconds)}: amplitude MSE ${sig(fit.startLoss)} → ${sig(last.loss)}, lr ${rate(last.lr)} at the end${stopped === 'time_budget' ? ' (time budget)' : ''}`);
+      ctx.log.info(
+        `${history.length} passes in ${duration(seconds)}: amplitude MSE ${sig(fit.startLoss)} → ${sig(last.loss)}, lr ${rate(last.lr)} at the end${stopped === 'time_budget' ? ' (time budget)' : ''}`,
+      );
       const object = run.object();
-      const files: InferOutputs = { npz: outPath(ctx, options.npz), amplitude_png: outPath(ctx, options.amplitude_png), phase_png: outPath(ctx, options.phase_png) };
+      const files: InferOutputs = {
+        npz: outPath(ctx, options.npz),
+        amplitude_png: outPath(ctx, options.amplitude_png),
+        phase_png: outPath(ctx, options.phase_png),
+      };
       const finalProbe = run.probe();
       await writeReconstruction(files, { object, covered: fit.centre, placement }, finalProbe, ctx.id);
       await writeFileAtomic(outPath(ctx, options.history), JSON.stringify(history, null, 2) + '\n');
-      await savePng(outPath(ctx, options.loss_plot), linePlot([{ name: 'amplitude MSE', x: [0, ...history.map((h) => h.epoch)], y: [fit.startLoss, ...history.map((h) => h.loss)] }], { title: `${ctx.id} loss`, xlabel: 'pass', ylabel: 'loss' }));
+      await savePng(
+        outPath(ctx, options.loss_plot),
+        linePlot([{ name: 'amplitude MSE', x: [0, ...history.map((h) => h.epoch)], y: [fit.startLoss, ...history.map((h) => h.loss)] }], {
+          title: `${ctx.id} loss`,
+          xlabel: 'pass',
+          ylabel: 'loss',
+        }),
+      );
       const summary: Json = {
         ...files,
         from: start.from,
@@ -110,7 +156,11 @@ export default defineSink({
         loss_plot: outPath(ctx, options.loss_plot),
         seconds: secondsSince(t0),
       };
-      return reconstructionOutput(summary, { object, probe: finalProbe, origin: [placement.originX, placement.originY], weights: fit.centre, file: files.npz }, scan);
+      return reconstructionOutput(
+        summary,
+        { object, probe: finalProbe, origin: [placement.originX, placement.originY], weights: fit.centre, file: files.npz },
+        scan,
+      );
     } finally {
       run.dispose();
     }

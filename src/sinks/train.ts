@@ -50,11 +50,19 @@ export function resolveModelConfig(options: TrainOptions, input: Stream<TensorBa
   const config = parsed.data;
   const scanN = input.meta.scan?.N;
   if (scanN !== undefined && config.N !== scanN) {
-    throw new OptionsError('BAD_MODEL_CONFIG', `stage '${ctx.id}': model N=${config.N} but the input patterns are ${scanN}×${scanN}`, { stage: ctx.id, key: 'N', hint: 'leave N unset to take it from the data' });
+    throw new OptionsError('BAD_MODEL_CONFIG', `stage '${ctx.id}': model N=${config.N} but the input patterns are ${scanN}×${scanN}`, {
+      stage: ctx.id,
+      key: 'N',
+      hint: 'leave N unset to take it from the data',
+    });
   }
   const g = input.meta.gridsize;
   if (g !== undefined && config.gridsize !== g) {
-    throw new OptionsError('BAD_MODEL_CONFIG', `stage '${ctx.id}': model gridsize=${config.gridsize} but the input was grouped with gridsize ${g}`, { stage: ctx.id, key: 'gridsize', hint: 'leave gridsize unset to take it from the group stage' });
+    throw new OptionsError('BAD_MODEL_CONFIG', `stage '${ctx.id}': model gridsize=${config.gridsize} but the input was grouped with gridsize ${g}`, {
+      stage: ctx.id,
+      key: 'gridsize',
+      hint: 'leave gridsize unset to take it from the group stage',
+    });
   }
   return config;
 }
@@ -69,11 +77,21 @@ async function writeHistory(ctx: StageContext, options: TrainOptions, history: r
 }
 
 /** Logs the epoch's line (and a changed learning rate); judges collapse. Returns 'collapse' when training must stop. */
-function afterEpoch(ctx: StageContext, options: TrainOptions, record: EpochRecord, state: TrainState, d: Diagnosis | undefined, monitor: string, base: number): 'collapse' | undefined {
+function afterEpoch(
+  ctx: StageContext,
+  options: TrainOptions,
+  record: EpochRecord,
+  state: TrainState,
+  d: Diagnosis | undefined,
+  monitor: string,
+  base: number,
+): 'collapse' | undefined {
   const e = record.epoch;
   const valLoss = record.val_loss;
   // The one line per epoch; a changed learning rate gets a line of its own.
-  ctx.log.info(`epoch ${e}/${options.epochs}: loss ${sig(record.loss)}${valLoss !== undefined ? `, val_loss ${sig(valLoss)}` : ''}, lr ${rate(record.lr)}, ${duration(record.seconds)}`);
+  ctx.log.info(
+    `epoch ${e}/${options.epochs}: loss ${sig(record.loss)}${valLoss !== undefined ? `, val_loss ${sig(valLoss)}` : ''}, lr ${rate(record.lr)}, ${duration(record.seconds)}`,
+  );
   const p = options.reduce_lr.patience;
   if (state.lr !== base) ctx.log.info(`lr ${rate(base)} → ${rate(state.lr)}: no improvement of the ${monitor} for ${p} epoch${p === 1 ? '' : 's'}`);
   const verdict = d === undefined ? undefined : judgeCollapse(d, options.collapse.tol);
@@ -86,9 +104,11 @@ function afterEpoch(ctx: StageContext, options: TrainOptions, record: EpochRecor
 
 function logSchedule(ctx: StageContext, options: TrainOptions, state: TrainState, cosine: boolean, budget: number): void {
   const r = options.reduce_lr;
-  ctx.log.info(cosine
-    ? `lr: cosine ${rate(options.lr)} → ${rate(options.final_lr)} over ${options.epochs} epochs${Number.isFinite(budget) ? ` or ${duration(budget)}` : ''}`
-    : `lr: ${rate(state.lr)}, ×${r.factor} after ${r.patience} epoch${r.patience === 1 ? '' : 's'} without improvement (floor ${rate(r.min_lr)})${r.patience === 0 ? ' — never reduced' : ''}`);
+  ctx.log.info(
+    cosine
+      ? `lr: cosine ${rate(options.lr)} → ${rate(options.final_lr)} over ${options.epochs} epochs${Number.isFinite(budget) ? ` or ${duration(budget)}` : ''}`
+      : `lr: ${rate(state.lr)}, ×${r.factor} after ${r.patience} epoch${r.patience === 1 ? '' : 's'} without improvement (floor ${rate(r.min_lr)})${r.patience === 0 ? ' — never reduced' : ''}`,
+  );
 }
 
 interface Setup {
@@ -116,7 +136,16 @@ async function setUp(options: TrainOptions, ctx: StageContext, inputs: readonly 
   if (recovered !== undefined) ctx.log.warn(`recovered the checkpoint of an interrupted save from ${path.basename(recovered)}`);
   const resuming = options.resume && existsSync(path.join(dir, 'ptychoflow.json'));
   if (options.resume && !resuming) ctx.log.info(`no checkpoint in ${dir}: starting fresh`);
-  return { input, ...(validation !== undefined ? { validation } : {}), scan, normalization: input.meta.normalization ?? 1, seed: options.seed ?? ctx.seed, cosine, dir, resuming };
+  return {
+    input,
+    ...(validation !== undefined ? { validation } : {}),
+    scan,
+    normalization: input.meta.normalization ?? 1,
+    seed: options.seed ?? ctx.seed,
+    cosine,
+    dir,
+    resuming,
+  };
 }
 
 type Stopped = 'epochs' | 'early_stop' | 'time_budget' | 'collapse';
@@ -137,12 +166,28 @@ async function runEpochs(su: Setup, plan: EpochPlan, start: TrainState, onSaved:
     state = { ...scheduleStep({ ...state, lr: base }, record, sched), batches_per_epoch: state.batches_per_epoch ?? seen };
     state.seconds = plan.spent();
     const info = { loss: record.loss, ...(record.val_loss !== undefined ? { val_loss: record.val_loss } : {}), lr: record.lr };
-    ctx.progress({ label: 'epoch', pass: { index: record.epoch, of: options.epochs }, done: plan.total, total: plan.total, unit: 'batches', info, finished: true });
-    const meta = { config: m.config, normalization: su.normalization, normalization_mode: su.input.meta.normalizationMode ?? 'all', intensityScale: m.intensityScale(), epoch: state.epoch, seed: su.seed };
+    ctx.progress({
+      label: 'epoch',
+      pass: { index: record.epoch, of: options.epochs },
+      done: plan.total,
+      total: plan.total,
+      unit: 'batches',
+      info,
+      finished: true,
+    });
+    const meta = {
+      config: m.config,
+      normalization: su.normalization,
+      normalization_mode: su.input.meta.normalizationMode ?? 'all',
+      intensityScale: m.intensityScale(),
+      epoch: state.epoch,
+      seed: su.seed,
+    };
     await saveCheckpoint(su.dir, m, { ...meta, history: state.history, train: state }, opt);
     onSaved(state.epoch);
     await writeHistory(ctx, options, state.history);
-    if (afterEpoch(ctx, options, record, state, diagnosis, su.validation === undefined ? 'loss' : 'val_loss', base) === 'collapse') return { state, stopped: 'collapse' };
+    if (afterEpoch(ctx, options, record, state, diagnosis, su.validation === undefined ? 'loss' : 'val_loss', base) === 'collapse')
+      return { state, stopped: 'collapse' };
     if (shouldStop(state, sched)) return { state, stopped: 'early_stop' };
     if (state.epoch < options.epochs && budgetSpent(state.seconds, plan.budget, record.seconds, su.cosine)) return { state, stopped: 'time_budget' };
   }
@@ -158,13 +203,24 @@ export default defineSink({
     const held: Partial<Training> = {};
     let saved = -1;
     try {
-      const training = su.resuming ? await resumeTraining(dir, input, validation, ctx, su.normalization, held) : freshTraining(resolveModelConfig(options, input, ctx), su.scan, options, su.seed, held);
+      const training = su.resuming
+        ? await resumeTraining(dir, input, validation, ctx, su.normalization, held)
+        : freshTraining(resolveModelConfig(options, input, ctx), su.scan, options, su.seed, held);
       const m = training.model;
       saved = training.resumedFrom ?? -1;
       ctx.log.info(`model: ${m.paramCount()} parameters, support ${m.supportMode}, N=${m.config.N}, gridsize=${m.config.gridsize}`);
       const budget = options.max_minutes === undefined ? Infinity : options.max_minutes * 60;
       const before = training.state.seconds ?? 0;
-      const plan: EpochPlan = { ctx, options, training, input, ...(validation !== undefined ? { validation } : {}), cosine: su.cosine, budget, spent: () => before + secondsSince(t0) };
+      const plan: EpochPlan = {
+        ctx,
+        options,
+        training,
+        input,
+        ...(validation !== undefined ? { validation } : {}),
+        cosine: su.cosine,
+        budget,
+        spent: () => before + secondsSince(t0),
+      };
       const total = batchesPerPass(input.meta);
       if (total !== undefined) plan.total = total;
       logSchedule(ctx, options, training.state, su.cosine, budget);

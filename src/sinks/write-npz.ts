@@ -46,7 +46,11 @@ class Column {
 
 /** The scan of a frame stream, checked. */
 function frameScan(input: Stream<unknown>, ctx: StageContext): ScanMeta {
-  if (input.meta.record !== 'frame') throw new OptionsError('BAD_INPUT', `write-npz writes frame streams or a reconstruction, got '${input.meta.record}' records`, { stage: ctx.id, hint: 'connect it to a source or a frame transform (before group/batch), or to infer, refine or epie' });
+  if (input.meta.record !== 'frame')
+    throw new OptionsError('BAD_INPUT', `write-npz writes frame streams or a reconstruction, got '${input.meta.record}' records`, {
+      stage: ctx.id,
+      hint: 'connect it to a source or a frame transform (before group/batch), or to infer, refine or epie',
+    });
   const scan = input.meta.scan;
   if (scan === undefined) throw new OptionsError('NO_SCAN', 'the input stream carries no scan metadata (probe, N)', { stage: ctx.id });
   return scan;
@@ -70,8 +74,17 @@ interface Columns {
 }
 
 /** Streams the patterns into `diffraction` (directly, or through a spill file when the count is unknown or the archive deflated). */
-async function writePatterns(input: Stream<unknown>, ctx: StageContext, scan: ScanMeta, writer: NpzStreamWriter, target: string, compress: boolean, spillDir: SpillDir): Promise<Columns> {
-  const N = scan.N, frameValues = N * N;
+async function writePatterns(
+  input: Stream<unknown>,
+  ctx: StageContext,
+  scan: ScanMeta,
+  writer: NpzStreamWriter,
+  target: string,
+  compress: boolean,
+  spillDir: SpillDir,
+): Promise<Columns> {
+  const N = scan.N,
+    frameValues = N * N;
   const declared = input.meta.count;
   const cols: Columns = { xs: new Column(), ys: new Column(), ids: new Column() };
   const where = { stage: ctx.id, file: target, key: 'diffraction' };
@@ -83,8 +96,10 @@ async function writePatterns(input: Stream<unknown>, ctx: StageContext, scan: Sc
     else spill = await open(await spillDir.file('frames.f4'), 'w+');
     for await (const f of input.open(ctx.signal) as AsyncIterable<Frame>) {
       ctx.signal.throwIfAborted();
-      if (f.amplitude.length !== frameValues) throw new DataError('BAD_PATTERN', `frame ${f.index} has ${f.amplitude.length} values, expected ${N}×${N}`, where);
-      if (declared !== undefined && cols.xs.length >= declared) throw new DataError('COUNT_MISMATCH', `the stream yields more than the ${declared} frames it declared`, where);
+      if (f.amplitude.length !== frameValues)
+        throw new DataError('BAD_PATTERN', `frame ${f.index} has ${f.amplitude.length} values, expected ${N}×${N}`, where);
+      if (declared !== undefined && cols.xs.length >= declared)
+        throw new DataError('COUNT_MISMATCH', `the stream yields more than the ${declared} frames it declared`, where);
       if (spill === undefined) await writer.write(f.amplitude);
       else {
         const bytes = new Uint8Array(f.amplitude.buffer, f.amplitude.byteOffset, f.amplitude.byteLength);
@@ -97,7 +112,11 @@ async function writePatterns(input: Stream<unknown>, ctx: StageContext, scan: Sc
     }
     const n = cols.xs.length;
     // numpy and our reader would take a zero-pattern scan apart anyway; refuse it here rather than report success.
-    if (n === 0) throw new DataError('NO_FRAMES', 'the stream yielded no frames: nothing to write', { ...where, hint: 'every pattern was dropped upstream (on_error: skip?); check the source data' });
+    if (n === 0)
+      throw new DataError('NO_FRAMES', 'the stream yielded no frames: nothing to write', {
+        ...where,
+        hint: 'every pattern was dropped upstream (on_error: skip?); check the source data',
+      });
     if (direct && n !== declared) {
       ctx.log.info(`the stream declared ${declared} frames and yielded ${n} (records set aside upstream): diffraction reshaped to (${n}, ${N}, ${N})`);
       await writer.shrinkOpenArray([n, N, N]);
@@ -127,7 +146,12 @@ async function writeScanArrays(writer: NpzStreamWriter, scan: ScanMeta, cols: Co
   await put('ycoords', '<f8', [n], cols.ys.values());
   await put('probeGuess', '<c8', [scan.probe.height, scan.probe.width], interleave(scan.probe));
   if (scan.object !== undefined) await put('objectGuess', '<c8', [scan.object.height, scan.object.width], interleave(scan.object));
-  await put('scan_index', '<i8', [n], BigInt64Array.from(cols.ids.values(), (v) => BigInt(Math.trunc(v))));
+  await put(
+    'scan_index',
+    '<i8',
+    [n],
+    BigInt64Array.from(cols.ids.values(), (v) => BigInt(Math.trunc(v))),
+  );
   return arrays;
 }
 
@@ -135,7 +159,8 @@ export default defineSink({
   kind: 'sink',
   accepts: [['frame', 'reconstruction']],
   type: 'write-npz',
-  description: 'Writes a frame stream as a canonical NPZ (diffraction, xcoords, ycoords, probeGuess, objectGuess, scan_index), or a reconstruction record (inputs: [infer]) as object, amplitude, phase, probe, origin, weights.',
+  description:
+    'Writes a frame stream as a canonical NPZ (diffraction, xcoords, ycoords, probeGuess, objectGuess, scan_index), or a reconstruction record (inputs: [infer]) as object, amplitude, phase, probe, origin, weights.',
   options: z
     .object({
       path: z.string().min(1).default('scan.npz').describe('Output .npz, relative to the run output directory.'),

@@ -64,7 +64,10 @@ export class PatternChecks {
       if (this.state[i] === 1) return;
       const problem = this.check(a, this.N);
       if (this.state[i] === 2) {
-        throw new DataError('BAD_PATTERN', `pattern ${i}: ${problem ?? 'unreadable'}; the source dropped it (on_error) and a read by index cannot use it`, { ...this.where(i), hint: 'leave out the positions FrameAccess.excluded() reports' });
+        throw new DataError('BAD_PATTERN', `pattern ${i}: ${problem ?? 'unreadable'}; the source dropped it (on_error) and a read by index cannot use it`, {
+          ...this.where(i),
+          hint: 'leave out the positions FrameAccess.excluded() reports',
+        });
       }
       if (problem !== undefined) throw new DataError('BAD_PATTERN', `pattern ${i}: ${problem}`, { ...this.where(i), hint: READ_BY_INDEX_HINT });
       this.state[i] = 1;
@@ -76,7 +79,12 @@ export class PatternChecks {
    * one fails whatever reads it); otherwise the patterns not checked yet are
    * checked now, in one pass of `pass`, each bad one through the policy.
    */
-  exclusions(policy: ErrorPolicy, ctx: StageContext, pass: (signal: AbortSignal) => AsyncIterable<RawPattern>, signal: AbortSignal): Promise<ReadonlySet<number>> {
+  exclusions(
+    policy: ErrorPolicy,
+    ctx: StageContext,
+    pass: (signal: AbortSignal) => AsyncIterable<RawPattern>,
+    signal: AbortSignal,
+  ): Promise<ReadonlySet<number>> {
     if (policy === 'fail' || this.complete) return Promise.resolve(this.dropped);
     this.pending ??= (async () => {
       for await (const p of pass(signal)) {
@@ -98,7 +106,13 @@ export class PatternChecks {
   /** The error for a bad streamed pattern, or undefined when it is fine. */
   problemOf(index: number, a: Float32Array, ctx: StageContext): DataError | undefined {
     const problem = this.check(a, this.N);
-    return problem === undefined ? undefined : new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, { stage: ctx.id, ...this.where(index), hint: 'fix the data or set on_error: skip or route' });
+    return problem === undefined
+      ? undefined
+      : new DataError('BAD_PATTERN', `pattern ${index}: ${problem}`, {
+          stage: ctx.id,
+          ...this.where(index),
+          hint: 'fix the data or set on_error: skip or route',
+        });
   }
 
   private where(index: number): { file: string; key: string } {
@@ -126,7 +140,13 @@ export async function* checkedFrames(
     }
     checks.markChecked(p.index);
     const index = p.index;
-    yield { index, x: scan.xcoords[index]!, y: scan.ycoords[index]!, amplitude: p.amplitude!, ...(scanIndex === undefined ? {} : { scanIndex: scanIndex[index]! }) };
+    yield {
+      index,
+      x: scan.xcoords[index]!,
+      y: scan.ycoords[index]!,
+      amplitude: p.amplitude!,
+      ...(scanIndex === undefined ? {} : { scanIndex: scanIndex[index]! }),
+    };
   }
 }
 
@@ -134,7 +154,13 @@ export async function* checkedFrames(
  * The FrameStore a file source offers as its stream's `frames`: its store's
  * reads, and exclusions complete by the source's own checked pass.
  */
-export function offeredStore(store: FrameStore, checks: PatternChecks, policy: ErrorPolicy, ctx: StageContext, pass: (signal: AbortSignal) => AsyncIterable<RawPattern>): FrameStore {
+export function offeredStore(
+  store: FrameStore,
+  checks: PatternChecks,
+  policy: ErrorPolicy,
+  ctx: StageContext,
+  pass: (signal: AbortSignal) => AsyncIterable<RawPattern>,
+): FrameStore {
   const readInto = store.readInto?.bind(store);
   return {
     count: store.count,

@@ -30,7 +30,12 @@ interface Opened {
 async function openScan(file: string, ctx: StageContext, layoutOption: 'auto' | H5Layout, o: H5OpenOptions): Promise<Opened> {
   const label = path.basename(file);
   if (!existsSync(file)) throw new DataError('FILE_NOT_FOUND', 'file not found', { stage: ctx.id, file, hint: 'the path is relative to the pipeline file' });
-  if (!isHdf5(file)) throw new FormatError('NOT_HDF5', 'not an HDF5 file (no HDF5 signature)', { stage: ctx.id, file: label, hint: 'the hdf5 source reads .h5/.hdf5/.cxi files; use npz for .npz' });
+  if (!isHdf5(file))
+    throw new FormatError('NOT_HDF5', 'not an HDF5 file (no HDF5 signature)', {
+      stage: ctx.id,
+      file: label,
+      hint: 'the hdf5 source reads .h5/.hdf5/.cxi files; use npz for .npz',
+    });
   const h = await H5File.open(file, label, ctx.allow?.hdf5_external_links === true);
   try {
     const layout = layoutOption === 'auto' ? detectLayout(h.structure) : layoutOption;
@@ -55,9 +60,12 @@ async function openScan(file: string, ctx: StageContext, layoutOption: 'auto' | 
   }
 }
 
-
 export default defineSource({
-  inputFiles: (o) => [...(o.path !== undefined ? [o.path] : []), ...(o.paths ?? []).filter((p) => !/[*?]/.test(p)), ...(o.probe !== undefined ? [parseProbeSpec(o.probe).file] : [])],
+  inputFiles: (o) => [
+    ...(o.path !== undefined ? [o.path] : []),
+    ...(o.paths ?? []).filter((p) => !/[*?]/.test(p)),
+    ...(o.probe !== undefined ? [parseProbeSpec(o.probe).file] : []),
+  ],
   kind: 'source',
   emits: 'frame',
   type: 'hdf5',
@@ -65,14 +73,36 @@ export default defineSource({
   options: z
     .object({
       path: z.string().min(1).optional().describe('The .h5/.hdf5/.cxi file, relative to the pipeline file (or give `paths`).'),
-      paths: z.array(z.string().min(1)).min(1).optional().describe("Several files (globs with * and ? in the file name), one instrument: each file's scans are scans of their own (group never mixes them, split by: scan holds out whole ones); at most two files are open at a time."),
-      layout: z.enum(['auto', 'canonical', 'ptychodus', 'cxi']).default('auto').describe('Which layout the file holds (auto: entry_1 → cxi, raw_data/diffraction → ptychodus, diffraction → canonical).'),
-      on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
-      input: z.enum(['amplitude', 'intensity']).optional().describe('What the patterns hold (default: amplitude, but intensity for CXI, whose patterns are counts); intensities are square-rooted on read.'),
+      paths: z
+        .array(z.string().min(1))
+        .min(1)
+        .optional()
+        .describe(
+          "Several files (globs with * and ? in the file name), one instrument: each file's scans are scans of their own (group never mixes them, split by: scan holds out whole ones); at most two files are open at a time.",
+        ),
+      layout: z
+        .enum(['auto', 'canonical', 'ptychodus', 'cxi'])
+        .default('auto')
+        .describe('Which layout the file holds (auto: entry_1 → cxi, raw_data/diffraction → ptychodus, diffraction → canonical).'),
+      on_error: z
+        .enum(['fail', 'skip', 'route'])
+        .default('fail')
+        .describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
+      input: z
+        .enum(['amplitude', 'intensity'])
+        .optional()
+        .describe('What the patterns hold (default: amplitude, but intensity for CXI, whose patterns are counts); intensities are square-rooted on read.'),
       limit: z.number().int().positive().optional().describe('Read at most this many patterns (the first ones).'),
       probe: z.string().min(1).optional().describe('Use this probe (a .npy, an .npz holding probeGuess or probe, or FILE.npz:KEY); required for CXI.'),
-      pixel_size_m: z.number().positive().optional().describe('CXI: the object pixel size in metres (default: wavelength · distance / (N · detector pixel), far field).'),
-      position_sign: z.union([z.literal(1), z.literal(-1)]).default(-1).describe('CXI: positions = sign · translation / pixel size (−1: the beam moves opposite to the sample).'),
+      pixel_size_m: z
+        .number()
+        .positive()
+        .optional()
+        .describe('CXI: the object pixel size in metres (default: wavelength · distance / (N · detector pixel), far field).'),
+      position_sign: z
+        .union([z.literal(1), z.literal(-1)])
+        .default(-1)
+        .describe('CXI: positions = sign · translation / pixel size (−1: the beam moves opposite to the sample).'),
       apply_mask: z.boolean().default(true).describe("CXI: set the pixels the detector's mask marks to 0."),
     })
     .strict(),
@@ -82,12 +112,22 @@ export default defineSource({
       if (options.path !== undefined) throw new OptionsError('BAD_OPTION', 'give `path` or `paths`, not both', { stage: ctx.id, key: 'paths' });
       return manyFiles(await expandPaths(options.paths, ctx.baseDir, ctx.id), one, ctx);
     }
-    if (options.path === undefined) throw new OptionsError('BAD_OPTION', 'the hdf5 source needs `path` (one file) or `paths` (several)', { stage: ctx.id, key: 'path' });
+    if (options.path === undefined)
+      throw new OptionsError('BAD_OPTION', 'the hdf5 source needs `path` (one file) or `paths` (several)', { stage: ctx.id, key: 'path' });
     return one(path.resolve(ctx.baseDir, options.path));
   },
 });
 
-type H5Options = { layout: 'auto' | H5Layout; on_error: ErrorPolicy; input?: 'amplitude' | 'intensity' | undefined; limit?: number | undefined; probe?: string | undefined; pixel_size_m?: number | undefined; position_sign: 1 | -1; apply_mask: boolean };
+type H5Options = {
+  layout: 'auto' | H5Layout;
+  on_error: ErrorPolicy;
+  input?: 'amplitude' | 'intensity' | undefined;
+  limit?: number | undefined;
+  probe?: string | undefined;
+  pixel_size_m?: number | undefined;
+  position_sign: 1 | -1;
+  apply_mask: boolean;
+};
 
 /** One file as a stream (the source with `path`, or each file of `paths`). */
 async function openOne(options: H5Options, file: string, ctx: StageContext): Promise<Stream<Frame>> {
@@ -97,8 +137,13 @@ async function openOne(options: H5Options, file: string, ctx: StageContext): Pro
   const label = path.basename(file);
   for (const note of opened.notes) ctx.log.info(`${label}: ${note}`);
   const scan = await overrideProbe(opened.scan, probeOption, ctx, store);
-  const cxi = scan.notes?.layout === 'cxi', ptychodus = scan.notes?.layout === 'ptychodus';
-  const keys = cxi ? { x: 'entry_1/sample_1/geometry_1/translation', y: 'entry_1/sample_1/geometry_1/translation', probe: 'probe' } : ptychodus ? { x: 'raw_data/xcoords', y: 'raw_data/ycoords' } : {};
+  const cxi = scan.notes?.layout === 'cxi',
+    ptychodus = scan.notes?.layout === 'ptychodus';
+  const keys = cxi
+    ? { x: 'entry_1/sample_1/geometry_1/translation', y: 'entry_1/sample_1/geometry_1/translation', probe: 'probe' }
+    : ptychodus
+      ? { x: 'raw_data/xcoords', y: 'raw_data/ycoords' }
+      : {};
   await checkScanOrClose(scan, { stage: ctx.id, file: label, keys: probeOption !== undefined ? { ...keys, probe: 'probe' } : keys }, store);
   const frames = (signal: AbortSignal): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal), { scan, checks, ctx, policy, scanIndex });
   return {

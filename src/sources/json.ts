@@ -55,7 +55,12 @@ class ManifestFrameStore implements FrameStore {
 
   private fail(i: number, message: string, cause?: unknown): DataError {
     const name = this.m.names[this.m.fileId[i]!]!;
-    return new DataError('BAD_FRAME_FILE', `${printableName(name)}: ${message}`, { file: this.label, key: `frames[${i}]`, hint: 'paths are relative to the manifest', ...(cause === undefined ? {} : { cause }) });
+    return new DataError('BAD_FRAME_FILE', `${printableName(name)}: ${message}`, {
+      file: this.label,
+      key: `frames[${i}]`,
+      hint: 'paths are relative to the manifest',
+      ...(cause === undefined ? {} : { cause }),
+    });
   }
 
   /** Opens (and keeps a few open) .npy files, reading their headers. */
@@ -87,7 +92,9 @@ class ManifestFrameStore implements FrameStore {
 
   /** Byte offset and length of pattern i, after checking that the header holds real N×N patterns (one, or a stack holding index `at`). */
   private patternBytes(i: number, h: NpyHeader, at: number): { offset: number; length: number } {
-    const N = this.N, NN = N * N, shape = h.shape;
+    const N = this.N,
+      NN = N * N,
+      shape = h.shape;
     const info = dtypeInfo(h.descr);
     if (info.complex || info.kind === 'b') throw this.fail(i, `patterns must be real, got ${h.descr}`);
     if (h.fortranOrder && shape.filter((d) => d > 1).length > 1) throw this.fail(i, 'Fortran-order patterns are not supported here; save with C order');
@@ -101,7 +108,8 @@ class ManifestFrameStore implements FrameStore {
   /** Pattern i as float32 amplitudes, unchecked (the streamed path checks it under on_error). */
   async load(i: number): Promise<Float32Array> {
     if (this.closed) throw new DataError('STORE_CLOSED', 'the frame store is closed', { file: this.label });
-    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new DataError('BAD_INDEX', `frame index ${i} is outside 0..${this.count - 1}`, { file: this.label });
+    if (!Number.isInteger(i) || i < 0 || i >= this.count)
+      throw new DataError('BAD_INDEX', `frame index ${i} is outside 0..${this.count - 1}`, { file: this.label });
     const o = await this.fileOf(i);
     const { offset, length } = this.patternBytes(i, o.header, this.m.stackIndex[i]!);
     const bytes = await readAt(o.fh, offset, length);
@@ -160,11 +168,22 @@ async function patternSize(m: Manifest, dir: string, ctx: StageContext, label: s
     await fh.close();
     h = header;
   } catch (e) {
-    throw new DataError('BAD_FRAME_FILE', `${printableName(name)}: ${reason(e)}`, { stage: ctx.id, file: label, key: 'frames[0]', hint: 'paths are relative to the manifest', cause: e });
+    throw new DataError('BAD_FRAME_FILE', `${printableName(name)}: ${reason(e)}`, {
+      stage: ctx.id,
+      file: label,
+      key: 'frames[0]',
+      hint: 'paths are relative to the manifest',
+      cause: e,
+    });
   }
   const dims = h.shape.filter((d) => d !== 1);
   const N = m.stackIndex[0]! >= 0 ? h.shape[h.shape.length - 1] : dims[0];
-  if (N === undefined) throw new DataError('BAD_FRAME_FILE', `${name}: cannot tell the pattern size from shape (${h.shape.join(', ')})`, { stage: ctx.id, file: label, key: 'frames[0]' });
+  if (N === undefined)
+    throw new DataError('BAD_FRAME_FILE', `${name}: cannot tell the pattern size from shape (${h.shape.join(', ')})`, {
+      stage: ctx.id,
+      file: label,
+      key: 'frames[0]',
+    });
   return N;
 }
 
@@ -177,19 +196,27 @@ export default defineSource({
   options: z
     .object({
       path: z.string().min(1).describe('The manifest .json, relative to the pipeline file.'),
-      on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a bad pattern or a missing pattern file: fail, skip it, or route it.'),
-      input: z.enum(['amplitude', 'intensity']).default('amplitude').describe('What the patterns hold: amplitude, or intensity/counts (square-rooted on read).'),
+      on_error: z
+        .enum(['fail', 'skip', 'route'])
+        .default('fail')
+        .describe('What to do with a bad pattern or a missing pattern file: fail, skip it, or route it.'),
+      input: z
+        .enum(['amplitude', 'intensity'])
+        .default('amplitude')
+        .describe('What the patterns hold: amplitude, or intensity/counts (square-rooted on read).'),
       limit: z.number().int().positive().optional().describe('Read at most this many frames (the first ones).'),
     })
     .strict(),
   async create(options, { ctx }) {
     const file = path.resolve(ctx.baseDir, options.path);
-    const label = path.basename(file), dir = path.dirname(file);
+    const label = path.basename(file),
+      dir = path.dirname(file);
     let m: Manifest;
     try {
       m = await scanManifest(file, ctx.id, options.limit ?? Infinity, ctx.allow);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError('FILE_NOT_FOUND', 'manifest not found', { stage: ctx.id, file, hint: 'the path is relative to the pipeline file' });
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new DataError('FILE_NOT_FOUND', 'manifest not found', { stage: ctx.id, file, hint: 'the path is relative to the pipeline file' });
       throw e;
     }
     const load = async (key: 'probe' | 'object', name: string): Promise<ReturnType<typeof toComplex2D>> => {
@@ -203,15 +230,26 @@ export default defineSource({
     const probe = await load('probe', m.probe!);
     const object = m.object === undefined ? undefined : await load('object', m.object);
     const N = await patternSize(m, dir, ctx, label);
-    if (probe.height !== N || probe.width !== N) throw new DataError('CONTRACT', `probe is ${probe.height}×${probe.width} but patterns are ${N}×${N}`, { stage: ctx.id, file: label, key: 'probe' });
+    if (probe.height !== N || probe.width !== N)
+      throw new DataError('CONTRACT', `probe is ${probe.height}×${probe.width} but patterns are ${N}×${N}`, { stage: ctx.id, file: label, key: 'probe' });
     if (options.input === 'intensity') ctx.log.info(`${label}: input is intensity: patterns converted to amplitude by a square root`);
     const store = new ManifestFrameStore(m, dir, label, N, options.input === 'intensity');
-    const scan: ScanMeta = { N, count: store.count, xcoords: m.xcoords, ycoords: m.ycoords, probe, ...(object === undefined ? {} : { object }), origin: file, notes: { files: m.names.length, input: options.input } };
+    const scan: ScanMeta = {
+      N,
+      count: store.count,
+      xcoords: m.xcoords,
+      ycoords: m.ycoords,
+      probe,
+      ...(object === undefined ? {} : { object }),
+      origin: file,
+      notes: { files: m.names.length, input: options.input },
+    };
     checkScan(scan, { stage: ctx.id, file: label, keys: { x: 'frames[].x', y: 'frames[].y', probe: 'probe' } });
     return {
       meta: { record: 'frame', scan, count: store.count },
       frames: offeredStore(store, store.checks, options.on_error, ctx, (s) => store.sequential(s)),
-      open: (signal: AbortSignal): AsyncIterable<Frame> => checkedFrames(store.sequential(signal), { scan, checks: store.checks, ctx, policy: options.on_error }),
+      open: (signal: AbortSignal): AsyncIterable<Frame> =>
+        checkedFrames(store.sequential(signal), { scan, checks: store.checks, ctx, policy: options.on_error }),
       close: () => store.close(),
     };
   },

@@ -75,7 +75,12 @@ class FrameCollector {
   ) {}
 
   private entryError(k: number, message: string): DataError {
-    return new DataError('BAD_MANIFEST', message, { stage: this.stage, file: path.basename(this.file), key: `frames[${k}]`, hint: 'each frame is {"x", "y", "file"} or {"x", "y", "stack", "index"}' });
+    return new DataError('BAD_MANIFEST', message, {
+      stage: this.stage,
+      file: path.basename(this.file),
+      key: `frames[${k}]`,
+      hint: 'each frame is {"x", "y", "file"} or {"x", "y", "stack", "index"}',
+    });
   }
 
   /** Adds frame `key`, or returns the error that refuses it. */
@@ -83,12 +88,14 @@ class FrameCollector {
     const f = value as Record<string, unknown> | null;
     if (f === null || typeof f !== 'object') return this.entryError(key, 'frame entry is not an object');
     const { x, y } = f;
-    if (typeof x !== 'number' || typeof y !== 'number' || !Number.isFinite(x) || !Number.isFinite(y)) return this.entryError(key, 'frame needs finite numbers x and y');
+    if (typeof x !== 'number' || typeof y !== 'number' || !Number.isFinite(x) || !Number.isFinite(y))
+      return this.entryError(key, 'frame needs finite numbers x and y');
     const name = typeof f.file === 'string' ? f.file : typeof f.stack === 'string' ? f.stack : undefined;
     if (name === undefined) return this.entryError(key, 'frame needs "file" or "stack"');
     let at = -1;
     if (typeof f.stack === 'string') {
-      if (typeof f.index !== 'number' || !Number.isInteger(f.index) || f.index < 0 || f.index > 0x7fffffff) return this.entryError(key, '"stack" needs a non-negative integer "index"');
+      if (typeof f.index !== 'number' || !Number.isInteger(f.index) || f.index < 0 || f.index > 0x7fffffff)
+        return this.entryError(key, '"stack" needs a non-negative integer "index"');
       at = f.index;
     }
     let id = this.nameIds.get(name);
@@ -157,7 +164,12 @@ class TokenWalker {
 }
 
 /** Feeds tokens to a walker; returns true when it stopped before the end (see the file comment). */
-async function walk(tokens: AsyncIterable<Token>, top: Record<string, unknown>, onFrame: (k: number, v: unknown) => boolean, canStop: () => boolean): Promise<boolean> {
+async function walk(
+  tokens: AsyncIterable<Token>,
+  top: Record<string, unknown>,
+  onFrame: (k: number, v: unknown) => boolean,
+  canStop: () => boolean,
+): Promise<boolean> {
   const w = new TokenWalker(top, onFrame);
   for await (const t of tokens) {
     // Frames past the limit are not needed: stop reading once the other keys are known too.
@@ -198,9 +210,19 @@ export async function scanManifest(file: string, stage: string, limit: number, a
 
 function result(frames: FrameCollector, top: Record<string, unknown>, inner: DataError | undefined, stage: string, label: string): Manifest {
   if (inner !== undefined) throw inner;
-  if (typeof top.probe !== 'string') throw new DataError('MISSING_KEY', 'manifest needs "probe": the path of a (N, N) .npy probe', { stage, file: label, key: 'probe' });
-  if (top.object !== undefined && typeof top.object !== 'string') throw new DataError('BAD_MANIFEST', '"object" must be a path to an .npy file', { stage, file: label, key: 'object' });
+  if (typeof top.probe !== 'string')
+    throw new DataError('MISSING_KEY', 'manifest needs "probe": the path of a (N, N) .npy probe', { stage, file: label, key: 'probe' });
+  if (top.object !== undefined && typeof top.object !== 'string')
+    throw new DataError('BAD_MANIFEST', '"object" must be a path to an .npy file', { stage, file: label, key: 'object' });
   if (frames.xs.length === 0) throw new DataError('MISSING_KEY', 'manifest has no frames', { stage, file: label, key: 'frames', hint: 'add a "frames" array' });
   const { xs, ys, ids, idx, names } = frames;
-  return { xcoords: xs.values(), ycoords: ys.values(), fileId: ids.values(), stackIndex: idx.values(), names, probe: top.probe, ...(typeof top.object === 'string' ? { object: top.object } : {}) };
+  return {
+    xcoords: xs.values(),
+    ycoords: ys.values(),
+    fileId: ids.values(),
+    stackIndex: idx.values(),
+    names,
+    probe: top.probe,
+    ...(typeof top.object === 'string' ? { object: top.object } : {}),
+  };
 }

@@ -25,16 +25,36 @@ export async function expandPaths(patterns: readonly string[], baseDir: string, 
       continue;
     }
     const dir = path.dirname(abs);
-    if (/[*?]/.test(dir)) throw new OptionsError('BAD_OPTION', `glob '${p}': wildcards are allowed in the file name only`, { stage, key: 'paths', hint: 'list the directories, or one glob per directory' });
-    const re = new RegExp(`^${name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+    if (/[*?]/.test(dir))
+      throw new OptionsError('BAD_OPTION', `glob '${p}': wildcards are allowed in the file name only`, {
+        stage,
+        key: 'paths',
+        hint: 'list the directories, or one glob per directory',
+      });
+    const re = new RegExp(
+      `^${name
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`,
+    );
     let names: string[];
     try {
       names = await readdir(dir);
     } catch (e) {
-      throw new OptionsError('FILE_NOT_FOUND', `glob '${p}': cannot list ${dir}`, { stage, key: 'paths', cause: e, hint: 'paths are relative to the pipeline file' });
+      throw new OptionsError('FILE_NOT_FOUND', `glob '${p}': cannot list ${dir}`, {
+        stage,
+        key: 'paths',
+        cause: e,
+        hint: 'paths are relative to the pipeline file',
+      });
     }
     const hits = names.filter((n) => re.test(n)).sort();
-    if (hits.length === 0) throw new OptionsError('FILE_NOT_FOUND', `glob '${p}' matches no file in ${dir}`, { stage, key: 'paths', hint: 'check the pattern; paths are relative to the pipeline file' });
+    if (hits.length === 0)
+      throw new OptionsError('FILE_NOT_FOUND', `glob '${p}' matches no file in ${dir}`, {
+        stage,
+        key: 'paths',
+        hint: 'check the pattern; paths are relative to the pipeline file',
+      });
     out.push(...hits.map((n) => path.join(dir, n)));
   }
   return [...new Set(out)];
@@ -50,7 +70,10 @@ export class StreamPool {
   /** Most streams open at once so far (for tests and benches). */
   peak = 0;
 
-  constructor(private readonly opener: (f: number) => Promise<Stream<Frame>>, private readonly cap: number) {}
+  constructor(
+    private readonly opener: (f: number) => Promise<Stream<Frame>>,
+    private readonly cap: number,
+  ) {}
 
   /** Opens (or reuses) file f's stream and holds it open until `release` is called. */
   async acquire(f: number): Promise<{ stream: Stream<Frame>; release: () => Promise<void> }> {
@@ -117,11 +140,18 @@ interface FileScan {
 }
 
 /** Reads every file's positions, probe and scan numbers, one file open at a time. */
-async function readParts(files: readonly string[], openOne: (file: string) => Promise<Stream<Frame>>, stage: string): Promise<{ parts: FileScan[]; first: ScanMeta; xcoords: Float64Array; ycoords: Float64Array; scanIndex: Int32Array; scans: number }> {
+async function readParts(
+  files: readonly string[],
+  openOne: (file: string) => Promise<Stream<Frame>>,
+  stage: string,
+): Promise<{ parts: FileScan[]; first: ScanMeta; xcoords: Float64Array; ycoords: Float64Array; scanIndex: Int32Array; scans: number }> {
   const parts: FileScan[] = [];
-  const xs: Float64Array[] = [], ys: Float64Array[] = [], ids: Int32Array[] = [];
+  const xs: Float64Array[] = [],
+    ys: Float64Array[] = [],
+    ids: Int32Array[] = [];
   let first: ScanMeta | undefined;
-  let offset = 0, base = 0;
+  let offset = 0,
+    base = 0;
   for (const file of files) {
     const s = await openOne(file);
     try {
@@ -157,11 +187,23 @@ async function readParts(files: readonly string[], openOne: (file: string) => Pr
     }
     return out;
   };
-  return { parts, first, xcoords: concat((n) => new Float64Array(n), xs), ycoords: concat((n) => new Float64Array(n), ys), scanIndex: concat((n) => new Int32Array(n), ids), scans: base };
+  return {
+    parts,
+    first,
+    xcoords: concat((n) => new Float64Array(n), xs),
+    ycoords: concat((n) => new Float64Array(n), ys),
+    scanIndex: concat((n) => new Int32Array(n), ids),
+    scans: base,
+  };
 }
 
 /** One stream over `files`, each opened by `openOne` (the single-file source). */
-export async function manyFiles(files: readonly string[], openOne: (file: string) => Promise<Stream<Frame>>, ctx: StageContext, keepOpen = 2): Promise<Stream<Frame>> {
+export async function manyFiles(
+  files: readonly string[],
+  openOne: (file: string) => Promise<Stream<Frame>>,
+  ctx: StageContext,
+  keepOpen = 2,
+): Promise<Stream<Frame>> {
   const { parts, first, xcoords, ycoords, scanIndex, scans: base } = await readParts(files, openOne, ctx.id);
   const count = xcoords.length;
   const scan: ScanMeta = {
@@ -179,7 +221,8 @@ export async function manyFiles(files: readonly string[], openOne: (file: string
   ctx.log.info(`${files.length} files, ${base} scans, ${count} patterns of ${first.N}×${first.N}`);
   const pool = new StreamPool((f) => openOne(parts[f]!.file), keepOpen);
   const fileOf = (i: number): number => {
-    let lo = 0, hi = parts.length - 1;
+    let lo = 0,
+      hi = parts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (parts[mid]!.offset <= i) lo = mid;
@@ -222,7 +265,13 @@ export async function manyFiles(files: readonly string[], openOne: (file: string
 }
 
 /** The files' frames one after another, with global indices and scan numbers. */
-async function* concatenatedPass(parts: readonly FileScan[], pool: StreamPool, scanIndex: Int32Array, signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> {
+async function* concatenatedPass(
+  parts: readonly FileScan[],
+  pool: StreamPool,
+  scanIndex: Int32Array,
+  signal: AbortSignal,
+  borrowed: boolean,
+): AsyncGenerator<Frame> {
   for (let f = 0; f < parts.length; f++) {
     const p = parts[f]!;
     const { stream: s, release } = await pool.acquire(f);
@@ -248,14 +297,25 @@ async function excludedOf(parts: readonly FileScan[], pool: StreamPool, signal: 
 
 /** Every file must be of the first one's instrument: same N, same probe (to 1e-3 in relative L2). */
 function checkSameInstrument(a: ScanMeta, b: ScanMeta, fileA: string, fileB: string, stage: string): void {
-  if (a.N !== b.N) throw new DataError('SHAPE_MISMATCH', `patterns are ${b.N}×${b.N} but ${path.basename(fileA)}'s are ${a.N}×${a.N}`, { stage, file: fileB, hint: 'one run trains one instrument: list files of one pattern size' });
-  let d = 0, e = 0;
+  if (a.N !== b.N)
+    throw new DataError('SHAPE_MISMATCH', `patterns are ${b.N}×${b.N} but ${path.basename(fileA)}'s are ${a.N}×${a.N}`, {
+      stage,
+      file: fileB,
+      hint: 'one run trains one instrument: list files of one pattern size',
+    });
+  let d = 0,
+    e = 0;
   for (let k = 0; k < a.probe.re.length; k++) {
     d += (a.probe.re[k]! - b.probe.re[k]!) ** 2 + (a.probe.im[k]! - b.probe.im[k]!) ** 2;
     e += a.probe.re[k]! ** 2 + a.probe.im[k]! ** 2;
   }
   if (a.probe.width !== b.probe.width || !(Math.sqrt(d / e) <= 1e-3)) {
-    throw new DataError('PROBE_MISMATCH', `its probe differs from ${path.basename(fileA)}'s`, { stage, file: fileB, key: 'probeGuess', hint: "one run trains one instrument (one probe): give all files the same probe with the source's `probe` option, or train them in separate runs" });
+    throw new DataError('PROBE_MISMATCH', `its probe differs from ${path.basename(fileA)}'s`, {
+      stage,
+      file: fileB,
+      key: 'probeGuess',
+      hint: "one run trains one instrument (one probe): give all files the same probe with the source's `probe` option, or train them in separate runs",
+    });
   }
 }
 
@@ -264,7 +324,12 @@ export function scanNumbers(v: Float64Array, file: string): Int32Array {
   const out = new Int32Array(v.length);
   for (let i = 0; i < v.length; i++) {
     const k = v[i]!;
-    if (!Number.isInteger(k) || k < 0 || k > 2 ** 31 - 1) throw new DataError('BAD_SCAN_INDEX', `scan_index[${i}] is ${k}`, { file, key: 'scan_index', hint: 'scan numbers are non-negative integers, one per pattern' });
+    if (!Number.isInteger(k) || k < 0 || k > 2 ** 31 - 1)
+      throw new DataError('BAD_SCAN_INDEX', `scan_index[${i}] is ${k}`, {
+        file,
+        key: 'scan_index',
+        hint: 'scan numbers are non-negative integers, one per pattern',
+      });
     out[i] = k;
   }
   return out;

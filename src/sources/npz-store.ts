@@ -58,7 +58,10 @@ export class NpzFrameStore implements FrameStore {
    */
   private convert(bytes: Uint8Array): Float32Array {
     const NN = this.N * this.N;
-    const a = this.f4View && bytes.byteOffset % 4 === 0 && bytes.length >= 4 * NN ? new Float32Array(bytes.buffer, bytes.byteOffset, NN) : toFloat32(bytes, this.layout.descr, NN);
+    const a =
+      this.f4View && bytes.byteOffset % 4 === 0 && bytes.length >= 4 * NN
+        ? new Float32Array(bytes.buffer, bytes.byteOffset, NN)
+        : toFloat32(bytes, this.layout.descr, NN);
     if (this.intensity) sqrtInPlace(a);
     return a;
   }
@@ -84,7 +87,8 @@ export class NpzFrameStore implements FrameStore {
 
   private check(index: number): void {
     if (this.closed) throw new DataError('STORE_CLOSED', 'the frame store is closed', { file: path.basename(this.npz.path), key: this.layout.key });
-    if (!Number.isInteger(index) || index < 0 || index >= this.count) throw new DataError('BAD_INDEX', `frame index ${index} is outside 0..${this.count - 1}`, { file: path.basename(this.npz.path), key: this.layout.key });
+    if (!Number.isInteger(index) || index < 0 || index >= this.count)
+      throw new DataError('BAD_INDEX', `frame index ${index} is outside 0..${this.count - 1}`, { file: path.basename(this.npz.path), key: this.layout.key });
   }
 
   async read(index: number): Promise<Float32Array> {
@@ -98,7 +102,10 @@ export class NpzFrameStore implements FrameStore {
     const NN = this.N * this.N;
     if (this.layout.storage === 'strided') {
       const all = await this.gathered();
-      return this.checked(indices, indices.map((i) => all.slice(i * NN, (i + 1) * NN)));
+      return this.checked(
+        indices,
+        indices.map((i) => all.slice(i * NN, (i + 1) * NN)),
+      );
     }
     const order = [...new Set(indices)].sort((a, b) => a - b);
     const got = new Map<number, Float32Array>();
@@ -107,7 +114,8 @@ export class NpzFrameStore implements FrameStore {
     for (let k = 0; k < order.length;) {
       let end = k + 1;
       while (end < order.length && order[end] === order[end - 1]! + 1 && end - k < maxRun) end++;
-      const first = order[k]!, len = end - k;
+      const first = order[k]!,
+        len = end - k;
       // Runs are read concurrently (positioned reads do not interfere).
       runs.push(
         this.npz.readRange(this.layout.key, first * this.frameBytes, len * this.frameBytes).then((bytes) => {
@@ -119,7 +127,10 @@ export class NpzFrameStore implements FrameStore {
     // allSettled first: no read may still be running when an error reaches the caller (who may close the file).
     const settled = await Promise.allSettled(runs);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
-    return this.checked(indices, indices.map((i) => got.get(i)!));
+    return this.checked(
+      indices,
+      indices.map((i) => got.get(i)!),
+    );
   }
 
   /** Scratch blocks for reads that cannot land in place, kept for reuse (at most SCRATCH_KEPT). */
@@ -150,7 +161,12 @@ export class NpzFrameStore implements FrameStore {
     for (let k = 0; k < order.length;) {
       let end = k + 1;
       while (end < order.length && indices[order[end]!] === indices[order[end - 1]!]! + 1 && end - k < maxRun) end++;
-      runs.push(this.readRun(indices[order[k]!]!, order.slice(k, end).map((j) => out[j]!)));
+      runs.push(
+        this.readRun(
+          indices[order[k]!]!,
+          order.slice(k, end).map((j) => out[j]!),
+        ),
+      );
       k = end;
     }
     // allSettled first: no read may still be writing into `out` when an error reaches the caller.
@@ -230,4 +246,3 @@ export class NpzFrameStore implements FrameStore {
     await this.npz.close();
   }
 }
-

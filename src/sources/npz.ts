@@ -23,9 +23,12 @@ import { checkScanOrClose } from './scan-checks.js';
 export function toComplex2D(a: NpyArray, file: string, key: string): Complex2D {
   const shape = a.shape.filter((d, k) => !(d === 1 && a.shape.length > 2 && (k === 0 || k === a.shape.length - 1)));
   const [height, width] = shape;
-  if (shape.length !== 2 || height === undefined || width === undefined) throw new DataError('BAD_SHAPE', `expected a 2-D array, got (${a.shape.join(', ')})`, { file, key, hint: 'save it as an (H, W) array' });
-  const n = height * width, complex = dtypeInfo(a.descr).complex;
-  const re = new Float32Array(n), im = new Float32Array(n);
+  if (shape.length !== 2 || height === undefined || width === undefined)
+    throw new DataError('BAD_SHAPE', `expected a 2-D array, got (${a.shape.join(', ')})`, { file, key, hint: 'save it as an (H, W) array' });
+  const n = height * width,
+    complex = dtypeInfo(a.descr).complex;
+  const re = new Float32Array(n),
+    im = new Float32Array(n);
   for (let k = 0; k < n; k++) {
     re[k] = Number(complex ? a.data[2 * k]! : a.data[k]!);
     im[k] = complex ? Number(a.data[2 * k + 1]!) : 0;
@@ -48,7 +51,8 @@ async function openArchive(file: string, ctx: StageContext): Promise<NpzReader> 
   try {
     return await openNpz(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError('FILE_NOT_FOUND', 'file not found', { stage: ctx.id, file, hint: 'the path is relative to the pipeline file' });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new DataError('FILE_NOT_FOUND', 'file not found', { stage: ctx.id, file, hint: 'the path is relative to the pipeline file' });
     throw e;
   }
 }
@@ -58,15 +62,31 @@ function canonicalLayout(headers: ReadonlyMap<string, NpyHeader>, label: string,
   const check = checkCanonical(headers);
   const first = check.problems[0];
   if (first !== undefined || check.layout === undefined) {
-    const more = check.problems.length > 1 ? ` (+${check.problems.length - 1} more: ${check.problems.slice(1).map((p) => `[${p.key}] ${p.message}`).join('; ')})` : '';
-    throw new DataError('CONTRACT', `${first?.message ?? 'not a canonical scan'}${more}`, { stage: ctx.id, file: label, key: first?.key ?? 'diffraction', hint: first?.hint ?? 'see docs/formats.md' });
+    const more =
+      check.problems.length > 1
+        ? ` (+${check.problems.length - 1} more: ${check.problems
+            .slice(1)
+            .map((p) => `[${p.key}] ${p.message}`)
+            .join('; ')})`
+        : '';
+    throw new DataError('CONTRACT', `${first?.message ?? 'not a canonical scan'}${more}`, {
+      stage: ctx.id,
+      file: label,
+      key: first?.key ?? 'diffraction',
+      hint: first?.hint ?? 'see docs/formats.md',
+    });
   }
   for (const note of check.notes) ctx.log.info(`${label}: ${note}`);
   return check.layout;
 }
 
 /** The scan's small arrays (positions, probe, object, scan index) for its first `count` patterns. */
-async function readScanArrays(npz: NpzReader, headers: ReadonlyMap<string, NpyHeader>, count: number, label: string): Promise<Pick<ScanMeta, 'xcoords' | 'ycoords' | 'probe' | 'object'> & { scanIndex?: Float64Array }> {
+async function readScanArrays(
+  npz: NpzReader,
+  headers: ReadonlyMap<string, NpyHeader>,
+  count: number,
+  label: string,
+): Promise<Pick<ScanMeta, 'xcoords' | 'ycoords' | 'probe' | 'object'> & { scanIndex?: Float64Array }> {
   const xcoords = await readVector(npz, 'xcoords', count);
   const ycoords = await readVector(npz, 'ycoords', count);
   const probe = await readComplex2D(npz, 'probeGuess', label);
@@ -75,7 +95,12 @@ async function readScanArrays(npz: NpzReader, headers: ReadonlyMap<string, NpyHe
   return { xcoords, ycoords, probe, ...(object === undefined ? {} : { object }), ...(scanIndex === undefined ? {} : { scanIndex }) };
 }
 
-async function openScan(file: string, ctx: StageContext, input: 'amplitude' | 'intensity', limit: number | undefined): Promise<{ scan: ScanMeta; store: NpzFrameStore; scanIndex?: Float64Array }> {
+async function openScan(
+  file: string,
+  ctx: StageContext,
+  input: 'amplitude' | 'intensity',
+  limit: number | undefined,
+): Promise<{ scan: ScanMeta; store: NpzFrameStore; scanIndex?: Float64Array }> {
   const label = path.basename(file);
   const npz = await openArchive(file, ctx);
   try {
@@ -87,7 +112,14 @@ async function openScan(file: string, ctx: StageContext, input: 'amplitude' | 'i
     const count = limit === undefined ? layout.n : Math.min(limit, layout.n);
     const { scanIndex, ...arrays } = await readScanArrays(npz, headers, count, label);
     const store = new NpzFrameStore(npz, layout, count, input === 'intensity');
-    const scan: ScanMeta = { N: layout.N, count, ...arrays, ...(scanIndex === undefined ? {} : { scanIndex: scanNumbers(scanIndex, label) }), origin: file, notes: { dtype: layout.descr, input, patterns_in_file: layout.n } };
+    const scan: ScanMeta = {
+      N: layout.N,
+      count,
+      ...arrays,
+      ...(scanIndex === undefined ? {} : { scanIndex: scanNumbers(scanIndex, label) }),
+      origin: file,
+      notes: { dtype: layout.descr, input, patterns_in_file: layout.n },
+    };
     return { scan, store, ...(scanIndex === undefined ? {} : { scanIndex }) };
   } catch (e) {
     await npz.close();
@@ -96,7 +128,11 @@ async function openScan(file: string, ctx: StageContext, input: 'amplitude' | 'i
 }
 
 export default defineSource({
-  inputFiles: (o) => [...(o.path !== undefined ? [o.path] : []), ...(o.paths ?? []).filter((p) => !/[*?]/.test(p)), ...(o.probe !== undefined ? [parseProbeSpec(o.probe).file] : [])],
+  inputFiles: (o) => [
+    ...(o.path !== undefined ? [o.path] : []),
+    ...(o.paths ?? []).filter((p) => !/[*?]/.test(p)),
+    ...(o.probe !== undefined ? [parseProbeSpec(o.probe).file] : []),
+  ],
   kind: 'source',
   emits: 'frame',
   type: 'npz',
@@ -104,15 +140,29 @@ export default defineSource({
   options: z
     .object({
       path: z.string().min(1).optional().describe('The .npz file, relative to the pipeline file (or give `paths`).'),
-      paths: z.array(z.string().min(1)).min(1).optional().describe("Several .npz files (globs with * and ? in the file name), one instrument: each file's scans are scans of their own (group never mixes them, split by: scan holds out whole ones); at most two files are open at a time."),
-      on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
-      input: z.enum(['amplitude', 'intensity']).default('amplitude').describe('What the patterns hold: amplitude, or intensity/counts (square-rooted on read).'),
+      paths: z
+        .array(z.string().min(1))
+        .min(1)
+        .optional()
+        .describe(
+          "Several .npz files (globs with * and ? in the file name), one instrument: each file's scans are scans of their own (group never mixes them, split by: scan holds out whole ones); at most two files are open at a time.",
+        ),
+      on_error: z
+        .enum(['fail', 'skip', 'route'])
+        .default('fail')
+        .describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
+      input: z
+        .enum(['amplitude', 'intensity'])
+        .default('amplitude')
+        .describe('What the patterns hold: amplitude, or intensity/counts (square-rooted on read).'),
       limit: z.number().int().positive().optional().describe('Read at most this many patterns (the first ones).'),
       probe: z
         .string()
         .min(1)
         .optional()
-        .describe("Use this probe instead of the file's probeGuess (e.g. one refined by another reconstruction): a .npy, an .npz holding probeGuess or probe, or FILE.npz:KEY; relative to the pipeline file."),
+        .describe(
+          "Use this probe instead of the file's probeGuess (e.g. one refined by another reconstruction): a .npy, an .npz holding probeGuess or probe, or FILE.npz:KEY; relative to the pipeline file.",
+        ),
     })
     .strict(),
   async create(options, { ctx }) {
@@ -121,20 +171,26 @@ export default defineSource({
       if (options.path !== undefined) throw new OptionsError('BAD_OPTION', 'give `path` or `paths`, not both', { stage: ctx.id, key: 'paths' });
       return manyFiles(await expandPaths(options.paths, ctx.baseDir, ctx.id), one, ctx);
     }
-    if (options.path === undefined) throw new OptionsError('BAD_OPTION', 'the npz source needs `path` (one file) or `paths` (several)', { stage: ctx.id, key: 'path' });
+    if (options.path === undefined)
+      throw new OptionsError('BAD_OPTION', 'the npz source needs `path` (one file) or `paths` (several)', { stage: ctx.id, key: 'path' });
     return one(path.resolve(ctx.baseDir, options.path));
   },
 });
 
 /** One file as a stream (the source with `path`, or each file of `paths`). */
-async function openOne(options: { on_error: ErrorPolicy; input: 'amplitude' | 'intensity'; limit?: number | undefined; probe?: string | undefined }, file: string, ctx: StageContext): Promise<Stream<Frame>> {
+async function openOne(
+  options: { on_error: ErrorPolicy; input: 'amplitude' | 'intensity'; limit?: number | undefined; probe?: string | undefined },
+  file: string,
+  ctx: StageContext,
+): Promise<Stream<Frame>> {
   const opened = await openScan(file, ctx, options.input, options.limit);
   const { store, scanIndex } = opened;
   const scan = await overrideProbe(opened.scan, options.probe, ctx, store, `${path.basename(file)}'s probeGuess`);
   await checkScanOrClose(scan, { stage: ctx.id, file: path.basename(file), ...(options.probe !== undefined ? { keys: { probe: 'probe' } } : {}) }, store);
   const { checks } = store;
   // Borrowed: the patterns are views over reused read blocks (see Stream.openBorrowed).
-  const frames = (signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> => checkedFrames(store.sequential(signal, borrowed), { scan, checks, ctx, policy: options.on_error, scanIndex });
+  const frames = (signal: AbortSignal, borrowed: boolean): AsyncGenerator<Frame> =>
+    checkedFrames(store.sequential(signal, borrowed), { scan, checks, ctx, policy: options.on_error, scanIndex });
   return {
     meta: { record: 'frame', scan, count: scan.count },
     frames: offeredStore(store, checks, options.on_error, ctx, (s) => store.sequential(s, true)),

@@ -47,9 +47,13 @@ export function meanExitEnergy(object: Complex2D, probe: Complex2D, pos: ScanPos
 /** Frame i of a scan: far field of probe × window, then Poisson counts when countsScale > 0. */
 export function simulateFrame(sim: ScanSimulation, probe: Complex2D, N: number, i: number): Float32Array {
   const w = extractPatch(sim.object, sim.pos.x[i]!, sim.pos.y[i]!, N);
-  const re = w.re, im = w.im;
+  const re = w.re,
+    im = w.im;
   for (let k = 0; k < N * N; k++) {
-    const pr = probe.re[k]!, pi = probe.im[k]!, or = re[k]!, oi = im[k]!;
+    const pr = probe.re[k]!,
+      pi = probe.im[k]!,
+      or = re[k]!,
+      oi = im[k]!;
     re[k] = pr * or - pi * oi;
     im[k] = pr * oi + pi * or;
   }
@@ -65,7 +69,10 @@ export function simulateFrame(sim: ScanSimulation, probe: Complex2D, N: number, 
 /** Scans built on demand, the last `capacity` kept. */
 export class ScanCache {
   private readonly cache = new Map<number, ScanSimulation>();
-  constructor(private readonly spec: CorpusSpec, private readonly capacity = 2) {}
+  constructor(
+    private readonly spec: CorpusSpec,
+    private readonly capacity = 2,
+  ) {}
   get(k: number): ScanSimulation {
     let s = this.cache.get(k);
     if (s !== undefined) this.cache.delete(k);
@@ -83,7 +90,12 @@ export class ScanCache {
 export class SimulatedFrames implements FrameStore {
   private readonly cache = new Map<number, Float32Array>();
   readonly count: number;
-  constructor(private readonly spec: CorpusSpec, private readonly scans: ScanCache, private readonly capacity: number, private readonly stage: string) {
+  constructor(
+    private readonly spec: CorpusSpec,
+    private readonly scans: ScanCache,
+    private readonly capacity: number,
+    private readonly stage: string,
+  ) {
     this.count = spec.scans * spec.perScan;
   }
   get N(): number {
@@ -95,7 +107,8 @@ export class SimulatedFrames implements FrameStore {
     return simulateFrame(this.scans.get(k), this.spec.probe, this.spec.N, index - k * this.spec.perScan);
   }
   async read(index: number): Promise<Float32Array> {
-    if (!Number.isInteger(index) || index < 0 || index >= this.count) throw new OptionsError('FRAME_INDEX', `frame index ${index} is outside 0..${this.count - 1}`, { stage: this.stage });
+    if (!Number.isInteger(index) || index < 0 || index >= this.count)
+      throw new OptionsError('FRAME_INDEX', `frame index ${index} is outside 0..${this.count - 1}`, { stage: this.stage });
     let a = this.cache.get(index);
     if (a !== undefined) this.cache.delete(index);
     else a = this.compute(index);

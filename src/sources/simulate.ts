@@ -37,34 +37,52 @@ const ranges = {
 
 const objectSchema = z
   .discriminatedUnion('kind', [
-    z.object({
-      kind: z.literal('image').describe('Amplitude from one grey image, phase from another.'),
-      amplitude: z.string().optional().describe('PNG for the amplitude (default: the embedded camera image).'),
-      phase: z.string().optional().describe('PNG for the phase (default: the embedded Shepp–Logan phantom).'),
-      size,
-      ...ranges,
-    }).strict(),
-    z.object({
-      kind: z.literal('lines').describe('Random smoothed line segments.'),
-      count: z.number().int().positive().optional().describe('Number of segments (default size²/256).'),
-      smoothing: z.number().min(0).default(1).describe('Gaussian smoothing σ in pixels.'),
-      size,
-      ...ranges,
-    }).strict(),
-    z.object({
-      kind: z.literal('family').describe('A different object per scan (`scans`), each drawn from its own seeded generator.'),
-      kinds: z.array(z.enum(['image', 'phantom', 'lines', 'grf'])).min(1).default(['image', 'phantom', 'lines', 'grf']).describe('Members: the images with random crops, 90° rotations and flips; random ellipse phantoms; line segments; Gaussian random fields.'),
-      images: z.array(z.string()).optional().describe('PNGs for the image kind (default: the embedded camera and phantom images).'),
-      amp_min: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.3, 0.9]).describe('Range of the smallest amplitude, drawn per object.'),
-      phase_range: z.tuple([z.number().min(0), z.number().min(0)]).default([0.5, Math.PI]).describe('Range of the phase span (radians), drawn per object.'),
-      size,
-    }).strict(),
-    z.object({
-      kind: z.literal('grf').describe('Gaussian random fields for amplitude and phase.'),
-      correlation_length: z.number().positive().default(6).describe('σ of the smoothing kernel in pixels.'),
-      size,
-      ...ranges,
-    }).strict(),
+    z
+      .object({
+        kind: z.literal('image').describe('Amplitude from one grey image, phase from another.'),
+        amplitude: z.string().optional().describe('PNG for the amplitude (default: the embedded camera image).'),
+        phase: z.string().optional().describe('PNG for the phase (default: the embedded Shepp–Logan phantom).'),
+        size,
+        ...ranges,
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal('lines').describe('Random smoothed line segments.'),
+        count: z.number().int().positive().optional().describe('Number of segments (default size²/256).'),
+        smoothing: z.number().min(0).default(1).describe('Gaussian smoothing σ in pixels.'),
+        size,
+        ...ranges,
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal('family').describe('A different object per scan (`scans`), each drawn from its own seeded generator.'),
+        kinds: z
+          .array(z.enum(['image', 'phantom', 'lines', 'grf']))
+          .min(1)
+          .default(['image', 'phantom', 'lines', 'grf'])
+          .describe('Members: the images with random crops, 90° rotations and flips; random ellipse phantoms; line segments; Gaussian random fields.'),
+        images: z.array(z.string()).optional().describe('PNGs for the image kind (default: the embedded camera and phantom images).'),
+        amp_min: z
+          .tuple([z.number().min(0).max(1), z.number().min(0).max(1)])
+          .default([0.3, 0.9])
+          .describe('Range of the smallest amplitude, drawn per object.'),
+        phase_range: z
+          .tuple([z.number().min(0), z.number().min(0)])
+          .default([0.5, Math.PI])
+          .describe('Range of the phase span (radians), drawn per object.'),
+        size,
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal('grf').describe('Gaussian random fields for amplitude and phase.'),
+        correlation_length: z.number().positive().default(6).describe('σ of the smoothing kernel in pixels.'),
+        size,
+        ...ranges,
+      })
+      .strict(),
   ])
   .prefault({ kind: 'image' })
   .describe('The ground-truth object.');
@@ -72,19 +90,31 @@ const objectSchema = z
 const probeSchema = z
   .union([
     z.string(),
-    z.object({
-      radius: z.number().positive().optional().describe('Aperture radius in pixels (default N/5).'),
-      edge: z.number().positive().optional().describe('Soft-edge width in pixels (default max(0.5, N/64)).'),
-      rim_phase: z.number().default(2 * Math.PI).describe('Defocus: phase at the aperture radius, radians.'),
-    }).strict(),
+    z
+      .object({
+        radius: z.number().positive().optional().describe('Aperture radius in pixels (default N/5).'),
+        edge: z.number().positive().optional().describe('Soft-edge width in pixels (default max(0.5, N/64)).'),
+        rim_phase: z
+          .number()
+          .default(2 * Math.PI)
+          .describe('Defocus: phase at the aperture radius, radians.'),
+      })
+      .strict(),
   ])
   .default('default')
   .describe("'default' (defocused disk), a defocused disk with options, or a path to a .npy probe, an .npz holding probeGuess (or probe), or FILE.npz:KEY.");
 
 const scanSchema = z
   .object({
-    pattern: z.enum(['raster', 'random', 'spiral']).default('raster').describe('Raster (with optional jitter), uniformly random positions, or a Fermat spiral (sub-pixel positions, spacing `step`).'),
-    step: z.number().positive().optional().describe('Raster or spiral spacing in pixels (default N/8: ~70 % overlap with the default probe; raster with count: fitted to it).'),
+    pattern: z
+      .enum(['raster', 'random', 'spiral'])
+      .default('raster')
+      .describe('Raster (with optional jitter), uniformly random positions, or a Fermat spiral (sub-pixel positions, spacing `step`).'),
+    step: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Raster or spiral spacing in pixels (default N/8: ~70 % overlap with the default probe; raster with count: fitted to it).'),
     jitter: z.number().min(0).default(0).describe('σ of Gaussian position jitter in pixels (raster).'),
     count: z.number().int().positive().optional().describe('Number of positions (random: default 256; raster, spiral: at most this many).'),
     margin: z.number().min(0).default(0).describe('Extra distance of window edges from the object edges, pixels.'),
@@ -97,7 +127,8 @@ async function readImage(file: string, key: string, ctx: StageContext): Promise<
   try {
     return await readGrayPng(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new OptionsError('FILE_NOT_FOUND', 'image not found', { stage: ctx.id, file, key, hint: 'paths are relative to the pipeline file' });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new OptionsError('FILE_NOT_FOUND', 'image not found', { stage: ctx.id, file, key, hint: 'paths are relative to the pipeline file' });
     throw e;
   }
 }
@@ -120,11 +151,23 @@ function objectMaker(ob: ObjectOptions, seed: number, images: GrayImage[]): (k: 
 async function simulationProbe(spec: z.output<typeof probeSchema>, N: number, ctx: StageContext): Promise<{ probe: Complex2D; origin: string }> {
   if (typeof spec === 'string' && spec !== 'default') {
     const { probe, origin } = await loadProbeFile(spec, ctx.baseDir, ctx.id);
-    if (probe.width !== N) throw new OptionsError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but N is ${N}`, { stage: ctx.id, file: origin, hint: `set N: ${probe.width}` });
+    if (probe.width !== N)
+      throw new OptionsError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but N is ${N}`, {
+        stage: ctx.id,
+        file: origin,
+        hint: `set N: ${probe.width}`,
+      });
     return { probe, origin };
   }
   const p = typeof spec === 'string' ? { rim_phase: 2 * Math.PI } : spec;
-  return { probe: defaultProbe(N, { rimPhase: p.rim_phase, ...('radius' in p && p.radius !== undefined ? { radius: p.radius } : {}), ...('edge' in p && p.edge !== undefined ? { edge: p.edge } : {}) }), origin: 'default' };
+  return {
+    probe: defaultProbe(N, {
+      rimPhase: p.rim_phase,
+      ...('radius' in p && p.radius !== undefined ? { radius: p.radius } : {}),
+      ...('edge' in p && p.edge !== undefined ? { edge: p.edge } : {}),
+    }),
+    origin: 'default',
+  };
 }
 
 /** Scan k's positions on an object of side `side`; a position option that cannot be met names the stage and `scan`. */
@@ -158,9 +201,25 @@ export default defineSource({
       scan: scanSchema,
       nphotons: z.number().positive().default(1e9).describe('Mean total counts per pattern.'),
       noise: z.enum(['poisson', 'none']).default('poisson').describe('Poisson counting noise, or the noise-free amplitude.'),
-      seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
-      scans: z.number().int().min(1).default(1).describe('Number of scans: frames carry scanIndex 0…scans−1, each scan its own object (from its own generator) and positions, one probe.'),
-      first_scan: z.number().int().min(0).default(0).describe('Number of the first scan drawn: a corpus with first_scan 1000 holds objects that one with scans < 1000 never drew (held-out scans).'),
+      seed: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32 - 1)
+        .optional()
+        .describe('Seed (default: the pipeline seed).'),
+      scans: z
+        .number()
+        .int()
+        .min(1)
+        .default(1)
+        .describe('Number of scans: frames carry scanIndex 0…scans−1, each scan its own object (from its own generator) and positions, one probe.'),
+      first_scan: z
+        .number()
+        .int()
+        .min(0)
+        .default(0)
+        .describe('Number of the first scan drawn: a corpus with first_scan 1000 holds objects that one with scans < 1000 never drew (held-out scans).'),
       cache_scans: z.number().int().min(1).default(2).describe('Scans (objects) kept built at a time; memory is flat in the number of scans.'),
       cache_frames: z.number().int().min(0).default(64).describe('Frames kept in the random-access cache.'),
     })
@@ -184,7 +243,8 @@ export default defineSource({
     const first = build(0);
     const perScan = first.pos.x.length;
     const count = K * perScan;
-    const xcoords = new Float64Array(count), ycoords = new Float64Array(count);
+    const xcoords = new Float64Array(count),
+      ycoords = new Float64Array(count);
     const scanIndex = new Int32Array(count);
     for (let k = 0; k < K; k++) {
       const p = k === 0 ? first.pos : positions(o.first_scan + k);
@@ -207,9 +267,21 @@ export default defineSource({
       ...(K === 1 ? { object: first.object } : {}),
       ...(K > 1 ? { scanIndex } : {}),
       origin: 'simulate',
-      notes: { nphotons: o.nphotons, noise: o.noise, counts_per_unit_intensity: countsScale, mean_energy: meanEnergy, object: ob.kind, probe: probeOrigin, seed, scans: K, first_scan: o.first_scan },
+      notes: {
+        nphotons: o.nphotons,
+        noise: o.noise,
+        counts_per_unit_intensity: countsScale,
+        mean_energy: meanEnergy,
+        object: ob.kind,
+        probe: probeOrigin,
+        seed,
+        scans: K,
+        first_scan: o.first_scan,
+      },
     };
-    ctx.log.info(`simulate: ${K > 1 ? `${K} scans of ${perScan}` : count} patterns of ${N}×${N}, ${ob.kind} object ${ob.size}×${ob.size}, ${o.noise} noise at ${o.nphotons} photons/pattern`);
+    ctx.log.info(
+      `simulate: ${K > 1 ? `${K} scans of ${perScan}` : count} patterns of ${N}×${N}, ${ob.kind} object ${ob.size}×${ob.size}, ${o.noise} noise at ${o.nphotons} photons/pattern`,
+    );
     return {
       meta: { record: 'frame', scan, count },
       frames,
@@ -219,7 +291,8 @@ export default defineSource({
             signal.throwIfAborted();
             const k = scanIndex[i]!;
             yield { index: i, x: xcoords[i]!, y: ycoords[i]!, amplitude: frames.compute(i), scanIndex: k };
-            if ((i + 1) % 256 === 0 || i + 1 === count) ctx.progress({ label: 'simulate', done: i + 1, total: count, unit: 'patterns', finished: i + 1 === count });
+            if ((i + 1) % 256 === 0 || i + 1 === count)
+              ctx.progress({ label: 'simulate', done: i + 1, total: count, unit: 'patterns', finished: i + 1 === count });
           }
         })();
       },
@@ -229,7 +302,10 @@ export default defineSource({
 });
 
 /** The images the object needs: [amplitude, phase] for 'image', the family's pool for 'family', none otherwise. */
-async function loadImages(ob: { kind: string; amplitude?: string | undefined; phase?: string | undefined; images?: string[] | undefined }, ctx: StageContext): Promise<GrayImage[]> {
+async function loadImages(
+  ob: { kind: string; amplitude?: string | undefined; phase?: string | undefined; images?: string[] | undefined },
+  ctx: StageContext,
+): Promise<GrayImage[]> {
   if (ob.kind === 'image') {
     if ((ob.amplitude === undefined) !== (ob.phase === undefined)) {
       throw new OptionsError('OPTIONS', 'give both object.amplitude and object.phase, or neither for the embedded images', { stage: ctx.id, key: 'object' });

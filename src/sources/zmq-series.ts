@@ -58,7 +58,8 @@ export class SeriesReceiver {
       if (j.htype === HTYPE.header) return this.onHeader(j, parts);
       if (j.htype === HTYPE.frame) return this.onFrame(j, parts);
       if (j.htype === HTYPE.end) {
-        if (!(Number.isInteger(j.frames) && (j.frames as number) >= 0)) throw new DataError('BAD_MESSAGE', `series end: frames ${JSON.stringify(j.frames)} is not a non-negative integer`);
+        if (!(Number.isInteger(j.frames) && (j.frames as number) >= 0))
+          throw new DataError('BAD_MESSAGE', `series end: frames ${JSON.stringify(j.frames)} is not a non-negative integer`);
         this.counts.declared = j.frames as number;
         return { kind: 'end', frames: j.frames as number };
       }
@@ -77,7 +78,9 @@ export class SeriesReceiver {
     const h = readHeader(j);
     if (this.header !== undefined) {
       if (h.series === this.header.series) return { kind: 'duplicate', index: -1 };
-      throw new DataError('UNEXPECTED_HEADER', `a header for series '${h.series}' arrived inside series '${this.header.series}'`, { hint: 'one series per run: start the receiver again for the next scan' });
+      throw new DataError('UNEXPECTED_HEADER', `a header for series '${h.series}' arrived inside series '${this.header.series}'`, {
+        hint: 'one series per run: start the receiver again for the next scan',
+      });
     }
     let probe: { re: Float32Array; im: Float32Array } | undefined;
     if (h.probe === 'inline') {
@@ -92,7 +95,11 @@ export class SeriesReceiver {
     const f = readFrameHead(j);
     const at = `frame ${f.index}`;
     const h = this.header;
-    if (h === undefined) throw new DataError('NO_HEADER', `${at}: arrived before any series header`, { key: at, hint: 'start the receiver before the sender, or let the sender repeat its header' });
+    if (h === undefined)
+      throw new DataError('NO_HEADER', `${at}: arrived before any series header`, {
+        key: at,
+        hint: 'start the receiver before the sender, or let the sender repeat its header',
+      });
     if (f.series !== h.series) throw new DataError('BAD_SERIES', `${at}: belongs to series '${f.series}', not '${h.series}'`, { key: at });
     if (parts[1] === undefined) throw new DataError('BAD_FRAME_SIZE', `${at}: the message has no pixel part`, { key: at });
     const amplitude = decodePixels(parts[1], h.N, f.dtype ?? h.dtype, f.byte_order ?? h.byte_order, h.values === 'counts', f.index);

@@ -46,7 +46,10 @@ async function openSocket(o: Options): Promise<Sock> {
     else sock.connect(o.endpoint);
   } catch (e) {
     sock.close();
-    throw new DataError('BAD_ENDPOINT', `cannot ${o.bind ? 'bind' : 'connect to'} ${o.endpoint}: ${(e as Error).message}`, { key: 'endpoint', hint: 'use tcp://HOST:PORT, ipc://PATH or inproc://NAME' });
+    throw new DataError('BAD_ENDPOINT', `cannot ${o.bind ? 'bind' : 'connect to'} ${o.endpoint}: ${(e as Error).message}`, {
+      key: 'endpoint',
+      hint: 'use tcp://HOST:PORT, ipc://PATH or inproc://NAME',
+    });
   }
   return sock;
 }
@@ -71,11 +74,16 @@ async function probeFor(o: Options, ev: Extract<SeriesEvent, { kind: 'header' }>
   const spec = o.probe ?? (ev.header.probe !== 'inline' ? ev.header.probe : undefined);
   if (spec !== undefined) {
     const { probe } = await loadProbeFile(spec, ctx.baseDir, ctx.id);
-    if (probe.height !== N || probe.width !== N) throw new DataError('SHAPE_MISMATCH', `probe ${spec} is ${probe.height}×${probe.width}, the series has N=${N}`, { stage: ctx.id, key: 'probe' });
+    if (probe.height !== N || probe.width !== N)
+      throw new DataError('SHAPE_MISMATCH', `probe ${spec} is ${probe.height}×${probe.width}, the series has N=${N}`, { stage: ctx.id, key: 'probe' });
     return probe;
   }
   if (ev.probe !== undefined) return { height: N, width: N, re: ev.probe.re, im: ev.probe.im };
-  throw new DataError('NO_PROBE', `series '${ev.header.series}' names no probe`, { stage: ctx.id, key: 'probe', hint: 'set the source option probe: FILE, or send the probe inline in the header' });
+  throw new DataError('NO_PROBE', `series '${ev.header.series}' names no probe`, {
+    stage: ctx.id,
+    key: 'probe',
+    hint: 'set the source option probe: FILE, or send the probe inline in the header',
+  });
 }
 
 /** Receives until the series header: messages before it go through on_error. */
@@ -83,12 +91,17 @@ async function awaitHeader(sock: Sock, rx: SeriesReceiver, o: Options, ctx: Stag
   for (;;) {
     const parts = await receive(sock, o, o.idle_timeout_s * 1000, ctx.signal);
     if (parts === undefined) {
-      throw new DataError('NO_HEADER', `no series header from ${o.endpoint} within ${o.idle_timeout_s} s`, { stage: ctx.id, key: 'endpoint', hint: 'start the sender (ptychoflow replay SCAN --endpoint …), check the endpoint, or raise idle_timeout_s' });
+      throw new DataError('NO_HEADER', `no series header from ${o.endpoint} within ${o.idle_timeout_s} s`, {
+        stage: ctx.id,
+        key: 'endpoint',
+        hint: 'start the sender (ptychoflow replay SCAN --endpoint …), check the endpoint, or raise idle_timeout_s',
+      });
     }
     const ev = rx.feed(parts);
     if (ev.kind === 'header') return ev;
     if (ev.kind === 'bad') ctx.badRecord(o.on_error, new DataError(ev.error.code, ev.error.message, { stage: ctx.id, cause: ev.error }), ev.record);
-    else if (ev.kind === 'end') throw new DataError('NO_HEADER', 'a series end arrived before any header', { stage: ctx.id, hint: 'start the receiver before the sender' });
+    else if (ev.kind === 'end')
+      throw new DataError('NO_HEADER', 'a series end arrived before any header', { stage: ctx.id, hint: 'start the receiver before the sender' });
   }
 }
 
@@ -100,14 +113,32 @@ export default defineSource({
   options: z
     .object({
       endpoint: z.string().min(1).describe('ZeroMQ endpoint, e.g. tcp://127.0.0.1:5555 (the sender binds; this source connects).'),
-      socket: z.enum(['pull', 'sub']).default('pull').describe('pull: each frame to one receiver (the publisher waits for it); sub: subscribe to a PUB socket (drops when slow).'),
+      socket: z
+        .enum(['pull', 'sub'])
+        .default('pull')
+        .describe('pull: each frame to one receiver (the publisher waits for it); sub: subscribe to a PUB socket (drops when slow).'),
       topic: z.string().optional().describe('With socket: sub, the topic (first message part) to subscribe to (default: all).'),
       bind: z.boolean().default(false).describe('Bind the endpoint instead of connecting (when the sender connects).'),
-      probe: z.string().optional().describe('Probe file (.npy, .npz, FILE.npz:KEY), relative to the pipeline file; overrides the probe the header names or carries.'),
-      idle_timeout_s: z.number().positive().default(10).describe('End the series (with a warning, keeping what arrived) after this long without a message; also how long to wait for the header.'),
+      probe: z
+        .string()
+        .optional()
+        .describe('Probe file (.npy, .npz, FILE.npz:KEY), relative to the pipeline file; overrides the probe the header names or carries.'),
+      idle_timeout_s: z
+        .number()
+        .positive()
+        .default(10)
+        .describe('End the series (with a warning, keeping what arrived) after this long without a message; also how long to wait for the header.'),
       max_frames: z.number().int().positive().optional().describe('End the series after this many frames.'),
-      rcvhwm: z.number().int().min(1).default(1000).describe('Receive high-water mark: messages queued in this process at most (beyond it the sender waits, or a PUB drops).'),
-      on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('A malformed message (bad JSON, byte count, dtype, position, index, a frame before the header): fail, skip, or route to the errors output.'),
+      rcvhwm: z
+        .number()
+        .int()
+        .min(1)
+        .default(1000)
+        .describe('Receive high-water mark: messages queued in this process at most (beyond it the sender waits, or a PUB drops).'),
+      on_error: z
+        .enum(['fail', 'skip', 'route'])
+        .default('fail')
+        .describe('A malformed message (bad JSON, byte count, dtype, position, index, a frame before the header): fail, skip, or route to the errors output.'),
     })
     .strict(),
   async create(o, { ctx }) {
@@ -125,7 +156,15 @@ export default defineSource({
       const ev = await awaitHeader(sock, rx, o, ctx);
       const h = ev.header;
       const probe = await probeFor(o, ev, ctx);
-      scan = { N: h.N, count: h.frames ?? 0, xcoords: new Float64Array(0), ycoords: new Float64Array(0), probe, origin: `zmq ${o.endpoint} series ${h.series}`, notes: { series: h.series } };
+      scan = {
+        N: h.N,
+        count: h.frames ?? 0,
+        xcoords: new Float64Array(0),
+        ycoords: new Float64Array(0),
+        probe,
+        origin: `zmq ${o.endpoint} series ${h.series}`,
+        notes: { series: h.series },
+      };
       ctx.log.info(`series '${h.series}': N=${h.N} ${h.dtype} ${h.values}${h.frames !== undefined ? `, ${h.frames} frames planned` : ''}`);
     } catch (e) {
       close();
@@ -135,7 +174,11 @@ export default defineSource({
     const stream: Stream<Frame> = {
       meta: { record: 'frame', scan, live: true },
       open(signal) {
-        if (opened) throw new StageError('LIVE_REOPENED', `stage '${ctx.id}': a live stream can be read once`, { stage: ctx.id, hint: 'put a `spill` stage after the live source for stages that read their input again (refine at the end of the series: pipelines/live.yaml)' });
+        if (opened)
+          throw new StageError('LIVE_REOPENED', `stage '${ctx.id}': a live stream can be read once`, {
+            stage: ctx.id,
+            hint: 'put a `spill` stage after the live source for stages that read their input again (refine at the end of the series: pipelines/live.yaml)',
+          });
         opened = true;
         return frames(sock, rx, o, ctx, signal, close);
       },
@@ -156,7 +199,10 @@ async function* frames(sock: Sock, rx: SeriesReceiver, o: Options, ctx: StageCon
       const parts = await receive(sock, o, o.idle_timeout_s * 1000, signal);
       if (parts === undefined) {
         const c = rx.summary();
-        ctx.log.warn(`no message for ${o.idle_timeout_s} s and no series end: ending with the ${c.received} frames that arrived (${c.dropped} missing below the highest index)`, { received: c.received });
+        ctx.log.warn(
+          `no message for ${o.idle_timeout_s} s and no series end: ending with the ${c.received} frames that arrived (${c.dropped} missing below the highest index)`,
+          { received: c.received },
+        );
         break;
       }
       const ev = rx.feed(parts);
@@ -168,7 +214,8 @@ async function* frames(sock: Sock, rx: SeriesReceiver, o: Options, ctx: StageCon
       else if (ev.kind === 'bad') ctx.badRecord(o.on_error, new DataError(ev.error.code, ev.error.message, { stage: ctx.id, cause: ev.error }), ev.record);
     }
     const c = rx.summary();
-    if (c.dropped + c.duplicated + c.out_of_order > 0) ctx.log.warn(`series: ${c.received} received, ${c.dropped} dropped, ${c.duplicated} duplicated, ${c.out_of_order} out of order`, { ...c });
+    if (c.dropped + c.duplicated + c.out_of_order > 0)
+      ctx.log.warn(`series: ${c.received} received, ${c.dropped} dropped, ${c.duplicated} duplicated, ${c.out_of_order} out of order`, { ...c });
     ctx.progress({ label: 'receive', done: yielded, ...total(rx), unit: ' frames', finished: true });
   } finally {
     close();

@@ -58,7 +58,9 @@ export interface ComplianceFailure {
 }
 
 function defaultKey(r: unknown): unknown {
-  return JSON.stringify(r, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : typeof v === 'function' ? undefined : v));
+  return JSON.stringify(r, (_k, v: unknown) =>
+    ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : typeof v === 'function' ? undefined : v,
+  );
 }
 
 function dispose(r: unknown): void {
@@ -100,7 +102,8 @@ async function earlyExit(c: ComplianceCase, make: Make, key: (r: unknown) => unk
       await keysOf(early, key);
       fail('early exit', 'a live stream opened a second time instead of refusing');
     } catch (e) {
-      if (typeof (e as { code?: unknown }).code !== 'string') fail('early exit', `a second open of a live stream failed without a typed error: ${(e as Error).message}`);
+      if (typeof (e as { code?: unknown }).code !== 'string')
+        fail('early exit', `a second open of a live stream failed without a typed error: ${(e as Error).message}`);
     }
     return early;
   }
@@ -151,7 +154,8 @@ async function onError(c: ComplianceCase, key: (r: unknown) => unknown, fail: Fa
   const skipping = await createStage(c.def, { ...options, on_error: 'skip' }, c.bad.inputs(), ctx);
   const got = await keysOf(skipping, key);
   await skipping.close?.();
-  if (got.length !== c.bad.kept || ctx.stats.errors === 0) fail('on_error', `skip yielded ${got.length} records (expected ${c.bad.kept}) and counted ${ctx.stats.errors} errors`);
+  if (got.length !== c.bad.kept || ctx.stats.errors === 0)
+    fail('on_error', `skip yielded ${got.length} records (expected ${c.bad.kept}) and counted ${ctx.stats.errors} errors`);
   let failing: Stream<unknown> | undefined;
   try {
     failing = await createStage(c.def, { ...options, on_error: 'fail' }, c.bad.inputs());

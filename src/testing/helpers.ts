@@ -11,7 +11,11 @@ export function testContext(overrides: Partial<ContextOptions> = {}): StageConte
 }
 
 /** A re-iterable stream over an array (or a function producing one per open), with the capabilities given (frames, groups). */
-export function streamOf<T>(records: readonly T[] | (() => readonly T[]), meta: Partial<StreamMeta> = {}, capabilities: Pick<Stream<T>, 'frames' | 'groups'> = {}): Stream<T> {
+export function streamOf<T>(
+  records: readonly T[] | (() => readonly T[]),
+  meta: Partial<StreamMeta> = {},
+  capabilities: Pick<Stream<T>, 'frames' | 'groups'> = {},
+): Stream<T> {
   const list = typeof records === 'function' ? records : () => records;
   return {
     meta: { record: 'other', count: typeof records === 'function' ? undefined : records.length, ...meta } as StreamMeta,

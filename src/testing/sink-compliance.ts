@@ -40,7 +40,12 @@ function dispose(r: unknown): void {
 /** Runs the sink once over counted inputs; drains and disposes what it emits. */
 async function runOnce(c: SinkComplianceCase, ins: readonly CountedInput[], signal?: AbortSignal): Promise<unknown> {
   const ctx = testContext({ id: c.def.type, outDir: c.outDir, baseDir: c.outDir, ...(signal === undefined ? {} : { signal }) });
-  const { summary, stream } = await runSinkOutput(c.def, c.options ?? {}, ins.map((i) => i.stream), ctx);
+  const { summary, stream } = await runSinkOutput(
+    c.def,
+    c.options ?? {},
+    ins.map((i) => i.stream),
+    ctx,
+  );
   if (stream !== undefined) {
     for await (const r of stream.open(new AbortController().signal)) dispose(r);
     await stream.close?.();
@@ -104,7 +109,8 @@ export async function checkSinkCompliance(c: SinkComplianceCase): Promise<Compli
     const open = unclosed(ins);
     if (open !== undefined) fail('inputs', `after a run: ${open}`);
   }
-  if (JSON.stringify(key(runs[0])) !== JSON.stringify(key(runs[1]))) fail('same seed', `two runs with the same seed gave different summaries: ${JSON.stringify(key(runs[0]))} vs ${JSON.stringify(key(runs[1]))}`);
+  if (JSON.stringify(key(runs[0])) !== JSON.stringify(key(runs[1])))
+    fail('same seed', `two runs with the same seed gave different summaries: ${JSON.stringify(key(runs[0]))} vs ${JSON.stringify(key(runs[1]))}`);
 
   const raw = await c.inputs();
   if (raw.length > 0) {

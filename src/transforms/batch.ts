@@ -41,7 +41,10 @@ export function packBatch(groups: readonly Group[]): Batch {
   const ids = new Int32Array(B);
   groups.forEach((g, b) => {
     if (g.indices.length !== C || g.amplitudes.length !== NN * C || g.offsets.length !== 2 * C) {
-      throw new DataError('MIXED_GROUPS', `group ${g.index} has C=${g.indices.length}, ${g.amplitudes.length} amplitude values; the batch holds C=${C}, N=${N}`);
+      throw new DataError(
+        'MIXED_GROUPS',
+        `group ${g.index} has C=${g.indices.length}, ${g.amplitudes.length} amplitude values; the batch holds C=${C}, N=${N}`,
+      );
     }
     if (view === undefined) X.set(g.amplitudes, b * NN * C);
     coords.set(g.offsets, b * 2 * C);

@@ -143,14 +143,21 @@ class CachedAccess implements FrameAccess {
   readonly N: number;
   private spill: Promise<SpilledFrames> | undefined;
 
-  constructor(inner: FrameAccess, private readonly d: AccessDeps) {
+  constructor(
+    inner: FrameAccess,
+    private readonly d: AccessDeps,
+  ) {
     this.count = inner.count;
     this.N = inner.N;
   }
 
   private frames(): Promise<SpilledFrames> {
     const signal = this.d.ctx.signal;
-    this.spill ??= SpilledFrames.write(this.d.mapped(this.d.input.openBorrowed?.(signal) ?? this.d.input.open(signal), signal), { N: this.N, count: this.count }, this.d.ctx.id);
+    this.spill ??= SpilledFrames.write(
+      this.d.mapped(this.d.input.openBorrowed?.(signal) ?? this.d.input.open(signal), signal),
+      { N: this.N, count: this.count },
+      this.d.ctx.id,
+    );
     // A failed pass (an abort, a bad frame under fail) is not cached: the next read tries again.
     this.spill.catch(() => (this.spill = undefined));
     return this.spill;

@@ -52,10 +52,15 @@ export class SpilledFrames implements FrameStore {
     const dir = new SpillDir();
     const fh = await open(await dir.file('frames.f32'), 'w+');
     try {
-      const xs = new Column(), ys = new Column();
+      const xs = new Column(),
+        ys = new Column();
       let seen = new Uint8Array(expected.count ?? 1024);
-      let N = expected.N, per = 0, block: Float32Array | undefined;
-      let start = 0, len = 0, count = 0;
+      let N = expected.N,
+        per = 0,
+        block: Float32Array | undefined;
+      let start = 0,
+        len = 0,
+        count = 0;
       const flush = async (): Promise<void> => {
         if (len > 0 && block !== undefined) await fh.write(new Uint8Array(block.buffer, 0, len * per * 4), 0, len * per * 4, start * per * 4);
         len = 0;
@@ -71,7 +76,11 @@ export class SpilledFrames implements FrameStore {
           grown.set(seen);
           seen = grown;
         }
-        if (seen[i] === 1) throw new DataError('DUPLICATE_FRAME', `frame ${i} came twice in one pass`, { stage, hint: 'a frame transform must yield each frame index at most once' });
+        if (seen[i] === 1)
+          throw new DataError('DUPLICATE_FRAME', `frame ${i} came twice in one pass`, {
+            stage,
+            hint: 'a frame transform must yield each frame index at most once',
+          });
         seen[i] = 1;
         block ??= new Float32Array(Math.max(1, Math.floor(BLOCK_BYTES / (4 * per))) * per);
         if (len > 0 && (i !== start + len || (len + 1) * per > block.length)) await flush();
@@ -111,7 +120,8 @@ export class SpilledFrames implements FrameStore {
   async readInto(indices: readonly number[], out: readonly Float32Array[]): Promise<void> {
     const fb = this.N * this.N * 4;
     for (const i of indices) {
-      if (!(i >= 0 && i < this.count && this.seen[i] === 1)) throw new DataError('EXCLUDED_FRAME', `frame ${i} was not in the stream that was spilled`, { hint: 'leave the exclusions out (FrameAccess.excluded)' });
+      if (!(i >= 0 && i < this.count && this.seen[i] === 1))
+        throw new DataError('EXCLUDED_FRAME', `frame ${i} was not in the stream that was spilled`, { hint: 'leave the exclusions out (FrameAccess.excluded)' });
     }
     const order = indices.map((_, j) => j).sort((a, b) => indices[a]! - indices[b]!);
     const reads: Promise<unknown>[] = [];

@@ -27,9 +27,16 @@ export interface GroupPlanOptions {
 
 /** Tree spacing of scans: twice the span of all positions, so no query crosses into another scan. */
 function scanStride(xs: Float64Array, ys: Float64Array, scanIndex: Int32Array | undefined): number {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of xs) { if (v < lo) lo = v; if (v > hi) hi = v; }
-  for (const v of ys) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of xs) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  for (const v of ys) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   return scanIndex === undefined || !(hi >= lo) ? Infinity : 4 * (hi - lo) + 16;
 }
 
@@ -46,7 +53,11 @@ export class GroupPlan {
   /** Scans sit this far apart along x in the tree, and a neighbour query reaches half as far. */
   private readonly stride: number;
 
-  constructor(readonly xs: Float64Array, readonly ys: Float64Array, readonly o: GroupPlanOptions) {
+  constructor(
+    readonly xs: Float64Array,
+    readonly ys: Float64Array,
+    readonly o: GroupPlanOptions,
+  ) {
     const skip = o.exclude;
     if (skip !== undefined && skip.size > 0) {
       const kept: number[] = [];
@@ -57,8 +68,13 @@ export class GroupPlan {
     this.positions = n;
     this.C = o.gridsize * o.gridsize;
     if (this.C > 1 && n > 0) {
-      if (o.k < this.C) throw new OptionsError('BAD_K', `k = ${o.k} neighbours cannot fill groups of C = ${this.C} (gridsize ${o.gridsize})`, { key: 'k', hint: `set k ≥ ${this.C}` });
-      if (n < this.C) throw new DataError('TOO_FEW_POSITIONS', `the scan has ${n} usable positions, fewer than C = ${this.C} per group`, { hint: 'use a smaller gridsize' });
+      if (o.k < this.C)
+        throw new OptionsError('BAD_K', `k = ${o.k} neighbours cannot fill groups of C = ${this.C} (gridsize ${o.gridsize})`, {
+          key: 'k',
+          hint: `set k ≥ ${this.C}`,
+        });
+      if (n < this.C)
+        throw new DataError('TOO_FEW_POSITIONS', `the scan has ${n} usable positions, fewer than C = ${this.C} per group`, { hint: 'use a smaller gridsize' });
     }
     const wanted = o.nGroups ?? n;
     this.count = n === 0 ? 0 : o.oversample ? wanted : Math.min(wanted, n);
@@ -116,7 +132,12 @@ export class GroupPlan {
     if (i < 0 || i >= this.count || !Number.isInteger(i)) throw new OptionsError('BAD_GROUP', `group ${i} is outside 0..${this.count - 1}`);
     const pool = this.candidates(i);
     if (this.C === 1) return Int32Array.of(pool[0]!);
-    if (pool.length < this.C) throw new DataError('TOO_FEW_POSITIONS', `the scan of position ${this.seedOf(i)} has ${pool.length} usable positions, fewer than C = ${this.C} per group`, { hint: 'use a smaller gridsize or more positions per scan' });
+    if (pool.length < this.C)
+      throw new DataError(
+        'TOO_FEW_POSITIONS',
+        `the scan of position ${this.seedOf(i)} has ${pool.length} usable positions, fewer than C = ${this.C} per group`,
+        { hint: 'use a smaller gridsize or more positions per scan' },
+      );
     // With one group per position, keyed by the seed's own index: a position left out
     // then changes only the groups it was a candidate of, not every later group's draw
     // (and a windowed group over a lossy stream draws the same, see group-window.ts).

@@ -61,9 +61,18 @@ export class WindowGrouper {
 
   constructor(readonly o: WindowOptions) {
     this.C = o.gridsize * o.gridsize;
-    if (this.C > 1 && o.k < this.C) throw new OptionsError('BAD_K', `k = ${o.k} neighbours cannot fill groups of C = ${this.C} (gridsize ${o.gridsize})`, { key: 'k', hint: `set k ≥ ${this.C}` });
-    if (o.window < Math.max(2, o.k)) throw new OptionsError('BAD_WINDOW', `window = ${o.window} frames cannot hold K = ${o.k} candidates`, { key: 'window', hint: `set window ≥ ${Math.max(2, 2 * o.k)}` });
-    if (o.seconds !== undefined && !(o.seconds > 0)) throw new OptionsError('BAD_WINDOW', `window.seconds = ${o.seconds}: expected a positive number of seconds`, { key: 'window.seconds' });
+    if (this.C > 1 && o.k < this.C)
+      throw new OptionsError('BAD_K', `k = ${o.k} neighbours cannot fill groups of C = ${this.C} (gridsize ${o.gridsize})`, {
+        key: 'k',
+        hint: `set k ≥ ${this.C}`,
+      });
+    if (o.window < Math.max(2, o.k))
+      throw new OptionsError('BAD_WINDOW', `window = ${o.window} frames cannot hold K = ${o.k} candidates`, {
+        key: 'window',
+        hint: `set window ≥ ${Math.max(2, 2 * o.k)}`,
+      });
+    if (o.seconds !== undefined && !(o.seconds > 0))
+      throw new OptionsError('BAD_WINDOW', `window.seconds = ${o.seconds}: expected a positive number of seconds`, { key: 'window.seconds' });
     this.lookahead = Math.floor(o.window / 2);
     this.halfMs = o.seconds === undefined ? Infinity : (o.seconds * 1000) / 2;
     this.now = o.now ?? (() => performance.now());
@@ -71,7 +80,11 @@ export class WindowGrouper {
 
   /** Adds a frame (kept by reference: pass frames nobody reuses) and returns the groups it settled. */
   push(frame: Frame): Group[] {
-    if (this.seen.has(frame.index)) throw new DataError('DUPLICATE_FRAME', `frame ${frame.index} came twice`, { key: `frame ${frame.index}`, hint: 'a windowed group takes each frame index once' });
+    if (this.seen.has(frame.index))
+      throw new DataError('DUPLICATE_FRAME', `frame ${frame.index} came twice`, {
+        key: `frame ${frame.index}`,
+        hint: 'a windowed group takes each frame index once',
+      });
     // Only the indices still in the window matter for duplicates; older ones leave with their frames.
     this.seen.add(frame.index);
     if (this.C > 1 && this.cameLate(frame)) this.late++;
@@ -99,7 +112,8 @@ export class WindowGrouper {
     const scan = f.scanIndex ?? 0;
     for (const { frame: s, reach } of this.buf) {
       if (reach === undefined || (s.scanIndex ?? 0) !== scan) continue;
-      const dx = f.x - s.x, dy = f.y - s.y;
+      const dx = f.x - s.x,
+        dy = f.y - s.y;
       if (dx * dx + dy * dy < reach) return true;
     }
     return false;
@@ -111,7 +125,8 @@ export class WindowGrouper {
     const near: { f: Frame; d: number }[] = [];
     for (const { frame: f } of this.buf) {
       if ((f.scanIndex ?? 0) !== scan) continue;
-      const dx = f.x - seed.x, dy = f.y - seed.y;
+      const dx = f.x - seed.x,
+        dy = f.y - seed.y;
       near.push({ f, d: dx * dx + dy * dy });
     }
     near.sort((a, b) => a.d - b.d || a.f.index - b.f.index);
@@ -149,7 +164,8 @@ export class WindowGrouper {
 function groupOf(index: number, members: readonly Frame[]): Group {
   const C = members.length;
   const NN = members[0]!.amplitude.length;
-  let cx = 0, cy = 0;
+  let cx = 0,
+    cy = 0;
   for (const m of members) {
     cx += m.x;
     cy += m.y;
@@ -162,18 +178,31 @@ function groupOf(index: number, members: readonly Frame[]): Group {
     offsets[C + c] = cy - m.y;
   });
   const amplitudes = new Float32Array(NN * C);
-  interleaveInto(members.map((m) => m.amplitude), NN, amplitudes, 0, 1, false);
+  interleaveInto(
+    members.map((m) => m.amplitude),
+    NN,
+    amplitudes,
+    0,
+    1,
+    false,
+  );
   return { index, indices: Int32Array.from(members, (m) => m.index), center: [cx, cy], offsets, amplitudes };
 }
 
 /** The windowed groups of a frame stream, one pass. */
-export async function* windowedGroups(frames: AsyncIterable<Frame>, o: WindowOptions, signal: AbortSignal, onEnd: (g: WindowGrouper) => void): AsyncGenerator<Group> {
+export async function* windowedGroups(
+  frames: AsyncIterable<Frame>,
+  o: WindowOptions,
+  signal: AbortSignal,
+  onEnd: (g: WindowGrouper) => void,
+): AsyncGenerator<Group> {
   const grouper = new WindowGrouper(o);
   let N: number | undefined;
   for await (const f of frames) {
     signal.throwIfAborted();
     N ??= f.amplitude.length;
-    if (f.amplitude.length !== N) throw new DataError('BAD_FRAME', `frame ${f.index} has ${f.amplitude.length} values, the stream's first had ${N}`, { key: `frame ${f.index}` });
+    if (f.amplitude.length !== N)
+      throw new DataError('BAD_FRAME', `frame ${f.index} has ${f.amplitude.length} values, the stream's first had ${N}`, { key: `frame ${f.index}` });
     yield* grouper.push(f);
   }
   yield* grouper.finish();

@@ -65,15 +65,29 @@ export default defineTransform({
   accepts: [['frame']],
   emits: 'group',
   type: 'group',
-  description: 'Groups each seed position with C = gridsize² of its K nearest neighbours; frames read by index (spilled to a temp file when the input offers no random access).',
+  description:
+    'Groups each seed position with C = gridsize² of its K nearest neighbours; frames read by index (spilled to a temp file when the input offers no random access).',
   options: z
     .object({
       gridsize: z.number().int().min(1).max(8).default(1).describe('Groups hold gridsize² neighbouring patterns (1: one pattern per group).'),
       k: z.number().int().min(1).default(7).describe('Neighbour pool size: members are drawn from the seed’s K nearest positions (the seed included).'),
       n_groups: z.number().int().positive().optional().describe('Number of groups (default: one per position).'),
       oversample: z.boolean().default(false).describe('Allow more groups than positions (seeds reused); otherwise seeds are drawn without replacement.'),
-      seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
-      cache_frames: z.number().int().min(1).default(256).describe('Frames kept in the read cache (neighbouring groups share frames); at least the frames of the windows read ahead. Its memory, N²·4 bytes per frame, is allocated once.'),
+      seed: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32 - 1)
+        .optional()
+        .describe('Seed (default: the pipeline seed).'),
+      cache_frames: z
+        .number()
+        .int()
+        .min(1)
+        .default(256)
+        .describe(
+          'Frames kept in the read cache (neighbouring groups share frames); at least the frames of the windows read ahead. Its memory, N²·4 bytes per frame, is allocated once.',
+        ),
       read_window: z
         .number()
         .int()
@@ -124,14 +138,25 @@ function planGroups(o: GroupOptions, frames: GroupFrames, ctx: StageContext): { 
   const { exclude, access } = frames;
   const usable = frames.xs.length - exclude.size;
   if (exclude.size > 0) {
-    ctx.log.warn(`${exclude.size} position(s) left out: the input does not yield their frames (${[...exclude].slice(0, 8).join(', ')}${exclude.size > 8 ? ', …' : ''})`, { excluded: exclude.size });
+    ctx.log.warn(
+      `${exclude.size} position(s) left out: the input does not yield their frames (${[...exclude].slice(0, 8).join(', ')}${exclude.size > 8 ? ', …' : ''})`,
+      { excluded: exclude.size },
+    );
   }
   if (o.n_groups !== undefined && o.n_groups > usable && !o.oversample && usable > 0) {
     ctx.log.warn(`n_groups = ${o.n_groups} > ${usable} positions: capped at ${usable} (set oversample: true for more)`);
   }
   let plan: GroupPlan;
   try {
-    plan = new GroupPlan(frames.xs, frames.ys, { gridsize: o.gridsize, k: o.k, nGroups: o.n_groups, oversample: o.oversample, seed: o.seed ?? ctx.seed, exclude, scanIndex: frames.scanIndex });
+    plan = new GroupPlan(frames.xs, frames.ys, {
+      gridsize: o.gridsize,
+      k: o.k,
+      nGroups: o.n_groups,
+      oversample: o.oversample,
+      seed: o.seed ?? ctx.seed,
+      exclude,
+      scanIndex: frames.scanIndex,
+    });
   } catch (e) {
     if (e instanceof OptionsError || e instanceof DataError) {
       // The message already names the key and the hint; add the stage.
@@ -153,25 +178,54 @@ export const DEFAULT_LIVE_WINDOW = 512;
 export type WindowOption = number | { frames?: number | undefined; seconds?: number | undefined };
 
 /** `group`'s output over an input without random access, grouped in a window of `window` frames (and seconds). */
-export function windowedGroupStream(o: { gridsize: number; k: number; window?: WindowOption | undefined; n_groups?: number | undefined; oversample: boolean; seed?: number | undefined }, input: Stream<Frame>, ctx: StageContext): Stream<Group> {
-  if (o.oversample) throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': oversample needs the whole scan; a windowed group makes one group per frame at most`, { stage: ctx.id, key: 'oversample' });
+export function windowedGroupStream(
+  o: { gridsize: number; k: number; window?: WindowOption | undefined; n_groups?: number | undefined; oversample: boolean; seed?: number | undefined },
+  input: Stream<Frame>,
+  ctx: StageContext,
+): Stream<Group> {
+  if (o.oversample)
+    throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': oversample needs the whole scan; a windowed group makes one group per frame at most`, {
+      stage: ctx.id,
+      key: 'oversample',
+    });
   const w = typeof o.window === 'number' ? { frames: o.window } : (o.window ?? {});
-  const opts: WindowOptions = { gridsize: o.gridsize, k: o.k, window: w.frames ?? DEFAULT_LIVE_WINDOW, seconds: w.seconds, seed: o.seed ?? ctx.seed, nGroups: o.n_groups };
+  const opts: WindowOptions = {
+    gridsize: o.gridsize,
+    k: o.k,
+    window: w.frames ?? DEFAULT_LIVE_WINDOW,
+    seconds: w.seconds,
+    seed: o.seed ?? ctx.seed,
+    nGroups: o.n_groups,
+  };
   // Checks the options now, before anything is read.
   try {
     void new WindowGrouper(opts);
   } catch (e) {
-    throw e instanceof OptionsError ? new OptionsError(e.code, `stage '${ctx.id}': ${e.message}`, { stage: ctx.id, key: e.key ?? 'window', ...(e.hint === undefined ? {} : { hint: e.hint }), cause: e }) : e;
+    throw e instanceof OptionsError
+      ? new OptionsError(e.code, `stage '${ctx.id}': ${e.message}`, {
+          stage: ctx.id,
+          key: e.key ?? 'window',
+          ...(e.hint === undefined ? {} : { hint: e.hint }),
+          cause: e,
+        })
+      : e;
   }
   const secs = w.seconds === undefined ? '' : ` or ${w.seconds / 2} s`;
-  ctx.log.info(`groups of C=${o.gridsize ** 2} from a window of ${opts.window} frames${w.seconds === undefined ? '' : ` and ${w.seconds} s`} (K=${o.k}; each decided ${Math.floor(opts.window / 2)} frames${secs} after its seed)`);
+  ctx.log.info(
+    `groups of C=${o.gridsize ** 2} from a window of ${opts.window} frames${w.seconds === undefined ? '' : ` and ${w.seconds} s`} (K=${o.k}; each decided ${Math.floor(opts.window / 2)} frames${secs} after its seed)`,
+  );
   const { count: _count, ...meta } = input.meta;
   return {
     meta: { ...meta, record: 'group', gridsize: o.gridsize },
     open: (signal) =>
       windowedGroups(input.open(signal), opts, signal, (g) => {
-        if (g.late > 0) ctx.log.warn(`${g.late} frame(s) arrived after a group they would have joined was decided: this stream's disorder outlasts the window (${opts.window} frames${w.seconds === undefined ? '' : `, ${w.seconds} s`}); raise window so its groups are the whole scan's`, { late: g.late });
-        if (g.skipped > 0) ctx.log.warn(`${g.skipped} seed(s) had fewer than C = ${g.C} frames of their scan in the window: no group for them`, { skipped: g.skipped });
+        if (g.late > 0)
+          ctx.log.warn(
+            `${g.late} frame(s) arrived after a group they would have joined was decided: this stream's disorder outlasts the window (${opts.window} frames${w.seconds === undefined ? '' : `, ${w.seconds} s`}); raise window so its groups are the whole scan's`,
+            { late: g.late },
+          );
+        if (g.skipped > 0)
+          ctx.log.warn(`${g.skipped} seed(s) had fewer than C = ${g.C} frames of their scan in the window: no group for them`, { skipped: g.skipped });
       }),
   };
 }

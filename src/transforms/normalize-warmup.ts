@@ -34,7 +34,11 @@ export function warmupStream(input: Stream<Frame>, warmup: number, intensity: bo
         const freeze = (): number => {
           const N = Math.round(Math.sqrt(held[0]!.amplitude.length));
           const mean = sum / held.length;
-          if (!(mean > 0) || !Number.isFinite(mean)) throw new DataError('NO_INTENSITY', `the mean energy of the first ${held.length} patterns is ${mean}: cannot normalise`, { stage: ctx.id, hint: 'check the stream, or give normalize a factor (or a checkpoint)' });
+          if (!(mean > 0) || !Number.isFinite(mean))
+            throw new DataError('NO_INTENSITY', `the mean energy of the first ${held.length} patterns is ${mean}: cannot normalise`, {
+              stage: ctx.id,
+              hint: 'check the stream, or give normalize a factor (or a checkpoint)',
+            });
           const f = Math.sqrt(((N / 2) * (N / 2)) / mean);
           ctx.log.info(`normalisation factor ${f.toPrecision(6)} measured over the first ${held.length} patterns, frozen`, { factor: f });
           return f;

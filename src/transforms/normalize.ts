@@ -51,8 +51,10 @@ export async function measureFactor(frames: AsyncIterable<Frame>, intensity: boo
     size = a.length;
   }
   const N = Math.round(Math.sqrt(size));
-  if (n === 0) throw new DataError('EMPTY_SCAN', 'no patterns to measure the normalisation factor on', { hint: 'check the source, or give normalize a `factor`' });
-  if (!(sum > 0) || !Number.isFinite(sum)) throw new DataError('NO_INTENSITY', `the mean pattern energy is ${sum / n}: cannot normalise`, { hint: 'check the data (all zeros, NaN or Inf?)' });
+  if (n === 0)
+    throw new DataError('EMPTY_SCAN', 'no patterns to measure the normalisation factor on', { hint: 'check the source, or give normalize a `factor`' });
+  if (!(sum > 0) || !Number.isFinite(sum))
+    throw new DataError('NO_INTENSITY', `the mean pattern energy is ${sum / n}: cannot normalise`, { hint: 'check the data (all zeros, NaN or Inf?)' });
   return { factor: Math.sqrt(((N / 2) * (N / 2)) / (sum / n)), patterns: n, N };
 }
 
@@ -76,7 +78,10 @@ export async function measureScanFactors(frames: AsyncIterable<Frame>, intensity
   const factors = new Map<number, number>();
   for (const [k, s] of sums) {
     const N = Math.round(Math.sqrt(s.size));
-    if (!(s.e > 0) || !Number.isFinite(s.e)) throw new DataError('NO_INTENSITY', `scan ${k}: the mean pattern energy is ${s.e / s.n}: cannot normalise`, { hint: 'check the data (all zeros, NaN or Inf?)' });
+    if (!(s.e > 0) || !Number.isFinite(s.e))
+      throw new DataError('NO_INTENSITY', `scan ${k}: the mean pattern energy is ${s.e / s.n}: cannot normalise`, {
+        hint: 'check the data (all zeros, NaN or Inf?)',
+      });
     factors.set(k, Math.sqrt(((N / 2) * (N / 2)) / (s.e / s.n)));
   }
   return { factors, patterns };
@@ -89,9 +94,14 @@ interface Scaling {
   mode: 'all' | 'scan';
 }
 
-async function prepareScaling(o: { factor?: number | undefined; per: 'all' | 'scan'; checkpoint?: string | undefined; input: 'amplitude' | 'intensity' }, ctx: StageContext, input: Stream<Frame>): Promise<Scaling> {
+async function prepareScaling(
+  o: { factor?: number | undefined; per: 'all' | 'scan'; checkpoint?: string | undefined; input: 'amplitude' | 'intensity' },
+  ctx: StageContext,
+  input: Stream<Frame>,
+): Promise<Scaling> {
   const intensity = o.input === 'intensity';
-  if (o.factor !== undefined && o.checkpoint !== undefined) throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': give factor or checkpoint, not both`, { stage: ctx.id, key: 'checkpoint' });
+  if (o.factor !== undefined && o.checkpoint !== undefined)
+    throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': give factor or checkpoint, not both`, { stage: ctx.id, key: 'checkpoint' });
   let per = o.per;
   let given = o.factor;
   if (o.checkpoint !== undefined) {
@@ -121,7 +131,10 @@ async function prepareScaling(o: { factor?: number | undefined; per: 'all' | 'sc
     const values = [...m.factors.values()];
     // meta.normalization: the geometric mean, for reports; the frames carry their own scan's factor.
     const factor = Math.exp(values.reduce((a, v) => a + Math.log(v), 0) / values.length);
-    ctx.log.info(`normalisation per scan: ${values.length} factors ${Math.min(...values).toPrecision(4)}…${Math.max(...values).toPrecision(4)} over ${m.patterns} patterns`, { factor });
+    ctx.log.info(
+      `normalisation per scan: ${values.length} factors ${Math.min(...values).toPrecision(4)}…${Math.max(...values).toPrecision(4)} over ${m.patterns} patterns`,
+      { factor },
+    );
     return { factor, perFrame, mode: 'scan' };
   } catch (e) {
     if (e instanceof DataError) throw new DataError(e.code, e.message, { stage: ctx.id, cause: e });
@@ -138,10 +151,24 @@ const frameMap = defineFrameMap({
       per: z
         .enum(['all', 'scan'])
         .default('all')
-        .describe("'all': one factor over every frame (scans keep their relative brightness); 'scan': each scan scaled on its own (its mean energy becomes (N/2)²). Train records which in the checkpoint."),
-      checkpoint: z.string().optional().describe("Normalise as this checkpoint's training data were (relative to the run output directory): per scan, or with its one shared factor. For inference on new scans."),
+        .describe(
+          "'all': one factor over every frame (scans keep their relative brightness); 'scan': each scan scaled on its own (its mean energy becomes (N/2)²). Train records which in the checkpoint.",
+        ),
+      checkpoint: z
+        .string()
+        .optional()
+        .describe(
+          "Normalise as this checkpoint's training data were (relative to the run output directory): per scan, or with its one shared factor. For inference on new scans.",
+        ),
       input: z.enum(['amplitude', 'intensity']).default('amplitude').describe('What the incoming frames hold: amplitude, or intensity (square-rooted first).'),
-      warmup: z.number().int().positive().optional().describe('Measure the factor on the first `warmup` frames only, then freeze it (held meanwhile): for a live stream, which cannot be read twice. A live input without factor or checkpoint uses 256.'),
+      warmup: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe(
+          'Measure the factor on the first `warmup` frames only, then freeze it (held meanwhile): for a live stream, which cannot be read twice. A live input without factor or checkpoint uses 256.',
+        ),
     })
     .strict(),
   prepare: (o, { ctx, input }) => prepareScaling(o, ctx, input),

@@ -31,7 +31,8 @@ function badFrame(index: number, stage: string): DataError {
 
 /** c = dose / mean per-pattern energy, over the finite patterns of one pass. */
 async function doseScale(frames: AsyncIterable<Frame>, dose: number, stage: string): Promise<number> {
-  let sum = 0, n = 0;
+  let sum = 0,
+    n = 0;
   for await (const f of frames) {
     let e = 0;
     for (const a of f.amplitude) e += a * a;
@@ -50,13 +51,28 @@ export default defineFrameMap({
   options: z
     .object({
       dose: z.number().positive().describe('Mean total counts per pattern after the transform.'),
-      seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
+      seed: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32 - 1)
+        .optional()
+        .describe('Seed (default: the pipeline seed).'),
       on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a frame holding NaN, Inf or negative values.'),
-      cache: z.boolean().default(true).describe('Draw each frame once for random access (an engine re-reading the scan every pass, group): the first read writes the drawn frames to a temp file. The frames are the same either way; false trades disk for a new draw per read.'),
+      cache: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Draw each frame once for random access (an engine re-reading the scan every pass, group): the first read writes the drawn frames to a temp file. The frames are the same either way; false trades disk for a new draw per read.',
+        ),
     })
     .strict(),
   // The scale needs the mean energy of the whole scan: one pass (borrowed frames when offered: it keeps nothing).
-  prepare: async (o, { ctx, input }) => ({ scale: await doseScale(input.openBorrowed?.(ctx.signal) ?? input.open(ctx.signal), o.dose, ctx.id), seed: o.seed ?? ctx.seed, stage: ctx.id }),
+  prepare: async (o, { ctx, input }) => ({
+    scale: await doseScale(input.openBorrowed?.(ctx.signal) ?? input.open(ctx.signal), o.dose, ctx.id),
+    seed: o.seed ?? ctx.seed,
+    stage: ctx.id,
+  }),
   map(amplitude, index, st) {
     const a = poissonAmplitude(amplitude, st.scale, Rng.derive(st.seed, 'poisson', index));
     if (a === null) throw badFrame(index, st.stage);

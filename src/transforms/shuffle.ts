@@ -21,8 +21,21 @@ export default defineTransform({
   options: z
     .object({
       buffer_size: z.number().int().positive().default(1024).describe('Records held by the buffer shuffle (used when the input has no random access).'),
-      seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
-      read_window: z.number().int().min(1).optional().describe('Groups read together when shuffling by index (the next windows are read while this one is consumed). Default: 2 MiB worth of groups (4 to 64), as in group.'),
+      seed: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32 - 1)
+        .optional()
+        .describe('Seed (default: the pipeline seed).'),
+      read_window: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .describe(
+          'Groups read together when shuffling by index (the next windows are read while this one is consumed). Default: 2 MiB worth of groups (4 to 64), as in group.',
+        ),
     })
     .strict(),
   async create(o, { ctx, inputs }) {

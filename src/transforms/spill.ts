@@ -53,15 +53,23 @@ export class FrameTape {
     // An input that can be read again is simply recorded again after a pass that stopped early.
     if (this.state === 'broken' && input.meta.live !== true) await this.reset();
     if (this.state !== 'fresh') {
-      const why = this.state === 'recording' ? 'before the first pass reached the end of the stream' : 'after the first pass stopped early (only part of the stream was recorded)';
-      throw new StageError('LIVE_REOPENED', `stage '${this.stage}': read again ${why}`, { stage: this.stage, hint: 'read the spilled stream again only after its first reader is done (refine after infer: inputs [patterns, infer])' });
+      const why =
+        this.state === 'recording'
+          ? 'before the first pass reached the end of the stream'
+          : 'after the first pass stopped early (only part of the stream was recorded)';
+      throw new StageError('LIVE_REOPENED', `stage '${this.stage}': read again ${why}`, {
+        stage: this.stage,
+        hint: 'read the spilled stream again only after its first reader is done (refine after infer: inputs [patterns, infer])',
+      });
     }
     this.state = 'recording';
     yield* this.record(input, signal);
   }
 
   private async *record(input: Stream<Frame>, signal: AbortSignal): AsyncGenerator<Frame> {
-    let block: Float32Array | undefined, len = 0, at = 0;
+    let block: Float32Array | undefined,
+      len = 0,
+      at = 0;
     const flush = async (): Promise<void> => {
       if (len > 0) await this.fh!.write(new Uint8Array(block!.buffer, 0, len * this.per * 4), 0, len * this.per * 4, at);
       at += len * this.per * 4;
@@ -75,7 +83,11 @@ export class FrameTape {
           this.per = f.amplitude.length;
           block = new Float32Array(Math.max(1, Math.floor(BLOCK_BYTES / (4 * this.per))) * this.per);
         }
-        if (f.amplitude.length !== this.per) throw new DataError('BAD_FRAME', `stage '${this.stage}': frame ${f.index} has ${f.amplitude.length} values, the stream's first had ${this.per}`, { stage: this.stage, key: `frame ${f.index}` });
+        if (f.amplitude.length !== this.per)
+          throw new DataError('BAD_FRAME', `stage '${this.stage}': frame ${f.index} has ${f.amplitude.length} values, the stream's first had ${this.per}`, {
+            stage: this.stage,
+            key: `frame ${f.index}`,
+          });
         if ((len + 1) * this.per > block.length) await flush();
         block.set(f.amplitude, len * this.per);
         len++;
@@ -98,7 +110,8 @@ export class FrameTape {
   }
 
   private async *playback(signal: AbortSignal): AsyncGenerator<Frame> {
-    const per = this.per, { index, x, y, scan } = this.cols;
+    const per = this.per,
+      { index, x, y, scan } = this.cols;
     const perBlock = Math.max(1, Math.floor(BLOCK_BYTES / (4 * Math.max(per, 1))));
     const block = new Float32Array(perBlock * per);
     for (let k0 = 0; k0 < this.count; k0 += perBlock) {
@@ -106,7 +119,8 @@ export class FrameTape {
       const n = Math.min(perBlock, this.count - k0);
       await this.fh!.read(new Uint8Array(block.buffer, 0, n * per * 4), 0, n * per * 4, k0 * per * 4);
       for (let j = 0; j < n; j++) {
-        const k = k0 + j, s = scan.data[k]!;
+        const k = k0 + j,
+          s = scan.data[k]!;
         // A copy per frame: a windowed group keeps frames by reference.
         const f: Frame = { index: index.data[k]!, x: x.data[k]!, y: y.data[k]!, amplitude: block.slice(j * per, (j + 1) * per) };
         yield s < 0 ? f : { ...f, scanIndex: s };

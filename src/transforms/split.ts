@@ -82,34 +82,57 @@ export default defineTransform({
       fraction: z.number().gt(0).lt(1).optional().describe('Shorthand: this fraction for train, the rest for test.'),
       axis: z.enum(['x', 'y']).optional().describe('Spatial split: the coordinate compared with `threshold` (below: train, else test).'),
       threshold: z.number().optional().describe('Spatial split threshold in object pixels (needs `axis`).'),
-      by: z.enum(['record', 'scan']).default('record').describe("'record': each group or frame goes to a part on its own; 'scan': whole scans are partitioned by the fractions (seeded), so a held-out scan is never seen in training."),
-      seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed (default: the pipeline seed).'),
+      by: z
+        .enum(['record', 'scan'])
+        .default('record')
+        .describe(
+          "'record': each group or frame goes to a part on its own; 'scan': whole scans are partitioned by the fractions (seeded), so a held-out scan is never seen in training.",
+        ),
+      seed: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32 - 1)
+        .optional()
+        .describe('Seed (default: the pipeline seed).'),
     })
     .strict()
     .refine((o) => !(o.fractions !== undefined && o.fraction !== undefined), { message: 'give either `fractions` or `fraction`, not both' })
     .refine((o) => (o.axis === undefined) === (o.threshold === undefined), { message: '`axis` and `threshold` go together (spatial split)' })
-    .refine((o) => o.axis === undefined || (o.fractions === undefined && o.fraction === undefined), { message: 'a spatial split (`axis`, `threshold`) takes no fractions' })
+    .refine((o) => o.axis === undefined || (o.fractions === undefined && o.fraction === undefined), {
+      message: 'a spatial split (`axis`, `threshold`) takes no fractions',
+    })
     .refine((o) => o.axis === undefined || o.by === 'record', { message: 'a spatial split (`axis`, `threshold`) cannot also split `by: scan`' })
-    .refine((o) => o.fractions === undefined || Math.abs(o.fractions.train + o.fractions.validation + o.fractions.test - 1) < 1e-6, { message: 'fractions must sum to 1' }),
+    .refine((o) => o.fractions === undefined || Math.abs(o.fractions.train + o.fractions.validation + o.fractions.test - 1) < 1e-6, {
+      message: 'fractions must sum to 1',
+    }),
   async create(o, { ctx, inputs }) {
     const input = requireInput<unknown>(ctx, inputs, 'split', ['frame', 'group']);
     const seed = o.seed ?? ctx.seed;
-    const f: Fractions = o.fractions ?? (o.fraction !== undefined ? { train: o.fraction, validation: 0, test: 1 - o.fraction } : { train: 0.8, validation: 0.1, test: 0.1 });
+    const f: Fractions =
+      o.fractions ?? (o.fraction !== undefined ? { train: o.fraction, validation: 0, test: 1 - o.fraction } : { train: 0.8, validation: 0.1, test: 0.1 });
     const index = o.axis === undefined && o.by === 'record' ? input.groups : undefined;
     const scanPart = o.by === 'scan' ? scanParts(input.meta, f, seed) : undefined;
-    if (scanPart !== undefined) ctx.log.info(`split ${scanPart.scans.length} scans: ${PARTS.map((p) => `${p} [${scanPart.scans.flatMap((q, k) => (q === p ? [k] : [])).join(', ')}]`).join(', ')}`);
+    if (scanPart !== undefined)
+      ctx.log.info(
+        `split ${scanPart.scans.length} scans: ${PARTS.map((p) => `${p} [${scanPart.scans.flatMap((q, k) => (q === p ? [k] : [])).join(', ')}]`).join(', ')}`,
+      );
     const parts = {} as Record<Part, Stream<unknown>>;
 
     if (index !== undefined) {
       const sets = partitionIndices(index.count, f, seed);
       for (const p of PARTS) {
         const ids = sets[p];
-        const sub: GroupIndex = { count: ids.length, groupBytes: index.groupBytes, get: (i) => index.get(ids[i]!), getMany: (is) => index.getMany(is.map((i) => ids[i]!)) };
+        const sub: GroupIndex = {
+          count: ids.length,
+          groupBytes: index.groupBytes,
+          get: (i) => index.get(ids[i]!),
+          getMany: (is) => index.getMany(is.map((i) => ids[i]!)),
+        };
         parts[p] = {
           meta: { ...input.meta, count: ids.length },
           groups: sub,
-          open: (signal: AbortSignal) =>
-            streamGroups(sub, ids.length, (k) => k, defaultReadWindow(sub.groupBytes), signal),
+          open: (signal: AbortSignal) => streamGroups(sub, ids.length, (k) => k, defaultReadWindow(sub.groupBytes), signal),
         };
       }
       ctx.log.info(`split ${index.count} groups: ${PARTS.map((p) => `${p} ${sets[p].length}`).join(', ')}`);
@@ -139,6 +162,11 @@ export default defineTransform({
       }
     }
     const train = parts.train;
-    return { meta: train.meta, ...(train.groups === undefined ? {} : { groups: train.groups }), open: (signal: AbortSignal) => train.open(signal), outputs: parts };
+    return {
+      meta: train.meta,
+      ...(train.groups === undefined ? {} : { groups: train.groups }),
+      open: (signal: AbortSignal) => train.open(signal),
+      outputs: parts,
+    };
   },
 });

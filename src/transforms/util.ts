@@ -66,7 +66,13 @@ export const READ_AHEAD = 2;
  * groups, reading the next windows while the current one is consumed. On early
  * exit the reads in flight are awaited and their errors, if any, dropped.
  */
-export async function* streamGroups(index: GroupIndex, count: number, order: (k: number) => number, window: number, signal: AbortSignal): AsyncGenerator<Group> {
+export async function* streamGroups(
+  index: GroupIndex,
+  count: number,
+  order: (k: number) => number,
+  window: number,
+  signal: AbortSignal,
+): AsyncGenerator<Group> {
   const fetch = (start: number): Promise<Group[]> => {
     const ids: number[] = [];
     for (let k = start; k < Math.min(count, start + window); k++) ids.push(order(k));
@@ -106,7 +112,9 @@ export function requireInput<T>(ctx: StageContext, inputs: readonly Stream<unkno
   const input = inputs[0];
   if (input === undefined) throw new OptionsError('NO_INPUT', `${stage} needs one input stream`, { stage: ctx.id });
   if (!records.includes(input.meta.record)) {
-    throw new OptionsError('WRONG_RECORD', `${stage} accepts ${records.join(' or ')} records, but its input gives '${input.meta.record}' records`, { stage: ctx.id });
+    throw new OptionsError('WRONG_RECORD', `${stage} accepts ${records.join(' or ')} records, but its input gives '${input.meta.record}' records`, {
+      stage: ctx.id,
+    });
   }
   return input as Stream<T>;
 }

@@ -56,7 +56,8 @@ export function onShutdownSignals(h: ShutdownHandlers): () => void {
     removeTrackedTemps();
     (h.exit ?? ((code: number) => process.exit(code)))(exitCodeForSignal(signal));
   };
-  const onInt = handler('SIGINT'), onTerm = handler('SIGTERM');
+  const onInt = handler('SIGINT'),
+    onTerm = handler('SIGTERM');
   source.on('SIGINT', onInt);
   source.on('SIGTERM', onTerm);
   return () => {

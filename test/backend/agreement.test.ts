@@ -66,7 +66,8 @@ async function run(backend: BackendName): Promise<{ out: Outputs; leaked: number
 
 /** Largest difference relative to the largest magnitude of the reference. */
 function relativeError(got: Float32Array, want: Float32Array): number {
-  let diff = 0, scale = 0;
+  let diff = 0,
+    scale = 0;
   for (let i = 0; i < want.length; i++) {
     diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
     scale = Math.max(scale, Math.abs(want[i]!));

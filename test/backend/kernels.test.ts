@@ -9,7 +9,12 @@ import { randomInput, relErr, type Input } from './helpers.js';
 type Attrs = Record<string, unknown>;
 
 /** Runs one kernel on `backend`, returns its output values; checks nothing leaked. */
-async function kernelOn(backend: 'cpu' | 'wasm', name: string, inputs: Record<string, Input | { ints: number[]; shape: number[] }>, attrs: Attrs): Promise<{ data: Float32Array; shape: number[]; leaked: number }> {
+async function kernelOn(
+  backend: 'cpu' | 'wasm',
+  name: string,
+  inputs: Record<string, Input | { ints: number[]; shape: number[] }>,
+  attrs: Attrs,
+): Promise<{ data: Float32Array; shape: number[]; leaked: number }> {
   await tf.setBackend(backend);
   const dataIds = tf.engine().backend.numDataIds();
   const tensors: tf.NamedTensorMap = {};
@@ -55,10 +60,20 @@ for (const [k, c] of convCases.entries()) {
   const info = tf.backend_util.computeConv2DInfo(c.x as [number, number, number, number], c.f as [number, number, number, number], c.strides, 1, c.pad);
   const dyShape = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
   test.serial(`Conv2DBackpropFilter x=${c.x.join(',')} f=${c.f.join(',')} s=${String(c.strides)} ${c.pad}`, async (t) => {
-    await compare(t, 'Conv2DBackpropFilter', { x: randomInput(c.x, 10 + k), dy: randomInput(dyShape, 20 + k) }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f });
+    await compare(
+      t,
+      'Conv2DBackpropFilter',
+      { x: randomInput(c.x, 10 + k), dy: randomInput(dyShape, 20 + k) },
+      { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f },
+    );
   });
   test.serial(`Conv2DBackpropInput x=${c.x.join(',')} f=${c.f.join(',')} s=${String(c.strides)} ${c.pad}`, async (t) => {
-    await compare(t, 'Conv2DBackpropInput', { dy: randomInput(dyShape, 30 + k), filter: randomInput(c.f, 40 + k) }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x });
+    await compare(
+      t,
+      'Conv2DBackpropInput',
+      { dy: randomInput(dyShape, 30 + k), filter: randomInput(c.f, 40 + k) },
+      { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x },
+    );
   });
 }
 
@@ -115,7 +130,7 @@ test.serial('Reverse: block copies (kernel flips and others) and the fallback fo
   await compare(t, 'Reverse', { x: { ints, shape: [3, 2, MIN_BLOCK] } }, { dims: [0, 1] });
 });
 
-test.serial('GatherV2: single elements (refine\'s windows), whole slices and short slices, any axis, equal cpu', async (t) => {
+test.serial("GatherV2: single elements (refine's windows), whole slices and short slices, any axis, equal cpu", async (t) => {
   const cases: { shape: number[]; idx: number[]; idxShape: number[]; axis: number }[] = [
     { shape: [50], idx: [3, 49, 0, 3, 17, 17, 8], idxShape: [7], axis: 0 }, // element gather, repeats
     { shape: [40], idx: [1, 2, 3, 4, 39, 0], idxShape: [2, 3], axis: 0 }, // 2-D indices
@@ -137,7 +152,9 @@ test.serial('GatherV2 on wasm: an index out of range is an error naming it, and 
   const x = tf.tensor1d([1, 2, 3]);
   for (const bad of [3, -1]) {
     const idx = tf.tensor1d([0, bad], 'int32');
-    t.throws(() => tf.engine().runKernel<tf.Tensor>('GatherV2', { x, indices: idx }, { axis: 0, batchDims: 0 }), { message: new RegExp(`index value ${bad} is not in \\[0, 2\\]`) });
+    t.throws(() => tf.engine().runKernel<tf.Tensor>('GatherV2', { x, indices: idx }, { axis: 0, batchDims: 0 }), {
+      message: new RegExp(`index value ${bad} is not in \\[0, 2\\]`),
+    });
     idx.dispose();
   }
   x.dispose();
@@ -145,11 +162,13 @@ test.serial('GatherV2 on wasm: an index out of range is an error naming it, and 
 });
 
 test.serial('MaxPoolGrad: the 2×2, stride 2 path (odd sizes, ties, mixed signs) equals cpu', async (t) => {
-  for (const [k, [shape, pad]] of ([
-    [[2, 8, 6, 5], 'valid'],
-    [[1, 7, 9, 3], 'valid'], // the last row and column belong to no window
-    [[3, 6, 4, 64], 'same'], // even sizes: 'same' adds no padding
-  ] as const).entries()) {
+  for (const [k, [shape, pad]] of (
+    [
+      [[2, 8, 6, 5], 'valid'],
+      [[1, 7, 9, 3], 'valid'], // the last row and column belong to no window
+      [[3, 6, 4, 64], 'same'], // even sizes: 'same' adds no padding
+    ] as const
+  ).entries()) {
     const input = randomInput([...shape], 62 + k, -1, 1);
     // Ties: a third of the values rounded to a coarse grid, so some windows hold equal maxima.
     for (let i = 0; i < input.data.length; i += 3) input.data[i] = Math.round(input.data[i]! * 2) / 2;
@@ -163,12 +182,25 @@ test.serial('ResizeNearestNeighborGrad on wasm: batch > 1 equals per-image gradi
   // The cpu reference gets batch > 1 wrong, so the batch is checked image by image.
   const x = randomInput([2, 3, 4, 2], 70);
   await tf.setBackend('wasm');
-  const g = tf.grad((v: tf.Tensor) => tf.image.resizeNearestNeighbor(v as tf.Tensor4D, [6, 8]).mul(tf.range(1, 2 * 6 * 8 * 2 + 1).reshape([2, 6, 8, 2])).sum());
+  const g = tf.grad((v: tf.Tensor) =>
+    tf.image
+      .resizeNearestNeighbor(v as tf.Tensor4D, [6, 8])
+      .mul(tf.range(1, 2 * 6 * 8 * 2 + 1).reshape([2, 6, 8, 2]))
+      .sum(),
+  );
   const whole = g(tf.tensor4d(x.data, [2, 3, 4, 2]));
   await tf.setBackend('cpu');
   const parts = [0, 1].map((b) => {
-    const w = tf.range(1, 2 * 6 * 8 * 2 + 1).reshape([2, 6, 8, 2]).slice([b, 0, 0, 0], [1, 6, 8, 2]);
-    return tf.grad((v: tf.Tensor) => tf.image.resizeNearestNeighbor(v as tf.Tensor4D, [6, 8]).mul(w).sum())(tf.tensor4d(x.data, [2, 3, 4, 2]).slice([b, 0, 0, 0], [1, 3, 4, 2]));
+    const w = tf
+      .range(1, 2 * 6 * 8 * 2 + 1)
+      .reshape([2, 6, 8, 2])
+      .slice([b, 0, 0, 0], [1, 6, 8, 2]);
+    return tf.grad((v: tf.Tensor) =>
+      tf.image
+        .resizeNearestNeighbor(v as tf.Tensor4D, [6, 8])
+        .mul(w)
+        .sum(),
+    )(tf.tensor4d(x.data, [2, 3, 4, 2]).slice([b, 0, 0, 0], [1, 3, 4, 2]));
   });
   const ref = tf.concat(parts);
   t.true(relErr(whole.dataSync() as Float32Array, ref.dataSync() as Float32Array) < 1e-6);

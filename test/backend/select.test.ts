@@ -37,7 +37,11 @@ test.serial('wasm by name registers the extra kernels and reports threads', asyn
   t.true(typeof info.threads === 'number' && info.threads >= 1);
   t.truthy(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
   // A training-style gradient through a conv layer now runs on wasm.
-  const g = tf.tidy(() => tf.grad((w: tf.Tensor) => tf.conv2d(tf.ones<tf.Rank.R4>([1, 4, 4, 1]), w as tf.Tensor4D, 1, 'same').sum())(tf.ones([3, 3, 1, 1])).dataSync());
+  const g = tf.tidy(() =>
+    tf
+      .grad((w: tf.Tensor) => tf.conv2d(tf.ones<tf.Rank.R4>([1, 4, 4, 1]), w as tf.Tensor4D, 1, 'same').sum())(tf.ones([3, 3, 1, 1]))
+      .dataSync(),
+  );
   t.is(g[4], 16);
 });
 
@@ -89,8 +93,12 @@ test.serial('the native backend gets a Transform kernel (tfjs-node has none), re
   }
   // Same result as wasm's Transform, batch 2, bilinear, zero fill, other output size.
   const img = Array.from({ length: 2 * 5 * 6 * 3 }, (_, i) => Math.sin(i * 0.37));
-  const tr = [[1, 0, 0.3, 0, 1, -0.6, 0, 0], [0.9, 0.1, -1.2, 0.05, 1.1, 0.4, 0.01, 0]];
-  const run = (): Float32Array => tf.tidy(() => tf.image.transform(tf.tensor4d(img, [2, 5, 6, 3]), tf.tensor2d(tr), 'bilinear', 'constant', 0, [4, 7]).dataSync() as Float32Array);
+  const tr = [
+    [1, 0, 0.3, 0, 1, -0.6, 0, 0],
+    [0.9, 0.1, -1.2, 0.05, 1.1, 0.4, 0.01, 0],
+  ];
+  const run = (): Float32Array =>
+    tf.tidy(() => tf.image.transform(tf.tensor4d(img, [2, 5, 6, 3]), tf.tensor2d(tr), 'bilinear', 'constant', 0, [4, 7]).dataSync() as Float32Array);
   await selectBackend(hasGpu ? 'tensorflow-gpu' : 'tensorflow');
   const native = run();
   await selectBackend('wasm');
@@ -98,7 +106,7 @@ test.serial('the native backend gets a Transform kernel (tfjs-node has none), re
   t.true(native.every((v, i) => Math.abs(v - wasm[i]!) < 1e-5));
 });
 
-test.serial('the native backend\'s GatherV2 is wrapped once: cpu\'s values, and an index out of range is an error', async (t) => {
+test.serial("the native backend's GatherV2 is wrapped once: cpu's values, and an index out of range is an error", async (t) => {
   if (!hasNative) {
     t.log('no native package here: GatherV2 on tensorflow is not exercised');
     t.deepEqual(registerTensorflowKernels(), []);

@@ -143,7 +143,12 @@ test('inspect reads HDF5: every dataset with statistics, the detected layout, an
   const h5 = path.join(root, 'test/fixtures/hdf5');
   const r = await cli(['inspect', path.join(h5, 'ptychodus_product.h5'), '--json']);
   t.is(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout.trim()) as { format: string; layout: string; arrays: Record<string, { shape: number[]; min?: number; mean_abs?: number }>; contract: { ok: boolean; problems: string[] } };
+  const report = JSON.parse(r.stdout.trim()) as {
+    format: string;
+    layout: string;
+    arrays: Record<string, { shape: number[]; min?: number; mean_abs?: number }>;
+    contract: { ok: boolean; problems: string[] };
+  };
   t.is(report.format, 'hdf5');
   t.is(report.layout, 'ptychodus');
   t.deepEqual(report.arrays['raw_data/diffraction']!.shape, [12, 16, 16]);
@@ -172,7 +177,19 @@ test('inspect names the file and exits 2 on a broken archive, without a stack tr
 test('pipelines/simulate.yaml runs from the CLI and writes a canonical NPZ that inspect accepts', async (t) => {
   const out = path.join(root, 'out/test-simulate');
   rmSync(out, { recursive: true, force: true });
-  const r = await cli(['run', 'pipelines/simulate.yaml', '--json', '--output', out, '--set', 'sources.sim.N=32', '--set', 'sources.sim.object.size=96', '--set', 'sources.sim.scan.step=16']);
+  const r = await cli([
+    'run',
+    'pipelines/simulate.yaml',
+    '--json',
+    '--output',
+    out,
+    '--set',
+    'sources.sim.N=32',
+    '--set',
+    'sources.sim.object.size=96',
+    '--set',
+    'sources.sim.scan.step=16',
+  ]);
   t.is(r.code, 0, r.stderr);
   const s = lastJson(r.stdout);
   t.is(s.status, 'ok');

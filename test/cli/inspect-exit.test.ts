@@ -8,7 +8,8 @@ import { main, type CliIO } from '../../src/cli/main.js';
 const FIX = path.resolve(import.meta.dirname, '../fixtures/npz');
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
+  let out = '',
+    err = '';
   const io = { stdout: { write: (s: string) => ((out += s), true) }, stderr: { write: (s: string) => ((err += s), true) } } as unknown as CliIO;
   const code = await main(args, io);
   return { code, out, err };

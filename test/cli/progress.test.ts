@@ -15,15 +15,27 @@ function fakeClock(): { now: () => number; advance: (s: number) => void } {
   return { now: () => t, advance: (s) => (t += s * 1000) };
 }
 
-const epoch = (index: number, done: number, total: number, finished = false): ProgressEvent => ({ stage: 'train', label: 'epoch', pass: { index, of: 10 }, done, total, unit: 'batches', info: { loss: 0.012345, lr: 1e-3, groups_per_s: 310.4 }, ...(finished ? { finished } : {}) });
+const epoch = (index: number, done: number, total: number, finished = false): ProgressEvent => ({
+  stage: 'train',
+  label: 'epoch',
+  pass: { index, of: 10 },
+  done,
+  total,
+  unit: 'batches',
+  info: { loss: 0.012345, lr: 1e-3, groups_per_s: 310.4 },
+  ...(finished ? { finished } : {}),
+});
 
 test('the ETA is the running sink extrapolated plus the budgets of the pending ones', (t) => {
   const c = fakeClock();
-  const clock = new RunClock(outlineOf([
-    { id: 'train', options: { epochs: 10 } },
-    { id: 'infer', options: {} },
-    { id: 'refine', options: { epochs: 100, max_minutes: 1 } },
-  ]), c.now);
+  const clock = new RunClock(
+    outlineOf([
+      { id: 'train', options: { epochs: 10 } },
+      { id: 'infer', options: {} },
+      { id: 'refine', options: { epochs: 100, max_minutes: 1 } },
+    ]),
+    c.now,
+  );
   clock.start('train');
   c.advance(20);
   clock.observe(epoch(2, 19, 19, true));
@@ -43,7 +55,10 @@ test('the ETA is the running sink extrapolated plus the budgets of the pending o
 
 test('a pending multi-pass sink without budget or history makes the ETA a lower bound; a previous run fills it in', (t) => {
   const c = fakeClock();
-  const sinks = [{ id: 'train', options: { epochs: 4 } }, { id: 'refine', options: { epochs: 100 } }];
+  const sinks = [
+    { id: 'train', options: { epochs: 4 } },
+    { id: 'refine', options: { epochs: 100 } },
+  ];
   const clock = new RunClock(outlineOf(sinks), c.now);
   clock.start('train');
   c.advance(10);
@@ -52,7 +67,17 @@ test('a pending multi-pass sink without budget or history makes the ETA a lower 
   t.regex(formatProgress(epoch(1, 5, 10), clock), /run ETA ≥/);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pf-prev-'));
   try {
-    writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ status: 'ok', stages: [{ id: 'refine', ms: 9000 }, { id: 'train', ms: 1000 }], sinks: { refine: { seconds: 30, passes: 50 }, train: null } }));
+    writeFileSync(
+      path.join(dir, 'summary.json'),
+      JSON.stringify({
+        status: 'ok',
+        stages: [
+          { id: 'refine', ms: 9000 },
+          { id: 'train', ms: 1000 },
+        ],
+        sinks: { refine: { seconds: 30, passes: 50 }, train: null },
+      }),
+    );
     const prev = previousSinkSeconds(dir);
     t.deepEqual(prev, { refine: { seconds: 30, passes: 50 }, train: { seconds: 1 } });
     const again = new RunClock(outlineOf(sinks, prev), c.now);
@@ -75,7 +100,13 @@ test('a multi-pass sink is measured by its passes only; a single-pass one by its
 
 test('the line names the sink, its epoch, a bar and fields with units', (t) => {
   const c = fakeClock();
-  const clock = new RunClock(outlineOf([{ id: 'train', options: { epochs: 10, max_minutes: 5 } }, { id: 'infer', options: {} }]), c.now);
+  const clock = new RunClock(
+    outlineOf([
+      { id: 'train', options: { epochs: 10, max_minutes: 5 } },
+      { id: 'infer', options: {} },
+    ]),
+    c.now,
+  );
   clock.start('train');
   c.advance(30);
   t.regex(formatProgress(epoch(3, 5, 10), clock, 10), /run 10% ETA 4m30s$/, 'before any pass is seen: the rest of the budget');

@@ -40,7 +40,8 @@ test('SIGTERM mid-epoch: the run stops within a batch, prints the summary, exits
   let sentAt = 0;
   const r = await new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(root, 'bin/ptychoflow.js'), 'run', file, '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();

@@ -5,7 +5,13 @@ import { humanSummary, keyResults } from '../../src/cli/summary.js';
 import type { RunSummary } from '../../src/pipeline/run.js';
 
 test('keyResults keeps scalars at a readable precision and collects file names, not arrays', (t) => {
-  const r = keyResults({ amplitude: { ssim: 0.301234567, frc: [1, 0.9, 0.8, 0.7, 0.6] }, epochs: 30, loss: 0.000012345, files: ['amplitude.png', 'metrics.json'], note: 'long text' });
+  const r = keyResults({
+    amplitude: { ssim: 0.301234567, frc: [1, 0.9, 0.8, 0.7, 0.6] },
+    epochs: 30,
+    loss: 0.000012345,
+    files: ['amplitude.png', 'metrics.json'],
+    note: 'long text',
+  });
   t.deepEqual(r.fields, ['amplitude.ssim=0.3012', 'epochs=30', 'loss=1.23e-5']);
   t.deepEqual(r.files, ['amplitude.png', 'metrics.json']);
 });
@@ -28,7 +34,7 @@ test('humanSummary: one line per sink with its time, no raw JSON, where the full
     status: 'ok',
   };
   const text = humanSummary(s);
-  t.regex(text, /^ {2}train +1\.5 s {2}final_loss=0\.1235 epochs=3$/m, "losses before extents");
+  t.regex(text, /^ {2}train +1\.5 s {2}final_loss=0\.1235 epochs=3$/m, 'losses before extents');
   t.regex(text, /files: checkpoint$/m);
   t.regex(text, /^ {2}2 source and transform stages: 0 errors, 0\.5 s \(per stage: -v, or summary\.json\)$/m);
   t.notRegex(text, /simulate/, 'no per-stage table by default');

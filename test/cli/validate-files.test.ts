@@ -11,8 +11,10 @@ import { writeNpz } from '../../src/io/npz-writer.js';
 import { writeReconstructionNpz } from '../../src/sinks/shared/reconstruction.js';
 
 async function capture(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough(), err = new PassThrough();
-  let stdout = '', stderr = '';
+  const out = new PassThrough(),
+    err = new PassThrough();
+  let stdout = '',
+    stderr = '';
   out.on('data', (d: Buffer) => (stdout += d.toString()));
   err.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await main(args, { stdout: out as unknown as NodeJS.WriteStream, stderr: err as unknown as NodeJS.WriteStream });

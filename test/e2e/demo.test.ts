@@ -23,7 +23,21 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 test('pipelines/demo.yaml runs from the CLI (shrunk), exits 0, leaks nothing and writes its files', async (t) => {
   const out = path.join(root, 'out/test-demo');
   rmSync(out, { recursive: true, force: true });
-  const r = await run(['run', 'pipelines/demo.yaml', '--json', '--backend', 'wasm', '--output', out, '--set', 'sinks.train.epochs=1', '--set', 'sources.scan.scan.step=12', '--set', 'sinks.refine.epochs=2']);
+  const r = await run([
+    'run',
+    'pipelines/demo.yaml',
+    '--json',
+    '--backend',
+    'wasm',
+    '--output',
+    out,
+    '--set',
+    'sinks.train.epochs=1',
+    '--set',
+    'sources.scan.scan.step=12',
+    '--set',
+    'sinks.refine.epochs=2',
+  ]);
   t.is(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   const summary = JSON.parse(lines[lines.length - 1]!) as {
@@ -36,7 +50,25 @@ test('pipelines/demo.yaml runs from the CLI (shrunk), exits 0, leaks nothing and
   t.is(summary.backend, 'wasm');
   t.is(summary.tensors.leaked, 0);
   t.true(summary.tensors.peak_bytes > 0);
-  for (const f of ['reconstruction.npz', 'amplitude.png', 'phase.png', 'metrics.json', 'comparison.png', 'frc.png', 'loss.png', 'history.json', 'checkpoint/model.json', 'checkpoint/weights.bin', 'checkpoint/ptychoflow.json', 'refined.npz', 'refined_amplitude.png', 'refined_phase.png', 'refined_metrics.json', 'refined_comparison.png', 'refine_history.json']) {
+  for (const f of [
+    'reconstruction.npz',
+    'amplitude.png',
+    'phase.png',
+    'metrics.json',
+    'comparison.png',
+    'frc.png',
+    'loss.png',
+    'history.json',
+    'checkpoint/model.json',
+    'checkpoint/weights.bin',
+    'checkpoint/ptychoflow.json',
+    'refined.npz',
+    'refined_amplitude.png',
+    'refined_phase.png',
+    'refined_metrics.json',
+    'refined_comparison.png',
+    'refine_history.json',
+  ]) {
     t.true(existsSync(path.join(out, f)), f);
     t.true(statSync(path.join(out, f)).size > 0, f);
   }

@@ -21,7 +21,13 @@ import simulate from '../../src/sources/simulate.js';
 import { createStage, testContext } from '../../src/testing/index.js';
 import type { Frame, Stream } from '../../src/pipeline/types.js';
 
-const SIM = { N: 32, object: { kind: 'grf', size: 72, correlation_length: 3, amp_min: 0.3, phase_range: 2 }, probe: { radius: 11 }, scan: { pattern: 'spiral', step: 2.5 }, nphotons: 1e5 };
+const SIM = {
+  N: 32,
+  object: { kind: 'grf', size: 72, correlation_length: 3, amp_min: 0.3, phase_range: 2 },
+  probe: { radius: 11 },
+  scan: { pattern: 'spiral', step: 2.5 },
+  nphotons: 1e5,
+};
 
 const pipeline = `
 seed: 17
@@ -64,7 +70,11 @@ test('a textured object at 1e5 counts trains without collapsing; its phase is ab
     t.not(train.stopped, 'collapse');
     const history = JSON.parse(await readFile(path.join(dir, 'history.json'), 'utf8')) as { amp_spread: number; phase_spread: number }[];
     for (const h of history) t.true(h.amp_spread > 1e-3 && h.phase_spread > 1e-3, JSON.stringify(h));
-    const metrics = JSON.parse(await readFile(path.join(dir, 'metrics.json'), 'utf8')) as { crop: { x0: number; y0: number; x1: number; y1: number }; amplitude: { ssim: number }; phase: { ssim: number } };
+    const metrics = JSON.parse(await readFile(path.join(dir, 'metrics.json'), 'utf8')) as {
+      crop: { x0: number; y0: number; x1: number; y1: number };
+      amplitude: { ssim: number };
+      phase: { ssim: number };
+    };
 
     // The floor: a constant object scored against the same truth over the same crop.
     const scan = (await createStage(simulate, SIM, [], testContext({ id: 'scan', seed: 17 }))) as Stream<Frame>;
@@ -72,7 +82,9 @@ test('a textured object at 1e5 counts trains without collapsing; its phase is ab
     await scan.close?.();
     const flat = { height: truth.height, width: truth.width, re: new Float32Array(truth.re.length).fill(1), im: new Float32Array(truth.re.length) };
     const floor = evaluateObject(truth, flat, { crop: metrics.crop, register: false });
-    t.log(`${train.epochs_run} epochs in ${((performance.now() - t0) / 1000).toFixed(0)} s (wasm): SSIM amplitude ${metrics.amplitude.ssim.toFixed(3)}, phase ${metrics.phase.ssim.toFixed(3)}; constant floor ${floor.amplitude.ssim.toFixed(3)} / ${floor.phase.ssim.toFixed(3)}`);
+    t.log(
+      `${train.epochs_run} epochs in ${((performance.now() - t0) / 1000).toFixed(0)} s (wasm): SSIM amplitude ${metrics.amplitude.ssim.toFixed(3)}, phase ${metrics.phase.ssim.toFixed(3)}; constant floor ${floor.amplitude.ssim.toFixed(3)} / ${floor.phase.ssim.toFixed(3)}`,
+    );
     t.true(metrics.phase.ssim > floor.phase.ssim + 0.05, 'phase above the floor');
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -19,7 +19,15 @@ import { PtychoPINN } from '../../src/model/pinn.js';
 import { runPipelineFile } from '../../src/pipeline/index.js';
 
 const sim = (scans: number, first: number): string =>
-  JSON.stringify({ type: 'simulate', N: 16, object: { kind: 'family', kinds: ['grf', 'lines'], size: 40, phase_range: [1.5, 3] }, scan: { pattern: 'spiral', step: 2 }, nphotons: 1e6, scans, first_scan: first });
+  JSON.stringify({
+    type: 'simulate',
+    N: 16,
+    object: { kind: 'family', kinds: ['grf', 'lines'], size: 40, phase_range: [1.5, 3] },
+    scan: { pattern: 'spiral', step: 2 },
+    nphotons: 1e6,
+    scans,
+    first_scan: first,
+  });
 
 const training = `
 seed: 7
@@ -77,7 +85,9 @@ test('a network trained on a tiny corpus infers an unseen scan better than untra
     };
     const trained = await score('trained');
     const untrained = await score('untrained');
-    t.log(`unseen scan, SSIM amplitude/phase: trained ${trained.amp.toFixed(3)} / ${trained.phase.toFixed(3)}, untrained ${untrained.amp.toFixed(3)} / ${untrained.phase.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    t.log(
+      `unseen scan, SSIM amplitude/phase: trained ${trained.amp.toFixed(3)} / ${trained.phase.toFixed(3)}, untrained ${untrained.amp.toFixed(3)} / ${untrained.phase.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+    );
     t.true(trained.phase - untrained.phase > 0.1, 'a clear margin in phase');
   } finally {
     await rm(dir, { recursive: true, force: true });

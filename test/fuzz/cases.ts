@@ -47,23 +47,34 @@ const descr = fc.constantFrom('<f4', '<f8', '>f4', '<i2', '|u1', '<c8', '|b1', '
 const shape = fc.array(fc.nat({ max: 6 }), { maxLength: 3 });
 
 /** A valid NPY header (with a little data) under a few byte mutations. */
-export const npyCase = fc.record({ descr, shape, version: fc.constantFrom<1 | 2 | 3>(1, 2, 3), ms: fc.array(mutation, { maxLength: 4 }) }).map(({ descr: d, shape: s, version, ms }) => {
-  const head = encodeNpyHeader({ descr: d, shape: s, version });
-  const body = new Uint8Array(Math.min(64, s.reduce((a, x) => a * x, 1) * 16));
-  const bytes = new Uint8Array(head.length + body.length);
-  bytes.set(head);
-  return mutate(bytes, ms);
-});
+export const npyCase = fc
+  .record({ descr, shape, version: fc.constantFrom<1 | 2 | 3>(1, 2, 3), ms: fc.array(mutation, { maxLength: 4 }) })
+  .map(({ descr: d, shape: s, version, ms }) => {
+    const head = encodeNpyHeader({ descr: d, shape: s, version });
+    const body = new Uint8Array(Math.min(64, s.reduce((a, x) => a * x, 1) * 16));
+    const bytes = new Uint8Array(head.length + body.length);
+    bytes.set(head);
+    return mutate(bytes, ms);
+  });
 
 /** An NPZ of one to three small arrays (stored or deflated) under mutations, mostly in its directory. */
 export const zipCase = fc
   .record({
-    entries: fc.array(fc.record({ n: fc.nat({ max: 40 }), deflate: fc.boolean(), name: fc.constantFrom('diffraction', 'xcoords', 'a', 'b/c', '../x') }), { minLength: 1, maxLength: 3 }),
+    entries: fc.array(fc.record({ n: fc.nat({ max: 40 }), deflate: fc.boolean(), name: fc.constantFrom('diffraction', 'xcoords', 'a', 'b/c', '../x') }), {
+      minLength: 1,
+      maxLength: 3,
+    }),
     ms: fc.array(mutation, { minLength: 1, maxLength: 4 }),
     tailBias: fc.boolean(),
   })
   .map(({ entries, ms, tailBias }) => {
-    const zip = buildZip(entries.map((e, k) => ({ name: `${e.name}${k}.npy`, data: encodeNpy({ shape: [e.n], data: Float32Array.from({ length: e.n }, (_, i) => i) }), deflate: e.deflate })));
+    const zip = buildZip(
+      entries.map((e, k) => ({
+        name: `${e.name}${k}.npy`,
+        data: encodeNpy({ shape: [e.n], data: Float32Array.from({ length: e.n }, (_, i) => i) }),
+        deflate: e.deflate,
+      })),
+    );
     // Half the cases aim their mutations at the central directory and end record (the last ~150 bytes).
     const aimed = tailBias ? ms.map((m) => ({ ...m, at: zip.length - 1 - (m.at % Math.min(zip.length, 160)) })) : ms;
     return mutate(zip, aimed);
@@ -83,7 +94,30 @@ sinks:
   out: { type: write-npz, inputs: [norm], path: scan.npz }
 `;
 
-const yamlNoise = fc.constantFrom('\n', ': ', '- ', '[', ']', '{', '}', '&a ', '*a', '!!str ', '"', "'", '#', '..', '/etc/passwd', '1e400', '-1', 'null', 'inputs: [scan]', 'type: nope', '\t', '<<: *a');
+const yamlNoise = fc.constantFrom(
+  '\n',
+  ': ',
+  '- ',
+  '[',
+  ']',
+  '{',
+  '}',
+  '&a ',
+  '*a',
+  '!!str ',
+  '"',
+  "'",
+  '#',
+  '..',
+  '/etc/passwd',
+  '1e400',
+  '-1',
+  'null',
+  'inputs: [scan]',
+  'type: nope',
+  '\t',
+  '<<: *a',
+);
 
 /** The base pipeline text under character edits, YAML noise, alias fans and deep nesting. */
 export const pipelineCase = fc.oneof(

@@ -13,12 +13,17 @@ const RUNS: Record<Kind, number> = { npy: 2000, zip: 800, pipeline: 200 };
 const LIMIT_MS = 5000;
 const RSS_BOUND = 1.5 * 2 ** 30;
 
-for (const [kind, arb] of [['npy', npyCase], ['zip', zipCase], ['pipeline', pipelineCase]] as const) {
+for (const [kind, arb] of [
+  ['npy', npyCase],
+  ['zip', zipCase],
+  ['pipeline', pipelineCase],
+] as const) {
   test.serial(`fuzz ${kind}: only typed errors or success, no case past ${LIMIT_MS} ms, RSS bounded`, async (t) => {
     const dir = await mkdtemp(path.join(os.tmpdir(), `pf-fuzz-${kind}-`));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     const counts = { ok: 0, typed: 0, untyped: 0, hang: 0 };
-    let k = 0, peak = 0;
+    let k = 0,
+      peak = 0;
     await fc.assert(
       fc.asyncProperty(arb as fc.Arbitrary<Uint8Array | string>, async (input) => {
         const r = await runCase(kind, input, dir, k++, LIMIT_MS);

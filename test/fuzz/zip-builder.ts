@@ -31,14 +31,51 @@ export function buildZip(entries: readonly EntrySpec[], o: { count?: number } = 
   for (const e of entries) {
     const body = e.deflate === true ? new Uint8Array(deflateRawSync(e.data)) : e.data;
     const method = e.method ?? (e.deflate === true ? 8 : 0);
-    const size = e.size ?? e.data.length, csize = e.compressedSize ?? body.length, crc = e.crc ?? crc32(e.data);
+    const size = e.size ?? e.data.length,
+      csize = e.compressedSize ?? body.length,
+      crc = e.crc ?? crc32(e.data);
     const name = [...new TextEncoder().encode(e.name)];
     const big = size >= 0xffffffff || csize >= 0xffffffff;
     const extra = big ? [...le16(1), ...le16(16), ...le64(size), ...le64(csize)] : [];
-    const s32 = big ? 0xffffffff : size, c32 = big ? 0xffffffff : csize;
-    const local = [...le32(0x04034b50), ...le16(20), ...le16(0), ...le16(method), ...le16(0), ...le16(0), ...le32(crc), ...le32(c32), ...le32(s32), ...le16(name.length), ...le16(extra.length), ...name, ...extra];
+    const s32 = big ? 0xffffffff : size,
+      c32 = big ? 0xffffffff : csize;
+    const local = [
+      ...le32(0x04034b50),
+      ...le16(20),
+      ...le16(0),
+      ...le16(method),
+      ...le16(0),
+      ...le16(0),
+      ...le32(crc),
+      ...le32(c32),
+      ...le32(s32),
+      ...le16(name.length),
+      ...le16(extra.length),
+      ...name,
+      ...extra,
+    ];
     chunks.push(local, [...body]);
-    central.push(...le32(0x02014b50), ...le16(20), ...le16(20), ...le16(0), ...le16(method), ...le16(0), ...le16(0), ...le32(crc), ...le32(c32), ...le32(s32), ...le16(name.length), ...le16(extra.length), ...le16(0), ...le16(0), ...le16(0), ...le32(0), ...le32(offset), ...name, ...extra);
+    central.push(
+      ...le32(0x02014b50),
+      ...le16(20),
+      ...le16(20),
+      ...le16(0),
+      ...le16(method),
+      ...le16(0),
+      ...le16(0),
+      ...le32(crc),
+      ...le32(c32),
+      ...le32(s32),
+      ...le16(name.length),
+      ...le16(extra.length),
+      ...le16(0),
+      ...le16(0),
+      ...le16(0),
+      ...le32(0),
+      ...le32(offset),
+      ...name,
+      ...extra,
+    );
     offset += local.length + body.length;
   }
   const count = o.count ?? entries.length;

@@ -18,7 +18,11 @@ test('incremental CRCs over any split equal the CRC of the whole, and both paths
     fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(), (bytes, cut) => {
       const k = bytes.length === 0 ? 0 : cut % (bytes.length + 1);
       const whole = crc32Js(bytes);
-      return crc32(bytes) === whole && crc32Js(bytes.subarray(k), crc32Js(bytes.subarray(0, k))) === whole && crc32(bytes.subarray(k), crc32(bytes.subarray(0, k))) === whole;
+      return (
+        crc32(bytes) === whole &&
+        crc32Js(bytes.subarray(k), crc32Js(bytes.subarray(0, k))) === whole &&
+        crc32(bytes.subarray(k), crc32(bytes.subarray(0, k))) === whole
+      );
     }),
   );
   for (let n = 0; n <= 64; n++) {

@@ -26,8 +26,15 @@ test('robustRange: percentiles of the masked finite values', (t) => {
 
 /** A 40×40 canvas scanned in its central 20×20, amplitude 0.5…1.0 there, a hot pixel at its edge and 0 outside. */
 function canvas(): { object: { height: number; width: number; re: Float32Array; im: Float32Array }; covered: Uint8Array } {
-  const n = 40, re = new Float32Array(n * n), im = new Float32Array(n * n), covered = new Uint8Array(n * n);
-  for (let y = 10; y < 30; y++) for (let x = 10; x < 30; x++) { covered[y * n + x] = 1; re[y * n + x] = 0.5 + (0.5 * (x - 10)) / 19; }
+  const n = 40,
+    re = new Float32Array(n * n),
+    im = new Float32Array(n * n),
+    covered = new Uint8Array(n * n);
+  for (let y = 10; y < 30; y++)
+    for (let x = 10; x < 30; x++) {
+      covered[y * n + x] = 1;
+      re[y * n + x] = 0.5 + (0.5 * (x - 10)) / 19;
+    }
   re[10 * n + 10] = 50;
   return { object: { height: n, width: n, re, im }, covered };
 }
@@ -37,10 +44,11 @@ test('reconstruction figures: viridis amplitude over the scanned pixels’ perce
   // The bright columns (x near 29) are near the top of viridis, not dimmed by the hot pixel, which alone
   // would cover 8×8 screen pixels (the scale of a 20×20 image) under a min–max range.
   let yellow = 0;
-  for (let y = 0; y < amplitude.height; y++) for (let x = 0; x < amplitude.width; x++) {
-    const [r, g, b] = pixel(amplitude, x, y);
-    if (r > 200 && g > 200 && b < 80) yellow++;
-  }
+  for (let y = 0; y < amplitude.height; y++)
+    for (let x = 0; x < amplitude.width; x++) {
+      const [r, g, b] = pixel(amplitude, x, y);
+      if (r > 200 && g > 200 && b < 80) yellow++;
+    }
   t.true(yellow > 20 * 8 * 8, `${yellow} screen pixels near the top of the map`);
   const fixed = reconstructionImages(canvas(), 'r', { vmin: 0, vmax: 100 });
   t.notDeepEqual(fixed.amplitude.rgba, amplitude.rgba, 'vmin/vmax change the colours');

@@ -107,7 +107,14 @@ test('an entry shorter than its header declares is an error at open, even when i
 
 test('duplicate entry names are refused rather than the last silently winning', async (t) => {
   const dir = await tempDir(t);
-  const file = await put(dir, 'dup.npz', buildZip([{ name: 'a.npy', data: small }, { name: 'a.npy', data: small }]));
+  const file = await put(
+    dir,
+    'dup.npz',
+    buildZip([
+      { name: 'a.npy', data: small },
+      { name: 'a.npy', data: small },
+    ]),
+  );
   await t.throwsAsync(openNpz(file), { code: 'DUPLICATE_ENTRY', message: /dup\.npz \[a\.npy\]/ });
 });
 

@@ -8,7 +8,13 @@ import { FormatError } from '../../src/errors.js';
 import { inspectFile } from '../../src/io/inspect.js';
 
 const DIR = path.resolve(import.meta.dirname, '../fixtures/npz');
-interface Expect { shape: number[]; dtype: string; fortran_order: boolean; size: number; sum?: number | number[] }
+interface Expect {
+  shape: number[];
+  dtype: string;
+  fortran_order: boolean;
+  size: number;
+  sum?: number | number[];
+}
 const manifest = JSON.parse(await readFile(path.join(DIR, 'manifest.json'), 'utf8')) as { files: Record<string, Record<string, Expect>> };
 
 test('every fixture array is reported with shape, dtype, order and statistics', async (t) => {
@@ -24,7 +30,10 @@ test('every fixture array is reported with shape, dtype, order and statistics', 
       if (e.size === 0 || e.sum === undefined) continue;
       if (e.dtype.includes('c')) t.true(a.mean_abs! > 0, `${file} ${name} mean_abs`);
       else {
-        t.true(Math.abs(a.mean! - (e.sum as number) / e.size) <= 1e-6 * Math.max(1, Math.abs(a.mean!)), `${file} ${name} mean ${a.mean} vs ${(e.sum as number) / e.size}`);
+        t.true(
+          Math.abs(a.mean! - (e.sum as number) / e.size) <= 1e-6 * Math.max(1, Math.abs(a.mean!)),
+          `${file} ${name} mean ${a.mean} vs ${(e.sum as number) / e.size}`,
+        );
         if (!e.dtype.includes('b')) t.true(a.min! <= a.mean! && a.mean! <= a.max!);
       }
     }
@@ -44,7 +53,13 @@ test('the canonical contract is checked', async (t) => {
 });
 
 test('unreadable files throw FormatErrors naming file and entry', async (t) => {
-  for (const [file, key] of [['bad_crc.npz', 'diffraction'], ['bad_header.npz', 'diffraction'], ['bad_object_array.npz', 'obj'], ['bad_truncated.npz', undefined], ['bad_not_a_zip.npz', undefined]] as const) {
+  for (const [file, key] of [
+    ['bad_crc.npz', 'diffraction'],
+    ['bad_header.npz', 'diffraction'],
+    ['bad_object_array.npz', 'obj'],
+    ['bad_truncated.npz', undefined],
+    ['bad_not_a_zip.npz', undefined],
+  ] as const) {
     const e = await t.throwsAsync(inspectFile(path.join(DIR, file)), { instanceOf: FormatError });
     t.is(e.key, key, file);
     t.true(e.message.startsWith(file), e.message);

@@ -6,7 +6,32 @@ import fc from 'fast-check';
 import { FormatError } from '../../src/errors.js';
 import { decodeNpy, encodeNpy, encodeNpyHeader, parseNpyHeader } from '../../src/io/npy.js';
 
-const DTYPES = ['|b1', '|u1', '|i1', '<i2', '>i2', '<i4', '>i4', '<i8', '>i8', '<u2', '>u2', '<u4', '<u8', '>u8', '<f2', '>f2', '<f4', '>f4', '<f8', '>f8', '<c8', '>c8', '<c16', '>c16'];
+const DTYPES = [
+  '|b1',
+  '|u1',
+  '|i1',
+  '<i2',
+  '>i2',
+  '<i4',
+  '>i4',
+  '<i8',
+  '>i8',
+  '<u2',
+  '>u2',
+  '<u4',
+  '<u8',
+  '>u8',
+  '<f2',
+  '>f2',
+  '<f4',
+  '>f4',
+  '<f8',
+  '>f8',
+  '<c8',
+  '>c8',
+  '<c16',
+  '>c16',
+];
 
 test('valid headers round-trip through encodeNpyHeader / parseNpyHeader', (t) => {
   fc.assert(
@@ -18,7 +43,13 @@ test('valid headers round-trip through encodeNpyHeader / parseNpyHeader', (t) =>
       (descr, shape, fortranOrder, version) => {
         const bytes = encodeNpyHeader({ descr, shape, fortranOrder, version });
         const h = parseNpyHeader(bytes);
-        return h.descr === descr && h.fortranOrder === fortranOrder && JSON.stringify(h.shape) === JSON.stringify(shape) && h.headerLength === bytes.length && bytes.length % 64 === 0;
+        return (
+          h.descr === descr &&
+          h.fortranOrder === fortranOrder &&
+          JSON.stringify(h.shape) === JSON.stringify(shape) &&
+          h.headerLength === bytes.length &&
+          bytes.length % 64 === 0
+        );
       },
     ),
     { numRuns: 300 },
@@ -29,17 +60,21 @@ test('valid headers round-trip through encodeNpyHeader / parseNpyHeader', (t) =>
 test('random byte mutations give a FormatError or a valid parse, never a crash', (t) => {
   const base = encodeNpy({ shape: [3, 4], data: new Float32Array(12).map((_, k) => k), descr: '<f4' });
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.nat({ max: base.length - 1 }), fc.nat({ max: 255 })), { minLength: 1, maxLength: 8 }), fc.nat({ max: base.length }), (edits, cut) => {
-      const bytes = base.slice(0, Math.max(cut, 1));
-      for (const [at, v] of edits) if (at < bytes.length) bytes[at] = v;
-      try {
-        const h = parseNpyHeader(bytes);
-        const a = decodeNpy(bytes);
-        return h.shape.every((d) => Number.isInteger(d) && d >= 0) && a.shape.length === h.shape.length;
-      } catch (e) {
-        return e instanceof FormatError;
-      }
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.nat({ max: base.length - 1 }), fc.nat({ max: 255 })), { minLength: 1, maxLength: 8 }),
+      fc.nat({ max: base.length }),
+      (edits, cut) => {
+        const bytes = base.slice(0, Math.max(cut, 1));
+        for (const [at, v] of edits) if (at < bytes.length) bytes[at] = v;
+        try {
+          const h = parseNpyHeader(bytes);
+          const a = decodeNpy(bytes);
+          return h.shape.every((d) => Number.isInteger(d) && d >= 0) && a.shape.length === h.shape.length;
+        } catch (e) {
+          return e instanceof FormatError;
+        }
+      },
+    ),
     { numRuns: 2000 },
   );
   t.pass();
@@ -81,7 +116,7 @@ test('Fortran order is reordered to C order; 0-d and empty arrays decode', (t) =
   const head = encodeNpyHeader({ descr: '<f8', shape: [2, 3], fortranOrder: true });
   const body = new Uint8Array(Float64Array.of(0, 3, 1, 4, 2, 5).buffer);
   const a = decodeNpy(new Uint8Array([...head, ...body]));
-  t.deepEqual([...a.data as Float64Array], [0, 1, 2, 3, 4, 5]);
+  t.deepEqual([...(a.data as Float64Array)], [0, 1, 2, 3, 4, 5]);
   t.true(a.fortranOrder);
   const scalar = decodeNpy(encodeNpy({ shape: [], data: Float64Array.of(3.25), descr: '<f8' }));
   t.deepEqual(scalar.shape, []);

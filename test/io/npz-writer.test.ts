@@ -40,7 +40,8 @@ for (const compress of [false, true]) {
           try {
             t.deepEqual(b.entries(), a.entries());
             for (const name of a.entries()) {
-              const x = await a.readArray(name), y = await b.readArray(name);
+              const x = await a.readArray(name),
+                y = await b.readArray(name);
               t.deepEqual(y.shape, x.shape, name);
               t.is(y.descr, x.descr, name);
               t.deepEqual(y.data, x.data, name);
@@ -53,7 +54,11 @@ for (const compress of [false, true]) {
           await a.close();
         }
       }
-      t.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.tmp')), [], 'no temp files left');
+      t.deepEqual(
+        (await readdir(dir)).filter((n) => n.endsWith('.tmp')),
+        [],
+        'no temp files left',
+      );
     });
   });
 }
@@ -85,7 +90,10 @@ print(json.dumps(out))`;
     const files = [path.join(dir, 'stored.npz'), path.join(dir, 'deflated.npz')];
     await writeNpz(files[0]!, arrays);
     await writeNpz(files[1]!, arrays, { compress: true });
-    const got = JSON.parse(execFileSync('python3', ['-c', script, ...files], { encoding: 'utf8' })) as Record<string, Record<string, { dtype: string; shape: number[]; values: number[] }>>;
+    const got = JSON.parse(execFileSync('python3', ['-c', script, ...files], { encoding: 'utf8' })) as Record<
+      string,
+      Record<string, { dtype: string; shape: number[]; values: number[] }>
+    >;
     for (const f of files) {
       const r = got[f]!;
       t.deepEqual(Object.keys(r), Object.keys(arrays));
@@ -119,7 +127,7 @@ test('NpzStreamWriter appends chunks; shapes are enforced; errors leave no file'
     await w.endArray();
     await w.close();
     const r = await openNpz(file);
-    t.deepEqual([...(await r.readArray('diffraction')).data as Float32Array], [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
+    t.deepEqual([...((await r.readArray('diffraction')).data as Float32Array)], [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
     await r.close();
 
     const bad = path.join(dir, 'bad.npz');
@@ -164,7 +172,11 @@ test('zip64 central directory and end records (as for > 4 GiB) are read by us an
         await r.close();
       }
       if (haveNumpy) {
-        const out = execFileSync('python3', ['-c', 'import sys, numpy as np; d = np.load(sys.argv[1], allow_pickle=False); print(float(d["a"].sum()), d["a"].shape, d["b"].tolist())', file], { encoding: 'utf8' });
+        const out = execFileSync(
+          'python3',
+          ['-c', 'import sys, numpy as np; d = np.load(sys.argv[1], allow_pickle=False); print(float(d["a"].sum()), d["a"].shape, d["b"].tolist())', file],
+          { encoding: 'utf8' },
+        );
         t.is(out.trim(), `${data.reduce((s, v) => s + v, 0)}.0 (5, 8) [1.0, 2.0]`);
       }
     }
@@ -180,16 +192,20 @@ test('our reader reads zip64 archives written by Python zipfile', async (t) => {
   await withDir(async (dir) => {
     const file = path.join(dir, 'py64.npz');
     // Lowering zipfile's limits makes it write zip64 extras and end records for a small archive.
-    execFileSync('python3', ['-c', `
+    execFileSync('python3', [
+      '-c',
+      `
 import sys, zipfile, numpy as np
 zipfile.ZIP64_LIMIT = 16
 zipfile.ZIP_FILECOUNT_LIMIT = 1
-np.savez_compressed(sys.argv[1], x=np.arange(12, dtype='<f8').reshape(3, 4), y=np.ones(5, dtype='<c8'))`, file]);
+np.savez_compressed(sys.argv[1], x=np.arange(12, dtype='<f8').reshape(3, 4), y=np.ones(5, dtype='<c8'))`,
+      file,
+    ]);
     const b = await readFile(file);
     t.true(b.includes(Buffer.from([0x50, 0x4b, 6, 6])), 'python wrote a zip64 end record');
     const r = await openNpz(file);
     try {
-      t.deepEqual([...(await r.readArray('x')).data as Float64Array], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      t.deepEqual([...((await r.readArray('x')).data as Float64Array)], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
       t.deepEqual((await r.readArray('y')).shape, [5]);
     } finally {
       await r.close();
@@ -210,7 +226,12 @@ test('an empty array over a zero-length buffer gets the right CRC (stored and de
       } finally {
         await r.close();
       }
-      if (haveNumpy) execFileSync('python3', ['-c', 'import sys, numpy as np; d = np.load(sys.argv[1], allow_pickle=False); assert d["e"].shape == (0,) and d["f"].shape == (0, 4)', out]);
+      if (haveNumpy)
+        execFileSync('python3', [
+          '-c',
+          'import sys, numpy as np; d = np.load(sys.argv[1], allow_pickle=False); assert d["e"].shape == (0,) and d["f"].shape == (0, 4)',
+          out,
+        ]);
     }
   });
 });

@@ -11,7 +11,15 @@ import { openNpz, readNpyFile } from '../../src/io/npz.js';
 import { OWNER_MARKER } from '../../src/io/temp-owner.js';
 
 const DIR = path.resolve(import.meta.dirname, '../fixtures/npz');
-interface Expect { shape: number[]; dtype: string; fortran_order: boolean; size: number; sum?: number | number[]; first?: number | boolean | number[]; last?: number | boolean | number[] }
+interface Expect {
+  shape: number[];
+  dtype: string;
+  fortran_order: boolean;
+  size: number;
+  sum?: number | number[];
+  first?: number | boolean | number[];
+  last?: number | boolean | number[];
+}
 const manifest = JSON.parse(await readFile(path.join(DIR, 'manifest.json'), 'utf8')) as { files: Record<string, Record<string, Expect>> };
 
 const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
@@ -25,11 +33,16 @@ function check(t: ExecutionContext, label: string, a: NpyArray, e: Expect): void
   t.is(a.data.length, e.size * (complex ? 2 : 1), `${label} size`);
   if (e.size === 0) return;
   if (complex) {
-    let re = 0, im = 0;
-    for (let k = 0; k < e.size; k++) { re += v(2 * k); im += v(2 * k + 1); }
+    let re = 0,
+      im = 0;
+    for (let k = 0; k < e.size; k++) {
+      re += v(2 * k);
+      im += v(2 * k + 1);
+    }
     const [sr, si] = e.sum as number[];
     t.true(close(re, sr!) && close(im, si!), `${label} sum ${re},${im} vs ${String(e.sum)}`);
-    const [fr, fi] = e.first as number[], [lr, li] = e.last as number[];
+    const [fr, fi] = e.first as number[],
+      [lr, li] = e.last as number[];
     t.true(close(v(0), fr!) && close(v(1), fi!), `${label} first`);
     t.true(close(v(2 * e.size - 2), lr!) && close(v(2 * e.size - 1), li!), `${label} last`);
   } else {
@@ -75,7 +88,10 @@ test('readRange reads just the asked bytes, stored and deflated alike', async (t
     const whole = await stored.readArray('diffraction');
     const last = new Float32Array((await deflated.readRange('diffraction', 35 * frameBytes, frameBytes)).slice().buffer);
     t.deepEqual(last, (whole.data as Float32Array).subarray(35 * 1024));
-    await t.throwsAsync(stored.readRange('diffraction', 36 * frameBytes - 4, 8), { instanceOf: FormatError, message: /canonical_stored\.npz \[diffraction\].*outside/ });
+    await t.throwsAsync(stored.readRange('diffraction', 36 * frameBytes - 4, 8), {
+      instanceOf: FormatError,
+      message: /canonical_stored\.npz \[diffraction\].*outside/,
+    });
   } finally {
     await stored.close();
     await deflated.close();
@@ -111,14 +127,17 @@ const refusals: [string, RegExp, string | undefined][] = [
 ];
 for (const [file, message, key] of refusals) {
   test(`${file} is refused with a typed error naming the file${key === undefined ? '' : ' and key'}`, async (t) => {
-    const e = await t.throwsAsync(async () => {
-      const npz = await openNpz(path.join(DIR, file));
-      try {
-        for (const name of npz.entries()) await npz.readArray(name);
-      } finally {
-        await npz.close();
-      }
-    }, { instanceOf: FormatError, message });
+    const e = await t.throwsAsync(
+      async () => {
+        const npz = await openNpz(path.join(DIR, file));
+        try {
+          for (const name of npz.entries()) await npz.readArray(name);
+        } finally {
+          await npz.close();
+        }
+      },
+      { instanceOf: FormatError, message },
+    );
     t.is(e.file, file);
     t.true(e.message.startsWith(key === undefined ? `${file}:` : `${file} [${key}]:`), e.message);
     if (key !== undefined) t.is(e.key, key);

@@ -57,7 +57,10 @@ test('spill dirs of a process killed with -9 are removed by the next run; live, 
   const removed = await sweepStaleSpillDirs(root);
   t.deepEqual(removed, [killed.dir]);
   const after = readdirSync(root).sort();
-  t.deepEqual(after, before.filter((n) => n !== path.basename(killed.dir)));
+  t.deepEqual(
+    after,
+    before.filter((n) => n !== path.basename(killed.dir)),
+  );
   t.true(after.includes(path.basename(live.dir)), 'the live run keeps its spill dir');
   for (const k of kept) t.true(after.includes(path.basename(k)));
 
@@ -77,7 +80,13 @@ test('atomic-write temp files of a dead writer are removed from the output direc
   await new Promise((resolve) => gone.on('exit', resolve));
   const dead = gone.pid!;
   t.false(pidAlive(dead));
-  const names = [`.history.json.${dead}.0123abcd.tmp`, `.history.json.${process.pid}.0123abcd.tmp`, `.notes.${dead}.tmp`, 'results.tmp', `history.json.${dead}.0123abcd.tmp`];
+  const names = [
+    `.history.json.${dead}.0123abcd.tmp`,
+    `.history.json.${process.pid}.0123abcd.tmp`,
+    `.notes.${dead}.tmp`,
+    'results.tmp',
+    `history.json.${dead}.0123abcd.tmp`,
+  ];
   for (const n of names) writeFileSync(path.join(dir, n), 'x');
   mkdirSync(path.join(dir, `.sub.${dead}.0123abcd.tmp`));
   t.deepEqual(await sweepStaleAtomicTemps(dir), [path.join(dir, names[0]!)]);

@@ -45,7 +45,10 @@ test('a window holding the whole scan gives the whole-scan plan’s groups (rand
 test('the groups depend only on the arrival order, and the buffer never exceeds the window', async (t) => {
   const src = syntheticScan(60, 4, 5);
   const order = Array.from({ length: 60 }, (_, i) => (i * 7) % 60);
-  const run = async (): Promise<string[]> => collectStream((await createStage(group, { gridsize: 2, k: 5, window: 16 }, [plain(src, order)], testContext({ id: 'g' }))) as Stream<Group>).then((gs) => gs.map(key));
+  const run = async (): Promise<string[]> =>
+    collectStream((await createStage(group, { gridsize: 2, k: 5, window: 16 }, [plain(src, order)], testContext({ id: 'g' }))) as Stream<Group>).then((gs) =>
+      gs.map(key),
+    );
   const a = await run();
   t.deepEqual(await run(), a);
   t.is(a.length, 60);
@@ -84,7 +87,8 @@ test('a seconds window decides each seed S/2 s after it arrived and keeps frames
     // One frame every 100 ms; S = 1 s, so a seed is due when the frame 5 after it arrives.
     let clock = 0;
     const w = new WindowGrouper({ gridsize: 2, k: 5, window: 64, seconds: 1, seed: 2, now: () => clock });
-    const decided: number[][] = [], keys: string[] = [];
+    const decided: number[][] = [],
+      keys: string[] = [];
     let most = 0;
     for (const [j, f] of frames.entries()) {
       clock = 100 * j;
@@ -131,5 +135,8 @@ test('frames that come after a group they would have joined was decided are coun
   const ctx = testContext({ id: 'g' });
   ctx.log.warn = (m: string): void => void warnings.push(m);
   await collectStream((await createStage(group, { gridsize: 2, k: 5, window: 8 }, [plain(src, heldBack)], ctx)) as Stream<Group>);
-  t.true(warnings.some((m) => /arrived after a group they would have joined was decided/.test(m)), warnings.join('\n'));
+  t.true(
+    warnings.some((m) => /arrived after a group they would have joined was decided/.test(m)),
+    warnings.join('\n'),
+  );
 });

@@ -108,7 +108,8 @@ export async function scanWithout(f: Fixture, drop: readonly number[], file: str
   } finally {
     await npz.close();
   }
-  const d = arrays.diffraction!, NN = d.shape[1]! * d.shape[2]!;
+  const d = arrays.diffraction!,
+    NN = d.shape[1]! * d.shape[2]!;
   for (const i of drop) (d.data as Float32Array).fill(Number.NaN, i * NN, (i + 1) * NN);
   await writeNpz(file, arrays);
   return file;
@@ -147,9 +148,12 @@ interface Recon {
 export async function readRecon(file: string): Promise<Recon> {
   const npz = await openNpz(file);
   try {
-    const o = await npz.readArray('object'), at = await npz.readArray('origin');
-    const [h, w] = o.shape as [number, number], d = o.data as Float32Array;
-    const re = new Float32Array(h * w), im = new Float32Array(h * w);
+    const o = await npz.readArray('object'),
+      at = await npz.readArray('origin');
+    const [h, w] = o.shape as [number, number],
+      d = o.data as Float32Array;
+    const re = new Float32Array(h * w),
+      im = new Float32Array(h * w);
     for (let i = 0; i < h * w; i++) {
       re[i] = d[2 * i]!;
       im[i] = d[2 * i + 1]!;
@@ -167,23 +171,35 @@ export async function readRecon(file: string): Promise<Recon> {
  */
 export function compareRecons(a: Recon, b: Recon): { amplitude: number; phase: number; pixels: number; phaseRange: number; phaseMae: number } {
   const at = (r: Recon, x: number, y: number): number => {
-    const cx = x - r.origin[0], cy = y - r.origin[1];
+    const cx = x - r.origin[0],
+      cy = y - r.origin[1];
     return cx < 0 || cy < 0 || cx >= r.object.width || cy >= r.object.height ? -1 : cy * r.object.width + cx;
   };
   const covered = (r: Recon, i: number): boolean => i >= 0 && (r.object.re[i] !== 0 || r.object.im[i] !== 0);
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
   for (let y = a.origin[1]; y < a.origin[1] + a.object.height; y++) {
     for (let x = a.origin[0]; x < a.origin[0] + a.object.width; x++) {
       if (!covered(a, at(a, x, y)) || !covered(b, at(b, x, y))) continue;
-      x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+      x0 = Math.min(x0, x);
+      y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x);
+      y1 = Math.max(y1, y);
     }
   }
-  const w = x1 - x0 + 1, h = y1 - y0 + 1;
+  const w = x1 - x0 + 1,
+    h = y1 - y0 + 1;
   const cut = (r: Recon): Complex2D => {
-    const re = new Float32Array(w * h), im = new Float32Array(w * h);
+    const re = new Float32Array(w * h),
+      im = new Float32Array(w * h);
     for (let k = 0; k < w * h; k++) {
       const i = at(r, x0 + (k % w), y0 + Math.floor(k / w));
-      if (i >= 0) { re[k] = r.object.re[i]!; im[k] = r.object.im[i]!; }
+      if (i >= 0) {
+        re[k] = r.object.re[i]!;
+        im[k] = r.object.im[i]!;
+      }
     }
     return { height: h, width: w, re, im };
   };

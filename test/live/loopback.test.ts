@@ -27,7 +27,12 @@ test.before(async () => {
 test.after.always(async () => fx?.remove());
 
 /** The live pipeline and replay side by side; both bounded in time. */
-async function live(name: string, o: Omit<ReplayOptions, 'scan' | 'endpoint'>, idle = 5, pipeline = inferPipeline): Promise<{ ran: Ran; sent: ReplayReport; out: string }> {
+async function live(
+  name: string,
+  o: Omit<ReplayOptions, 'scan' | 'endpoint'>,
+  idle = 5,
+  pipeline = inferPipeline,
+): Promise<{ ran: Ran; sent: ReplayReport; out: string }> {
   const endpoint = `tcp://127.0.0.1:${await freePort()}`;
   const out = path.join(fx.dir, name);
   await mkdir(out);
@@ -61,27 +66,32 @@ test.serial('a replayed scan reconstructs live as from the file (SSIM ≥ 0.98),
 // the frames that arrived (those replay did not drop, indices kept), whatever
 // the order they came in.
 for (const seed of [1, 2, 3, 4, 5]) {
-  test.serial(`seed ${seed}: with 5 % dropped and a shuffle window of 16 the counts equal what replay injected; live = file over the frames that arrived`, async (t) => {
-    const { ran, sent, out } = await live(`lossy-${seed}`, { drop: 0.05, shuffleWindow: 16, seed });
-    t.is(ran.error, undefined, String(ran.error));
-    t.is(ran.summary.tensors.leaked, 0);
-    t.true(sent.dropped > 0 && sent.out_of_order > 0, JSON.stringify(sent));
-    t.like(info(ran), { received: sent.sent, dropped: sent.dropped, out_of_order: sent.out_of_order, duplicated: 0 });
-    const liveRecon = await readRecon(path.join(out, 'reconstruction.npz'));
-    const arrived = await scanWithout(fx, sent.dropped_indices, path.join(fx.dir, `arrived-${seed}.npz`));
-    const keptOut = path.join(fx.dir, `arrived-${seed}`);
-    await mkdir(keptOut);
-    const k = await runText(inferPipeline(`{ type: npz, path: ${arrived}, on_error: skip }`, fx), keptOut);
-    t.is(k.error, undefined, String(k.error));
-    const same = compareRecons(await readRecon(path.join(keptOut, 'reconstruction.npz')), liveRecon);
-    const whole = compareRecons(fileRecon, liveRecon);
-    t.log(`dropped ${sent.dropped}, out of order ${sent.out_of_order}: vs the file run over what arrived ${same.amplitude.toFixed(4)} / ${same.phase.toFixed(4)}; vs the whole scan's ${whole.amplitude.toFixed(4)} / ${whole.phase.toFixed(4)} (amplitude / phase SSIM)`);
-    t.true(same.amplitude >= 0.98 && same.phase >= 0.98, JSON.stringify(same));
-    // Against the whole scan only the amplitude is bounded: the phase depends on which groups the lost
-    // frames removed and on this briefly trained network's per-group phase noise (0.52-0.98 over
-    // seeds and checkpoints, docs/BENCHMARKS.md "Live stream"); it is logged above.
-    t.true(whole.amplitude >= 0.95, JSON.stringify(whole));
-  });
+  test.serial(
+    `seed ${seed}: with 5 % dropped and a shuffle window of 16 the counts equal what replay injected; live = file over the frames that arrived`,
+    async (t) => {
+      const { ran, sent, out } = await live(`lossy-${seed}`, { drop: 0.05, shuffleWindow: 16, seed });
+      t.is(ran.error, undefined, String(ran.error));
+      t.is(ran.summary.tensors.leaked, 0);
+      t.true(sent.dropped > 0 && sent.out_of_order > 0, JSON.stringify(sent));
+      t.like(info(ran), { received: sent.sent, dropped: sent.dropped, out_of_order: sent.out_of_order, duplicated: 0 });
+      const liveRecon = await readRecon(path.join(out, 'reconstruction.npz'));
+      const arrived = await scanWithout(fx, sent.dropped_indices, path.join(fx.dir, `arrived-${seed}.npz`));
+      const keptOut = path.join(fx.dir, `arrived-${seed}`);
+      await mkdir(keptOut);
+      const k = await runText(inferPipeline(`{ type: npz, path: ${arrived}, on_error: skip }`, fx), keptOut);
+      t.is(k.error, undefined, String(k.error));
+      const same = compareRecons(await readRecon(path.join(keptOut, 'reconstruction.npz')), liveRecon);
+      const whole = compareRecons(fileRecon, liveRecon);
+      t.log(
+        `dropped ${sent.dropped}, out of order ${sent.out_of_order}: vs the file run over what arrived ${same.amplitude.toFixed(4)} / ${same.phase.toFixed(4)}; vs the whole scan's ${whole.amplitude.toFixed(4)} / ${whole.phase.toFixed(4)} (amplitude / phase SSIM)`,
+      );
+      t.true(same.amplitude >= 0.98 && same.phase >= 0.98, JSON.stringify(same));
+      // Against the whole scan only the amplitude is bounded: the phase depends on which groups the lost
+      // frames removed and on this briefly trained network's per-group phase noise (0.52-0.98 over
+      // seeds and checkpoints, docs/BENCHMARKS.md "Live stream"); it is logged above.
+      t.true(whole.amplitude >= 0.95, JSON.stringify(whole));
+    },
+  );
 }
 
 test.serial('a sender that stops without its series end: the run ends after idle_timeout_s with a warning and a reconstruction', async (t) => {
@@ -89,7 +99,10 @@ test.serial('a sender that stops without its series end: the run ends after idle
   const { ran, out } = await live('no-end', { end: false }, 1.5);
   t.is(ran.error, undefined, String(ran.error));
   t.true(performance.now() - t0 >= 1500);
-  t.true(ran.warnings.some((w) => w.includes('no series end')), ran.warnings.join('\n'));
+  t.true(
+    ran.warnings.some((w) => w.includes('no series end')),
+    ran.warnings.join('\n'),
+  );
   t.is(info(ran).received, fx.frames);
   t.is(info(ran).declared, undefined);
   const s = compareRecons(fileRecon, await readRecon(path.join(out, 'reconstruction.npz')));

@@ -15,13 +15,19 @@ import { freePort } from './helpers.js';
 const N = 4;
 const series = 's1';
 const pixels = (v: number): Buffer => float32Payload(new Float32Array(N * N).fill(v));
-const frame = (index: number, extra: Record<string, unknown> = {}, payload = pixels(index + 1)): Buffer[] => [jsonPart({ htype: HTYPE.frame, series, index, x: 10 + index, y: 5, ...extra }), payload];
+const frame = (index: number, extra: Record<string, unknown> = {}, payload = pixels(index + 1)): Buffer[] => [
+  jsonPart({ htype: HTYPE.frame, series, index, x: 10 + index, y: 5, ...extra }),
+  payload,
+];
 
 /** The messages: one of each malformed kind among good frames, a duplicate and a late frame. */
 function messages(): Buffer[][] {
   return [
     frame(0), // before the header: NO_HEADER, frame 0
-    [jsonPart({ htype: HTYPE.header, series, N, dtype: 'float32', frames: 8, probe: 'inline' }), probePayload(new Float32Array(N * N).fill(1), new Float32Array(N * N))],
+    [
+      jsonPart({ htype: HTYPE.header, series, N, dtype: 'float32', frames: 8, probe: 'inline' }),
+      probePayload(new Float32Array(N * N).fill(1), new Float32Array(N * N)),
+    ],
     frame(1),
     [Buffer.from('{"htype": "ptycho-frame-1", "index": 2'), pixels(2)], // BAD_JSON, message 3
     frame(3, {}, Buffer.alloc(10)), // BAD_FRAME_SIZE, frame 3
@@ -52,9 +58,21 @@ test('malformed messages are routed with typed errors naming the frame; good fra
   const s = (await zmqSource.create(zmqSource.options.parse({ endpoint, idle_timeout_s: 5, on_error: 'route' }), { ctx, inputs: [] })) as Stream<Frame>;
   const got = await collectStream(s);
   await sender;
-  t.deepEqual(got.map((f) => f.index), [1, 7, 6]);
+  t.deepEqual(
+    got.map((f) => f.index),
+    [1, 7, 6],
+  );
   t.is(got[0]!.x, 11);
-  t.deepEqual(ctx.stats.routed.map((r) => [r.code, r.record]), [['NO_HEADER', 0], ['BAD_JSON', 'message 4'], ['BAD_FRAME_SIZE', 3], ['BAD_DTYPE', 4], ['BAD_POSITION', 5]]);
+  t.deepEqual(
+    ctx.stats.routed.map((r) => [r.code, r.record]),
+    [
+      ['NO_HEADER', 0],
+      ['BAD_JSON', 'message 4'],
+      ['BAD_FRAME_SIZE', 3],
+      ['BAD_DTYPE', 4],
+      ['BAD_POSITION', 5],
+    ],
+  );
   for (const r of ctx.stats.routed) t.true(r.message.includes(typeof r.record === 'number' ? `frame ${r.record}` : String(r.record)), r.message);
   t.like(ctx.stats.info, { received: 3, duplicated: 1, out_of_order: 1, bad: 5, declared: 8, dropped: 5 });
   t.throws(() => s.open(new AbortController().signal), { code: 'LIVE_REOPENED' });
@@ -69,8 +87,14 @@ test('under on_error: fail the first malformed frame ends the series with its ty
   await sender.catch(() => undefined);
   // After the header: the frame with the wrong byte count ends the pass, after the good frame before it.
   const later = `tcp://127.0.0.1:${await freePort()}`;
-  const sent = send(later, messages().filter((_, i) => i !== 0 && i !== 3));
-  const s = (await zmqSource.create(zmqSource.options.parse({ endpoint: later, idle_timeout_s: 5 }), { ctx: testContext({ id: 'scan' }), inputs: [] })) as Stream<Frame>;
+  const sent = send(
+    later,
+    messages().filter((_, i) => i !== 0 && i !== 3),
+  );
+  const s = (await zmqSource.create(zmqSource.options.parse({ endpoint: later, idle_timeout_s: 5 }), {
+    ctx: testContext({ id: 'scan' }),
+    inputs: [],
+  })) as Stream<Frame>;
   const seen: number[] = [];
   const err = await t.throwsAsync(async () => {
     for await (const f of s.open(new AbortController().signal)) seen.push(f.index);
@@ -81,6 +105,8 @@ test('under on_error: fail the first malformed frame ends the series with its ty
   await sent.catch(() => undefined);
   const quiet = `tcp://127.0.0.1:${await freePort()}`;
   const t0 = performance.now();
-  await t.throwsAsync(zmqSource.create(zmqSource.options.parse({ endpoint: quiet, idle_timeout_s: 0.3 }), { ctx: testContext({ id: 'scan' }), inputs: [] }), { code: 'NO_HEADER' });
+  await t.throwsAsync(zmqSource.create(zmqSource.options.parse({ endpoint: quiet, idle_timeout_s: 0.3 }), { ctx: testContext({ id: 'scan' }), inputs: [] }), {
+    code: 'NO_HEADER',
+  });
   t.true(performance.now() - t0 < 3000);
 });

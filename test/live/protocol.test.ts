@@ -39,10 +39,16 @@ test('SUB with a topic receives a PUB replay of the same series', async (t) => {
   const src = syntheticScan(12, 4, 3);
   const sender = replay({ scan: src, endpoint, socket: 'pub', topic: 'det1', joinMs: 800, signal: AbortSignal.timeout(20_000) });
   const ctx = testContext({ id: 'scan' });
-  const s = (await zmqSource.create(zmqSource.options.parse({ endpoint, socket: 'sub', topic: 'det1', idle_timeout_s: 5 }), { ctx, inputs: [] })) as Stream<Frame>;
+  const s = (await zmqSource.create(zmqSource.options.parse({ endpoint, socket: 'sub', topic: 'det1', idle_timeout_s: 5 }), {
+    ctx,
+    inputs: [],
+  })) as Stream<Frame>;
   const got = await collectStream(s);
   t.is((await sender).sent, 12);
-  t.deepEqual(got.map((f) => f.index), [...Array(12).keys()]);
+  t.deepEqual(
+    got.map((f) => f.index),
+    [...Array(12).keys()],
+  );
   t.like(ctx.stats.info, { received: 12, dropped: 0 });
 });
 

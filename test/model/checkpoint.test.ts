@@ -33,10 +33,18 @@ test.serial('save → load: standard manifest, identical predictions, bit-for-bi
   const optA = makeOptimizer(5e-3);
   for (let i = 0; i < 3; i++) a.trainStep(X, coords, optA);
   const history = [{ epoch: 1, loss: 1.5 }];
-  await saveCheckpoint(dir, a, { config: a.config, normalization: 2.5, intensityScale: a.intensityScale(), epoch: 1, seed: 9, history, train: { lr: 5e-3 } }, optA);
+  await saveCheckpoint(
+    dir,
+    a,
+    { config: a.config, normalization: 2.5, intensityScale: a.intensityScale(), epoch: 1, seed: 9, history, train: { lr: 5e-3 } },
+    optA,
+  );
 
   // Layout: tfjs weightsManifest over weights.bin, optimizer manifest in the sidecar.
-  const mj = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as { format: string; weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[] };
+  const mj = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as {
+    format: string;
+    weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];
+  };
   t.is(mj.format, 'ptychoflow');
   t.deepEqual(mj.weightsManifest[0]!.paths, ['weights.bin']);
   const floats = mj.weightsManifest[0]!.weights.reduce((s, w) => s + w.shape.reduce((p, q) => p * q, 1), 0);

@@ -34,7 +34,10 @@ test('outputSpread: 0 for flat patches, > 0 for textured ones; a phase wrap at �
   t.true(flat.amplitude < 1e-5 && flat.phase < 1e-5, JSON.stringify(flat));
   const wrap = spreadOf(() => {
     // Phase ±(π − 0.01): 0.02 rad apart across the wrap, not 2π.
-    const ph = tf.tensor4d(Array.from({ length: 256 }, (_, i) => (i % 2 === 0 ? 1 : -1) * (Math.PI - 0.01)), [1, 16, 16, 1]);
+    const ph = tf.tensor4d(
+      Array.from({ length: 256 }, (_, i) => (i % 2 === 0 ? 1 : -1) * (Math.PI - 0.01)),
+      [1, 16, 16, 1],
+    );
     return [tf.cos(ph), tf.sin(ph)];
   });
   t.true(wrap.phase < 0.02, `phase spread across the wrap ${wrap.phase}`);

@@ -51,7 +51,19 @@ function randomise(m: PtychoPINN, seed: number): void {
 
 const cases: [string, ModelConfigInput][] = [
   ['center support, sigmoid, gridsize 1', { N: 32, gridsize: 1, n_filters_scale: 0.25, object_support: 'center' }],
-  ['full support, scaled_sigmoid, full_res_convs, trained intensity scale, gridsize 2', { N: 16, gridsize: 2, n_filters_scale: 0.125, object_support: 'full', amp_activation: 'scaled_sigmoid', full_res_convs: 1, trainable_intensity_scale: true, nphotons: 1e5 }],
+  [
+    'full support, scaled_sigmoid, full_res_convs, trained intensity scale, gridsize 2',
+    {
+      N: 16,
+      gridsize: 2,
+      n_filters_scale: 0.125,
+      object_support: 'full',
+      amp_activation: 'scaled_sigmoid',
+      full_res_convs: 1,
+      trainable_intensity_scale: true,
+      nphotons: 1e5,
+    },
+  ],
   ['border support, softplus, gridsize 2', { N: 32, gridsize: 2, n_filters_scale: 0.25, object_support: 'border', amp_activation: 'softplus' }],
 ];
 
@@ -88,15 +100,24 @@ for (const [title, config] of cases) {
     t.is(tf.memory().numTensors, before, 'export leaves no tensor behind');
 
     await writeFile(path.join(dir, 'x.bin'), new Uint8Array(x.buffer));
-    const { stdout } = await run(process.execPath, [loader, path.join(dir, 'out'), path.join(dir, 'x.bin'), path.join(dir, 'y.bin'), JSON.stringify([B, N, N, C])], { timeout: 60_000 });
-    t.deepEqual((JSON.parse(stdout) as { outputs: string[] }).outputs.map((o) => o.split('/')[0]), ['amplitude', 'phase']);
+    const { stdout } = await run(
+      process.execPath,
+      [loader, path.join(dir, 'out'), path.join(dir, 'x.bin'), path.join(dir, 'y.bin'), JSON.stringify([B, N, N, C])],
+      { timeout: 60_000 },
+    );
+    t.deepEqual(
+      (JSON.parse(stdout) as { outputs: string[] }).outputs.map((o) => o.split('/')[0]),
+      ['amplitude', 'phase'],
+    );
     const yb = await readFile(path.join(dir, 'y.bin'));
     const y = new Float32Array(yb.buffer, yb.byteOffset, yb.byteLength / 4);
     const n = re.length;
     t.is(y.length, 2 * n);
-    let worst = 0, scale = 0;
+    let worst = 0,
+      scale = 0;
     for (let i = 0; i < n; i++) {
-      const a = y[i]!, ph = y[n + i]!;
+      const a = y[i]!,
+        ph = y[n + i]!;
       worst = Math.max(worst, Math.abs(a * Math.cos(ph) - re[i]!), Math.abs(a * Math.sin(ph) - im[i]!));
       scale = Math.max(scale, Math.hypot(re[i]!, im[i]!));
     }

@@ -49,7 +49,9 @@ test.serial('full_res_convs adds 64→64 convolutions at N×N to both decoders o
   tf.dispose([X, coords, re, im]);
   base.dispose();
   more.dispose();
-  t.throws(() => PtychoPINN.create({ N: 64, object_support: 'center', full_res_convs: 1 }, d.probe, 1), { message: /full_res_convs 1 needs object_support 'full'/ });
+  t.throws(() => PtychoPINN.create({ N: 64, object_support: 'center', full_res_convs: 1 }, d.probe, 1), {
+    message: /full_res_convs 1 needs object_support 'full'/,
+  });
   t.is(tf.memory().numTensors, before);
 });
 

@@ -84,7 +84,12 @@ export function simulate(opts: { N: number; gridsize: number; groups: number; se
     }
   }
   const X = tf.tidy(() =>
-    farFieldAmplitude(tf.tensor4d(objRe, [B, N, N, C]), tf.tensor4d(objIm, [B, N, N, C]), tf.tensor2d(normed.re, [N, N]), tf.tensor2d(normed.im, [N, N])).dataSync<'float32'>(),
+    farFieldAmplitude(
+      tf.tensor4d(objRe, [B, N, N, C]),
+      tf.tensor4d(objIm, [B, N, N, C]),
+      tf.tensor2d(normed.re, [N, N]),
+      tf.tensor2d(normed.im, [N, N]),
+    ).dataSync<'float32'>(),
   );
   return { N, C, B, probe, X: Float32Array.from(X), coords };
 }

@@ -30,7 +30,9 @@ test.serial('a tiny model overfits 8 simulated patterns: Poisson loss above its 
     steps++;
     if (steps % 10 === 0) excess = m.evaluateLoss(X, coords) - floor;
   }
-  t.log(`excess loss ${start.toExponential(3)} → ${excess.toExponential(3)} in ${steps} steps, ${((performance.now() - t0) / steps).toFixed(0)} ms/step (wasm, N=16, batch 8)`);
+  t.log(
+    `excess loss ${start.toExponential(3)} → ${excess.toExponential(3)} in ${steps} steps, ${((performance.now() - t0) / steps).toFixed(0)} ms/step (wasm, N=16, batch 8)`,
+  );
   t.true(excess < start / 10);
   tf.dispose([X, coords]);
   opt.dispose();
@@ -43,7 +45,11 @@ test.serial('trainable probe and intensity scale change with training and enter 
   const d = simulate({ N: 16, gridsize: 2, groups: 4, seed: 8 });
   const { X, coords } = tensors(d);
   for (const trainable of [true, false]) {
-    const m = PtychoPINN.create({ N: 16, gridsize: 2, n_filters_scale: 0.25, nphotons: 1e4, trainable_probe: trainable, trainable_intensity_scale: trainable }, d.probe, 4);
+    const m = PtychoPINN.create(
+      { N: 16, gridsize: 2, n_filters_scale: 0.25, nphotons: 1e4, trainable_probe: trainable, trainable_intensity_scale: trainable },
+      d.probe,
+      4,
+    );
     const p0 = m.probe();
     const s0 = m.intensityScale();
     const opt = makeOptimizer(1e-2);
@@ -112,7 +118,9 @@ test.serial('on the cpu backend the loss falls too', async (t) => {
     const t0 = performance.now();
     for (let i = 0; i < 15; i++) m.trainStep(X, coords, opt);
     const end = m.evaluateLoss(X, coords) - floor;
-    t.log(`cpu: excess loss ${start.toExponential(3)} → ${end.toExponential(3)} in 15 steps, ${((performance.now() - t0) / 15).toFixed(0)} ms/step (N=16, scale 0.125, batch 8)`);
+    t.log(
+      `cpu: excess loss ${start.toExponential(3)} → ${end.toExponential(3)} in 15 steps, ${((performance.now() - t0) / 15).toFixed(0)} ms/step (N=16, scale 0.125, batch 8)`,
+    );
     t.true(end < start / 2);
     tf.dispose([X, coords]);
     opt.dispose();

@@ -8,22 +8,29 @@ import { Rng } from '../../src/util/rng.js';
 
 function randomField(N: number, seed: number): { re: Float32Array; im: Float32Array } {
   const rng = new Rng(seed);
-  const re = new Float32Array(N * N), im = new Float32Array(N * N);
-  for (let i = 0; i < N * N; i++) { re[i] = rng.normal(); im[i] = rng.normal(); }
+  const re = new Float32Array(N * N),
+    im = new Float32Array(N * N);
+  for (let i = 0; i < N * N; i++) {
+    re[i] = rng.normal();
+    im[i] = rng.normal();
+  }
   return { re, im };
 }
 
 /** Direct definition: out[k] = Σ_n x[n] exp(−2πi (k − ⌊N/2⌋)·n / N) / N, per axis. */
 function directDft(re: Float32Array, im: Float32Array, N: number): { re: Float64Array; im: Float64Array } {
   const h = Math.floor(N / 2);
-  const oRe = new Float64Array(N * N), oIm = new Float64Array(N * N);
+  const oRe = new Float64Array(N * N),
+    oIm = new Float64Array(N * N);
   for (let ky = 0; ky < N; ky++) {
     for (let kx = 0; kx < N; kx++) {
-      let sr = 0, si = 0;
+      let sr = 0,
+        si = 0;
       for (let y = 0; y < N; y++) {
         for (let x = 0; x < N; x++) {
-          const ang = (-2 * Math.PI * (((ky - h) * y) / N + ((kx - h) * x) / N));
-          const c = Math.cos(ang), s = Math.sin(ang);
+          const ang = -2 * Math.PI * (((ky - h) * y) / N + ((kx - h) * x) / N);
+          const c = Math.cos(ang),
+            s = Math.sin(ang);
           sr += re[y * N + x]! * c - im[y * N + x]! * s;
           si += re[y * N + x]! * s + im[y * N + x]! * c;
         }
@@ -48,8 +55,12 @@ for (const N of [8, 12, 16, 7, 1, 2, 3, 4, 32, 64]) {
   test(`Parseval and exact inverse, N=${N}`, (t) => {
     const x = randomField(N, 100 + N);
     const X = fft2Shifted(x.re, x.im, N);
-    let e1 = 0, e2 = 0;
-    for (let i = 0; i < N * N; i++) { e1 += x.re[i]! ** 2 + x.im[i]! ** 2; e2 += X.re[i]! ** 2 + X.im[i]! ** 2; }
+    let e1 = 0,
+      e2 = 0;
+    for (let i = 0; i < N * N; i++) {
+      e1 += x.re[i]! ** 2 + x.im[i]! ** 2;
+      e2 += X.re[i]! ** 2 + X.im[i]! ** 2;
+    }
     t.true(Math.abs(e1 - e2) / e1 < 1e-6, `${e1} vs ${e2}`);
     const back = ifft2Shifted(X.re, X.im, N);
     let err = 0;

@@ -65,7 +65,9 @@ for (const backend of ['cpu', 'wasm']) {
       const zero = tf.zeros<tf.Rank.R2>([N, N]);
       const f = (re: tf.Tensor, im: tf.Tensor): tf.Scalar => farFieldAmplitude(re as tf.Tensor4D, im as tf.Tensor4D, probe, zero).sum();
       const obj = tf.zeros([1, N, N, 1]);
-      return tf.grads(f)([obj, obj]).map((x) => Array.from(x.dataSync()));
+      return tf
+        .grads(f)([obj, obj])
+        .map((x) => Array.from(x.dataSync()));
     });
     t.true(g.flat().every((v) => Number.isFinite(v)));
   });

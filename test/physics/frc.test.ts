@@ -13,20 +13,31 @@ function noise(h: number, w: number, seed: number): Complex2D {
 }
 
 test('identical images give FRC ≡ 1 and no crossing', (t) => {
-  const a = noise(32, 40, 1), r = frc(a, a);
+  const a = noise(32, 40, 1),
+    r = frc(a, a);
   t.is(r.size, 32);
   t.is(r.curve.length, 17);
   t.true(r.curve.every((v) => Math.abs(v - 1) < 1e-9));
   t.deepEqual(r.freq.slice(0, 3), [0, 1 / 32, 2 / 32]);
-  t.is(r.frc_half, null); t.is(r.frc_17, null);
+  t.is(r.frc_half, null);
+  t.is(r.frc_17, null);
 });
 
 test('a copy that keeps rings ≤ R and replaces the rest by independent noise crosses just past R', (t) => {
   // (Zeroing the outer rings would not do: FRC is scale-free per ring, so float32 round-off there correlates at random.)
-  const s = 64, R = 12, a = noise(s, s, 2), b = noise(s, s, 5), F = fft2(a.re, a.im, s, s), G = fft2(b.re, b.im, s, s);
-  for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) {
-    if (Math.round(Math.hypot(signedFreq(y, s), signedFreq(x, s))) > R) { F.re[y * s + x] = G.re[y * s + x]!; F.im[y * s + x] = G.im[y * s + x]!; }
-  }
+  const s = 64,
+    R = 12,
+    a = noise(s, s, 2),
+    b = noise(s, s, 5),
+    F = fft2(a.re, a.im, s, s),
+    G = fft2(b.re, b.im, s, s);
+  for (let y = 0; y < s; y++)
+    for (let x = 0; x < s; x++) {
+      if (Math.round(Math.hypot(signedFreq(y, s), signedFreq(x, s))) > R) {
+        F.re[y * s + x] = G.re[y * s + x]!;
+        F.im[y * s + x] = G.im[y * s + x]!;
+      }
+    }
   const lp = fft2(F.re, F.im, s, s, true);
   const r = frc(a, { height: s, width: s, re: Float32Array.from(lp.re), im: Float32Array.from(lp.im) });
   for (let k = 0; k <= R; k++) t.true(Math.abs(r.curve[k]! - 1) < 1e-5, `ring ${k}: ${r.curve[k]}`);

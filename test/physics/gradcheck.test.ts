@@ -32,8 +32,7 @@ function gradCheck(t: ExecutionContext, name: string, f: Loss, inputs: tf.Tensor
   const gradTensors = tf.grads(f)(inputs);
   const grads = gradTensors.map((g) => g.dataSync() as Float32Array);
   tf.dispose(gradTensors);
-  const evalAt = (shifted: Float32Array[]): number =>
-    tf.tidy(() => f(...shifted.map((d, k) => tf.tensor(d, inputs[k]!.shape))).dataSync()[0]!);
+  const evalAt = (shifted: Float32Array[]): number => tf.tidy(() => f(...shifted.map((d, k) => tf.tensor(d, inputs[k]!.shape))).dataSync()[0]!);
   const base = inputs.map((x) => x.dataSync() as Float32Array);
   // Relative error, floored at 1 % of the largest gradient entry (float32 sums of
   // ~100 terms carry ~1e-6 relative noise, which small entries cannot resolve).
@@ -98,7 +97,8 @@ for (const backend of ['cpu', 'wasm']) {
       tf.tensor2d(noise(N * N, 13, 0.5, 1), [N, N]),
       tf.tensor2d(noise(N * N, 14, -0.3, 0.3), [N, N]),
     ];
-    const f: Loss = (or, oi, pr, pi) => tf.tidy(() => weighted(farFieldAmplitude(or as tf.Tensor4D, oi as tf.Tensor4D, pr as tf.Tensor2D, pi as tf.Tensor2D), 15));
+    const f: Loss = (or, oi, pr, pi) =>
+      tf.tidy(() => weighted(farFieldAmplitude(or as tf.Tensor4D, oi as tf.Tensor4D, pr as tf.Tensor2D, pi as tf.Tensor2D), 15));
     gradCheck(t, 'farFieldAmplitude', f, xs, 1e-2, 2e-2);
     tf.dispose(xs);
   });

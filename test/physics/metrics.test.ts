@@ -9,33 +9,59 @@ import { shiftImage } from '../../src/physics/register.js';
 
 /** Smooth random object, amplitude ~1 ± 0.3, phase within ±1 rad. */
 function object(h: number, w: number, seed: number): Complex2D {
-  const rng = new Rng(seed), a = new Float64Array(h * w), p = new Float64Array(h * w);
-  for (let i = 0; i < h * w; i++) { a[i] = rng.normal(); p[i] = rng.normal(); }
-  const blur = (v: Float64Array): Float64Array => v.map((_, i) => {
-    const y = Math.floor(i / w), x = i % w;
-    let s = 0;
-    for (let d = -2; d <= 2; d++) for (let e = -2; e <= 2; e++) s += v[((y + d + h) % h) * w + ((x + e + w) % w)]!;
-    return s / 5;
-  });
-  const A = blur(a), P = blur(p);
-  const amp = (i: number): number => 1 + 0.3 * Math.tanh(A[i]!), ph = (i: number): number => Math.tanh(P[i]!);
-  return { height: h, width: w, re: Float32Array.from({ length: h * w }, (_, i) => amp(i) * Math.cos(ph(i))), im: Float32Array.from({ length: h * w }, (_, i) => amp(i) * Math.sin(ph(i))) };
+  const rng = new Rng(seed),
+    a = new Float64Array(h * w),
+    p = new Float64Array(h * w);
+  for (let i = 0; i < h * w; i++) {
+    a[i] = rng.normal();
+    p[i] = rng.normal();
+  }
+  const blur = (v: Float64Array): Float64Array =>
+    v.map((_, i) => {
+      const y = Math.floor(i / w),
+        x = i % w;
+      let s = 0;
+      for (let d = -2; d <= 2; d++) for (let e = -2; e <= 2; e++) s += v[((y + d + h) % h) * w + ((x + e + w) % w)]!;
+      return s / 5;
+    });
+  const A = blur(a),
+    P = blur(p);
+  const amp = (i: number): number => 1 + 0.3 * Math.tanh(A[i]!),
+    ph = (i: number): number => Math.tanh(P[i]!);
+  return {
+    height: h,
+    width: w,
+    re: Float32Array.from({ length: h * w }, (_, i) => amp(i) * Math.cos(ph(i))),
+    im: Float32Array.from({ length: h * w }, (_, i) => amp(i) * Math.sin(ph(i))),
+  };
 }
 
 /** recon = truth · s · exp(i(a·x + b·y + c)). */
 function perturb(z: Complex2D, s: number, a: number, b: number, c: number): Complex2D {
-  const re = new Float32Array(z.re.length), im = new Float32Array(z.re.length);
+  const re = new Float32Array(z.re.length),
+    im = new Float32Array(z.re.length);
   for (let i = 0; i < re.length; i++) {
-    const x = i % z.width, y = Math.floor(i / z.width), p = a * x + b * y + c, co = Math.cos(p), si = Math.sin(p);
-    re[i] = s * (z.re[i]! * co - z.im[i]! * si); im[i] = s * (z.re[i]! * si + z.im[i]! * co);
+    const x = i % z.width,
+      y = Math.floor(i / z.width),
+      p = a * x + b * y + c,
+      co = Math.cos(p),
+      si = Math.sin(p);
+    re[i] = s * (z.re[i]! * co - z.im[i]! * si);
+    im[i] = s * (z.re[i]! * si + z.im[i]! * co);
   }
   return { ...z, re, im };
 }
 
 test('identical inputs score perfectly (PSNR = Infinity, SSIM = 1, FRC ≡ 1)', (t) => {
-  const z = object(40, 36, 1), r = evaluateObject(z, z);
+  const z = object(40, 36, 1),
+    r = evaluateObject(z, z);
   t.deepEqual(r.shift, [0, 0]);
-  for (const s of [r.amplitude, r.phase]) { t.is(s.mse, 0); t.is(s.mae, 0); t.is(s.psnr, Infinity); t.true(Math.abs(s.ssim - 1) < 1e-9); }
+  for (const s of [r.amplitude, r.phase]) {
+    t.is(s.mse, 0);
+    t.is(s.mae, 0);
+    t.is(s.psnr, Infinity);
+    t.true(Math.abs(s.ssim - 1) < 1e-9);
+  }
   t.true(r.frc.curve.every((v) => Math.abs(v - 1) < 1e-6));
   t.is(r.frc.frc_half, null);
   t.deepEqual(r.crop, { x0: 0, y0: 0, x1: 36, y1: 40 });
@@ -55,7 +81,10 @@ test('a constant phase offset (even near ±π) and an amplitude factor of 2 are 
 });
 
 test('an added phase plane is recovered by plane alignment but not by the mean', (t) => {
-  const z = object(48, 40, 3), a = 0.12, b = -0.21, c = 0.7;
+  const z = object(48, 40, 3),
+    a = 0.12,
+    b = -0.21,
+    c = 0.7;
   const r = evaluateObject(z, perturb(z, 1, a, b, c), { register: false });
   t.true(Math.abs(r.phase_plane.a + a) < 1e-5 && Math.abs(r.phase_plane.b + b) < 1e-5, JSON.stringify(r.phase_plane));
   t.true(r.phase.mse < 1e-9, `${r.phase.mse}`);
@@ -64,7 +93,9 @@ test('an added phase plane is recovered by plane alignment but not by the mean',
 });
 
 test('Gaussian noise of σ on the real and imaginary parts gives amplitude MSE ≈ σ²', (t) => {
-  const z = object(64, 64, 4), rng = new Rng(11), sigma = 0.02;
+  const z = object(64, 64, 4),
+    rng = new Rng(11),
+    sigma = 0.02;
   const noisy = { ...z, re: z.re.map((v) => v + sigma * rng.normal()), im: z.im.map((v) => v + sigma * rng.normal()) };
   // Complex noise of σ per part projects to σ² along the amplitude and σ²/|z|² on the phase.
   const raw = evaluateObject(z, noisy, { register: false, phase_align: 'none', amplitude_scale: 'none' });
@@ -78,10 +109,11 @@ test('Gaussian noise of σ on the real and imaginary parts gives amplitude MSE �
 });
 
 test('a sub-pixel shift of the reconstruction is registered back inside a crop', (t) => {
-  const z = object(64, 64, 5), moved = shiftImage(z, 1.3, -2.4);
+  const z = object(64, 64, 5),
+    moved = shiftImage(z, 1.3, -2.4);
   const crop = { x0: 8, y0: 8, x1: 56, y1: 56 };
   const r = evaluateObject(z, moved, { crop });
-  t.true(Math.abs(r.shift[0] + 1.3) < 0.1 && Math.abs(r.shift[1] - 2.4) < 0.1, `${r.shift.join(",")}`);
+  t.true(Math.abs(r.shift[0] + 1.3) < 0.1 && Math.abs(r.shift[1] - 2.4) < 0.1, `${r.shift.join(',')}`);
   t.deepEqual(r.crop, { x0: 11, y0: 11, x1: 53, y1: 53 });
   const none = evaluateObject(z, moved, { crop, register: false });
   t.true(r.amplitude.ssim > 0.95 && r.amplitude.ssim > none.amplitude.ssim + 0.2, `${r.amplitude.ssim} vs ${none.amplitude.ssim}`);
@@ -96,11 +128,12 @@ test('a sub-pixel shift of the reconstruction is registered back inside a crop',
 test('a registration shift beyond max_shift is distrusted: scored unshifted and reported', (t) => {
   const size = 48;
   const truth = { height: size, width: size, re: new Float32Array(size * size), im: new Float32Array(size * size) };
-  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-    const ph = Math.sin(x / 3) * Math.cos(y / 5);
-    truth.re[y * size + x] = Math.cos(ph) * (0.6 + 0.3 * Math.sin((x * y) / 40));
-    truth.im[y * size + x] = Math.sin(ph) * (0.6 + 0.3 * Math.sin((x * y) / 40));
-  }
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++) {
+      const ph = Math.sin(x / 3) * Math.cos(y / 5);
+      truth.re[y * size + x] = Math.cos(ph) * (0.6 + 0.3 * Math.sin((x * y) / 40));
+      truth.im[y * size + x] = Math.sin(ph) * (0.6 + 0.3 * Math.sin((x * y) / 40));
+    }
   // The same object shifted by 10 px: a true shift, but larger than max_shift 4.
   const moved = shiftImage(truth, 10, 0);
   const r = evaluateObject(truth, moved, { max_shift: 4 });

@@ -40,12 +40,33 @@ for (const backend of ['cpu', 'wasm']) {
     const before = tf.memory().numTensors;
     const N = 12;
     const offs: [number, number][][] = [
-      [[3, 2], [-2, 3], [1, -4], [-3, -1]],
-      [[0, 5], [4, 0], [-4, -2], [2, -3]],
+      [
+        [3, 2],
+        [-2, 3],
+        [1, -4],
+        [-3, -1],
+      ],
+      [
+        [0, 5],
+        [4, 0],
+        [-4, -2],
+        [2, -3],
+      ],
     ];
-    const { patches, offsets } = groupPatches(grid, [[30, 30], [50, 41]], offs, N);
+    const { patches, offsets } = groupPatches(
+      grid,
+      [
+        [30, 30],
+        [50, 41],
+      ],
+      offs,
+      N,
+    );
     const re = tf.tensor4d(patches, [2, N, N, 4]);
-    const im = tf.tensor4d(patches.map((v) => -2 * v), [2, N, N, 4]);
+    const im = tf.tensor4d(
+      patches.map((v) => -2 * v),
+      [2, N, N, 4],
+    );
     const o = tf.tensor4d(offsets, [2, 1, 2, 4]);
     const out = reassembleAndExtract(re, im, o, N);
     const gr = out.re.dataSync();
@@ -60,7 +81,12 @@ for (const backend of ['cpu', 'wasm']) {
   test.serial(`${backend}: sub-pixel offsets keep a linear object unchanged where all members cover it`, async (t) => {
     await tf.setBackend(backend);
     const N = 16;
-    const members: [number, number][] = [[2.5, 1.25], [-1.75, 2.3], [0.6, -3.4], [-2.2, -0.9]];
+    const members: [number, number][] = [
+      [2.5, 1.25],
+      [-1.75, 2.3],
+      [0.6, -3.4],
+      [-2.2, -0.9],
+    ];
     const { patches, offsets } = groupPatches(ramp, [[40, 40]], [members], N);
     const out = tf.tidy(() => {
       const re = tf.tensor4d(patches, [1, N, N, 4]);
@@ -92,8 +118,18 @@ test.serial('inconsistent patches are averaged over their overlap like a host re
   await tf.setBackend('cpu');
   const [B, N, C] = [2, 6, 4];
   const offs = [
-    [[1, 1], [-1, 1], [1, -1], [-1, -1]],
-    [[2, 0], [0, 2], [-2, 0], [0, -1]],
+    [
+      [1, 1],
+      [-1, 1],
+      [1, -1],
+      [-1, -1],
+    ],
+    [
+      [2, 0],
+      [0, 2],
+      [-2, 0],
+      [0, -1],
+    ],
   ];
   const data = noise(B * N * N * C, 9);
   const flatOffs = new Float32Array(B * 2 * C);
@@ -107,18 +143,20 @@ test.serial('inconsistent patches are averaged over their overlap like a host re
     const cnt = new Float64Array(P * P);
     for (let c = 0; c < C; c++) {
       const [ox, oy] = offs[b]![c]!;
-      for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
-        const q = (i + pad - oy!) * P + (j + pad - ox!);
-        sum[q]! += data[((b * N + i) * N + j) * C + c]!;
-        cnt[q]! += 1;
-      }
+      for (let i = 0; i < N; i++)
+        for (let j = 0; j < N; j++) {
+          const q = (i + pad - oy!) * P + (j + pad - ox!);
+          sum[q]! += data[((b * N + i) * N + j) * C + c]!;
+          cnt[q]! += 1;
+        }
     }
     for (let c = 0; c < C; c++) {
       const [ox, oy] = offs[b]![c]!;
-      for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
-        const q = (i + pad - oy!) * P + (j + pad - ox!);
-        want[((b * N + i) * N + j) * C + c] = sum[q]! / cnt[q]!;
-      }
+      for (let i = 0; i < N; i++)
+        for (let j = 0; j < N; j++) {
+          const q = (i + pad - oy!) * P + (j + pad - ox!);
+          want[((b * N + i) * N + j) * C + c] = sum[q]! / cnt[q]!;
+        }
     }
   }
   const run = (d: Float32Array): Float32Array =>
@@ -145,8 +183,15 @@ for (const backend of ['cpu', 'wasm']) {
     // Patches of one object, zero outside their central S×S square (the model's
     // 'center' support). Every pixel some member's square covers must come back
     // as the object value, in every member's extracted patch.
-    const N = 16, S = 8, lo = (N - S) / 2;
-    const offs: [number, number][] = [[2, 2], [-2, 2], [2, -2], [-2, -2]];
+    const N = 16,
+      S = 8,
+      lo = (N - S) / 2;
+    const offs: [number, number][] = [
+      [2, 2],
+      [-2, 2],
+      [2, -2],
+      [-2, -2],
+    ];
     const { patches, offsets } = groupPatches(grid, [[40, 40]], [offs], N);
     const inSquare = (i: number, j: number): boolean => i >= lo && i < lo + S && j >= lo && j < lo + S;
     for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) if (!inSquare(i, j)) for (let c = 0; c < 4; c++) patches[(i * N + j) * 4 + c] = 0;
@@ -157,16 +202,19 @@ for (const backend of ['cpu', 'wasm']) {
         return reassembleAndExtract(re, re, o, N, support === undefined ? {} : { support }).re.dataSync() as Float32Array;
       });
     const got = run(S);
-    let err = 0, checked = 0;
+    let err = 0,
+      checked = 0;
     for (let c = 0; c < 4; c++) {
-      for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
-        // The object point of member c's pixel (i, j), in every member's frame.
-        const covered = offs.some(([ox, oy]) => inSquare(i - offs[c]![1] + oy, j - offs[c]![0] + ox));
-        if (!covered) continue;
-        checked++;
-        const x = 40 - offs[c]![0] - N / 2 + j, y = 40 - offs[c]![1] - N / 2 + i;
-        err = Math.max(err, Math.abs(got[(i * N + j) * 4 + c]! - grid(x, y)));
-      }
+      for (let i = 0; i < N; i++)
+        for (let j = 0; j < N; j++) {
+          // The object point of member c's pixel (i, j), in every member's frame.
+          const covered = offs.some(([ox, oy]) => inSquare(i - offs[c]![1] + oy, j - offs[c]![0] + ox));
+          if (!covered) continue;
+          checked++;
+          const x = 40 - offs[c]![0] - N / 2 + j,
+            y = 40 - offs[c]![1] - N / 2 + i;
+          err = Math.max(err, Math.abs(got[(i * N + j) * 4 + c]! - grid(x, y)));
+        }
     }
     t.true(checked >= 4 * S * S, `checked ${checked}`);
     t.true(err < 1e-5, `max error where a support covers: ${err}`);

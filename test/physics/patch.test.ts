@@ -10,8 +10,13 @@ import type { Complex2D } from '../../src/pipeline/types.js';
 
 /** re = 1000·row + col, im = −(row + 0.5·col): every pixel identifiable, and linear. */
 function ramp(h: number, w: number): Complex2D {
-  const re = new Float32Array(h * w), im = new Float32Array(h * w);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) { re[y * w + x] = 1000 * y + x; im[y * w + x] = -(y + 0.5 * x); }
+  const re = new Float32Array(h * w),
+    im = new Float32Array(h * w);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      re[y * w + x] = 1000 * y + x;
+      im[y * w + x] = -(y + 0.5 * x);
+    }
   return { height: h, width: w, re, im };
 }
 
@@ -34,7 +39,8 @@ test('sub-pixel centres interpolate a linear ramp exactly (bilinear)', (t) => {
       const p = extractPatch(obj, cx, cy, N);
       for (let r = 0; r < N; r++) {
         for (let c = 0; c < N; c++) {
-          const y = cy - N / 2 + r, x = cx - N / 2 + c;
+          const y = cy - N / 2 + r,
+            x = cx - N / 2 + c;
           if (Math.abs(p.re[r * N + c]! - (1000 * y + x)) > 0.02) return false;
           if (Math.abs(p.im[r * N + c]! + (y + 0.5 * x)) > 1e-4) return false;
         }
@@ -57,7 +63,10 @@ test('half-pixel shift averages neighbours; outside the object reads zero', (t) 
   const q = extractPatch(obj, 2, 2, 8);
   t.is(q.re[0], 0);
   t.is(q.re[2 * 8 + 2], 1);
-  t.is(q.re.reduce((a, b) => a + b, 0), 16);
+  t.is(
+    q.re.reduce((a, b) => a + b, 0),
+    16,
+  );
 });
 
 // Independent check of the forward model (extractPatch + farFieldAmplitude) on
@@ -73,12 +82,17 @@ const haveTike = existsSync(TIKE) && existsSync(path.resolve(import.meta.dirname
     const modes = await npz.readArray('probeModes');
     const obj = await npz.readArray('objectGuess');
     const diff = await npz.readArray('diffraction');
-    const xs = await npz.readArray('xcoords'), ys = await npz.readArray('ycoords');
+    const xs = await npz.readArray('xcoords'),
+      ys = await npz.readArray('ycoords');
     const [H, W] = obj.shape as [number, number];
     const N = modes.shape[1]!;
     const split = (d: ArrayLike<number>, off: number, n: number): { re: Float32Array; im: Float32Array } => {
-      const re = new Float32Array(n), im = new Float32Array(n);
-      for (let i = 0; i < n; i++) { re[i] = d[2 * (off + i)]!; im[i] = d[2 * (off + i) + 1]!; }
+      const re = new Float32Array(n),
+        im = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        re[i] = d[2 * (off + i)]!;
+        im[i] = d[2 * (off + i) + 1]!;
+      }
       return { re, im };
     };
     const o = split(obj.data as Float32Array, 0, H * W);
@@ -89,7 +103,8 @@ const haveTike = existsSync(TIKE) && existsSync(path.resolve(import.meta.dirname
       const w = extractPatch(object, Number(xs.data[j]), Number(ys.data[j]), N);
       const sum = new Float64Array(N * N);
       for (const p of probes) {
-        const re = new Float32Array(N * N), im = new Float32Array(N * N);
+        const re = new Float32Array(N * N),
+          im = new Float32Array(N * N);
         for (let k = 0; k < N * N; k++) {
           re[k] = p.re[k]! * w.re[k]! - p.im[k]! * w.im[k]!;
           im[k] = p.re[k]! * w.im[k]! + p.im[k]! * w.re[k]!;

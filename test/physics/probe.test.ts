@@ -35,14 +35,20 @@ test('diskMask: r < N/4 about the grid centre, symmetric, area ≈ π r²', (t) 
   t.is(m[16 * N + 16], 1);
   t.is(m[16 * N + 8], 1); // distance 7.5 < 8
   t.is(m[16 * N + 7], 0); // distance 8.5
-  t.is(diskMask(8, 100).reduce((a, b) => a + b, 0), 64);
+  t.is(
+    diskMask(8, 100).reduce((a, b) => a + b, 0),
+    64,
+  );
 });
 
 test('normalizeProbe: mean|M·P| over the window becomes 1/probe_scale; factor returned', (t) => {
   const N = 32;
   const p = gaussianProbe(N, 5);
   const scaled: Complex2D = { ...p, re: p.re.map((v) => v * 7), im: p.im.map((v) => v * 7) };
-  for (const [probeScale, mask] of [[4, true], [10, false]] as const) {
+  for (const [probeScale, mask] of [
+    [4, true],
+    [10, false],
+  ] as const) {
     const { probe, factor } = normalizeProbe(scaled, { probeScale, mask });
     const M = mask ? diskMask(N) : new Float32Array(N * N).fill(1);
     let mean = 0;

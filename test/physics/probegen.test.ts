@@ -25,15 +25,18 @@ test('the defocus spreads the far field: less of the power in the central 5×5 t
   const central = (rimPhase: number): number => {
     const p = defaultProbe(N, { rimPhase });
     const a = farFieldAmplitude(p.re, p.im, N);
-    let inner = 0, total = 0;
-    for (let y = 0; y < N; y++) for (let x = 0; x < N; x++) {
-      const e = a[y * N + x]! ** 2;
-      total += e;
-      if (Math.abs(y - N / 2) <= 2 && Math.abs(x - N / 2) <= 2) inner += e;
-    }
+    let inner = 0,
+      total = 0;
+    for (let y = 0; y < N; y++)
+      for (let x = 0; x < N; x++) {
+        const e = a[y * N + x]! ** 2;
+        total += e;
+        if (Math.abs(y - N / 2) <= 2 && Math.abs(x - N / 2) <= 2) inner += e;
+      }
     return inner / total;
   };
-  const flat = central(0), defocused = central(2 * Math.PI);
+  const flat = central(0),
+    defocused = central(2 * Math.PI);
   t.true(flat > 0.8, `flat disk ${flat}`);
   t.true(defocused < 0.5 * flat, `defocused ${defocused} vs flat ${flat}`);
 });

@@ -7,30 +7,52 @@ import { fft1d, fft2, registerShift, shiftImage } from '../../src/physics/regist
 
 /** Smooth random complex image: blurred white noise, amplitude ~1 ± 0.3, phase within ±1 rad. */
 function smoothObject(h: number, w: number, seed: number): Complex2D {
-  const rng = new Rng(seed), a = new Float64Array(h * w), p = new Float64Array(h * w);
-  for (let i = 0; i < h * w; i++) { a[i] = rng.normal(); p[i] = rng.normal(); }
+  const rng = new Rng(seed),
+    a = new Float64Array(h * w),
+    p = new Float64Array(h * w);
+  for (let i = 0; i < h * w; i++) {
+    a[i] = rng.normal();
+    p[i] = rng.normal();
+  }
   const blur = (v: Float64Array): Float64Array => {
     const o = new Float64Array(h * w);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-      let s = 0;
-      for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) s += v[((y + dy + h) % h) * w + ((x + dx + w) % w)]!;
-      o[y * w + x] = s / 5;
-    }
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        let s = 0;
+        for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) s += v[((y + dy + h) % h) * w + ((x + dx + w) % w)]!;
+        o[y * w + x] = s / 5;
+      }
     return o;
   };
-  const A = blur(a), P = blur(p), re = new Float32Array(h * w), im = new Float32Array(h * w);
-  for (let i = 0; i < h * w; i++) { const amp = 1 + 0.3 * Math.tanh(A[i]!), ph = Math.tanh(P[i]!); re[i] = amp * Math.cos(ph); im[i] = amp * Math.sin(ph); }
+  const A = blur(a),
+    P = blur(p),
+    re = new Float32Array(h * w),
+    im = new Float32Array(h * w);
+  for (let i = 0; i < h * w; i++) {
+    const amp = 1 + 0.3 * Math.tanh(A[i]!),
+      ph = Math.tanh(P[i]!);
+    re[i] = amp * Math.cos(ph);
+    im[i] = amp * Math.sin(ph);
+  }
   return { height: h, width: w, re, im };
 }
 
 test('fft1d matches a direct DFT for power-of-two and other lengths, and inverts', (t) => {
   for (const n of [1, 2, 8, 12, 15, 37]) {
-    const rng = new Rng(n), re = Float64Array.from({ length: n }, () => rng.normal()), im = Float64Array.from({ length: n }, () => rng.normal());
-    const fr = Float64Array.from(re), fi = Float64Array.from(im);
+    const rng = new Rng(n),
+      re = Float64Array.from({ length: n }, () => rng.normal()),
+      im = Float64Array.from({ length: n }, () => rng.normal());
+    const fr = Float64Array.from(re),
+      fi = Float64Array.from(im);
     fft1d(fr, fi);
     for (let k = 0; k < n; k++) {
-      let sr = 0, si = 0;
-      for (let j = 0; j < n; j++) { const a = (-2 * Math.PI * j * k) / n; sr += re[j]! * Math.cos(a) - im[j]! * Math.sin(a); si += re[j]! * Math.sin(a) + im[j]! * Math.cos(a); }
+      let sr = 0,
+        si = 0;
+      for (let j = 0; j < n; j++) {
+        const a = (-2 * Math.PI * j * k) / n;
+        sr += re[j]! * Math.cos(a) - im[j]! * Math.sin(a);
+        si += re[j]! * Math.sin(a) + im[j]! * Math.cos(a);
+      }
       t.true(Math.abs(sr - fr[k]!) < 1e-9 && Math.abs(si - fi[k]!) < 1e-9, `n=${n} k=${k}`);
     }
     const back = fft2(fr, fi, 1, n, true);
@@ -40,21 +62,30 @@ test('fft1d matches a direct DFT for power-of-two and other lengths, and inverts
 
 test('registerShift recovers integer shifts of a rectangular image exactly', (t) => {
   const img = smoothObject(40, 48, 3);
-  for (const [dy, dx] of [[3, -5], [-7, 2], [0, 0]] as const) {
+  for (const [dy, dx] of [
+    [3, -5],
+    [-7, 2],
+    [0, 0],
+  ] as const) {
     const moved = shiftImage(img, dy, dx);
     const { shift } = registerShift(img, moved);
-    t.true(Math.abs(shift[0] + dy) < 1e-9 && Math.abs(shift[1] + dx) < 1e-9, `${shift.join(",")} for ${dy},${dx}`);
+    t.true(Math.abs(shift[0] + dy) < 1e-9 && Math.abs(shift[1] + dx) < 1e-9, `${shift.join(',')} for ${dy},${dx}`);
   }
 });
 
 test('registerShift recovers sub-pixel shifts to ±0.05 px (complex and amplitude-only)', (t) => {
   const img = smoothObject(48, 40, 7);
   const amp = (z: Complex2D): Complex2D => ({ ...z, re: z.re.map((r, i) => Math.hypot(r, z.im[i]!)), im: new Float32Array(z.re.length) });
-  for (const [dy, dx] of [[0.3, -1.7], [2.46, 0.12], [-0.5, 0.5]] as const) {
+  for (const [dy, dx] of [
+    [0.3, -1.7],
+    [2.46, 0.12],
+    [-0.5, 0.5],
+  ] as const) {
     const moved = shiftImage(img, dy, dx);
-    const c = registerShift(img, moved).shift, a = registerShift(amp(img), shiftImage(amp(img), dy, dx)).shift;
-    t.true(Math.abs(c[0] + dy) <= 0.05 && Math.abs(c[1] + dx) <= 0.05, `complex ${c.join(",")} for ${dy},${dx}`);
-    t.true(Math.abs(a[0] + dy) <= 0.05 && Math.abs(a[1] + dx) <= 0.05, `amplitude ${a.join(",")} for ${dy},${dx}`);
+    const c = registerShift(img, moved).shift,
+      a = registerShift(amp(img), shiftImage(amp(img), dy, dx)).shift;
+    t.true(Math.abs(c[0] + dy) <= 0.05 && Math.abs(c[1] + dx) <= 0.05, `complex ${c.join(',')} for ${dy},${dx}`);
+    t.true(Math.abs(a[0] + dy) <= 0.05 && Math.abs(a[1] + dx) <= 0.05, `amplitude ${a.join(',')} for ${dy},${dx}`);
     // Applying the found shift puts the image back.
     const back = shiftImage(moved, c[0], c[1]);
     let err = 0;
@@ -64,7 +95,8 @@ test('registerShift recovers sub-pixel shifts to ±0.05 px (complex and amplitud
 });
 
 test('shiftImage moves content by +dy rows, +dx columns', (t) => {
-  const re = new Float32Array(16 * 16); re[8 * 16 + 8] = 1;
+  const re = new Float32Array(16 * 16);
+  re[8 * 16 + 8] = 1;
   const s = shiftImage({ height: 16, width: 16, re, im: new Float32Array(256) }, 3, 2);
   t.true(Math.abs(s.re[11 * 16 + 10]! - 1) < 1e-6);
 });

@@ -91,7 +91,12 @@ for (const backend of ['cpu', 'wasm']) {
       }
     }
     const amp = tf.tidy(() =>
-      farFieldAmplitude(tf.tensor4d(re, [PICK, N, N, 1]), tf.tensor4d(im, [PICK, N, N, 1]), tf.tensor2d(probe.re, [N, N]), tf.tensor2d(probe.im, [N, N])).dataSync(),
+      farFieldAmplitude(
+        tf.tensor4d(re, [PICK, N, N, 1]),
+        tf.tensor4d(im, [PICK, N, N, 1]),
+        tf.tensor2d(probe.re, [N, N]),
+        tf.tensor2d(probe.im, [N, N]),
+      ).dataSync(),
     );
     let worst = 0;
     for (let j = 0; j < PICK; j++) {

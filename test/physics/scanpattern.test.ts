@@ -35,8 +35,12 @@ test('raster with count fits the step and truncates; too many positions is an Op
 test('positions stay within bounds for any geometry, jitter and seed; same seed gives the same scan', (t) => {
   fc.assert(
     fc.property(
-      fc.integer({ min: 8, max: 64 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 60 }),
-      fc.integer({ min: 0, max: 6 }), fc.double({ min: 0, max: 10, noNaN: true }), fc.integer({ min: 0, max: 1e6 }),
+      fc.integer({ min: 8, max: 64 }),
+      fc.integer({ min: 0, max: 60 }),
+      fc.integer({ min: 0, max: 60 }),
+      fc.integer({ min: 0, max: 6 }),
+      fc.double({ min: 0, max: 10, noNaN: true }),
+      fc.integer({ min: 0, max: 1e6 }),
       (N, extraW, extraH, margin, jitter, seed) => {
         const area = { width: N + 2 * margin + extraW, height: N + 2 * margin + extraH, N, margin };
         const b = scanBounds(area);
@@ -45,7 +49,8 @@ test('positions stay within bounds for any geometry, jitter and seed; same seed 
             if (p.x[i]! < b.xmin || p.x[i]! > b.xmax || p.y[i]! < b.ymin || p.y[i]! > b.ymax) return false;
           }
         }
-        const a = randomPositions(area, new Rng(seed), 5), c = randomPositions(area, new Rng(seed), 5);
+        const a = randomPositions(area, new Rng(seed), 5),
+          c = randomPositions(area, new Rng(seed), 5);
         return a.x.every((v, i) => v === c.x[i]) && a.y.every((v, i) => v === c.y[i]);
       },
     ),
@@ -73,7 +78,10 @@ test('spiral: Fermat spiral inside the bounds, sub-pixel, deterministic, count h
   for (let i = 0; i < p.x.length; i++) {
     t.true(p.x[i]! >= xmin && p.x[i]! <= xmax && p.y[i]! >= ymin && p.y[i]! <= ymax);
   }
-  t.true(Array.from(p.x).some((v) => Math.abs(v - Math.round(v)) > 0.05), 'sub-pixel positions');
+  t.true(
+    Array.from(p.x).some((v) => Math.abs(v - Math.round(v)) > 0.05),
+    'sub-pixel positions',
+  );
   t.deepEqual(spiralPositions(area, { step: 3 }), p);
   t.is(spiralPositions(area, { step: 3, count: 10 }).x.length, 10);
   t.throws(() => spiralPositions(area, { step: 3, count: 100000 }), { message: /fits/ });

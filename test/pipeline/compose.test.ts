@@ -68,7 +68,12 @@ transforms:
 sinks: { test-drain: { type: test-drain, inputs: [tensorify] } }
 `;
 
-const comparable = (s: RunSummary): unknown => ({ stages: s.stages.map(({ ms: _ms, ...rest }) => rest), sinks: s.sinks, leaked: s.tensors.leaked, status: s.status });
+const comparable = (s: RunSummary): unknown => ({
+  stages: s.stages.map(({ ms: _ms, ...rest }) => rest),
+  sinks: s.sinks,
+  leaked: s.tensors.leaked,
+  status: s.status,
+});
 
 test.serial('a chain composed with it-pipe and the same pipeline as YAML give the same summary and records', async (t) => {
   rmSync(out, { recursive: true, force: true });
@@ -95,7 +100,17 @@ test.serial('a chain composed with it-pipe and the same pipeline as YAML give th
 });
 
 test.serial('a custom stage in the chain is run: the stages after it see only what it yields', async (t) => {
-  const outcome = await pipe(simulate(SIM), normalize(), group({ gridsize: 2 }), use(leftOnly), shuffle(), batch(8), tensorify(), use(drain), run({ seed: 4, record: false }));
+  const outcome = await pipe(
+    simulate(SIM),
+    normalize(),
+    group({ gridsize: 2 }),
+    use(leftOnly),
+    shuffle(),
+    batch(8),
+    tensorify(),
+    use(drain),
+    run({ seed: 4, record: false }),
+  );
   t.is(outcome.error, undefined);
   const by = Object.fromEntries(outcome.summary.stages.map((s) => [s.id, s]));
   t.true(by['test-left']!.records_out < by.group!.records_out, 'the filter dropped groups');
@@ -108,7 +123,14 @@ test.serial('iterating a chain runs it through the runner; breaking early closes
   const start = tf.memory().numTensors;
   let summary: RunSummary | undefined;
   let seen = 0;
-  const batches = pipe(simulate(SIM), normalize(), group({ gridsize: 2 }), batch(4), tensorify(), iterate<TensorBatch>({ seed: 4, record: false, onOutcome: (o) => (summary = o.summary) }));
+  const batches = pipe(
+    simulate(SIM),
+    normalize(),
+    group({ gridsize: 2 }),
+    batch(4),
+    tensorify(),
+    iterate<TensorBatch>({ seed: 4, record: false, onOutcome: (o) => (summary = o.summary) }),
+  );
   for await (const b of batches) {
     b.dispose();
     if (++seen === 2) break;
@@ -139,9 +161,12 @@ test.serial('a session serves several passes (epochs) of one run', async (t) => 
   t.notDeepEqual(a, b, 'a new shuffle each pass');
   const { summary } = await s.close();
   t.is(summary.stages.find((st) => st.id === 'port')?.records_in, a.length * 2);
-  await t.throwsAsync(async () => {
-    for await (const _ of s.open()) break;
-  }, { instanceOf: OptionsError, message: /closed/ });
+  await t.throwsAsync(
+    async () => {
+      for await (const _ of s.open()) break;
+    },
+    { instanceOf: OptionsError, message: /closed/ },
+  );
 });
 
 test('misuse is a typed error: a plain function in the chain, bad options, a transform after a sink', async (t) => {
@@ -150,7 +175,10 @@ test('misuse is a typed error: a plain function in the chain, bad options, a tra
   };
   // TypeScript refuses this chain already; plain JavaScript gets a typed error.
   t.throws(() => pipe(simulate(SIM), plain, normalize() as (x: unknown) => unknown), { instanceOf: OptionsError, message: /not a ptychoflow chain/ });
-  await t.throwsAsync(pipe(simulate(SIM), normalize(), group({ gridsize: 0 }), use(drain), run({ record: false })), { instanceOf: OptionsError, message: /transforms\.group\.gridsize/ });
+  await t.throwsAsync(pipe(simulate(SIM), normalize(), group({ gridsize: 0 }), use(drain), run({ record: false })), {
+    instanceOf: OptionsError,
+    message: /transforms\.group\.gridsize/,
+  });
   await t.throwsAsync(pipe(simulate(SIM), use(drain), normalize(), run({ record: false })), { instanceOf: OptionsError, message: /after sink/ });
 });
 
@@ -184,9 +212,12 @@ test.serial('a pass that fails fails the run: the error names the stage, the sum
     },
   });
   const s = await pipe(simulate(SIM), normalize(), group({ gridsize: 1 }), use(breaks), session({ record: false }));
-  await t.throwsAsync(async () => {
-    for await (const _ of s.open()) continue;
-  }, { message: /stage 'test-break'.*third group/ });
+  await t.throwsAsync(
+    async () => {
+      for await (const _ of s.open()) continue;
+    },
+    { message: /stage 'test-break'.*third group/ },
+  );
   const { summary, error } = await s.close();
   t.is(summary.status, 'failed');
   t.is(summary.error?.stage, 'test-break');

@@ -39,7 +39,10 @@ const at = (ps: Problem[], key: string): Problem => {
 };
 
 test('an unknown option suggests the option meant, in settings, stage options and nested blocks', async (t) => {
-  const text = base.replace('seed: 1', 'sed: 1').replace('{ type: batch, inputs: [groups] }', '{ type: batch, inputs: [groups], batch_sise: 8 }').replace('N: 16 }', 'N: 16, scan: { pattern: raster, stpe: 4 } }');
+  const text = base
+    .replace('seed: 1', 'sed: 1')
+    .replace('{ type: batch, inputs: [groups] }', '{ type: batch, inputs: [groups], batch_sise: 8 }')
+    .replace('N: 16 }', 'N: 16, scan: { pattern: raster, stpe: 4 } }');
   const { problems: ps } = await problems(text);
   t.is(at(ps, 'sed').message, "unknown option 'sed'; did you mean 'seed'?");
   t.is(at(ps, 'transforms.batches.batch_sise').message, "unknown option 'batch_sise'; did you mean 'batch_size'?");
@@ -53,7 +56,7 @@ test('an unknown option far from every known one gets no suggestion', async (t) 
 });
 
 test('a misspelt enum value suggests the value meant', async (t) => {
-  const text = base.replace('N: 16 }', "N: 16, scan: { pattern: rastr } }");
+  const text = base.replace('N: 16 }', 'N: 16, scan: { pattern: rastr } }');
   const { problems: ps } = await problems(text);
   t.regex(at(ps, 'sources.scan.scan.pattern').message, /got "rastr"; did you mean 'raster'\?$/);
 });

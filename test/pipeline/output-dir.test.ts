@@ -101,5 +101,9 @@ test('run records are replaced by rename, not rewritten in place', async (t) => 
     t.is(readFileSync(path.join(root, `old-${name}`), 'utf8'), 'earlier run', `${name} was not written through the old inode`);
     t.not(readFileSync(path.join(out, name), 'utf8'), 'earlier run');
   }
-  t.deepEqual(readdirSync(out).filter((n) => n.endsWith('.tmp') || n.startsWith('.ptychoflow-write-test')), [], 'no temp or probe files left');
+  t.deepEqual(
+    readdirSync(out).filter((n) => n.endsWith('.tmp') || n.startsWith('.ptychoflow-write-test')),
+    [],
+    'no temp or probe files left',
+  );
 });

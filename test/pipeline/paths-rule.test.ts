@@ -28,12 +28,31 @@ test('the shipped pipelines set no output, so they write into runs/<name> of the
   for (const f of files) {
     const doc = parse(readFileSync(path.join(root, 'pipelines', f), 'utf8')) as Record<string, unknown>;
     t.false('output' in doc, `${f} sets output`);
-    t.is(outputDir({ file: path.join(root, 'pipelines', f), baseDir: path.join(root, 'pipelines'), settings: settings() }), path.resolve('runs', f.slice(0, -'.yaml'.length)));
+    t.is(
+      outputDir({ file: path.join(root, 'pipelines', f), baseDir: path.join(root, 'pipelines'), settings: settings() }),
+      path.resolve('runs', f.slice(0, -'.yaml'.length)),
+    );
   }
 });
 
 test('records name files inside the output directory relative to it, and leave other paths alone', (t) => {
   const out = path.resolve('/runs/demo');
-  const v = { npz: '/runs/demo/reconstruction.npz', list: ['/runs/demo/a/b.png', 'x.png'], dir: '/runs/demo', other: '/data/scan.npz', sibling: '/runs/demo2/x', n: 3, nested: { checkpoint: '/runs/demo/checkpoint' } };
-  t.deepEqual(relativeInside(v, out), { npz: 'reconstruction.npz', list: [path.join('a', 'b.png'), 'x.png'], dir: '.', other: '/data/scan.npz', sibling: '/runs/demo2/x', n: 3, nested: { checkpoint: 'checkpoint' } });
+  const v = {
+    npz: '/runs/demo/reconstruction.npz',
+    list: ['/runs/demo/a/b.png', 'x.png'],
+    dir: '/runs/demo',
+    other: '/data/scan.npz',
+    sibling: '/runs/demo2/x',
+    n: 3,
+    nested: { checkpoint: '/runs/demo/checkpoint' },
+  };
+  t.deepEqual(relativeInside(v, out), {
+    npz: 'reconstruction.npz',
+    list: [path.join('a', 'b.png'), 'x.png'],
+    dir: '.',
+    other: '/data/scan.npz',
+    sibling: '/runs/demo2/x',
+    n: 3,
+    nested: { checkpoint: 'checkpoint' },
+  });
 });

@@ -14,8 +14,12 @@ test('a plugin outside the pipeline directory is refused (and not run) unless al
   await mkdir(path.join(root, 'pipes'));
   const marker = path.join(root, 'ran.txt');
   // The plugin leaves a marker when imported, so the test sees whether its code ran.
-  await writeFile(path.join(root, 'evil.mjs'), `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\nexport const x = 1;\n`);
-  const doc = (allow: boolean): string => `${allow ? 'allow: { plugins_outside: true }\n' : ''}plugins: [../evil.mjs]\nsources:\n  s: { type: simulate, N: 16, object: { kind: image, size: 48 }, scan: { step: 4 } }\nsinks:\n  o: { type: write-npz, inputs: [s] }\n`;
+  await writeFile(
+    path.join(root, 'evil.mjs'),
+    `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\nexport const x = 1;\n`,
+  );
+  const doc = (allow: boolean): string =>
+    `${allow ? 'allow: { plugins_outside: true }\n' : ''}plugins: [../evil.mjs]\nsources:\n  s: { type: simulate, N: 16, object: { kind: image, size: 48 }, scan: { step: 4 } }\nsinks:\n  o: { type: write-npz, inputs: [s] }\n`;
   const file = path.join(root, 'pipes', 'p.yaml');
   const e = await t.throwsAsync(loadPlan(file, { registry: builtinRegistry(), text: doc(false) }));
   t.is((e as { code?: string }).code, 'PLUGIN_OUTSIDE');

@@ -27,7 +27,15 @@ async function loadInPlainNode(withTsx: boolean): Promise<{ types?: string[]; co
     writeFileSync(path.join(root, 'pipes', 'plugins', 'clip.ts'), plugin('ts-clip'));
     writeFileSync(path.join(root, 'pipes', 'plugins', 'clip.mts'), plugin('mts-clip'));
     const bundle = path.join(root, 'registry.mjs');
-    await build({ entryPoints: [path.join(repo, 'src/pipeline/registry.ts')], bundle: true, format: 'esm', platform: 'node', packages: 'external', outfile: bundle, logLevel: 'silent' });
+    await build({
+      entryPoints: [path.join(repo, 'src/pipeline/registry.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      packages: 'external',
+      outfile: bundle,
+      logLevel: 'silent',
+    });
     // tsx resolves from the bundle's directory only when node_modules is there.
     if (withTsx) symlinkSync(path.join(repo, 'node_modules'), path.join(root, 'node_modules'), 'dir');
     const code = `const { loadPlugins, Registry } = await import(${JSON.stringify(pathToFileURL(bundle).href)});

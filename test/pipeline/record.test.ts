@@ -19,7 +19,13 @@ test('the output directory gets pipeline.yaml, run.json and summary.json', async
   const { summary, error } = await runPlan(plan, { outDir: out });
   t.is(error, undefined);
 
-  const doc = parse(readFileSync(path.join(out, 'pipeline.yaml'), 'utf8')) as { seed: number; backend: string; output: string; plugins: string[]; sources: { numbers: { type: string; n: number } } };
+  const doc = parse(readFileSync(path.join(out, 'pipeline.yaml'), 'utf8')) as {
+    seed: number;
+    backend: string;
+    output: string;
+    plugins: string[];
+    sources: { numbers: { type: string; n: number } };
+  };
   t.is(doc.sources.numbers.n, 9, 'the --set override is what ran');
   t.is(doc.sources.numbers.type, 'test-count');
   t.is(doc.seed, 7);

@@ -132,7 +132,10 @@ sinks:
   second: { type: test-collect, inputs: [nums], after: [first] }
   first: { type: test-collect, inputs: [nums] }
 `);
-  t.deepEqual(events.filter((e) => e.endsWith(':done')), ['first:done', 'second:done']);
+  t.deepEqual(
+    events.filter((e) => e.endsWith(':done')),
+    ['first:done', 'second:done'],
+  );
 });
 
 test.serial('the ledger reports a stage that forgets to dispose', async (t) => {
@@ -189,7 +192,10 @@ sinks:
   t.is(good + even.errors, 40);
   const bad = summary.sinks.bad as { path: string; count: number };
   t.is(bad.count, even.errors);
-  const lines = readFileSync(bad.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { stage: string; code: string });
+  const lines = readFileSync(bad.path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { stage: string; code: string });
   t.is(lines.length, even.errors);
   t.deepEqual(lines[0]!.stage, 'even');
   t.deepEqual(lines[0]!.code, 'ODD');

@@ -153,7 +153,10 @@ test('defaults are applied to options and settings', async (t) => {
 });
 
 test('JSON pipeline files validate with positions too', async (t) => {
-  const ps = await problems('x.json', '{\n  "sources": {\n    "a": { "type": "test-count", "n": "x" }\n  },\n  "sinks": { "s": { "type": "test-collect", "inputs": ["a"] } }\n}\n');
+  const ps = await problems(
+    'x.json',
+    '{\n  "sources": {\n    "a": { "type": "test-count", "n": "x" }\n  },\n  "sinks": { "s": { "type": "test-collect", "inputs": ["a"] } }\n}\n',
+  );
   t.is(ps.length, 1);
   t.is(ps[0]!.line, 3);
 });

@@ -14,24 +14,27 @@ test('credentials: a token wins over user/password; URLs are logged without user
   t.throws(() => scaleConfig({ server: 'nats://x:1', maxDeliver: 0 }), { code: 'BAD_OPTION' });
 });
 
-(bin !== undefined ? test.serial : test.serial.skip)(`a token-protected server: connects with PTYCHOFLOW_NATS_TOKEN, refuses without, never prints it${bin === undefined ? ' (skipped: nats-server not found)' : ''}`, async (t) => {
-  const secret = 'tok-2f9c41';
-  const srv = await startNats(bin!, ['--auth', secret]);
-  const before = process.env.PTYCHOFLOW_NATS_TOKEN;
-  try {
-    const config = scaleConfig({ server: srv.url, timeout: 3, memory: true });
-    delete process.env.PTYCHOFLOW_NATS_TOKEN;
-    const e = await t.throwsAsync(openScale(config), { code: 'NATS_CONNECT' });
-    process.env.PTYCHOFLOW_NATS_TOKEN = 'wrong-token';
-    const wrong = await t.throwsAsync(openScale(config), { code: 'NATS_CONNECT' });
-    t.false(wrong.message.includes('wrong-token'));
-    process.env.PTYCHOFLOW_NATS_TOKEN = secret;
-    const c = await openScale(config);
-    await c.close();
-    t.false(e.message.includes(secret));
-  } finally {
-    if (before === undefined) delete process.env.PTYCHOFLOW_NATS_TOKEN;
-    else process.env.PTYCHOFLOW_NATS_TOKEN = before;
-    await srv.dispose();
-  }
-});
+(bin !== undefined ? test.serial : test.serial.skip)(
+  `a token-protected server: connects with PTYCHOFLOW_NATS_TOKEN, refuses without, never prints it${bin === undefined ? ' (skipped: nats-server not found)' : ''}`,
+  async (t) => {
+    const secret = 'tok-2f9c41';
+    const srv = await startNats(bin!, ['--auth', secret]);
+    const before = process.env.PTYCHOFLOW_NATS_TOKEN;
+    try {
+      const config = scaleConfig({ server: srv.url, timeout: 3, memory: true });
+      delete process.env.PTYCHOFLOW_NATS_TOKEN;
+      const e = await t.throwsAsync(openScale(config), { code: 'NATS_CONNECT' });
+      process.env.PTYCHOFLOW_NATS_TOKEN = 'wrong-token';
+      const wrong = await t.throwsAsync(openScale(config), { code: 'NATS_CONNECT' });
+      t.false(wrong.message.includes('wrong-token'));
+      process.env.PTYCHOFLOW_NATS_TOKEN = secret;
+      const c = await openScale(config);
+      await c.close();
+      t.false(e.message.includes(secret));
+    } finally {
+      if (before === undefined) delete process.env.PTYCHOFLOW_NATS_TOKEN;
+      else process.env.PTYCHOFLOW_NATS_TOKEN = before;
+      await srv.dispose();
+    }
+  },
+);

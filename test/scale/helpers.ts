@@ -114,7 +114,8 @@ export async function readObject(file: string): Promise<Complex2D> {
 /** Largest |a − b| over the canvas, and the largest |b|, for a relative bound. */
 export function maxDifference(a: Complex2D, b: Complex2D): { max: number; scale: number } {
   if (a.width !== b.width || a.height !== b.height) throw new Error(`shapes differ: ${a.width}×${a.height} vs ${b.width}×${b.height}`);
-  let max = 0, scale = 0;
+  let max = 0,
+    scale = 0;
   for (let i = 0; i < a.re.length; i++) {
     max = Math.max(max, Math.hypot(a.re[i]! - b.re[i]!, a.im[i]! - b.im[i]!));
     scale = Math.max(scale, Math.hypot(b.re[i]!, b.im[i]!));
@@ -124,7 +125,8 @@ export function maxDifference(a: Complex2D, b: Complex2D): { max: number; scale:
 
 /** RMS of a − b over the pixels `mask` marks, relative to the RMS of b there. */
 export function relativeRms(a: Complex2D, b: Complex2D, mask: Uint8Array): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.re.length; i++) {
     if (mask[i] === 0) continue;
     num += (a.re[i]! - b.re[i]!) ** 2 + (a.im[i]! - b.im[i]!) ** 2;

@@ -24,16 +24,23 @@ const scan = '{ type: simulate, N: 32, object: { kind: grf, size: 80 }, scan: { 
 test('tile shards of an infer pipeline merge into the unsharded object', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ptychoflow-infer-tiles-'));
   try {
-    const train = path.join(dir, 'train.yaml'), infer = path.join(dir, 'infer.yaml');
+    const train = path.join(dir, 'train.yaml'),
+      infer = path.join(dir, 'infer.yaml');
     const chain = `transforms:
   norm: { type: normalize, inputs: [scan] }
   g: { type: group, inputs: [norm], gridsize: 1 }
   b: { type: batch, inputs: [g], batch_size: 16 }
   t: { type: tensorify, inputs: [b] }
 `;
-    writeFileSync(train, `seed: 2\nbackend: wasm\nsources:\n  scan: ${scan}\n${chain}sinks:\n  train: { type: train, inputs: [t], n_filters_scale: 0.25, epochs: 1, early_stop: { patience: 0 } }\n`);
+    writeFileSync(
+      train,
+      `seed: 2\nbackend: wasm\nsources:\n  scan: ${scan}\n${chain}sinks:\n  train: { type: train, inputs: [t], n_filters_scale: 0.25, epochs: 1, early_stop: { patience: 0 } }\n`,
+    );
     const checkpoint = path.join(dir, 'trained', 'checkpoint');
-    writeFileSync(infer, `seed: 2\nbackend: wasm\nsources:\n  scan: ${scan}\n${chain}sinks:\n  infer: { type: infer, inputs: [t], checkpoint: ${checkpoint} }\n`);
+    writeFileSync(
+      infer,
+      `seed: 2\nbackend: wasm\nsources:\n  scan: ${scan}\n${chain}sinks:\n  infer: { type: infer, inputs: [t], checkpoint: ${checkpoint} }\n`,
+    );
     const registry = builtinRegistry();
     t.is((await runPlan(await loadPlan(train, { registry }), { outDir: path.join(dir, 'trained'), record: false })).error, undefined);
     const plan = await loadPlan(infer, { registry });

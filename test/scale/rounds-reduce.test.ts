@@ -64,8 +64,7 @@ sinks:
         const fits = await Promise.all(files.map(readFit));
         startProbe = fits[0]!.probe;
         reducer.fit(fits);
-      }
-      else reducer.pass(round, await Promise.all(files.map(readGradient)));
+      } else reducer.pass(round, await Promise.all(files.map(readGradient)));
     }
     t.is(leaked, 0, 'no shard leaves a tensor behind');
 
@@ -83,7 +82,10 @@ sinks:
     const moved = maxDifference(got.probe, startProbe!).max;
     t.log(`the probe moved by up to ${moved.toExponential(2)}`);
     t.true(moved > 100 * 1e-5 * probe.scale);
-    t.deepEqual(reducer.history.map((h) => h.epoch), [1, 2, 3]);
+    t.deepEqual(
+      reducer.history.map((h) => h.epoch),
+      [1, 2, 3],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -111,7 +113,11 @@ test('a tile job of refine with step: pass is planned in rounds; what rounds can
     ['another reconstruction sink', doc({}, { inf: { type: 'infer', inputs: ['t'] } }), undefined],
     ['--margin', doc({}), 8],
   ] as const) {
-    const e = t.throws(() => planJob({ job: 'j', doc: d, pipelineFile: 'p.yaml', shards: 'tiles:4', ...(margin !== undefined ? { margin } : {}) }), undefined, why);
+    const e = t.throws(
+      () => planJob({ job: 'j', doc: d, pipelineFile: 'p.yaml', shards: 'tiles:4', ...(margin !== undefined ? { margin } : {}) }),
+      undefined,
+      why,
+    );
     t.is((e as { code?: string }).code, 'BAD_OPTION', why);
   }
 });

@@ -56,7 +56,10 @@ serial(`4-tile refine (step: pass) on 3 worker processes equals the single-proce
     const stopAt = (s: readonly { shard: string; state: string }[]): void => {
       if (s.length > 0 && s[0]!.shard.startsWith('r0002') && s.every((x) => x.state === 'done')) stop.abort();
     };
-    const stopped = await collectJob(c, 'rounds', { outDir: out, wait: true, timeoutS: 240, signal: stop.signal, onStatus: stopAt }).then(() => 'finished', (e: unknown) => (e as { name?: string }).name);
+    const stopped = await collectJob(c, 'rounds', { outDir: out, wait: true, timeoutS: 240, signal: stop.signal, onStatus: stopAt }).then(
+      () => 'finished',
+      (e: unknown) => (e as { name?: string }).name,
+    );
     t.is(stopped, 'AbortError', 'the first coordinator was stopped');
     t.not(await c.store.info('jobs/rounds/rounds/0003/state.npz'), null, 'the first coordinator got to round 3');
     t.is(await c.store.info('jobs/rounds/r0004-tile-0000/result.json'), null, 'and no further');
@@ -104,10 +107,14 @@ serial(`kill -9 of a worker mid-round: the rounds job completes, equal to the si
   try {
     const file = passRefinePipeline(dir, 2);
     await submitJob(c, file, { job: 'kill', shards: 'tiles:4' });
-    await waitFor('the victim to start a shard', async () => {
-      const e = await lastEvent(c, 'kill', 'r0000-tile-0000');
-      return e?.state === 'running' && e.worker.endsWith(`-${victim.pid}`);
-    }, 60_000);
+    await waitFor(
+      'the victim to start a shard',
+      async () => {
+        const e = await lastEvent(c, 'kill', 'r0000-tile-0000');
+        return e?.state === 'running' && e.worker.endsWith(`-${victim.pid}`);
+      },
+      60_000,
+    );
     victim.kill('SIGKILL');
     others.push(spawnWorker(srv.url, ['--ack-wait', '3']), spawnWorker(srv.url, ['--ack-wait', '3']));
     const out = path.join(dir, 'out');

@@ -127,13 +127,17 @@ serial(`kill -9 of a worker mid-shard: the job completes, same object, the redon
     try {
       await submitJob(c, refinePipeline(dir), { job: 'crash', shards: 'tiles:4' });
       let killed: string | undefined;
-      await waitFor('the victim to start a shard', async () => {
-        for (const s of ['tile-0000', 'tile-0001', 'tile-0002', 'tile-0003']) {
-          const e = await lastEvent(c, 'crash', s);
-          if (e?.state === 'running' && e.worker.endsWith(`-${victim.pid}`)) killed = s;
-        }
-        return killed !== undefined;
-      }, 60_000);
+      await waitFor(
+        'the victim to start a shard',
+        async () => {
+          for (const s of ['tile-0000', 'tile-0001', 'tile-0002', 'tile-0003']) {
+            const e = await lastEvent(c, 'crash', s);
+            if (e?.state === 'running' && e.worker.endsWith(`-${victim.pid}`)) killed = s;
+          }
+          return killed !== undefined;
+        },
+        60_000,
+      );
       await new Promise((r) => setTimeout(r, 300));
       victim.kill('SIGKILL');
       const out = path.join(dir, 'crash-out');
@@ -192,10 +196,17 @@ serial(`multi-scan job: per-scan shards give a local run's outputs; a poison sha
       t.is(bad.delivery, 2);
       t.regex(bad.error?.message ?? '', /poison\.npz/);
       // The status command shows the same, from another process.
-      const status = spawnSync(process.execPath, [path.join(root, 'bin/ptychoflow.js'), 'status', 'scans', '--server', srv.url, '--json'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+      const status = spawnSync(process.execPath, [path.join(root, 'bin/ptychoflow.js'), 'status', 'scans', '--server', srv.url, '--json'], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       t.is(status.status, 0, status.stderr);
       const shown = (JSON.parse(status.stdout) as { shards: { shard: string; state: string }[] }).shards;
-      t.deepEqual(shown.map((s) => s.state), ['done', 'failed', 'done', 'done']);
+      t.deepEqual(
+        shown.map((s) => s.state),
+        ['done', 'failed', 'done', 'done'],
+      );
       for (const [k, f] of scans.entries()) {
         const local = path.join(dir, `local-scan${k + 1}`);
         const plan = await loadPlan(file, { registry: builtinRegistry(), sets: [`sources.scan.path=${f}`] });

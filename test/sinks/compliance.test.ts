@@ -64,7 +64,15 @@ test('every built-in sink passes the sink-compliance suite', async (t) => {
   t.teardown(() => rm(outDir, { recursive: true, force: true }));
   const metrics = JSON.stringify({ amplitude: { ssim: 0.9, psnr: 30 }, phase: { ssim: 0.8, psnr: 31 }, frc: { frc_half: null } });
   await writeFile(path.join(outDir, 'm.json'), metrics);
-  const errors = (): Stream<unknown>[] => [streamOf([{ stage: 'scan', code: 'BAD_PATTERN', message: 'pattern 3: NaN', record: 3 }, { stage: 'scan', code: 'BAD_PATTERN', message: 'pattern 7: NaN', record: 7 }], { record: 'error' })];
+  const errors = (): Stream<unknown>[] => [
+    streamOf(
+      [
+        { stage: 'scan', code: 'BAD_PATTERN', message: 'pattern 3: NaN', record: 3 },
+        { stage: 'scan', code: 'BAD_PATTERN', message: 'pattern 7: NaN', record: 7 },
+      ],
+      { record: 'error' },
+    ),
+  ];
   const base = { outDir, after };
   // Order matters: infer reads the checkpoint train writes.
   const cases: SinkComplianceCase[] = [
@@ -102,7 +110,13 @@ test('the sink suite can fail: a sink that leaves its input open and a tensor al
     },
   } as unknown as typeof writeErrors;
   const failures = await checkSinkCompliance({ def: leaky, outDir, inputs: frames, after });
-  t.true(failures.some((f) => f.check === 'inputs'), JSON.stringify(failures));
-  t.true(failures.some((f) => f.check === 'tensors'), JSON.stringify(failures));
+  t.true(
+    failures.some((f) => f.check === 'inputs'),
+    JSON.stringify(failures),
+  );
+  t.true(
+    failures.some((f) => f.check === 'tensors'),
+    JSON.stringify(failures),
+  );
   for (const x of leaked) x.dispose();
 });

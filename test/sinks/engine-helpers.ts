@@ -15,7 +15,12 @@ import { createStage, testContext } from '../../src/testing/index.js';
 export const N = 32;
 
 export async function simulatedScan(options: Record<string, unknown> = {}): Promise<Stream<unknown>> {
-  return createStage(simulate, { N, object: { kind: 'image', size: 72 }, scan: { step: 4 }, noise: 'none', ...options }, [], testContext({ id: 'scan', seed: 5 }));
+  return createStage(
+    simulate,
+    { N, object: { kind: 'image', size: 72 }, scan: { step: 4 }, noise: 'none', ...options },
+    [],
+    testContext({ id: 'scan', seed: 5 }),
+  );
 }
 
 export async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
@@ -37,9 +42,15 @@ export async function readResult(file: string): Promise<NpzContents> {
       const a = await npz.readArray(k);
       arrays.set(k, { shape: a.shape, data: a.data as ArrayLike<number> });
     }
-    const o = arrays.get('object')!, origin = arrays.get('origin')!.data;
-    const [h, w] = o.shape as [number, number], re = new Float32Array(h * w), im = new Float32Array(h * w);
-    for (let i = 0; i < h * w; i++) { re[i] = o.data[2 * i]!; im[i] = o.data[2 * i + 1]!; }
+    const o = arrays.get('object')!,
+      origin = arrays.get('origin')!.data;
+    const [h, w] = o.shape as [number, number],
+      re = new Float32Array(h * w),
+      im = new Float32Array(h * w);
+    for (let i = 0; i < h * w; i++) {
+      re[i] = o.data[2 * i]!;
+      im[i] = o.data[2 * i + 1]!;
+    }
     return { arrays, object: { height: h, width: w, re, im, origin: [origin[0]!, origin[1]!] } };
   } finally {
     await npz.close();
@@ -48,36 +59,62 @@ export async function readResult(file: string): Promise<NpzContents> {
 
 /** The reconstruction scored against the scan's truth over the scanned box (as evaluate does). */
 export function score(scan: ScanMeta, recon: Complex2D & { origin: [number, number] }): EvalResult {
-  const t = scan.object!, re = new Float32Array(t.width * t.height), im = new Float32Array(t.width * t.height);
+  const t = scan.object!,
+    re = new Float32Array(t.width * t.height),
+    im = new Float32Array(t.width * t.height);
   for (let y = 0; y < t.height; y++) {
     for (let x = 0; x < t.width; x++) {
-      const sy = y - recon.origin[1], sx = x - recon.origin[0];
+      const sy = y - recon.origin[1],
+        sx = x - recon.origin[0];
       if (sy < 0 || sx < 0 || sy >= recon.height || sx >= recon.width) continue;
       re[y * t.width + x] = recon.re[sy * recon.width + sx]!;
       im[y * t.width + x] = recon.im[sy * recon.width + sx]!;
     }
   }
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  scan.xcoords.forEach((x, i) => { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, scan.ycoords[i]!); y1 = Math.max(y1, scan.ycoords[i]!); });
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
+  scan.xcoords.forEach((x, i) => {
+    x0 = Math.min(x0, x);
+    x1 = Math.max(x1, x);
+    y0 = Math.min(y0, scan.ycoords[i]!);
+    y1 = Math.max(y1, scan.ycoords[i]!);
+  });
   const m = scan.N / 4;
-  return evaluateObject(t, { height: t.height, width: t.width, re, im }, { crop: { x0: Math.floor(x0 - m), y0: Math.floor(y0 - m), x1: Math.ceil(x1 + m), y1: Math.ceil(y1 + m) } });
+  return evaluateObject(
+    t,
+    { height: t.height, width: t.width, re, im },
+    { crop: { x0: Math.floor(x0 - m), y0: Math.floor(y0 - m), x1: Math.ceil(x1 + m), y1: Math.ceil(y1 + m) } },
+  );
 }
 
 /** Two incoherent modes from the simulation's probe: 75 % of the power in it, 25 % in it times a tilt in x (orthogonal to it). */
 export function twoModes(p: Complex2D): { re: Float32Array; im: Float32Array }[] {
-  const n = N * N, c = (N - 1) / 2;
-  let w = 0, wx = 0;
-  for (let t = 0; t < n; t++) { const q = p.re[t]! ** 2 + p.im[t]! ** 2; w += q; wx += q * (t % N - c); }
+  const n = N * N,
+    c = (N - 1) / 2;
+  let w = 0,
+    wx = 0;
+  for (let t = 0; t < n; t++) {
+    const q = p.re[t]! ** 2 + p.im[t]! ** 2;
+    w += q;
+    wx += q * ((t % N) - c);
+  }
   const cx = c + wx / w;
   const second = { re: new Float32Array(n), im: new Float32Array(n) };
   let s = 0;
   for (let t = 0; t < n; t++) {
     const g = (t % N) - cx;
-    second.re[t] = p.re[t]! * g; second.im[t] = p.im[t]! * g;
+    second.re[t] = p.re[t]! * g;
+    second.im[t] = p.im[t]! * g;
     s += second.re[t]! ** 2 + second.im[t]! ** 2;
   }
-  const k0 = Math.sqrt(0.75), k1 = Math.sqrt((0.25 * w) / s);
-  return [{ re: p.re.map((v) => v * k0), im: p.im.map((v) => v * k0) }, { re: second.re.map((v) => v * k1), im: second.im.map((v) => v * k1) }];
+  const k0 = Math.sqrt(0.75),
+    k1 = Math.sqrt((0.25 * w) / s);
+  return [
+    { re: p.re.map((v) => v * k0), im: p.im.map((v) => v * k0) },
+    { re: second.re.map((v) => v * k1), im: second.im.map((v) => v * k1) },
+  ];
 }
 
 /**
@@ -86,12 +123,19 @@ export function twoModes(p: Complex2D): { re: Float32Array; im: Float32Array }[]
  */
 export async function twoModeScan(options: Record<string, unknown> = {}): Promise<{ stream: Stream<Frame>; modes: { re: Float32Array; im: Float32Array }[] }> {
   const base = await simulatedScan(options);
-  const scan = base.meta.scan!, modes = twoModes(scan.probe), obj = scan.object!;
+  const scan = base.meta.scan!,
+    modes = twoModes(scan.probe),
+    obj = scan.object!;
   const frame = (i: number): Float32Array => {
-    const w = extractPatch(obj, scan.xcoords[i]!, scan.ycoords[i]!, N), out = new Float32Array(N * N);
+    const w = extractPatch(obj, scan.xcoords[i]!, scan.ycoords[i]!, N),
+      out = new Float32Array(N * N);
     for (const m of modes) {
-      const re = new Float32Array(N * N), im = new Float32Array(N * N);
-      for (let t = 0; t < N * N; t++) { re[t] = m.re[t]! * w.re[t]! - m.im[t]! * w.im[t]!; im[t] = m.re[t]! * w.im[t]! + m.im[t]! * w.re[t]!; }
+      const re = new Float32Array(N * N),
+        im = new Float32Array(N * N);
+      for (let t = 0; t < N * N; t++) {
+        re[t] = m.re[t]! * w.re[t]! - m.im[t]! * w.im[t]!;
+        im[t] = m.re[t]! * w.im[t]! + m.im[t]! * w.re[t]!;
+      }
       const a = farFieldAmplitude(re, im, N);
       for (let t = 0; t < N * N; t++) out[t] = out[t]! + a[t]! * a[t]!;
     }
@@ -108,9 +152,10 @@ export async function twoModeScan(options: Record<string, unknown> = {}): Promis
   const stream: Stream<Frame> = {
     meta,
     frames,
-    open: () => (async function* () {
-      for (let i = 0; i < scan.count; i++) yield { index: i, x: scan.xcoords[i]!, y: scan.ycoords[i]!, amplitude: frame(i) };
-    })(),
+    open: () =>
+      (async function* () {
+        for (let i = 0; i < scan.count; i++) yield { index: i, x: scan.xcoords[i]!, y: scan.ycoords[i]!, amplitude: frame(i) };
+      })(),
   };
   return { stream, modes };
 }

@@ -15,12 +15,20 @@ test('two-mode data: probe_modes 2 (grown from one, refined) beats one mode', as
   const results: Record<number, { ssim: [number, number]; error: number; power: number[] }> = {};
   for (const M of [1, 2]) {
     const out = path.join(dir, `m${M}`);
-    const r = (await runSink(epie, { probe_modes: M, refine_probe: 2, epochs: 40, final_step: 1 }, [stream], testContext({ id: 'epie', outDir: out }))) as Record<string, unknown>;
+    const r = (await runSink(
+      epie,
+      { probe_modes: M, refine_probe: 2, epochs: 40, final_step: 1 },
+      [stream],
+      testContext({ id: 'epie', outDir: out }),
+    )) as Record<string, unknown>;
     const s = score(stream.meta.scan!, (await readResult(path.join(out, 'epie.npz'))).object);
     results[M] = { ssim: [s.amplitude.ssim, s.phase.ssim], error: r['fourier_error'] as number, power: r['mode_power'] as number[] };
-    t.log(`${M} mode(s): SSIM ${s.amplitude.ssim.toFixed(4)} / ${s.phase.ssim.toFixed(4)}, Fourier error ${(r['fourier_error'] as number).toExponential(2)}, mode power ${JSON.stringify(r['mode_power'])}`);
+    t.log(
+      `${M} mode(s): SSIM ${s.amplitude.ssim.toFixed(4)} / ${s.phase.ssim.toFixed(4)}, Fourier error ${(r['fourier_error'] as number).toExponential(2)}, mode power ${JSON.stringify(r['mode_power'])}`,
+    );
   }
-  const one = results[1]!, two = results[2]!;
+  const one = results[1]!,
+    two = results[2]!;
   t.true(two.error < one.error / 3, `Fourier error ${one.error} (1 mode) vs ${two.error} (2 modes)`);
   t.true(two.ssim[0] > one.ssim[0] && two.ssim[1] > one.ssim[1], `SSIM ${one.ssim.join('/')} vs ${two.ssim.join('/')}`);
   t.is(two.power.length, 2);
@@ -31,9 +39,19 @@ test('modes read from a file (probeModes) are used as the known probe and writte
   const dir = await tempDir(t);
   const { stream, modes } = await twoModeScan();
   const data = new Float32Array(2 * 2 * N * N);
-  modes.forEach((m, k) => { for (let q = 0; q < N * N; q++) { data[2 * (k * N * N + q)] = m.re[q]!; data[2 * (k * N * N + q) + 1] = m.im[q]!; } });
+  modes.forEach((m, k) => {
+    for (let q = 0; q < N * N; q++) {
+      data[2 * (k * N * N + q)] = m.re[q]!;
+      data[2 * (k * N * N + q) + 1] = m.im[q]!;
+    }
+  });
   await writeNpz(path.join(dir, 'modes.npz'), { probeModes: { shape: [2, N, N], data, descr: '<c8' } });
-  const r = (await runSink(epie, { probe: 'modes.npz', epochs: 40, final_step: 1 }, [stream], testContext({ id: 'epie', outDir: dir, baseDir: dir }))) as Record<string, unknown>;
+  const r = (await runSink(
+    epie,
+    { probe: 'modes.npz', epochs: 40, final_step: 1 },
+    [stream],
+    testContext({ id: 'epie', outDir: dir, baseDir: dir }),
+  )) as Record<string, unknown>;
   t.is(r['probe_modes'], 2);
   t.regex(r['probe_from'] as string, /modes\.npz:probeModes$/);
   const res = await readResult(path.join(dir, 'epie.npz'));

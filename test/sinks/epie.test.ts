@@ -16,7 +16,10 @@ import { N, readResult, score, simulatedScan, tempDir } from './engine-helpers.j
 
 /** min over complex c of |c·a − b| / |b|: a probe's error up to the scale and phase ePIE cannot fix. */
 function probeError(a: { re: ArrayLike<number>; im: ArrayLike<number> }, b: Complex2D): number {
-  let nr = 0, ni = 0, aa = 0, bb = 0;
+  let nr = 0,
+    ni = 0,
+    aa = 0,
+    bb = 0;
   for (let t = 0; t < b.re.length; t++) {
     // Σ conj(a)·b
     nr += a.re[t]! * b.re[t]! + a.im[t]! * b.im[t]!;
@@ -36,7 +39,10 @@ function withoutStore(scan: Stream<Frame>): Stream<Frame> {
 
 async function writeProbe(file: string, p: { re: ArrayLike<number>; im: ArrayLike<number> }, shape: number[]): Promise<void> {
   const data = new Float32Array(2 * p.re.length);
-  for (let t = 0; t < p.re.length; t++) { data[2 * t] = p.re[t]!; data[2 * t + 1] = p.im[t]!; }
+  for (let t = 0; t < p.re.length; t++) {
+    data[2 * t] = p.re[t]!;
+    data[2 * t + 1] = p.im[t]!;
+  }
   await writeNpz(file, { probeGuess: { shape, data, descr: '<c8' } });
 }
 
@@ -50,10 +56,17 @@ test('with the known probe, noise-free, ePIE converges to the truth; files and s
   t.is(r['engine'], 'ePIE');
   t.is(r['probe_refined_from'], null);
   t.true((r['final_loss'] as number) < (r['start_loss'] as number) / 100, `misfit ${String(r['start_loss'])} → ${String(r['final_loss'])}`);
-  const history = JSON.parse(readFileSync(path.join(dir, 'epie_history.json'), 'utf8')) as { fourier_error: number; amplitude_ssim?: number; phase_ssim?: number }[];
+  const history = JSON.parse(readFileSync(path.join(dir, 'epie_history.json'), 'utf8')) as {
+    fourier_error: number;
+    amplitude_ssim?: number;
+    phase_ssim?: number;
+  }[];
   t.is(history.length, 40);
   // Scored after passes 10, 20, 30, 40 only.
-  t.deepEqual(history.flatMap((h, k) => (h.amplitude_ssim === undefined ? [] : [k + 1])), [10, 20, 30, 40]);
+  t.deepEqual(
+    history.flatMap((h, k) => (h.amplitude_ssim === undefined ? [] : [k + 1])),
+    [10, 20, 30, 40],
+  );
   t.true(history[39]!.fourier_error < history[0]!.fourier_error / 10);
   const result = await readResult(path.join(dir, 'epie.npz'));
   t.deepEqual([...result.arrays.keys()].sort(), ['amplitude', 'object', 'origin', 'phase', 'probe']);
@@ -65,30 +78,45 @@ test('with the known probe, noise-free, ePIE converges to the truth; files and s
   const reached = (r['time_to_ssim'] as Record<string, Record<string, { pass: number; seconds: number } | null>>)['amplitude']!['0.95']!;
   t.true([10, 20, 30, 40].includes(reached.pass) && reached.seconds > 0, JSON.stringify(reached));
   t.true(s.phase.ssim > 0.95, `phase SSIM ${s.phase.ssim}`);
-  for (const f of ['epie_amplitude.png', 'epie_phase.png', 'epie_error.png']) t.deepEqual([...readFileSync(path.join(dir, f)).subarray(1, 4)], [0x50, 0x4e, 0x47], f);
+  for (const f of ['epie_amplitude.png', 'epie_phase.png', 'epie_error.png'])
+    t.deepEqual([...readFileSync(path.join(dir, f)).subarray(1, 4)], [0x50, 0x4e, 0x47], f);
   await scan.close?.();
 });
 
 test('the probe update recovers a distorted probe (error falls at least 5×)', async (t) => {
   const dir = await tempDir(t);
   const scan = await simulatedScan({ scan: { pattern: 'random', count: 160 } });
-  const truth = scan.meta.scan!.probe, c = (N - 1) / 2;
+  const truth = scan.meta.scan!.probe,
+    c = (N - 1) / 2;
   // A defocus-like phase error and a tilt of the amplitude.
-  const re = new Float32Array(N * N), im = new Float32Array(N * N);
+  const re = new Float32Array(N * N),
+    im = new Float32Array(N * N);
   for (let y = 0; y < N; y++) {
     for (let x = 0; x < N; x++) {
-      const k = y * N + x, r2 = ((x - c) ** 2 + (y - c) ** 2) / (N / 4) ** 2, ph = 0.8 * r2, g = 1 + 0.3 * (x - c) / (N / 2);
+      const k = y * N + x,
+        r2 = ((x - c) ** 2 + (y - c) ** 2) / (N / 4) ** 2,
+        ph = 0.8 * r2,
+        g = 1 + (0.3 * (x - c)) / (N / 2);
       re[k] = g * (truth.re[k]! * Math.cos(ph) - truth.im[k]! * Math.sin(ph));
       im[k] = g * (truth.re[k]! * Math.sin(ph) + truth.im[k]! * Math.cos(ph));
     }
   }
   await writeProbe(path.join(dir, 'distorted.npz'), { re, im }, [N, N]);
   const start = probeError({ re, im }, truth);
-  const r = (await runSink(epie, { probe: 'distorted.npz', epochs: 60, refine_probe: 2, final_step: 1 }, [scan], testContext({ id: 'epie', outDir: dir, baseDir: dir }))) as Record<string, unknown>;
+  const r = (await runSink(
+    epie,
+    { probe: 'distorted.npz', epochs: 60, refine_probe: 2, final_step: 1 },
+    [scan],
+    testContext({ id: 'epie', outDir: dir, baseDir: dir }),
+  )) as Record<string, unknown>;
   t.is(r['probe_refined_from'], 2);
   const p = (await readResult(path.join(dir, 'epie.npz'))).arrays.get('probe')!;
-  const pr = new Float32Array(N * N), pi = new Float32Array(N * N);
-  for (let k = 0; k < N * N; k++) { pr[k] = p.data[2 * k]!; pi[k] = p.data[2 * k + 1]!; }
+  const pr = new Float32Array(N * N),
+    pi = new Float32Array(N * N);
+  for (let k = 0; k < N * N; k++) {
+    pr[k] = p.data[2 * k]!;
+    pi[k] = p.data[2 * k + 1]!;
+  }
   const end = probeError({ re: pr, im: pi }, truth);
   t.log(`probe error ${start.toFixed(4)} → ${end.toFixed(4)}, Fourier error ${String(r['fourier_error'])}`);
   t.true(end < start / 5, `probe error ${start} → ${end}`);
@@ -99,7 +127,10 @@ test('without a frame store the frames come through the shuffle buffer, and it s
   const dir = await tempDir(t);
   const scan = (await simulatedScan()) as Stream<Frame>;
   const live = withoutStore(scan);
-  const r = (await runSink(epie, { epochs: 15, final_step: 1, shuffle_buffer: 16 }, [live], testContext({ id: 'epie', outDir: dir }))) as Record<string, number>;
+  const r = (await runSink(epie, { epochs: 15, final_step: 1, shuffle_buffer: 16 }, [live], testContext({ id: 'epie', outDir: dir }))) as Record<
+    string,
+    number
+  >;
   t.true(r['final_loss']! < r['start_loss']! / 30, `misfit ${r['start_loss']} → ${r['final_loss']}`);
   await scan.close?.();
 });
@@ -113,14 +144,24 @@ test('each pass visits every frame once, in a new order per pass and the same or
     return out;
   };
   const count = scan.meta.scan!.count;
-  const a = await order(1, 3), b = await order(2, 3);
-  t.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: count }, (_, i) => i));
+  const a = await order(1, 3),
+    b = await order(2, 3);
+  t.deepEqual(
+    [...a].sort((x, y) => x - y),
+    Array.from({ length: count }, (_, i) => i),
+  );
   t.notDeepEqual(a, b);
   t.deepEqual(await order(1, 3), a);
   const live = withoutStore(scan);
   const c = await order(1, 3, live);
-  t.deepEqual([...c].sort((x, y) => x - y), Array.from({ length: count }, (_, i) => i));
-  t.notDeepEqual(c, Array.from({ length: count }, (_, i) => i));
+  t.deepEqual(
+    [...c].sort((x, y) => x - y),
+    Array.from({ length: count }, (_, i) => i),
+  );
+  t.notDeepEqual(
+    c,
+    Array.from({ length: count }, (_, i) => i),
+  );
   await scan.close?.();
 });
 
@@ -139,7 +180,10 @@ test('bad options, inputs and probe shapes get typed errors and write nothing', 
   await writeProbe(path.join(dir, 'flat.npz'), { re: new Float32Array(N * 2), im: new Float32Array(N * 2) }, [2, N]);
   await t.throwsAsync(runSink(epie, { probe: 'flat.npz' }, [scan], ctx), { name: 'DataError', message: /probe modes must be/ });
   await t.throwsAsync(runSink(epie, { probe: 'missing.npz' }, [scan], ctx), { name: 'OptionsError', message: /probe file not found/ });
-  await t.throwsAsync(runSink(epie, {}, [streamOf([], { record: 'tensor-batch', scan: scan.meta.scan! })], ctx), { name: 'OptionsError', message: /not frames/ });
+  await t.throwsAsync(runSink(epie, {}, [streamOf([], { record: 'tensor-batch', scan: scan.meta.scan! })], ctx), {
+    name: 'OptionsError',
+    message: /not frames/,
+  });
   await t.throwsAsync(runSink(epie, {}, [streamOf([], { record: 'frame' })], ctx), { name: 'OptionsError', message: /no scan metadata/ });
   await t.throwsAsync(runSink(epie, {}, [streamOf([], { record: 'frame', scan: scan.meta.scan! })], ctx), { name: 'DataError', message: /no frames/ });
   t.false(existsSync(path.join(dir, 'epie.npz')));

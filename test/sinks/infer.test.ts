@@ -22,10 +22,11 @@ const SIZE = 44;
 
 /** An object with no symmetry, so a misplaced or mirrored patch cannot match. */
 function truthObject(): Complex2D {
-  const re = new Float32Array(SIZE * SIZE), im = new Float32Array(SIZE * SIZE);
+  const re = new Float32Array(SIZE * SIZE),
+    im = new Float32Array(SIZE * SIZE);
   for (let y = 0; y < SIZE; y++) {
     for (let x = 0; x < SIZE; x++) {
-      const a = 0.5 + 0.01 * x + 0.003 * y * y / SIZE + 0.1 * Math.sin(x * y / 37);
+      const a = 0.5 + 0.01 * x + (0.003 * y * y) / SIZE + 0.1 * Math.sin((x * y) / 37);
       const p = 0.05 * x - 0.03 * y + 0.4 * Math.cos(x / 5 + y / 7);
       re[y * SIZE + x] = a * Math.cos(p);
       im[y * SIZE + x] = a * Math.sin(p);
@@ -40,7 +41,8 @@ function flatProbe(): Complex2D {
 
 /** A raster of integer positions, `step` apart, whose windows stay inside the object. */
 function raster(step: number): { xs: number[]; ys: number[]; cols: number } {
-  const xs: number[] = [], ys: number[] = [];
+  const xs: number[] = [],
+    ys: number[] = [];
   let cols = 0;
   for (let y = N / 2; y <= SIZE - N / 2; y += step) {
     cols = 0;
@@ -67,7 +69,8 @@ interface Fixture {
 function fixture(gridsize: number, batchSize: number): Fixture {
   const object = truthObject();
   const { xs, ys, cols } = raster(4);
-  const rows = xs.length / cols, C = gridsize * gridsize;
+  const rows = xs.length / cols,
+    C = gridsize * gridsize;
   const groups: number[][] = [];
   for (let r = 0; r + gridsize <= rows; r += gridsize === 1 ? 1 : gridsize - 1) {
     for (let c = 0; c + gridsize <= cols; c += gridsize === 1 ? 1 : gridsize - 1) {
@@ -86,11 +89,15 @@ function fixture(gridsize: number, batchSize: number): Fixture {
       return (async function* () {
         for (let s = 0; s < groups.length; s += batchSize) {
           signal.throwIfAborted();
-          const members = groups.slice(s, s + batchSize), B = members.length;
-          const coords = new Float32Array(B * 2 * C), centers = new Float64Array(2 * B);
-          const pre = new Float32Array(B * N * N * C), pim = new Float32Array(B * N * N * C);
+          const members = groups.slice(s, s + batchSize),
+            B = members.length;
+          const coords = new Float32Array(B * 2 * C),
+            centers = new Float64Array(2 * B);
+          const pre = new Float32Array(B * N * N * C),
+            pim = new Float32Array(B * N * N * C);
           members.forEach((g, b) => {
-            const cx = g.reduce((a, j) => a + xs[j]!, 0) / C, cy = g.reduce((a, j) => a + ys[j]!, 0) / C;
+            const cx = g.reduce((a, j) => a + xs[j]!, 0) / C,
+              cy = g.reduce((a, j) => a + ys[j]!, 0) / C;
             centers[2 * b] = cx;
             centers[2 * b + 1] = cy;
             g.forEach((j, c) => {
@@ -98,19 +105,28 @@ function fixture(gridsize: number, batchSize: number): Fixture {
               coords[b * 2 * C + C + c] = cy - ys[j]!;
               for (let r = 0; r < N; r++) {
                 for (let q = 0; q < N; q++) {
-                  const o = (ys[j]! - N / 2 + r) * SIZE + xs[j]! - N / 2 + q, p = ((b * N + r) * N + q) * C + c;
+                  const o = (ys[j]! - N / 2 + r) * SIZE + xs[j]! - N / 2 + q,
+                    p = ((b * N + r) * N + q) * C + c;
                   pre[p] = object.re[o]!;
                   pim[p] = object.im[o]!;
                 }
               }
             });
           });
-          const X = tf.zeros<tf.Rank.R4>([B, N, N, C]), ct = tf.tensor4d(coords, [B, 1, 2, C]);
+          const X = tf.zeros<tf.Rank.R4>([B, N, N, C]),
+            ct = tf.tensor4d(coords, [B, 1, 2, C]);
           answers.set(X.id, { re: pre, im: pim, shape: [B, N, N, C] });
           live.batches++;
           let disposed = false;
           yield {
-            size: B, N, C, X, coords: ct, centers, indices: Int32Array.from(members.flat()), groups: Int32Array.from(members.map((_, b) => s + b)),
+            size: B,
+            N,
+            C,
+            X,
+            coords: ct,
+            centers,
+            indices: Int32Array.from(members.flat()),
+            groups: Int32Array.from(members.map((_, b) => s + b)),
             dispose(): void {
               if (disposed) return;
               disposed = true;
@@ -140,7 +156,11 @@ test.before(async () => {
   await selectBackend('wasm');
 });
 
-for (const [gridsize, alignPhase] of [[1, false], [2, false], [2, true]] as const) {
+for (const [gridsize, alignPhase] of [
+  [1, false],
+  [2, false],
+  [2, true],
+] as const) {
   test.serial(`stand-in predictions of the true patches reproduce the object (gridsize ${gridsize}${alignPhase ? ', phase alignment on' : ''})`, async (t) => {
     const before = tf.memory().numTensors;
     const f = fixture(gridsize, 3);
@@ -152,7 +172,8 @@ for (const [gridsize, alignPhase] of [[1, false], [2, false], [2, true]] as cons
     t.true(r.meanAlignRadians < 1e-5, `mean turn ${r.meanAlignRadians}`);
     t.true(r.patches > 0);
     t.is(r.object.width, SIZE);
-    let covered = 0, worst = 0;
+    let covered = 0,
+      worst = 0;
     for (let i = 0; i < SIZE * SIZE; i++) {
       if (r.covered[i] === 0) continue;
       covered++;
@@ -199,7 +220,14 @@ test.serial('infer on a checkpoint writes the NPZ and the PNGs, and leaks nothin
   const config = modelConfigSchema.parse({ N, gridsize: 1, n_filters_scale: 1 });
   const model = PtychoPINN.create(config, f.scan.probe, 3);
   try {
-    await saveCheckpoint(path.join(dir, 'checkpoint'), model, { config, normalization: 1, intensityScale: model.intensityScale(), epoch: 0, seed: 3, history: [] });
+    await saveCheckpoint(path.join(dir, 'checkpoint'), model, {
+      config,
+      normalization: 1,
+      intensityScale: model.intensityScale(),
+      epoch: 0,
+      seed: 3,
+      history: [],
+    });
   } finally {
     model.dispose();
   }

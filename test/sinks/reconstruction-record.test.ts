@@ -16,7 +16,8 @@ import { loadPlan } from '../../src/pipeline/index.js';
 import { runSink, streamOf, testContext } from '../../src/testing/index.js';
 
 function record(): Reconstruction {
-  const h = 6, w = 8;
+  const h = 6,
+    w = 8;
   const re = Float32Array.from({ length: h * w }, (_, i) => 1 + 0.01 * i);
   const im = Float32Array.from({ length: h * w }, (_, i) => 0.02 * (i % 5));
   const weights = Uint8Array.from({ length: h * w }, (_, i) => (i % w >= 2 && i % w < 7 && i >= w ? 1 : 0));
@@ -28,7 +29,10 @@ test('write-npz writes a reconstruction record that reads back as it was', async
   const dir = await mkdtemp(join(tmpdir(), 'pf-rec-'));
   try {
     const r = record();
-    const out = (await runSink(writeNpz, { path: 'rec.npz' }, [streamOf([r], { record: 'reconstruction' })], testContext({ id: 'write', outDir: dir }))) as { path: string; arrays: string[] };
+    const out = (await runSink(writeNpz, { path: 'rec.npz' }, [streamOf([r], { record: 'reconstruction' })], testContext({ id: 'write', outDir: dir }))) as {
+      path: string;
+      arrays: string[];
+    };
     t.deepEqual(out.arrays, ['object', 'amplitude', 'phase', 'probe', 'origin', 'weights']);
     const back = await readComplex(out.path, 'object', [], 'test');
     t.deepEqual([back.height, back.width], [6, 8]);
@@ -49,7 +53,9 @@ test('write-npz writes a reconstruction record that reads back as it was', async
 test('images renders a reconstruction record over its covered region', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'pf-rec-'));
   try {
-    const out = (await runSink(images, {}, [streamOf([record()], { record: 'reconstruction' })], testContext({ id: 'images', outDir: dir }))) as { files: Record<string, string> };
+    const out = (await runSink(images, {}, [streamOf([record()], { record: 'reconstruction' })], testContext({ id: 'images', outDir: dir }))) as {
+      files: Record<string, string>;
+    };
     t.deepEqual(Object.keys(out.files).sort(), ['probe', 'reconstruction']);
     const png = PNG.sync.read(await readFile(out.files.reconstruction!));
     t.true(png.width > 0 && png.height > 0);
@@ -72,6 +78,11 @@ sinks:
   shown: { type: images, inputs: [infer] }
 `;
   const plan = await loadPlan('p.yaml', { registry: builtinRegistry(), text });
-  t.deepEqual(plan.sinks.map((s) => s.id), ['infer', 'saved', 'shown']);
-  await t.throwsAsync(loadPlan('p.yaml', { registry: builtinRegistry(), text: text.replace('inputs: [infer], path', 'inputs: [tensors], path') }), { message: /write-npz' accepts frame records or reconstruction records/ });
+  t.deepEqual(
+    plan.sinks.map((s) => s.id),
+    ['infer', 'saved', 'shown'],
+  );
+  await t.throwsAsync(loadPlan('p.yaml', { registry: builtinRegistry(), text: text.replace('inputs: [infer], path', 'inputs: [tensors], path') }), {
+    message: /write-npz' accepts frame records or reconstruction records/,
+  });
 });

@@ -48,7 +48,14 @@ async function chain(jitter = 0): Promise<Chain> {
   const batches = await createStage(batch, { batch_size: 16 }, [groups], ctx('batch'));
   const stream = (await createStage(tensorify, {}, [batches], ctx('tensorify'))) as Stream<TensorBatch>;
   const all = [stream, batches, groups, norm, scan];
-  return { stream, scan: stream.meta.scan!, normalization: stream.meta.normalization!, close: async () => { for (const st of all) await st.close?.(); } };
+  return {
+    stream,
+    scan: stream.meta.scan!,
+    normalization: stream.meta.normalization!,
+    close: async () => {
+      for (const st of all) await st.close?.();
+    },
+  };
 }
 
 async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
@@ -63,8 +70,13 @@ async function readObject(file: string): Promise<Complex2D & { origin: [number, 
     const a = await npz.readArray('object');
     const o = (await npz.readArray('origin')).data as Float64Array;
     const [h, w] = a.shape as [number, number];
-    const d = a.data as Float32Array, re = new Float32Array(h * w), im = new Float32Array(h * w);
-    for (let i = 0; i < h * w; i++) { re[i] = d[2 * i]!; im[i] = d[2 * i + 1]!; }
+    const d = a.data as Float32Array,
+      re = new Float32Array(h * w),
+      im = new Float32Array(h * w);
+    for (let i = 0; i < h * w; i++) {
+      re[i] = d[2 * i]!;
+      im[i] = d[2 * i + 1]!;
+    }
     return { height: h, width: w, re, im, origin: [o[0]!, o[1]!] };
   } finally {
     await npz.close();
@@ -73,11 +85,14 @@ async function readObject(file: string): Promise<Complex2D & { origin: [number, 
 
 /** The truth cut to the canvas of `placement` (zero outside the object). */
 function truthOnCanvas(scan: ScanMeta): Complex2D {
-  const p = placementFor(scan), t = scan.object!;
-  const re = new Float32Array(p.width * p.height), im = new Float32Array(p.width * p.height);
+  const p = placementFor(scan),
+    t = scan.object!;
+  const re = new Float32Array(p.width * p.height),
+    im = new Float32Array(p.width * p.height);
   for (let y = 0; y < p.height; y++) {
     for (let x = 0; x < p.width; x++) {
-      const ty = y + p.originY, tx = x + p.originX;
+      const ty = y + p.originY,
+        tx = x + p.originX;
       if (ty < 0 || tx < 0 || ty >= t.height || tx >= t.width) continue;
       re[y * p.width + x] = t.re[ty * t.width + tx]!;
       im[y * p.width + x] = t.im[ty * t.width + tx]!;
@@ -93,8 +108,16 @@ async function writeStart(dir: string, name: string, scan: ScanMeta, object: Com
 }
 
 const scoreOpts = (scan: ScanMeta) => {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  scan.xcoords.forEach((x, i) => { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, scan.ycoords[i]!); y1 = Math.max(y1, scan.ycoords[i]!); });
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
+  scan.xcoords.forEach((x, i) => {
+    x0 = Math.min(x0, x);
+    x1 = Math.max(x1, x);
+    y0 = Math.min(y0, scan.ycoords[i]!);
+    y1 = Math.max(y1, scan.ycoords[i]!);
+  });
   return { crop: { x0: Math.floor(x0), y0: Math.floor(y0), x1: Math.ceil(x1), y1: Math.ceil(y1) } };
 };
 
@@ -103,7 +126,10 @@ test.serial('from a flat start the misfit falls and the object approaches the tr
   const dir = await tempDir(t);
   const c = await chain();
   try {
-    const r = (await runSink(refine, { epochs: 20, lr: 0.05, final_lr: 1e-3 }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<string, unknown>;
+    const r = (await runSink(refine, { epochs: 20, lr: 0.05, final_lr: 1e-3 }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<
+      string,
+      unknown
+    >;
     t.is(r['passes'], 20);
     t.is(r['stopped'], 'epochs');
     t.true((r['final_loss'] as number) < (r['start_loss'] as number) / 10, `loss ${String(r['start_loss'])} → ${String(r['final_loss'])}`);
@@ -115,16 +141,24 @@ test.serial('from a flat start the misfit falls and the object approaches the tr
     const truth = c.scan.object!;
     // Score on object coordinates: the canvas starts at the object's pixel (0, 0) here.
     t.deepEqual([p.originX, p.originY], [0, 0]);
-    const cropped: Complex2D = { height: truth.height, width: truth.width, re: new Float32Array(truth.height * truth.width), im: new Float32Array(truth.height * truth.width) };
+    const cropped: Complex2D = {
+      height: truth.height,
+      width: truth.width,
+      re: new Float32Array(truth.height * truth.width),
+      im: new Float32Array(truth.height * truth.width),
+    };
     for (let y = 0; y < truth.height; y++) {
       cropped.re.set(refined.re.subarray(y * refined.width, y * refined.width + truth.width), y * truth.width);
       cropped.im.set(refined.im.subarray(y * refined.width, y * refined.width + truth.width), y * truth.width);
     }
     const score = evaluateObject(truth, cropped, scoreOpts(c.scan));
-    t.log(`SSIM amplitude ${score.amplitude.ssim.toFixed(3)}, phase ${score.phase.ssim.toFixed(3)}; loss ${String(r['start_loss'])} → ${String(r['final_loss'])}`);
+    t.log(
+      `SSIM amplitude ${score.amplitude.ssim.toFixed(3)}, phase ${score.phase.ssim.toFixed(3)}; loss ${String(r['start_loss'])} → ${String(r['final_loss'])}`,
+    );
     t.true(score.amplitude.ssim > 0.9, `amplitude SSIM ${score.amplitude.ssim}`);
     t.true(score.phase.ssim > 0.9, `phase SSIM ${score.phase.ssim}`);
-    for (const f of ['refined_amplitude.png', 'refined_phase.png', 'refine_loss.png']) t.deepEqual([...readFileSync(path.join(dir, f)).subarray(1, 4)], [0x50, 0x4e, 0x47], f);
+    for (const f of ['refined_amplitude.png', 'refined_phase.png', 'refine_loss.png'])
+      t.deepEqual([...readFileSync(path.join(dir, f)).subarray(1, 4)], [0x50, 0x4e, 0x47], f);
   } finally {
     await c.close();
   }
@@ -139,12 +173,15 @@ test.serial('starting from 3× the truth: the scale fit divides by 3 (in normali
     const object: Complex2D = { ...truth, re: truth.re.map((v) => 3 * v), im: truth.im.map((v) => 3 * v) };
     await writeStart(dir, 'start.npz', c.scan, object, c.scan.probe);
     const before = tf.memory().numTensors;
-    const r = (await runSink(refine, { reconstruction: 'start.npz', epochs: 1 }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<string, number>;
+    const r = (await runSink(refine, { reconstruction: 'start.npz', epochs: 1 }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<
+      string,
+      number
+    >;
     t.is(tf.memory().numTensors, before);
     // The data are the truth's far field (with counting noise at 1e8) times the normalisation factor.
     t.true(Math.abs(r['scale']! / (c.normalization / 3) - 1) < 2e-3, `scale ${r['scale']} vs ${c.normalization / 3}`);
     // Noise only: relative misfit ~ 1e-4 of the mean squared amplitude.
-    t.true(r['start_loss']! < 1e-3 * (N / 2) ** 2 / N ** 2, `start loss ${r['start_loss']}`);
+    t.true(r['start_loss']! < (1e-3 * (N / 2) ** 2) / N ** 2, `start loss ${r['start_loss']}`);
   } finally {
     await c.close();
   }
@@ -154,12 +191,15 @@ test.serial('refine_probe: with a distorted probe, refining it too fits the data
   const dir = await tempDir(t);
   const c = await chain();
   try {
-    const truth = truthOnCanvas(c.scan), p = c.scan.probe;
+    const truth = truthOnCanvas(c.scan),
+      p = c.scan.probe;
     // The true probe with a smooth amplitude ripple: wrong, but a fair start.
-    const re = new Float32Array(N * N), im = new Float32Array(N * N);
+    const re = new Float32Array(N * N),
+      im = new Float32Array(N * N);
     for (let y = 0; y < N; y++) {
       for (let x = 0; x < N; x++) {
-        const k = y * N + x, f = 1 + 0.4 * Math.cos((2 * Math.PI * x) / N) * Math.sin((2 * Math.PI * y) / N);
+        const k = y * N + x,
+          f = 1 + 0.4 * Math.cos((2 * Math.PI * x) / N) * Math.sin((2 * Math.PI * y) / N);
         re[k] = f * p.re[k]!;
         im[k] = f * p.im[k]!;
       }
@@ -168,8 +208,14 @@ test.serial('refine_probe: with a distorted probe, refining it too fits the data
     await writeStart(dir, 'start.npz', c.scan, truth, distorted);
     const before = tf.memory().numTensors;
     const opts = { reconstruction: 'start.npz', epochs: 8, lr: 0.02, final_lr: 1e-3 };
-    const fixed = (await runSink(refine, { ...opts, npz: 'fixed.npz' }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<string, number | null>;
-    const joint = (await runSink(refine, { ...opts, refine_probe: 1, npz: 'joint.npz' }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<string, number | null>;
+    const fixed = (await runSink(refine, { ...opts, npz: 'fixed.npz' }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<
+      string,
+      number | null
+    >;
+    const joint = (await runSink(refine, { ...opts, refine_probe: 1, npz: 'joint.npz' }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<
+      string,
+      number | null
+    >;
     t.is(tf.memory().numTensors, before);
     t.is(fixed['probe_refined_from'], null);
     t.is(joint['probe_refined_from'], 1);
@@ -186,14 +232,19 @@ test.serial('refine_probe: with a distorted probe, refining it too fits the data
     // Compare |P| up to one overall factor (object and probe share a scale).
     const amp = (r: number, i: number): number => Math.hypot(r, i);
     const misfit = (get: (k: number) => number): number => {
-      let num = 0, den = 0;
-      for (let k = 0; k < N * N; k++) { num += get(k) * amp(p.re[k]!, p.im[k]!); den += get(k) ** 2; }
+      let num = 0,
+        den = 0;
+      for (let k = 0; k < N * N; k++) {
+        num += get(k) * amp(p.re[k]!, p.im[k]!);
+        den += get(k) ** 2;
+      }
       const s = num / den;
       let e = 0;
       for (let k = 0; k < N * N; k++) e += (s * get(k) - amp(p.re[k]!, p.im[k]!)) ** 2;
       return e;
     };
-    const errStart = misfit((k) => amp(re[k]!, im[k]!)), errEnd = misfit((k) => amp(probeOut[2 * k]!, probeOut[2 * k + 1]!));
+    const errStart = misfit((k) => amp(re[k]!, im[k]!)),
+      errEnd = misfit((k) => amp(probeOut[2 * k]!, probeOut[2 * k + 1]!));
     t.log(`probe amplitude error: start ${errStart}, refined ${errEnd}`);
     t.true(errEnd < 0.5 * errStart);
   } finally {
@@ -207,7 +258,10 @@ test.serial('sub-pixel (jittered) positions: bilinear windows, the misfit falls'
   try {
     t.false(Array.from(c.scan.xcoords).every(Number.isInteger));
     const before = tf.memory().numTensors;
-    const r = (await runSink(refine, { epochs: 6, lr: 0.05, final_lr: 1e-3 }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<string, number>;
+    const r = (await runSink(refine, { epochs: 6, lr: 0.05, final_lr: 1e-3 }, [c.stream], testContext({ id: 'refine', outDir: dir }))) as Record<
+      string,
+      number
+    >;
     t.is(tf.memory().numTensors, before);
     t.true(r['final_loss']! < r['start_loss']! / 3, `loss ${r['start_loss']} → ${r['final_loss']}`);
   } finally {
@@ -278,7 +332,11 @@ test('windowTaps: integer positions need one tap of exact indices; sub-pixel one
   t.is(sub.taps[0]!.index[2 * N * N], 5 * 20 + 8);
   t.is(sub.taps[3]!.index[2 * N * N], 6 * 20 + 9);
   // Weights of every pattern sum to 1 (integer patterns: all on the first tap).
-  for (let p = 0; p < 4; p++) t.is(sub.taps.reduce((s, tap) => s + tap.weight![p]!, 0), 1);
+  for (let p = 0; p < 4; p++)
+    t.is(
+      sub.taps.reduce((s, tap) => s + tap.weight![p]!, 0),
+      1,
+    );
   t.is(sub.taps[0]!.weight![0], 1);
   const err = t.throws(() => windowTaps(Float64Array.of(-1, 7), Float32Array.of(0, 0), 1, 1, N, placement, 'test'));
   t.regex(err.message, /reaches outside the object canvas/);
@@ -293,8 +351,12 @@ test.serial('bad inputs: final_lr ≥ lr, an NPZ without origin, a probe of the 
     const e1 = await t.throwsAsync(runSink(refine, { lr: 0.01, final_lr: 0.01 }, [c.stream], ctx));
     t.regex(e1.message, /final_lr/);
     const { writeNpz } = await import('../../src/io/npz-writer.js');
-    const p = placementFor(c.scan), n = p.width * p.height;
-    await writeNpz(path.join(dir, 'no-origin.npz'), { object: { shape: [p.height, p.width], data: new Float32Array(2 * n).fill(1), descr: '<c8' }, probe: { shape: [N, N], data: new Float32Array(2 * N * N), descr: '<c8' } });
+    const p = placementFor(c.scan),
+      n = p.width * p.height;
+    await writeNpz(path.join(dir, 'no-origin.npz'), {
+      object: { shape: [p.height, p.width], data: new Float32Array(2 * n).fill(1), descr: '<c8' },
+      probe: { shape: [N, N], data: new Float32Array(2 * N * N), descr: '<c8' },
+    });
     const e2 = await t.throwsAsync(runSink(refine, { reconstruction: 'no-origin.npz' }, [c.stream], ctx));
     t.regex(e2.message, /origin/);
     t.true(e2.message.includes('no-origin.npz') || JSON.stringify(e2).includes('no-origin.npz'));

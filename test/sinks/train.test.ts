@@ -50,7 +50,13 @@ async function chain(seed: number, batchSize: number): Promise<Chain> {
   const batches = await createStage(batch, { batch_size: batchSize }, [shuffled], ctx('batch'));
   const stream = (await createStage(tensorify, {}, [batches], ctx('tensorify'))) as Stream<TensorBatch>;
   const all = [stream, batches, shuffled, groups, norm, scan];
-  return { stream, ledger, close: async () => { for (const st of all) await st.close?.(); } };
+  return {
+    stream,
+    ledger,
+    close: async () => {
+      for (const st of all) await st.close?.();
+    },
+  };
 }
 
 test.before(async () => {
@@ -135,7 +141,10 @@ async function resumeMatches(t: ExecutionContext, options: Record<string, unknow
   const resumed = (await runSink(train, { ...options, resume: true }, [c.stream], testContext({ id: 'train', outDir: split }))) as Record<string, unknown>;
   await c.close();
   t.is(resumed.epochs_run, 2);
-  t.true(Math.abs((resumed.final_loss as number) - (result.final_loss as number)) <= 1e-5 * Math.abs(result.final_loss as number), `${String(resumed.final_loss)} vs ${String(result.final_loss)}`);
+  t.true(
+    Math.abs((resumed.final_loss as number) - (result.final_loss as number)) <= 1e-5 * Math.abs(result.final_loss as number),
+    `${String(resumed.final_loss)} vs ${String(result.final_loss)}`,
+  );
 
   const wa = await finalWeights(path.join(full, 'checkpoint'));
   const wb = await finalWeights(path.join(split, 'checkpoint'));
@@ -150,7 +159,13 @@ test.serial('cosine schedule: lr decays step by step to final_lr, and a resumed 
   const options = { ...modelOptions, lr_schedule: 'cosine', final_lr: 1e-4, warmup_steps: 0 };
   const full = await tempDir(t);
   const lrs: number[] = [];
-  const ctx = testContext({ id: 'train', outDir: full, progress: (e) => { if (e.finished !== true && typeof e.info?.lr === 'number') lrs.push(e.info.lr); } });
+  const ctx = testContext({
+    id: 'train',
+    outDir: full,
+    progress: (e) => {
+      if (e.finished !== true && typeof e.info?.lr === 'number') lrs.push(e.info.lr);
+    },
+  });
   const a = await chain(5, 12);
   const result = (await runSink(train, options, [a.stream], ctx)) as Record<string, unknown>;
   await a.close();
@@ -160,17 +175,29 @@ test.serial('cosine schedule: lr decays step by step to final_lr, and a resumed 
   for (let i = 1; i < lrs.length; i++) t.true(lrs[i]! < lrs[i - 1]!, `lr rises at step ${i}: ${lrs[i - 1]} → ${lrs[i]}`);
   t.true(Math.abs(lrs[steps - 1]! - cosineLr(2e-3, 1e-4, (steps - 1) / steps)) < 1e-12);
   const history = JSON.parse(await readFile(path.join(full, 'history.json'), 'utf8')) as { lr: number }[];
-  t.deepEqual(history.map((h) => h.lr), [lrs[steps / 2 - 1], lrs[steps - 1]], 'history records the last step’s rate');
+  t.deepEqual(
+    history.map((h) => h.lr),
+    [lrs[steps / 2 - 1], lrs[steps - 1]],
+    'history records the last step’s rate',
+  );
   t.is(result.lr, lrs[steps - 1]);
   await resumeMatches(t, options, full, result);
-  await t.throwsAsync(runSink(train, { ...options, final_lr: 3e-3 }, [a.stream], testContext({ id: 'train', outDir: full })), { message: /final_lr 0.003 is not below lr 0.002/ });
+  await t.throwsAsync(runSink(train, { ...options, final_lr: 3e-3 }, [a.stream], testContext({ id: 'train', outDir: full })), {
+    message: /final_lr 0.003 is not below lr 0.002/,
+  });
   t.is(tf.memory().numTensors, before, 'no tensor leaked');
 });
 
 test.serial('warm-up: the first warmup_steps steps ramp the rate linearly to lr, then it stays', async (t) => {
   const before = tf.memory().numTensors;
   const lrs: number[] = [];
-  const ctx = testContext({ id: 'train', outDir: await tempDir(t), progress: (e) => { if (e.finished !== true && typeof e.info?.lr === 'number') lrs.push(e.info.lr); } });
+  const ctx = testContext({
+    id: 'train',
+    outDir: await tempDir(t),
+    progress: (e) => {
+      if (e.finished !== true && typeof e.info?.lr === 'number') lrs.push(e.info.lr);
+    },
+  });
   const a = await chain(5, 12);
   await runSink(train, { ...modelOptions, warmup_steps: 4 }, [a.stream], ctx);
   await a.close();
@@ -184,7 +211,10 @@ test.serial('a validation input is monitored, and a bad input is refused', async
   const dir = await tempDir(t);
   const trainData = await chain(1, 16);
   const valData = await chain(2, 16);
-  const r = (await runSink(train, { ...modelOptions, epochs: 1 }, [trainData.stream, valData.stream], testContext({ id: 'train', outDir: dir }))) as Record<string, unknown>;
+  const r = (await runSink(train, { ...modelOptions, epochs: 1 }, [trainData.stream, valData.stream], testContext({ id: 'train', outDir: dir }))) as Record<
+    string,
+    unknown
+  >;
   await trainData.close();
   await valData.close();
   t.is(typeof r.final_val_loss, 'number');

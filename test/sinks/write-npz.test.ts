@@ -40,7 +40,8 @@ for (const compress of [false, true]) {
         const b = await openNpz(result.path);
         try {
           for (const name of result.arrays) {
-            const x = await a.readArray(name), y = await b.readArray(name);
+            const x = await a.readArray(name),
+              y = await b.readArray(name);
             t.is(y.descr, x.descr, name);
             t.deepEqual(y.shape, x.shape, name);
             t.deepEqual(y.data, x.data, name);
@@ -60,7 +61,11 @@ for (const compress of [false, true]) {
 
 const N = 4;
 const scan: ScanMeta = {
-  N, count: 3, xcoords: Float64Array.of(1, 2, 3), ycoords: Float64Array.of(4, 5, 6), origin: 'test',
+  N,
+  count: 3,
+  xcoords: Float64Array.of(1, 2, 3),
+  ycoords: Float64Array.of(4, 5, 6),
+  origin: 'test',
   probe: { height: N, width: N, re: new Float32Array(N * N).fill(1), im: new Float32Array(N * N) },
 };
 const frame = (index: number): Frame => ({ index, x: index, y: -index, amplitude: new Float32Array(N * N).fill(index) });
@@ -73,8 +78,11 @@ test('a stream with no declared count is spilled first and written whole', async
     const r = await openNpz(result.path);
     try {
       t.deepEqual(r.header('diffraction').shape, [3, N, N]);
-      t.deepEqual([...(await r.readArray('diffraction')).data as Float32Array].filter((_, k) => k % 16 === 0), [0, 1, 2]);
-      t.deepEqual([...(await r.readArray('ycoords')).data as Float64Array], [-0, -1, -2]);
+      t.deepEqual(
+        [...((await r.readArray('diffraction')).data as Float32Array)].filter((_, k) => k % 16 === 0),
+        [0, 1, 2],
+      );
+      t.deepEqual([...((await r.readArray('ycoords')).data as Float64Array)], [-0, -1, -2]);
       t.false(r.entries().includes('objectGuess'));
     } finally {
       await r.close();
@@ -99,7 +107,11 @@ test('fewer frames than declared (bad records skipped upstream) give a smaller d
           await r.close();
         }
         if (haveNumpy) {
-          const shape = execFileSync('python3', ['-c', 'import sys, numpy as np; d = np.load(sys.argv[1], allow_pickle=False); print(d["diffraction"].shape, d["xcoords"].shape)', out.path], { encoding: 'utf8' });
+          const shape = execFileSync(
+            'python3',
+            ['-c', 'import sys, numpy as np; d = np.load(sys.argv[1], allow_pickle=False); print(d["diffraction"].shape, d["xcoords"].shape)', out.path],
+            { encoding: 'utf8' },
+          );
           t.is(shape.trim(), '(34, 32, 32) (34,)');
         }
       }
@@ -116,7 +128,10 @@ test('bad frames and non-frame streams are refused and leave no file', async (t)
     await t.throwsAsync(runSink(writeNpzSink, { path: 'a.npz' }, [long], ctx), { instanceOf: DataError, message: /more than the 1 frames/ });
     const wrong = streamOf([{ ...frame(0), amplitude: new Float32Array(5) }], { record: 'frame', scan });
     await t.throwsAsync(runSink(writeNpzSink, { path: 'b.npz' }, [wrong], ctx), { instanceOf: DataError, message: /5 values/ });
-    await t.throwsAsync(runSink(writeNpzSink, { path: 'c.npz' }, [streamOf([1], { record: 'group', scan })], ctx), { instanceOf: OptionsError, message: /frame streams/ });
+    await t.throwsAsync(runSink(writeNpzSink, { path: 'c.npz' }, [streamOf([1], { record: 'group', scan })], ctx), {
+      instanceOf: OptionsError,
+      message: /frame streams/,
+    });
     t.deepEqual(await readdir(dir), []);
   });
 });

@@ -20,7 +20,9 @@ function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i < 0 ? fallback : Number(process.argv[i + 1]);
 }
-const KILLS = arg('kills', 20), SEED = arg('seed', 1), EPOCHS = arg('epochs', 30);
+const KILLS = arg('kills', 20),
+  SEED = arg('seed', 1),
+  EPOCHS = arg('epochs', 30);
 const child = fileURLToPath(new URL('./child.ts', import.meta.url));
 const tsx = import.meta.resolve('tsx');
 
@@ -54,11 +56,13 @@ function run(dir: string, o: { killAfterMs?: number; atSave?: string } = {}): Pr
       env: { ...process.env, PF_SOAK_KILL_AT_SAVE: o.atSave ?? '' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    let stderr = '', timer: NodeJS.Timeout | undefined;
+    let stderr = '',
+      timer: NodeJS.Timeout | undefined;
     p.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       // The clock starts when the model exists: kills land in training, not in module loading.
-      if (o.killAfterMs !== undefined && timer === undefined && /model: \d+ parameters/.test(stderr)) timer = setTimeout(() => p.kill('SIGKILL'), o.killAfterMs);
+      if (o.killAfterMs !== undefined && timer === undefined && /model: \d+ parameters/.test(stderr))
+        timer = setTimeout(() => p.kill('SIGKILL'), o.killAfterMs);
     });
     p.on('error', reject);
     p.on('exit', (code, signal) => {
@@ -82,7 +86,12 @@ function savedEpoch(out: string): number {
   };
   if (!existsSync(out)) return -1;
   if (existsSync(path.join(out, 'checkpoint'))) return epochOf('checkpoint');
-  return Math.max(-1, ...readdirSync(out).filter((n) => /^checkpoint\.(old|tmp)-/.test(n)).map(epochOf));
+  return Math.max(
+    -1,
+    ...readdirSync(out)
+      .filter((n) => /^checkpoint\.(old|tmp)-/.test(n))
+      .map(epochOf),
+  );
 }
 
 type Epoch = { epoch: number; loss: number; lr: number };
@@ -111,16 +120,25 @@ async function main(): Promise<void> {
     const ref = await run(refDir);
     if (ref.code !== 0) throw new Error(`reference run failed (exit ${ref.code}): ${ref.stderr.slice(-500)}`);
     const reference = history(path.join(refDir, 'out'));
-    const epochMs = (1000 * ((JSON.parse(readFileSync(path.join(refDir, 'out', 'history.json'), 'utf8')) as { seconds: number }[]).reduce((a, h) => a + h.seconds, 0))) / reference.length;
+    const epochMs =
+      (1000 * (JSON.parse(readFileSync(path.join(refDir, 'out', 'history.json'), 'utf8')) as { seconds: number }[]).reduce((a, h) => a + h.seconds, 0)) /
+      reference.length;
 
     const rng = new Rng(SEED);
     const out = path.join(soakDir, 'out');
     const log: { kill: number; how: string; saved_before: number; resumed_after: number | null; exit: string }[] = [];
-    let kills = 0, runs = 0, finished = false;
+    let kills = 0,
+      runs = 0,
+      finished = false;
     while (!finished) {
       const before = savedEpoch(out);
       const inSave = kills < KILLS && kills % 3 === 2;
-      const o = kills >= KILLS ? {} : inSave ? { atSave: `${1 + Math.floor(rng.uniform() * 2)}:${rng.uniform() < 0.5 ? 'written' : 'swapped-out'}` } : { killAfterMs: Math.round(rng.uniform() * 1.5 * epochMs) };
+      const o =
+        kills >= KILLS
+          ? {}
+          : inSave
+            ? { atSave: `${1 + Math.floor(rng.uniform() * 2)}:${rng.uniform() < 0.5 ? 'written' : 'swapped-out'}` }
+            : { killAfterMs: Math.round(rng.uniform() * 1.5 * epochMs) };
       const r = await run(soakDir, o);
       runs++;
       const after = resumedAfter(r.stderr);
@@ -129,18 +147,36 @@ async function main(): Promise<void> {
       const killed = r.signal === 'SIGKILL';
       if (killed) kills++;
       else if (r.code !== 0) problems.push(`run ${runs}: exit ${r.code}: ${r.stderr.slice(-300)}`);
-      log.push({ kill: kills, how: 'atSave' in o ? `save ${o.atSave}` : 'killAfterMs' in o ? `after ${o.killAfterMs} ms` : 'none', saved_before: before, resumed_after: after ?? null, exit: killed ? 'SIGKILL' : String(r.code) });
+      log.push({
+        kill: kills,
+        how: 'atSave' in o ? `save ${o.atSave}` : 'killAfterMs' in o ? `after ${o.killAfterMs} ms` : 'none',
+        saved_before: before,
+        resumed_after: after ?? null,
+        exit: killed ? 'SIGKILL' : String(r.code),
+      });
       // Done when a run ends by itself: after the last kill, or too early (then the soak is too short).
       finished = !killed;
       if (finished && kills < KILLS) problems.push(`training finished after only ${kills} kills; raise --epochs`);
     }
     const got = history(out);
-    if (JSON.stringify(got) !== JSON.stringify(reference)) problems.push(`history differs from the uninterrupted run:\n${JSON.stringify(got)}\n${JSON.stringify(reference)}`);
+    if (JSON.stringify(got) !== JSON.stringify(reference))
+      problems.push(`history differs from the uninterrupted run:\n${JSON.stringify(got)}\n${JSON.stringify(reference)}`);
     const leftovers = readdirSync(out).filter((n) => /^checkpoint\.(tmp|old)-/.test(n));
     if (leftovers.length > 0) problems.push(`left behind: ${leftovers.join(', ')}`);
     const tempFiles = readdirSync(out).filter((n) => n.endsWith('.tmp'));
     process.stdout.write(
-      JSON.stringify({ kills, in_save: log.filter((l) => l.how.startsWith('save') && l.exit === 'SIGKILL').length, runs, epochs: EPOCHS, epoch_ms: Math.round(epochMs), history_equal: JSON.stringify(got) === JSON.stringify(reference), stale_temp_files: tempFiles.length, seconds: Math.round((performance.now() - t0) / 1000), problems, log }) + '\n',
+      JSON.stringify({
+        kills,
+        in_save: log.filter((l) => l.how.startsWith('save') && l.exit === 'SIGKILL').length,
+        runs,
+        epochs: EPOCHS,
+        epoch_ms: Math.round(epochMs),
+        history_equal: JSON.stringify(got) === JSON.stringify(reference),
+        stale_temp_files: tempFiles.length,
+        seconds: Math.round((performance.now() - t0) / 1000),
+        problems,
+        log,
+      }) + '\n',
     );
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -47,12 +47,16 @@ async function manifest(dir: string, name: string, bad: boolean): Promise<string
 
 /** A series of 6 frames (frame 2 with a NaN when `bad`), sent once over PUSH on `endpoint`. */
 async function sendSeries(endpoint: string, bad: boolean): Promise<void> {
-  const N = 4, series = 'compliance';
+  const N = 4,
+    series = 'compliance';
   const sock = new zmq.Push();
   sock.linger = 1000;
   await sock.bind(endpoint);
   try {
-    await sock.send([jsonPart({ htype: HTYPE.header, series, N, dtype: 'float32', frames: 6, probe: 'inline' }), probePayload(new Float32Array(N * N).fill(1), new Float32Array(N * N))]);
+    await sock.send([
+      jsonPart({ htype: HTYPE.header, series, N, dtype: 'float32', frames: 6, probe: 'inline' }),
+      probePayload(new Float32Array(N * N).fill(1), new Float32Array(N * N)),
+    ]);
     for (let i = 0; i < 6; i++) {
       const a = new Float32Array(N * N).fill(1 + i);
       if (bad && i === 2) a[3] = Number.NaN;
@@ -82,10 +86,28 @@ test('every built-in source passes the stage-compliance suite', async (t) => {
   const good = await manifest(dir, 'good', false);
   const bad = await manifest(dir, 'bad', true);
   const cases: ComplianceCase[] = [
-    { def: npz, options: { path: path.join(fixtures, 'npz/canonical_stored.npz') }, inputs: none, key: frameKey, bad: { inputs: none, options: { path: path.join(fixtures, 'npz/bad_nan_frames.npz') }, kept: 34 } },
-    { def: hdf5, options: { path: path.join(fixtures, 'hdf5/canonical.h5') }, inputs: none, key: frameKey, bad: { inputs: none, options: { path: path.join(fixtures, 'hdf5/bad_nan.h5') }, kept: 11 } },
+    {
+      def: npz,
+      options: { path: path.join(fixtures, 'npz/canonical_stored.npz') },
+      inputs: none,
+      key: frameKey,
+      bad: { inputs: none, options: { path: path.join(fixtures, 'npz/bad_nan_frames.npz') }, kept: 34 },
+    },
+    {
+      def: hdf5,
+      options: { path: path.join(fixtures, 'hdf5/canonical.h5') },
+      inputs: none,
+      key: frameKey,
+      bad: { inputs: none, options: { path: path.join(fixtures, 'hdf5/bad_nan.h5') }, kept: 11 },
+    },
     { def: json, options: { path: path.join(dir, good) }, inputs: none, key: frameKey, bad: { inputs: none, options: { path: path.join(dir, bad) }, kept: 5 } },
-    { def: { ...zmqWithSender, options: (zmqSource as ComponentDef).options.and(z.object({ bad: z.boolean().optional() })) }, options: { endpoint: 'tcp://127.0.0.1:1', idle_timeout_s: 5 }, inputs: none, key: frameKey, bad: { inputs: none, options: { bad: true }, kept: 5 } },
+    {
+      def: { ...zmqWithSender, options: (zmqSource as ComponentDef).options.and(z.object({ bad: z.boolean().optional() })) },
+      options: { endpoint: 'tcp://127.0.0.1:1', idle_timeout_s: 5 },
+      inputs: none,
+      key: frameKey,
+      bad: { inputs: none, options: { bad: true }, kept: 5 },
+    },
     { def: simulate, options: { N: 16, object: { kind: 'image', size: 40 }, scan: { step: 6 }, noise: 'none' }, inputs: none, key: frameKey },
   ];
   const covered = new Set(cases.map((c) => c.def.type));

@@ -47,7 +47,12 @@ test.serial('a hard-link cycle and an external link are refused at open (run and
     f.create_external_link(cycle, '/g/x', 'elsewhere');
   });
   const open = (file: string, allow = false): Promise<unknown> =>
-    createStage(hdf5Source, { path: file }, [], testContext({ id: 'scan', baseDir: dir, ...(allow ? { allow: { paths_outside: false, hdf5_external_links: true, plugins_outside: false } } : {}) }));
+    createStage(
+      hdf5Source,
+      { path: file },
+      [],
+      testContext({ id: 'scan', baseDir: dir, ...(allow ? { allow: { paths_outside: false, hdf5_external_links: true, plugins_outside: false } } : {}) }),
+    );
   await t.throwsAsync(open(cycle), { code: 'HDF5_STRUCTURE', message: /cycle\.h5/ });
   await t.throwsAsync(inspectFile(cycle), { code: 'HDF5_STRUCTURE' });
   await t.throwsAsync(open(ext), { code: 'HDF5_EXTERNAL_LINK', message: /ext\.h5.*elsewhere/ });
@@ -69,7 +74,10 @@ test.serial('a huge unallocated dataset is not read whole: the source refuses it
     f.get('probeGuess').resize([16384, 16384]);
   });
   const t0 = performance.now();
-  await t.throwsAsync(createStage(hdf5Source, { path: file }, [], testContext({ id: 'scan', baseDir: dir })), { code: 'HDF5_UNALLOCATED', message: /hollow\.h5 \[probeGuess\]/ });
+  await t.throwsAsync(createStage(hdf5Source, { path: file }, [], testContext({ id: 'scan', baseDir: dir })), {
+    code: 'HDF5_UNALLOCATED',
+    message: /hollow\.h5 \[probeGuess\]/,
+  });
   const report = await inspectFile(file);
   t.is(report.arrays.probeGuess?.size, 16384 * 16384);
   t.is(report.arrays.probeGuess?.mean, undefined);

@@ -26,7 +26,12 @@ const N = 16;
 const NN = N * N;
 
 async function source(options: Record<string, unknown>, lines: string[] = []): Promise<Stream<Frame>> {
-  return (await createStage(hdf5, options, [], testContext({ id: 'scan', baseDir: FIX, log: createLogger('info', (_l, _s, m) => lines.push(m)) }))) as Stream<Frame>;
+  return (await createStage(
+    hdf5,
+    options,
+    [],
+    testContext({ id: 'scan', baseDir: FIX, log: createLogger('info', (_l, _s, m) => lines.push(m)) }),
+  )) as Stream<Frame>;
 }
 
 async function expected(): Promise<Float32Array> {
@@ -58,12 +63,19 @@ for (const [file, layout] of [
       for (const f of frames) t.deepEqual(f.amplitude, amp.subarray(f.index * NN, (f.index + 1) * NN));
       const store = s.frames!;
       const picked = await store.readMany([7, 2, 3, 11]);
-      t.deepEqual(picked, [7, 2, 3, 11].map((i) => amp.slice(i * NN, (i + 1) * NN)));
+      t.deepEqual(
+        picked,
+        [7, 2, 3, 11].map((i) => amp.slice(i * NN, (i + 1) * NN)),
+      );
       const into = [new Float32Array(NN), new Float32Array(NN)];
       await store.readInto!([4, 5], into);
       t.deepEqual(into[1], amp.slice(5 * NN, 6 * NN));
       await t.throwsAsync(store.read(12), { instanceOf: DataError, message: /outside 0\.\.11/ });
-      if (layout === 'ptychodus') t.true(lines.some((l) => l.includes('2 modes, the first one used')), lines.join('\n'));
+      if (layout === 'ptychodus')
+        t.true(
+          lines.some((l) => l.includes('2 modes, the first one used')),
+          lines.join('\n'),
+        );
     } finally {
       await s.close?.();
     }
@@ -94,8 +106,14 @@ test('scan.cxi: counts square-rooted, masked pixels zeroed, positions from the t
     t.is(f[5 * N + 7], 0, 'masked pixel (5, 7)');
     // counts = round((10·amp)²): the amplitude read back is √counts ≈ 10·amp.
     for (const p of [1, 17, 100, 255]) t.true(Math.abs(f[p]! - 10 * amp[3 * NN + p]!) < 0.05, `pixel ${p}`);
-    t.true(lines.some((l) => l.includes('2 pixel(s) the detector mask marks set to 0')), lines.join('\n'));
-    t.true(lines.some((l) => l.includes('object pixel size 1.667e-7 m')), lines.join('\n'));
+    t.true(
+      lines.some((l) => l.includes('2 pixel(s) the detector mask marks set to 0')),
+      lines.join('\n'),
+    );
+    t.true(
+      lines.some((l) => l.includes('object pixel size 1.667e-7 m')),
+      lines.join('\n'),
+    );
   } finally {
     await cxi.close?.();
   }
@@ -112,10 +130,16 @@ test('scan.cxi: counts square-rooted, masked pixels zeroed, positions from the t
 test('refusals name the file and the key: missing file, not HDF5, unknown layout, short coordinates', async (t) => {
   await t.throwsAsync(source({ path: 'missing.h5' }), { instanceOf: DataError, message: /missing\.h5.*file not found/ });
   await t.throwsAsync(source({ path: 'not_hdf5.h5' }), { instanceOf: FormatError, message: /not_hdf5\.h5: not an HDF5 file/ });
-  const e = await t.throwsAsync(source({ path: 'bad_coords.h5' }), { instanceOf: DataError, message: /bad_coords\.h5 \[xcoords\]: has shape \(11\), expected \(12\)/ });
+  const e = await t.throwsAsync(source({ path: 'bad_coords.h5' }), {
+    instanceOf: DataError,
+    message: /bad_coords\.h5 \[xcoords\]: has shape \(11\), expected \(12\)/,
+  });
   t.is(e.key, 'xcoords');
   await t.throwsAsync(source({ path: 'no_layout.h5' }), { instanceOf: DataError, message: /no_layout\.h5: found none of the layouts .*top level: images/ });
-  await t.throwsAsync(source({ path: 'canonical.h5', layout: 'cxi' }), { instanceOf: DataError, message: /canonical\.h5 \[entry_1\/instrument_1\/detector_1\/data\]: no dataset/ });
+  await t.throwsAsync(source({ path: 'canonical.h5', layout: 'cxi' }), {
+    instanceOf: DataError,
+    message: /canonical\.h5 \[entry_1\/instrument_1\/detector_1\/data\]: no dataset/,
+  });
   await t.throwsAsync(source({ path: 'canonical.h5', bogus: 1 }), { message: /bogus/ });
   // A file cut short: the signature is there, HDF5 cannot open it; the reader thread's error comes back typed.
   const dir = await mkdtemp(path.join(tmpdir(), 'pf-h5-'));
@@ -123,7 +147,10 @@ test('refusals name the file and the key: missing file, not HDF5, unknown layout
     const { readFile, writeFile } = await import('node:fs/promises');
     const whole = await readFile(path.join(FIX, 'canonical.h5'));
     await writeFile(path.join(dir, 'cut.h5'), whole.subarray(0, 3000));
-    await t.throwsAsync(createStage(hdf5, { path: path.join(dir, 'cut.h5') }, [], testContext({ id: 'scan' })), { instanceOf: FormatError, message: /cut\.h5: HDF5 could not open it/ });
+    await t.throwsAsync(createStage(hdf5, { path: path.join(dir, 'cut.h5') }, [], testContext({ id: 'scan' })), {
+      instanceOf: FormatError,
+      message: /cut\.h5: HDF5 could not open it/,
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -133,7 +160,10 @@ test('bad_nan.h5: route drops pattern 5 from the stream; reading it by index is 
   const s = await source({ path: 'bad_nan.h5', on_error: 'route' });
   try {
     const frames = await collectStream(s);
-    t.deepEqual(frames.map((f) => f.index), [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
+    t.deepEqual(
+      frames.map((f) => f.index),
+      [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11],
+    );
     await t.throwsAsync(s.frames!.read(5), { instanceOf: DataError, message: /bad_nan\.h5 \[diffraction\]: pattern 5: .*NaN/ });
   } finally {
     await s.close?.();
@@ -182,16 +212,25 @@ test('the PETRA III CXI file reads: 200 patterns of 100×100, 5 masked pixels, n
     const { writeFile } = await import('node:fs/promises');
     await writeFile(probeFile, encodeNpy({ descr: '<c8', shape: [100, 100], data: new Float32Array(2 * 100 * 100).fill(1) }));
     const lines: string[] = [];
-    const s = (await createStage(hdf5, { path: PETRA, probe: probeFile, pixel_size_m: 1e-7 }, [], testContext({ id: 'scan', log: createLogger('info', (_l, _s, m) => lines.push(m)) }))) as Stream<Frame>;
+    const s = (await createStage(
+      hdf5,
+      { path: PETRA, probe: probeFile, pixel_size_m: 1e-7 },
+      [],
+      testContext({ id: 'scan', log: createLogger('info', (_l, _s, m) => lines.push(m)) }),
+    )) as Stream<Frame>;
     try {
       const scan = s.meta.scan!;
       t.is(scan.count, 200);
       t.is(scan.N, 100);
-      t.true(lines.some((l) => l.includes('5 pixel(s) the detector mask marks')), lines.join('\n'));
+      t.true(
+        lines.some((l) => l.includes('5 pixel(s) the detector mask marks')),
+        lines.join('\n'),
+      );
       // Median nearest-neighbour spacing in metres (pixel 1e-7 m): h5py on the same file gives 1.1924 µm.
       const nn = Array.from({ length: 200 }, (_, i) => {
         let best = Infinity;
-        for (let j = 0; j < 200; j++) if (j !== i) best = Math.min(best, Math.hypot(scan.xcoords[j]! - scan.xcoords[i]!, scan.ycoords[j]! - scan.ycoords[i]!) * 1e-7);
+        for (let j = 0; j < 200; j++)
+          if (j !== i) best = Math.min(best, Math.hypot(scan.xcoords[j]! - scan.xcoords[i]!, scan.ycoords[j]! - scan.ycoords[i]!) * 1e-7);
         return best;
       }).sort((a, b) => a - b);
       const median = (nn[99]! + nn[100]!) / 2;

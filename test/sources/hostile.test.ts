@@ -27,7 +27,11 @@ async function tempDir(t: ExecutionContext): Promise<string> {
 
 async function manifest(t: ExecutionContext, dir: string, doc: unknown, allow?: { paths_outside: boolean }): Promise<unknown> {
   await writeFile(path.join(dir, 'data', 'scan.json'), typeof doc === 'string' ? doc : JSON.stringify(doc));
-  const ctx = testContext({ id: 'scan', baseDir: dir, ...(allow === undefined ? {} : { allow: { hdf5_external_links: false, plugins_outside: false, ...allow } }) });
+  const ctx = testContext({
+    id: 'scan',
+    baseDir: dir,
+    ...(allow === undefined ? {} : { allow: { hdf5_external_links: false, plugins_outside: false, ...allow } }),
+  });
   const s = await createStage(jsonSource, { path: 'data/scan.json' }, [], ctx);
   t.teardown(async () => s.close?.());
   return s;
@@ -74,7 +78,10 @@ test('a manifest nested 100 000 levels deep in an unused key is refused quickly'
   const dir = await tempDir(t);
   const deep = '['.repeat(100_000) + ']'.repeat(100_000);
   const t0 = performance.now();
-  await t.throwsAsync(manifest(t, dir, `{"junk": ${deep}, "probe": "probe.npy", "frames": [${JSON.stringify(frame)}]}`), { code: 'JSON_TOO_DEEP', message: /scan\.json/ });
+  await t.throwsAsync(manifest(t, dir, `{"junk": ${deep}, "probe": "probe.npy", "frames": [${JSON.stringify(frame)}]}`), {
+    code: 'JSON_TOO_DEEP',
+    message: /scan\.json/,
+  });
   t.true(performance.now() - t0 < 5000);
 });
 
@@ -87,7 +94,8 @@ test('file names are not printed twice, and newlines in names are escaped', asyn
 });
 
 async function npzScan(dir: string, o: { x?: number[]; probe?: Float32Array; n?: number; N?: number } = {}): Promise<string> {
-  const n = o.n ?? 2, M = o.N ?? N;
+  const n = o.n ?? 2,
+    M = o.N ?? N;
   const file = path.join(dir, `scan-${Math.random().toString(36).slice(2)}.npz`);
   const probe = o.probe ?? new Float32Array(2 * M * M).fill(1);
   await writeNpz(file, {

@@ -12,12 +12,16 @@ import jsonSource from '../../src/sources/json.js';
 import { manifestReads } from '../../src/sources/manifest-scan.js';
 import { collectStream, createStage, testContext } from '../../src/testing/index.js';
 
-const N = 8, COUNT = 6000;
+const N = 8,
+  COUNT = 6000;
 
 /** A manifest of COUNT frames over one 4-pattern stack; `head` keys before `frames`, `tail` keys after. */
 function manifest(head: Record<string, string>, tail: Record<string, string>): string {
-  const frames = Array.from({ length: COUNT }, (_, i) => `{"x":${16 + (i % 40)},"y":${16 + Math.floor(i / 40) % 40},"stack":"stack.npy","index":${i % 4}}`);
-  const keys = (o: Record<string, string>): string => Object.entries(o).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)},`).join('');
+  const frames = Array.from({ length: COUNT }, (_, i) => `{"x":${16 + (i % 40)},"y":${16 + (Math.floor(i / 40) % 40)},"stack":"stack.npy","index":${i % 4}}`);
+  const keys = (o: Record<string, string>): string =>
+    Object.entries(o)
+      .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)},`)
+      .join('');
   return `{${keys(head)}"frames":[${frames.join(',\n')}]${Object.keys(tail).length > 0 ? ',' + keys(tail).slice(0, -1) : ''}}`;
 }
 
@@ -25,10 +29,21 @@ async function scan(dir: string, text: string, limit?: number): Promise<{ count:
   const file = path.join(dir, 'scan.json');
   await writeFile(file, text);
   manifestReads.passes = manifestReads.bytes = 0;
-  const s = (await createStage(jsonSource, { path: 'scan.json', ...(limit !== undefined ? { limit } : {}) }, [], testContext({ id: 'scan', baseDir: dir }))) as Stream<Frame>;
+  const s = (await createStage(
+    jsonSource,
+    { path: 'scan.json', ...(limit !== undefined ? { limit } : {}) },
+    [],
+    testContext({ id: 'scan', baseDir: dir }),
+  )) as Stream<Frame>;
   try {
     const got = await collectStream(s);
-    return { count: got.length, passes: manifestReads.passes, bytes: manifestReads.bytes, size: (await stat(file)).size, object: s.meta.scan!.object !== undefined };
+    return {
+      count: got.length,
+      passes: manifestReads.passes,
+      bytes: manifestReads.bytes,
+      size: (await stat(file)).size,
+      object: s.meta.scan!.object !== undefined,
+    };
   } finally {
     await s.close?.();
   }

@@ -32,7 +32,12 @@ async function scene(t: ExecutionContext, fn: (dir: string) => Promise<void>): P
   t.pass();
 }
 
-async function open(dir: string, manifest: unknown, options: Record<string, unknown> = {}, ctx = testContext({ id: 'scan', baseDir: dir })): Promise<Stream<Frame>> {
+async function open(
+  dir: string,
+  manifest: unknown,
+  options: Record<string, unknown> = {},
+  ctx = testContext({ id: 'scan', baseDir: dir }),
+): Promise<Stream<Frame>> {
   await writeFile(path.join(dir, 'data', 'scan.json'), JSON.stringify(manifest));
   return (await createStage(jsonSource, { path: 'data/scan.json', ...options }, [], ctx)) as Stream<Frame>;
 }
@@ -56,7 +61,15 @@ test('file and stack frames stream in order with positions, probe and a frame st
       t.deepEqual([...scan.ycoords], [20, 21, 22, 23]);
       t.is(scan.probe.im[0], 0.5);
       const got = await collectStream(s);
-      t.deepEqual(got.map((f) => [f.index, f.x, f.y]), [[0, 10, 20], [1, 11, 21], [2, 12, 22], [3, 13, 23]]);
+      t.deepEqual(
+        got.map((f) => [f.index, f.x, f.y]),
+        [
+          [0, 10, 20],
+          [1, 11, 21],
+          [2, 12, 22],
+          [3, 13, 23],
+        ],
+      );
       t.deepEqual(got[0]!.amplitude, pattern(0));
       t.deepEqual(got[1]!.amplitude, pattern(12));
       t.deepEqual(got[2]!.amplitude, pattern(1));
@@ -85,7 +98,10 @@ test('a missing pattern file is a typed error naming the manifest entry; route s
     const routed = await open(dir, manifest, { on_error: 'route' }, ctx);
     try {
       t.is((await collectStream(routed)).length, 4);
-      t.deepEqual(ctx.stats.routed.map((r) => r.record), [4]);
+      t.deepEqual(
+        ctx.stats.routed.map((r) => r.record),
+        [4],
+      );
     } finally {
       await routed.close?.();
     }
@@ -101,7 +117,10 @@ test('a bad pattern is routed when streamed, reported as excluded, and refused w
     const s = await open(dir, { probe: 'probe.npy', frames: [...frames, { x: 1, y: 2, file: 'nan.npy' }] }, { on_error: 'route' }, ctx);
     try {
       t.is((await collectStream(s)).length, 4);
-      t.deepEqual(ctx.stats.routed.map((r) => r.record), [4]);
+      t.deepEqual(
+        ctx.stats.routed.map((r) => r.record),
+        [4],
+      );
       t.regex(ctx.stats.routed[0]!.message, /pattern 4: .*NaN/);
       const store = s.frames!;
       t.deepEqual(await store.readMany([0]), [pattern(0)]);
@@ -117,12 +136,18 @@ test('a bad pattern is routed when streamed, reported as excluded, and refused w
 test('malformed manifests are refused naming the entry or key', async (t) => {
   await scene(t, async (dir) => {
     await t.throwsAsync(open(dir, { probe: 'probe.npy', frames: [{ x: 1, file: 'f0.npy' }] }), { instanceOf: DataError, message: /\[frames\[0\]\].*x and y/ });
-    await t.throwsAsync(open(dir, { probe: 'probe.npy', frames: [frames[0], { x: 1, y: 2, stack: 'stack.npy' }] }), { instanceOf: DataError, message: /\[frames\[1\]\].*index/ });
+    await t.throwsAsync(open(dir, { probe: 'probe.npy', frames: [frames[0], { x: 1, y: 2, stack: 'stack.npy' }] }), {
+      instanceOf: DataError,
+      message: /\[frames\[1\]\].*index/,
+    });
     await t.throwsAsync(open(dir, { frames }), { instanceOf: DataError, message: /\[probe\]/ });
     await t.throwsAsync(open(dir, { probe: 'missing.npy', frames }), { instanceOf: DataError, message: /\[probe\]: missing\.npy: file not found/ });
     await t.throwsAsync(open(dir, { probe: 'probe.npy', frames: [] }), { instanceOf: DataError, message: /\[frames\]/ });
     await writeFile(path.join(dir, 'data', 'broken.json'), '{"probe": "probe.npy", "frames": [{"x": 1,');
-    await t.throwsAsync(createStage(jsonSource, { path: 'data/broken.json' }, [], testContext({ id: 'scan', baseDir: dir })), { instanceOf: DataError, message: /broken\.json.*JSON/ });
+    await t.throwsAsync(createStage(jsonSource, { path: 'data/broken.json' }, [], testContext({ id: 'scan', baseDir: dir })), {
+      instanceOf: DataError,
+      message: /broken\.json.*JSON/,
+    });
     const s = await open(dir, { probe: 'probe.npy', frames: [...frames, { x: 0, y: 0, stack: 'stack.npy', index: 9 }] }, { limit: 4 });
     t.is(s.meta.count, 4);
     await s.close?.();

@@ -41,11 +41,23 @@ test('paths with a glob: files in name order, global frame numbers, one scan per
       t.is(scan.count, 19);
       t.deepEqual(Array.from(scan.scanIndex!), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
       const frames = await collectStream(s);
-      t.deepEqual(frames.map((f) => f.index), Array.from({ length: 19 }, (_, i) => i));
-      t.deepEqual(frames.map((f) => f.scanIndex), Array.from(scan.scanIndex!));
-      t.deepEqual(frames.map((f) => f.amplitude[0]), [0, 1, 2, 3, 4, 100, 101, 102, 103, 104, 105, 200, 201, 202, 203, 204, 205, 206, 207]);
+      t.deepEqual(
+        frames.map((f) => f.index),
+        Array.from({ length: 19 }, (_, i) => i),
+      );
+      t.deepEqual(
+        frames.map((f) => f.scanIndex),
+        Array.from(scan.scanIndex!),
+      );
+      t.deepEqual(
+        frames.map((f) => f.amplitude[0]),
+        [0, 1, 2, 3, 4, 100, 101, 102, 103, 104, 105, 200, 201, 202, 203, 204, 205, 206, 207],
+      );
       const picked = await s.frames!.readMany([18, 0, 7, 12]);
-      t.deepEqual(picked.map((a) => a[0]), [207, 0, 102, 201]);
+      t.deepEqual(
+        picked.map((a) => a[0]),
+        [207, 0, 102, 201],
+      );
       // group reads by index and never puts two scans in one group.
       const g = (await createStage(group, { gridsize: 2, k: 4, seed: 3 }, [s], testContext({ id: 'g', baseDir: dir }))) as Stream<Group>;
       const groups = await collectStream(g);
@@ -68,20 +80,21 @@ test('paths: another probe, an empty glob, path and paths together, a fractional
     await writeScan(path.join(dir, 'f.npz'), 2, 3, { scanIndex: [0, 0.5, 1] });
     const ctx = testContext({ id: 'scan', baseDir: dir });
     const e1 = await t.throwsAsync(createStage(npzSource, { paths: ['a.npz', 'p.npz'] }, [], ctx), { instanceOf: DataError });
-    t.is((e1).code, 'PROBE_MISMATCH');
+    t.is(e1.code, 'PROBE_MISMATCH');
     t.true(e1.message.includes('p.npz'));
     const e2 = await t.throwsAsync(createStage(npzSource, { paths: ['*.h5'] }, [], ctx), { instanceOf: OptionsError });
-    t.is((e2).code, 'FILE_NOT_FOUND');
+    t.is(e2.code, 'FILE_NOT_FOUND');
     await t.throwsAsync(createStage(npzSource, { path: 'a.npz', paths: ['a.npz'] }, [], ctx), { instanceOf: OptionsError });
     const e3 = await t.throwsAsync(createStage(npzSource, { path: 'f.npz' }, [], ctx), { instanceOf: DataError });
-    t.is((e3).code, 'BAD_SCAN_INDEX');
+    t.is(e3.code, 'BAD_SCAN_INDEX');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
 
 test('StreamPool keeps at most its cap of idle files open, never closes one in use', async (t) => {
-  let open = 0, peak = 0;
+  let open = 0,
+    peak = 0;
   const opener = async (): Promise<Stream<Frame>> => {
     open++;
     peak = Math.max(peak, open);

@@ -54,10 +54,17 @@ for (const file of ['canonical_stored.npz', 'canonical_deflated.npz']) {
         t.deepEqual(f.amplitude, diff.subarray(f.index * 1024, (f.index + 1) * 1024));
       }
       const again = await collectStream(s);
-      t.deepEqual(again.map((f) => f.index), frames.map((f) => f.index), 're-iterable');
+      t.deepEqual(
+        again.map((f) => f.index),
+        frames.map((f) => f.index),
+        're-iterable',
+      );
       const store = s.frames!;
       const picked = await store.readMany([30, 2, 3, 4, 2]);
-      t.deepEqual(picked.map((a) => a[0]), [30, 2, 3, 4, 2].map((i) => diff[i * 1024]));
+      t.deepEqual(
+        picked.map((a) => a[0]),
+        [30, 2, 3, 4, 2].map((i) => diff[i * 1024]),
+      );
       t.deepEqual(await store.read(35), diff.subarray(35 * 1024));
       await t.throwsAsync(store.read(36), { instanceOf: DataError });
     } finally {
@@ -77,8 +84,14 @@ test('legacy diff3d with integer counts: accepted with notes; input: intensity t
     t.is(frames.length, 36);
     const f = frames[7]!;
     for (let k = 0; k < 1024; k += 37) t.is(f.amplitude[k], Math.fround(Math.sqrt(raw[7 * 1024 + k]!)));
-    t.true(lines.some((l) => l.includes("legacy key 'diff3d'")), lines.join('\n'));
-    t.true(lines.some((l) => l.includes('integer data')), lines.join('\n'));
+    t.true(
+      lines.some((l) => l.includes("legacy key 'diff3d'")),
+      lines.join('\n'),
+    );
+    t.true(
+      lines.some((l) => l.includes('integer data')),
+      lines.join('\n'),
+    );
   } finally {
     await npz.close();
     await close(s);
@@ -88,7 +101,8 @@ test('legacy diff3d with integer counts: accepted with notes; input: intensity t
 test('(N, N, n) is transposed and (n, N, N, 1) squeezed, each with a note', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'pf-npzsrc-'));
   try {
-    const n = 5, N = 4;
+    const n = 5,
+      N = 4;
     const frames = new Float32Array(n * N * N).map((_, k) => k);
     const nnN = new Float32Array(n * N * N);
     for (let j = 0; j < n; j++) for (let p = 0; p < N * N; p++) nnN[p * n + j] = frames[j * N * N + p]!;
@@ -99,7 +113,10 @@ test('(N, N, n) is transposed and (n, N, N, 1) squeezed, each with a note', asyn
     };
     await writeNpz(path.join(dir, 'nnn.npz'), { diffraction: { shape: [N, N, n], data: nnN }, ...common });
     await writeNpz(path.join(dir, 'sq.npz'), { diffraction: { shape: [n, N, N, 1], data: frames, descr: '<f8' }, ...common });
-    for (const [file, note] of [['nnn.npz', 'transposed'], ['sq.npz', 'squeezed']] as const) {
+    for (const [file, note] of [
+      ['nnn.npz', 'transposed'],
+      ['sq.npz', 'squeezed'],
+    ] as const) {
       const lines: string[] = [];
       const s = await source({ path: file }, testContext({ id: 'scan', baseDir: dir, log: createLogger('info', (_l, _s, m) => lines.push(m)) }));
       try {
@@ -110,7 +127,10 @@ test('(N, N, n) is transposed and (n, N, N, 1) squeezed, each with a note', asyn
         const into = [new Float32Array(N * N), new Float32Array(N * N)];
         await s.frames!.readInto!([4, 1], into);
         t.deepEqual(into, [frames.slice(4 * N * N, 5 * N * N), frames.slice(N * N, 2 * N * N)], `${file}: readInto`);
-        t.true(lines.some((l) => l.includes(note)), lines.join('\n'));
+        t.true(
+          lines.some((l) => l.includes(note)),
+          lines.join('\n'),
+        );
       } finally {
         await close(s);
       }
@@ -159,7 +179,10 @@ test('bad_nan_frames.npz: route yields 34 good frames and routes 5 and 9; fail t
     t.is(frames.length, 34);
     t.false(frames.some((f) => f.index === 5 || f.index === 9));
     t.is(ctx.stats.errors, 2);
-    t.deepEqual(ctx.stats.routed.map((r) => r.record), [5, 9]);
+    t.deepEqual(
+      ctx.stats.routed.map((r) => r.record),
+      [5, 9],
+    );
     t.regex(ctx.stats.routed[0]!.message, /NaN/);
     t.regex(ctx.stats.routed[1]!.message, /negative/);
   } finally {
@@ -213,8 +236,14 @@ test('bad_nan_frames.npz under route: the source drops 5 and 9 and group leaves 
       t.false(g.indices.includes(5) || g.indices.includes(9), `group ${g.index}: ${[...g.indices].join(',')}`);
       t.false(g.amplitudes.some((v) => !Number.isFinite(v) || v < 0));
     }
-    t.deepEqual(ctx.stats.routed.map((r) => r.record), [5, 9]);
-    t.true(lines.some((l) => /2 position\(s\) left out.*5, 9/.test(l)), lines.join('\n'));
+    t.deepEqual(
+      ctx.stats.routed.map((r) => r.record),
+      [5, 9],
+    );
+    t.true(
+      lines.some((l) => /2 position\(s\) left out.*5, 9/.test(l)),
+      lines.join('\n'),
+    );
   } finally {
     await close(s);
   }
@@ -225,7 +254,10 @@ test('bad_nan_frames.npz under route: the source drops 5 and 9 and group leaves 
     const norm = (await createStage(normalize, { factor: 1 }, [direct])) as Stream<Frame>;
     const grouped = (await createStage(group, { gridsize: 2, k: 7 }, [norm])) as Stream<Group>;
     t.is((await collectStream(grouped)).length, 34);
-    t.deepEqual(dctx.stats.routed.map((r) => r.record), [5, 9]);
+    t.deepEqual(
+      dctx.stats.routed.map((r) => r.record),
+      [5, 9],
+    );
   } finally {
     await close(direct);
   }
@@ -234,7 +266,8 @@ test('bad_nan_frames.npz under route: the source drops 5 and 9 and group leaves 
 test('probe: a probe from another file (.npy, .npz, FILE.npz:KEY) replaces probeGuess; wrong size, missing file or key are clear errors', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'pf-npzprobe-'));
   try {
-    const n = 3, N = 4;
+    const n = 3,
+      N = 4;
     const probe = Float32Array.from({ length: 2 * N * N }, (_, k) => (k % 7) - 3);
     await writeNpz(path.join(dir, 'scan.npz'), {
       diffraction: { shape: [n, N, N], data: new Float32Array(n * N * N).fill(1) },
@@ -243,11 +276,24 @@ test('probe: a probe from another file (.npy, .npz, FILE.npz:KEY) replaces probe
       probeGuess: { shape: [N, N], data: new Float32Array(2 * N * N).fill(1), descr: '<c8' },
     });
     await writeFile(path.join(dir, 'p.npy'), encodeNpy({ shape: [N, N], data: probe, descr: '<c8' }));
-    await writeNpz(path.join(dir, 'recon.npz'), { object: { shape: [2, 2], data: new Float32Array(8), descr: '<c8' }, probe: { shape: [N, N], data: probe, descr: '<c8' }, refined: { shape: [N, N], data: probe.map((v) => 2 * v), descr: '<c8' } });
+    await writeNpz(path.join(dir, 'recon.npz'), {
+      object: { shape: [2, 2], data: new Float32Array(8), descr: '<c8' },
+      probe: { shape: [N, N], data: probe, descr: '<c8' },
+      refined: { shape: [N, N], data: probe.map((v) => 2 * v), descr: '<c8' },
+    });
     await writeNpz(path.join(dir, 'small.npz'), { probeGuess: { shape: [2, 2], data: new Float32Array(8), descr: '<c8' } });
     const open = (o: Record<string, unknown>, lines: string[] = []): Promise<Stream<Frame>> =>
-      createStage(npzSource, { path: 'scan.npz', ...o }, [], testContext({ id: 'scan', baseDir: dir, log: createLogger('info', (_l, _s, m) => lines.push(m)) })) as Promise<Stream<Frame>>;
-    for (const [spec, factor] of [['p.npy', 1], ['recon.npz', 1], ['recon.npz:refined', 2]] as const) {
+      createStage(
+        npzSource,
+        { path: 'scan.npz', ...o },
+        [],
+        testContext({ id: 'scan', baseDir: dir, log: createLogger('info', (_l, _s, m) => lines.push(m)) }),
+      ) as Promise<Stream<Frame>>;
+    for (const [spec, factor] of [
+      ['p.npy', 1],
+      ['recon.npz', 1],
+      ['recon.npz:refined', 2],
+    ] as const) {
       const lines: string[] = [];
       const s = await open({ probe: spec }, lines);
       try {
@@ -257,7 +303,10 @@ test('probe: a probe from another file (.npy, .npz, FILE.npz:KEY) replaces probe
           t.is(got.re[i], factor * probe[2 * i]!);
           t.is(got.im[i], factor * probe[2 * i + 1]!);
         }
-        t.true(lines.some((l) => l.includes('instead of scan.npz')), spec);
+        t.true(
+          lines.some((l) => l.includes('instead of scan.npz')),
+          spec,
+        );
       } finally {
         await close(s);
       }
@@ -312,14 +361,23 @@ for (const [file, options] of [
       // Back to back, in ascending order (one read per run, straight into place).
       const sorted = [...ids].sort((a, b) => a - b);
       const block = new Float32Array(sorted.length * NN).fill(-1);
-      await store.readInto!(sorted, sorted.map((_, j) => block.subarray(j * NN, (j + 1) * NN)));
+      await store.readInto!(
+        sorted,
+        sorted.map((_, j) => block.subarray(j * NN, (j + 1) * NN)),
+      );
       sorted.forEach((id, j) => t.deepEqual(block.subarray(j * NN, (j + 1) * NN), want[ids.indexOf(id)], `frame ${id}, back to back`));
       // Scattered: every other slot of a larger array, in the order asked.
       const sparse = new Float32Array(2 * ids.length * NN).fill(-1);
-      await store.readInto!(ids, ids.map((_, j) => sparse.subarray(2 * j * NN, (2 * j + 1) * NN)));
+      await store.readInto!(
+        ids,
+        ids.map((_, j) => sparse.subarray(2 * j * NN, (2 * j + 1) * NN)),
+      );
       ids.forEach((id, j) => {
         t.deepEqual(sparse.subarray(2 * j * NN, (2 * j + 1) * NN), want[j], `frame ${id}, scattered`);
-        t.true(sparse.subarray((2 * j + 1) * NN, (2 * j + 2) * NN).every((v) => v === -1), 'nothing written between targets');
+        t.true(
+          sparse.subarray((2 * j + 1) * NN, (2 * j + 2) * NN).every((v) => v === -1),
+          'nothing written between targets',
+        );
       });
       await t.throwsAsync(store.readInto!([1, 2], [block.subarray(0, NN)]), { instanceOf: RangeError });
       await t.throwsAsync(store.readInto!([36], [block.subarray(0, NN)]), { instanceOf: DataError });
@@ -352,7 +410,10 @@ test('openBorrowed: the same frames as open, over reused blocks (valid until the
       copies.push(f.amplitude.slice());
       buffers.add(f.amplitude.buffer);
     }
-    t.deepEqual(copies, plain.map((f) => f.amplitude));
+    t.deepEqual(
+      copies,
+      plain.map((f) => f.amplitude),
+    );
     t.true(buffers.size <= 2, `${buffers.size} blocks for 36 patterns`);
   } finally {
     await close(s);

@@ -36,7 +36,10 @@ test('metadata: frame records, ScanMeta with object, probe and positions, a Fram
   t.is(s.frames!.count, 25);
   t.is(s.frames!.N, 16);
   const frames = await collectStream(s);
-  t.deepEqual(frames.map((f) => f.index), [...Array(25).keys()]);
+  t.deepEqual(
+    frames.map((f) => f.index),
+    [...Array(25).keys()],
+  );
   t.is(frames[3]!.x, scan.xcoords[3]!);
   t.is(frames[3]!.amplitude.length, 256);
 });
@@ -59,13 +62,16 @@ test('noise-free frames equal |fft2Shifted(P · extractPatch(O))| at sub-pixel p
   t.false(frames.every((f) => Number.isInteger(f.x)));
   for (const f of frames) {
     const w = extractPatch(object!, f.x, f.y, N);
-    const re = new Float32Array(N * N), im = new Float32Array(N * N);
+    const re = new Float32Array(N * N),
+      im = new Float32Array(N * N);
     for (let k = 0; k < N * N; k++) {
       re[k] = probe.re[k]! * w.re[k]! - probe.im[k]! * w.im[k]!;
       im[k] = probe.re[k]! * w.im[k]! + probe.im[k]! * w.re[k]!;
     }
     const F = fft2Shifted(re, im, N);
-    let err = 0, energy = 0, waveEnergy = 0;
+    let err = 0,
+      energy = 0,
+      waveEnergy = 0;
     for (let k = 0; k < N * N; k++) {
       err = Math.max(err, Math.abs(f.amplitude[k]! - Math.hypot(F.re[k]!, F.im[k]!)));
       energy += f.amplitude[k]! ** 2;
@@ -136,7 +142,10 @@ test('defaults parse: N 64, embedded image 256², poisson at 1e9', (t) => {
 });
 
 test('option errors name the problem: missing image, one image only, unknown key, scan too big', async (t) => {
-  await t.throwsAsync(sim({ N: 16, object: { kind: 'image', amplitude: 'nope.png', phase: 'phantom128.png', size: 32 } }), { instanceOf: OptionsError, message: /nope\.png/ });
+  await t.throwsAsync(sim({ N: 16, object: { kind: 'image', amplitude: 'nope.png', phase: 'phantom128.png', size: 32 } }), {
+    instanceOf: OptionsError,
+    message: /nope\.png/,
+  });
   await t.throwsAsync(sim({ N: 16, object: { kind: 'image', amplitude: 'camera128.png', size: 32 } }), { instanceOf: OptionsError });
   t.throws(() => simulate.options.parse({ N: 16, bogus: 1 }));
   t.throws(() => simulate.options.parse({ object: { kind: 'grf', amplitude: 'x.png' } }));
@@ -164,7 +173,10 @@ const haveNpy = existsSync(path.resolve(import.meta.dirname, '../../src/io/npy.t
     await writeFile(path.join(dir, 'probe.npy'), encodeNpy({ shape: [N, N], data, descr: '<c8' }));
     const s = await sim({ ...small, probe: path.join(dir, 'probe.npy') });
     t.deepEqual(Array.from(s.meta.scan!.probe.re.subarray(0, 4)), Array.from(data.filter((_, i) => i % 2 === 0).subarray(0, 4)));
-    await t.throwsAsync(sim({ ...small, N: 32, object: { kind: 'grf', size: 64 }, probe: path.join(dir, 'probe.npy') }), { instanceOf: OptionsError, message: /probe\.npy/ });
+    await t.throwsAsync(sim({ ...small, N: 32, object: { kind: 'grf', size: 64 }, probe: path.join(dir, 'probe.npy') }), {
+      instanceOf: OptionsError,
+      message: /probe\.npy/,
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -190,8 +202,14 @@ test('corpus: scans: K gives K objects from the family, frames tagged with their
   t.is(meta.object, undefined, 'several scans: no single truth');
   t.deepEqual([...new Set(meta.scanIndex)], [0, 1, 2, 3]);
   const frames = await collectStream(s);
-  t.deepEqual(frames.map((f) => f.scanIndex), [...meta.scanIndex!]);
-  t.deepEqual(frames.map((f) => f.index), frames.map((_, i) => i));
+  t.deepEqual(
+    frames.map((f) => f.scanIndex),
+    [...meta.scanIndex!],
+  );
+  t.deepEqual(
+    frames.map((f) => f.index),
+    frames.map((_, i) => i),
+  );
   // Scan 2 alone (first_scan: 2, scans: 1): the same positions, truth and frames.
   const alone = await sim({ ...opts, scans: 1, first_scan: 2 }, 9);
   t.truthy(alone.meta.scan!.object);

@@ -26,7 +26,10 @@ test('property: unpackBatch(packBatch(groups)) gives the groups back, in order',
         const b = packBatch(groups);
         const back = unpackBatch(b);
         t.is(b.size, groups.length);
-        t.deepEqual(back, groups.map((g) => ({ ...g, center: [g.center[0], g.center[1]] })));
+        t.deepEqual(
+          back,
+          groups.map((g) => ({ ...g, center: [g.center[0], g.center[1]] })),
+        );
       },
     ),
     { numRuns: 60 },
@@ -38,12 +41,18 @@ test('packs batch_size groups; keeps or drops the remainder; meta.count follows'
   const src = streamOf<Group>(groups, { record: 'group' });
   const s = await createStage(batch, { batch_size: 4 }, [src]);
   const bs = (await collectStream(s)) as Batch[];
-  t.deepEqual(bs.map((b) => b.size), [4, 4, 2]);
+  t.deepEqual(
+    bs.map((b) => b.size),
+    [4, 4, 2],
+  );
   t.is(s.meta.count, 3);
   t.deepEqual([...bs[1]!.groups], [4, 5, 6, 7]);
   t.deepEqual(bs[1]!.X.subarray(0, 16), groups[4]!.amplitudes);
   const d = await createStage(batch, { batch_size: 4, drop_remainder: true }, [src]);
-  t.deepEqual(((await collectStream(d)) as Batch[]).map((b) => b.size), [4, 4]);
+  t.deepEqual(
+    ((await collectStream(d)) as Batch[]).map((b) => b.size),
+    [4, 4],
+  );
   t.is(d.meta.count, 2);
 });
 

@@ -49,13 +49,19 @@ test('a group filter before shuffle and before split is respected: same count wi
   const shuffled = (await createStage(shuffle, { buffer_size: 16 }, [filtered])) as Stream<Group>;
   const viaShuffle = await collectStream(shuffled);
   t.is(viaShuffle.length, direct.length);
-  t.deepEqual(viaShuffle.map((g) => g.index).sort((a, b) => a - b), direct.map((g) => g.index).sort((a, b) => a - b));
+  t.deepEqual(
+    viaShuffle.map((g) => g.index).sort((a, b) => a - b),
+    direct.map((g) => g.index).sort((a, b) => a - b),
+  );
   t.true(viaShuffle.every((g) => g.center[0] < 40));
   const parts = await createStage(split, { fractions: { train: 0.6, validation: 0.2, test: 0.2 } }, [filtered]);
   let total = 0;
   for (const p of ['train', 'validation', 'test']) {
     const got = (await collectStream(parts.outputs![p]!)) as Group[];
-    t.true(got.every((g) => g.center[0] < 40), `${p} holds only kept groups`);
+    t.true(
+      got.every((g) => g.center[0] < 40),
+      `${p} holds only kept groups`,
+    );
     total += got.length;
   }
   t.is(total, direct.length);
@@ -73,10 +79,17 @@ test('a frame transform that offers no random access before group is composed (s
     t.is(b.length, a.length);
     for (let k = 0; k < a.length; k++) {
       t.deepEqual(b[k]!.indices, a[k]!.indices);
-      t.deepEqual(b[k]!.amplitudes, a[k]!.amplitudes.map((v) => 2 * v));
+      t.deepEqual(
+        b[k]!.amplitudes,
+        a[k]!.amplitudes.map((v) => 2 * v),
+      );
     }
     const again = await collectStream(viaSpill);
-    t.deepEqual(again.map((g) => g.amplitudes), b.map((g) => g.amplitudes), 're-iterable: the spill file is read again');
+    t.deepEqual(
+      again.map((g) => g.amplitudes),
+      b.map((g) => g.amplitudes),
+      're-iterable: the spill file is read again',
+    );
   } finally {
     await viaSpill.close?.();
   }
@@ -102,7 +115,8 @@ test('a frame-map plugin before group changes what group emits', async (t) => {
 });
 
 test('group leaves out the frames the source dropped, whichever stage read first', async (t) => {
-  const open = async (): Promise<Stream<Frame>> => (await createStage(npzSource, { path: 'bad_nan_frames.npz', on_error: 'skip' }, [], testContext({ id: 'scan', baseDir: FIX }))) as Stream<Frame>;
+  const open = async (): Promise<Stream<Frame>> =>
+    (await createStage(npzSource, { path: 'bad_nan_frames.npz', on_error: 'skip' }, [], testContext({ id: 'scan', baseDir: FIX }))) as Stream<Frame>;
   const counts: number[] = [];
   const members = (gs: Group[]): Set<number> => new Set(gs.flatMap((g) => [...g.indices]));
   for (const chain of ['group first', 'normalize first', 'streamed first']) {

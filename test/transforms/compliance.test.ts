@@ -65,6 +65,12 @@ test('the suite can fail: a stage that ignores its abort signal and never closes
     },
   } as typeof normalize;
   const failures = await checkCompliance({ def: careless, inputs: frames });
-  t.true(failures.some((f) => f.check === 'early exit'), JSON.stringify(failures));
-  t.true(failures.some((f) => f.check === 'abort'), JSON.stringify(failures));
+  t.true(
+    failures.some((f) => f.check === 'early exit'),
+    JSON.stringify(failures),
+  );
+  t.true(
+    failures.some((f) => f.check === 'abort'),
+    JSON.stringify(failures),
+  );
 });

@@ -44,7 +44,10 @@ test.serial('cached: the map runs once per frame over any number of reads, and r
   const before = spillDirs().length;
   for (let round = 0; round < 3; round++) {
     const ids = all(n).reverse();
-    t.deepEqual((await b.frames!.readMany(ids)).map((x) => Array.from(x)), (await a.frames!.readMany(ids)).map((x) => Array.from(x)));
+    t.deepEqual(
+      (await b.frames!.readMany(ids)).map((x) => Array.from(x)),
+      (await a.frames!.readMany(ids)).map((x) => Array.from(x)),
+    );
     t.deepEqual(Array.from(await b.frames!.read(round)), Array.from(await a.frames!.read(round)));
   }
   t.is(plain.n, 3 * (n + 1));
@@ -70,7 +73,10 @@ test('poisson: the cached frames are those a fresh draw gives', async (t) => {
   const cached = (await createStage(poisson, { dose: 50, seed: 3 }, [scan()])) as Stream<Frame>;
   const fresh = (await createStage(poisson, { dose: 50, seed: 3, cache: false }, [scan()])) as Stream<Frame>;
   const ids = [7, 2, 9, 0];
-  t.deepEqual((await cached.frames!.readMany(ids)).map((x) => Array.from(x)), (await fresh.frames!.readMany(ids)).map((x) => Array.from(x)));
+  t.deepEqual(
+    (await cached.frames!.readMany(ids)).map((x) => Array.from(x)),
+    (await fresh.frames!.readMany(ids)).map((x) => Array.from(x)),
+  );
   const streamed: Frame[] = [];
   for await (const f of cached.open(new AbortController().signal)) streamed.push(f);
   t.deepEqual(Array.from(streamed[7]!.amplitude), Array.from(await cached.frames!.read(7)));

@@ -25,7 +25,10 @@ test('frames come back right; cached ones are not read again; misses are read in
   const slots = new FrameSlots(8, NN);
   const r = reader();
   const a = await slots.acquire([5, 2, 9, 2], r.read);
-  t.deepEqual([...a.frames.keys()].sort((x, y) => x - y), [2, 5, 9]);
+  t.deepEqual(
+    [...a.frames.keys()].sort((x, y) => x - y),
+    [2, 5, 9],
+  );
   for (const [id, f] of a.frames) t.deepEqual(f, value(id));
   a.release();
   a.release(); // idempotent
@@ -86,7 +89,10 @@ test('a failed read rejects every caller waiting on it and is retried by the nex
     ids.forEach((id, j) => out[j]!.set(value(id)));
   };
   const results = await Promise.allSettled([slots.acquire([1, 2], read), slots.acquire([2], read)]);
-  t.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+  t.deepEqual(
+    results.map((r) => r.status),
+    ['rejected', 'rejected'],
+  );
   t.is(slots.size, 0, 'nothing half-cached');
   fail = false;
   const again = await slots.acquire([1, 2], read);

@@ -101,7 +101,10 @@ test('another seed gives other groups; gridsize 1 is one position with zero offs
   const b = (await collectStream(await make(syntheticScan(30, 2), { gridsize: 2 }, 2))).map((g) => [...g.indices]);
   t.notDeepEqual(a, b);
   const ones = await collectStream(await make(syntheticScan(10, 2), {}));
-  t.deepEqual(ones.map((g) => [...g.indices]), [...Array(10).keys()].map((i) => [i]));
+  t.deepEqual(
+    ones.map((g) => [...g.indices]),
+    [...Array(10).keys()].map((i) => [i]),
+  );
   t.true(ones.every((g) => g.offsets.every((v) => v === 0)));
 });
 
@@ -148,19 +151,26 @@ test('early stop closes the concurrent reader; abort stops it', async (t) => {
 
 test('property: interleaveInto writes factor · frame (after √ for intensities) in HWC order at the offset, nothing else', (t) => {
   fc.assert(
-    fc.property(fc.constantFrom(1, 2, 3, 4, 9), fc.integer({ min: 1, max: 7 }), fc.constantFrom(1, 2.5, 0.3), fc.boolean(), fc.nat({ max: 5 }), (C, N, factor, intensity, offset) => {
-      const NN = N * N;
-      const frames = Array.from({ length: C }, (_, c) => Float32Array.from({ length: NN }, (_, p) => 1 + c * 100 + p * 0.37));
-      const out = new Float32Array(offset + NN * C + 3).fill(-7);
-      interleaveInto(frames, NN, out, offset, factor, intensity);
-      for (let p = 0; p < NN; p++) {
-        for (let c = 0; c < C; c++) {
-          const v = frames[c]![p]!;
-          if (out[offset + p * C + c] !== Math.fround(factor * (intensity ? Math.sqrt(v) : v))) return false;
+    fc.property(
+      fc.constantFrom(1, 2, 3, 4, 9),
+      fc.integer({ min: 1, max: 7 }),
+      fc.constantFrom(1, 2.5, 0.3),
+      fc.boolean(),
+      fc.nat({ max: 5 }),
+      (C, N, factor, intensity, offset) => {
+        const NN = N * N;
+        const frames = Array.from({ length: C }, (_, c) => Float32Array.from({ length: NN }, (_, p) => 1 + c * 100 + p * 0.37));
+        const out = new Float32Array(offset + NN * C + 3).fill(-7);
+        interleaveInto(frames, NN, out, offset, factor, intensity);
+        for (let p = 0; p < NN; p++) {
+          for (let c = 0; c < C; c++) {
+            const v = frames[c]![p]!;
+            if (out[offset + p * C + c] !== Math.fround(factor * (intensity ? Math.sqrt(v) : v))) return false;
+          }
         }
-      }
-      return out.subarray(0, offset).every((v) => v === -7) && out.subarray(offset + NN * C).every((v) => v === -7);
-    }),
+        return out.subarray(0, offset).every((v) => v === -7) && out.subarray(offset + NN * C).every((v) => v === -7);
+      },
+    ),
   );
   t.pass();
 });
@@ -171,7 +181,9 @@ test('property: with several scans over the same area, groups never mix scans; m
       const C = g * g;
       const k = C + 2;
       // K scans of n positions each, all drawn over the same area, so spatial neighbours cross scans.
-      const xs = new Float64Array(n * K), ys = new Float64Array(n * K), scanIndex = new Int32Array(n * K);
+      const xs = new Float64Array(n * K),
+        ys = new Float64Array(n * K),
+        scanIndex = new Int32Array(n * K);
       for (let s = 0; s < K; s++) {
         const { xcoords, ycoords } = syntheticScan(n, 2, seed + s).meta.scan!;
         xs.set(xcoords, s * n);

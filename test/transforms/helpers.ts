@@ -38,7 +38,14 @@ export function syntheticScan(n: number, N = 4, seed = 5, extent = 100): Synthet
     },
     async close() {},
   };
-  const scan: ScanMeta = { N, count: n, xcoords, ycoords, probe: { height: N, width: N, re: new Float32Array(NN).fill(1), im: new Float32Array(NN) }, origin: 'synthetic' };
+  const scan: ScanMeta = {
+    N,
+    count: n,
+    xcoords,
+    ycoords,
+    probe: { height: N, width: N, re: new Float32Array(NN).fill(1), im: new Float32Array(NN) },
+    origin: 'synthetic',
+  };
   return {
     stats,
     meta: { record: 'frame', scan, count: n },

@@ -24,7 +24,10 @@ test('results keep the input order with at most `concurrency` calls in flight', 
     return doubled(f);
   });
   const out = (await collectStream(await createStage(def, { concurrency: 3 }, [syntheticScan(12, 4)]))) as Frame[];
-  t.deepEqual(out.map((f) => f.index), [...Array(12).keys()]);
+  t.deepEqual(
+    out.map((f) => f.index),
+    [...Array(12).keys()],
+  );
   t.true(most <= 3 && most >= 2, `most in flight ${most}`);
   await t.throwsAsync(createStage(def, { concurrency: 0 }, [syntheticScan(3, 4)]));
 });

@@ -70,7 +70,7 @@ test('bad options are rejected with a message naming the key', async (t) => {
   t.throws(() => normalize.options.parse({ input: 'counts' }), { message: /input/ });
 });
 
-test("per: scan scales every scan to (N/2)² on its own, random access too; checkpoint: normalises as the training data were", async (t) => {
+test('per: scan scales every scan to (N/2)² on its own, random access too; checkpoint: normalises as the training data were', async (t) => {
   const sim = { N: 16, object: { kind: 'family', size: 32, amp_min: [0.1, 0.9] }, scan: { pattern: 'raster', count: 6 }, noise: 'none', scans: 3, seed: 5 };
   const src = (await createStage(simulate, sim, [])) as Stream<Frame>;
   const byScan = (fs: readonly Frame[]): number[] => [0, 1, 2].map((k) => energy(fs.filter((f) => f.scanIndex === k)));

@@ -42,7 +42,10 @@ test('mean counts per pattern ≈ dose; amplitudes stay in the input units', asy
   const mean = total / out.length;
   t.true(Math.abs(mean - dose) < 5 * Math.sqrt(dose / out.length), `mean counts ${mean}`);
   t.true(Math.abs(meanEnergy(out) / meanEnergy(ref) - 1) < 0.05);
-  t.deepEqual(out.map((f) => [f.index, f.x, f.y]), ref.map((f) => [f.index, f.x, f.y]));
+  t.deepEqual(
+    out.map((f) => [f.index, f.x, f.y]),
+    ref.map((f) => [f.index, f.x, f.y]),
+  );
 });
 
 test('deterministic per seed (and across re-opens); another seed gives other noise', async (t) => {
@@ -76,12 +79,21 @@ test('bad frames: skip counts them, fail throws a DataError; non-frame input is 
   const good = (i: number): Frame => ({ index: i, x: 0, y: 0, amplitude: new Float32Array(N * N).fill(1) });
   const bad: Frame = { index: 1, x: 0, y: 0, amplitude: new Float32Array(N * N).fill(Number.NaN) };
   const frames = [good(0), bad, good(2)];
-  const store: FrameStore = { count: 3, N, read: async (i) => frames[i]!.amplitude, readMany: async (ix) => ix.map((i) => frames[i]!.amplitude), close: async () => {} };
+  const store: FrameStore = {
+    count: 3,
+    N,
+    read: async (i) => frames[i]!.amplitude,
+    readMany: async (ix) => ix.map((i) => frames[i]!.amplitude),
+    close: async () => {},
+  };
   const input = streamOf(frames, { record: 'frame' }, { frames: store });
 
   const ctx = testContext({ id: 'dose', seed: 1 });
   const skipped = (await createStage(poisson, { dose: 100, on_error: 'skip' }, [input], ctx)) as Stream<Frame>;
-  t.deepEqual((await collectStream(skipped)).map((f) => f.index), [0, 2]);
+  t.deepEqual(
+    (await collectStream(skipped)).map((f) => f.index),
+    [0, 2],
+  );
   t.is(ctx.stats.errors, 1);
   await t.throwsAsync(skipped.frames!.read(1), { instanceOf: DataError });
 

@@ -32,7 +32,10 @@ test.serial('a window buffer is reused once all its groups are released, and not
   const a = await index.getMany([0, 1, 2, 3]);
   const copies = a.map((g) => g.amplitudes.slice());
   const bufA = a[0]!.amplitudes.buffer;
-  t.true(a.every((g) => g.amplitudes.buffer === bufA), 'one buffer per window');
+  t.true(
+    a.every((g) => g.amplitudes.buffer === bufA),
+    'one buffer per window',
+  );
   // Releasing one group four times counts once: the buffer stays out.
   for (let r = 0; r < 4; r++) a[0]!.release!();
   const b = await index.getMany([4, 5, 6, 7]);
@@ -40,7 +43,11 @@ test.serial('a window buffer is reused once all its groups are released, and not
   for (const g of a) g.release!();
   const c = await index.getMany([0, 1, 2, 3]);
   t.is(c[0]!.amplitudes.buffer, bufA, 'reused after the last release');
-  t.deepEqual(c.map((g) => g.amplitudes), copies, 'and rewritten with the right values');
+  t.deepEqual(
+    c.map((g) => g.amplitudes),
+    copies,
+    'and rewritten with the right values',
+  );
   // A shorter request (a single get) has its own buffer, whatever is pooled.
   for (const g of c) g.release!();
   const one = await index.get(9);
@@ -70,7 +77,12 @@ test.serial('batch releases groups it copied at once, and hands on a release for
 
   released.length = 0;
   const apart = [0, 1, 2].map((i) => spyGroup(i, new Float32Array(9).fill(i), released));
-  const s2 = (await createStage(batch, { batch_size: 2, drop_remainder: true }, [streamOf<Group>(apart, { record: 'group' })], testContext({ id: 'batch' }))) as Stream<Batch>;
+  const s2 = (await createStage(
+    batch,
+    { batch_size: 2, drop_remainder: true },
+    [streamOf<Group>(apart, { record: 'group' })],
+    testContext({ id: 'batch' }),
+  )) as Stream<Batch>;
   const copied: Batch[] = [];
   for await (const b of s2.open(new AbortController().signal)) copied.push(b);
   t.is(copied.length, 1);
@@ -83,12 +95,26 @@ test.serial('tensorify releases the batch on wasm (which copies) and not on cpu 
     await tf.setBackend(backend);
     let released = 0;
     const X = Float32Array.from({ length: 2 * 2 * 2 }, (_, i) => i);
-    const b: Batch = { size: 1, N: 2, C: 2, X, coords: new Float32Array(4), centers: new Float64Array(2), indices: Int32Array.of(0, 1), groups: Int32Array.of(0), release: () => released++ };
+    const b: Batch = {
+      size: 1,
+      N: 2,
+      C: 2,
+      X,
+      coords: new Float32Array(4),
+      centers: new Float64Array(2),
+      indices: Int32Array.of(0, 1),
+      groups: Int32Array.of(0),
+      release: () => released++,
+    };
     const tb = toTensorBatch(b, { id: 'tensorify', ledger: new TensorLedger() });
     t.is(backendCopiesOnWrite(), backend === 'wasm');
     t.is(released, backend === 'wasm' ? 1 : 0, backend);
     X.fill(-1); // what reuse would do
-    t.deepEqual([...tb.X.dataSync()], backend === 'wasm' ? [0, 1, 2, 3, 4, 5, 6, 7] : new Array(8).fill(-1), `${backend}: the tensor ${backend === 'wasm' ? 'owns a copy' : 'shares the array'}`);
+    t.deepEqual(
+      [...tb.X.dataSync()],
+      backend === 'wasm' ? [0, 1, 2, 3, 4, 5, 6, 7] : new Array(8).fill(-1),
+      `${backend}: the tensor ${backend === 'wasm' ? 'owns a copy' : 'shares the array'}`,
+    );
     tb.dispose();
   }
   await tf.setBackend('cpu');

@@ -66,10 +66,13 @@ test('an upstream error reaches the consumer; abort stops it; no unhandled rejec
   await t.throwsAsync(collectStream(s), { message: /boom at 4/ });
   const slow = await createStage(prefetch, { n: 2 }, [counting(1000, probe)]);
   const ac = new AbortController();
-  t.is(await thrownName(async () => {
-    let k = 0;
-    for await (const _ of slow.open(ac.signal)) if (++k === 3) ac.abort();
-  }), 'AbortError');
+  t.is(
+    await thrownName(async () => {
+      let k = 0;
+      for await (const _ of slow.open(ac.signal)) if (++k === 3) ac.abort();
+    }),
+    'AbortError',
+  );
   t.is(probe.finished, 2);
   // An error that happens while the consumer is gone stays inside.
   const late = await createStage(prefetch, { n: 5 }, [counting(10, probe, 3)]);
@@ -91,7 +94,10 @@ test('mapOrdered: results in input order with bounded concurrency; errors in ord
     return x * 2;
   };
   const src = (n: number) => streamOf([...Array(n).keys()]).open(new AbortController().signal);
-  t.deepEqual(await collect(mapOrdered(src(12), fn, 3)), [...Array(12).keys()].map((x) => 2 * x));
+  t.deepEqual(
+    await collect(mapOrdered(src(12), fn, 3)),
+    [...Array(12).keys()].map((x) => 2 * x),
+  );
   t.is(peak, 3);
   await t.throwsAsync(collect(mapOrdered(src(20), fn, 2)), { message: 'bad 13' });
   t.deepEqual(await collect(mapOrdered(src(20), fn, 2), 4), [0, 2, 4, 6]);

@@ -69,11 +69,17 @@ test.serial('in-memory frame stream: same semantics, X() warns with its size, Y(
   const scan = await openScan(syntheticScan(20, 4), { gridsize: 1, log });
   const { leaked } = await trackTensors(async () => {
     const bs = await collect(scan.batches(8, { drop_remainder: true, shuffle: true }));
-    t.deepEqual(bs.map((b) => b.size), [8, 8]);
+    t.deepEqual(
+      bs.map((b) => b.size),
+      [8, 8],
+    );
     t.is(new Set(bs.flatMap((b) => [...b.groups])).size, 16);
     for (const b of bs) b.dispose();
     const epoch2 = await collect(scan.batches(8, { drop_remainder: true, shuffle: true }));
-    t.notDeepEqual(epoch2.map((b) => [...b.groups]), bs.map((b) => [...b.groups]));
+    t.notDeepEqual(
+      epoch2.map((b) => [...b.groups]),
+      bs.map((b) => [...b.groups]),
+    );
     for (const b of epoch2) b.dispose();
     const X = await scan.X();
     t.deepEqual(X.shape, [20, 4, 4, 1]);

@@ -21,7 +21,10 @@ test('index shuffle over groups: a permutation, new per epoch, same per (seed, e
   t.is(src.stats.reads - readsBefore, 40);
   t.is(src.stats.opens, 0); // never iterated the frames: only random access
   const e1 = await idx(s);
-  t.deepEqual([...e0].sort((a, b) => a - b), range(40));
+  t.deepEqual(
+    [...e0].sort((a, b) => a - b),
+    range(40),
+  );
   t.notDeepEqual(e0, range(40));
   t.notDeepEqual(e0, e1);
   const s2 = await createStage(shuffle, {}, [g], testContext({ seed: 3 }));
@@ -54,14 +57,20 @@ test('early stop and abort', async (t) => {
   t.is((await collect(s.open(new AbortController().signal), 3)).length, 3);
   t.is(src.stats.finished, src.stats.opens);
   const ac = new AbortController();
-  t.is(await thrownName(async () => {
-    for await (const _ of s.open(ac.signal)) ac.abort();
-  }), 'AbortError');
+  t.is(
+    await thrownName(async () => {
+      for await (const _ of s.open(ac.signal)) ac.abort();
+    }),
+    'AbortError',
+  );
   const g = await createStage(shuffle, {}, [await createStage(group, {}, [syntheticScan(30, 2)])]);
   const ac2 = new AbortController();
-  t.is(await thrownName(async () => {
-    for await (const _ of g.open(ac2.signal)) ac2.abort();
-  }), 'AbortError');
+  t.is(
+    await thrownName(async () => {
+      for await (const _ of g.open(ac2.signal)) ac2.abort();
+    }),
+    'AbortError',
+  );
   t.deepEqual(await collectStream(await createStage(shuffle, {}, [syntheticScan(0, 2)])), []);
 });
 

@@ -15,16 +15,23 @@ const ids = async (s: Stream<unknown> | undefined): Promise<number[]> => ((await
 
 test('property: parts are disjoint and cover the input (groups with random access, and plain frames)', async (t) => {
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 0, max: 40 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.nat(), fc.boolean(), async (n, a, b, seed, indexed) => {
-      const train = Math.min(a, 1);
-      const validation = (1 - train) * b;
-      const fractions = { train, validation, test: 1 - train - validation };
-      const input: Stream<unknown> = indexed ? await groups(n) : syntheticScan(n, 2);
-      const s = await createStage(split, { fractions, seed }, [input]);
-      const parts = await Promise.all(['train', 'validation', 'test'].map((p) => ids(s.outputs![p])));
-      const all = parts.flat().sort((x, y) => x - y);
-      return JSON.stringify(all) === JSON.stringify([...Array(n).keys()]) && JSON.stringify(await ids(s)) === JSON.stringify(parts[0]);
-    }),
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: 40 }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.nat(),
+      fc.boolean(),
+      async (n, a, b, seed, indexed) => {
+        const train = Math.min(a, 1);
+        const validation = (1 - train) * b;
+        const fractions = { train, validation, test: 1 - train - validation };
+        const input: Stream<unknown> = indexed ? await groups(n) : syntheticScan(n, 2);
+        const s = await createStage(split, { fractions, seed }, [input]);
+        const parts = await Promise.all(['train', 'validation', 'test'].map((p) => ids(s.outputs![p])));
+        const all = parts.flat().sort((x, y) => x - y);
+        return JSON.stringify(all) === JSON.stringify([...Array(n).keys()]) && JSON.stringify(await ids(s)) === JSON.stringify(parts[0]);
+      },
+    ),
     { numRuns: 40 },
   );
   t.pass();
@@ -36,7 +43,10 @@ test('with random access: exact sizes, index order, a sub-index per part, determ
   const train = await ids(s.outputs!.train);
   t.is(train.length, 30);
   t.is((await ids(s.outputs!.validation)).length, 10);
-  t.deepEqual(train, [...train].sort((x, y) => x - y));
+  t.deepEqual(
+    train,
+    [...train].sort((x, y) => x - y),
+  );
   t.is(s.meta.count, 30);
   const sub = s.outputs!.test!.groups!;
   t.is(sub.count, 10);
@@ -67,9 +77,12 @@ test('early stop and abort reach the source', async (t) => {
   t.is((await collect(s.open(new AbortController().signal), 2)).length, 2);
   t.is(src.stats.finished, src.stats.opens);
   const ac = new AbortController();
-  t.is(await thrownName(async () => {
-    for await (const _ of s.open(ac.signal)) ac.abort();
-  }), 'AbortError');
+  t.is(
+    await thrownName(async () => {
+      for await (const _ of s.open(ac.signal)) ac.abort();
+    }),
+    'AbortError',
+  );
   t.is(src.stats.finished, src.stats.opens);
 });
 
@@ -82,9 +95,15 @@ test('bad options say what is wrong', (t) => {
 });
 
 test('by: scan holds out whole scans, deterministically per seed', async (t) => {
-  const scanOf = (meta: { scan?: { scanIndex?: Int32Array } }, gs: Group[]): number[] => [...new Set(gs.map((g) => meta.scan!.scanIndex![g.indices[0]!]!))].sort();
+  const scanOf = (meta: { scan?: { scanIndex?: Int32Array } }, gs: Group[]): number[] =>
+    [...new Set(gs.map((g) => meta.scan!.scanIndex![g.indices[0]!]!))].sort();
   const run = async (seed: number): Promise<Record<string, number[]>> => {
-    const sim = await createStage(simulate, { N: 16, object: { kind: 'family', size: 32 }, scan: { pattern: 'spiral', step: 3 }, nphotons: 1e4, scans: 6 }, [], testContext({ id: 'sim', seed: 3 }));
+    const sim = await createStage(
+      simulate,
+      { N: 16, object: { kind: 'family', size: 32 }, scan: { pattern: 'spiral', step: 3 }, nphotons: 1e4, scans: 6 },
+      [],
+      testContext({ id: 'sim', seed: 3 }),
+    );
     const grouped = (await createStage(group, { gridsize: 2 }, [sim])) as Stream<Group>;
     const s = await createStage(split, { by: 'scan', fractions: { train: 0.5, validation: 0.25, test: 0.25 }, seed }, [grouped]);
     const out: Record<string, number[]> = {};

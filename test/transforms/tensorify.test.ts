@@ -29,9 +29,20 @@ async function pipeline(n: number, ledger: TensorLedger, ahead: number, B = 4): 
 }
 
 test.serial('a Batch becomes X (B,N,N,C) and coords (B,1,2,C) with the same values; dispose releases the ledger', async (t) => {
-  const g = { index: 7, indices: Int32Array.of(1, 2), center: [1, 2] as const, offsets: Float32Array.of(0.5, -0.5, 1, -1), amplitudes: Float32Array.from({ length: 18 }, (_, i) => i) };
+  const g = {
+    index: 7,
+    indices: Int32Array.of(1, 2),
+    center: [1, 2] as const,
+    offsets: Float32Array.of(0.5, -0.5, 1, -1),
+    amplitudes: Float32Array.from({ length: 18 }, (_, i) => i),
+  };
   const ledger = new TensorLedger();
-  const s = (await createStage(tensorify, {}, [streamOf<Batch>([packBatch([g])], { record: 'batch' })], testContext({ id: 'tensorify', ledger }))) as Stream<TensorBatch>;
+  const s = (await createStage(
+    tensorify,
+    {},
+    [streamOf<Batch>([packBatch([g])], { record: 'batch' })],
+    testContext({ id: 'tensorify', ledger }),
+  )) as Stream<TensorBatch>;
   t.is(s.meta.record, 'tensor-batch');
   const { leaked } = await trackTensors(async () => {
     for await (const tb of s.open(new AbortController().signal)) {
@@ -75,12 +86,15 @@ test.serial('early stop or abort with prefetch leaves no tensor alive', async (t
       break;
     }
     const ac = new AbortController();
-    t.is(await thrownName(async () => {
-      for await (const tb of s.open(ac.signal)) {
-        tb.dispose();
-        ac.abort();
-      }
-    }), 'AbortError');
+    t.is(
+      await thrownName(async () => {
+        for await (const tb of s.open(ac.signal)) {
+          tb.dispose();
+          ac.abort();
+        }
+      }),
+      'AbortError',
+    );
   });
   t.is(leaked, 0);
 });

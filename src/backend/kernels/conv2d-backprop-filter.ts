@@ -27,11 +27,35 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: tf
   const dy = args.inputs['dy']!;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Attrs;
   if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const { batchSize: B, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const { top, left, bottom, right } = info.padInfo;
   const padded = top === 0 && left === 0 && bottom === 0 && right === 0;
-  const xp = padded ? x : call(backend, 'PadV2', { x }, { paddings: [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]], constantValue: 0 });
+  const xp = padded
+    ? x
+    : call(
+        backend,
+        'PadV2',
+        { x },
+        {
+          paddings: [
+            [0, 0],
+            [top, Math.max(0, bottom)],
+            [left, Math.max(0, right)],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
   // Channels first, once: each tap's slice is then already the (Ci, rows) left
   // operand. wasm's BatchMatMul is ~12× slower with transposeA than on a
   // pre-transposed operand at these shapes.
@@ -57,7 +81,21 @@ function tapProduct(backend: BackendWasm, xt: tf.TensorInfo, dy2: tf.TensorInfo,
   const tap =
     sh === 1 && sw === 1
       ? call(backend, 'Slice', { x: xt }, { begin: [0, 0, i, j], size: [Ci, B, OH, OW] })
-      : call(backend, 'StridedSlice', { x: xt }, { begin: [0, 0, i, j], end: [Ci, B, i + (OH - 1) * sh + 1, j + (OW - 1) * sw + 1], strides: [1, 1, sh, sw], beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 });
+      : call(
+          backend,
+          'StridedSlice',
+          { x: xt },
+          {
+            begin: [0, 0, i, j],
+            end: [Ci, B, i + (OH - 1) * sh + 1, j + (OW - 1) * sw + 1],
+            strides: [1, 1, sh, sw],
+            beginMask: 0,
+            endMask: 0,
+            ellipsisMask: 0,
+            newAxisMask: 0,
+            shrinkAxisMask: 0,
+          },
+        );
   const tap2 = reshape(backend, tap, [1, Ci, B * OH * OW]);
   release(backend, tap);
   try {

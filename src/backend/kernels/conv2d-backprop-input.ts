@@ -33,7 +33,12 @@ export function conv2DBackpropInputConfig(original: tf.KernelConfig): tf.KernelC
     const swapped = call(backend, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
     release(backend, flipped);
     try {
-      const pad = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
+      const pad = [
+        [0, 0],
+        [pads[0], pads[1]],
+        [pads[2], pads[3]],
+        [0, 0],
+      ];
       return call(backend, 'Conv2D', { x: dy, filter: swapped }, { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 });
     } finally {
       release(backend, swapped);

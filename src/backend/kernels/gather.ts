@@ -28,14 +28,16 @@ export function gatherSlices(x: tf.TypedArray, indices: Int32Array, out: tf.Type
   const n = indices.length;
   if (slice === 1) {
     for (let o = 0; o < outer; o++) {
-      const xo = o * dim, oo = o * n;
+      const xo = o * dim,
+        oo = o * n;
       for (let i = 0; i < n; i++) out[oo + i] = x[xo + indices[i]!]!;
     }
     return;
   }
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < n; i++) {
-      const s = (o * dim + indices[i]!) * slice, d = (o * n + i) * slice;
+      const s = (o * dim + indices[i]!) * slice,
+        d = (o * n + i) * slice;
       if (slice >= MIN_BLOCK) out.set(x.subarray(s, s + slice), d);
       else for (let j = 0; j < slice; j++) out[d + j] = x[s + j]!;
     }

@@ -20,7 +20,14 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
   const backend = args.backend as BackendWasm;
   const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
   const attrs = args.attrs as unknown as Attrs;
-  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
   const { effectiveFilterHeight: KH, effectiveFilterWidth: KW } = info;
   const { top, left } = info.padInfo;
@@ -94,7 +101,10 @@ function pool2x2(x: tf.TypedArray, g: tf.TypedArray, out: tf.TypedArray, B: numb
         const base = (b * H + 2 * oy) * row + 2 * ox * C;
         const gBase = ((b * OH + oy) * OW + ox) * C;
         for (let c = 0; c < C; c++) {
-          const i00 = base + c, i01 = i00 + C, i10 = i00 + row, i11 = i10 + C;
+          const i00 = base + c,
+            i01 = i00 + C,
+            i10 = i00 + row,
+            i11 = i10 + C;
           let at = i00;
           let best = x[i00]!;
           if (x[i01]! > best) {

@@ -9,7 +9,6 @@ import * as tf from '../../tf.js';
 import type { NativeBackend, NativeBinding } from './native.js';
 import { checkGatherIndices } from './gather.js';
 
-
 function tfType(b: NativeBinding, dtype: tf.DataType): number | undefined {
   return dtype === 'float32' ? b.TF_FLOAT : dtype === 'int32' ? b.TF_INT32 : dtype === 'bool' ? b.TF_BOOL : undefined;
 }

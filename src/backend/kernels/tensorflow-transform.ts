@@ -10,7 +10,6 @@
 import * as tf from '../../tf.js';
 import type { NativeBackend } from './native.js';
 
-
 interface Attrs {
   interpolation: 'nearest' | 'bilinear';
   fillMode: 'constant' | 'reflect' | 'wrap' | 'nearest';

@@ -14,7 +14,8 @@ function unsortedSegmentSum(args: { inputs: tf.NamedTensorInfoMap; backend: tf.K
   const numSegments = (args.attrs as { numSegments: number }).numSegments;
   const idRank = segmentIds.shape.length;
   for (let k = 0; k < idRank; k++) {
-    if (segmentIds.shape[k] !== x.shape[k]) throw new Error(`UnsortedSegmentSum: segmentIds shape [${segmentIds.shape.join(',')}] must prefix x shape [${x.shape.join(',')}]`);
+    if (segmentIds.shape[k] !== x.shape[k])
+      throw new Error(`UnsortedSegmentSum: segmentIds shape [${segmentIds.shape.join(',')}] must prefix x shape [${x.shape.join(',')}]`);
   }
   const n = sizeOf(segmentIds.shape);
   const inner = sizeOf(x.shape.slice(idRank));

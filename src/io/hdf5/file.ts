@@ -38,9 +38,19 @@ export class H5File {
       const text = String(e instanceof Error ? e.message : e);
       // The reader thread's own refusals (link cycles, external links) carry their code first.
       const own = /^(HDF5_STRUCTURE|HDF5_EXTERNAL_LINK): (.*)$/s.exec(text);
-      if (own !== null) throw new FormatError(own[1] as 'HDF5_STRUCTURE' | 'HDF5_EXTERNAL_LINK', own[2]!, { file: label, ...(own[1] === 'HDF5_EXTERNAL_LINK' ? { hint: 'set allow.hdf5_external_links: true if you trust the linked files' } : {}) });
+      if (own !== null)
+        throw new FormatError(own[1] as 'HDF5_STRUCTURE' | 'HDF5_EXTERNAL_LINK', own[2]!, {
+          file: label,
+          ...(own[1] === 'HDF5_EXTERNAL_LINK' ? { hint: 'set allow.hdf5_external_links: true if you trust the linked files' } : {}),
+        });
       // HDF5's diagnostics name the library's build paths: keep the first lines, without them.
-      const brief = text.split('\n').slice(0, 2).join(' ').replace(/\S*\/\S+\.c\b( line \d+)?/g, '').replace(/\s+/g, ' ').trim();
+      const brief = text
+        .split('\n')
+        .slice(0, 2)
+        .join(' ')
+        .replace(/\S*\/\S+\.c\b( line \d+)?/g, '')
+        .replace(/\s+/g, ' ')
+        .trim();
       throw new FormatError('NOT_HDF5', `HDF5 could not open it: ${brief}`, { file: label });
     }
   }
@@ -51,13 +61,22 @@ export class H5File {
 
   dataset(key: string): DatasetInfo {
     const d = this.structure.datasets[key];
-    if (d === undefined) throw new DataError('MISSING_KEY', `no dataset '${key}'`, { file: this.label, key, hint: 'see docs/formats.md for the HDF5 layouts the hdf5 source reads' });
+    if (d === undefined)
+      throw new DataError('MISSING_KEY', `no dataset '${key}'`, {
+        file: this.label,
+        key,
+        hint: 'see docs/formats.md for the HDF5 layouts the hdf5 source reads',
+      });
     return d;
   }
 
   async value(key: string): Promise<H5Value> {
     if (this.unallocated(key)) {
-      throw new DataError('HDF5_UNALLOCATED', `declares ${this.dataset(key).shape.join('×')} values, more than the ${this.fileSize}-byte file can hold (unallocated storage?)`, { file: this.label, key, hint: 'write the dataset with its data' });
+      throw new DataError(
+        'HDF5_UNALLOCATED',
+        `declares ${this.dataset(key).shape.join('×')} values, more than the ${this.fileSize}-byte file can hold (unallocated storage?)`,
+        { file: this.label, key, hint: 'write the dataset with its data' },
+      );
     }
     return this.request('value', { key });
   }
@@ -85,7 +104,11 @@ export class H5File {
   private requireReal(key: string): void {
     const d = this.dataset(key);
     if (d.complex || (d.cls !== 0 && d.cls !== 1)) {
-      throw new DataError('BAD_DTYPE', `holds ${d.dtype} values, not real numbers`, { file: this.label, key, hint: 'positions and scalars must be integer or float datasets' });
+      throw new DataError('BAD_DTYPE', `holds ${d.dtype} values, not real numbers`, {
+        file: this.label,
+        key,
+        hint: 'positions and scalars must be integer or float datasets',
+      });
     }
   }
 
@@ -93,9 +116,13 @@ export class H5File {
   async vector(key: string, count: number, column?: number): Promise<Float64Array> {
     this.requireReal(key);
     const { shape } = this.dataset(key);
-    const cols = column === undefined ? 1 : shape[1] ?? 0;
+    const cols = column === undefined ? 1 : (shape[1] ?? 0);
     if (shape[0] !== count || (column === undefined ? shape.length !== 1 : shape.length !== 2 || column >= cols)) {
-      throw new DataError('BAD_SHAPE', `has shape (${shape.join(', ')}), expected (${count}${column === undefined ? '' : ', ≥ ' + (column + 1)})`, { file: this.label, key, hint: 'one entry per pattern' });
+      throw new DataError('BAD_SHAPE', `has shape (${shape.join(', ')}), expected (${count}${column === undefined ? '' : ', ≥ ' + (column + 1)})`, {
+        file: this.label,
+        key,
+        hint: 'one entry per pattern',
+      });
     }
     const v = numbers(await this.value(key));
     const out = new Float64Array(count);
@@ -123,7 +150,8 @@ export class H5File {
     if (shape.length !== 2 || height === undefined || width === undefined) {
       throw new DataError('BAD_SHAPE', `expected a 2-D array (or modes × 2-D), got (${d.shape.join(', ')})`, { file: this.label, key });
     }
-    if (!d.complex && d.cls !== 0 && d.cls !== 1) throw new DataError('BAD_DTYPE', `holds ${d.dtype} values that are neither real nor complex (r, i)`, { file: this.label, key });
+    if (!d.complex && d.cls !== 0 && d.cls !== 1)
+      throw new DataError('BAD_DTYPE', `holds ${d.dtype} values that are neither real nor complex (r, i)`, { file: this.label, key });
     const n = height * width;
     const re = new Float32Array(n);
     const im = new Float32Array(n);

@@ -31,7 +31,8 @@ export class H5FrameStore implements FrameStore {
 
   private check(index: number): void {
     if (this.closed) throw new DataError('STORE_CLOSED', 'the frame store is closed', { file: this.scan.label, key: this.key });
-    if (!Number.isInteger(index) || index < 0 || index >= this.count) throw new DataError('BAD_INDEX', `frame index ${index} is outside 0..${this.count - 1}`, { file: this.scan.label, key: this.key });
+    if (!Number.isInteger(index) || index < 0 || index >= this.count)
+      throw new DataError('BAD_INDEX', `frame index ${index} is outside 0..${this.count - 1}`, { file: this.scan.label, key: this.key });
   }
 
   /** Frames first .. first + len − 1 as one hyperslab. */

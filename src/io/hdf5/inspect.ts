@@ -35,7 +35,14 @@ export async function inspectHdf5(file: string): Promise<{ datasets: Record<stri
     if (layout === undefined) problems.push('none of the layouts the hdf5 source reads (canonical keys at the root, raw_data/diffraction, or CXI entry_1)');
     else {
       try {
-        await openLayout(h, file, layout, { input: undefined, limit: undefined, pixel_size_m: undefined, position_sign: -1, apply_mask: true, hasProbeOption: true });
+        await openLayout(h, file, layout, {
+          input: undefined,
+          limit: undefined,
+          pixel_size_m: undefined,
+          position_sign: -1,
+          apply_mask: true,
+          hasProbeOption: true,
+        });
         if (layout === 'cxi') problems.push('CXI holds no probe in a standard place: give the source a probe option');
       } catch (e) {
         problems.push(e instanceof Error ? e.message : String(e));
@@ -53,7 +60,9 @@ async function datasetReport(h: H5File, name: string, d: DatasetInfo): Promise<H
   const out: H5DatasetReport = { shape, dtype: d.dtype, size };
   // No statistics of fill values the file does not hold.
   if (size === 0 || (d.cls !== 0 && d.cls !== 1 && !d.complex) || h.unallocated(name)) return out;
-  let min = Infinity, max = -Infinity, sum = 0;
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0;
   const rows = shape.length === 0 ? 1 : shape[0]!;
   const perRow = size / rows;
   const step = Math.max(1, Math.floor(BLOCK_BYTES / 8 / perRow));

@@ -54,7 +54,8 @@ export interface H5OpenOptions {
 }
 
 function positive(v: number, file: string, key: string, what: string): number {
-  if (!(Number.isFinite(v) && v > 0)) throw new DataError('BAD_VALUE', `${what} is ${v}; it must be a positive number`, { file, key, hint: 'fix the file, or give the value as an option' });
+  if (!(Number.isFinite(v) && v > 0))
+    throw new DataError('BAD_VALUE', `${what} is ${v}; it must be a positive number`, { file, key, hint: 'fix the file, or give the value as an option' });
   return v;
 }
 
@@ -64,7 +65,11 @@ function patternShape(h: H5File, key: string): { n: number; N: number; dataset: 
   const shape = dataset.shape;
   const [n, a, b] = shape;
   if (shape.length !== 3 || n === undefined || a === undefined || b === undefined) {
-    throw new DataError('BAD_SHAPE', `patterns must be (n, N, N), got (${shape.join(', ')})`, { file: h.label, key, hint: 'store the patterns as one (n, N, N) dataset' });
+    throw new DataError('BAD_SHAPE', `patterns must be (n, N, N), got (${shape.join(', ')})`, {
+      file: h.label,
+      key,
+      hint: 'store the patterns as one (n, N, N) dataset',
+    });
   }
   if (a !== b) throw new DataError('NOT_SQUARE', `patterns are ${a}×${b}; they must be square`, { file: h.label, key });
   // HDF5 type classes 0 and 1: integers and floats.
@@ -88,7 +93,11 @@ async function cxiPixelSize(h: H5File, N: number, notes: string[]): Promise<numb
   const dist = positive(await h.scalar(`${det}/distance`), h.label, `${det}/distance`, 'the detector distance');
   const dpx = positive(await h.scalar(`${det}/x_pixel_size`), h.label, `${det}/x_pixel_size`, 'the detector pixel size');
   if (h.has(`${det}/y_pixel_size`) && Math.abs((await h.scalar(`${det}/y_pixel_size`)) - dpx) > 1e-6 * dpx) {
-    throw new DataError('NON_SQUARE_PIXELS', 'detector pixels are not square', { file: h.label, key: `${det}/y_pixel_size`, hint: 'give pixel_size_m (the object pixel size in metres)' });
+    throw new DataError('NON_SQUARE_PIXELS', 'detector pixels are not square', {
+      file: h.label,
+      key: `${det}/y_pixel_size`,
+      hint: 'give pixel_size_m (the object pixel size in metres)',
+    });
   }
   const px = (lambda * dist) / (N * dpx);
   notes.push(`object pixel size ${px.toPrecision(4)} m = wavelength · distance / (N · detector pixel) (far field)`);
@@ -100,7 +109,12 @@ async function cxiMask(h: H5File, N: number, notes: string[]): Promise<Int32Arra
   const mkey = 'entry_1/instrument_1/detector_1/mask';
   if (!h.has(mkey)) return undefined;
   const m = h.dataset(mkey);
-  if (m.shape.join() !== [N, N].join()) throw new DataError('BAD_SHAPE', `mask is (${m.shape.join(', ')}), patterns are ${N}×${N}`, { file: h.label, key: mkey, hint: 'set apply_mask: false to ignore it' });
+  if (m.shape.join() !== [N, N].join())
+    throw new DataError('BAD_SHAPE', `mask is (${m.shape.join(', ')}), patterns are ${N}×${N}`, {
+      file: h.label,
+      key: mkey,
+      hint: 'set apply_mask: false to ignore it',
+    });
   const mv = numbers(await h.value(mkey));
   const bad: number[] = [];
   for (let p = 0; p < N * N; p++) if (mv[p] !== 0) bad.push(p);
@@ -124,21 +138,49 @@ async function openCxi(h: H5File, file: string, o: H5OpenOptions): Promise<H5Ope
   const input = o.input ?? 'intensity';
   if (o.input === undefined) notes.push('CXI patterns taken as intensity (counts): square-rooted on read');
   if (!o.hasProbeOption) {
-    throw new OptionsError('NO_PROBE', 'a CXI file holds no probe in a standard place', { file: h.label, key: 'probe', hint: 'give the source a probe: probe: FILE.npz[:KEY] or FILE.npy' });
+    throw new OptionsError('NO_PROBE', 'a CXI file holds no probe in a standard place', {
+      file: h.label,
+      key: 'probe',
+      hint: 'give the source a probe: probe: FILE.npz[:KEY] or FILE.npy',
+    });
   }
-  const scan: ScanMeta = { N, count: n, xcoords, ycoords, probe: zeroProbe(N), origin: file, notes: { layout: 'cxi', input, dtype: dataset.dtype, patterns_in_file: total, pixel_size_m: px } };
+  const scan: ScanMeta = {
+    N,
+    count: n,
+    xcoords,
+    ycoords,
+    probe: zeroProbe(N),
+    origin: file,
+    notes: { layout: 'cxi', input, dtype: dataset.dtype, patterns_in_file: total, pixel_size_m: px },
+  };
   return { scan, patterns: { key, count: n, N, intensity: input === 'intensity', masked }, notes };
 }
 
 /** The probe and object of the canonical and ptychodus layouts (ptychodus's root `probe`/`object` stand in). */
-async function rootedProbeObject(h: H5File, root: string, layout: 'canonical' | 'ptychodus', N: number, hasProbeOption: boolean, notes: string[]): Promise<{ probe?: Complex2D; object?: Complex2D }> {
+async function rootedProbeObject(
+  h: H5File,
+  root: string,
+  layout: 'canonical' | 'ptychodus',
+  N: number,
+  hasProbeOption: boolean,
+  notes: string[],
+): Promise<{ probe?: Complex2D; object?: Complex2D }> {
   const pick = (own: string, fallback: string): string | undefined => (h.has(own) ? own : layout === 'ptychodus' && h.has(fallback) ? fallback : undefined);
   const probeKey = pick(`${root}probeGuess`, 'probe');
   const objectKey = pick(`${root}objectGuess`, 'object');
   const probe = probeKey === undefined ? undefined : await h.complex2d(probeKey, notes);
-  if (probe === undefined && !hasProbeOption) throw new DataError('MISSING_KEY', `no probe (${root}probeGuess${layout === 'ptychodus' ? ' or probe' : ''})`, { file: h.label, key: `${root}probeGuess`, hint: 'add it to the file, or give the source a probe: option' });
+  if (probe === undefined && !hasProbeOption)
+    throw new DataError('MISSING_KEY', `no probe (${root}probeGuess${layout === 'ptychodus' ? ' or probe' : ''})`, {
+      file: h.label,
+      key: `${root}probeGuess`,
+      hint: 'add it to the file, or give the source a probe: option',
+    });
   if (probe !== undefined && (probe.width !== N || probe.height !== N) && !hasProbeOption) {
-    throw new DataError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but the patterns are ${N}×${N}`, { file: h.label, key: probeKey ?? 'probeGuess', hint: 'the probe must be sampled like the patterns' });
+    throw new DataError('PROBE_SIZE', `the probe is ${probe.width}×${probe.height} but the patterns are ${N}×${N}`, {
+      file: h.label,
+      key: probeKey ?? 'probeGuess',
+      hint: 'the probe must be sampled like the patterns',
+    });
   }
   const object = objectKey === undefined ? undefined : await h.complex2d(objectKey, notes);
   return { ...(probe === undefined ? {} : { probe }), ...(object === undefined ? {} : { object }) };
@@ -170,5 +212,10 @@ async function openRooted(h: H5File, file: string, layout: 'canonical' | 'ptycho
     origin: file,
     notes: { layout, input, dtype: dataset.dtype, patterns_in_file: total },
   };
-  return { scan, patterns: { key, count: n, N, intensity: input === 'intensity', masked: undefined }, notes, ...(scanIndex === undefined ? {} : { scanIndex }) };
+  return {
+    scan,
+    patterns: { key, count: n, N, intensity: input === 'intensity', masked: undefined },
+    notes,
+    ...(scanIndex === undefined ? {} : { scanIndex }),
+  };
 }

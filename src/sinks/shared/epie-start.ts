@@ -28,16 +28,23 @@ export function modesFromArray(a: { shape: readonly number[]; descr: string; dat
   if (shape.length === 2) shape.unshift(1);
   const [M, h, w] = shape as [number, number, number];
   if (shape.length !== 3 || h !== w || h < 1 || M < 1) {
-    throw new DataError('PROBE_SHAPE', `probe modes must be an (N, N) or (modes, N, N) array, got shape (${a.shape.join(', ')})`, { stage, file: source, hint: 'save the modes as a complex (M, N, N) array' });
+    throw new DataError('PROBE_SHAPE', `probe modes must be an (N, N) or (modes, N, N) array, got shape (${a.shape.join(', ')})`, {
+      stage,
+      file: source,
+      hint: 'save the modes as a complex (M, N, N) array',
+    });
   }
-  const complex = /^[<>|=]?c/.test(a.descr), n = h * w;
+  const complex = /^[<>|=]?c/.test(a.descr),
+    n = h * w;
   return Array.from({ length: M }, (_, m) => {
-    const re = new Float64Array(n), im = new Float64Array(n);
+    const re = new Float64Array(n),
+      im = new Float64Array(n);
     for (let t = 0; t < n; t++) {
       const k = m * n + t;
       re[t] = Number(complex ? a.data[2 * k]! : a.data[k]!);
       im[t] = complex ? Number(a.data[2 * k + 1]!) : 0;
-      if (!Number.isFinite(re[t]!) || !Number.isFinite(im[t]!)) throw new DataError('PROBE_VALUES', `probe mode ${m} value ${t} is not finite`, { stage, file: source });
+      if (!Number.isFinite(re[t]!) || !Number.isFinite(im[t]!))
+        throw new DataError('PROBE_VALUES', `probe mode ${m} value ${t} is not finite`, { stage, file: source });
     }
     return { re, im };
   });
@@ -51,23 +58,39 @@ async function readModes(spec: string, ctx: StageContext): Promise<{ modes: Mode
     if (!file.toLowerCase().endsWith('.npz')) return { modes: modesFromArray(await readNpyFile(file), file, ctx.id), origin: file };
     const npz = await openNpz(file);
     try {
-      const names = npz.entries(), pick = key ?? ['probeModes', 'probeGuess', 'probe'].find((k) => names.includes(k));
+      const names = npz.entries(),
+        pick = key ?? ['probeModes', 'probeGuess', 'probe'].find((k) => names.includes(k));
       if (pick === undefined || !names.includes(pick)) {
-        throw new DataError('MISSING_KEY', `no ${key ?? 'probeModes, probeGuess or probe'} array (it holds ${names.join(', ')})`, { stage: ctx.id, file, key: 'probe', hint: `name the array as ${path.basename(rel)}:KEY` });
+        throw new DataError('MISSING_KEY', `no ${key ?? 'probeModes, probeGuess or probe'} array (it holds ${names.join(', ')})`, {
+          stage: ctx.id,
+          file,
+          key: 'probe',
+          hint: `name the array as ${path.basename(rel)}:KEY`,
+        });
       }
       return { modes: modesFromArray(await npz.readArray(pick), `${file} [${pick}]`, ctx.id), origin: `${file}:${pick}` };
     } finally {
       await npz.close();
     }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new OptionsError('FILE_NOT_FOUND', 'probe file not found', { stage: ctx.id, file, key: 'probe', hint: 'the path is relative to the pipeline file' });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new OptionsError('FILE_NOT_FOUND', 'probe file not found', {
+        stage: ctx.id,
+        file,
+        key: 'probe',
+        hint: 'the path is relative to the pipeline file',
+      });
     throw e;
   }
 }
 
 const toModes = (p: { re: ArrayLike<number>; im: ArrayLike<number> }): Mode[] => [{ re: Float64Array.from(p.re), im: Float64Array.from(p.im) }];
 
-export async function engineStart(o: { reconstruction?: string | undefined; probe?: string | undefined; probe_modes?: number | undefined }, scan: ScanMeta, ctx: StageContext): Promise<EngineStart> {
+export async function engineStart(
+  o: { reconstruction?: string | undefined; probe?: string | undefined; probe_modes?: number | undefined },
+  scan: ScanMeta,
+  ctx: StageContext,
+): Promise<EngineStart> {
   let canvas: Canvas, placement: CanvasPlacement, from: string, modes: Mode[], probeFrom: string;
   if (o.reconstruction === undefined) {
     placement = placementFor(scan);
@@ -79,7 +102,12 @@ export async function engineStart(o: { reconstruction?: string | undefined; prob
   } else {
     const file = outPath(ctx, o.reconstruction);
     const object = await readComplex(file, 'object', [], ctx.id);
-    if (object.origin === undefined) throw new DataError('MISSING_KEY', `no 'origin' array: the canvas cannot be placed on the scan positions`, { stage: ctx.id, file, hint: 'start from an NPZ written by infer, refine or epie' });
+    if (object.origin === undefined)
+      throw new DataError('MISSING_KEY', `no 'origin' array: the canvas cannot be placed on the scan positions`, {
+        stage: ctx.id,
+        file,
+        hint: 'start from an NPZ written by infer, refine or epie',
+      });
     placement = { originX: object.origin[0], originY: object.origin[1], width: object.width, height: object.height };
     canvas = { width: object.width, height: object.height, re: Float64Array.from(object.re), im: Float64Array.from(object.im) };
     from = file;
@@ -87,9 +115,15 @@ export async function engineStart(o: { reconstruction?: string | undefined; prob
     probeFrom = file;
   }
   if (o.probe !== undefined) ({ modes, origin: probeFrom } = await readModes(o.probe, ctx));
-  const N = scan.N, side = Math.round(Math.sqrt(modes[0]!.re.length));
+  const N = scan.N,
+    side = Math.round(Math.sqrt(modes[0]!.re.length));
   if (side !== N) {
-    throw new DataError('SHAPE_MISMATCH', `stage '${ctx.id}': the probe is ${side}×${side} but the patterns are ${N}×${N}`, { stage: ctx.id, file: probeFrom, key: 'probe', hint: 'give a probe of the pattern size (the one this scan was measured with)' });
+    throw new DataError('SHAPE_MISMATCH', `stage '${ctx.id}': the probe is ${side}×${side} but the patterns are ${N}×${N}`, {
+      stage: ctx.id,
+      file: probeFrom,
+      key: 'probe',
+      hint: 'give a probe of the pattern size (the one this scan was measured with)',
+    });
   }
   return { canvas, placement, modes: growModes(modes, o.probe_modes ?? modes.length, N), from, probeFrom };
 }

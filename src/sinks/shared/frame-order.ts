@@ -33,31 +33,43 @@ export interface FrameOrderOptions {
 export function frameStream(stream: Stream<unknown> | undefined, ctx: StageContext): Stream<Frame> {
   if (stream === undefined) throw new OptionsError('MISSING_INPUT', `stage '${ctx.id}' needs an input of frames`, { stage: ctx.id });
   if (stream.meta.record !== 'frame') {
-    throw new OptionsError('WRONG_INPUT', `stage '${ctx.id}': its input carries '${stream.meta.record}' records, not frames`, { stage: ctx.id, hint: 'feed it from a source (npz, simulate), optionally through poisson and normalize, not from group or batch' });
+    throw new OptionsError('WRONG_INPUT', `stage '${ctx.id}': its input carries '${stream.meta.record}' records, not frames`, {
+      stage: ctx.id,
+      hint: 'feed it from a source (npz, simulate), optionally through poisson and normalize, not from group or batch',
+    });
   }
-  if (stream.meta.scan === undefined) throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (positions, probe)`, { stage: ctx.id, hint: 'feed it from a source' });
+  if (stream.meta.scan === undefined)
+    throw new OptionsError('NO_SCAN_META', `stage '${ctx.id}': its input carries no scan metadata (positions, probe)`, {
+      stage: ctx.id,
+      hint: 'feed it from a source',
+    });
   return stream as Stream<Frame>;
 }
 
 /** The frames of one pass in a seeded random order (see the module comment). */
 export async function* framesInRandomOrder(input: Stream<Frame>, o: FrameOrderOptions): AsyncGenerator<EngineFrame> {
   const rng = Rng.derive(o.seed, 'engine-frame-order', o.pass);
-  const store = input.frames, scan = input.meta.scan!;
+  const store = input.frames,
+    scan = input.meta.scan!;
   if (store === undefined) {
     for await (const f of bufferShuffle(input.open(o.signal), o.buffer, rng, o.signal)) yield f;
     return;
   }
   const excluded = (await store.excluded?.(o.signal)) ?? new Set<number>();
   const order = Array.from(rng.permutation(store.count)).filter((i) => !excluded.has(i));
-  const NN = store.N * store.N, chunk = Math.max(1, Math.min(o.chunk, order.length));
+  const NN = store.N * store.N,
+    chunk = Math.max(1, Math.min(o.chunk, order.length));
   const buffers = Array.from({ length: chunk }, () => new Float32Array(NN));
   for (let at = 0; at < order.length; at += chunk) {
     o.signal.throwIfAborted();
     const ids = order.slice(at, at + chunk);
     await readFramesInto(store, ids, buffers.slice(0, ids.length));
     for (let j = 0; j < ids.length; j++) {
-      const index = ids[j]!, x = scan.xcoords[index], y = scan.ycoords[index];
-      if (x === undefined || y === undefined) throw new DataError('BAD_COORDS', `frame ${index} has no scan position (the scan lists ${scan.xcoords.length})`, { key: `frame ${index}` });
+      const index = ids[j]!,
+        x = scan.xcoords[index],
+        y = scan.ycoords[index];
+      if (x === undefined || y === undefined)
+        throw new DataError('BAD_COORDS', `frame ${index} has no scan position (the scan lists ${scan.xcoords.length})`, { key: `frame ${index}` });
       yield { index, x, y, amplitude: buffers[j]! };
     }
   }

@@ -12,17 +12,28 @@ export const inferOptions = z
     stitch_window: z
       .enum(['flat', 'taper'])
       .default('flat')
-      .describe("Weights over the stitched M×M region: flat, or taper (sin² along each axis: patch centres count most, edges fill in where nothing else covers; use with a larger stitch_size)."),
+      .describe(
+        'Weights over the stitched M×M region: flat, or taper (sin² along each axis: patch centres count most, edges fill in where nothing else covers; use with a larger stitch_size).',
+      ),
     align_phase: z
       .boolean()
       .default(false)
       .describe(
         "Turn each patch by the constant phase that best matches the canvas where they overlap before adding it (the far field does not fix a patch's global phase). Patches are aligned in stream order, so feed infer in scan order. Measured: no gain on the demo or on Run1084 (phase SSIM −0.01 to −0.03), hence off.",
       ),
-    npz: z.string().default('reconstruction.npz').describe('Output NPZ (object c8, amplitude f4, phase f4, probe c8, origin), relative to the output directory.'),
+    npz: z
+      .string()
+      .default('reconstruction.npz')
+      .describe('Output NPZ (object c8, amplitude f4, phase f4, probe c8, origin), relative to the output directory.'),
     amplitude_png: z.string().default('amplitude.png').describe('Amplitude image, relative to the output directory.'),
     phase_png: z.string().default('phase.png').describe('Phase image, relative to the output directory.'),
-    snapshot_every_s: z.number().positive().default(5).describe('On a live input: write what is stitched so far to the same NPZ and PNGs (each replaced atomically) at most this often; the final reconstruction replaces them at the end of the series.'),
+    snapshot_every_s: z
+      .number()
+      .positive()
+      .default(5)
+      .describe(
+        'On a live input: write what is stitched so far to the same NPZ and PNGs (each replaced atomically) at most this often; the final reconstruction replaces them at the end of the series.',
+      ),
   })
   .strict();
 

@@ -38,10 +38,20 @@ export class LiveCanvas implements PatchCanvas {
 
   add(re: Float32Array, im: Float32Array, N: number, cx: number, cy: number): void {
     // The patch window with the bilinear spill, as canvasSizeFor lays it out.
-    const x0 = Math.floor(cx - N / 2), y0 = Math.floor(cy - N / 2), x1 = Math.ceil(cx + N / 2) + 1, y1 = Math.ceil(cy + N / 2) + 1;
+    const x0 = Math.floor(cx - N / 2),
+      y0 = Math.floor(cy - N / 2),
+      x1 = Math.ceil(cx + N / 2) + 1,
+      y1 = Math.ceil(cy + N / 2) + 1;
     const c = this.canvas;
     if (c === undefined) {
-      this.canvas = new StitchCanvas(y1 - y0, x1 - x0, { N: this.o.N, M: this.o.M, originX: x0, originY: y0, alignPhase: this.o.alignPhase, window: this.o.window });
+      this.canvas = new StitchCanvas(y1 - y0, x1 - x0, {
+        N: this.o.N,
+        M: this.o.M,
+        originX: x0,
+        originY: y0,
+        alignPhase: this.o.alignPhase,
+        window: this.o.window,
+      });
     } else if (x0 < c.originX || y0 < c.originY || x1 > c.originX + c.width || y1 > c.originY + c.height) {
       this.canvas = c.regrid(grownLayout(c, x0, y0, x1, y1));
       this.grown++;
@@ -57,7 +67,8 @@ export class LiveCanvas implements PatchCanvas {
 
 /** The union of the canvas and a window, widened on each side it grows by a quarter of the canvas's side. */
 function grownLayout(c: CanvasLayout, x0: number, y0: number, x1: number, y1: number): CanvasLayout {
-  const padX = Math.ceil(c.width / 4), padY = Math.ceil(c.height / 4);
+  const padX = Math.ceil(c.width / 4),
+    padY = Math.ceil(c.height / 4);
   const nx0 = x0 < c.originX ? Math.min(x0, c.originX - padX) : c.originX;
   const ny0 = y0 < c.originY ? Math.min(y0, c.originY - padY) : c.originY;
   const nx1 = x1 > c.originX + c.width ? Math.max(x1, c.originX + c.width + padX) : c.originX + c.width;

@@ -55,7 +55,8 @@ export function timeToSsim(history: readonly ScoredPass[]): Json {
   const out: Record<string, Record<string, { pass: number; seconds: number } | null>> = { amplitude: {}, phase: {} };
   for (const part of ['amplitude', 'phase'] as const) {
     for (const target of SSIM_TARGETS) {
-      let elapsed = 0, hit: { pass: number; seconds: number } | null = null;
+      let elapsed = 0,
+        hit: { pass: number; seconds: number } | null = null;
       for (const h of history) {
         elapsed += h.seconds;
         const v = h[`${part}_ssim`];

@@ -26,10 +26,14 @@ export interface CanvasPlacement {
 export function placementFor(scan: ScanMeta): CanvasPlacement {
   const { N } = scan;
   if (scan.xcoords.length === 0) throw new DataError('NO_POSITIONS', 'the scan has no positions to stitch at');
-  let x0 = 0, y0 = 0, x1 = scan.object?.width ?? 0, y1 = scan.object?.height ?? 0;
+  let x0 = 0,
+    y0 = 0,
+    x1 = scan.object?.width ?? 0,
+    y1 = scan.object?.height ?? 0;
   for (let j = 0; j < scan.xcoords.length; j++) {
     // A window starts at floor(x − N/2); a fractional start spills one pixel further (bilinear).
-    const fx = scan.xcoords[j]! - N / 2, fy = scan.ycoords[j]! - N / 2;
+    const fx = scan.xcoords[j]! - N / 2,
+      fy = scan.ycoords[j]! - N / 2;
     if (!Number.isFinite(fx) || !Number.isFinite(fy)) throw new DataError('BAD_COORDS', `scan position ${j} is not finite`);
     x0 = Math.min(x0, Math.floor(fx));
     y0 = Math.min(y0, Math.floor(fy));
@@ -48,7 +52,10 @@ export interface CanvasResult {
 
 /** Bounding box of the covered pixels (the whole canvas when nothing is covered). */
 function coveredBox(covered: Uint8Array, width: number, height: number): { x0: number; y0: number; w: number; h: number } {
-  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  let x0 = width,
+    y0 = height,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (covered[y * width + x] === 0) continue;
@@ -85,7 +92,9 @@ export interface InferOutputs {
 
 /** Amplitude and phase of a complex canvas. */
 function amplitudePhase(object: Complex2D): { amplitude: Float32Array; phase: Float32Array } {
-  const n = object.re.length, amplitude = new Float32Array(n), phase = new Float32Array(n);
+  const n = object.re.length,
+    amplitude = new Float32Array(n),
+    phase = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     amplitude[i] = Math.hypot(object.re[i]!, object.im[i]!);
     phase[i] = Math.atan2(object.im[i]!, object.re[i]!);
@@ -94,7 +103,13 @@ function amplitudePhase(object: Complex2D): { amplitude: Float32Array; phase: Fl
 }
 
 /** The NPZ of an object canvas: object/amplitude/phase/probe/origin, plus any `extra` arrays. */
-export async function writeReconstructionNpz(file: string, r: Omit<CanvasResult, 'covered'>, probe: Complex2D, extra: Record<string, NpzArrayInput> = {}, compress = true): Promise<void> {
+export async function writeReconstructionNpz(
+  file: string,
+  r: Omit<CanvasResult, 'covered'>,
+  probe: Complex2D,
+  extra: Record<string, NpzArrayInput> = {},
+  compress = true,
+): Promise<void> {
   const { object, placement } = r;
   const { amplitude, phase } = amplitudePhase(object);
   const shape = [object.height, object.width];
@@ -128,7 +143,11 @@ export interface FigureLimits {
  * scanned pixels alone (weights > 0), as percentiles, so neither the empty
  * border nor a few edge pixels set them; the phase is centred (centredPhase).
  */
-export function reconstructionImages(r: Pick<CanvasResult, 'object' | 'covered'>, title: string, limits: FigureLimits = {}): { amplitude: RgbaImage; phase: RgbaImage } {
+export function reconstructionImages(
+  r: Pick<CanvasResult, 'object' | 'covered'>,
+  title: string,
+  limits: FigureLimits = {},
+): { amplitude: RgbaImage; phase: RgbaImage } {
   const { object, covered } = r;
   const { amplitude, phase } = amplitudePhase(object);
   const box = coveredBox(covered, object.width, object.height);
@@ -153,7 +172,13 @@ export function reconstructionImages(r: Pick<CanvasResult, 'object' | 'covered'>
  * its PNGs (cropped to the covered pixels: the images show the scanned region,
  * the NPZ keeps the whole canvas).
  */
-export async function writeReconstruction(files: InferOutputs, r: CanvasResult, probe: Complex2D, title: string, extra: Record<string, NpzArrayInput> = {}): Promise<void> {
+export async function writeReconstruction(
+  files: InferOutputs,
+  r: CanvasResult,
+  probe: Complex2D,
+  title: string,
+  extra: Record<string, NpzArrayInput> = {},
+): Promise<void> {
   await writeReconstructionNpz(files.npz, r, probe, extra);
   const images = reconstructionImages(r, title);
   await savePng(files.amplitude_png, images.amplitude);
@@ -172,7 +197,8 @@ export function canvasOf(r: Reconstruction): CanvasResult {
  * contrast visible. The NPZ keeps the phase as reconstructed.
  */
 function centredPhase(phase: Float32Array, amplitude: Float32Array): { values: Float32Array; span: number } {
-  let c = 0, s = 0;
+  let c = 0,
+    s = 0;
   for (let i = 0; i < phase.length; i++) {
     c += amplitude[i]! * Math.cos(phase[i]!);
     s += amplitude[i]! * Math.sin(phase[i]!);
@@ -189,19 +215,34 @@ function centredPhase(phase: Float32Array, amplitude: Float32Array): { values: F
 }
 
 /** A 2-D complex (or real) array from an NPZ; (H,W,1) and (1,H,W) are squeezed. */
-export async function readComplex(file: string, key: string | undefined, fallbacks: readonly string[], stage: string): Promise<Complex2D & { origin?: [number, number] }> {
+export async function readComplex(
+  file: string,
+  key: string | undefined,
+  fallbacks: readonly string[],
+  stage: string,
+): Promise<Complex2D & { origin?: [number, number] }> {
   const npz = await openNpz(file);
   try {
-    const names = npz.entries(), name = key ?? fallbacks.find((k) => names.includes(k));
+    const names = npz.entries(),
+      name = key ?? fallbacks.find((k) => names.includes(k));
     if (name === undefined || !names.includes(name)) {
-      throw new DataError('MISSING_KEY', `no array '${key ?? fallbacks.join("' or '")}' (has: ${names.join(', ')})`, { stage, file, hint: 'set the *_key option to the array that holds the object' });
+      throw new DataError('MISSING_KEY', `no array '${key ?? fallbacks.join("' or '")}' (has: ${names.join(', ')})`, {
+        stage,
+        file,
+        hint: 'set the *_key option to the array that holds the object',
+      });
     }
-    const a = await npz.readArray(name), shape = [...a.shape];
+    const a = await npz.readArray(name),
+      shape = [...a.shape];
     while (shape.length > 2 && shape[0] === 1) shape.shift();
     while (shape.length > 2 && shape[shape.length - 1] === 1) shape.pop();
     if (shape.length !== 2) throw new DataError('BAD_SHAPE', `expected a 2-D object, got shape (${a.shape.join(', ')})`, { stage, file, key: name });
-    const [h, w] = shape as [number, number], complex = a.descr.includes('c'), n = h * w;
-    const re = new Float32Array(n), im = new Float32Array(n), d = a.data as ArrayLike<number | bigint>;
+    const [h, w] = shape as [number, number],
+      complex = a.descr.includes('c'),
+      n = h * w;
+    const re = new Float32Array(n),
+      im = new Float32Array(n),
+      d = a.data as ArrayLike<number | bigint>;
     for (let i = 0; i < n; i++) {
       re[i] = Number(complex ? d[2 * i]! : d[i]!);
       if (complex) im[i] = Number(d[2 * i + 1]!);

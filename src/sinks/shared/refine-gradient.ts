@@ -23,16 +23,27 @@ import { emptyGradient, PassRefiner, type PassGradient, type PassSchedule } from
  * (the canvas indices and bilinear weights refine cuts them with); `Y` the
  * measured amplitudes (P,N,N,1). The probe gradient is added when `acc` has one.
  */
-export function addBatchGradient(acc: PassGradient, wr: tf.Tensor4D, wi: tf.Tensor4D, probeRe: tf.Tensor2D, probeIm: tf.Tensor2D, Y: tf.Tensor4D, taps: readonly { index: Int32Array; weight: Float32Array | undefined }[]): void {
-  const [P, N] = wr.shape, NN = N * N;
+export function addBatchGradient(
+  acc: PassGradient,
+  wr: tf.Tensor4D,
+  wi: tf.Tensor4D,
+  probeRe: tf.Tensor2D,
+  probeIm: tf.Tensor2D,
+  Y: tf.Tensor4D,
+  taps: readonly { index: Int32Array; weight: Float32Array | undefined }[],
+): void {
+  const [P, N] = wr.shape,
+    NN = N * N;
   const [value, gr, gi, gpr, gpi] = tf.tidy(() => {
     const pr = probeRe.reshape<tf.Tensor4D>([1, N, N, 1]).tile([P, 1, 1, 1]);
     const pi = probeIm.reshape<tf.Tensor4D>([1, N, N, 1]).tile([P, 1, 1, 1]);
-    const one = tf.ones<tf.Rank.R2>([N, N]), zero = tf.zeros<tf.Rank.R2>([N, N]);
+    const one = tf.ones<tf.Rank.R2>([N, N]),
+      zero = tf.zeros<tf.Rank.R2>([N, N]);
     // ψ = P·O formed here, then propagated with a unit probe: the same float32 numbers as farFieldAmplitude(O, P).
     // Per pattern Σ(A − Y)² (P values; dy = 1 makes its gradient that of their sum), so the loss adds per pattern too.
     const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor): tf.Tensor1D => {
-      const psiRe = a.mul(c).sub<tf.Tensor4D>(b.mul(d)), psiIm = a.mul(d).add<tf.Tensor4D>(b.mul(c));
+      const psiRe = a.mul(c).sub<tf.Tensor4D>(b.mul(d)),
+        psiIm = a.mul(d).add<tf.Tensor4D>(b.mul(c));
       return farFieldAmplitude(psiRe, psiIm, one, zero).sub(Y).square().sum([1, 2, 3]);
     };
     const { value: v, grads } = tf.valueAndGrads(f)([wr, wi, pr, pi], tf.ones([P]));
@@ -94,7 +105,14 @@ export class PassDriver {
   }
 
   /** For `step: pass`, the scaled start in float64, copied into [objRe, objIm]; otherwise undefined. */
-  static start(o: { step: 'batch' | 'pass' }, start: Complex2D, probe: Complex2D, scale: number, lit: Uint8Array, obj: [tf.Variable, tf.Variable]): PassDriver | undefined {
+  static start(
+    o: { step: 'batch' | 'pass' },
+    start: Complex2D,
+    probe: Complex2D,
+    scale: number,
+    lit: Uint8Array,
+    obj: [tf.Variable, tf.Variable],
+  ): PassDriver | undefined {
     if (o.step !== 'pass') return undefined;
     const d = new PassDriver(new PassRefiner(start, probe, scale, lit));
     assignValues(obj[0], d.refiner.objRe);

@@ -33,7 +33,12 @@ export function emptyGradient(pixels: number, probePixels: number): PassGradient
 
 /** Adds `b` into `a` (a job's tiles, in shard order). */
 export function addGradient(a: PassGradient, b: PassGradient): void {
-  const pairs: [Float64Array | undefined, Float64Array | undefined][] = [[a.objRe, b.objRe], [a.objIm, b.objIm], [a.probeRe, b.probeRe], [a.probeIm, b.probeIm]];
+  const pairs: [Float64Array | undefined, Float64Array | undefined][] = [
+    [a.objRe, b.objRe],
+    [a.objIm, b.objIm],
+    [a.probeRe, b.probeRe],
+    [a.probeIm, b.probeIm],
+  ];
   for (const [x, y] of pairs) {
     if (x === undefined || y === undefined) continue;
     for (let i = 0; i < x.length; i++) x[i] = x[i]! + y[i]!;
@@ -54,10 +59,12 @@ class Adam64 {
   /** x −= lr · m̂ / (√v̂ + ε) for the gradient `g` divided by `count`. */
   step(xs: Float64Array[], gs: Float64Array[], count: number, lr: number): void {
     this.t++;
-    const c1 = 1 - 0.9 ** this.t, c2 = 1 - 0.999 ** this.t;
+    const c1 = 1 - 0.9 ** this.t,
+      c2 = 1 - 0.999 ** this.t;
     let o = 0;
     for (let k = 0; k < xs.length; k++) {
-      const x = xs[k]!, g = gs[k]!;
+      const x = xs[k]!,
+        g = gs[k]!;
       for (let i = 0; i < x.length; i++, o++) {
         const gi = g[i]! / count;
         this.m[o] = 0.9 * this.m[o]! + 0.1 * gi;
@@ -93,8 +100,14 @@ export class PassRefiner {
     this.objIm = Float64Array.from(start.im, (x) => x * scale);
     this.probeRe = Float64Array.from(probe.re);
     this.probeIm = Float64Array.from(probe.im);
-    let amp = 0, count = 0, p2 = 0;
-    for (let i = 0; i < n; i++) if (lit[i] === 1) { amp += Math.hypot(this.objRe[i]!, this.objIm[i]!); count++; }
+    let amp = 0,
+      count = 0,
+      p2 = 0;
+    for (let i = 0; i < n; i++)
+      if (lit[i] === 1) {
+        amp += Math.hypot(this.objRe[i]!, this.objIm[i]!);
+        count++;
+      }
     for (let i = 0; i < probe.re.length; i++) p2 += probe.re[i]! ** 2 + probe.im[i]! ** 2;
     this.meanAmp = amp / Math.max(count, 1);
     this.probeRms = Math.sqrt(p2 / probe.re.length);
@@ -115,7 +128,8 @@ export class PassRefiner {
   /** Applies pass `epoch`'s update from the whole pass's gradient; returns the pass's mean loss. */
   step(g: PassGradient, lr: number): number {
     this.objAdam.step([this.objRe, this.objIm], [g.objRe, g.objIm], g.values, lr * this.meanAmp);
-    if (g.probeRe !== undefined && g.probeIm !== undefined) this.probeAdam.step([this.probeRe, this.probeIm], [g.probeRe, g.probeIm], g.values, lr * this.probeRms);
+    if (g.probeRe !== undefined && g.probeIm !== undefined)
+      this.probeAdam.step([this.probeRe, this.probeIm], [g.probeRe, g.probeIm], g.values, lr * this.probeRms);
     return g.loss / g.values;
   }
 

@@ -73,7 +73,10 @@ export class Refinement {
       if (batch.N !== N) throw new DataError('SHAPE_MISMATCH', `${where}: batch has N=${batch.N}, the scan N=${N}`, { stage: ctx.id });
       const coords = (await batch.coords.data()) as Float32Array;
       const w = windowTaps(batch.centers, coords, batch.size, batch.C, N, this.start.placement, where);
-      const taps = w.taps.map((t) => ({ index: tf.tensor3d(t.index, [w.patterns, N, N], 'int32'), weight: t.weight === undefined ? undefined : tf.tensor3d(t.weight, [w.patterns, 1, 1]) }));
+      const taps = w.taps.map((t) => ({
+        index: tf.tensor3d(t.index, [w.patterns, N, N], 'int32'),
+        weight: t.weight === undefined ? undefined : tf.tensor3d(t.weight, [w.patterns, 1, 1]),
+      }));
       try {
         fn(batch.X, taps, w.patterns, w);
       } finally {
@@ -95,26 +98,42 @@ export class Refinement {
   async fit(): Promise<Fit> {
     const { N, ctx, where, start } = this;
     const HW = start.placement.width * start.placement.height;
-    let sAX = 0, sAA = 0, sXX = 0, values = 0;
-    const lit = new Uint8Array(HW), centre = new Uint8Array(HW);
-    const lo = Math.floor(N / 4), hi = lo + Math.floor(N / 2);
+    let sAX = 0,
+      sAA = 0,
+      sXX = 0,
+      values = 0;
+    const lit = new Uint8Array(HW),
+      centre = new Uint8Array(HW);
+    const lo = Math.floor(N / 4),
+      hi = lo + Math.floor(N / 2);
     const total = this.input.meta.count;
-    await this.eachBatch((X, taps, P, raw) => {
-      const [ax, aa, xx] = tf.tidy(() => fitSums(this.predicted(taps, P), measured(X)));
-      sAX += ax; sAA += aa; sXX += xx; values += P * N * N;
-      const first = raw.taps[0]!.index;
-      for (let p = 0; p < P; p++) {
-        for (let k = 0; k < N * N; k++) {
-          const o = first[p * N * N + k]!;
-          lit[o] = 1;
-          const r = Math.floor(k / N), c = k % N;
-          if (r >= lo && r < hi && c >= lo && c < hi) centre[o] = 1;
+    await this.eachBatch(
+      (X, taps, P, raw) => {
+        const [ax, aa, xx] = tf.tidy(() => fitSums(this.predicted(taps, P), measured(X)));
+        sAX += ax;
+        sAA += aa;
+        sXX += xx;
+        values += P * N * N;
+        const first = raw.taps[0]!.index;
+        for (let p = 0; p < P; p++) {
+          for (let k = 0; k < N * N; k++) {
+            const o = first[p * N * N + k]!;
+            lit[o] = 1;
+            const r = Math.floor(k / N),
+              c = k % N;
+            if (r >= lo && r < hi && c >= lo && c < hi) centre[o] = 1;
+          }
         }
-      }
-    }, (i) => ctx.progress({ label: 'fit scale', done: i + 1, ...(total !== undefined ? { total } : {}), unit: 'batches' }));
+      },
+      (i) => ctx.progress({ label: 'fit scale', done: i + 1, ...(total !== undefined ? { total } : {}), unit: 'batches' }),
+    );
     if (values === 0) throw new DataError('EMPTY_INPUT', `${where}: the input yielded no batches`, { stage: ctx.id });
     if (!(sAA > 0) || !(sAX > 0)) {
-      throw new DataError('NO_SIGNAL', `${where}: the starting object predicts no signal where the data has some (Σ A·X = ${sAX}, Σ A² = ${sAA})`, { stage: ctx.id, file: start.from, hint: 'check that the reconstruction and probe belong to this scan, or start flat (no reconstruction option)' });
+      throw new DataError('NO_SIGNAL', `${where}: the starting object predicts no signal where the data has some (Σ A·X = ${sAX}, Σ A² = ${sAA})`, {
+        stage: ctx.id,
+        file: start.from,
+        hint: 'check that the reconstruction and probe belong to this scan, or start flat (no reconstruction option)',
+      });
     }
     const scale = sAX / sAA;
     for (const v of [this.objRe, this.objIm]) {
@@ -122,13 +141,20 @@ export class Refinement {
       v.assign(scaled as tf.Tensor1D);
       scaled.dispose();
     }
-    let ampSum = 0, litCount = 0;
-    const re = this.objRe.dataSync(), im = this.objIm.dataSync();
-    for (let i = 0; i < HW; i++) if (lit[i] === 1) { ampSum += Math.hypot(re[i]!, im[i]!); litCount++; }
+    let ampSum = 0,
+      litCount = 0;
+    const re = this.objRe.dataSync(),
+      im = this.objIm.dataSync();
+    for (let i = 0; i < HW; i++)
+      if (lit[i] === 1) {
+        ampSum += Math.hypot(re[i]!, im[i]!);
+        litCount++;
+      }
     // step: pass keeps the object in float64 (shared/refine-gradient.ts); the variables hold it rounded.
     const passer = PassDriver.start(this.options, start.object, start.probe, scale, lit, [this.objRe, this.objIm]);
     const meanAmp = passer?.meanAmp ?? ampSum / Math.max(litCount, 1);
-    if (!(meanAmp > 0)) throw new DataError('NO_SIGNAL', `${where}: the starting object is zero where the probe lights it`, { stage: ctx.id, file: start.from });
+    if (!(meanAmp > 0))
+      throw new DataError('NO_SIGNAL', `${where}: the starting object is zero where the probe lights it`, { stage: ctx.id, file: start.from });
     return { scale, startLoss: (sXX - (sAX * sAX) / sAA) / values, centre, meanAmp, passer };
   }
 
@@ -137,26 +163,51 @@ export class Refinement {
    * (and the probe from `refine_probe` on) with the cosine rate, or one
    * update from the whole pass's gradient with step: pass.
    */
-  async pass(epoch: number, fit: Fit, t: { seconds: () => number; budget: number; batches: number | undefined }): Promise<{ loss: number; lr: number; seen: number }> {
+  async pass(
+    epoch: number,
+    fit: Fit,
+    t: { seconds: () => number; budget: number; batches: number | undefined },
+  ): Promise<{ loss: number; lr: number; seen: number }> {
     const { N, ctx, where, options } = this;
     const { passer } = fit;
-    let sum = 0, patterns = 0, step = 0, lr = options.lr;
+    let sum = 0,
+      patterns = 0,
+      step = 0,
+      lr = options.lr;
     const pass = { index: epoch + 1, of: options.epochs };
     const probeOn = options.refine_probe > 0 && epoch + 1 >= options.refine_probe;
     const vars = probeOn ? [this.objRe, this.objIm, this.probeRe, this.probeIm] : [this.objRe, this.objIm];
     if (passer !== undefined) lr = passer.begin(options, epoch, t.seconds(), t.budget, probeOn);
-    const seen = await this.eachBatch((X, taps, P, raw) => {
-      if (passer !== undefined) {
-        ({ sum, patterns } = tf.tidy(() => passer.add(cutWindows(this.objRe, taps, P, N), cutWindows(this.objIm, taps, P, N), this.probeRe, this.probeIm, measured(X), raw.taps)));
-        return;
-      }
-      lr = cosineLr(options.lr, options.final_lr, trainingProgress({ epoch, batch: step, batches: t.batches, epochs: options.epochs, seconds: t.seconds(), budget: t.budget }));
-      step++;
-      const value = this.step(taps, P, X, vars, lr * fit.meanAmp, probeOn ? lr * this.probeRms : undefined);
-      if (!Number.isFinite(value)) throw new DataError('LOSS_NOT_FINITE', `${where}: the loss became ${value} in pass ${epoch + 1}`, { stage: ctx.id, hint: 'lower lr' });
-      sum += value * P;
-      patterns += P;
-    }, (i) => ctx.progress({ label: 'pass', pass, done: i + 1, ...(t.batches !== undefined ? { total: t.batches } : {}), unit: 'batches', info: { loss: sum / Math.max(patterns, 1), lr } }));
+    const seen = await this.eachBatch(
+      (X, taps, P, raw) => {
+        if (passer !== undefined) {
+          ({ sum, patterns } = tf.tidy(() =>
+            passer.add(cutWindows(this.objRe, taps, P, N), cutWindows(this.objIm, taps, P, N), this.probeRe, this.probeIm, measured(X), raw.taps),
+          ));
+          return;
+        }
+        lr = cosineLr(
+          options.lr,
+          options.final_lr,
+          trainingProgress({ epoch, batch: step, batches: t.batches, epochs: options.epochs, seconds: t.seconds(), budget: t.budget }),
+        );
+        step++;
+        const value = this.step(taps, P, X, vars, lr * fit.meanAmp, probeOn ? lr * this.probeRms : undefined);
+        if (!Number.isFinite(value))
+          throw new DataError('LOSS_NOT_FINITE', `${where}: the loss became ${value} in pass ${epoch + 1}`, { stage: ctx.id, hint: 'lower lr' });
+        sum += value * P;
+        patterns += P;
+      },
+      (i) =>
+        ctx.progress({
+          label: 'pass',
+          pass,
+          done: i + 1,
+          ...(t.batches !== undefined ? { total: t.batches } : {}),
+          unit: 'batches',
+          info: { loss: sum / Math.max(patterns, 1), lr },
+        }),
+    );
     passer?.end(lr, vars, where, epoch);
     return { loss: sum / patterns, lr, seen };
   }

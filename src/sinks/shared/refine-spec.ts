@@ -10,7 +10,9 @@ export const refineOptions = z
     reconstruction: z
       .string()
       .optional()
-      .describe("An NPZ written by infer or refine in an earlier run (object, probe, origin) to start from, relative to the output directory; within one run, take the reconstruction as input 1 instead (inputs: [patterns, infer]). Neither: a flat object (amplitude 1, phase 0) with the scan's probe"),
+      .describe(
+        "An NPZ written by infer or refine in an earlier run (object, probe, origin) to start from, relative to the output directory; within one run, take the reconstruction as input 1 instead (inputs: [patterns, infer]). Neither: a flat object (amplitude 1, phase 0) with the scan's probe",
+      ),
     epochs: z.number().int().positive().default(50).describe('Most passes over the patterns.'),
     lr: z.number().positive().default(0.02).describe("Adam step at the start, as a fraction of the object's mean amplitude."),
     final_lr: z.number().positive().default(2e-4).describe('Step at the end of the cosine decay (same units as lr).'),
@@ -20,16 +22,27 @@ export const refineOptions = z
       .int()
       .min(0)
       .default(0)
-      .describe("From this pass on (1-based) the probe is refined too, with its own Adam step (lr × the probe's RMS amplitude, same decay); 0 keeps the probe fixed. The NPZ then holds the refined probe."),
+      .describe(
+        "From this pass on (1-based) the probe is refined too, with its own Adam step (lr × the probe's RMS amplitude, same decay); 0 keeps the probe fixed. The NPZ then holds the refined probe.",
+      ),
     step: z
       .enum(['batch', 'pass'])
       .default('batch')
-      .describe("batch: an Adam step per batch (fast to converge). pass: one step per pass from the whole pass's gradient, which a tile job can sum over its tiles and so reproduce exactly (see docs/SCALING.md)."),
-    npz: z.string().default('refined.npz').describe('Output NPZ (the layout of infer\'s), relative to the output directory.'),
+      .describe(
+        "batch: an Adam step per batch (fast to converge). pass: one step per pass from the whole pass's gradient, which a tile job can sum over its tiles and so reproduce exactly (see docs/SCALING.md).",
+      ),
+    npz: z.string().default('refined.npz').describe("Output NPZ (the layout of infer's), relative to the output directory."),
     amplitude_png: z.string().default('refined_amplitude.png').describe('Amplitude image, relative to the output directory.'),
     phase_png: z.string().default('refined_phase.png').describe('Phase image, relative to the output directory.'),
     history: z.string().default('refine_history.json').describe('Loss per pass (JSON), relative to the output directory.'),
-    score_every: z.number().int().min(0).default(0).describe("Score the object against the scan's truth every K passes and after the last (0: never): SSIM in the history, time to SSIM 0.95/0.99 in the summary."),
+    score_every: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        "Score the object against the scan's truth every K passes and after the last (0: never): SSIM in the history, time to SSIM 0.95/0.99 in the summary.",
+      ),
     loss_plot: z.string().default('refine_loss.png').describe('Loss curve (PNG), relative to the output directory.'),
   })
   .strict();

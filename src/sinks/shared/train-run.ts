@@ -27,7 +27,10 @@ export interface Training {
 function stateFromSidecar(sidecar: { epoch: number; train?: unknown }, dir: string): TrainState {
   const t = sidecar.train as TrainState | undefined;
   if (t === undefined || typeof t.epoch !== 'number' || !Array.isArray(t.history)) {
-    throw new DataError('NO_TRAIN_STATE', `checkpoint ${dir} holds no training state to resume from`, { file: dir, hint: 'train without resume: true, or point checkpoint_dir at a train checkpoint' });
+    throw new DataError('NO_TRAIN_STATE', `checkpoint ${dir} holds no training state to resume from`, {
+      file: dir,
+      hint: 'train without resume: true, or point checkpoint_dir at a train checkpoint',
+    });
   }
   return t;
 }
@@ -39,7 +42,14 @@ function stateFromSidecar(sidecar: { epoch: number; train?: unknown }, dir: stri
  * the model and optimizer as soon as they exist, so the caller disposes them
  * even when a later step throws.
  */
-export async function resumeTraining(dir: string, input: Stream<TensorBatch>, validation: Stream<TensorBatch> | undefined, ctx: StageContext, normalization: number, into: Partial<Training>): Promise<Training> {
+export async function resumeTraining(
+  dir: string,
+  input: Stream<TensorBatch>,
+  validation: Stream<TensorBatch> | undefined,
+  ctx: StageContext,
+  normalization: number,
+  into: Partial<Training>,
+): Promise<Training> {
   const loaded = await loadCheckpoint(dir);
   into.model = loaded.model;
   const state = stateFromSidecar(loaded.sidecar, dir);
@@ -72,13 +82,21 @@ export function freshTraining(config: ModelConfig, scan: ScanMeta, options: Trai
 }
 
 /** Mean loss over one pass of `stream`, weighted by batch size. */
-export async function passLoss(stream: Stream<TensorBatch>, ctx: StageContext, step: (b: TensorBatch) => number, onBatch: (b: TensorBatch, loss: number, i: number) => void): Promise<number> {
+export async function passLoss(
+  stream: Stream<TensorBatch>,
+  ctx: StageContext,
+  step: (b: TensorBatch) => number,
+  onBatch: (b: TensorBatch, loss: number, i: number) => void,
+): Promise<number> {
   let sum = 0;
   let groups = 0;
   await forEachBatch(stream, ctx.signal, (b, i) => {
     const loss = step(b);
     if (!Number.isFinite(loss)) {
-      throw new DataError('LOSS_NOT_FINITE', `stage '${ctx.id}': the loss became ${loss} at batch ${i}`, { stage: ctx.id, hint: 'lower lr, or check the input normalisation' });
+      throw new DataError('LOSS_NOT_FINITE', `stage '${ctx.id}': the loss became ${loss} at batch ${i}`, {
+        stage: ctx.id,
+        hint: 'lower lr, or check the input normalisation',
+      });
     }
     sum += loss * b.size;
     groups += b.size;
@@ -118,34 +136,63 @@ export async function trainEpoch(p: EpochPlan, state: TrainState): Promise<{ rec
   const te = performance.now();
   const batches = state.batches_per_epoch ?? total;
   const pass = { index: e, of: options.epochs };
-  let groups = 0, seen = 0, step = 0, lr = state.lr;
+  let groups = 0,
+    seen = 0,
+    step = 0,
+    lr = state.lr;
   setLearningRate(opt, lr);
   let probe: { X: tf.Tensor4D; coords: tf.Tensor4D } | undefined;
   let loss: number;
   let diagnosis: Diagnosis | undefined;
   try {
-    loss = await passLoss(p.input, ctx, (b) => {
-      // The epoch's first batch, kept to measure the trained network on at the epoch's end.
-      if (step === 0 && options.collapse.tol > 0) probe = { X: b.X.clone(), coords: b.coords.clone() };
-      const global = (state.epoch > 0 ? state.epoch * (batches ?? 0) : 0) + step;
-      if (p.cosine || global <= options.warmup_steps) {
-        const base = p.cosine ? cosineLr(options.lr, options.final_lr, trainingProgress({ epoch: state.epoch, batch: step, batches, epochs: options.epochs, seconds: p.spent(), budget: p.budget })) : state.lr;
-        lr = base * warmupFactor(global, options.warmup_steps);
-        setLearningRate(opt, lr);
-      }
-      step++;
-      return m.trainStep(b.X, b.coords, opt);
-    }, (b, l, i) => {
-      groups += b.size;
-      seen = i + 1;
-      const s = (performance.now() - te) / 1000;
-      ctx.progress({ label: 'epoch', pass, done: i + 1, ...(total !== undefined ? { total } : {}), unit: 'batches', info: { loss: l, lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 } });
-    });
+    loss = await passLoss(
+      p.input,
+      ctx,
+      (b) => {
+        // The epoch's first batch, kept to measure the trained network on at the epoch's end.
+        if (step === 0 && options.collapse.tol > 0) probe = { X: b.X.clone(), coords: b.coords.clone() };
+        const global = (state.epoch > 0 ? state.epoch * (batches ?? 0) : 0) + step;
+        if (p.cosine || global <= options.warmup_steps) {
+          const base = p.cosine
+            ? cosineLr(
+                options.lr,
+                options.final_lr,
+                trainingProgress({ epoch: state.epoch, batch: step, batches, epochs: options.epochs, seconds: p.spent(), budget: p.budget }),
+              )
+            : state.lr;
+          lr = base * warmupFactor(global, options.warmup_steps);
+          setLearningRate(opt, lr);
+        }
+        step++;
+        return m.trainStep(b.X, b.coords, opt);
+      },
+      (b, l, i) => {
+        groups += b.size;
+        seen = i + 1;
+        const s = (performance.now() - te) / 1000;
+        ctx.progress({
+          label: 'epoch',
+          pass,
+          done: i + 1,
+          ...(total !== undefined ? { total } : {}),
+          unit: 'batches',
+          info: { loss: l, lr, groups_per_s: s > 0 ? Math.round(groups / s) : 0 },
+        });
+      },
+    );
     diagnosis = probe === undefined ? undefined : m.diagnose(probe.X, probe.coords);
   } finally {
     if (probe !== undefined) tf.dispose([probe.X, probe.coords]);
   }
-  const valLoss = p.validation === undefined ? undefined : await passLoss(p.validation, ctx, (b) => m.evaluateLoss(b.X, b.coords), () => undefined);
+  const valLoss =
+    p.validation === undefined
+      ? undefined
+      : await passLoss(
+          p.validation,
+          ctx,
+          (b) => m.evaluateLoss(b.X, b.coords),
+          () => undefined,
+        );
   // With the cosine schedule `lr` is the rate of the epoch's last step.
   const d = diagnosis;
   const record: EpochRecord = {

@@ -33,13 +33,17 @@ export const trainOptions = z
     lr_schedule: z
       .enum(['plateau', 'cosine'])
       .default('plateau')
-      .describe("'plateau': reduce_lr on the monitored loss (the reference's). 'cosine': lr decays to final_lr, step by step, over `epochs` or over max_minutes, whichever ends first (training then stops when less than half an epoch of the budget is left); reduce_lr is not used."),
+      .describe(
+        "'plateau': reduce_lr on the monitored loss (the reference's). 'cosine': lr decays to final_lr, step by step, over `epochs` or over max_minutes, whichever ends first (training then stops when less than half an epoch of the budget is left); reduce_lr is not used.",
+      ),
     warmup_steps: z
       .number()
       .int()
       .min(0)
       .default(20)
-      .describe('Linear learning-rate warm-up over the first optimizer steps of the run: step k trains at lr·(k+1)/warmup_steps (0: none, the reference). At lr 1e-3 without it the Run1084 network collapsed within 5 steps at 1e4 counts (docs/RESULTS.md).'),
+      .describe(
+        'Linear learning-rate warm-up over the first optimizer steps of the run: step k trains at lr·(k+1)/warmup_steps (0: none, the reference). At lr 1e-3 without it the Run1084 network collapsed within 5 steps at 1e4 counts (docs/RESULTS.md).',
+      ),
     final_lr: z.number().positive().default(1e-5).describe("Learning rate at the end of a 'cosine' schedule."),
     reduce_lr: z
       .object({
@@ -60,19 +64,40 @@ export const trainOptions = z
       .min(0)
       .lt(1)
       .default(1e-4)
-      .describe('Relative improvement of the monitored loss that counts, for reduce_lr and early_stop: an epoch improves when its loss < best − min_delta·|best| (0: any decrease counts).'),
+      .describe(
+        'Relative improvement of the monitored loss that counts, for reduce_lr and early_stop: an epoch improves when its loss < best − min_delta·|best| (0: any decrease counts).',
+      ),
     collapse: z
       .object({
-        tol: z.number().min(0).default(1e-3).describe('A branch is flat when its spatial spread falls below this: std(|O|)/mean(|O|) for the amplitude, std(arg O) in radians for the phase, over the central N/2 square (0: no check).'),
-        action: z.enum(['fail', 'stop', 'warn']).default('fail').describe("On a collapse: 'fail' (error TRAINING_COLLAPSED, checkpoint kept), 'stop' (end training, warn, stopped: 'collapse'), or 'warn' and go on."),
+        tol: z
+          .number()
+          .min(0)
+          .default(1e-3)
+          .describe(
+            'A branch is flat when its spatial spread falls below this: std(|O|)/mean(|O|) for the amplitude, std(arg O) in radians for the phase, over the central N/2 square (0: no check).',
+          ),
+        action: z
+          .enum(['fail', 'stop', 'warn'])
+          .default('fail')
+          .describe(
+            "On a collapse: 'fail' (error TRAINING_COLLAPSED, checkpoint kept), 'stop' (end training, warn, stopped: 'collapse'), or 'warn' and go on.",
+          ),
       })
       .strict()
       .prefault({})
-      .describe('Collapse detection: after every epoch the object predicted for the first training batch is measured; an amplitude or phase without spatial structure means dead activations, not slow progress.'),
+      .describe(
+        'Collapse detection: after every epoch the object predicted for the first training batch is measured; an amplitude or phase without spatial structure means dead activations, not slow progress.',
+      ),
     checkpoint_dir: z.string().default('checkpoint').describe('Checkpoint directory, relative to the run output directory; rewritten after every epoch.'),
     resume: z.boolean().default(false).describe('Continue from the checkpoint in checkpoint_dir (starts fresh when there is none).'),
     max_minutes: z.number().positive().optional().describe('Time budget: stop after the epoch that crosses it (time before a resume counts).'),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('Seed of the weight initialisation (default: the pipeline seed).'),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .optional()
+      .describe('Seed of the weight initialisation (default: the pipeline seed).'),
     history: z.string().default('history.json').describe('Loss history (JSON), relative to the run output directory.'),
     loss_plot: z.string().default('loss.png').describe('Loss curve (PNG), relative to the run output directory.'),
   })

@@ -12,7 +12,12 @@ import { yieldToEventLoop } from '../../util/signals.js';
 
 /** An output path option resolved inside the run output directory (refused outside it unless `allow.paths_outside`). */
 export function outPath(ctx: StageContext, p: string): string {
-  return confinedPath(ctx.outDir, p, { what: 'output path', relax: 'allow.paths_outside', allowOutside: ctx.allow?.paths_outside === true, details: { stage: ctx.id } });
+  return confinedPath(ctx.outDir, p, {
+    what: 'output path',
+    relax: 'allow.paths_outside',
+    allowOutside: ctx.allow?.paths_outside === true,
+    details: { stage: ctx.id },
+  });
 }
 
 /** An input path option (an earlier run's checkpoint or reconstruction) resolved against the output directory; reading may leave it. */
@@ -93,7 +98,11 @@ export async function savePng(file: string, image: RgbaImage): Promise<void> {
 /** Refuses a cosine decay that does not decay: final_lr must lie below lr. */
 export function checkCosineRates(ctx: StageContext, lr: number, finalLr: number): void {
   if (finalLr >= lr) {
-    throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': final_lr ${finalLr} is not below lr ${lr}`, { stage: ctx.id, key: 'final_lr', hint: 'a cosine schedule decays from lr to final_lr: choose final_lr < lr' });
+    throw new OptionsError('BAD_OPTION', `stage '${ctx.id}': final_lr ${finalLr} is not below lr ${lr}`, {
+      stage: ctx.id,
+      key: 'final_lr',
+      hint: 'a cosine schedule decays from lr to final_lr: choose final_lr < lr',
+    });
   }
 }
 
@@ -134,7 +143,10 @@ export function reconstructionOutput(summary: SinkOutput['summary'], r: Reconstr
 /** The reconstruction an input stream carries (its first record), checked. */
 export async function readReconstruction(stream: Stream<unknown>, ctx: StageContext, which: string): Promise<Reconstruction> {
   if (stream.meta.record !== 'reconstruction') {
-    throw new OptionsError('WRONG_INPUT', `stage '${ctx.id}': ${which} carries '${stream.meta.record}' records, not a reconstruction`, { stage: ctx.id, hint: 'take it from infer, refine or epie: inputs: [infer]' });
+    throw new OptionsError('WRONG_INPUT', `stage '${ctx.id}': ${which} carries '${stream.meta.record}' records, not a reconstruction`, {
+      stage: ctx.id,
+      hint: 'take it from infer, refine or epie: inputs: [infer]',
+    });
   }
   for await (const r of stream.open(ctx.signal)) return r as Reconstruction;
   throw new OptionsError('EMPTY_INPUT', `stage '${ctx.id}': ${which} yielded no reconstruction`, { stage: ctx.id });
