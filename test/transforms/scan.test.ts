@@ -21,47 +21,46 @@ test.before(async () => {
   await tf.setBackend('cpu');
 });
 
-test.serial('canonical NPZ: batches are normalised (mean energy (N/2)²), cover every group, and leak nothing', async (t) => {
-  if (fixture === undefined) {
-    t.log('canonical_stored.npz not found: skipped');
-    t.pass();
-    return;
-  }
-  const scan = await openScan(fixture, { gridsize: 2, seed: 3 });
-  try {
-    t.is(scan.scan.N, 32);
-    t.is(scan.meta.count, 36);
-    t.true(scan.normalization > 0);
-    const { leaked } = await trackTensors(async () => {
-      let groups = 0;
-      let energy = 0;
-      for await (const tb of scan.batches(8, { prefetch: 2 })) {
-        t.deepEqual(tb.X.shape.slice(1), [32, 32, 4]);
-        groups += tb.size;
-        energy += tf.tidy(() => tb.X.square().sum().dataSync()[0]!);
-        tb.dispose();
-      }
-      t.is(groups, 36);
-      // Each group holds 4 patterns; patterns repeat across groups, so the mean is near, not at, (N/2)².
-      t.true(Math.abs(energy / (36 * 4) / 256 - 1) < 0.5, `mean energy ${energy / 144}`);
-    });
-    t.is(leaked, 0);
-    const [g] = await collect(scan.groups(), 1);
-    t.is(g!.indices.length, 4);
-    const { leaked: l2 } = await trackTensors(async () => {
-      const X = await scan.X();
-      t.deepEqual(X.shape, [36, 32, 32, 4]);
-      t.deepEqual([...tf.tidy(() => X.slice([0, 0, 0, 0], [1, 32, 32, 4]).dataSync())], [...g!.amplitudes]);
-      const Y = await scan.Y();
-      t.deepEqual(Y.re.shape, [36, 32, 32, 4]);
-      t.true(tf.tidy(() => Y.re.abs().sum().dataSync()[0]!) > 0);
-      tf.dispose([X, Y.re, Y.im]);
-    });
-    t.is(l2, 0);
-  } finally {
-    await scan.close();
-  }
-});
+(fixture === undefined ? test.serial.skip : test.serial)(
+  `canonical NPZ: batches are normalised (mean energy (N/2)²), cover every group, and leak nothing${fixture === undefined ? ' (skipped: canonical_stored.npz not found)' : ''}`,
+  async (t) => {
+    if (fixture === undefined) return;
+    const scan = await openScan(fixture, { gridsize: 2, seed: 3 });
+    try {
+      t.is(scan.scan.N, 32);
+      t.is(scan.meta.count, 36);
+      t.true(scan.normalization > 0);
+      const { leaked } = await trackTensors(async () => {
+        let groups = 0;
+        let energy = 0;
+        for await (const tb of scan.batches(8, { prefetch: 2 })) {
+          t.deepEqual(tb.X.shape.slice(1), [32, 32, 4]);
+          groups += tb.size;
+          energy += tf.tidy(() => tb.X.square().sum().dataSync()[0]!);
+          tb.dispose();
+        }
+        t.is(groups, 36);
+        // Each group holds 4 patterns; patterns repeat across groups, so the mean is near, not at, (N/2)².
+        t.true(Math.abs(energy / (36 * 4) / 256 - 1) < 0.5, `mean energy ${energy / 144}`);
+      });
+      t.is(leaked, 0);
+      const [g] = await collect(scan.groups(), 1);
+      t.is(g!.indices.length, 4);
+      const { leaked: l2 } = await trackTensors(async () => {
+        const X = await scan.X();
+        t.deepEqual(X.shape, [36, 32, 32, 4]);
+        t.deepEqual([...tf.tidy(() => X.slice([0, 0, 0, 0], [1, 32, 32, 4]).dataSync())], [...g!.amplitudes]);
+        const Y = await scan.Y();
+        t.deepEqual(Y.re.shape, [36, 32, 32, 4]);
+        t.true(tf.tidy(() => Y.re.abs().sum().dataSync()[0]!) > 0);
+        tf.dispose([X, Y.re, Y.im]);
+      });
+      t.is(l2, 0);
+    } finally {
+      await scan.close();
+    }
+  },
+);
 
 test.serial('in-memory frame stream: same semantics, X() warns with its size, Y() needs an object', async (t) => {
   const warnings: string[] = [];
