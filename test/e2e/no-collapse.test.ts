@@ -50,6 +50,8 @@ sinks:
     nphotons: 1.0e5
     epochs: 6
     lr: 1.0e-3
+    # 78 steps in all: a warm-up of 5 (not the default 20, a quarter of this run).
+    warmup_steps: 5
     reduce_lr: { factor: 0.5, patience: 2, min_lr: 1.0e-4 }
     early_stop: { patience: 3 }
   infer: { type: infer, inputs: [all_tensors], after: [train], checkpoint: checkpoint }
