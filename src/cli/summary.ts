@@ -75,7 +75,7 @@ function headline(fields: readonly string[]): string[] {
     .map(([, , f]) => f);
 }
 
-function stageTable(s: RunSummary, stages: RunSummary['stages']): string[] {
+function stageTable(stages: RunSummary['stages']): string[] {
   const w = Math.max(5, ...stages.map((x) => x.id.length));
   const lines = [`  ${'stage'.padEnd(w)}  ${'type'.padEnd(12)} ${'in'.padStart(8)} ${'out'.padStart(8)} ${'errors'.padStart(6)} ${'s'.padStart(8)}`];
   for (const st of stages) {
@@ -122,7 +122,7 @@ export function humanSummary(s: RunSummary, width = 100, verbose = false): strin
     );
   }
   const listed = verbose ? s.stages : s.stages.filter((st) => st.errors > 0);
-  if (listed.length > 0) lines.push(...stageTable(s, listed));
+  if (listed.length > 0) lines.push(...stageTable(listed));
   // What a stage reports beyond its counts (a live source: received, dropped, duplicated, out of order).
   for (const st of s.stages) if (st.info !== undefined) lines.push(...wrap(`  ${st.id}  `, keyResults(st.info).fields, width));
   lines.push(`  tensors: peak ${s.tensors.peak_count} (${fmtBytes(s.tensors.peak_bytes)}), leaked ${s.tensors.leaked}; peak RSS ${fmtBytes(s.peak_rss_bytes)}`);

@@ -26,8 +26,6 @@ export interface LayersArtifacts {
 /** Network weights by checkpoint name (see paramSpecs). */
 export type WeightValues = ReadonlyMap<string, { shape: readonly number[]; values: Float32Array }>;
 
-const C_OUTER = 4;
-
 class Graph {
   readonly layers: LayerEntry[] = [];
   readonly specs: LayersArtifacts['weightSpecs'] = [];
@@ -128,7 +126,9 @@ function decodeBranch(c: Ctx, z: string, branch: 'amp' | 'phase'): string {
   const head = conv(`${branch}/head_center`, x, 'linear', widenKernel(c.w(`${branch}/head_center/kernel`), ch, 0));
   const centre = g.add('ZeroPadding2D', `${branch}_center_pad`, pad(q), [activation(g, `${branch}_head`, head, act, plan.C, plan.ampScale)]);
   if (plan.support === 'center') return rename(g, centre, out);
-  const b0 = conv(`${branch}/border/conv0`, x, 'relu', widenKernel(c.w(`${branch}/border/conv0/kernel`), ch, ch - C_OUTER));
+  // The border branch reads the body's last channels: as many as its first kernel takes.
+  const borderK = c.w(`${branch}/border/conv0/kernel`);
+  const b0 = conv(`${branch}/border/conv0`, x, 'relu', widenKernel(borderK, ch, ch - borderK.shape[2]!));
   const b = up(`${branch}_border_up`, conv(`${branch}/border/conv1`, b0, 'relu'));
   const border = g.add('Activation', `${branch}_border_swish`, { activation: 'swish' }, [conv(`${branch}/head_border`, b, 'linear')]);
   const crop = g.add(
