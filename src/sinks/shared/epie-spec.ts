@@ -1,5 +1,6 @@
 // The `epie` stage's options (src/sinks/epie.ts), apart from the engine.
 import { z } from 'zod';
+import { passRecords, reconstructionFiles } from './output-spec.js';
 
 const pass = z.number().int().min(0).default(0);
 
@@ -42,22 +43,8 @@ export const epieOptions = z
       ),
     read_chunk: z.number().int().positive().default(32).describe('Frames read from the frame store at once.'),
     shuffle_buffer: z.number().int().positive().default(256).describe('Frames held to randomise the order when the input has no frame store (a live stream).'),
-    npz: z
-      .string()
-      .default('epie.npz')
-      .describe("Output NPZ (infer's layout, plus probe_modes and the corrected positions when refined), relative to the output directory."),
-    amplitude_png: z.string().default('epie_amplitude.png').describe('Amplitude image, relative to the output directory.'),
-    phase_png: z.string().default('epie_phase.png').describe('Phase image, relative to the output directory.'),
-    history: z.string().default('epie_history.json').describe('Error per pass (JSON), relative to the output directory.'),
-    score_every: z
-      .number()
-      .int()
-      .min(0)
-      .default(0)
-      .describe(
-        "Score the object against the scan's truth every K passes and after the last (0: never): SSIM in the history, time to SSIM 0.95/0.99 in the summary.",
-      ),
-    loss_plot: z.string().default('epie_error.png').describe('Error curve (PNG), relative to the output directory.'),
+    ...reconstructionFiles({ npz: 'epie.npz', prefix: 'epie_' }, "infer's layout, plus probe_modes and the corrected positions when refined"),
+    ...passRecords({ history: 'epie_history.json', plot: 'epie_error.png' }, 'Error'),
   })
   .strict();
 

@@ -2,6 +2,7 @@
 // arity, without the implementation (src/sinks/infer.ts), so that listing and
 // validating pipelines do not import TensorFlow.js (see pipeline/lazy.ts).
 import { z } from 'zod';
+import { reconstructionFiles } from './output-spec.js';
 import type { ComponentSpec } from '../../pipeline/lazy.js';
 import type { SinkDef } from '../../pipeline/types.js';
 
@@ -21,12 +22,7 @@ export const inferOptions = z
       .describe(
         "Turn each patch by the constant phase that best matches the canvas where they overlap before adding it (the far field does not fix a patch's global phase). Patches are aligned in stream order, so feed infer in scan order. Measured: no gain on the demo or on Run1084 (phase SSIM −0.01 to −0.03), hence off.",
       ),
-    npz: z
-      .string()
-      .default('reconstruction.npz')
-      .describe('Output NPZ (object c8, amplitude f4, phase f4, probe c8, origin), relative to the output directory.'),
-    amplitude_png: z.string().default('amplitude.png').describe('Amplitude image, relative to the output directory.'),
-    phase_png: z.string().default('phase.png').describe('Phase image, relative to the output directory.'),
+    ...reconstructionFiles({ npz: 'reconstruction.npz', prefix: '' }, 'object c8, amplitude f4, phase f4, probe c8, origin'),
     snapshot_every_s: z
       .number()
       .positive()

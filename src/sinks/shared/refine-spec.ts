@@ -2,6 +2,7 @@
 // arity, without the implementation (src/sinks/refine.ts), so that listing and
 // validating pipelines do not import TensorFlow.js (see pipeline/lazy.ts).
 import { z } from 'zod';
+import { passRecords, reconstructionFiles } from './output-spec.js';
 import type { ComponentSpec } from '../../pipeline/lazy.js';
 import type { SinkDef } from '../../pipeline/types.js';
 
@@ -31,19 +32,8 @@ export const refineOptions = z
       .describe(
         "batch: an Adam step per batch (fast to converge). pass: one step per pass from the whole pass's gradient, which a tile job can sum over its tiles and so reproduce exactly (see docs/SCALING.md).",
       ),
-    npz: z.string().default('refined.npz').describe("Output NPZ (the layout of infer's), relative to the output directory."),
-    amplitude_png: z.string().default('refined_amplitude.png').describe('Amplitude image, relative to the output directory.'),
-    phase_png: z.string().default('refined_phase.png').describe('Phase image, relative to the output directory.'),
-    history: z.string().default('refine_history.json').describe('Loss per pass (JSON), relative to the output directory.'),
-    score_every: z
-      .number()
-      .int()
-      .min(0)
-      .default(0)
-      .describe(
-        "Score the object against the scan's truth every K passes and after the last (0: never): SSIM in the history, time to SSIM 0.95/0.99 in the summary.",
-      ),
-    loss_plot: z.string().default('refine_loss.png').describe('Loss curve (PNG), relative to the output directory.'),
+    ...reconstructionFiles({ npz: 'refined.npz', prefix: 'refined_' }, "the layout of infer's"),
+    ...passRecords({ history: 'refine_history.json', plot: 'refine_loss.png' }, 'Loss'),
   })
   .strict();
 
