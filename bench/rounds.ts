@@ -4,7 +4,7 @@
 // processes (wall seconds per round), checked equal to the single process.
 //   node --import tsx bench/rounds.ts [--passes 8] [--tiles 4] [--json]
 process.env.PTYCHOFLOW_WASM_THREADS ??= '1';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { builtinRegistry } from '../src/components.js';
@@ -15,28 +15,12 @@ import { collectJob } from '../src/scale/collect.js';
 import { scaleConfig } from '../src/scale/config.js';
 import { submitJob } from '../src/scale/submit.js';
 import { natsServerBinary, startNats } from '../test/scale/nats-server.js';
-import { maxDifference, readObject, spawnWorker, stopProcess } from '../test/scale/helpers.js';
+import { maxDifference, readObject, simulatedScan, spawnWorker, stopProcess, writeRefinePipeline } from '../test/scale/helpers.js';
 import { arg } from './memory.js';
 
 /** 289 positions of 32×32 on a 128×128 object. */
 function pipeline(dir: string, name: string, refine: string): string {
-  const file = path.join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    `seed: 2
-backend: wasm
-sources:
-  scan: { type: simulate, N: 32, object: { kind: grf, size: 128 }, scan: { pattern: raster, step: 6 }, nphotons: 1.0e6 }
-transforms:
-  norm: { type: normalize, inputs: [scan] }
-  singles: { type: group, inputs: [norm], gridsize: 1 }
-  b: { type: batch, inputs: [singles], batch_size: 16 }
-  t: { type: tensorify, inputs: [b] }
-sinks:
-  refine: { type: refine, inputs: [t], ${refine} }
-`,
-  );
-  return file;
+  return writeRefinePipeline(path.join(dir, `${name}.yaml`), { seed: 2, source: simulatedScan(32, 128, 6), refine });
 }
 
 export async function run(args: string[]): Promise<void> {

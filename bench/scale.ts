@@ -4,7 +4,7 @@
 // number of shards if nothing accumulates), and the merge time: collect of
 // a 4-tile job, and mergePartials of K synthetic partials of a large canvas.
 //   node --import tsx bench/scale.ts [--shards 12] [--epochs 2] [--canvas 2048] [--tiles 16] [--json]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openScale } from '../src/scale/client.js';
@@ -16,27 +16,12 @@ import type { ResultManifest } from '../src/scale/results.js';
 import { getJson } from '../src/scale/results.js';
 import { submitJob } from '../src/scale/submit.js';
 import { natsServerBinary, startNats } from '../test/scale/nats-server.js';
-import { spawnWorker, stopProcess } from '../test/scale/helpers.js';
+import { simulatedScan, spawnWorker, stopProcess, writeRefinePipeline } from '../test/scale/helpers.js';
 import { arg } from './memory.js';
 
+/** 81 positions of 16×16 on a 48×48 object. */
 function pipeline(dir: string, epochs: number): string {
-  const file = path.join(dir, 'bench.yaml');
-  writeFileSync(
-    file,
-    `seed: 1
-backend: wasm
-sources:
-  scan: { type: simulate, N: 16, object: { kind: grf, size: 48 }, scan: { pattern: raster, step: 4 }, nphotons: 1.0e6 }
-transforms:
-  norm: { type: normalize, inputs: [scan] }
-  singles: { type: group, inputs: [norm], gridsize: 1 }
-  b: { type: batch, inputs: [singles], batch_size: 16 }
-  t: { type: tensorify, inputs: [b] }
-sinks:
-  refine: { type: refine, inputs: [t], epochs: ${epochs} }
-`,
-  );
-  return file;
+  return writeRefinePipeline(path.join(dir, 'bench.yaml'), { seed: 1, source: simulatedScan(16, 48, 4), refine: `epochs: ${epochs}` });
 }
 
 function syntheticMerge(side: number, K: number): number {

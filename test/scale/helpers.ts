@@ -1,7 +1,7 @@
 // Shared pieces of the scale tests: tiny pipelines (N=16 simulated scans),
 // worker processes of the real CLI, and object comparisons.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinRegistry } from '../../src/components.js';
@@ -12,55 +12,46 @@ import type { Complex2D } from '../../src/pipeline/types.js';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** simulate (81 positions of 16×16 on a 48×48 object) → normalize → group → batch → tensorify → refine. */
-export function refinePipeline(dir: string, epochs = 6): string {
-  const file = path.join(dir, 'refine.yaml');
+/** A simulated scan's source line: a raster over a Gaussian random field at 1e6 photons. */
+export function simulatedScan(N: number, size: number, step: number): string {
+  return `{ type: simulate, N: ${N}, object: { kind: grf, size: ${size} }, scan: { pattern: raster, step: ${step} }, nphotons: 1.0e6 }`;
+}
+
+/** Writes `file`: one source → normalize → group (gridsize 1) → batch 16 → tensorify → refine with the given options. */
+export function writeRefinePipeline(file: string, p: { seed: number; source: string; refine: string; output?: string }): string {
+  const output = p.output === undefined ? '' : `output: ${p.output}\n`;
   writeFileSync(
     file,
-    `seed: 3
+    `seed: ${p.seed}
 backend: wasm
-output: local
-sources:
-  scan: { type: simulate, N: 16, object: { kind: grf, size: 48 }, scan: { pattern: raster, step: 4 }, nphotons: 1.0e6 }
+${output}sources:
+  scan: ${p.source}
 transforms:
   norm: { type: normalize, inputs: [scan] }
   singles: { type: group, inputs: [norm], gridsize: 1 }
   b: { type: batch, inputs: [singles], batch_size: 16 }
   t: { type: tensorify, inputs: [b] }
 sinks:
-  refine: { type: refine, inputs: [t], epochs: ${epochs} }
+  refine: { type: refine, inputs: [t], ${p.refine} }
 `,
   );
   return file;
+}
+
+/** 81 positions of 16×16 on a 48×48 object, refined in mini-batches. */
+export function refinePipeline(dir: string, epochs = 6): string {
+  return writeRefinePipeline(path.join(dir, 'refine.yaml'), { seed: 3, output: 'local', source: simulatedScan(16, 48, 4), refine: `epochs: ${epochs}` });
 }
 
 /** The refine pipeline with `step: pass` (one update per pass from the whole pass's gradient): a tile job of it runs in rounds. */
 export function passRefinePipeline(dir: string, epochs: number): string {
-  const file = path.join(dir, 'refine-pass.yaml');
-  writeFileSync(file, readFileSync(refinePipeline(dir, epochs), 'utf8').replace(`epochs: ${epochs} }`, `epochs: ${epochs}, step: pass, lr: 0.05 }`));
-  return file;
+  const refine = `epochs: ${epochs}, step: pass, lr: 0.05`;
+  return writeRefinePipeline(path.join(dir, 'refine-pass.yaml'), { seed: 3, output: 'local', source: simulatedScan(16, 48, 4), refine });
 }
 
 /** The same refine reading an NPZ scan (path set per shard). */
 export function npzRefinePipeline(dir: string): string {
-  const file = path.join(dir, 'scan-refine.yaml');
-  writeFileSync(
-    file,
-    `seed: 5
-backend: wasm
-output: local
-sources:
-  scan: { type: npz, path: none.npz }
-transforms:
-  norm: { type: normalize, inputs: [scan] }
-  singles: { type: group, inputs: [norm], gridsize: 1 }
-  b: { type: batch, inputs: [singles], batch_size: 16 }
-  t: { type: tensorify, inputs: [b] }
-sinks:
-  refine: { type: refine, inputs: [t], epochs: 2 }
-`,
-  );
-  return file;
+  return writeRefinePipeline(path.join(dir, 'scan-refine.yaml'), { seed: 5, output: 'local', source: '{ type: npz, path: none.npz }', refine: 'epochs: 2' });
 }
 
 /** Writes a small simulated scan as a canonical NPZ (49 positions of 16×16). */
