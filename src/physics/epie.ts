@@ -17,6 +17,7 @@
 // (epie-position.ts).
 import { OptionsError } from '../errors.js';
 import { gatherWindow, scatterWindow, windowFits, type Canvas } from './canvas-window.js';
+import { fusable, fusedUpdate, type FusedWork } from './epie-fused.js';
 import { PositionEstimator } from './epie-position.js';
 import { dft2Scrambled, scrambledPlan } from './fft-scrambled.js';
 import type { Mode } from './modes.js';
@@ -52,6 +53,8 @@ export class EpieKernel {
   private readonly position: PositionEstimator;
   /** Object-update weights for the current probe (see objectWeights). */
   private weights: Float64Array | undefined;
+  /** The fused known-probe update's arrays (epie-fused.ts), rebuilt with the weights. */
+  private fused: FusedWork | undefined;
   /** Work index (digit-reversed, unshifted spectrum) → index of the measured (shifted, row-major) pattern. */
   private readonly spectrumIndex: Uint32Array;
 
@@ -179,6 +182,8 @@ export class EpieKernel {
   update(amplitude: Float32Array, sx: number, sy: number, steps: UpdateSteps): UpdateResult {
     const { N, NN } = this,
       M = this.modes.length;
+    const f = this.fusedWork(steps, sx, sy);
+    if (f !== undefined) return { ...fusedUpdate(f, this.canvas, amplitude, sx, sy, steps.object), dx: 0, dy: 0 };
     this.gather(sx, sy);
     this.propagate();
     const shift = steps.position
@@ -230,6 +235,21 @@ export class EpieKernel {
     if (steps.probe > 0) this.updateProbe(steps.probe);
     if (steps.object > 0) this.scatter(sx, sy);
     return { error, energy, ...shift };
+  }
+
+  /**
+   * The fused update's arrays for the current weights when it applies (one mode, fixed
+   * probe, no position estimate, a whole-pixel window, a size of radix-4 stages only).
+   */
+  private fusedWork(steps: UpdateSteps, sx: number, sy: number): FusedWork | undefined {
+    if (steps.probe !== 0 || !(steps.object > 0) || steps.position || this.modes.length !== 1) return undefined;
+    const plan = scrambledPlan(this.N);
+    if (!fusable(plan) || !Number.isInteger(sx) || !Number.isInteger(sy)) return undefined;
+    const weight = this.objectWeights(),
+      w = this.work[0]!,
+      P = this.modes[0]!;
+    if (this.fused?.weight === weight && this.fused.pr === P.re && this.fused.pi === P.im) return this.fused;
+    return (this.fused = { plan, wr: w.re, wi: w.im, pr: P.re, pi: P.im, weight, map: this.spectrumIndex });
   }
 
   /** 1 / ((1−α)S + α·max S) with S = Σ|P_m|², recomputed only after the probe changed. */
