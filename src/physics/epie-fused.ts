@@ -9,6 +9,7 @@
 // The results are those of EpieKernel's general path up to rounding.
 import type { Canvas } from './canvas-window.js';
 import { difStage, ditStage } from './fft-stages.js';
+import { difLastTransposed, ditFirstTransposed } from './fft-transpose-stages.js';
 import type { ScrambledPlan } from './fft-scrambled.js';
 
 /** Whether the fused update applies at this size: radix-4 stages only, at least two of them (N = 16, 64, 256, …). */
@@ -18,8 +19,11 @@ export function fusable(p: ScrambledPlan): boolean {
 
 export interface FusedWork {
   readonly plan: ScrambledPlan;
+  /** Two pairs of N×N work arrays: the transform moves between them at each transpose. */
   readonly wr: Float64Array;
   readonly wi: Float64Array;
+  readonly vr: Float64Array;
+  readonly vi: Float64Array;
   readonly pr: Float64Array;
   readonly pi: Float64Array;
   /** Object-update weight 1 / ((1−α)|P|² + α max|P|²) per pixel. */
@@ -92,9 +96,9 @@ function factor(yr: number, yi: number, A: number, N: number): number {
 }
 
 /** Last forward stage (span 1), modulus constraint and first inverse stage (span 1) on rows 4j … 4j+3 at once. */
-function fusedModulus(f: FusedWork, amplitude: Float32Array): void {
+function fusedModulus(f: FusedWork, wr: Float64Array, wi: Float64Array, amplitude: Float32Array): void {
   const { N } = f.plan,
-    { wr, wi, map } = f;
+    { map } = f;
   for (let g = 0; g < N * N; g += 4 * N) {
     for (let a = g, end = g + N; a < end; a++) {
       const b = a + N,
@@ -206,35 +210,22 @@ function correctionStage(f: FusedWork, canvas: Canvas, base: number, beta: numbe
   }
 }
 
-function transpose(a: Float64Array, N: number): void {
-  for (let r = 0; r < N; r++) {
-    for (let c = r + 1; c < N; c++) {
-      const i = r * N + c,
-        j = c * N + r,
-        t = a[i]!;
-      a[i] = a[j]!;
-      a[j] = t;
-    }
-  }
-}
-
 /** One known-probe ePIE update at whole-pixel corner (sx, sy): Σ(|Ψ|/N − A)² and Σ A² before it. */
 export function fusedUpdate(f: FusedWork, canvas: Canvas, amplitude: Float32Array, sx: number, sy: number, beta: number): { error: number; energy: number } {
   const { N, stages } = f.plan,
-    { wr, wi } = f,
+    { wr, wi, vr, vi } = f,
     S = stages.length,
     base = sy * canvas.width + sx;
   acc.fill(0);
+  // Along the rows' index in (wr, wi), then, transposed, in (vr, vi); back the same way.
   exitWaveStage(f, canvas, base);
-  for (let s = 1; s < S; s++) difStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
-  transpose(wr, N);
-  transpose(wi, N);
-  for (let s = 0; s < S - 1; s++) difStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
-  fusedModulus(f, amplitude);
-  for (let s = S - 2; s >= 0; s--) ditStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
-  transpose(wr, N);
-  transpose(wi, N);
-  for (let s = S - 1; s >= 1; s--) ditStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
+  for (let s = 1; s < S - 1; s++) difStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
+  difLastTransposed(wr, wi, vr, vi, N);
+  for (let s = 0; s < S - 1; s++) difStage(vr, vi, N, stages[s]!.q, stages[s]!.tw);
+  fusedModulus(f, vr, vi, amplitude);
+  for (let s = S - 2; s >= 0; s--) ditStage(vr, vi, N, stages[s]!.q, stages[s]!.tw);
+  ditFirstTransposed(vr, vi, wr, wi, N);
+  for (let s = S - 2; s >= 1; s--) ditStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
   correctionStage(f, canvas, base, beta);
   return { error: acc[0]!, energy: acc[1]! };
 }

@@ -249,7 +249,7 @@ export class EpieKernel {
       w = this.work[0]!,
       P = this.modes[0]!;
     if (this.fused?.weight === weight && this.fused.pr === P.re && this.fused.pi === P.im) return this.fused;
-    return (this.fused = { plan, wr: w.re, wi: w.im, pr: P.re, pi: P.im, weight, map: this.spectrumIndex });
+    return (this.fused = { plan, wr: w.re, wi: w.im, vr: this.dRe, vi: this.dIm, pr: P.re, pi: P.im, weight, map: this.spectrumIndex });
   }
 
   /** 1 / ((1−α)S + α·max S) with S = Σ|P_m|², recomputed only after the probe changed. */
