@@ -12,6 +12,20 @@ import { difStage, ditStage } from './fft-stages.js';
 import { difLastTransposed, ditFirstTransposed } from './fft-transpose-stages.js';
 import type { ScrambledPlan } from './fft-scrambled.js';
 
+/** FusedWork's R and Q from the probe and the weights. */
+export function correctionFactors(pr: Float64Array, pi: Float64Array, weight: Float64Array): { rr: Float64Array; ri: Float64Array; q: Float64Array } {
+  const n = weight.length,
+    rr = new Float64Array(n),
+    ri = new Float64Array(n),
+    q = new Float64Array(n);
+  for (let t = 0; t < n; t++) {
+    rr[t] = weight[t]! * pr[t]!;
+    ri[t] = -weight[t]! * pi[t]!;
+    q[t] = weight[t]! * (pr[t]! * pr[t]! + pi[t]! * pi[t]!);
+  }
+  return { rr, ri, q };
+}
+
 /** Whether the fused update applies at this size: radix-4 stages only, at least two of them (N = 16, 64, 256, …). */
 export function fusable(p: ScrambledPlan): boolean {
   return p.pow2 && !p.radix2 && p.stages.length >= 2;
@@ -26,8 +40,12 @@ export interface FusedWork {
   readonly vi: Float64Array;
   readonly pr: Float64Array;
   readonly pi: Float64Array;
-  /** Object-update weight 1 / ((1−α)|P|² + α max|P|²) per pixel. */
+  /** Object-update weight w = 1 / ((1−α)|P|² + α max|P|²) per pixel, the arrays below are built from. */
   readonly weight: Float64Array;
+  /** R = w·P̄ and Q = w·|P|²: the correction β·w·P̄(ψ' − P·O) is β(R·ψ' − Q·O). */
+  readonly rr: Float64Array;
+  readonly ri: Float64Array;
+  readonly q: Float64Array;
   /** Work index → index of the measured pattern (see EpieKernel). */
   readonly map: Uint32Array;
 }
@@ -83,56 +101,65 @@ function exitWaveStage(f: FusedWork, canvas: Canvas, base: number): void {
   }
 }
 
-/** Misfit accumulators of fusedModulus: Σ(|Ψ|/N − A)², Σ A². */
-const acc = new Float64Array(2);
-
-/** The factor that gives Ψ the measured modulus N·A, with the inverse's 1/N² folded in; accumulates the misfit. */
-function factor(yr: number, yi: number, A: number, N: number): number {
-  const mag = Math.sqrt(yr * yr + yi * yi),
-    e = mag / N - A;
-  acc[0] = acc[0]! + e * e;
-  acc[1] = acc[1]! + A * A;
-  return mag > 0 ? A / (N * mag) : 0;
-}
-
-/** Last forward stage (span 1), modulus constraint and first inverse stage (span 1) on rows 4j … 4j+3 at once. */
-function fusedModulus(f: FusedWork, wr: Float64Array, wi: Float64Array, amplitude: Float32Array): void {
+/**
+ * Last forward stage (span 1), modulus constraint and first inverse stage (span 1) on rows
+ * 4j … 4j+3 at once. Each spectrum value y is scaled by A/(N|y|): the measured modulus N·A
+ * with the inverse's 1/N² folded in. Returns Σ(|Ψ|/N − A)² and Σ A² before the constraint.
+ */
+function fusedModulus(f: FusedWork, wr: Float64Array, wi: Float64Array, amplitude: Float32Array): { error: number; energy: number } {
   const { N } = f.plan,
-    { map } = f;
+    { map } = f,
+    inv = 1 / N;
+  let error = 0,
+    energy = 0;
   for (let g = 0; g < N * N; g += 4 * N) {
     for (let a = g, end = g + N; a < end; a++) {
       const b = a + N,
         c = b + N,
         d = c + N;
-      const ar = wr[a]!,
-        ai = wi[a]!,
-        br = wr[b]!,
-        bi = wi[b]!,
-        cr = wr[c]!,
-        ci = wi[c]!,
-        dr = wr[d]!,
-        di = wi[d]!;
-      const t0r = ar + cr,
-        t0i = ai + ci,
-        t1r = ar - cr,
-        t1i = ai - ci,
-        t2r = br + dr,
-        t2i = bi + di,
-        t3r = br - dr,
-        t3i = bi - di;
-      const fa = factor(t0r + t2r, t0i + t2i, amplitude[map[a]!]!, N),
-        fb = factor(t1r + t3i, t1i - t3r, amplitude[map[b]!]!, N),
-        fc = factor(t0r - t2r, t0i - t2i, amplitude[map[c]!]!, N),
-        fd = factor(t1r - t3i, t1i + t3r, amplitude[map[d]!]!, N);
-      // The constrained spectrum y0 … y3, then the inverse butterfly on it.
-      const y0r = (t0r + t2r) * fa,
-        y0i = (t0i + t2i) * fa,
-        y1r = (t1r + t3i) * fb,
-        y1i = (t1i - t3r) * fb,
-        y2r = (t0r - t2r) * fc,
-        y2i = (t0i - t2i) * fc,
-        y3r = (t1r - t3i) * fd,
-        y3i = (t1i + t3r) * fd;
+      const t0r = wr[a]! + wr[c]!,
+        t0i = wi[a]! + wi[c]!,
+        t1r = wr[a]! - wr[c]!,
+        t1i = wi[a]! - wi[c]!,
+        t2r = wr[b]! + wr[d]!,
+        t2i = wi[b]! + wi[d]!,
+        t3r = wr[b]! - wr[d]!,
+        t3i = wi[b]! - wi[d]!;
+      let y0r = t0r + t2r,
+        y0i = t0i + t2i,
+        y1r = t1r + t3i,
+        y1i = t1i - t3r,
+        y2r = t0r - t2r,
+        y2i = t0i - t2i,
+        y3r = t1r - t3i,
+        y3i = t1i + t3r;
+      const A0 = amplitude[map[a]!]!,
+        A1 = amplitude[map[b]!]!,
+        A2 = amplitude[map[c]!]!,
+        A3 = amplitude[map[d]!]!;
+      const m0 = Math.sqrt(y0r * y0r + y0i * y0i),
+        m1 = Math.sqrt(y1r * y1r + y1i * y1i),
+        m2 = Math.sqrt(y2r * y2r + y2i * y2i),
+        m3 = Math.sqrt(y3r * y3r + y3i * y3i);
+      const e0 = m0 * inv - A0,
+        e1 = m1 * inv - A1,
+        e2 = m2 * inv - A2,
+        e3 = m3 * inv - A3;
+      error += e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3;
+      energy += A0 * A0 + A1 * A1 + A2 * A2 + A3 * A3;
+      const f0 = m0 > 0 ? (A0 * inv) / m0 : 0,
+        f1 = m1 > 0 ? (A1 * inv) / m1 : 0,
+        f2 = m2 > 0 ? (A2 * inv) / m2 : 0,
+        f3 = m3 > 0 ? (A3 * inv) / m3 : 0;
+      y0r *= f0;
+      y0i *= f0;
+      y1r *= f1;
+      y1i *= f1;
+      y2r *= f2;
+      y2i *= f2;
+      y3r *= f3;
+      y3i *= f3;
+      // The inverse butterfly on the constrained y0 … y3.
       const u0r = y0r + y2r,
         u0i = y0i + y2i,
         u1r = y0r - y2r,
@@ -151,19 +178,18 @@ function fusedModulus(f: FusedWork, wr: Float64Array, wi: Float64Array, amplitud
       wi[d] = u1i - u3r;
     }
   }
+  return { error, energy };
 }
 
-/** Adds β·w·P̄(ψ' − P·O) for one pixel: work index t, canvas index o. */
-function correct(f: FusedWork, canvas: Canvas, beta: number, t: number, o: number, xr: number, xi: number): void {
-  const a = f.pr[t]!,
-    b = f.pi[t]!,
-    e = canvas.re[o]!,
-    g = canvas.im[o]!,
-    k = beta * f.weight[t]!;
-  const cr = xr - (a * e - b * g),
-    ci = xi - (a * g + b * e);
-  canvas.re[o] = e + k * (a * cr + b * ci);
-  canvas.im[o] = g + k * (a * ci - b * cr);
+/** O ← O + β(R·ψ' − Q·O) for one pixel (work index t, canvas index o): β·w·P̄(ψ' − P·O) rearranged. */
+function correct(f: FusedWork, cr: Float64Array, ci: Float64Array, beta: number, t: number, o: number, xr: number, xi: number): void {
+  const rr = f.rr[t]!,
+    ri = f.ri[t]!,
+    q = f.q[t]!,
+    e = cr[o]!,
+    g = ci[o]!;
+  cr[o] = e + beta * (rr * xr - ri * xi - q * e);
+  ci[o] = g + beta * (rr * xi + ri * xr - q * g);
 }
 
 /** The last inverse stage (span N/4) with the object correction added into the canvas at `base`. */
@@ -171,7 +197,7 @@ function correctionStage(f: FusedWork, canvas: Canvas, base: number, beta: numbe
   const { N } = f.plan,
     { q, tw } = f.plan.stages[0]!,
     { wr, wi } = f,
-    W = canvas.width,
+    { re: cre, im: cim, width: W } = canvas,
     qN = q * N,
     qW = q * W;
   for (let k = 0; k < q; k++) {
@@ -202,10 +228,10 @@ function correctionStage(f: FusedWork, canvas: Canvas, base: number, beta: numbe
         t2i = bi + di,
         t3r = br - dr,
         t3i = bi - di;
-      correct(f, canvas, beta, a, o, t0r + t2r, t0i + t2i);
-      correct(f, canvas, beta, a + qN, o + qW, t1r - t3i, t1i + t3r);
-      correct(f, canvas, beta, a + 2 * qN, o + 2 * qW, t0r - t2r, t0i - t2i);
-      correct(f, canvas, beta, a + 3 * qN, o + 3 * qW, t1r + t3i, t1i - t3r);
+      correct(f, cre, cim, beta, a, o, t0r + t2r, t0i + t2i);
+      correct(f, cre, cim, beta, a + qN, o + qW, t1r - t3i, t1i + t3r);
+      correct(f, cre, cim, beta, a + 2 * qN, o + 2 * qW, t0r - t2r, t0i - t2i);
+      correct(f, cre, cim, beta, a + 3 * qN, o + 3 * qW, t1r + t3i, t1i - t3r);
     }
   }
 }
@@ -216,16 +242,15 @@ export function fusedUpdate(f: FusedWork, canvas: Canvas, amplitude: Float32Arra
     { wr, wi, vr, vi } = f,
     S = stages.length,
     base = sy * canvas.width + sx;
-  acc.fill(0);
   // Along the rows' index in (wr, wi), then, transposed, in (vr, vi); back the same way.
   exitWaveStage(f, canvas, base);
   for (let s = 1; s < S - 1; s++) difStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
   difLastTransposed(wr, wi, vr, vi, N);
   for (let s = 0; s < S - 1; s++) difStage(vr, vi, N, stages[s]!.q, stages[s]!.tw);
-  fusedModulus(f, vr, vi, amplitude);
+  const misfit = fusedModulus(f, vr, vi, amplitude);
   for (let s = S - 2; s >= 0; s--) ditStage(vr, vi, N, stages[s]!.q, stages[s]!.tw);
   ditFirstTransposed(vr, vi, wr, wi, N);
   for (let s = S - 2; s >= 1; s--) ditStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
   correctionStage(f, canvas, base, beta);
-  return { error: acc[0]!, energy: acc[1]! };
+  return misfit;
 }

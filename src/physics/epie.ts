@@ -17,7 +17,7 @@
 // (epie-position.ts).
 import { OptionsError } from '../errors.js';
 import { gatherWindow, scatterWindow, windowFits, type Canvas } from './canvas-window.js';
-import { fusable, fusedUpdate, type FusedWork } from './epie-fused.js';
+import { correctionFactors, fusable, fusedUpdate, type FusedWork } from './epie-fused.js';
 import { PositionEstimator } from './epie-position.js';
 import { dft2Scrambled, scrambledPlan } from './fft-scrambled.js';
 import type { Mode } from './modes.js';
@@ -249,7 +249,8 @@ export class EpieKernel {
       w = this.work[0]!,
       P = this.modes[0]!;
     if (this.fused?.weight === weight && this.fused.pr === P.re && this.fused.pi === P.im) return this.fused;
-    return (this.fused = { plan, wr: w.re, wi: w.im, vr: this.dRe, vi: this.dIm, pr: P.re, pi: P.im, weight, map: this.spectrumIndex });
+    const factors = correctionFactors(P.re, P.im, weight);
+    return (this.fused = { plan, wr: w.re, wi: w.im, vr: this.dRe, vi: this.dIm, pr: P.re, pi: P.im, weight, ...factors, map: this.spectrumIndex });
   }
 
   /** 1 / ((1−α)S + α·max S) with S = Σ|P_m|², recomputed only after the probe changed. */
