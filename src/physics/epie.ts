@@ -14,7 +14,8 @@
 // Windows at fractional positions are cut by bilinear interpolation and the
 // object correction is spread back with the same weights (canvas-window.ts).
 // Position correction is a first-order Gauss–Newton estimate per window
-// (epie-position.ts).
+// (epie-position.ts). The common update (one mode, known probe, whole-pixel
+// window) runs with its steps folded into the transform (epie-fused.ts).
 import { OptionsError } from '../errors.js';
 import { gatherWindow, scatterWindow, windowFits, type Canvas } from './canvas-window.js';
 import { correctionFactors, fusable, fusedUpdate, type FusedWork } from './epie-fused.js';
