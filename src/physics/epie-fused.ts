@@ -4,12 +4,14 @@
 //   - the first forward stage reads probe and canvas and forms ψ = P·O itself
 //     (no window copy, no exit-wave array);
 //   - the last forward stage, the modulus constraint and the first inverse
-//     stage are one loop: all three act on the same four rows;
+//     stage are one loop: all three act on the same rows (epie-modulus.ts);
 //   - the last inverse stage adds β·w·P̄(ψ' − P·O) straight into the canvas.
-// The results are those of EpieKernel's general path up to rounding.
+// Any power of two N ≥ 8 (a radix-2 span-1 stage when log₂N is odd). The
+// results are those of EpieKernel's general path up to rounding.
 import type { Canvas } from './canvas-window.js';
 import { difStage, ditStage } from './fft-stages.js';
-import { difLastTransposed, ditFirstTransposed } from './fft-transpose-stages.js';
+import { difLastTransposed, ditFirstTransposed, difPairTransposed, ditPairTransposed } from './fft-transpose-stages.js';
+import { modulusRadix2, modulusRadix4 } from './epie-modulus.js';
 import type { ScrambledPlan } from './fft-scrambled.js';
 
 /** FusedWork's R and Q from the probe and the weights. */
@@ -26,9 +28,9 @@ export function correctionFactors(pr: Float64Array, pi: Float64Array, weight: Fl
   return { rr, ri, q };
 }
 
-/** Whether the fused update applies at this size: radix-4 stages only, at least two of them (N = 16, 64, 256, …). */
+/** Whether the fused update applies at this size: a power of two with a radix-4 stage before the span-1 one (N ≥ 8). */
 export function fusable(p: ScrambledPlan): boolean {
-  return p.pow2 && !p.radix2 && p.stages.length >= 2;
+  return p.pow2 && p.stages.length >= (p.radix2 ? 1 : 2);
 }
 
 export interface FusedWork {
@@ -101,86 +103,6 @@ function exitWaveStage(f: FusedWork, canvas: Canvas, base: number): void {
   }
 }
 
-/**
- * Last forward stage (span 1), modulus constraint and first inverse stage (span 1) on rows
- * 4j … 4j+3 at once. Each spectrum value y is scaled by A/(N|y|): the measured modulus N·A
- * with the inverse's 1/N² folded in. Returns Σ(|Ψ|/N − A)² and Σ A² before the constraint.
- */
-function fusedModulus(f: FusedWork, wr: Float64Array, wi: Float64Array, amplitude: Float32Array): { error: number; energy: number } {
-  const { N } = f.plan,
-    { map } = f,
-    inv = 1 / N;
-  let error = 0,
-    energy = 0;
-  for (let g = 0; g < N * N; g += 4 * N) {
-    for (let a = g, end = g + N; a < end; a++) {
-      const b = a + N,
-        c = b + N,
-        d = c + N;
-      const t0r = wr[a]! + wr[c]!,
-        t0i = wi[a]! + wi[c]!,
-        t1r = wr[a]! - wr[c]!,
-        t1i = wi[a]! - wi[c]!,
-        t2r = wr[b]! + wr[d]!,
-        t2i = wi[b]! + wi[d]!,
-        t3r = wr[b]! - wr[d]!,
-        t3i = wi[b]! - wi[d]!;
-      let y0r = t0r + t2r,
-        y0i = t0i + t2i,
-        y1r = t1r + t3i,
-        y1i = t1i - t3r,
-        y2r = t0r - t2r,
-        y2i = t0i - t2i,
-        y3r = t1r - t3i,
-        y3i = t1i + t3r;
-      const A0 = amplitude[map[a]!]!,
-        A1 = amplitude[map[b]!]!,
-        A2 = amplitude[map[c]!]!,
-        A3 = amplitude[map[d]!]!;
-      const m0 = Math.sqrt(y0r * y0r + y0i * y0i),
-        m1 = Math.sqrt(y1r * y1r + y1i * y1i),
-        m2 = Math.sqrt(y2r * y2r + y2i * y2i),
-        m3 = Math.sqrt(y3r * y3r + y3i * y3i);
-      const e0 = m0 * inv - A0,
-        e1 = m1 * inv - A1,
-        e2 = m2 * inv - A2,
-        e3 = m3 * inv - A3;
-      error += e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3;
-      energy += A0 * A0 + A1 * A1 + A2 * A2 + A3 * A3;
-      const f0 = m0 > 0 ? (A0 * inv) / m0 : 0,
-        f1 = m1 > 0 ? (A1 * inv) / m1 : 0,
-        f2 = m2 > 0 ? (A2 * inv) / m2 : 0,
-        f3 = m3 > 0 ? (A3 * inv) / m3 : 0;
-      y0r *= f0;
-      y0i *= f0;
-      y1r *= f1;
-      y1i *= f1;
-      y2r *= f2;
-      y2i *= f2;
-      y3r *= f3;
-      y3i *= f3;
-      // The inverse butterfly on the constrained y0 … y3.
-      const u0r = y0r + y2r,
-        u0i = y0i + y2i,
-        u1r = y0r - y2r,
-        u1i = y0i - y2i,
-        u2r = y1r + y3r,
-        u2i = y1i + y3i,
-        u3r = y1r - y3r,
-        u3i = y1i - y3i;
-      wr[a] = u0r + u2r;
-      wi[a] = u0i + u2i;
-      wr[b] = u1r - u3i;
-      wi[b] = u1i + u3r;
-      wr[c] = u0r - u2r;
-      wi[c] = u0i - u2i;
-      wr[d] = u1r + u3i;
-      wi[d] = u1i - u3r;
-    }
-  }
-  return { error, energy };
-}
-
 /** O ← O + β(R·ψ' − Q·O) for one pixel (work index t, canvas index o): β·w·P̄(ψ' − P·O) rearranged. */
 function correct(f: FusedWork, cr: Float64Array, ci: Float64Array, beta: number, t: number, o: number, xr: number, xi: number): void {
   const rr = f.rr[t]!,
@@ -238,19 +160,20 @@ function correctionStage(f: FusedWork, canvas: Canvas, base: number, beta: numbe
 
 /** One known-probe ePIE update at whole-pixel corner (sx, sy): Σ(|Ψ|/N − A)² and Σ A² before it. */
 export function fusedUpdate(f: FusedWork, canvas: Canvas, amplitude: Float32Array, sx: number, sy: number, beta: number): { error: number; energy: number } {
-  const { N, stages } = f.plan,
+  const { N, stages, radix2 } = f.plan,
     { wr, wi, vr, vi } = f,
-    S = stages.length,
+    // The radix-4 stages before the span-1 stage (a radix-2 one when log₂N is odd).
+    S = radix2 ? stages.length : stages.length - 1,
     base = sy * canvas.width + sx;
   // Along the rows' index in (wr, wi), then, transposed, in (vr, vi); back the same way.
   exitWaveStage(f, canvas, base);
-  for (let s = 1; s < S - 1; s++) difStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
-  difLastTransposed(wr, wi, vr, vi, N);
-  for (let s = 0; s < S - 1; s++) difStage(vr, vi, N, stages[s]!.q, stages[s]!.tw);
-  const misfit = fusedModulus(f, vr, vi, amplitude);
-  for (let s = S - 2; s >= 0; s--) ditStage(vr, vi, N, stages[s]!.q, stages[s]!.tw);
-  ditFirstTransposed(vr, vi, wr, wi, N);
-  for (let s = S - 2; s >= 1; s--) ditStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
+  for (let s = 1; s < S; s++) difStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
+  (radix2 ? difPairTransposed : difLastTransposed)(wr, wi, vr, vi, N);
+  for (let s = 0; s < S; s++) difStage(vr, vi, N, stages[s]!.q, stages[s]!.tw);
+  const misfit = (radix2 ? modulusRadix2 : modulusRadix4)(vr, vi, N, f.map, amplitude);
+  for (let s = S - 1; s >= 0; s--) ditStage(vr, vi, N, stages[s]!.q, stages[s]!.tw);
+  (radix2 ? ditPairTransposed : ditFirstTransposed)(vr, vi, wr, wi, N);
+  for (let s = S - 1; s >= 1; s--) ditStage(wr, wi, N, stages[s]!.q, stages[s]!.tw);
   correctionStage(f, canvas, base, beta);
   return misfit;
 }

@@ -240,7 +240,7 @@ export class EpieKernel {
 
   /**
    * The fused update's arrays for the current weights when it applies (one mode, fixed
-   * probe, no position estimate, a whole-pixel window, a size of radix-4 stages only).
+   * probe, no position estimate, a whole-pixel window, a power of two N ≥ 8).
    */
   private fusedWork(steps: UpdateSteps, sx: number, sy: number): FusedWork | undefined {
     if (steps.probe !== 0 || !(steps.object > 0) || steps.position || this.modes.length !== 1) return undefined;

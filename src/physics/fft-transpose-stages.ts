@@ -1,4 +1,4 @@
-// The span-1 radix-4 stages of fft-stages.ts (every twiddle 1) with the 2-D
+// The span-1 stages of fft-stages.ts (radix 4 or 2, every twiddle 1) with the 2-D
 // transform's transpose folded in: they read one N×N array and write the
 // other, so the separate transpose passes (a strided swap over both arrays,
 // about as dear as a stage) disappear. Used by the fused ePIE update.
@@ -63,6 +63,38 @@ export function ditFirstTransposed(sr: Float64Array, si: Float64Array, dr: Float
       di[a + 2 * N] = t0i - t2i;
       dr[a + 3 * N] = t1r + t3i;
       di[a + 3 * N] = t1i - t3r;
+    }
+  }
+}
+
+/** Forward radix-2 span-1 stage on rows 2j, 2j+1 of (sr, si), written transposed into (dr, di). */
+export function difPairTransposed(sr: Float64Array, si: Float64Array, dr: Float64Array, di: Float64Array, N: number): void {
+  for (let j = 0; j < N; j += 2) {
+    for (let c = 0, a = j * N, o = j; c < N; c++, a++, o += N) {
+      const ar = sr[a]!,
+        ai = si[a]!,
+        br = sr[a + N]!,
+        bi = si[a + N]!;
+      dr[o] = ar + br;
+      di[o] = ai + bi;
+      dr[o + 1] = ar - br;
+      di[o + 1] = ai - bi;
+    }
+  }
+}
+
+/** Inverse radix-2 span-1 stage on the transpose of (sr, si), written in the normal layout into (dr, di). */
+export function ditPairTransposed(sr: Float64Array, si: Float64Array, dr: Float64Array, di: Float64Array, N: number): void {
+  for (let j = 0; j < N; j += 2) {
+    for (let c = 0, a = j * N, o = j; c < N; c++, a++, o += N) {
+      const ar = sr[o]!,
+        ai = si[o]!,
+        br = sr[o + 1]!,
+        bi = si[o + 1]!;
+      dr[a] = ar + br;
+      di[a] = ai + bi;
+      dr[a + N] = ar - br;
+      di[a + N] = ai - bi;
     }
   }
 }

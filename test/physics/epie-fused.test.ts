@@ -1,7 +1,7 @@
 // The fused known-probe update (epie-fused.ts) against the kernel's general
-// path: the same canvas after a run of updates and the same misfit, at the
-// sizes where it applies (N = 16, 64) and with rPIE's weights; sizes with a
-// radix-2 stage (N = 32) take the general path.
+// path: the same canvas after a run of updates and the same misfit, at sizes
+// of radix-4 stages only (16, 64) and with a radix-2 stage (8, 32), and with
+// rPIE's weights; N = 2, 4 and sizes that are not powers of two do not fuse.
 import test from 'ava';
 import { fusable } from '../../src/physics/epie-fused.js';
 import { EpieKernel, type Canvas } from '../../src/physics/epie.js';
@@ -37,7 +37,9 @@ function pattern(obj: Canvas, probe: { re: Float32Array; im: Float32Array }, N: 
 }
 
 for (const [N, alpha] of [
+  [8, 1],
   [16, 1],
+  [32, 1],
   [64, 1],
   [64, 0.3],
 ] as const) {
@@ -77,9 +79,10 @@ for (const [N, alpha] of [
   });
 }
 
-test('sizes with a radix-2 stage or too few stages do not fuse', (t) => {
-  t.false(fusable(scrambledPlan(32)));
+test('sizes without a radix-4 stage before the span-1 one, or not powers of two, do not fuse', (t) => {
+  t.false(fusable(scrambledPlan(2)));
   t.false(fusable(scrambledPlan(4)));
   t.false(fusable(scrambledPlan(24)));
+  t.true(fusable(scrambledPlan(128)));
   t.true(fusable(scrambledPlan(256)));
 });
