@@ -2,7 +2,7 @@
 // a window displaced by δ sees O + δ·∇O, so its far field changes by
 // δ·F(P·∇O); one Gauss–Newton step on the amplitude misfit gives the δ that
 // best explains the measured pattern, at two more transforms per mode.
-import { dft2InPlaceTransposed } from './fftjs.js';
+import { dft2Scrambled } from './fft-scrambled.js';
 import type { Mode } from './modes.js';
 
 export class PositionEstimator {
@@ -25,7 +25,7 @@ export class PositionEstimator {
    * amplitude to first order (one Gauss–Newton step on Σ(|Ψ| − A)²): with
    * ∂Ψ_m = F(P_m·∂O) (central differences inside the window, one-sided at its
    * edges), J = Σ_m Re(Ψ̄_m ∂Ψ_m)/|Ψ| per axis and δ = (JᵀJ)⁻¹Jᵀ(A − |Ψ|).
-   * `spectra` are Ψ_m and `I` = Σ|Ψ_m|² (transposed, unshifted; `map` indexes
+   * `spectra` are Ψ_m and `I` = Σ|Ψ_m|² (digit-reversed, unshifted; `map` indexes
    * the measured pattern), `pr`/`pi` the window.
    */
   estimate(
@@ -69,8 +69,8 @@ export class PositionEstimator {
           by.im[t] = a * oyi + b * oyr;
         }
       }
-      dft2InPlaceTransposed(bx.re, bx.im, N, false);
-      dft2InPlaceTransposed(by.re, by.im, N, false);
+      dft2Scrambled(bx.re, bx.im, N, false);
+      dft2Scrambled(by.re, by.im, N, false);
       for (let t = 0; t < NN; t++) {
         jx[t] = jx[t]! + W.re[t]! * bx.re[t]! + W.im[t]! * bx.im[t]!;
         jy[t] = jy[t]! + W.re[t]! * by.re[t]! + W.im[t]! * by.im[t]!;

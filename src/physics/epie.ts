@@ -7,17 +7,20 @@
 //   P_m += β Ō_j Δ_m / ((1−α) |O_j|² + α max |O_j|²)   (when the probe is refined)
 // α = 1 is ePIE, smaller α is rPIE's regularised step. F is the unitary DFT
 // of SPEC §1; the modulus constraint is pointwise, so it is applied on the
-// unshifted, transposed spectrum (the measurement is re-indexed once per
-// pattern) and the inverse comes back in the normal layout: no shifts.
+// unshifted, digit-reversed spectrum of fft-scrambled.ts (the measurement is
+// re-indexed through a fixed map) and the inverse comes back in the normal
+// layout: no shifts and no bit-reversal passes.
 //
 // Windows at fractional positions are cut by bilinear interpolation and the
 // object correction is spread back with the same weights (canvas-window.ts).
 // Position correction is a first-order Gauss–Newton estimate per window
-// (epie-position.ts).
+// (epie-position.ts). The common update (one mode, known probe, whole-pixel
+// window) runs with its steps folded into the transform (epie-fused.ts).
 import { OptionsError } from '../errors.js';
 import { gatherWindow, scatterWindow, windowFits, type Canvas } from './canvas-window.js';
+import { correctionFactors, fusable, fusedUpdate, type FusedWork } from './epie-fused.js';
 import { PositionEstimator } from './epie-position.js';
-import { dft2InPlaceTransposed } from './fftjs.js';
+import { dft2Scrambled, scrambledPlan } from './fft-scrambled.js';
 import type { Mode } from './modes.js';
 
 export type { Canvas } from './canvas-window.js';
@@ -51,7 +54,9 @@ export class EpieKernel {
   private readonly position: PositionEstimator;
   /** Object-update weights for the current probe (see objectWeights). */
   private weights: Float64Array | undefined;
-  /** Work index (transposed, unshifted spectrum) → index of the measured (shifted, row-major) pattern. */
+  /** The fused known-probe update's arrays (epie-fused.ts), rebuilt with the weights. */
+  private fused: FusedWork | undefined;
+  /** Work index (digit-reversed, unshifted spectrum) → index of the measured (shifted, row-major) pattern. */
   private readonly spectrumIndex: Uint32Array;
 
   constructor(
@@ -74,9 +79,11 @@ export class EpieKernel {
     this.dRe = new Float64Array(NN);
     this.dIm = new Float64Array(NN);
     this.position = new PositionEstimator(N);
-    const shift = (k: number): number => (k + (N >> 1)) % N;
+    // Work index s·N + r holds frequency (ky, kx) = (order[r], order[s]) (fft-scrambled.ts).
+    const shift = (k: number): number => (k + (N >> 1)) % N,
+      { order } = scrambledPlan(N);
     this.spectrumIndex = new Uint32Array(NN);
-    for (let kx = 0; kx < N; kx++) for (let ky = 0; ky < N; ky++) this.spectrumIndex[kx * N + ky] = shift(ky) * N + shift(kx);
+    for (let s = 0; s < N; s++) for (let r = 0; r < N; r++) this.spectrumIndex[s * N + r] = shift(order[r]!) * N + shift(order[s]!);
   }
 
   /** Whether a window whose top-left corner is at canvas (sx, sy) fits the canvas (bilinear spill included). */
@@ -93,7 +100,7 @@ export class EpieKernel {
   }
 
   /**
-   * Exit waves ψ_m = P_m·patch of every mode, their spectra into work (transposed,
+   * Exit waves ψ_m = P_m·patch of every mode, their spectra into work (digit-reversed,
    * unscaled), and I = Σ|Ψ|² per work index into dRe. ψ_m is not kept: the
    * difference step forms it again from P_m and the patch, which costs less than
    * storing and re-reading it.
@@ -117,7 +124,7 @@ export class EpieKernel {
         wr[t] = a * c - b * d;
         wi[t] = a * d + b * c;
       }
-      dft2InPlaceTransposed(wr, wi, N, false);
+      dft2Scrambled(wr, wi, N, false);
       // I = Σ_m |Ψ_m|², the first mode assigning (no separate clear).
       if (m === 0) for (let t = 0; t < NN; t++) I[t] = wr[t]! * wr[t]! + wi[t]! * wi[t]!;
       else for (let t = 0; t < NN; t++) I[t] = I[t]! + wr[t]! * wr[t]! + wi[t]! * wi[t]!;
@@ -176,12 +183,14 @@ export class EpieKernel {
   update(amplitude: Float32Array, sx: number, sy: number, steps: UpdateSteps): UpdateResult {
     const { N, NN } = this,
       M = this.modes.length;
+    const f = this.fusedWork(steps, sx, sy);
+    if (f !== undefined) return { ...fusedUpdate(f, this.canvas, amplitude, sx, sy, steps.object), dx: 0, dy: 0 };
     this.gather(sx, sy);
     this.propagate();
     const shift = steps.position
       ? this.position.estimate(amplitude, this.modes, this.work, this.dRe, this.spectrumIndex, this.patchRe, this.patchIm)
       : { dx: 0, dy: 0 };
-    // Modulus constraint on the transposed, unshifted spectra: |FFT| = N·A (unitary F).
+    // Modulus constraint on the digit-reversed, unshifted spectra: |FFT| = N·A (unitary F).
     // I becomes the factor N·A/|Ψ| every mode's spectrum is multiplied by, with the
     // inverse transform's 1/N² folded in; one mode is scaled in the same loop.
     const I = this.dRe,
@@ -214,7 +223,7 @@ export class EpieKernel {
         wi[t] = wi[t]! * I[t]!;
       }
     }
-    for (let m = 0; m < M; m++) dft2InPlaceTransposed(this.work[m]!.re, this.work[m]!.im, N, true);
+    for (let m = 0; m < M; m++) dft2Scrambled(this.work[m]!.re, this.work[m]!.im, N, true);
     // The object correction uses the probe as it was, the probe correction the object as it
     // was (the patch is not touched until scatter): ePIE's simultaneous update.
     // Δ_m = F⁻¹Ψ'_m − ψ_m and the object correction. The common case (one mode, known
@@ -227,6 +236,22 @@ export class EpieKernel {
     if (steps.probe > 0) this.updateProbe(steps.probe);
     if (steps.object > 0) this.scatter(sx, sy);
     return { error, energy, ...shift };
+  }
+
+  /**
+   * The fused update's arrays for the current weights when it applies (one mode, fixed
+   * probe, no position estimate, a whole-pixel window, a power of two N ≥ 8).
+   */
+  private fusedWork(steps: UpdateSteps, sx: number, sy: number): FusedWork | undefined {
+    if (steps.probe !== 0 || !(steps.object > 0) || steps.position || this.modes.length !== 1) return undefined;
+    const plan = scrambledPlan(this.N);
+    if (!fusable(plan) || !Number.isInteger(sx) || !Number.isInteger(sy)) return undefined;
+    const weight = this.objectWeights(),
+      w = this.work[0]!,
+      P = this.modes[0]!;
+    if (this.fused?.weight === weight && this.fused.pr === P.re && this.fused.pi === P.im) return this.fused;
+    const factors = correctionFactors(P.re, P.im, weight);
+    return (this.fused = { plan, wr: w.re, wi: w.im, vr: this.dRe, vi: this.dIm, pr: P.re, pi: P.im, weight, ...factors, map: this.spectrumIndex });
   }
 
   /** 1 / ((1−α)S + α·max S) with S = Σ|P_m|², recomputed only after the probe changed. */

@@ -5,6 +5,7 @@
 // into the caller's buffers, as from an NPZ. Memory stays bounded: one write
 // block and the positions; the patterns live on disk. Positions the stream
 // never yielded (dropped or filtered upstream) are the exclusions.
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { DataError } from '../errors.js';
@@ -116,7 +117,13 @@ export class SpilledFrames implements FrameStore {
     return readManyViaInto(this, indices);
   }
 
-  /** Frames `indices[j]` into `out[j]`: one positioned read per run of consecutive frames whose targets lie back to back. */
+  /**
+   * Frames `indices[j]` into `out[j]`: one positioned read per run of consecutive frames whose
+   * targets lie back to back. The reads are synchronous: the file is this process's own temp
+   * file, just written and so in the page cache, and an engine reading one frame at a time in
+   * random order spent ~30 µs of CPU per frame on the thread-pool round trip of an async read
+   * against ~5 µs for the system call itself (N = 64).
+   */
   async readInto(indices: readonly number[], out: readonly Float32Array[]): Promise<void> {
     const fb = this.N * this.N * 4;
     for (const i of indices) {
@@ -124,7 +131,6 @@ export class SpilledFrames implements FrameStore {
         throw new DataError('EXCLUDED_FRAME', `frame ${i} was not in the stream that was spilled`, { hint: 'leave the exclusions out (FrameAccess.excluded)' });
     }
     const order = indices.map((_, j) => j).sort((a, b) => indices[a]! - indices[b]!);
-    const reads: Promise<unknown>[] = [];
     for (let k = 0; k < order.length;) {
       const d0 = out[order[k]!]!;
       let end = k + 1;
@@ -133,13 +139,15 @@ export class SpilledFrames implements FrameStore {
         if (indices[order[end]!] !== indices[order[k]!]! + (end - k) || d.buffer !== d0.buffer || d.byteOffset !== d0.byteOffset + (end - k) * fb) break;
         end++;
       }
-      const bytes = (end - k) * fb;
-      reads.push(this.fh.read(new Uint8Array(d0.buffer, d0.byteOffset, bytes), 0, bytes, indices[order[k]!]! * fb));
+      const bytes = (end - k) * fb,
+        at = indices[order[k]!]! * fb;
+      const got = readSync(this.fh.fd, new Uint8Array(d0.buffer, d0.byteOffset, bytes), 0, bytes, at);
+      if (got !== bytes)
+        throw new DataError('BAD_FRAME', `the spill file of frames ${indices[order[k]!]!}… ended after ${got} of ${bytes} bytes at offset ${at}`, {
+          hint: 'the temp file was truncated or removed while in use; run again',
+        });
       k = end;
     }
-    // allSettled: no read may still be writing into `out` when an error reaches the caller.
-    const settled = await Promise.allSettled(reads);
-    for (const r of settled) if (r.status === 'rejected') throw r.reason;
   }
 
   async close(): Promise<void> {
