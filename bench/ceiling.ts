@@ -75,6 +75,7 @@ function illumination(scan: ScanMeta, h: number, w: number): Float64Array {
   return map;
 }
 
+/** The least lit pixel, the mean of the one-pixel rim, and the share below a tenth: all relative to the crop's median. */
 function lightStats(map: Float64Array, w: number, c: CropBox): { min: number; rim: number; below10: number } {
   const vals: number[] = [];
   for (let y = c.y0; y < c.y1; y++) for (let x = c.x0; x < c.x1; x++) vals.push(map[y * w + x]!);
