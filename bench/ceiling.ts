@@ -56,7 +56,7 @@ function disguised(t: Complex2D, shift = false): Complex2D {
   return shift ? shiftImage({ height: h, width: w, re, im }, 0.1, -0.1) : { height: h, width: w, re, im };
 }
 
-/** Σ|P|² of every window on the object grid, relative to its median over the scanned box (N/2 − 0.5 is the probe centre). */
+/** Σ|P|² of every window on the object grid (a window starts at x − N/2, rounded to whole pixels). */
 function illumination(scan: ScanMeta, h: number, w: number): Float64Array {
   const N = scan.N,
     p = scan.probe,
