@@ -12,6 +12,7 @@ const BENCHES: Record<string, { file: string; about: string }> = {
     file: './epie-positions.ts',
     about: 'epie position correction from a flat object, σ = 1 px jitter, small simulated scan, vs exact positions',
   },
+  ceiling: { file: './ceiling.ts', about: 'what the unseen bench can score: known-probe epie, truth and constant through its scoring, crop lighting' },
   unseen: { file: './unseen.ts', about: 'network trained on a simulated corpus, scored on held-out scans (alone, + refine, flat refine)' },
   'npz-random-access': { file: './npz-random-access.ts', about: 'RSS growth while reading random frames from a ≥1 GiB NPZ' },
   scale: { file: './scale.ts', about: 'NATS JetStream scale-out: shards/s with 1 and 2 workers, peak RSS per worker by shard, merge time' },

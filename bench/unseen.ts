@@ -2,9 +2,13 @@
 // (scans 0…K−1 of the object family) and scores it on held-out scans whose
 // objects the corpus never drew (first_scan 1000 + j): the network alone, the
 // network + 10 refine passes, refine from a flat object with 10 and 50 passes,
+// ePIE with the known probe (150 passes: what the data allow, bench/ceiling.ts)
 // and a constant image (the SSIM floor). Each case is its own pipeline run, so
-// its wall time is the time to result for one scan. Small by design (N = 32):
-//   npm run bench -- unseen [--scans 12] [--epochs 8] [--held 3] [--backend tensorflow]
+// its wall time is the time to result for one scan. Every case and the floor
+// are scored over the scan box ± crop-margin (default 0: the box ± N/4 that
+// evaluate uses by default holds corners no window lights, docs/RESULTS.md).
+// Small by design (N = 32):
+//   npm run bench -- unseen [--scans 12] [--epochs 8] [--held 3] [--backend tensorflow] [--crop-margin 0]
 //     [--per all|scan] [--gridsize 1] [--support auto] [--act sigmoid] [--lr 1e-3]
 //     [--batch 8] [--size 72] [--train '{"key":value}'] [--infer '{"stitch_window":"taper"}']
 //     [--skip-train] [--network-only] [--out DIR]
@@ -14,6 +18,7 @@ import path from 'node:path';
 import { builtinRegistry } from '../src/components.js';
 import { runPipelineFile } from '../src/pipeline/index.js';
 import { evaluateObject } from '../src/physics/metrics.js';
+import { scanCrop } from '../src/sinks/shared/object-frame.js';
 import simulate from '../src/sources/simulate.js';
 import type { Frame, Stream } from '../src/pipeline/types.js';
 import { createStage, testContext } from '../src/testing/index.js';
@@ -25,7 +30,7 @@ interface Score {
   seconds: number;
 }
 
-function sim(o: { size: number; scans: number; first: number }): Record<string, unknown> {
+export function sim(o: { size: number; scans: number; first: number }): Record<string, unknown> {
   return {
     N: 32,
     object: { kind: 'family', size: o.size },
@@ -62,6 +67,7 @@ export async function run(args: string[]): Promise<void> {
   const per = arg(args, 'per', 'all');
   const g = Number(arg(args, 'gridsize', '1'));
   const size = Number(arg(args, 'size', '72'));
+  const margin = Number(arg(args, 'crop-margin', '0'));
   const out = path.resolve(arg(args, 'out', path.join(os.tmpdir(), 'pf-unseen')));
   const extra = JSON.parse(arg(args, 'train', '{}')) as Record<string, unknown>;
   const train = {
@@ -129,7 +135,7 @@ export async function run(args: string[]): Promise<void> {
       checkpoint: path.join(trainDir, 'checkpoint'),
       ...(JSON.parse(arg(args, 'infer', '{}')) as object),
     };
-    const evaluate = { type: 'evaluate', truth: 'scan' };
+    const evaluate = { type: 'evaluate', truth: 'scan', crop_margin: margin };
     const cases: Record<string, unknown> = {
       network: { transforms: { ...norm, ...grouped }, sinks: { infer, evaluate: { ...evaluate, inputs: ['infer'] } } },
       network_refine10: {
@@ -144,9 +150,9 @@ export async function run(args: string[]): Promise<void> {
         transforms: { normalized: { type: 'normalize', inputs: ['scan'] }, ...singles },
         sinks: { refine: { type: 'refine', inputs: ['single_tensors'], epochs: 50 }, evaluate: { ...evaluate, inputs: ['refine'] } },
       },
+      epie150: { sinks: { epie: { type: 'epie', inputs: ['scan'], epochs: 150 }, evaluate: { ...evaluate, inputs: ['epie'] } } },
     };
     const row: Record<string, Score | number> = { scan: 1000 + j };
-    let crop: unknown;
     for (const [name, c] of Object.entries(cases)) {
       if (args.includes('--network-only') && name !== 'network') continue;
       const r = await runDoc(
@@ -155,19 +161,19 @@ export async function run(args: string[]): Promise<void> {
         path.join(dir, name),
       );
       row[name] = { ...ssim(r.sinks['evaluate']), seconds: +r.seconds.toFixed(2) };
-      crop = (r.sinks['evaluate'] as { crop: unknown }).crop;
     }
-    // The floor: a constant object scored over the same crop.
+    // The floor: a constant object scored over the cases' crop (before their registration trims it).
     const s = (await createStage(simulate, sim({ size, scans: 1, first: 1000 + j }), [], testContext({ id: 'scan', seed: 2024 }))) as Stream<Frame>;
     const truth = s.meta.scan!.object!;
+    const crop = scanCrop(s.meta.scan!, margin);
     await s.close?.();
     const flat = { height: truth.height, width: truth.width, re: new Float32Array(truth.re.length).fill(1), im: new Float32Array(truth.re.length) };
-    const f = evaluateObject(truth, flat, { crop: crop as { x0: number; y0: number; x1: number; y1: number }, register: false });
+    const f = evaluateObject(truth, flat, { crop, register: false });
     row['constant'] = { amp: f.amplitude.ssim, phase: f.phase.ssim, seconds: 0 };
     rows.push(row);
     process.stderr.write(`${JSON.stringify(row)}\n`);
   }
-  const result = { K, epochs, per, gridsize: g, backend, train, trained, rows };
+  const result = { K, epochs, per, gridsize: g, backend, crop_margin: margin, train, trained, rows };
   await writeFile(path.join(out, 'result.json'), JSON.stringify(result, null, 1));
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
