@@ -7,7 +7,7 @@ import { problemsOf, type Problem } from '../../src/pipeline/problems.js';
 import { Registry } from '../../src/pipeline/registry.js';
 import { PipelineFileError } from '../../src/errors.js';
 import { collectSink, countSource, throwAt } from '../fixtures/pipelines/stages.js';
-import { builtinComponents } from '../../src/components.js';
+import { builtinComponents, builtinRegistry } from '../../src/components.js';
 
 const dir = path.resolve(import.meta.dirname, '../fixtures/pipelines');
 
@@ -125,6 +125,20 @@ sinks:
   t.regex(find(ps, 'sinks.s2.inputs.0')[0]!.message, /is a sink and has no output/);
   ps = await problems('x.yaml', `sources:\n  a: { type: test-count }\n`);
   t.regex(find(ps, 'sinks')[0]!.message, /no sinks/);
+});
+
+test('a sink that may take no input may leave inputs out; an empty list names the arity', async (t) => {
+  // evaluate scores an earlier run's NPZ when it has no input (arity 0 to 1).
+  const text = `sources:
+  a: { type: simulate, N: 16, object: { kind: grf, size: 40 } }
+sinks:
+  w: { type: write-npz, inputs: [a], path: truth.npz }
+  e: { type: evaluate, after: [w], reconstruction: earlier.npz, truth: truth.npz }
+`;
+  const plan = await loadPlan(path.join(dir, 'x.yaml'), { registry: builtinRegistry(), text });
+  t.deepEqual(plan.sinks.find((s) => s.id === 'e')?.inputs, []);
+  const ps = await problems('x.yaml', `sources:\n  a: { type: test-count }\nsinks:\n  c: { type: test-collect, inputs: [] }\n`);
+  t.regex(find(ps, 'sinks.c.inputs')[0]!.message, /'test-collect' takes 1 to 4 inputs, got 0/);
 });
 
 test('a transform type in the sources section is named as such', async (t) => {
