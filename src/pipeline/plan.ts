@@ -9,6 +9,7 @@ import { checkKinds } from './kinds.js';
 import { describeValue, didYouMean, pipelineInvalid, type Problem, zodProblems } from './problems.js';
 import type { Registry } from './registry.js';
 import type { ComponentDef } from './types.js';
+import { seedNumber } from '../core/options.js';
 
 export const SECTIONS = ['sources', 'transforms', 'sinks'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -21,13 +22,7 @@ export const settingsSchema = z
   .object({
     description: z.string().optional().describe('What the pipeline does (shown by `ptychoflow validate`).'),
     backend: z.enum(BACKENDS).default('auto').describe('Compute backend: auto tries tensorflow-gpu, tensorflow, wasm, cpu.'),
-    seed: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 32 - 1)
-      .default(0)
-      .describe('Seed for every random choice in the run.'),
+    seed: seedNumber().default(0).describe('Seed for every random choice in the run.'),
     output: z
       .string()
       .min(1)

@@ -18,6 +18,7 @@ import { parseProbeSpec } from '../io/probe-file.js';
 import { checkedFrames, offeredStore, PatternChecks, patternProblem } from './checks.js';
 import { overrideProbe } from './probe-override.js';
 import { checkScanOrClose } from './scan-checks.js';
+import { errorPolicy } from '../core/options.js';
 
 interface Opened {
   scan: ScanMeta;
@@ -84,10 +85,7 @@ export default defineSource({
         .enum(['auto', 'canonical', 'ptychodus', 'cxi'])
         .default('auto')
         .describe('Which layout the file holds (auto: entry_1 → cxi, raw_data/diffraction → ptychodus, diffraction → canonical).'),
-      on_error: z
-        .enum(['fail', 'skip', 'route'])
-        .default('fail')
-        .describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
+      on_error: errorPolicy('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
       input: z
         .enum(['amplitude', 'intensity'])
         .optional()

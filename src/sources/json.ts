@@ -27,6 +27,7 @@ import { checkedFrames, offeredStore, PatternChecks, patternProblem, type RawPat
 import { checkScan, manifestPath, reason } from './scan-checks.js';
 import { scanManifest, type Manifest } from './manifest-scan.js';
 import { toComplex2D } from './npz.js';
+import { errorPolicy } from '../core/options.js';
 
 interface OpenNpy {
   fh: FileHandle;
@@ -196,10 +197,7 @@ export default defineSource({
   options: z
     .object({
       path: z.string().min(1).describe('The manifest .json, relative to the pipeline file.'),
-      on_error: z
-        .enum(['fail', 'skip', 'route'])
-        .default('fail')
-        .describe('What to do with a bad pattern or a missing pattern file: fail, skip it, or route it.'),
+      on_error: errorPolicy('What to do with a bad pattern or a missing pattern file: fail, skip it, or route it.'),
       input: z
         .enum(['amplitude', 'intensity'])
         .default('amplitude')

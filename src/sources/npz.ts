@@ -18,6 +18,7 @@ import { expandPaths, manyFiles, scanNumbers } from './many-files.js';
 import { NpzFrameStore } from './npz-store.js';
 import { overrideProbe } from './probe-override.js';
 import { checkScanOrClose } from './scan-checks.js';
+import { errorPolicy } from '../core/options.js';
 
 /** A complex (or real) 2-D array as Complex2D (squeezing leading/trailing 1-axes). */
 export function toComplex2D(a: NpyArray, file: string, key: string): Complex2D {
@@ -147,10 +148,7 @@ export default defineSource({
         .describe(
           "Several .npz files (globs with * and ? in the file name), one instrument: each file's scans are scans of their own (group never mixes them, split by: scan holds out whole ones); at most two files are open at a time.",
         ),
-      on_error: z
-        .enum(['fail', 'skip', 'route'])
-        .default('fail')
-        .describe('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
+      on_error: errorPolicy('What to do with a bad pattern (NaN, Inf, negative): fail, skip it, or route it to the errors output.'),
       input: z
         .enum(['amplitude', 'intensity'])
         .default('amplitude')

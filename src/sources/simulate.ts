@@ -24,6 +24,7 @@ import type { Complex2D, Frame, ScanMeta, StageContext } from '../pipeline/types
 import { defineSource } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
 import { meanExitEnergy, ScanCache, SimulatedFrames, type ScanSimulation } from './simulate-frames.js';
+import { stageSeed } from '../core/options.js';
 
 const ASSETS = path.resolve(import.meta.dirname, '../assets');
 const DEFAULT_AMPLITUDE = path.join(ASSETS, 'camera256.png');
@@ -201,13 +202,7 @@ export default defineSource({
       scan: scanSchema,
       nphotons: z.number().positive().default(1e9).describe('Mean total counts per pattern.'),
       noise: z.enum(['poisson', 'none']).default('poisson').describe('Poisson counting noise, or the noise-free amplitude.'),
-      seed: z
-        .number()
-        .int()
-        .min(0)
-        .max(2 ** 32 - 1)
-        .optional()
-        .describe('Seed (default: the pipeline seed).'),
+      seed: stageSeed(),
       scans: z
         .number()
         .int()

@@ -16,6 +16,7 @@ import { loadProbeFile } from '../io/probe-file.js';
 import type { Complex2D, ErrorPolicy, Frame, ScanMeta, StageContext, Stream } from '../pipeline/types.js';
 import { defineSource } from '../pipeline/types.js';
 import { SeriesReceiver, type SeriesEvent } from './zmq-series.js';
+import { errorPolicy } from '../core/options.js';
 
 /** How often a waiting receive wakes to check the abort signal and the idle clock. */
 const POLL_MS = 100;
@@ -135,10 +136,9 @@ export default defineSource({
         .min(1)
         .default(1000)
         .describe('Receive high-water mark: messages queued in this process at most (beyond it the sender waits, or a PUB drops).'),
-      on_error: z
-        .enum(['fail', 'skip', 'route'])
-        .default('fail')
-        .describe('A malformed message (bad JSON, byte count, dtype, position, index, a frame before the header): fail, skip, or route to the errors output.'),
+      on_error: errorPolicy(
+        'A malformed message (bad JSON, byte count, dtype, position, index, a frame before the header): fail, skip, or route to the errors output.',
+      ),
     })
     .strict(),
   async create(o, { ctx }) {

@@ -24,6 +24,7 @@ import { groupIndex } from './group-index.js';
 import { GroupPlan } from './group-plan.js';
 import { windowedGroups, WindowGrouper, type WindowOptions } from './group-window.js';
 import { defaultReadWindow, READ_AHEAD, requireInput, streamGroups } from './util.js';
+import { stageSeed } from '../core/options.js';
 
 export { GroupPlan, interleave, interleaveInto, type GroupPlanOptions } from './group-plan.js';
 export { groupIndex } from './group-index.js';
@@ -73,13 +74,7 @@ export default defineTransform({
       k: z.number().int().min(1).default(7).describe('Neighbour pool size: members are drawn from the seed’s K nearest positions (the seed included).'),
       n_groups: z.number().int().positive().optional().describe('Number of groups (default: one per position).'),
       oversample: z.boolean().default(false).describe('Allow more groups than positions (seeds reused); otherwise seeds are drawn without replacement.'),
-      seed: z
-        .number()
-        .int()
-        .min(0)
-        .max(2 ** 32 - 1)
-        .optional()
-        .describe('Seed (default: the pipeline seed).'),
+      seed: stageSeed(),
       cache_frames: z
         .number()
         .int()

@@ -13,6 +13,7 @@ import { DataError } from '../errors.js';
 import type { Frame } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
 import { defineFrameMap } from './frame-map.js';
+import { errorPolicy, stageSeed } from '../core/options.js';
 
 /** counts ~ Poisson(scale · A²) per pixel, returned as sqrt(counts / scale); null when A holds a non-finite or negative value. */
 export function poissonAmplitude(amplitude: Float32Array, scale: number, rng: Rng): Float32Array | null {
@@ -51,14 +52,8 @@ export default defineFrameMap({
   options: z
     .object({
       dose: z.number().positive().describe('Mean total counts per pattern after the transform.'),
-      seed: z
-        .number()
-        .int()
-        .min(0)
-        .max(2 ** 32 - 1)
-        .optional()
-        .describe('Seed (default: the pipeline seed).'),
-      on_error: z.enum(['fail', 'skip', 'route']).default('fail').describe('What to do with a frame holding NaN, Inf or negative values.'),
+      seed: stageSeed(),
+      on_error: errorPolicy('What to do with a frame holding NaN, Inf or negative values.'),
       cache: z
         .boolean()
         .default(true)

@@ -9,6 +9,7 @@ import { defineTransform } from '../pipeline/types.js';
 import { bufferShuffle } from '../util/buffer-shuffle.js';
 import { Rng } from '../util/rng.js';
 import { defaultReadWindow, requireInput, streamGroups } from './util.js';
+import { stageSeed } from '../core/options.js';
 
 export { bufferShuffle };
 
@@ -21,13 +22,7 @@ export default defineTransform({
   options: z
     .object({
       buffer_size: z.number().int().positive().default(1024).describe('Records held by the buffer shuffle (used when the input has no random access).'),
-      seed: z
-        .number()
-        .int()
-        .min(0)
-        .max(2 ** 32 - 1)
-        .optional()
-        .describe('Seed (default: the pipeline seed).'),
+      seed: stageSeed(),
       read_window: z
         .number()
         .int()

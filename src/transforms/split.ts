@@ -13,6 +13,7 @@ import type { Stream, StreamMeta } from '../pipeline/types.js';
 import { defineTransform } from '../pipeline/types.js';
 import { Rng } from '../util/rng.js';
 import { defaultReadWindow, requireInput, streamGroups, type GroupIndex } from './util.js';
+import { stageSeed } from '../core/options.js';
 
 export const PARTS = ['train', 'validation', 'test'] as const;
 export type Part = (typeof PARTS)[number];
@@ -88,13 +89,7 @@ export default defineTransform({
         .describe(
           "'record': each group or frame goes to a part on its own; 'scan': whole scans are partitioned by the fractions (seeded), so a held-out scan is never seen in training.",
         ),
-      seed: z
-        .number()
-        .int()
-        .min(0)
-        .max(2 ** 32 - 1)
-        .optional()
-        .describe('Seed (default: the pipeline seed).'),
+      seed: stageSeed(),
     })
     .strict()
     .refine((o) => !(o.fractions !== undefined && o.fraction !== undefined), { message: 'give either `fractions` or `fraction`, not both' })

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { modelConfigSchema } from '../../model/config.js';
 import type { ComponentSpec } from '../../pipeline/lazy.js';
 import type { SinkDef } from '../../pipeline/types.js';
+import { stageSeed } from '../../core/options.js';
 
 /** Model options without their defaults, so that unset keys fall back to the stream (N, gridsize) and then the schema. */
 function overridable(shape: Record<string, z.ZodType>): Record<string, z.ZodType> {
@@ -91,13 +92,7 @@ export const trainOptions = z
     checkpoint_dir: z.string().default('checkpoint').describe('Checkpoint directory, relative to the run output directory; rewritten after every epoch.'),
     resume: z.boolean().default(false).describe('Continue from the checkpoint in checkpoint_dir (starts fresh when there is none).'),
     max_minutes: z.number().positive().optional().describe('Time budget: stop after the epoch that crosses it (time before a resume counts).'),
-    seed: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 32 - 1)
-      .optional()
-      .describe('Seed of the weight initialisation (default: the pipeline seed).'),
+    seed: stageSeed('Seed of the weight initialisation'),
     history: z.string().default('history.json').describe('Loss history (JSON), relative to the run output directory.'),
     loss_plot: z.string().default('loss.png').describe('Loss curve (PNG), relative to the run output directory.'),
   })
