@@ -7,7 +7,7 @@
 // know where each frequency sits (`order`), so no bit-reversal pass is ever
 // made, and a radix-4 butterfly costs three twiddle products instead of the
 // four of two radix-2 stages. Other N fall back to fftjs.ts (order = identity).
-import { dft2InPlaceTransposed } from './fftjs.js';
+import { dft2InPlaceTransposed, transpose } from './fftjs.js';
 import { OptionsError } from '../errors.js';
 import { difStage, ditStage, pairStage } from './fft-stages.js';
 
@@ -77,18 +77,6 @@ export function scrambledColumns(p: ScrambledPlan, re: Float64Array, im: Float64
   }
   for (const s of stages) difStage(re, im, N, s.q, s.tw);
   if (p.radix2) pairStage(re, im, N);
-}
-
-function transpose(a: Float64Array, N: number): void {
-  for (let r = 0; r < N; r++) {
-    for (let c = r + 1; c < N; c++) {
-      const i = r * N + c,
-        j = c * N + r,
-        t = a[i]!;
-      a[i] = a[j]!;
-      a[j] = t;
-    }
-  }
 }
 
 /**

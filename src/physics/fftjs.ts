@@ -128,7 +128,8 @@ function rows(p: Plan, inverse: boolean, wr: Float64Array = p.wr, wi: Float64Arr
   }
 }
 
-function transpose(a: Float64Array, N: number): void {
+/** Transposes an N×N array in place. */
+export function transpose(a: Float64Array, N: number): void {
   for (let r = 0; r < N; r++) {
     for (let c = r + 1; c < N; c++) {
       const i = r * N + c,
