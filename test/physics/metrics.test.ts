@@ -4,37 +4,9 @@
 import test from 'ava';
 import type { Complex2D } from '../../src/pipeline/types.js';
 import { Rng } from '../../src/util/rng.js';
+import { smoothObject } from './helpers.js';
 import { evaluateObject } from '../../src/physics/metrics.js';
 import { shiftImage } from '../../src/physics/register.js';
-
-/** Smooth random object, amplitude ~1 ± 0.3, phase within ±1 rad. */
-function object(h: number, w: number, seed: number): Complex2D {
-  const rng = new Rng(seed),
-    a = new Float64Array(h * w),
-    p = new Float64Array(h * w);
-  for (let i = 0; i < h * w; i++) {
-    a[i] = rng.normal();
-    p[i] = rng.normal();
-  }
-  const blur = (v: Float64Array): Float64Array =>
-    v.map((_, i) => {
-      const y = Math.floor(i / w),
-        x = i % w;
-      let s = 0;
-      for (let d = -2; d <= 2; d++) for (let e = -2; e <= 2; e++) s += v[((y + d + h) % h) * w + ((x + e + w) % w)]!;
-      return s / 5;
-    });
-  const A = blur(a),
-    P = blur(p);
-  const amp = (i: number): number => 1 + 0.3 * Math.tanh(A[i]!),
-    ph = (i: number): number => Math.tanh(P[i]!);
-  return {
-    height: h,
-    width: w,
-    re: Float32Array.from({ length: h * w }, (_, i) => amp(i) * Math.cos(ph(i))),
-    im: Float32Array.from({ length: h * w }, (_, i) => amp(i) * Math.sin(ph(i))),
-  };
-}
 
 /** recon = truth · s · exp(i(a·x + b·y + c)). */
 function perturb(z: Complex2D, s: number, a: number, b: number, c: number): Complex2D {
@@ -53,7 +25,7 @@ function perturb(z: Complex2D, s: number, a: number, b: number, c: number): Comp
 }
 
 test('identical inputs score perfectly (PSNR = Infinity, SSIM = 1, FRC ≡ 1)', (t) => {
-  const z = object(40, 36, 1),
+  const z = smoothObject(40, 36, 1),
     r = evaluateObject(z, z);
   t.deepEqual(r.shift, [0, 0]);
   for (const s of [r.amplitude, r.phase]) {
@@ -68,7 +40,7 @@ test('identical inputs score perfectly (PSNR = Infinity, SSIM = 1, FRC ≡ 1)', 
 });
 
 test('a constant phase offset (even near ±π) and an amplitude factor of 2 are removed', (t) => {
-  const z = object(32, 32, 2);
+  const z = smoothObject(32, 32, 2);
   for (const c of [1.2, 3.0, -3.1]) {
     for (const mode of ['plane', 'mean'] as const) {
       const r = evaluateObject(z, perturb(z, 2, 0, 0, c), { phase_align: mode });
@@ -81,7 +53,7 @@ test('a constant phase offset (even near ±π) and an amplitude factor of 2 are 
 });
 
 test('an added phase plane is recovered by plane alignment but not by the mean', (t) => {
-  const z = object(48, 40, 3),
+  const z = smoothObject(48, 40, 3),
     a = 0.12,
     b = -0.21,
     c = 0.7;
@@ -93,7 +65,7 @@ test('an added phase plane is recovered by plane alignment but not by the mean',
 });
 
 test('Gaussian noise of σ on the real and imaginary parts gives amplitude MSE ≈ σ²', (t) => {
-  const z = object(64, 64, 4),
+  const z = smoothObject(64, 64, 4),
     rng = new Rng(11),
     sigma = 0.02;
   const noisy = { ...z, re: z.re.map((v) => v + sigma * rng.normal()), im: z.im.map((v) => v + sigma * rng.normal()) };
@@ -109,7 +81,7 @@ test('Gaussian noise of σ on the real and imaginary parts gives amplitude MSE �
 });
 
 test('a sub-pixel shift of the reconstruction is registered back inside a crop', (t) => {
-  const z = object(64, 64, 5),
+  const z = smoothObject(64, 64, 5),
     moved = shiftImage(z, 1.3, -2.4);
   const crop = { x0: 8, y0: 8, x1: 56, y1: 56 };
   const r = evaluateObject(z, moved, { crop });
@@ -122,7 +94,7 @@ test('a sub-pixel shift of the reconstruction is registered back inside a crop',
   t.true(Math.abs(ramped.shift[0] + 1.3) < 0.1 && Math.abs(ramped.shift[1] - 2.4) < 0.1, `${ramped.shift.join(',')}`);
   t.true(Math.abs(ramped.phase_plane.a + 0.1) < 0.005 && Math.abs(ramped.phase_plane.b - 0.05) < 0.005, JSON.stringify(ramped.phase_plane));
   t.true(ramped.phase.ssim > 0.95, `${ramped.phase.ssim}`);
-  t.throws(() => evaluateObject(z, object(32, 32, 1)), { name: 'OptionsError' });
+  t.throws(() => evaluateObject(z, smoothObject(32, 32, 1)), { name: 'OptionsError' });
 });
 
 test('a registration shift beyond max_shift is distrusted: scored unshifted and reported', (t) => {

@@ -9,6 +9,7 @@ import { evaluateObject, type EvalResult } from '../../src/physics/metrics.js';
 import { farFieldAmplitude } from '../../src/physics/fftjs.js';
 import { extractPatch } from '../../src/physics/patch.js';
 import type { Complex2D, Frame, FrameStore, ScanMeta, Stream, StreamMeta } from '../../src/pipeline/types.js';
+import { scanCrop } from '../../src/sinks/shared/object-frame.js';
 import simulate from '../../src/sources/simulate.js';
 import { createStage, testContext } from '../../src/testing/index.js';
 
@@ -71,22 +72,21 @@ export function score(scan: ScanMeta, recon: Complex2D & { origin: [number, numb
       im[y * t.width + x] = recon.im[sy * recon.width + sx]!;
     }
   }
-  let x0 = Infinity,
-    y0 = Infinity,
-    x1 = -Infinity,
-    y1 = -Infinity;
-  scan.xcoords.forEach((x, i) => {
-    x0 = Math.min(x0, x);
-    x1 = Math.max(x1, x);
-    y0 = Math.min(y0, scan.ycoords[i]!);
-    y1 = Math.max(y1, scan.ycoords[i]!);
-  });
-  const m = scan.N / 4;
-  return evaluateObject(
-    t,
-    { height: t.height, width: t.width, re, im },
-    { crop: { x0: Math.floor(x0 - m), y0: Math.floor(y0 - m), x1: Math.ceil(x1 + m), y1: Math.ceil(y1 + m) } },
-  );
+  return evaluateObject(t, { height: t.height, width: t.width, re, im }, { crop: scanCrop(scan, undefined) });
+}
+
+/** Distances of (ax, ay) from the truth (tx, ty) after taking out the mean shift (a global translation is not measurable). */
+export function centredErrors(ax: ArrayLike<number>, ay: ArrayLike<number>, tx: ArrayLike<number>, ty: ArrayLike<number>): number[] {
+  const n = tx.length;
+  let mx = 0,
+    my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += ax[i]! - tx[i]!;
+    my += ay[i]! - ty[i]!;
+  }
+  mx /= n;
+  my /= n;
+  return Array.from({ length: n }, (_, i) => Math.hypot(ax[i]! - tx[i]! - mx, ay[i]! - ty[i]! - my));
 }
 
 /** Two incoherent modes from the simulation's probe: 75 % of the power in it, 25 % in it times a tilt in x (orthogonal to it). */

@@ -16,7 +16,7 @@ import epie from '../../src/sinks/epie.js';
 import { placementFor, writeReconstruction } from '../../src/sinks/shared/reconstruction.js';
 import { runSink, testContext } from '../../src/testing/index.js';
 import { Rng } from '../../src/util/rng.js';
-import { readResult, score, simulatedScan, tempDir } from './engine-helpers.js';
+import { centredErrors, readResult, score, simulatedScan, tempDir } from './engine-helpers.js';
 
 test('with a good object, positions jittered by σ = 1 px are recovered (median ≤ 0.3 px), written to the NPZ and summary', async (t) => {
   const dir = await tempDir(t);
@@ -73,20 +73,6 @@ test('with a good object, positions jittered by σ = 1 px are recovered (median 
   t.deepEqual(Array.from(res.arrays.get('xcoords_start')!.data), Array.from(xcoords));
   await exact.close?.();
 });
-
-/** Distances of (ax, ay) from the truth after taking out the mean shift (a global translation is not measurable). */
-function centredErrors(ax: ArrayLike<number>, ay: ArrayLike<number>, tx: ArrayLike<number>, ty: ArrayLike<number>): number[] {
-  const n = tx.length;
-  let mx = 0,
-    my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += ax[i]! - tx[i]!;
-    my += ay[i]! - ty[i]!;
-  }
-  mx /= n;
-  my /= n;
-  return Array.from({ length: n }, (_, i) => Math.hypot(ax[i]! - tx[i]! - mx, ay[i]! - ty[i]! - my));
-}
 
 test('from a flat object, positions jittered by σ = 1 px are recovered to ≤ 0.3 px RMS, the object within 0.02 SSIM of the exact-position run', async (t) => {
   const dir = await tempDir(t);

@@ -22,6 +22,7 @@ import batch from '../../src/transforms/batch.js';
 import group from '../../src/transforms/group.js';
 import normalize from '../../src/transforms/normalize.js';
 import tensorify from '../../src/transforms/tensorify.js';
+import { scanCrop } from '../../src/sinks/shared/object-frame.js';
 import { placementFor, writeReconstruction } from '../../src/sinks/shared/reconstruction.js';
 import refine, { windowTaps } from '../../src/sinks/refine.js';
 import { createStage, runSink, streamOf, testContext } from '../../src/testing/index.js';
@@ -107,19 +108,7 @@ async function writeStart(dir: string, name: string, scan: ScanMeta, object: Com
   await writeReconstruction(files, { object, covered: new Uint8Array(object.re.length).fill(1), placement: placementFor(scan) }, probe, 'start');
 }
 
-const scoreOpts = (scan: ScanMeta) => {
-  let x0 = Infinity,
-    y0 = Infinity,
-    x1 = -Infinity,
-    y1 = -Infinity;
-  scan.xcoords.forEach((x, i) => {
-    x0 = Math.min(x0, x);
-    x1 = Math.max(x1, x);
-    y0 = Math.min(y0, scan.ycoords[i]!);
-    y1 = Math.max(y1, scan.ycoords[i]!);
-  });
-  return { crop: { x0: Math.floor(x0), y0: Math.floor(y0), x1: Math.ceil(x1), y1: Math.ceil(y1) } };
-};
+const scoreOpts = (scan: ScanMeta) => ({ crop: scanCrop(scan, 0) });
 
 test.serial('from a flat start the misfit falls and the object approaches the truth; files written, nothing leaks', async (t) => {
   const before = tf.memory().numTensors;
