@@ -17,7 +17,7 @@ import simulate from '../src/sources/simulate.js';
 import { scanCrop } from '../src/sinks/shared/object-frame.js';
 import type { Complex2D, Frame, ScanMeta, Stream } from '../src/pipeline/types.js';
 import { createStage, testContext } from '../src/testing/index.js';
-import { arg } from './memory.js';
+import { arg } from './args.js';
 import { sim } from './unseen.js';
 
 type Pair = { amp: number; phase: number };

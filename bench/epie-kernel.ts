@@ -11,11 +11,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { EpieKernel } from '../src/physics/epie.js';
 import { fft2c, ifft2c } from '../src/physics/fft.js';
 import { defaultProbe } from '../src/physics/probegen.js';
-
-function arg(args: readonly string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
+import { arg } from './args.js';
 
 const SIDE = 226;
 

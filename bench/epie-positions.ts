@@ -12,25 +12,13 @@ import type { Frame, Stream } from '../src/pipeline/types.js';
 import epie from '../src/sinks/epie.js';
 import { runSink, testContext } from '../src/testing/index.js';
 import { Rng } from '../src/util/rng.js';
-import { readResult, score, simulatedScan } from '../test/sinks/engine-helpers.js';
-
-function arg(args: readonly string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
+import { centredErrors, readResult, score, simulatedScan } from '../test/sinks/engine-helpers.js';
+import { arg } from './args.js';
 
 /** RMS, median and largest distance from the truth after taking out the mean shift. */
 function errors(ax: ArrayLike<number>, ay: ArrayLike<number>, tx: ArrayLike<number>, ty: ArrayLike<number>): { rms: number; median: number; max: number } {
-  const n = tx.length;
-  let mx = 0,
-    my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += ax[i]! - tx[i]!;
-    my += ay[i]! - ty[i]!;
-  }
-  mx /= n;
-  my /= n;
-  const e = Array.from({ length: n }, (_, i) => Math.hypot(ax[i]! - tx[i]! - mx, ay[i]! - ty[i]! - my)).sort((a, b) => a - b);
+  const e = centredErrors(ax, ay, tx, ty).sort((a, b) => a - b),
+    n = e.length;
   const r = (v: number): number => +v.toFixed(3);
   return { rms: r(Math.sqrt(e.reduce((s, v) => s + v * v, 0) / n)), median: r(e[n >> 1]!), max: r(e[n - 1]!) };
 }

@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { pathToFileURL } from 'node:url';
 import { fft2c, type FftMethod } from '../src/physics/fft.js';
 import { reassembleAndExtract } from '../src/physics/overlap.js';
+import { arg } from './args.js';
 
 export interface FftMeasurement {
   bench: 'fft2c' | 'reassembleAndExtract';
@@ -20,11 +21,6 @@ export interface FftMeasurement {
   ms_median: number;
   ms_min: number;
   reps: number;
-}
-
-function arg(args: readonly string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
 }
 
 function time(fn: () => void, reps: number): { median: number; min: number } {

@@ -26,11 +26,7 @@ import groupDef, { GroupPlan, interleave } from '../src/transforms/group.js';
 import normalizeDef from '../src/transforms/normalize.js';
 import tensorifyDef from '../src/transforms/tensorify.js';
 import { Rng } from '../src/util/rng.js';
-
-export function arg(args: readonly string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
+import { arg } from './args.js';
 
 const K = 7;
 

@@ -13,11 +13,7 @@ import type { Frame, Stream } from '../src/pipeline/types.js';
 import npzSource from '../src/sources/npz.js';
 import { createStage, testContext } from '../src/testing/index.js';
 import { Rng } from '../src/util/rng.js';
-
-function arg(args: string[], name: string, fallback: number | string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : String(fallback);
-}
+import { arg } from './args.js';
 
 export async function run(args: string[]): Promise<void> {
   const frames = Number(arg(args, 'frames', 16_384)),

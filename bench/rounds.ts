@@ -16,7 +16,7 @@ import { scaleConfig } from '../src/scale/config.js';
 import { submitJob } from '../src/scale/submit.js';
 import { natsServerBinary, startNats } from '../test/scale/nats-server.js';
 import { maxDifference, readObject, simulatedScan, spawnWorker, stopProcess, writeRefinePipeline } from '../test/scale/helpers.js';
-import { arg } from './memory.js';
+import { arg, recordPrinter } from './args.js';
 
 /** 289 positions of 32×32 on a 128×128 object. */
 function pipeline(dir: string, name: string, refine: string): string {
@@ -27,14 +27,7 @@ export async function run(args: string[]): Promise<void> {
   const json = args.includes('--json');
   const passes = Number(arg(args, 'passes', '8')),
     tiles = Number(arg(args, 'tiles', '4'));
-  const out = (rec: Record<string, unknown>): void =>
-    void process.stdout.write(
-      json
-        ? JSON.stringify(rec) + '\n'
-        : `${Object.entries(rec)
-            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-            .join('  ')}\n`,
-    );
+  const out = recordPrinter(json);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ptychoflow-bench-rounds-'));
   try {
     const local: Record<string, string> = {};

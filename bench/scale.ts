@@ -17,7 +17,7 @@ import { getJson } from '../src/scale/results.js';
 import { submitJob } from '../src/scale/submit.js';
 import { natsServerBinary, startNats } from '../test/scale/nats-server.js';
 import { simulatedScan, spawnWorker, stopProcess, writeRefinePipeline } from '../test/scale/helpers.js';
-import { arg } from './memory.js';
+import { arg, recordPrinter } from './args.js';
 
 /** 81 positions of 16×16 on a 48×48 object. */
 function pipeline(dir: string, epochs: number): string {
@@ -54,14 +54,7 @@ export async function run(args: string[]): Promise<void> {
   if (bin === undefined) throw new Error('nats-server not found (apt-get install nats-server)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ptychoflow-bench-scale-'));
   const srv = await startNats(bin);
-  const out = (rec: Record<string, unknown>): void =>
-    void process.stdout.write(
-      json
-        ? JSON.stringify(rec) + '\n'
-        : `${Object.entries(rec)
-            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-            .join('  ')}\n`,
-    );
+  const out = recordPrinter(json);
   try {
     const c = await openScale(scaleConfig({ server: srv.url, ackWait: 30 }), { configure: true });
     try {

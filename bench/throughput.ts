@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { selectBackend, type BackendName } from '../src/backend/select.js';
 import { TensorLedger } from '../src/pipeline/ledger.js';
-import { arg, streamingPipeline, syntheticNpz } from './memory.js';
+import { arg } from './args.js';
+import { streamingPipeline, syntheticNpz } from './memory.js';
 
 /** Bytes/s of copying a `gib` GiB buffer (best of 3). */
 export function memcpyBandwidth(gib: number): number {

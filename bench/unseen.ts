@@ -22,7 +22,7 @@ import { scanCrop } from '../src/sinks/shared/object-frame.js';
 import simulate from '../src/sources/simulate.js';
 import type { Frame, Stream } from '../src/pipeline/types.js';
 import { createStage, testContext } from '../src/testing/index.js';
-import { arg } from './memory.js';
+import { arg } from './args.js';
 
 interface Score {
   amp: number;

@@ -1,0 +1,19 @@
+// Command-line pieces every bench shares.
+
+/** The value after `--name` in args, else the fallback (as a string). */
+export function arg(args: readonly string[], name: string, fallback: string | number): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : String(fallback);
+}
+
+/** Prints one result record a line: JSON with --json, else key=value pairs. */
+export function recordPrinter(json: boolean): (rec: Record<string, unknown>) => void {
+  return (rec) =>
+    void process.stdout.write(
+      json
+        ? JSON.stringify(rec) + '\n'
+        : `${Object.entries(rec)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join('  ')}\n`,
+    );
+}
