@@ -27,8 +27,7 @@ let ampMin: [number, number] | undefined;
 
 /** The bench's held-out scan, with the family's amplitude range overridden by --amp-min. */
 function scanOptions(scanNo: number): Record<string, unknown> {
-  const o = sim({ size: 72, scans: 1, first: scanNo });
-  return ampMin === undefined ? o : { ...o, object: { ...(o['object'] as object), amp_min: ampMin } };
+  return sim({ size: 72, scans: 1, first: scanNo, ampMin });
 }
 
 async function truthOf(scanNo: number): Promise<{ truth: Complex2D; scan: ScanMeta }> {

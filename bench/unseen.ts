@@ -11,7 +11,7 @@
 //   npm run bench -- unseen [--scans 12] [--epochs 8] [--held 3] [--backend tensorflow] [--crop-margin 0]
 //     [--per all|scan] [--gridsize 1] [--support auto] [--act sigmoid] [--lr 1e-3]
 //     [--batch 8] [--size 72] [--train '{"key":value}'] [--infer '{"stitch_window":"taper"}']
-//     [--skip-train] [--network-only] [--out DIR]
+//     [--amp-min 0.3,0.5] [--skip-train] [--network-only] [--out DIR]
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,10 +30,11 @@ interface Score {
   seconds: number;
 }
 
-export function sim(o: { size: number; scans: number; first: number }): Record<string, unknown> {
+/** The bench's simulated scans; ampMin overrides the family's range of the smallest amplitude (another contrast). */
+export function sim(o: { size: number; scans: number; first: number; ampMin?: [number, number] | undefined }): Record<string, unknown> {
   return {
     N: 32,
-    object: { kind: 'family', size: o.size },
+    object: { kind: 'family', size: o.size, ...(o.ampMin !== undefined ? { amp_min: o.ampMin } : {}) },
     probe: { radius: 8 },
     scan: { pattern: 'spiral', step: 2.5 },
     nphotons: 1e5,
@@ -68,6 +69,8 @@ export async function run(args: string[]): Promise<void> {
   const g = Number(arg(args, 'gridsize', '1'));
   const size = Number(arg(args, 'size', '72'));
   const margin = Number(arg(args, 'crop-margin', '0'));
+  const range = arg(args, 'amp-min', '');
+  const ampMin = range === '' ? undefined : (range.split(',').map(Number) as [number, number]);
   const out = path.resolve(arg(args, 'out', path.join(os.tmpdir(), 'pf-unseen')));
   const extra = JSON.parse(arg(args, 'train', '{}')) as Record<string, unknown>;
   const train = {
@@ -95,7 +98,7 @@ export async function run(args: string[]): Promise<void> {
       {
         ...common,
         output: trainDir,
-        sources: { corpus: { type: 'simulate', ...sim({ size, scans: K, first: 0 }) } },
+        sources: { corpus: { type: 'simulate', ...sim({ size, scans: K, first: 0, ampMin }) } },
         transforms: {
           normalized: { type: 'normalize', inputs: ['corpus'], per },
           groups: { type: 'group', inputs: ['normalized'], gridsize: g, k: 7 },
@@ -117,7 +120,7 @@ export async function run(args: string[]): Promise<void> {
   for (let j = 0; j < held; j++) {
     const dir = path.join(out, `scan${j}`);
     await mkdir(dir, { recursive: true });
-    const source = { scan: { type: 'simulate', ...sim({ size, scans: 1, first: 1000 + j }) } };
+    const source = { scan: { type: 'simulate', ...sim({ size, scans: 1, first: 1000 + j, ampMin }) } };
     const norm = { normalized: { type: 'normalize', inputs: ['scan'], checkpoint: path.join(trainDir, 'checkpoint') } };
     const grouped = {
       groups: { type: 'group', inputs: ['normalized'], gridsize: g, k: 7 },
@@ -163,7 +166,7 @@ export async function run(args: string[]): Promise<void> {
       row[name] = { ...ssim(r.sinks['evaluate']), seconds: +r.seconds.toFixed(2) };
     }
     // The floor: a constant object scored over the cases' crop (before their registration trims it).
-    const s = (await createStage(simulate, sim({ size, scans: 1, first: 1000 + j }), [], testContext({ id: 'scan', seed: 2024 }))) as Stream<Frame>;
+    const s = (await createStage(simulate, sim({ size, scans: 1, first: 1000 + j, ampMin }), [], testContext({ id: 'scan', seed: 2024 }))) as Stream<Frame>;
     const truth = s.meta.scan!.object!;
     const crop = scanCrop(s.meta.scan!, margin);
     await s.close?.();
@@ -173,7 +176,7 @@ export async function run(args: string[]): Promise<void> {
     rows.push(row);
     process.stderr.write(`${JSON.stringify(row)}\n`);
   }
-  const result = { K, epochs, per, gridsize: g, backend, crop_margin: margin, train, trained, rows };
+  const result = { K, epochs, per, gridsize: g, backend, crop_margin: margin, amp_min: ampMin ?? 'family default', train, trained, rows };
   await writeFile(path.join(out, 'result.json'), JSON.stringify(result, null, 1));
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
