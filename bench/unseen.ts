@@ -73,6 +73,7 @@ export async function run(args: string[]): Promise<void> {
   const ampMin = range === '' ? undefined : (range.split(',').map(Number) as [number, number]);
   const out = path.resolve(arg(args, 'out', path.join(os.tmpdir(), 'pf-unseen')));
   const extra = JSON.parse(arg(args, 'train', '{}')) as Record<string, unknown>;
+  const inferExtra = JSON.parse(arg(args, 'infer', '{}')) as object;
   const train = {
     type: 'train',
     inputs: ['train_tensors', 'val_tensors'],
@@ -136,7 +137,7 @@ export async function run(args: string[]): Promise<void> {
       type: 'infer',
       inputs: ['all_tensors'],
       checkpoint: path.join(trainDir, 'checkpoint'),
-      ...(JSON.parse(arg(args, 'infer', '{}')) as object),
+      ...inferExtra,
     };
     const evaluate = { type: 'evaluate', truth: 'scan', crop_margin: margin };
     const cases: Record<string, unknown> = {
@@ -176,7 +177,9 @@ export async function run(args: string[]): Promise<void> {
     rows.push(row);
     process.stderr.write(`${JSON.stringify(row)}\n`);
   }
-  const result = { K, epochs, per, gridsize: g, backend, crop_margin: margin, amp_min: ampMin ?? 'family default', train, trained, rows };
+  // With --skip-train the corpus options above were not used: record the checkpoint scored instead.
+  const corpus = trained !== undefined ? { K, epochs, per, train, trained } : { scored_checkpoint: path.join(trainDir, 'checkpoint') };
+  const result = { ...corpus, gridsize: g, backend, crop_margin: margin, amp_min: ampMin ?? 'family default', infer: inferExtra, rows };
   await writeFile(path.join(out, 'result.json'), JSON.stringify(result, null, 1));
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
