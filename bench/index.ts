@@ -14,6 +14,7 @@ const BENCHES: Record<string, { file: string; about: string }> = {
   },
   ceiling: { file: './ceiling.ts', about: 'what the unseen bench can score: known-probe epie, truth and constant through its scoring, crop lighting' },
   unseen: { file: './unseen.ts', about: 'network trained on a simulated corpus, scored on held-out scans (alone, + refine, flat refine)' },
+  patches: { file: './patches.ts', about: "an unseen-bench checkpoint's patches against the truth's: per-patch phase, oracle phase offsets, stitch cost" },
   'npz-random-access': { file: './npz-random-access.ts', about: 'RSS growth while reading random frames from a ≥1 GiB NPZ' },
   scale: { file: './scale.ts', about: 'NATS JetStream scale-out: shards/s with 1 and 2 workers, peak RSS per worker by shard, merge time' },
   rounds: { file: './rounds.ts', about: 'refine step: pass vs batch in one process, and a rounds job (tiles, 1 and 2 workers) against it' },
