@@ -20,7 +20,7 @@ export const inferOptions = z
       .boolean()
       .default(false)
       .describe(
-        "Turn each patch by the constant phase that best matches the canvas where they overlap before adding it (the far field does not fix a patch's global phase). Patches are aligned in stream order, so feed infer in scan order. Measured: no gain on the demo or on Run1084 trained on itself (phase SSIM −0.01 to −0.03), hence off by default; on scans a corpus network never saw it raised the phase SSIM by 0.06 (N = 32) and the amplitude by 0.08 (N = 64), so pipelines/new-scan.yaml turns it on (docs/RESULTS.md).",
+        "Turn each patch by the constant phase that best matches the canvas where they overlap before adding it (the far field does not fix a patch's global phase). Patches are aligned in stream order, so feed infer in scan order. Measured: no gain on the demo or on Run1084 trained on itself (phase SSIM −0.01 to −0.03), hence off by default; on scans a corpus network never saw it raised the phase SSIM by 0.06 (N = 32) and the amplitude by 0.01–0.08 (N = 64), so pipelines/new-scan.yaml turns it on (docs/RESULTS.md).",
       ),
     ...reconstructionFiles({ npz: 'reconstruction.npz', prefix: '' }, 'object c8, amplitude f4, phase f4, probe c8, origin'),
     snapshot_every_s: z
