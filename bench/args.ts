@@ -6,6 +6,12 @@ export function arg(args: readonly string[], name: string, fallback: string | nu
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : String(fallback);
 }
 
+/** The pair after `--name` as "a,b" (for example --amp-min 0.3,0.5), else undefined. */
+export function pairArg(args: readonly string[], name: string): [number, number] | undefined {
+  const v = arg(args, name, '');
+  return v === '' ? undefined : (v.split(',').map(Number) as [number, number]);
+}
+
 /** Prints one result record a line: JSON with --json, else key=value pairs. */
 export function recordPrinter(json: boolean): (rec: Record<string, unknown>) => void {
   return (rec) =>

@@ -17,7 +17,7 @@ import simulate from '../src/sources/simulate.js';
 import { scanCrop } from '../src/sinks/shared/object-frame.js';
 import type { Complex2D, Frame, ScanMeta, Stream } from '../src/pipeline/types.js';
 import { createStage, testContext } from '../src/testing/index.js';
-import { arg } from './args.js';
+import { arg, pairArg } from './args.js';
 import { sim } from './unseen.js';
 
 type Pair = { amp: number; phase: number };
@@ -128,8 +128,7 @@ export async function run(args: string[]): Promise<void> {
   const held = Number(arg(args, 'held', '3'));
   const backend = arg(args, 'backend', 'wasm');
   const out = path.resolve(arg(args, 'out', path.join(os.tmpdir(), 'pf-ceiling')));
-  const range = arg(args, 'amp-min', '');
-  ampMin = range === '' ? undefined : (range.split(',').map(Number) as [number, number]);
+  ampMin = pairArg(args, 'amp-min');
   const rows: unknown[] = [];
   for (let j = 0; j < held; j++) {
     const scanNo = 1000 + j,

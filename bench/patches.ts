@@ -23,11 +23,14 @@ import batch from '../src/transforms/batch.js';
 import group from '../src/transforms/group.js';
 import normalize from '../src/transforms/normalize.js';
 import tensorify from '../src/transforms/tensorify.js';
-import { arg, recordPrinter } from './args.js';
+import { arg, pairArg, recordPrinter } from './args.js';
 import { sim } from './unseen.js';
 
 const mean = (a: readonly number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
-const std = (a: readonly number[]): number => Math.sqrt(mean(a.map((v) => (v - mean(a)) ** 2)));
+function std(a: readonly number[]): number {
+  const m = mean(a);
+  return Math.sqrt(mean(a.map((v) => (v - m) ** 2)));
+}
 function corr(a: readonly number[], b: readonly number[]): number {
   const ma = mean(a),
     mb = mean(b);
@@ -144,8 +147,7 @@ async function scoreScan(ckpt: string, scanNo: number, ampMin: [number, number] 
 export async function run(args: string[]): Promise<void> {
   const ckpt = path.resolve(arg(args, 'checkpoint', path.join(os.tmpdir(), 'pf-unseen', 'train', 'checkpoint')));
   const held = Number(arg(args, 'held', '3'));
-  const range = arg(args, 'amp-min', '');
-  const ampMin = range === '' ? undefined : (range.split(',').map(Number) as [number, number]);
+  const ampMin = pairArg(args, 'amp-min');
   await selectBackend(arg(args, 'backend', 'wasm') as BackendName);
   const print = recordPrinter(args.includes('--json'));
   for (let j = 0; j < held; j++) print(await scoreScan(ckpt, 1000 + j, ampMin));

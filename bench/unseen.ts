@@ -22,7 +22,7 @@ import { scanCrop } from '../src/sinks/shared/object-frame.js';
 import simulate from '../src/sources/simulate.js';
 import type { Frame, Stream } from '../src/pipeline/types.js';
 import { createStage, testContext } from '../src/testing/index.js';
-import { arg } from './args.js';
+import { arg, pairArg } from './args.js';
 
 interface Score {
   amp: number;
@@ -69,8 +69,7 @@ export async function run(args: string[]): Promise<void> {
   const g = Number(arg(args, 'gridsize', '1'));
   const size = Number(arg(args, 'size', '72'));
   const margin = Number(arg(args, 'crop-margin', '0'));
-  const range = arg(args, 'amp-min', '');
-  const ampMin = range === '' ? undefined : (range.split(',').map(Number) as [number, number]);
+  const ampMin = pairArg(args, 'amp-min');
   const out = path.resolve(arg(args, 'out', path.join(os.tmpdir(), 'pf-unseen')));
   const extra = JSON.parse(arg(args, 'train', '{}')) as Record<string, unknown>;
   const inferExtra = JSON.parse(arg(args, 'infer', '{}')) as object;
